@@ -1,0 +1,41 @@
+using VmReplay.Engine.Kvm.Abi;
+using VmReplay.Engine.Memory;
+
+namespace VmReplay.Engine.Boot;
+
+/// <summary>
+/// The segment registers and GDT a loader hands over: flat 32-bit protected mode as GRUB
+/// leaves it, 64-bit long mode, or real mode. Descriptors are written to a real GDT in guest
+/// memory so the hidden parts of the segment registers match what the guest could reload.
+/// </summary>
+internal static class BootSegments
+{
+    internal const ushort Code32Selector = 0x08, Data32Selector = 0x10, Code64Selector = 0x18;
+
+    // Type 0xB: execute/read code, accessed; 0x3: read/write data, accessed.
+    internal static KvmSegment FlatCode32() => new() { Base = 0, Limit = 0xFFFF_FFFF, Selector = Code32Selector, Type = 0xB, Present = 1, S = 1, Db = 1, G = 1 };
+    internal static KvmSegment FlatData32() => new() { Base = 0, Limit = 0xFFFF_FFFF, Selector = Data32Selector, Type = 0x3, Present = 1, S = 1, Db = 1, G = 1 };
+    internal static KvmSegment Code64() => new() { Base = 0, Limit = 0xFFFF_FFFF, Selector = Code64Selector, Type = 0xB, Present = 1, S = 1, L = 1, G = 1 };
+
+    internal static KvmSegment RealMode(ushort selector, bool code) =>
+        new() { Base = (ulong)selector << 4, Limit = 0xFFFF, Selector = selector, Type = code ? (byte)0xB : (byte)0x3, Present = 1, S = 1 };
+
+    /// <summary>Writes a GDT (null, flat code32, flat data32, code64) at <paramref name="address"/> and returns its descriptor-table register.</summary>
+    internal static KvmDtable WriteGdt(GuestMemory memory, ulong address)
+    {
+        ulong[] gdt = [0, Encode(FlatCode32()), Encode(FlatData32()), Encode(Code64())];
+        for (int i = 0; i < gdt.Length; i++) memory.WriteUInt64(address + (ulong)(i * 8), gdt[i]);
+        return new KvmDtable { Base = address, Limit = (ushort)(gdt.Length * 8 - 1) };
+    }
+
+    /// <summary>Encodes a code/data segment as an 8-byte descriptor (SDM vol. 3A, 3.4.5).</summary>
+    internal static ulong Encode(KvmSegment s)
+    {
+        ulong limit = s.G != 0 ? s.Limit >> 12 : s.Limit;
+        ulong d = (limit & 0xFFFF) | ((s.Base & 0xFFFFFF) << 16);
+        d |= (ulong)(s.Type & 0xF) << 40 | (ulong)(s.S & 1) << 44 | (ulong)(s.Dpl & 3) << 45 | (ulong)(s.Present & 1) << 47;
+        d |= ((limit >> 16) & 0xF) << 48 | (ulong)(s.Avl & 1) << 52 | (ulong)(s.L & 1) << 53 | (ulong)(s.Db & 1) << 54 | (ulong)(s.G & 1) << 55;
+        d |= ((s.Base >> 24) & 0xFF) << 56;
+        return d;
+    }
+}

@@ -1,0 +1,24 @@
+namespace VmReplay.Engine.Boot;
+
+/// <summary>Tells the format of a guest image from its content, never its file name.</summary>
+public static class GuestImageDetector
+{
+    public static BootImageFormat Detect(ReadOnlySpan<byte> image, string source)
+    {
+        if (image.Length == 0) throw new GuestImageException($"{source}: the file is empty");
+        if (ElfImage.HasElfMagic(image))
+        {
+            if (image.Length > 4 && image[4] == 2) return BootImageFormat.Elf64;
+            if (MultibootHeader.Find(image) is not null) return BootImageFormat.Multiboot;
+            throw new GuestImageException($"{source}: ELF32 image without a Multiboot header in its first 8 KiB (vmreplay boots Multiboot ELF32, ELF64 and boot sectors)");
+        }
+        if (MultibootHeader.Find(image) is { } mb)
+        {
+            if ((mb.Flags & MultibootHeader.FlagAoutKludge) != 0) return BootImageFormat.Multiboot;
+            throw new GuestImageException($"{source}: Multiboot header without load addresses (flag 16) in a non-ELF file");
+        }
+        if (image.Length >= 512 && image[510] == 0x55 && image[511] == 0xAA) return BootImageFormat.BootSector;
+        throw new GuestImageException(
+            $"{source}: unknown guest format (expected a Multiboot ELF32, an ELF64, or a boot sector with 55 AA at offset 510)");
+    }
+}

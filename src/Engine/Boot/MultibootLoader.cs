@@ -1,0 +1,71 @@
+using VmReplay.Engine.Memory;
+using VmReplay.Engine.Vm;
+
+namespace VmReplay.Engine.Boot;
+
+/// <summary>
+/// Loads a Multiboot 1 kernel as GRUB and QEMU's <c>-kernel</c> do: segments at their physical
+/// addresses (or the a.out-kludge addresses), then 32-bit protected mode with flat segments,
+/// paging and interrupts off, EAX = 0x2BADB002 and EBX = the Multiboot information.
+/// </summary>
+internal static class MultibootLoader
+{
+    private const ulong GdtAddress = 0x500;
+
+    // Flags 0-15 are requirements; a loader must refuse the ones it cannot meet.
+    private const uint Supported = MultibootHeader.FlagPageAlign | MultibootHeader.FlagMemoryInfo;
+
+    internal static LoadedImage Load(GuestMemory memory, Vcpu vcpu, ReadOnlySpan<byte> image, string source, string cmdline)
+    {
+        var header = MultibootHeader.Find(image) ?? throw new GuestImageException($"{source}: no Multiboot header");
+        uint required = header.Flags & 0xFFFF & ~Supported;
+        if ((required & MultibootHeader.FlagVideoMode) != 0)
+            throw new GuestImageException($"{source}: the Multiboot header requires a video mode (flag 2), which vmreplay does not provide");
+        if (required != 0)
+            throw new GuestImageException($"{source}: the Multiboot header requires unknown features (flags {required:x})");
+
+        ulong entry, low = ulong.MaxValue, high = 0;
+        if ((header.Flags & MultibootHeader.FlagAoutKludge) != 0)
+        {
+            long fileStart = header.FileOffset - (long)(header.HeaderAddr - header.LoadAddr);
+            if (fileStart < 0 || header.HeaderAddr < header.LoadAddr)
+                throw new GuestImageException($"{source}: Multiboot load address {header.LoadAddr:x} is after the header address {header.HeaderAddr:x}");
+            ulong fileLen = header.LoadEndAddr == 0 ? (ulong)(image.Length - fileStart) : header.LoadEndAddr - header.LoadAddr;
+            if ((ulong)fileStart + fileLen > (ulong)image.Length)
+                throw new GuestImageException($"{source}: Multiboot load_end_addr {header.LoadEndAddr:x} lies past the end of the file");
+            ulong memLen = header.BssEndAddr == 0 ? fileLen : header.BssEndAddr - header.LoadAddr;
+            ImagePlacement.Place(memory, source, header.LoadAddr, image.Slice((int)fileStart, (int)fileLen), Math.Max(memLen, fileLen));
+            entry = header.EntryAddr;
+            low = header.LoadAddr;
+            high = header.LoadAddr + Math.Max(memLen, fileLen);
+        }
+        else
+        {
+            var elf = ElfImage.Parse(image, source);
+            if (elf.Is64 || elf.Machine != ElfImage.MachineI386)
+                throw new GuestImageException($"{source}: a Multiboot ELF must be ELF32 for i386 (machine {elf.Machine})");
+            foreach (var seg in elf.LoadSegments)
+            {
+                ImagePlacement.Place(memory, source, seg.PhysicalAddress, image.Slice((int)seg.Offset, (int)seg.FileSize), seg.MemorySize);
+                low = Math.Min(low, seg.PhysicalAddress);
+                high = Math.Max(high, seg.PhysicalAddress + seg.MemorySize);
+            }
+            entry = elf.Entry;
+        }
+
+        ulong info = MultibootInfoWriter.Write(memory, cmdline, source);
+        var gdt = BootSegments.WriteGdt(memory, GdtAddress);
+        vcpu.WithState(s =>
+        {
+            s.Sregs.Cs = BootSegments.FlatCode32();
+            s.Sregs.Ds = s.Sregs.Es = s.Sregs.Fs = s.Sregs.Gs = s.Sregs.Ss = BootSegments.FlatData32();
+            s.Sregs.Gdt = gdt;
+            s.Sregs.Idt = new() { Base = 0, Limit = 0 };
+            s.Sregs.Cr0 = 0x11; // PE | ET
+            s.Sregs.Cr4 = 0;
+            s.Sregs.Efer = 0;
+            s.Regs = new() { Rax = MultibootInfoWriter.BootloaderMagic, Rbx = info, Rip = entry, Rflags = 0x2 };
+        });
+        return new LoadedImage(BootImageFormat.Multiboot, entry, low, high);
+    }
+}

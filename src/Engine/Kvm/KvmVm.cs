@@ -1,0 +1,114 @@
+using System.Runtime.InteropServices;
+using VmReplay.Engine.Kvm.Abi;
+using VmReplay.Engine.Kvm.Native;
+
+namespace VmReplay.Engine.Kvm;
+
+/// <summary>A KVM virtual machine file descriptor: memory slots, vCPU creation, VM-wide capabilities.</summary>
+public sealed unsafe class KvmVm : IDisposable
+{
+    private int _fd;
+
+    internal KvmVm(KvmSystem system, int fd)
+    {
+        System = system;
+        _fd = fd;
+    }
+
+    public KvmSystem System { get; }
+
+    internal int Fd => _fd;
+
+    /// <summary>KVM_CHECK_EXTENSION on the VM (some capabilities are per VM).</summary>
+    public int CheckExtension(KvmCap cap)
+    {
+        int r = Libc.Ioctl(_fd, KvmIoctl.CheckExtension, (nuint)cap);
+        return r < 0 ? 0 : r;
+    }
+
+    /// <summary>KVM_SET_USER_MEMORY_REGION: maps host memory at <paramref name="hostAddress"/> into the guest.</summary>
+    public void SetUserMemoryRegion(uint slot, ulong guestPhysAddr, ulong size, nint hostAddress, uint flags)
+    {
+        var region = new KvmUserspaceMemoryRegion
+        {
+            Slot = slot, Flags = flags, GuestPhysAddr = guestPhysAddr, MemorySize = size, UserspaceAddr = (ulong)hostAddress,
+        };
+        if (Libc.Ioctl(_fd, KvmIoctl.SetUserMemoryRegion, &region) < 0)
+            throw KvmException.FromErrno($"KVM_SET_USER_MEMORY_REGION slot {slot} at {guestPhysAddr:x}+{size:x}");
+    }
+
+    /// <summary>KVM_SET_TSS_ADDR: three pages KVM needs for real-mode emulation on Intel; must not overlap RAM.</summary>
+    public void SetTssAddress(uint address)
+    {
+        if (Libc.Ioctl(_fd, KvmIoctl.SetTssAddr, address) < 0) throw KvmException.FromErrno("KVM_SET_TSS_ADDR");
+    }
+
+    /// <summary>KVM_SET_IDENTITY_MAP_ADDR: one page for the EPT identity map used for real mode on Intel.</summary>
+    public void SetIdentityMapAddress(ulong address)
+    {
+        if (Libc.Ioctl(_fd, KvmIoctl.SetIdentityMapAddr, &address) < 0) throw KvmException.FromErrno("KVM_SET_IDENTITY_MAP_ADDR");
+    }
+
+    /// <summary>KVM_ENABLE_CAP on the VM.</summary>
+    public void EnableCap(KvmCap cap, ulong arg0 = 0)
+    {
+        var ec = new KvmEnableCap { Cap = (uint)cap };
+        ec.Args[0] = arg0;
+        if (Libc.Ioctl(_fd, KvmIoctl.EnableCap, &ec) < 0) throw KvmException.FromErrno($"KVM_ENABLE_CAP {cap}");
+    }
+
+    /// <summary>
+    /// KVM_X86_SET_MSR_FILTER with default allow: every MSR in <paramref name="userspaceMsrs"/> is
+    /// denied to KVM, so with KVM_MSR_EXIT_REASON_FILTER enabled its reads and writes exit to userspace.
+    /// </summary>
+    public void SetMsrFilterToUserspace(IReadOnlyCollection<uint> userspaceMsrs)
+    {
+        if (userspaceMsrs.Count > KvmMsrFilter.MaxRanges)
+            throw new ArgumentException("at most 16 filtered MSRs (one range each)");
+        var filter = new KvmMsrFilter { Flags = KvmMsrFilter.DefaultAllow };
+        // One single-MSR range each with a zero bitmap bit: "deny", i.e. exit to userspace.
+        byte* bitmaps = stackalloc byte[KvmMsrFilter.MaxRanges];
+        int i = 0;
+        foreach (uint msr in userspaceMsrs)
+        {
+            bitmaps[i] = 0;
+            filter.SetRange(i, new KvmMsrFilterRange
+            {
+                Flags = KvmMsrFilterRange.FlagRead | KvmMsrFilterRange.FlagWrite, NMsrs = 1, Base = msr, Bitmap = (ulong)(bitmaps + i),
+            });
+            i++;
+        }
+        if (Libc.Ioctl(_fd, KvmIoctl.X86SetMsrFilter, &filter) < 0) throw KvmException.FromErrno("KVM_X86_SET_MSR_FILTER");
+    }
+
+    /// <summary>KVM_GET_DIRTY_LOG: fills (and clears in KVM) the dirty bitmap of <paramref name="slot"/>, one bit per 4 KiB page.</summary>
+    public void GetDirtyLog(uint slot, Span<ulong> bitmap)
+    {
+        fixed (ulong* p = bitmap)
+        {
+            var log = new KvmDirtyLog { Slot = slot, DirtyBitmap = (ulong)p };
+            if (Libc.Ioctl(_fd, KvmIoctl.GetDirtyLog, &log) < 0) throw KvmException.FromErrno($"KVM_GET_DIRTY_LOG slot {slot}");
+        }
+    }
+
+    /// <summary>KVM_CREATE_VCPU with id <paramref name="id"/>; maps its kvm_run page.</summary>
+    public KvmVcpu CreateVcpu(int id)
+    {
+        int fd = Libc.Ioctl(_fd, KvmIoctl.CreateVcpu, (nuint)id);
+        if (fd < 0) throw KvmException.FromErrno($"KVM_CREATE_VCPU {id}");
+        void* run = Libc.Mmap(null, (nuint)System.VcpuMmapSize, Libc.PROT_READ | Libc.PROT_WRITE, Libc.MAP_SHARED, fd, 0);
+        if (run == (void*)-1)
+        {
+            var ex = KvmException.FromErrno($"mmap of kvm_run for vCPU {id}");
+            Libc.Close(fd);
+            throw ex;
+        }
+        return new KvmVcpu(id, fd, (byte*)run, System.VcpuMmapSize);
+    }
+
+    public void Dispose()
+    {
+        if (_fd >= 0) Libc.Close(_fd);
+        _fd = -1;
+    }
+}

@@ -1,0 +1,64 @@
+using System.Runtime.InteropServices;
+
+namespace VmReplay.Engine.Kvm.Native;
+
+/// <summary>The few libc calls the KVM binding needs. errno is turned into exceptions by callers.</summary>
+internal static unsafe partial class Libc
+{
+    internal const int O_RDWR = 2;
+    internal const int O_CLOEXEC = 0x80000;
+    internal const int PROT_READ = 1;
+    internal const int PROT_WRITE = 2;
+    internal const int MAP_SHARED = 0x01;
+    internal const int MAP_PRIVATE = 0x02;
+    internal const int MAP_ANONYMOUS = 0x20;
+    internal const int MAP_NORESERVE = 0x4000;
+    internal const int SIG_BLOCK = 0;
+    internal const int SIG_UNBLOCK = 1;
+    internal const int EINTR = 4;
+    internal const int EAGAIN = 11;
+
+    /// <summary>glibc's sigset_t is 1024 bits; the kernel's is 64.</summary>
+    internal const int GlibcSigsetBytes = 128;
+
+    [LibraryImport("libc", EntryPoint = "open", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    internal static partial int Open(string path, int flags);
+
+    [LibraryImport("libc", EntryPoint = "close", SetLastError = true)]
+    internal static partial int Close(int fd);
+
+    [LibraryImport("libc", EntryPoint = "ioctl", SetLastError = true)]
+    internal static partial int Ioctl(int fd, nuint request, void* arg);
+
+    [LibraryImport("libc", EntryPoint = "ioctl", SetLastError = true)]
+    internal static partial int Ioctl(int fd, nuint request, nuint arg);
+
+    [LibraryImport("libc", EntryPoint = "mmap", SetLastError = true)]
+    internal static partial void* Mmap(void* addr, nuint length, int prot, int flags, int fd, nint offset);
+
+    [LibraryImport("libc", EntryPoint = "munmap", SetLastError = true)]
+    internal static partial int Munmap(void* addr, nuint length);
+
+    [LibraryImport("libc", EntryPoint = "pthread_self")]
+    internal static partial nuint PthreadSelf();
+
+    /// <summary>Returns an error number (not -1/errno) as pthread functions do.</summary>
+    [LibraryImport("libc", EntryPoint = "pthread_kill")]
+    internal static partial int PthreadKill(nuint thread, int signal);
+
+    [LibraryImport("libc", EntryPoint = "pthread_sigmask")]
+    internal static partial int PthreadSigmask(int how, byte* set, byte* oldSet);
+
+    [LibraryImport("libc", EntryPoint = "sigtimedwait", SetLastError = true)]
+    internal static partial int SigTimedWait(byte* set, byte* info, Timespec* timeout);
+
+    [LibraryImport("libc", EntryPoint = "__libc_current_sigrtmin")]
+    internal static partial int CurrentSigRtMin();
+
+    [StructLayout(LayoutKind.Sequential)]
+    internal struct Timespec
+    {
+        public long Seconds;
+        public long Nanoseconds;
+    }
+}

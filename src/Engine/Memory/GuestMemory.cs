@@ -1,0 +1,140 @@
+using System.Buffers.Binary;
+using System.Runtime.InteropServices;
+using VmReplay.Engine.Kvm;
+using VmReplay.Engine.Kvm.Native;
+
+namespace VmReplay.Engine.Memory;
+
+/// <summary>
+/// Guest RAM: anonymous mmap'd regions by guest-physical address, with reads and writes that
+/// may cross region boundaries. Independent of KVM so it can be built and tested alone; a VM
+/// maps each region as a memory slot.
+/// </summary>
+public sealed unsafe class GuestMemory : IDisposable
+{
+    /// <summary>Start of the 32-bit PCI/MMIO hole: RAM beyond it moves above 4 GiB, as on a PC.</summary>
+    public const ulong MmioHoleStart = 0xC000_0000;
+    public const ulong FourGiB = 0x1_0000_0000;
+    public const ulong PageSize = 4096;
+
+    private readonly List<GuestMemoryRegion> _regions = new();
+
+    private GuestMemory() { }
+
+    /// <summary>All RAM regions in address order.</summary>
+    public IReadOnlyList<GuestMemoryRegion> Regions => _regions;
+
+    /// <summary>Total bytes of RAM.</summary>
+    public ulong TotalSize { get; private set; }
+
+    /// <summary>
+    /// Creates <paramref name="size"/> bytes of RAM laid out as on a PC: from 0 up to the MMIO hole
+    /// at 3 GiB, the rest from 4 GiB.
+    /// </summary>
+    public static GuestMemory CreatePcLayout(ulong size)
+    {
+        if (size < 1024 * 1024 || size % PageSize != 0)
+            throw new ArgumentException($"guest memory must be at least 1 MiB and a multiple of 4 KiB (got {size})");
+        var m = new GuestMemory();
+        try
+        {
+            ulong low = Math.Min(size, MmioHoleStart);
+            m.AddRegion(0, low);
+            if (size > low) m.AddRegion(FourGiB, size - low);
+        }
+        catch
+        {
+            m.Dispose();
+            throw;
+        }
+        return m;
+    }
+
+    private void AddRegion(ulong guestBase, ulong size)
+    {
+        void* p = Libc.Mmap(null, (nuint)size, Libc.PROT_READ | Libc.PROT_WRITE,
+            Libc.MAP_PRIVATE | Libc.MAP_ANONYMOUS | Libc.MAP_NORESERVE, -1, 0);
+        if (p == (void*)-1) throw KvmException.FromErrno($"mmap of {size / (1024 * 1024)} MiB guest RAM");
+        _regions.Add(new GuestMemoryRegion((uint)_regions.Count, guestBase, size, (byte*)p));
+        TotalSize += size;
+    }
+
+    /// <summary>The region holding <paramref name="gpa"/>, or null.</summary>
+    public GuestMemoryRegion? FindRegion(ulong gpa)
+    {
+        foreach (var r in _regions)
+            if (r.Contains(gpa)) return r;
+        return null;
+    }
+
+    /// <summary>True if every byte of [gpa, gpa+length) is RAM.</summary>
+    public bool IsRam(ulong gpa, ulong length)
+    {
+        while (length > 0)
+        {
+            var r = FindRegion(gpa);
+            if (r is null) return false;
+            ulong n = Math.Min(length, r.GuestEnd - gpa);
+            gpa += n;
+            length -= n;
+        }
+        return true;
+    }
+
+    /// <summary>A span over RAM that lies within one region.</summary>
+    public Span<byte> GetSpan(ulong gpa, int length)
+    {
+        var r = FindRegion(gpa);
+        if (r is null || (ulong)length > r.GuestEnd - gpa) throw new GuestMemoryException(gpa, length);
+        return new Span<byte>(r.Host + (gpa - r.GuestBase), length);
+    }
+
+    public bool TryRead(ulong gpa, Span<byte> destination) => Copy(gpa, destination, default, write: false);
+
+    public bool TryWrite(ulong gpa, ReadOnlySpan<byte> source) => Copy(gpa, default, source, write: true);
+
+    public void Read(ulong gpa, Span<byte> destination)
+    {
+        if (!TryRead(gpa, destination)) throw new GuestMemoryException(gpa, destination.Length);
+    }
+
+    public void Write(ulong gpa, ReadOnlySpan<byte> source)
+    {
+        if (!TryWrite(gpa, source)) throw new GuestMemoryException(gpa, source.Length);
+    }
+
+    public byte ReadByte(ulong gpa) { Span<byte> b = stackalloc byte[1]; Read(gpa, b); return b[0]; }
+    public ushort ReadUInt16(ulong gpa) { Span<byte> b = stackalloc byte[2]; Read(gpa, b); return BinaryPrimitives.ReadUInt16LittleEndian(b); }
+    public uint ReadUInt32(ulong gpa) { Span<byte> b = stackalloc byte[4]; Read(gpa, b); return BinaryPrimitives.ReadUInt32LittleEndian(b); }
+    public ulong ReadUInt64(ulong gpa) { Span<byte> b = stackalloc byte[8]; Read(gpa, b); return BinaryPrimitives.ReadUInt64LittleEndian(b); }
+    public void WriteByte(ulong gpa, byte v) => Write(gpa, [v]);
+    public void WriteUInt16(ulong gpa, ushort v) { Span<byte> b = stackalloc byte[2]; BinaryPrimitives.WriteUInt16LittleEndian(b, v); Write(gpa, b); }
+    public void WriteUInt32(ulong gpa, uint v) { Span<byte> b = stackalloc byte[4]; BinaryPrimitives.WriteUInt32LittleEndian(b, v); Write(gpa, b); }
+    public void WriteUInt64(ulong gpa, ulong v) { Span<byte> b = stackalloc byte[8]; BinaryPrimitives.WriteUInt64LittleEndian(b, v); Write(gpa, b); }
+
+    private bool Copy(ulong gpa, Span<byte> dst, ReadOnlySpan<byte> src, bool write)
+    {
+        int remaining = write ? src.Length : dst.Length;
+        int done = 0;
+        if (!IsRam(gpa, (ulong)remaining)) return false;
+        while (remaining > 0)
+        {
+            var r = FindRegion(gpa)!;
+            int n = (int)Math.Min((ulong)remaining, r.GuestEnd - gpa);
+            var host = new Span<byte>(r.Host + (gpa - r.GuestBase), n);
+            if (write) src.Slice(done, n).CopyTo(host);
+            else host.CopyTo(dst.Slice(done, n));
+            gpa += (ulong)n;
+            done += n;
+            remaining -= n;
+        }
+        return true;
+    }
+
+    public void Dispose()
+    {
+        foreach (var r in _regions) Libc.Munmap(r.Host, (nuint)r.Size);
+        _regions.Clear();
+        GC.SuppressFinalize(this);
+    }
+}

@@ -1,0 +1,22 @@
+namespace VmReplay.Engine.Run;
+
+/// <summary>
+/// Where host asynchrony enters the run loop: timer deadlines falling due and host input
+/// arriving. The run loop only asks at its own points (between KVM_RUN calls), so a recorder
+/// can log exactly where each asynchronous service happened and a replayer can answer the
+/// same way at the same points without any host timing.
+/// </summary>
+public interface IHostEvents
+{
+    /// <summary>Before entering the guest: the next engine-clock deadline of any device, or null.</summary>
+    void Arm(long? deadlineNanoseconds);
+
+    /// <summary>At a stop: true if a deadline passed or input arrived since the last true answer.</summary>
+    bool TakeDue();
+
+    /// <summary>
+    /// The guest halted with interrupts enabled: block until something is due. Returns false
+    /// when nothing can ever become due (no deadline, no more input).
+    /// </summary>
+    bool WaitIdle(long? deadlineNanoseconds);
+}

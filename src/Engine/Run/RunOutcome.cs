@@ -1,0 +1,28 @@
+namespace VmReplay.Engine.Run;
+
+/// <summary>How a run ended.</summary>
+public enum RunOutcomeKind
+{
+    /// <summary>The guest wrote to the debug-exit port.</summary>
+    DebugExit,
+    /// <summary>An orderly power-off (ACPI/system event).</summary>
+    PowerOff,
+    /// <summary>The guest asked for a reset (i8042 0xFE, system event); vmreplay ends the VM.</summary>
+    Reset,
+    /// <summary>HLT with interrupts disabled, or enabled with nothing that could ever wake it.</summary>
+    Halted,
+    /// <summary>A triple fault (KVM_EXIT_SHUTDOWN).</summary>
+    TripleFault,
+    /// <summary>The VMM could not continue: an exit it cannot handle, an instruction nobody can emulate, a host fault.</summary>
+    VmmError,
+}
+
+/// <summary>The end of a run: what happened, the process exit status it maps to, and a one-line description.</summary>
+public sealed record RunOutcome(RunOutcomeKind Kind, int ExitStatus, string Message)
+{
+    /// <summary>QEMU isa-debug-exit semantics: writing v exits with (v &lt;&lt; 1) | 1.</summary>
+    public static RunOutcome DebugExit(uint value) =>
+        new(RunOutcomeKind.DebugExit, (int)(((value << 1) | 1) & 0xFF), $"guest wrote {value:x} to the debug-exit port");
+
+    public static RunOutcome Error(string message) => new(RunOutcomeKind.VmmError, 3, message);
+}
