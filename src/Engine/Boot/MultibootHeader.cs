@@ -26,8 +26,13 @@ public sealed record MultibootHeader(int FileOffset, uint Flags, uint HeaderAddr
             uint flags = BinaryPrimitives.ReadUInt32LittleEndian(image[(at + 4)..]);
             uint checksum = BinaryPrimitives.ReadUInt32LittleEndian(image[(at + 8)..]);
             if (unchecked(magic + flags + checksum) != 0) continue;
-            uint F(int o) => at + o + 4 <= image.Length ? BinaryPrimitives.ReadUInt32LittleEndian(image[(at + o)..]) : 0;
-            return new MultibootHeader(at, flags, F(12), F(16), F(20), F(24), F(28));
+            Span<uint> f = stackalloc uint[5];
+            for (int i = 0; i < 5; i++)
+            {
+                int o = at + 12 + i * 4;
+                f[i] = o + 4 <= image.Length ? BinaryPrimitives.ReadUInt32LittleEndian(image[o..]) : 0;
+            }
+            return new MultibootHeader(at, flags, f[0], f[1], f[2], f[3], f[4]);
         }
         return null;
     }
