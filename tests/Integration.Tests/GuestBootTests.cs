@@ -1,0 +1,114 @@
+namespace VmReplay.Integration.Tests;
+
+/// <summary>Every sample guest boots on the real /dev/kvm through the real CLI and ends as it should.</summary>
+public class GuestBootTests
+{
+    private static Vmreplay.Result RunGuest(string name, string file, params string[] extra) =>
+        Vmreplay.Run(["run", Vmreplay.Guest(name, file), "--serial-in", "/dev/null", .. extra]);
+
+    [Fact]
+    public void HelloPrintsItsGreetingAndExitsThroughDebugExit()
+    {
+        var r = RunGuest("hello", "hello.elf");
+        Assert.Contains("Hello from vmreplay guest!", r.Stdout);
+        Assert.Equal(1, r.ExitCode); // (0 << 1) | 1
+        Assert.Equal("", r.Stderr);
+    }
+
+    [Fact]
+    public void HelloSeesTheMultibootCommandLine()
+    {
+        var r = RunGuest("hello", "hello.elf", "--cmdline", "console=ttyS0 answer=42");
+        Assert.Contains("cmdline: console=ttyS0 answer=42", r.Stdout);
+        Assert.Equal(1, r.ExitCode);
+    }
+
+    [Fact]
+    public void TimerCountsHundredTicksWhileItsMainLoopMakesNoExits()
+    {
+        // The handler returns with a plain 32-bit iret, which this host's KVM cannot execute.
+        var r = RunGuest("timer", "timer.elf");
+        Assert.Contains("timer: 100 ticks", r.Stdout);
+        Assert.Equal(1, r.ExitCode);
+    }
+
+    [Fact]
+    public void Timer64CountsHundredTicksWithIretqInLongMode()
+    {
+        var r = RunGuest("timer64", "timer64.elf");
+        Assert.Contains("timer64: 100 ticks", r.Stdout);
+        Assert.Equal(1, r.ExitCode);
+    }
+
+    [Fact]
+    public void LongmodeSwitchesTo64BitFromMultibootEntry()
+    {
+        var r = RunGuest("longmode", "longmode.elf");
+        Assert.Contains("longmode: hello from 64-bit mode", r.Stdout);
+        Assert.Equal(1, r.ExitCode);
+    }
+
+    [Fact]
+    public void Elf64IsEnteredInLongMode()
+    {
+        var r = RunGuest("hello64", "hello64.elf");
+        Assert.Contains("hello64: entered in long mode", r.Stdout);
+        Assert.Equal(1, r.ExitCode);
+    }
+
+    [Fact]
+    public void BootSectorRunsInRealMode()
+    {
+        var r = RunGuest("bootsector", "bootsector.bin");
+        Assert.Contains("bootsector: real mode", r.Stdout);
+        Assert.Equal(1, r.ExitCode);
+    }
+
+    [Fact]
+    public void PrivilegeChangingIretReachesRing3()
+    {
+        var r = RunGuest("usermode", "usermode.elf");
+        Assert.Contains("usermode: ring 3", r.Stdout);
+        Assert.Equal(1, r.ExitCode);
+    }
+
+    [Fact]
+    public void FailingBootPanicsOnTheCorruptedBootStructure()
+    {
+        var r = RunGuest("failing-boot", "failing-boot.elf");
+        Assert.Contains("PANIC: boot_info corrupted", r.Stdout);
+        Assert.Equal(3, r.ExitCode); // debug-exit 1
+    }
+
+    [Fact]
+    public void AnInstructionNobodyCanEmulateIsNamedInOneLine()
+    {
+        var r = RunGuest("unemulated", "unemulated.elf");
+        Assert.Contains("unemulated: about to run emms", r.Stdout);
+        if (r.ExitCode == 1)
+        {
+            // A host whose KVM executes guest code in hardware runs emms natively.
+            Assert.Contains("unemulated: survived", r.Stdout);
+            return;
+        }
+        Assert.Equal(3, r.ExitCode);
+        Assert.Matches(@"^vmreplay: KVM could not emulate 'emms' at RIP [0-9a-f]+\n$", r.Stderr);
+    }
+
+    [Fact]
+    public void TraceIoShowsPortsByDevice()
+    {
+        var r = RunGuest("hello", "hello.elf", "--trace-io");
+        Assert.Equal(1, r.ExitCode);
+        Assert.Contains("com1", r.Stderr);
+        Assert.Contains("debug-exit", r.Stderr);
+    }
+
+    [Fact]
+    public void TraceExitsPrintsEachExit()
+    {
+        var r = RunGuest("hello", "hello.elf", "--trace-exits");
+        Assert.Equal(1, r.ExitCode);
+        Assert.Contains("exit vcpu0 Io out port 03f8", r.Stderr);
+    }
+}

@@ -1,0 +1,44 @@
+using System.Diagnostics;
+
+namespace VmReplay.Integration.Tests;
+
+/// <summary>Runs the real <c>vmreplay</c> tool (built beside the tests) as a process.</summary>
+internal static class Vmreplay
+{
+    public sealed record Result(int ExitCode, string Stdout, string Stderr);
+
+    /// <summary>The checkout root (holding guests/Makefile).</summary>
+    public static string RepoRoot { get; } = FindRoot();
+
+    public static string Guest(string name, string file) => Path.Combine(RepoRoot, "guests", "build", name, file);
+
+    public static Result Run(IEnumerable<string> args, string? stdin = null, int timeoutSeconds = 120)
+    {
+        var psi = new ProcessStartInfo("dotnet")
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            RedirectStandardInput = true,
+        };
+        psi.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "vmreplay.dll"));
+        foreach (var a in args) psi.ArgumentList.Add(a);
+        using var p = Process.Start(psi)!;
+        if (stdin is not null) p.StandardInput.Write(stdin);
+        p.StandardInput.Close();
+        var stdout = p.StandardOutput.ReadToEndAsync();
+        var stderr = p.StandardError.ReadToEndAsync();
+        if (!p.WaitForExit(TimeSpan.FromSeconds(timeoutSeconds)))
+        {
+            p.Kill(entireProcessTree: true);
+            throw new TimeoutException($"vmreplay {string.Join(' ', args)} did not finish in {timeoutSeconds} s; stdout so far: {stdout.Result}");
+        }
+        return new Result(p.ExitCode, stdout.Result, stderr.Result);
+    }
+
+    private static string FindRoot()
+    {
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+            if (File.Exists(Path.Combine(dir.FullName, "guests", "Makefile"))) return dir.FullName;
+        throw new InvalidOperationException("cannot find the checkout (guests/Makefile) above " + AppContext.BaseDirectory);
+    }
+}
