@@ -1,0 +1,64 @@
+using System.CommandLine;
+using VmReplay.Devices.Platform;
+using VmReplay.Engine.Kvm;
+
+namespace VmReplay.Cli.Commands;
+
+/// <summary>The options every command that builds a machine shares (run, and later record).</summary>
+internal sealed class MachineOptions
+{
+    public Argument<string> Guest { get; } = new("guest") { Description = "guest image: Multiboot ELF32, ELF64 or a boot sector (detected by content)" };
+    public Option<string> Memory { get; } = new("--mem") { Description = "guest RAM, e.g. 64M or 1G", DefaultValueFactory = _ => "64M" };
+    public Option<string> Cmdline { get; } = new("--cmdline") { Description = "command line passed to the guest", DefaultValueFactory = _ => "" };
+    public Option<string?> SerialIn { get; } = new("--serial-in") { Description = "file whose bytes the guest reads from COM1 (default: stdin)" };
+    public Option<string?> SerialOut { get; } = new("--serial-out") { Description = "file to write COM1 output to (default: stdout)" };
+    public Option<int> Vcpus { get; } = new("--vcpus") { Description = "number of vCPUs (vCPU 0 boots; the others wait for INIT/SIPI)", DefaultValueFactory = _ => 1 };
+    public Option<string> Kvm { get; } = new("--kvm") { Description = "KVM device to use", DefaultValueFactory = _ => KvmSystem.DefaultPath };
+
+    public void AddTo(Command command)
+    {
+        command.Arguments.Add(Guest);
+        command.Options.Add(Memory);
+        command.Options.Add(Cmdline);
+        command.Options.Add(SerialIn);
+        command.Options.Add(SerialOut);
+        command.Options.Add(Vcpus);
+        command.Options.Add(Kvm);
+    }
+
+    /// <summary>Reads the guest image and validates the options; throws <see cref="UserError"/> with one line.</summary>
+    public (PcMachineOptions Options, byte[] Image, string Source) Resolve(ParseResult r)
+    {
+        string guest = r.GetValue(Guest)!;
+        string memText = r.GetValue(Memory)!;
+        if (!ByteSize.TryParse(memText, out ulong mem)) throw new UserError($"--mem {memText}: not a size (use e.g. 64M or 1G)");
+        if (mem < (2UL << 20) || mem % 4096 != 0) throw new UserError($"--mem {memText}: guest memory must be at least 2M and a multiple of 4K");
+        int vcpus = r.GetValue(Vcpus);
+        if (vcpus < 1) throw new UserError($"--vcpus {vcpus}: at least one vCPU is needed");
+        byte[] image = ReadFile(guest, "guest image");
+        string? serialIn = r.GetValue(SerialIn);
+        if (serialIn is not null && !File.Exists(serialIn)) throw new UserError($"--serial-in {serialIn}: no such file");
+        var options = new PcMachineOptions
+        {
+            MemorySize = mem,
+            VcpuCount = vcpus,
+            Cmdline = r.GetValue(Cmdline) ?? "",
+            KvmPath = r.GetValue(Kvm)!,
+            SerialInputFile = serialIn,
+        };
+        return (options, image, guest);
+    }
+
+    internal static byte[] ReadFile(string path, string what)
+    {
+        try
+        {
+            if (Directory.Exists(path)) throw new UserError($"{path}: is a directory, not a {what}");
+            return File.ReadAllBytes(path);
+        }
+        catch (FileNotFoundException) { throw new UserError($"{path}: no such {what}"); }
+        catch (DirectoryNotFoundException) { throw new UserError($"{path}: no such {what}"); }
+        catch (UnauthorizedAccessException) { throw new UserError($"{path}: permission denied reading the {what}"); }
+        catch (IOException e) { throw new UserError($"{path}: cannot read the {what}: {e.Message}"); }
+    }
+}

@@ -1,0 +1,49 @@
+using System.CommandLine;
+using VmReplay.Cli.Commands;
+
+namespace VmReplay.Cli;
+
+internal static class Program
+{
+    /// <summary>Exit status for a VMM error or a user mistake (bad file, missing /dev/kvm).</summary>
+    internal const int VmmErrorStatus = 3;
+
+    private static int Main(string[] args)
+    {
+        var root = new RootCommand("vmreplay: a record/replay virtual-machine monitor with a time-travel debugger (Linux KVM)");
+        root.Subcommands.Add(RunCommand.Create());
+        root.Subcommands.Add(BenchCommand.Create());
+        var parsed = root.Parse(args);
+        if (parsed.Errors.Count > 0)
+        {
+            foreach (var e in parsed.Errors) Console.Error.WriteLine($"vmreplay: {e.Message}");
+            Console.Error.WriteLine("vmreplay: see 'vmreplay --help'");
+            return VmmErrorStatus;
+        }
+        return parsed.Invoke();
+    }
+
+    /// <summary>Runs a command body, turning user mistakes and host faults into one line and status 3.</summary>
+    internal static int Guarded(Func<int> body)
+    {
+        try
+        {
+            return body();
+        }
+        catch (Exception e) when (OneLine(e) is { } line)
+        {
+            Console.Out.Flush();
+            Console.Error.WriteLine($"vmreplay: {line}");
+            return VmmErrorStatus;
+        }
+    }
+
+    private static string? OneLine(Exception e) => e switch
+    {
+        UserError or Engine.Kvm.KvmUnavailableException or Engine.Boot.GuestImageException => e.Message,
+        Engine.Kvm.KvmException => $"host error: {e.Message}",
+        IOException or UnauthorizedAccessException => e.Message,
+        ArgumentException => e.Message,
+        _ => null,
+    };
+}

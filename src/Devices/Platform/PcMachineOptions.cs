@@ -1,0 +1,20 @@
+using VmReplay.Engine.Kvm;
+
+namespace VmReplay.Devices.Platform;
+
+/// <summary>Settings of a PC machine.</summary>
+public sealed record PcMachineOptions
+{
+    public ulong MemorySize { get; init; } = 64UL << 20;
+    public int VcpuCount { get; init; } = 1;
+    public string Cmdline { get; init; } = "";
+    public string KvmPath { get; init; } = KvmSystem.DefaultPath;
+    /// <summary>File the guest reads from COM1; null reads the host's stdin.</summary>
+    public string? SerialInputFile { get; init; }
+    /// <summary>Where COM1 output goes; null is stdout.</summary>
+    public Stream? SerialOutput { get; init; }
+    /// <summary>Count port accesses per port for <c>--trace-io</c>.</summary>
+    public bool TraceIo { get; init; }
+    /// <summary>Wall-clock time the RTC starts at; null takes the host's time once, at creation.</summary>
+    public DateTime? RtcBaseTime { get; init; }
+}

@@ -1,0 +1,42 @@
+using Iced.Intel;
+using VmReplay.Engine.Kvm.Abi;
+using VmReplay.Engine.Vm;
+
+namespace VmReplay.Engine.Emulation;
+
+/// <summary>The linear address of an instruction's memory operand, computed by Iced from the vCPU's registers.</summary>
+internal static class EffectiveAddress
+{
+    public static ulong Of(VcpuState s, in Instruction instr)
+    {
+        var regs = s.Regs;
+        var sregs = s.Sregs;
+        bool long64 = s.Is64BitMode;
+        ulong Value(Register reg, int elementIndex, int elementSize)
+        {
+            if (reg.IsSegmentRegister())
+            {
+                // In 64-bit mode only FS and GS have a base.
+                if (long64 && reg != Register.FS && reg != Register.GS) return 0;
+                return Segment(sregs, reg).Base;
+            }
+            ulong full = reg.GetFullRegister() switch
+            {
+                Register.RAX => regs.Rax, Register.RBX => regs.Rbx, Register.RCX => regs.Rcx, Register.RDX => regs.Rdx,
+                Register.RSI => regs.Rsi, Register.RDI => regs.Rdi, Register.RSP => regs.Rsp, Register.RBP => regs.Rbp,
+                Register.R8 => regs.R8, Register.R9 => regs.R9, Register.R10 => regs.R10, Register.R11 => regs.R11,
+                Register.R12 => regs.R12, Register.R13 => regs.R13, Register.R14 => regs.R14, Register.R15 => regs.R15,
+                Register.RIP => regs.Rip,
+                _ => throw new NotEmulatedException($"register {reg} in an address"),
+            };
+            return reg.GetSize() switch { 2 => full & 0xFFFF, 4 => full & 0xFFFF_FFFF, _ => full };
+        }
+        ulong address = instr.GetVirtualAddress(0, 0, Value);
+        return long64 ? address : address & 0xFFFF_FFFF;
+    }
+
+    private static KvmSegment Segment(in KvmSregs s, Register reg) => reg switch
+    {
+        Register.ES => s.Es, Register.CS => s.Cs, Register.SS => s.Ss, Register.DS => s.Ds, Register.FS => s.Fs, _ => s.Gs,
+    };
+}

@@ -1,0 +1,222 @@
+using VmReplay.Engine.Cpu;
+using VmReplay.Engine.Determinism;
+using VmReplay.Engine.Emulation;
+using VmReplay.Engine.Kvm;
+using VmReplay.Engine.Kvm.Abi;
+using VmReplay.Engine.Vm;
+
+namespace VmReplay.Engine.Run;
+
+/// <summary>
+/// The run loop of one vCPU: enters the guest, handles every exit, delivers interrupts from the
+/// platform's controller with KVM_INTERRUPT at points the VMM chooses, and services timers and
+/// input only between KVM_RUN calls. Returns how the run ended; a guest's misbehaviour is an
+/// outcome, never an exception.
+/// </summary>
+public sealed class VcpuRunner
+{
+    private readonly VirtualMachine _vm;
+    private readonly Vcpu _vcpu;
+    private readonly IMachinePlatform _platform;
+    private readonly IEngineClock _clock;
+    private readonly IHostEvents _events;
+    private readonly MsrModel _msrs;
+    private readonly VcpuKicker _kicker;
+    private readonly InstructionEmulator _emulator = new();
+
+    public VcpuRunner(VirtualMachine vm, Vcpu vcpu, IMachinePlatform platform, IEngineClock clock, IHostEvents events, VcpuKicker kicker)
+    {
+        _vm = vm;
+        _vcpu = vcpu;
+        _platform = platform;
+        _clock = clock;
+        _events = events;
+        _kicker = kicker;
+        _msrs = new MsrModel(clock);
+    }
+
+    /// <summary>Called after every exit with the vCPU stopped (for --trace-exits and, later, recording).</summary>
+    public Action<Vcpu, KvmRun>? ExitObserver { get; set; }
+
+    /// <summary>Exits handled so far.</summary>
+    public long ExitCount { get; private set; }
+
+    /// <summary>Instructions the VMM emulated because KVM could not.</summary>
+    public long EmulatedInstructions { get; private set; }
+
+    /// <summary>Runs until the machine stops. Must be called on the thread that will own the vCPU.</summary>
+    public RunOutcome Run()
+    {
+        var kvm = _vcpu.Kvm;
+        var run = kvm.RunPage;
+        _kicker.Attach(kvm);
+        try
+        {
+            while (true)
+            {
+                if (_platform.StopRequest is { } stop) return stop;
+                if (_events.TakeDue()) ServiceAsyncEvents();
+                DeliverInterrupt(run);
+                _events.Arm(_platform.NextDeadlineNanoseconds);
+
+                _vcpu.EnterRun();
+                KvmVcpu.RunStatus status;
+                try { status = kvm.Run(); }
+                finally { _vcpu.LeaveRun(); }
+                if (status == KvmVcpu.RunStatus.Interrupted)
+                {
+                    _kicker.ConsumePending();
+                    continue;
+                }
+                ExitCount++;
+                var outcome = HandleExit(run);
+                ExitObserver?.Invoke(_vcpu, run);
+                if (outcome is not null) return outcome;
+            }
+        }
+        finally
+        {
+            _kicker.Detach();
+        }
+    }
+
+    private void ServiceAsyncEvents()
+    {
+        _platform.AdvanceTo(_clock.ReadNanoseconds());
+        _platform.PollInput();
+    }
+
+    // KVM_INTERRUPT is only legal when the run page says the guest can take one now; otherwise
+    // ask KVM for an exit at the next interrupt window instead of dropping or spinning.
+    private void DeliverInterrupt(KvmRun run)
+    {
+        if (!_platform.HasPendingInterrupt)
+        {
+            run.RequestInterruptWindow = false;
+            return;
+        }
+        if (run.ReadyForInterruptInjection && run.IfFlag)
+        {
+            _vcpu.Kvm.Interrupt(_platform.AcknowledgeInterrupt());
+            run.RequestInterruptWindow = _platform.HasPendingInterrupt;
+        }
+        else
+        {
+            run.RequestInterruptWindow = true;
+        }
+    }
+
+    private RunOutcome? HandleExit(KvmRun run)
+    {
+        switch (run.ExitReason)
+        {
+            case KvmExitReason.Io:
+                HandleIo(run);
+                return null;
+            case KvmExitReason.Mmio:
+                if (run.MmioIsWrite) _platform.MmioWrite(run.MmioAddress, run.MmioData);
+                else _platform.MmioRead(run.MmioAddress, run.MmioData);
+                return null;
+            case KvmExitReason.IrqWindowOpen:
+            case KvmExitReason.Intr:
+                return null;
+            case KvmExitReason.Hlt:
+                return HandleHalt(run);
+            case KvmExitReason.X86Rdmsr:
+                if (_msrs.TryRead(run.MsrIndex, out ulong value)) run.MsrData = value;
+                else run.MsrError = true;
+                return null;
+            case KvmExitReason.X86Wrmsr:
+                if (!_msrs.TryWrite(run.MsrIndex, run.MsrData)) run.MsrError = true;
+                return null;
+            case KvmExitReason.Shutdown:
+                return _vcpu.WithState(s => new RunOutcome(RunOutcomeKind.TripleFault, 2,
+                    $"triple fault (KVM exit SHUTDOWN) at RIP {s.Regs.Rip:x}, CR0 {s.Sregs.Cr0:x}, CS {s.Sregs.Cs.Selector:x4} (base {s.Sregs.Cs.Base:x})"));
+            case KvmExitReason.FailEntry:
+                return _vcpu.WithState(s => RunOutcome.Error(
+                    $"VM entry failed: hardware entry failure reason {run.FailEntryReason:x} at RIP {s.Regs.Rip:x}, CR0 {s.Sregs.Cr0:x}, CS {s.Sregs.Cs.Selector:x4}"));
+            case KvmExitReason.InternalError:
+                return HandleInternalError(run);
+            case KvmExitReason.SystemEvent:
+                return run.SystemEventType switch
+                {
+                    1 => new RunOutcome(RunOutcomeKind.PowerOff, 0, "guest powered off"),
+                    2 => new RunOutcome(RunOutcomeKind.Reset, 0, "guest requested a reset (system event); vmreplay ends the VM"),
+                    uint t => RunOutcome.Error($"guest system event {t} ({SystemEventName(t)})"),
+                };
+            case KvmExitReason.Debug:
+                return RunOutcome.Error($"unexpected debug exit (exception {run.DebugException}) at RIP {run.DebugPc:x}: no debugger is attached");
+            default:
+                return _vcpu.WithState(s => RunOutcome.Error(
+                    $"unhandled KVM exit reason {(uint)run.ExitReason} ({run.ExitReason}) at RIP {s.Regs.Rip:x}; hardware reason {run.HardwareExitReason:x}"));
+        }
+    }
+
+    private void HandleIo(KvmRun run)
+    {
+        var data = run.IoData;
+        int size = run.IoSize;
+        ushort port = run.IoPort;
+        // String I/O (rep ins/outs) arrives as count elements in one exit.
+        for (int i = 0; i < run.IoCount; i++)
+        {
+            var element = data.Slice(i * size, size);
+            if (run.IoIsOut) _platform.PortWrite(port, element);
+            else _platform.PortRead(port, element);
+            if (_platform.StopRequest is not null) return;
+        }
+    }
+
+    private RunOutcome? HandleHalt(KvmRun run)
+    {
+        // Without an in-kernel LAPIC, KVM returns on HLT and resumes after it on the next
+        // KVM_RUN, so the halt is ours to carry out: wait until an interrupt can wake the guest.
+        if (!run.IfFlag)
+            return new RunOutcome(RunOutcomeKind.Halted, 0, "guest halted with interrupts disabled");
+        while (!_platform.HasPendingInterrupt)
+        {
+            if (_platform.StopRequest is { } stop) return stop;
+            if (!_events.WaitIdle(_platform.NextDeadlineNanoseconds))
+                return new RunOutcome(RunOutcomeKind.Halted, 0, "guest halted with interrupts enabled and nothing left to wake it (no timer armed, no more input)");
+            if (_events.TakeDue()) ServiceAsyncEvents();
+        }
+        return null;
+    }
+
+    private RunOutcome? HandleInternalError(KvmRun run)
+    {
+        uint sub = run.InternalSuberror;
+        if (sub == 1) // KVM_INTERNAL_ERROR_EMULATION
+        {
+            var result = _vcpu.WithState(s => _emulator.Emulate(s, _vm.Memory));
+            if (result.Status != EmulationStatus.NotEmulated)
+            {
+                EmulatedInstructions++;
+                return null;
+            }
+            string why = result.Reason is null ? "" : $" ({result.Reason})";
+            return RunOutcome.Error($"KVM could not emulate '{result.Instruction}' at RIP {result.Rip:x}{why}");
+        }
+        var data = string.Join(' ', run.InternalData.ToArray().Select(d => d.ToString("x")));
+        ulong rip = _vcpu.WithState(s => s.Regs.Rip);
+        return RunOutcome.Error($"KVM internal error, sub-error {sub} ({InternalErrorName(sub)}) at RIP {rip:x}; data: [{data}]");
+    }
+
+    private static string InternalErrorName(uint sub) => sub switch
+    {
+        1 => "emulation failure",
+        2 => "simultaneous exceptions",
+        3 => "event delivery failed",
+        4 => "unexpected exit reason",
+        _ => "unknown",
+    };
+
+    private static string SystemEventName(uint type) => type switch
+    {
+        3 => "crash",
+        4 => "wakeup",
+        5 => "suspend",
+        6 => "SEV termination",
+        _ => "unknown",
+    };
+}
