@@ -2,8 +2,9 @@
  * failing-boot: the demo subject. A tiny "kernel" boots in stages. Early on, the timer
  * interrupt handler records the tick count into a small log inside the early scratch buffer.
  * Later the boot releases that buffer and carves the boot_info structure out of it, but nobody
- * tells the timer code: tick_log still points into the buffer. On tick 25 the handler writes
- * through the stale pointer and silently overwrites boot_info.mmap[1].length. When the boot
+ * tells the timer code: tick_log still points into the buffer. On its next logging tick (every
+ * 25th) the handler writes through the stale pointer and silently overwrites
+ * boot_info.mmap[1].length. When the boot
  * validates boot_info, the checksum is wrong and it panics.
  */
 #include <stdint.h>
@@ -143,7 +144,8 @@ void kmain(uint32_t mbi_addr)
     puts(" memory regions, checksum ");
     puthex(boot_info->checksum);
     puts("\n");
-    wait_ticks(40);
+    /* Settle for two logging periods: the stale write always lands after boot_info exists. */
+    wait_ticks(ticks + 2 * LOG_EVERY);
     puts("[boot] validating boot_info\n");
     uint32_t sum = mmap_checksum(boot_info);
     if (sum != boot_info->checksum)
