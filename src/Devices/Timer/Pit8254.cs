@@ -13,6 +13,9 @@ namespace VmReplay.Devices.Timer;
 /// </summary>
 public sealed class Pit8254 : IBusDevice, ITimedDevice, IStatefulDevice<Pit8254State>
 {
+    /// <summary>The 8254's input clock on a PC: 14.31818 MHz / 12.</summary>
+    public const long FrequencyHz = PitChannel.FrequencyHz;
+
     private readonly IEngineClock _clock;
     private readonly IIrqLine _irq0;
     private readonly PitChannel[] _channels = [new(), new(), new() { Gate = false }];

@@ -1,0 +1,69 @@
+using VmReplay.Devices;
+using VmReplay.Devices.Bus;
+using VmReplay.Engine.Determinism;
+
+namespace VmReplay.Devices.Tests;
+
+internal sealed class FakeClock : IEngineClock
+{
+    public long Now;
+    public int Reads;
+
+    public long ReadNanoseconds()
+    {
+        Reads++;
+        return Now;
+    }
+}
+
+internal sealed class FakeInput : ISerialInput
+{
+    public readonly Queue<byte> Bytes = new();
+    public int Calls;
+
+    public bool TryRead(out byte value)
+    {
+        Calls++;
+        return Bytes.TryDequeue(out value);
+    }
+}
+
+internal sealed class FakeIrq : IIrqLine
+{
+    public bool Level;
+    public int RisingEdges;
+
+    public void SetLevel(bool high)
+    {
+        if (high && !Level) RisingEdges++;
+        Level = high;
+    }
+}
+
+internal static class BusDeviceExtensions
+{
+    public static byte In(this IBusDevice d, ulong offset)
+    {
+        Span<byte> b = stackalloc byte[1];
+        d.Read(offset, b);
+        return b[0];
+    }
+
+    public static void Out(this IBusDevice d, ulong offset, byte value) => d.Write(offset, [value]);
+
+    public static uint In32(this IBusDevice d, ulong offset)
+    {
+        Span<byte> b = stackalloc byte[4];
+        d.Read(offset, b);
+        return BitConverter.ToUInt32(b);
+    }
+
+    public static void Out32(this IBusDevice d, ulong offset, uint value) => d.Write(offset, BitConverter.GetBytes(value));
+}
+
+internal static class StateJson
+{
+    /// <summary>Round-trips a state record through JSON: snapshots are plain data.</summary>
+    public static T RoundTrip<T>(T state) =>
+        System.Text.Json.JsonSerializer.Deserialize<T>(System.Text.Json.JsonSerializer.Serialize(state))!;
+}
