@@ -47,6 +47,9 @@ public class UartTests
         _uart.Out(2, 0x07); // FIFOs on and cleared
         for (int i = 0; i < 40; i++) _input.Bytes.Enqueue((byte)i);
         _uart.PollInput();
+        Assert.Equal(0, _input.Calls); // nobody asked yet: receive interrupts off, no read
+        EnableIrqs(0x01);
+        _uart.PollInput();
         Assert.Equal(24, _input.Bytes.Count); // only 16 taken: the FIFO is full
         int callsWhenFull = _input.Calls;
         _uart.PollInput();
@@ -60,7 +63,7 @@ public class UartTests
     public void WithoutFifoOnlyOneByteIsHeld()
     {
         _input.Bytes.Enqueue(1); _input.Bytes.Enqueue(2);
-        _uart.PollInput();
+        Assert.Equal(0x61, _uart.In(5)); // a polling guest's LSR read takes one byte
         Assert.Single(_input.Bytes);
     }
 
@@ -141,7 +144,7 @@ public class UartTests
         _uart.Out(2, 0x87);
         EnableIrqs(0x03);
         for (byte i = 0; i < 5; i++) _input.Bytes.Enqueue(i);
-        _uart.PollInput();
+        _uart.In(5);
         _uart.In(0);
         var inputB = new FakeInput();
         var irqB = new FakeIrq();

@@ -112,3 +112,48 @@ public class GuestBootTests
         Assert.Contains("exit vcpu0 Io out port 03f8", r.Stderr);
     }
 }
+
+/// <summary>Serial input reaches the guest at its own pace, from a file or stdin; output can go to a file.</summary>
+public sealed class SerialTests : IDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("vmreplay-serial-").FullName;
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    [Fact]
+    public void SerialInputFromFileIsReadInOrderWithNothingLost()
+    {
+        string input = Path.Combine(_dir, "in.txt");
+        var lines = Enumerable.Range(0, 20).Select(i => $"line {i} " + new string((char)('a' + i), 30)).ToList();
+        File.WriteAllText(input, string.Join('\n', lines) + "\nquit\n");
+        var r = Vmreplay.Run(["run", Vmreplay.Guest("echo", "echo.elf"), "--serial-in", input]);
+        Assert.Equal(1, r.ExitCode);
+        Assert.Equal(lines.Select(l => "echo: " + l).Append("echo: bye"), r.Stdout.TrimEnd('\n').Split('\n'));
+    }
+
+    [Fact]
+    public void SerialInputFromStdin()
+    {
+        var r = Vmreplay.Run(["run", Vmreplay.Guest("echo", "echo.elf")], stdin: "from stdin\nquit\n");
+        Assert.Equal(1, r.ExitCode);
+        Assert.Equal("echo: from stdin\necho: bye\n", r.Stdout);
+    }
+
+    [Fact]
+    public void SerialOutputToFile()
+    {
+        string output = Path.Combine(_dir, "out.txt");
+        var r = Vmreplay.Run(["run", Vmreplay.Guest("hello", "hello.elf"), "--serial-in", "/dev/null", "--serial-out", output]);
+        Assert.Equal(1, r.ExitCode);
+        Assert.Equal("", r.Stdout);
+        Assert.Contains("Hello from vmreplay guest!", File.ReadAllText(output));
+    }
+
+    [Fact]
+    public void SeveralVcpusBootOnTheFirst()
+    {
+        var r = Vmreplay.Run(["run", Vmreplay.Guest("hello", "hello.elf"), "--serial-in", "/dev/null", "--vcpus", "2"]);
+        Assert.Equal(1, r.ExitCode);
+        Assert.Contains("Hello from vmreplay guest!", r.Stdout);
+    }
+}

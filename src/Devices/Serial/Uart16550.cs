@@ -8,7 +8,8 @@ namespace VmReplay.Devices.Serial;
 /// IER/DLM, IIR/FCR, LCR, MCR, LSR, MSR, SCR, with 16-byte FIFOs and the four interrupt sources
 /// in datasheet priority. Transmission is instantaneous (THR empties at once into the output
 /// sink). Received bytes come from <see cref="ISerialInput"/> only while the receive FIFO has
-/// room, so a guest that is not reading loses nothing. With no per-character time, "data below
+/// room and the guest reads or has receive interrupts enabled, so a guest that is not ready
+/// loses nothing. With no per-character time, "data below
 /// the trigger level" is reported as a character timeout at once. The IRQ line is the
 /// interrupt output gated by MCR.OUT2, as PC boards wire it.
 /// </summary>
@@ -38,9 +39,14 @@ public sealed class Uart16550 : IBusDevice, IStatefulDevice<Uart16550State>
         _lastModemInputs = ModemInputs();
     }
 
-    /// <summary>Takes host input that may have arrived while the guest was running.</summary>
+    /// <summary>
+    /// Takes host input that arrived while the guest was running, if the guest asked to be
+    /// interrupted for it. A polling guest takes bytes with its own LSR/RBR reads instead, so a
+    /// byte is never pulled into a FIFO the guest has not set up yet (and would reset).
+    /// </summary>
     public void PollInput()
     {
+        if ((_ier & IerRda) == 0) return;
         FillFromInput();
         UpdateIrq();
     }
@@ -119,7 +125,6 @@ public sealed class Uart16550 : IBusDevice, IStatefulDevice<Uart16550State>
                 if (enable != _fifoEnabled || (v & 0x02) != 0) _rx.Clear();
                 _fifoEnabled = enable;
                 _trigger = (v >> 6) switch { 0 => 1, 1 => 4, 2 => 8, _ => 14 };
-                FillFromInput();
                 return;
             case 3:
                 _lcr = v;

@@ -82,9 +82,9 @@ public sealed class VirtualMachine : IDisposable
             var kv = Kvm.CreateVcpu(id);
             var vcpu = new Vcpu(kv, Kvm.System);
             kv.SetCpuid(CpuModel.Build(SupportedCpuid, id, options.VcpuCount));
-            // Application processors wait for INIT/SIPI, as on a PC; there is no local APIC to
-            // send those yet, so only vCPU 0 runs.
-            if (id > 0) kv.SetMpState(1);
+            // Application processors wait for INIT/SIPI, as on a PC. There is no local APIC to
+            // send those yet (and KVM refuses other MP states without an in-kernel irqchip), so
+            // the run loop simply never enters them.
             _vcpus.Add(vcpu);
         }
     }
