@@ -81,6 +81,15 @@ public class GuestBootTests
     }
 
     [Fact]
+    public void TripleFaultExitsWithStatus2AndTheMachineState()
+    {
+        var r = RunGuest("triplefault", "triplefault.elf");
+        Assert.Contains("triplefault: about to fault", r.Stdout);
+        Assert.Equal(2, r.ExitCode);
+        Assert.Matches(@"^vmreplay: triple fault \(KVM exit SHUTDOWN\) at RIP [0-9a-f]+, CR0 11, CS 0008 \(base 0\)\n$", r.Stderr);
+    }
+
+    [Fact]
     public void AnInstructionNobodyCanEmulateIsNamedInOneLine()
     {
         var r = RunGuest("unemulated", "unemulated.elf");
