@@ -9,6 +9,8 @@ internal sealed class FakeClock : IEngineClock
     public long Now;
     public int Reads;
 
+    public DateTime WallClockBase { get; } = new(2026, 1, 1);
+
     public long ReadNanoseconds()
     {
         Reads++;

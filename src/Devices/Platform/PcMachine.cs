@@ -57,8 +57,7 @@ public sealed class PcMachine : IDisposable
                 : StreamSerialInput.FromFile(options.SerialInputFile);
             var output = options.SerialOutput ?? Console.OpenStandardOutput();
             var clock = new HostMonotonicClock();
-            var platform = new PcPlatform(clock, input, b => output.WriteByte(b), options.MemorySize,
-                options.RtcBaseTime ?? DateTime.UtcNow, options.TraceIo);
+            var platform = new PcPlatform(clock, input, b => output.WriteByte(b), options.MemorySize, options.TraceIo);
             var loaded = GuestLoader.Load(vm, image, source, options.Cmdline);
             return new PcMachine(kvm, vm, platform, clock, input, output, loaded);
         }

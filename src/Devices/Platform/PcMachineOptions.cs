@@ -15,6 +15,4 @@ public sealed record PcMachineOptions
     public Stream? SerialOutput { get; init; }
     /// <summary>Count port accesses per port for <c>--trace-io</c>.</summary>
     public bool TraceIo { get; init; }
-    /// <summary>Wall-clock time the RTC starts at; null takes the host's time once, at creation.</summary>
-    public DateTime? RtcBaseTime { get; init; }
 }

@@ -25,13 +25,13 @@ public sealed class PcPlatform : IMachinePlatform
 
     private readonly Dictionary<ushort, (long Reads, long Writes)>? _portCounts;
 
-    public PcPlatform(IEngineClock clock, ISerialInput serialInput, Action<byte> serialOutput, ulong memorySize, DateTime rtcBaseTime, bool countPorts = false)
+    public PcPlatform(IEngineClock clock, ISerialInput serialInput, Action<byte> serialOutput, ulong memorySize, bool countPorts = false)
     {
         Pic = new DualPic8259();
         Com1 = new Uart16550(serialInput, serialOutput, Pic.Line(Com1Irq));
         Pit = new Pit8254(clock, Pic.Line(PitIrq));
         PortB = new SystemControlPortB(Pit);
-        Rtc = new CmosRtc(clock, rtcBaseTime, memorySize);
+        Rtc = new CmosRtc(clock, clock.WallClockBase, memorySize);
         Keyboard = new I8042(() => StopRequest ??= new RunOutcome(RunOutcomeKind.Reset, 0, "guest reset the machine through the i8042 (0xFE); vmreplay ends the VM"));
         DebugExit = new DebugExitPort(v => StopRequest ??= RunOutcome.DebugExit(v));
         Post = new PostCodePort();

@@ -10,6 +10,8 @@ public sealed class HostMonotonicClock : IEngineClock
 {
     private readonly long _start = Stopwatch.GetTimestamp();
 
+    public DateTime WallClockBase { get; } = DateTime.UtcNow;
+
     public long ReadNanoseconds() =>
         (long)((Stopwatch.GetTimestamp() - _start) * (1_000_000_000.0 / Stopwatch.Frequency));
 }

@@ -9,4 +9,7 @@ public interface IEngineClock
 {
     /// <summary>Guest time in nanoseconds since the machine was created; never decreases.</summary>
     long ReadNanoseconds();
+
+    /// <summary>The wall-clock time at engine time 0 (the RTC starts from it); read once, so it can be recorded.</summary>
+    DateTime WallClockBase { get; }
 }
