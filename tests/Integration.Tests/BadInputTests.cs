@@ -28,7 +28,7 @@ public sealed class BadInputTests : IDisposable
     {
         string notKvm = Path.Combine(_dir, "not-kvm");
         File.WriteAllText(notKvm, "x");
-        AssertOneLineError(Vmreplay.Run(["run", Hello, "--kvm", notKvm]), notKvm);
+        AssertOneLineError(Vmreplay.Run(["run", Hello, "--kvm", notKvm]), $"{notKvm} is not a KVM device");
     }
 
     [Fact]

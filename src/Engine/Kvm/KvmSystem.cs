@@ -37,6 +37,12 @@ public sealed unsafe class KvmSystem : IDisposable
             throw new KvmUnavailableException($"cannot open {path}: {Marshal.GetPInvokeErrorMessage(errno)} (add your user to the 'kvm' group or run as root)");
         }
         int version = Libc.Ioctl(fd, KvmIoctl.GetApiVersion, 0);
+        if (version < 0)
+        {
+            int errno = Marshal.GetLastPInvokeError();
+            Libc.Close(fd);
+            throw new KvmUnavailableException($"{path} is not a KVM device (KVM_GET_API_VERSION: {Marshal.GetPInvokeErrorMessage(errno)})");
+        }
         if (version != ExpectedApiVersion)
         {
             Libc.Close(fd);
