@@ -22,13 +22,7 @@ internal static class Elf64LongModeLoader
         var elf = ElfImage.Parse(image, source);
         if (elf.Machine != ElfImage.MachineX86_64)
             throw new GuestImageException($"{source}: ELF64 for machine {elf.Machine}, not x86-64");
-        ulong low = ulong.MaxValue, high = 0;
-        foreach (var seg in elf.LoadSegments)
-        {
-            ImagePlacement.Place(memory, source, seg.PhysicalAddress, image.Slice((int)seg.Offset, (int)seg.FileSize), seg.MemorySize);
-            low = Math.Min(low, seg.PhysicalAddress);
-            high = Math.Max(high, seg.PhysicalAddress + seg.MemorySize);
-        }
+        var (low, high) = ImagePlacement.PlaceSegments(memory, source, image, elf);
 
         // Present | writable, and PS for 2 MiB leaves (SDM vol. 3A, 4.5).
         memory.WriteUInt64(Pml4Address, PdptAddress | 0x3);

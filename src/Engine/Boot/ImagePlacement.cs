@@ -5,6 +5,19 @@ namespace VmReplay.Engine.Boot;
 /// <summary>Copies image bytes into guest RAM with the checks every loader needs.</summary>
 internal static class ImagePlacement
 {
+    /// <summary>Places every PT_LOAD segment at its physical address; returns the range they cover.</summary>
+    internal static (ulong Low, ulong High) PlaceSegments(GuestMemory memory, string source, ReadOnlySpan<byte> image, ElfImage elf)
+    {
+        ulong low = ulong.MaxValue, high = 0;
+        foreach (var seg in elf.LoadSegments)
+        {
+            Place(memory, source, seg.PhysicalAddress, image.Slice((int)seg.Offset, (int)seg.FileSize), seg.MemorySize);
+            low = Math.Min(low, seg.PhysicalAddress);
+            high = Math.Max(high, seg.PhysicalAddress + seg.MemorySize);
+        }
+        return (low, high);
+    }
+
     /// <summary>Copies <paramref name="fileBytes"/> to <paramref name="address"/> and zeroes up to <paramref name="memorySize"/>.</summary>
     internal static void Place(GuestMemory memory, string source, ulong address, ReadOnlySpan<byte> fileBytes, ulong memorySize)
     {

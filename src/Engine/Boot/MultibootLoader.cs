@@ -24,7 +24,7 @@ internal static class MultibootLoader
         if (required != 0)
             throw new GuestImageException($"{source}: the Multiboot header requires unknown features (flags {required:x})");
 
-        ulong entry, low = ulong.MaxValue, high = 0;
+        ulong entry, low, high;
         if ((header.Flags & MultibootHeader.FlagAoutKludge) != 0)
         {
             long fileStart = header.FileOffset - (long)(header.HeaderAddr - header.LoadAddr);
@@ -44,12 +44,7 @@ internal static class MultibootLoader
             var elf = ElfImage.Parse(image, source);
             if (elf.Is64 || elf.Machine != ElfImage.MachineI386)
                 throw new GuestImageException($"{source}: a Multiboot ELF must be ELF32 for i386 (machine {elf.Machine})");
-            foreach (var seg in elf.LoadSegments)
-            {
-                ImagePlacement.Place(memory, source, seg.PhysicalAddress, image.Slice((int)seg.Offset, (int)seg.FileSize), seg.MemorySize);
-                low = Math.Min(low, seg.PhysicalAddress);
-                high = Math.Max(high, seg.PhysicalAddress + seg.MemorySize);
-            }
+            (low, high) = ImagePlacement.PlaceSegments(memory, source, image, elf);
             entry = elf.Entry;
         }
 
