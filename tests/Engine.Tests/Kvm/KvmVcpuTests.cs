@@ -111,13 +111,62 @@ public sealed class KvmVcpuTests : IDisposable
     }
 
     [Fact]
-    public void WithStateRoundTripsRegistersAndRefusesWhileRunning()
+    public void FilteredMsrReadsReachTheVmm()
+    {
+        // mov ecx,0x10 (IA32_TSC) ; rdmsr ; mov dx,0x80 ; out dx,eax ; hlt
+        var vcpu = LoadRealMode([0x66, 0xB9, 0x10, 0x00, 0x00, 0x00, 0x0F, 0x32, 0xBA, 0x80, 0x00, 0x66, 0xEF, 0xF4]);
+        var run = vcpu.Kvm.RunPage;
+        Assert.Equal(KvmVcpu.RunStatus.Exited, vcpu.Kvm.Run());
+        Assert.Equal(KvmExitReason.X86Rdmsr, run.ExitReason);
+        Assert.Equal(0x10u, run.MsrIndex);
+        run.MsrData = 0x1234_5678_9ABC;
+        Assert.Equal(KvmVcpu.RunStatus.Exited, vcpu.Kvm.Run());
+        Assert.Equal(KvmExitReason.Io, run.ExitReason);
+        Assert.Equal(0x5678_9ABCu, BitConverter.ToUInt32(run.IoData));
+    }
+
+    [Fact]
+    public void WithStateRoundTripsRegisters()
     {
         var vcpu = LoadRealMode([0xF4]);
         vcpu.WithState(s => { s.Regs.Rbx = 0x1234_5678; s.Regs.R15 = 42; });
         Assert.Equal((0x1234_5678UL, 42UL), vcpu.WithState(s => (s.Regs.Rbx, s.Regs.R15)));
-        var state = vcpu.WithState(s => s);
-        Assert.NotEmpty(state.Msrs); // the tracked MSRs this host supports are read
+        Assert.NotEmpty(vcpu.WithState(s => s.Msrs)); // the tracked MSRs this host supports are read
+    }
+
+    [Fact]
+    public void WithStateIsRefusedWhileTheVcpuRuns()
+    {
+        var vm = _vm;
+        var vcpu = LoadRealMode([0xEB, 0xFE]); // jmp $
+        var platform = new IdlePlatform();
+        var kicker = new VcpuKicker();
+        var clock = new Determinism.HostMonotonicClock();
+        using var events = new LiveHostEvents(clock, kicker, () => false);
+        var runner = new VcpuRunner(vm, vcpu, platform, clock, events, kicker);
+        var thread = new Thread(() => runner.Run());
+        thread.Start();
+        SpinWait.SpinUntil(() => vcpu.IsRunning, TimeSpan.FromSeconds(10));
+        Assert.Throws<InvalidOperationException>(() => vcpu.WithState(s => s.Regs.Rip));
+        platform.Stop = new RunOutcome(RunOutcomeKind.PowerOff, 0, "test");
+        kicker.Kick();
+        Assert.True(thread.Join(TimeSpan.FromSeconds(10)));
+        Assert.Equal(0x7C00UL, vcpu.WithState(s => s.Regs.Rip));
+    }
+
+    private sealed class IdlePlatform : IMachinePlatform
+    {
+        public volatile RunOutcome? Stop;
+        public void PortRead(ushort port, Span<byte> data) => data.Fill(0xFF);
+        public void PortWrite(ushort port, ReadOnlySpan<byte> data) { }
+        public void MmioRead(ulong address, Span<byte> data) => data.Fill(0xFF);
+        public void MmioWrite(ulong address, ReadOnlySpan<byte> data) { }
+        public bool HasPendingInterrupt => false;
+        public byte AcknowledgeInterrupt() => 0;
+        public long? NextDeadlineNanoseconds => null;
+        public void AdvanceTo(long nowNanoseconds) { }
+        public void PollInput() { }
+        public RunOutcome? StopRequest => Stop;
     }
 
     [Fact]
