@@ -14,7 +14,7 @@ public partial class DeterminismRulesTests
         "src/Engine/Determinism/HostMonotonicClock.cs",   // the one clock
         "src/Engine/Determinism/StreamSerialInput.cs",    // the one input
         "src/Engine/Run/LiveHostEvents.cs",               // notices deadlines on host time, only kicks
-        "src/Devices/Platform/PcMachine.cs",              // opens stdin for StreamSerialInput
+        "src/Devices/Platform/LiveSources.cs",            // opens stdin for StreamSerialInput
     ];
 
     [GeneratedRegex(@"DateTime\.(Now|UtcNow|Today)|DateTimeOffset\.(Now|UtcNow)|Stopwatch|Environment\.TickCount|new Random\(|Random\.Shared|RandomNumberGenerator|Console\.(In|Read|OpenStandardInput)|Guid\.NewGuid")]

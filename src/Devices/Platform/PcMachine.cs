@@ -1,6 +1,5 @@
 using System.Runtime.ExceptionServices;
 using VmReplay.Engine.Boot;
-using VmReplay.Engine.Determinism;
 using VmReplay.Engine.Kvm;
 using VmReplay.Engine.Run;
 using VmReplay.Engine.Vm;
@@ -8,25 +7,23 @@ using VmReplay.Engine.Vm;
 namespace VmReplay.Devices.Platform;
 
 /// <summary>
-/// A complete machine: KVM VM, PC platform, loaded guest, engine clock, host input and the
-/// vCPU run loop on its own thread.
+/// A complete machine: KVM VM, PC platform and loaded guest, driven by a set of
+/// <see cref="IMachineSources"/>, with the vCPU run loop on its own thread.
 /// </summary>
 public sealed class PcMachine : IDisposable
 {
     private readonly KvmSystem _kvm;
-    private readonly StreamSerialInput _input;
+    private readonly IMachineSources _sources;
     private readonly Stream _output;
     private readonly VcpuKicker _kicker = new();
-    private readonly HostMonotonicClock _clock;
     private VcpuRunner? _runner;
 
-    private PcMachine(KvmSystem kvm, VirtualMachine vm, PcPlatform platform, HostMonotonicClock clock, StreamSerialInput input, Stream output, LoadedImage image)
+    private PcMachine(KvmSystem kvm, VirtualMachine vm, PcPlatform platform, IMachineSources sources, Stream output, LoadedImage image)
     {
         _kvm = kvm;
-        _clock = clock;
         Vm = vm;
         Platform = platform;
-        _input = input;
+        _sources = sources;
         _output = output;
         Image = image;
     }
@@ -36,36 +33,39 @@ public sealed class PcMachine : IDisposable
     public LoadedImage Image { get; }
 
     /// <summary>Called after every exit of vCPU 0, on its thread, with the vCPU stopped.</summary>
-    public Action<Vcpu, Engine.Kvm.KvmRun>? ExitObserver { get; set; }
+    public Action<Vcpu, KvmRun>? ExitObserver { get; set; }
 
     /// <summary>Exits handled by the last <see cref="Run"/>.</summary>
     public long ExitCount => _runner?.ExitCount ?? 0;
 
-    /// <summary>Builds the machine and loads <paramref name="image"/>. Errors are one-line exceptions (see the CLI).</summary>
-    public static PcMachine Create(PcMachineOptions options, ReadOnlySpan<byte> image, string source)
+    /// <summary>Builds a live machine (host clock, stdin or <see cref="PcMachineOptions.SerialInputFile"/>).</summary>
+    public static PcMachine Create(PcMachineOptions options, ReadOnlySpan<byte> image, string source) =>
+        Create(options, image, source, new LiveSources(options.SerialInputFile));
+
+    /// <summary>Builds the machine and loads <paramref name="image"/>; takes ownership of <paramref name="sources"/>.</summary>
+    public static PcMachine Create(PcMachineOptions options, ReadOnlySpan<byte> image, string source, IMachineSources sources)
     {
-        // Detect the format first: an unknown file is reported even on a host without KVM.
-        GuestImageDetector.Detect(image, source);
-        var kvm = KvmSystem.Open(options.KvmPath);
+        KvmSystem? kvm = null;
         VirtualMachine? vm = null;
-        StreamSerialInput? input = null;
         try
         {
-            vm = VirtualMachine.Create(kvm, new VirtualMachineOptions { MemorySize = options.MemorySize, VcpuCount = options.VcpuCount });
-            input = options.SerialInputFile is null
-                ? StreamSerialInput.FromLiveStream(Console.OpenStandardInput())
-                : StreamSerialInput.FromFile(options.SerialInputFile);
+            // Detect the format first: an unknown file is reported even on a host without KVM.
+            GuestImageDetector.Detect(image, source);
+            kvm = KvmSystem.Open(options.KvmPath);
+            vm = VirtualMachine.Create(kvm, new VirtualMachineOptions
+            {
+                MemorySize = options.MemorySize, VcpuCount = options.VcpuCount, DirtyLogging = sources.NeedsDirtyLog,
+            });
             var output = options.SerialOutput ?? Console.OpenStandardOutput();
-            var clock = new HostMonotonicClock();
-            var platform = new PcPlatform(clock, input, b => output.WriteByte(b), options.MemorySize, options.TraceIo);
+            var platform = new PcPlatform(sources.Clock, sources.SerialInput, b => output.WriteByte(b), options.MemorySize, options.TraceIo);
             var loaded = GuestLoader.Load(vm, image, source, options.Cmdline);
-            return new PcMachine(kvm, vm, platform, clock, input, output, loaded);
+            return new PcMachine(kvm, vm, platform, sources, output, loaded);
         }
         catch
         {
-            input?.Dispose();
             vm?.Dispose();
-            kvm.Dispose();
+            kvm?.Dispose();
+            sources.Dispose();
             throw;
         }
     }
@@ -73,9 +73,17 @@ public sealed class PcMachine : IDisposable
     /// <summary>Runs vCPU 0 until the machine stops and returns how it ended.</summary>
     public RunOutcome Run()
     {
-        using var events = new LiveHostEvents(_clock, _kicker, () => _input.MayHaveMore);
-        _input.Arrived += events.NotifyInput;
-        _runner = new VcpuRunner(Vm, Vm.Vcpus[0], Platform, _clock, events, _kicker) { ExitObserver = ExitObserver };
+        var vcpu = Vm.Vcpus[0];
+        var events = _sources.CreateHostEvents(Vm, vcpu, _kicker);
+        _runner = new VcpuRunner(Vm, vcpu, Platform, _sources.Clock, events, _kicker)
+        {
+            ExitObserver = (v, run) =>
+            {
+                _sources.OnExit(v, run);
+                ExitObserver?.Invoke(v, run);
+            },
+            AbortCheck = () => _sources.AbortReason,
+        };
         RunOutcome? outcome = null;
         Exception? failure = null;
         var thread = new Thread(() =>
@@ -83,10 +91,8 @@ public sealed class PcMachine : IDisposable
             try { outcome = _runner.Run(); }
             catch (Exception e) { failure = e; }
         }, 16 << 20) { Name = "vmreplay vCPU 0", IsBackground = true };
-        _input.Start();
         thread.Start();
         thread.Join();
-        _input.Arrived -= events.NotifyInput;
         _output.Flush();
         if (failure is not null) ExceptionDispatchInfo.Capture(failure).Throw();
         return outcome!;
@@ -94,7 +100,7 @@ public sealed class PcMachine : IDisposable
 
     public void Dispose()
     {
-        _input.Dispose();
+        _sources.Dispose();
         Vm.Dispose();
         _kvm.Dispose();
     }

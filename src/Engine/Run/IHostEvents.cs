@@ -12,7 +12,10 @@ public interface IHostEvents
     void Arm(long? deadlineNanoseconds);
 
     /// <summary>At a stop: true if a deadline passed or input arrived since the last true answer.</summary>
-    bool TakeDue();
+    bool TakeDue(StopPoint stop);
+
+    /// <summary>True when debug exits are this source's own (a replay's breakpoints), not a guest event.</summary>
+    bool OwnsDebugExits => false;
 
     /// <summary>
     /// The guest halted with interrupts enabled: block until something is due. Returns false

@@ -52,7 +52,7 @@ public sealed class LiveHostEvents : IHostEvents, IDisposable
         }
     }
 
-    public bool TakeDue()
+    public bool TakeDue(StopPoint stop)
     {
         if (Volatile.Read(ref _due) == 0) return false;
         Interlocked.Exchange(ref _due, 0);

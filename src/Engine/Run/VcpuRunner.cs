@@ -41,6 +41,11 @@ public sealed class VcpuRunner
     /// <summary>Exits handled so far.</summary>
     public long ExitCount { get; private set; }
 
+    /// <summary>Checked at every stop: a reason to end the run that comes from outside the machine (a failed trace writer).</summary>
+    public Func<RunOutcome?>? AbortCheck { get; set; }
+
+    private StopKind _lastStop = StopKind.Exit;
+
     /// <summary>Instructions the VMM emulated because KVM could not.</summary>
     public long EmulatedInstructions { get; private set; }
 
@@ -55,7 +60,8 @@ public sealed class VcpuRunner
             while (true)
             {
                 if (_platform.StopRequest is { } stop) return stop;
-                if (_events.TakeDue()) ServiceAsyncEvents();
+                if (AbortCheck?.Invoke() is { } abort) return abort;
+                if (_events.TakeDue(new StopPoint(ExitCount, _lastStop))) ServiceAsyncEvents();
                 DeliverInterrupt(run);
                 _events.Arm(_platform.NextDeadlineNanoseconds);
 
@@ -66,9 +72,16 @@ public sealed class VcpuRunner
                 if (status == KvmVcpu.RunStatus.Interrupted)
                 {
                     _kicker.ConsumePending();
+                    _lastStop = StopKind.Interrupted;
+                    continue;
+                }
+                if (run.ExitReason == KvmExitReason.Debug && _events.OwnsDebugExits)
+                {
+                    _lastStop = StopKind.Debug;
                     continue;
                 }
                 ExitCount++;
+                _lastStop = StopKind.Exit;
                 var outcome = HandleExit(run);
                 ExitObserver?.Invoke(_vcpu, run);
                 if (outcome is not null) return outcome;
@@ -178,7 +191,7 @@ public sealed class VcpuRunner
             if (_platform.StopRequest is { } stop) return stop;
             if (!_events.WaitIdle(_platform.NextDeadlineNanoseconds))
                 return new RunOutcome(RunOutcomeKind.Halted, 0, "guest halted with interrupts enabled and nothing left to wake it (no timer armed, no more input)");
-            if (_events.TakeDue()) ServiceAsyncEvents();
+            if (_events.TakeDue(new StopPoint(ExitCount, StopKind.Exit))) ServiceAsyncEvents();
         }
         return null;
     }

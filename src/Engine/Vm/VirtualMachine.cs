@@ -72,7 +72,8 @@ public sealed class VirtualMachine : IDisposable
         TryHostSetup(() => Kvm.SetTssAddress(TssAddress));
 
         foreach (var region in Memory.Regions)
-            Kvm.SetUserMemoryRegion(region.Slot, region.GuestBase, region.Size, region.HostAddress, 0);
+            Kvm.SetUserMemoryRegion(region.Slot, region.GuestBase, region.Size, region.HostAddress,
+                options.DirtyLogging ? KvmUserspaceMemoryRegion.LogDirtyPages : 0);
 
         Kvm.EnableCap(KvmCap.X86UserSpaceMsr, UserSpaceMsrReasons);
         Kvm.SetMsrFilterToUserspace(MsrModel.FilteredToUserspace);

@@ -8,4 +8,7 @@ public sealed record VirtualMachineOptions
 
     /// <summary>Number of vCPUs. vCPU 0 boots; the others wait for INIT/SIPI.</summary>
     public int VcpuCount { get; init; } = 1;
+
+    /// <summary>Log the pages the guest dirties (KVM_MEM_LOG_DIRTY_PAGES), for recording and replay.</summary>
+    public bool DirtyLogging { get; init; }
 }

@@ -1,0 +1,30 @@
+using VmReplay.Engine.Determinism;
+using VmReplay.Engine.Kvm;
+using VmReplay.Engine.Run;
+using VmReplay.Engine.Vm;
+
+namespace VmReplay.Devices.Platform;
+
+/// <summary>
+/// Everything non-deterministic a machine sees, in one place: the engine clock, serial input and
+/// the host events that decide where asynchronous work happens. A live run takes them from the
+/// host, a recording logs them on the way, a replay feeds them back from a trace.
+/// </summary>
+public interface IMachineSources : IDisposable
+{
+    IEngineClock Clock { get; }
+
+    ISerialInput SerialInput { get; }
+
+    /// <summary>Whether the VM must log dirty pages (to recognise recorded points by state).</summary>
+    bool NeedsDirtyLog { get; }
+
+    /// <summary>Builds the host-events source for <paramref name="vcpu"/> once the VM exists.</summary>
+    IHostEvents CreateHostEvents(VirtualMachine vm, Vcpu vcpu, VcpuKicker kicker);
+
+    /// <summary>After every exit, with the vCPU stopped.</summary>
+    void OnExit(Vcpu vcpu, KvmRun run);
+
+    /// <summary>A reason to stop that comes from the sources themselves (a trace that cannot be written or is exhausted).</summary>
+    RunOutcome? AbortReason { get; }
+}

@@ -1,0 +1,47 @@
+using VmReplay.Engine.Determinism;
+using VmReplay.Engine.Kvm;
+using VmReplay.Engine.Run;
+using VmReplay.Engine.Vm;
+
+namespace VmReplay.Devices.Platform;
+
+/// <summary>The host as it is: monotonic clock, stdin or a file for COM1, a timer thread that kicks the vCPU.</summary>
+public sealed class LiveSources : IMachineSources
+{
+    private readonly HostMonotonicClock _clock = new();
+    private readonly StreamSerialInput _input;
+    private LiveHostEvents? _events;
+
+    /// <param name="serialInputFile">File for COM1 input; null reads the host's stdin.</param>
+    public LiveSources(string? serialInputFile)
+    {
+        _input = serialInputFile is null
+            ? StreamSerialInput.FromLiveStream(Console.OpenStandardInput())
+            : StreamSerialInput.FromFile(serialInputFile);
+    }
+
+    public IEngineClock Clock => _clock;
+
+    public ISerialInput SerialInput => _input;
+
+    public bool NeedsDirtyLog => false;
+
+    public RunOutcome? AbortReason => null;
+
+    public IHostEvents CreateHostEvents(VirtualMachine vm, Vcpu vcpu, VcpuKicker kicker)
+    {
+        _events = new LiveHostEvents(_clock, kicker, () => _input.MayHaveMore);
+        _input.Arrived += _events.NotifyInput;
+        _input.Start();
+        return _events;
+    }
+
+    public void OnExit(Vcpu vcpu, KvmRun run) { }
+
+    public void Dispose()
+    {
+        if (_events is not null) _input.Arrived -= _events.NotifyInput;
+        _events?.Dispose();
+        _input.Dispose();
+    }
+}

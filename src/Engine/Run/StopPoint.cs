@@ -1,0 +1,15 @@
+namespace VmReplay.Engine.Run;
+
+/// <summary>Why the vCPU is stopped in userspace.</summary>
+public enum StopKind
+{
+    /// <summary>A VM exit the guest caused (or the start of the run): a point a replay reaches by itself.</summary>
+    Exit,
+    /// <summary>KVM_RUN was interrupted by a kick: an arbitrary point in the guest's execution.</summary>
+    Interrupted,
+    /// <summary>A debug exit the host-events source asked for (a replay looking for a recorded point).</summary>
+    Debug,
+}
+
+/// <summary>Where the run loop is when it asks whether asynchronous work is due: after <paramref name="ExitCount"/> exits.</summary>
+public readonly record struct StopPoint(long ExitCount, StopKind Kind);
