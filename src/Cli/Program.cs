@@ -12,6 +12,9 @@ internal static class Program
     {
         var root = new RootCommand("vmreplay: a record/replay virtual-machine monitor with a time-travel debugger (Linux KVM)");
         root.Subcommands.Add(RunCommand.Create());
+        root.Subcommands.Add(RecordCommand.Create());
+        root.Subcommands.Add(ReplayCommand.Create());
+        root.Subcommands.Add(InfoCommand.Create());
         root.Subcommands.Add(BenchCommand.Create());
         var parsed = root.Parse(args);
         if (parsed.Errors.Count > 0)
@@ -40,7 +43,7 @@ internal static class Program
 
     private static string? OneLine(Exception e) => e switch
     {
-        UserError or Engine.Kvm.KvmUnavailableException or Engine.Boot.GuestImageException => e.Message,
+        UserError or Engine.Kvm.KvmUnavailableException or Engine.Boot.GuestImageException or Recorder.Format.TraceFormatException => e.Message,
         Engine.Kvm.KvmException => $"host error: {e.Message}",
         IOException or UnauthorizedAccessException => e.Message,
         ArgumentException => e.Message,

@@ -1,0 +1,81 @@
+using System.CommandLine;
+using System.Text.Json;
+using Spectre.Console;
+using VmReplay.Recorder;
+using VmReplay.Recorder.Events;
+using VmReplay.Recorder.Format;
+
+namespace VmReplay.Cli.Commands;
+
+/// <summary><c>vmreplay info</c>: what a trace holds, how big it is, and whether it is complete.</summary>
+internal static class InfoCommand
+{
+    public static Command Create()
+    {
+        var file = new Argument<string>("trace") { Description = "trace file (.vmtrace)" };
+        var json = new Option<bool>("--json") { Description = "print JSON instead of a table" };
+        var command = new Command("info", "show a trace's header, event counts, sizes and completeness");
+        command.Arguments.Add(file);
+        command.Options.Add(json);
+        command.SetAction(r => Program.Guarded(() => Info(r.GetValue(file)!, r.GetValue(json))));
+        return command;
+    }
+
+    private static int Info(string path, bool asJson)
+    {
+        using var trace = TraceReader.Open(path);
+        var counts = new SortedDictionary<string, long>();
+        EndEvent? end = null;
+        long events = 0;
+        foreach (var e in trace.Events())
+        {
+            events++;
+            string kind = e switch
+            {
+                ExitEvent x => "exit " + ((Engine.Kvm.Abi.KvmExitReason)x.Reason),
+                _ => e.GetType().Name.Replace("Event", ""),
+            };
+            counts[kind] = counts.GetValueOrDefault(kind) + 1;
+            if (e is EndEvent ee) end = ee;
+        }
+        var eventChunks = trace.File.Chunks.Where(c => c.Type == ChunkType.Events).ToList();
+        long compressed = eventChunks.Sum(c => (long)c.PayloadLength);
+        var h = trace.Header;
+        var summary = new
+        {
+            file = path,
+            complete = trace.File.IsComplete,
+            incompleteReason = trace.File.IncompleteReason,
+            guest = h.GuestName,
+            imageSha256 = h.ImageSha256,
+            memoryBytes = h.MemorySize,
+            vcpus = h.VcpuCount,
+            cmdline = h.Cmdline,
+            hostKernel = h.HostKernel,
+            events,
+            eventsByKind = counts,
+            chunks = trace.File.Chunks.Count,
+            fileBytes = trace.File.FileLength,
+            imageBytes = h.ImageSize,
+            eventChunkBytes = compressed,
+            bytesPerEvent = events == 0 ? 0 : Math.Round((double)compressed / events, 3),
+            outcome = end is null ? null : new { kind = end.Kind.ToString(), exitStatus = end.ExitStatus, message = end.Message },
+        };
+        if (asJson)
+        {
+            Console.WriteLine(JsonSerializer.Serialize(summary, new JsonSerializerOptions { WriteIndented = true }));
+            return 0;
+        }
+        var t = new Table().AddColumns("", "").HideHeaders();
+        t.AddRow("trace", Markup.Escape(path));
+        t.AddRow("complete", trace.File.IsComplete ? "yes" : $"[yellow]no[/]: {Markup.Escape(trace.File.IncompleteReason ?? "")}");
+        t.AddRow("guest", Markup.Escape($"{h.GuestName} (sha256 {h.ImageSha256[..16]}…, {h.ImageSize} bytes)"));
+        t.AddRow("machine", Markup.Escape($"{h.MemorySize >> 20} MiB, {h.VcpuCount} vCPU, cmdline \"{h.Cmdline}\", host {h.HostKernel}"));
+        t.AddRow("events", $"{events}");
+        foreach (var (k, n) in counts) t.AddRow("  " + Markup.Escape(k), n.ToString());
+        t.AddRow("size", $"{trace.File.FileLength} bytes in {trace.File.Chunks.Count} chunks; events {compressed} bytes compressed ({summary.bytesPerEvent} bytes/event)");
+        t.AddRow("outcome", end is null ? "[yellow]not recorded[/]" : Markup.Escape(end.Describe()));
+        AnsiConsole.Write(t);
+        return 0;
+    }
+}

@@ -1,0 +1,83 @@
+using System.CommandLine;
+using System.Security.Cryptography;
+using VmReplay.Devices.Platform;
+using VmReplay.Engine.Boot;
+using VmReplay.Engine.Cpu;
+using VmReplay.Engine.Kvm;
+using VmReplay.Engine.Vm;
+using VmReplay.Recorder;
+using VmReplay.Recorder.Events;
+
+namespace VmReplay.Cli.Commands;
+
+/// <summary><c>vmreplay record</c>: runs like <c>run</c> and writes every non-deterministic input to a trace.</summary>
+internal static class RecordCommand
+{
+    public static Command Create()
+    {
+        var machine = new MachineOptions();
+        var output = new Option<string>("-o", "--output") { Description = "trace file to write (.vmtrace)", Required = true };
+        var command = new Command("record", "run a guest and record it to a trace; same serial output and exit status as run");
+        machine.AddTo(command);
+        command.Options.Add(output);
+        command.SetAction(r => Program.Guarded(() =>
+        {
+            var (options, image, source) = machine.Resolve(r);
+            string path = r.GetValue(output)!;
+            GuestImageDetector.Detect(image, source);
+            var header = BuildHeader(options, image, source);
+            var live = new LiveSources(options.SerialInputFile);
+            header = header with { WallClockBase = live.Clock.WallClockBase };
+            TraceWriter writer;
+            try { writer = new TraceWriter(path, header, image); }
+            catch (IOException e) { live.Dispose(); throw new UserError(e.Message); }
+            using (writer)
+            {
+                PcMachine pc;
+                try { pc = PcMachine.Create(options, image, source, new RecordingSources(live, writer)); }
+                catch
+                {
+                    writer.Dispose();
+                    File.Delete(path); // nothing was recorded
+                    throw;
+                }
+                using (pc)
+                {
+                    var outcome = pc.Run();
+                    var (regs, memory) = FinalState.Hash(pc.Vm);
+                    string? failure = writer.Finish(new EndEvent(outcome.Kind, outcome.ExitStatus, outcome.Message, regs, memory));
+                    RunCommand.Report(outcome);
+                    Console.Error.WriteLine($"vmreplay: recorded {writer.EventCount} events, {pc.ExitCount} exits, {writer.BytesWritten} bytes to {path}");
+                    if (failure is not null)
+                    {
+                        Console.Error.WriteLine($"vmreplay: {failure}");
+                        return Program.VmmErrorStatus;
+                    }
+                    return outcome.ExitStatus;
+                }
+            }
+        }));
+        return command;
+    }
+
+    private static TraceHeader BuildHeader(PcMachineOptions options, byte[] image, string source)
+    {
+        using var kvm = KvmSystem.Open(options.KvmPath);
+        var caps = HostCapabilities.Probe(kvm);
+        var cpuid = CpuModel.Build(kvm.GetSupportedCpuid(), 0, options.VcpuCount);
+        string kernel = File.Exists("/proc/sys/kernel/osrelease") ? File.ReadAllText("/proc/sys/kernel/osrelease").Trim() : "unknown";
+        return new TraceHeader
+        {
+            GuestName = Path.GetFileName(source),
+            ImageSha256 = Convert.ToHexStringLower(SHA256.HashData(image)),
+            ImageSize = image.Length,
+            MemorySize = options.MemorySize,
+            VcpuCount = options.VcpuCount,
+            Cmdline = options.Cmdline,
+            WallClockBase = default,
+            HostKernel = kernel,
+            HostCapabilities = caps,
+            CpuModel = cpuid.Select(CpuidLeaf.From).ToArray(),
+        };
+    }
+}

@@ -1,0 +1,212 @@
+using System.Text;
+using VmReplay.Engine.Run;
+
+namespace VmReplay.Recorder.Events;
+
+/// <summary>
+/// Encodes a batch of events compactly: a kind byte, then LEB128 varints, with the clock and
+/// exit RIPs as zigzag deltas from the previous value in the batch (each batch decodes alone).
+/// The result is compressed by the writer.
+/// </summary>
+public static class EventCodec
+{
+    private const byte KExit = 1, KClock = 2, KInput = 3, KService = 4, KForced = 5, KEnd = 6;
+
+    public static byte[] Encode(IReadOnlyList<TraceEvent> events)
+    {
+        var b = new ByteBuffer();
+        ulong prevRip = 0;
+        long prevClock = 0;
+        foreach (var e in events)
+        {
+            switch (e)
+            {
+                case ExitEvent x:
+                    b.Byte(KExit);
+                    b.Var(x.Reason);
+                    b.Var(ZigZag((long)(x.Rip - prevRip)));
+                    prevRip = x.Rip;
+                    b.Var(x.Address);
+                    b.Byte(x.Size);
+                    b.Byte(x.Flags);
+                    b.Var(x.Count);
+                    b.Var((ulong)x.Data.Length);
+                    b.Bytes(x.Data);
+                    break;
+                case ClockEvent c:
+                    b.Byte(KClock);
+                    b.Var(ZigZag(c.Nanoseconds - prevClock));
+                    prevClock = c.Nanoseconds;
+                    break;
+                case InputEvent i:
+                    b.Byte(KInput);
+                    b.Var((ulong)(i.Value + 1));
+                    break;
+                case ServiceEvent:
+                    b.Byte(KService);
+                    break;
+                case ForcedServiceEvent f:
+                    b.Byte(KForced);
+                    b.Var(f.LinearRip);
+                    foreach (var r in f.Registers) b.Var(r);
+                    b.U64(f.DirtyHash);
+                    b.Byte(f.InterruptPending ? (byte)1 : (byte)0);
+                    break;
+                case EndEvent end:
+                    b.Byte(KEnd);
+                    b.Var((ulong)end.Kind);
+                    b.Var((ulong)end.ExitStatus);
+                    var msg = Encoding.UTF8.GetBytes(end.Message);
+                    b.Var((ulong)msg.Length);
+                    b.Bytes(msg);
+                    b.U64(end.RegisterHash);
+                    b.U64(end.MemoryHash);
+                    break;
+                default:
+                    throw new ArgumentException($"unknown event {e.GetType().Name}");
+            }
+        }
+        return b.ToArray();
+    }
+
+    /// <summary>Decodes a batch; throws <see cref="FormatException"/> naming the byte offset of a malformed event.</summary>
+    public static List<TraceEvent> Decode(ReadOnlySpan<byte> data)
+    {
+        var list = new List<TraceEvent>();
+        var r = new ByteReader(data);
+        ulong prevRip = 0;
+        long prevClock = 0;
+        while (!r.AtEnd)
+        {
+            int at = r.Position;
+            byte kind = r.Byte();
+            switch (kind)
+            {
+                case KExit:
+                    uint reason = (uint)r.Var();
+                    ulong rip = prevRip + (ulong)UnZigZag(r.Var());
+                    prevRip = rip;
+                    ulong address = r.Var();
+                    byte size = r.Byte();
+                    byte flags = r.Byte();
+                    uint count = (uint)r.Var();
+                    var bytes = r.Bytes((int)r.Var()).ToArray();
+                    list.Add(new ExitEvent(reason, rip, address, size, flags, count, bytes));
+                    break;
+                case KClock:
+                    prevClock += UnZigZag(r.Var());
+                    list.Add(new ClockEvent(prevClock));
+                    break;
+                case KInput:
+                    list.Add(new InputEvent((int)r.Var() - 1));
+                    break;
+                case KService:
+                    list.Add(new ServiceEvent());
+                    break;
+                case KForced:
+                    ulong linear = r.Var();
+                    var regs = new ulong[ForcedServiceEvent.RegisterCount];
+                    for (int i = 0; i < regs.Length; i++) regs[i] = r.Var();
+                    ulong hash = r.U64();
+                    list.Add(new ForcedServiceEvent(linear, regs, hash, r.Byte() != 0));
+                    break;
+                case KEnd:
+                    var k = (RunOutcomeKind)r.Var();
+                    int status = (int)r.Var();
+                    string message = Encoding.UTF8.GetString(r.Bytes((int)r.Var()));
+                    list.Add(new EndEvent(k, status, message, r.U64(), r.U64()));
+                    break;
+                default:
+                    throw new FormatException($"unknown event kind {kind} at byte {at}");
+            }
+        }
+        return list;
+    }
+
+    private static ulong ZigZag(long v) => (ulong)((v << 1) ^ (v >> 63));
+
+    private static long UnZigZag(ulong v) => (long)(v >> 1) ^ -(long)(v & 1);
+
+    private sealed class ByteBuffer
+    {
+        private byte[] _buf = new byte[4096];
+        private int _len;
+
+        public void Byte(byte v)
+        {
+            Ensure(1);
+            _buf[_len++] = v;
+        }
+
+        public void Var(ulong v)
+        {
+            Ensure(10);
+            while (v >= 0x80)
+            {
+                _buf[_len++] = (byte)(v | 0x80);
+                v >>= 7;
+            }
+            _buf[_len++] = (byte)v;
+        }
+
+        public void U64(ulong v)
+        {
+            Ensure(8);
+            BitConverter.TryWriteBytes(_buf.AsSpan(_len), v);
+            _len += 8;
+        }
+
+        public void Bytes(ReadOnlySpan<byte> v)
+        {
+            Ensure(v.Length);
+            v.CopyTo(_buf.AsSpan(_len));
+            _len += v.Length;
+        }
+
+        public byte[] ToArray() => _buf.AsSpan(0, _len).ToArray();
+
+        private void Ensure(int n)
+        {
+            if (_len + n > _buf.Length) Array.Resize(ref _buf, Math.Max(_buf.Length * 2, _len + n));
+        }
+    }
+
+    private ref struct ByteReader(ReadOnlySpan<byte> data)
+    {
+        private readonly ReadOnlySpan<byte> _data = data;
+        public int Position { get; private set; }
+        public readonly bool AtEnd => Position >= _data.Length;
+
+        public byte Byte()
+        {
+            if (Position >= _data.Length) throw new FormatException($"event batch ends early at byte {Position}");
+            return _data[Position++];
+        }
+
+        public ulong Var()
+        {
+            ulong v = 0;
+            for (int shift = 0; shift < 64; shift += 7)
+            {
+                byte b = Byte();
+                v |= (ulong)(b & 0x7F) << shift;
+                if (b < 0x80) return v;
+            }
+            throw new FormatException($"varint too long at byte {Position}");
+        }
+
+        public ulong U64()
+        {
+            var s = Bytes(8);
+            return BitConverter.ToUInt64(s);
+        }
+
+        public ReadOnlySpan<byte> Bytes(int n)
+        {
+            if (n < 0 || Position + n > _data.Length) throw new FormatException($"event batch ends early at byte {Position}");
+            var s = _data.Slice(Position, n);
+            Position += n;
+            return s;
+        }
+    }
+}

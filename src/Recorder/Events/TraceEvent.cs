@@ -1,0 +1,77 @@
+using VmReplay.Engine.Run;
+
+namespace VmReplay.Recorder.Events;
+
+/// <summary>One recorded input to the machine, in the order the run loop met it (traces/FORMAT.md, "Events").</summary>
+public abstract record TraceEvent
+{
+    /// <summary>A one-line description for reports.</summary>
+    public abstract string Describe();
+}
+
+/// <summary>
+/// A VM exit's fingerprint: what replay must see at the same exit. Data holds the bytes moved
+/// (written by the guest, or read from a device model).
+/// </summary>
+public sealed record ExitEvent(uint Reason, ulong Rip, ulong Address, byte Size, byte Flags, uint Count, byte[] Data) : TraceEvent
+{
+    public const byte FlagWrite = 1;
+
+    public bool Matches(ExitEvent other) =>
+        Reason == other.Reason && Rip == other.Rip && Address == other.Address && Size == other.Size
+        && Flags == other.Flags && Count == other.Count && Data.AsSpan().SequenceEqual(other.Data);
+
+    public override string Describe()
+    {
+        string name = ((Engine.Kvm.Abi.KvmExitReason)Reason).ToString();
+        string dir = (Flags & FlagWrite) != 0 ? "write" : "read";
+        return Reason switch
+        {
+            2 => $"exit {name} {((Flags & FlagWrite) != 0 ? "out" : "in")} port {Address:x4} size {Size} count {Count} data {Convert.ToHexString(Data)} at RIP {Rip:x}",
+            6 => $"exit {name} {dir} {Address:x} len {Size} data {Convert.ToHexString(Data)} at RIP {Rip:x}",
+            29 or 30 => $"exit {name} msr {Address:x} data {Convert.ToHexString(Data)} at RIP {Rip:x}",
+            _ => $"exit {name} at RIP {Rip:x}",
+        };
+    }
+}
+
+/// <summary>A reading of the engine clock.</summary>
+public sealed record ClockEvent(long Nanoseconds) : TraceEvent
+{
+    public override string Describe() => $"clock reading {Nanoseconds} ns";
+}
+
+/// <summary>A serial-input poll: the byte taken, or -1 when none was available.</summary>
+public sealed record InputEvent(int Value) : TraceEvent
+{
+    public override string Describe() => Value < 0 ? "serial input: none available" : $"serial input byte {Value:x2}";
+}
+
+/// <summary>Timers and input were serviced at the stop after the preceding exit.</summary>
+public sealed record ServiceEvent : TraceEvent
+{
+    public override string Describe() => "timers and input serviced at an exit";
+}
+
+/// <summary>
+/// Timers and input were serviced at a point the VMM forced (a kick): identified by the linear
+/// address of the next instruction, all general registers and flags, and a hash of the pages
+/// written since the previous service point. <paramref name="InterruptPending"/>: the kick ended
+/// KVM_RUN before an interrupt queued with KVM_INTERRUPT was delivered, so the guest had not run.
+/// </summary>
+public sealed record ForcedServiceEvent(ulong LinearRip, ulong[] Registers, ulong DirtyHash, bool InterruptPending) : TraceEvent
+{
+    /// <summary>Register order: RAX RBX RCX RDX RSI RDI RSP RBP R8-R15 RIP RFLAGS (struct kvm_regs).</summary>
+    public const int RegisterCount = 18;
+
+    public bool RegistersMatch(ReadOnlySpan<ulong> registers) => Registers.AsSpan().SequenceEqual(registers);
+
+    public override string Describe() =>
+        $"forced service point at {LinearRip:x} (RIP {Registers[16]:x}, memory hash {DirtyHash:x16}{(InterruptPending ? ", before a queued interrupt was delivered" : "")})";
+}
+
+/// <summary>How the run ended, and hashes of the final state that a replay must reproduce.</summary>
+public sealed record EndEvent(RunOutcomeKind Kind, int ExitStatus, string Message, ulong RegisterHash, ulong MemoryHash) : TraceEvent
+{
+    public override string Describe() => $"end: {Kind}, exit status {ExitStatus} ({Message})";
+}

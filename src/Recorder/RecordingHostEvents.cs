@@ -1,0 +1,38 @@
+using VmReplay.Engine.Memory;
+using VmReplay.Engine.Run;
+using VmReplay.Engine.Vm;
+using VmReplay.Recorder.Events;
+
+namespace VmReplay.Recorder;
+
+/// <summary>
+/// Live host events, with every point where asynchronous work was serviced logged. At an exit
+/// the position alone identifies the point. At a forced stop (a kick landed while the guest ran
+/// without exits), the point is identified by the next instruction's address, all general
+/// registers and flags, and a hash of the pages written since the previous service point: a
+/// replay stops at the first place with the same state, which is an equivalent point.
+/// </summary>
+public sealed class RecordingHostEvents(IHostEvents live, TraceWriter writer, Vcpu vcpu, DirtyPageTracker dirty) : IHostEvents
+{
+    public void Arm(long? deadlineNanoseconds) => live.Arm(deadlineNanoseconds);
+
+    public bool WaitIdle(long? deadlineNanoseconds) => live.WaitIdle(deadlineNanoseconds);
+
+    public bool TakeDue(StopPoint stop)
+    {
+        if (!live.TakeDue(stop)) return false;
+        if (stop.Kind == StopKind.Exit)
+        {
+            dirty.Reset();
+            writer.Append(new ServiceEvent());
+            return true;
+        }
+        var regs = vcpu.Kvm.GetRegs();
+        ulong linear = vcpu.WithState(s => s.Is64BitMode ? s.Regs.Rip : (s.Sregs.Cs.Base + s.Regs.Rip) & 0xFFFF_FFFF);
+        bool pending = vcpu.Kvm.GetVcpuEvents().InterruptInjected != 0;
+        ulong hash = dirty.Hash();
+        dirty.Reset();
+        writer.Append(new ForcedServiceEvent(linear, RegisterFile.From(regs), hash, pending));
+        return true;
+    }
+}

@@ -1,0 +1,39 @@
+using VmReplay.Devices.Platform;
+using VmReplay.Engine.Determinism;
+using VmReplay.Engine.Kvm;
+using VmReplay.Engine.Memory;
+using VmReplay.Engine.Run;
+using VmReplay.Engine.Vm;
+using VmReplay.Recorder.Events;
+
+namespace VmReplay.Recorder;
+
+/// <summary>The live host's sources with everything they give the machine logged to a trace.</summary>
+public sealed class RecordingSources : IMachineSources
+{
+    private readonly LiveSources _live;
+    private readonly TraceWriter _writer;
+
+    public RecordingSources(LiveSources live, TraceWriter writer)
+    {
+        _live = live;
+        _writer = writer;
+        Clock = new RecordingClock(live.Clock, writer);
+        SerialInput = new RecordingSerialInput(live.SerialInput, writer);
+    }
+
+    public IEngineClock Clock { get; }
+
+    public ISerialInput SerialInput { get; }
+
+    public bool NeedsDirtyLog => true;
+
+    public RunOutcome? AbortReason => _writer.Failure is { } f ? RunOutcome.Error($"recording stopped: {f}") : null;
+
+    public IHostEvents CreateHostEvents(VirtualMachine vm, Vcpu vcpu, Engine.Run.VcpuKicker kicker) =>
+        new RecordingHostEvents(_live.CreateHostEvents(vm, vcpu, kicker), _writer, vcpu, new DirtyPageTracker(vm.Kvm, vm.Memory));
+
+    public void OnExit(Vcpu vcpu, KvmRun run) => _writer.Append(ExitFingerprint.Capture(vcpu, run));
+
+    public void Dispose() => _live.Dispose();
+}

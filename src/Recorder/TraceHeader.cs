@@ -1,0 +1,38 @@
+using System.Text.Json;
+using VmReplay.Engine.Kvm.Abi;
+using VmReplay.Engine.Vm;
+
+namespace VmReplay.Recorder;
+
+/// <summary>
+/// What a replay needs to rebuild the recorded machine, and what a reader shows about it: the
+/// VM configuration, the CPU model, the guest image's identity, and the host it ran on.
+/// Stored as UTF-8 JSON in the HEAD chunk.
+/// </summary>
+public sealed record TraceHeader
+{
+    public required string GuestName { get; init; }
+    public required string ImageSha256 { get; init; }
+    public required long ImageSize { get; init; }
+    public required ulong MemorySize { get; init; }
+    public required int VcpuCount { get; init; }
+    public required string Cmdline { get; init; }
+    public required DateTime WallClockBase { get; init; }
+    public required string HostKernel { get; init; }
+    public required HostCapabilities HostCapabilities { get; init; }
+    public required CpuidLeaf[] CpuModel { get; init; }
+    public string Recorder { get; init; } = "vmreplay";
+
+    public byte[] ToJson() => JsonSerializer.SerializeToUtf8Bytes(this, Options);
+
+    public static TraceHeader FromJson(ReadOnlySpan<byte> json) =>
+        JsonSerializer.Deserialize<TraceHeader>(json, Options) ?? throw new JsonException("empty trace header");
+
+    private static readonly JsonSerializerOptions Options = new() { WriteIndented = true };
+}
+
+/// <summary>One CPUID leaf of the recorded CPU model.</summary>
+public sealed record CpuidLeaf(uint Function, uint Index, uint Eax, uint Ebx, uint Ecx, uint Edx)
+{
+    public static CpuidLeaf From(KvmCpuidEntry2 e) => new(e.Function, e.Index, e.Eax, e.Ebx, e.Ecx, e.Edx);
+}

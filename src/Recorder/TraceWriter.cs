@@ -1,0 +1,117 @@
+using System.Collections.Concurrent;
+using VmReplay.Recorder.Events;
+using VmReplay.Recorder.Format;
+using ZstdSharp;
+
+namespace VmReplay.Recorder;
+
+/// <summary>
+/// Writes a trace. The vCPU thread only appends events to a batch; full batches go to a
+/// background thread that encodes, compresses (zstd) and writes them as chunks. A write error
+/// (a full disk) stops the writer with a message; every chunk written before it stays readable.
+/// </summary>
+public sealed class TraceWriter : IDisposable
+{
+    private const int BatchSize = 16384;
+    private readonly ChunkWriter _chunks;
+    private readonly BlockingCollection<(List<TraceEvent> Events, ulong First)> _queue = new(boundedCapacity: 64);
+    private readonly Thread _thread;
+    private List<TraceEvent> _batch = new(BatchSize);
+    private ulong _batchFirst;
+    private volatile string? _failure;
+    private long _compressedBytes, _rawBytes;
+
+    /// <summary>Creates <paramref name="path"/> and writes the header and the guest image.</summary>
+    public TraceWriter(string path, TraceHeader header, ReadOnlySpan<byte> image)
+    {
+        Path = path;
+        FileStream file;
+        try { file = new FileStream(path, FileMode.Create, FileAccess.Write, FileShare.Read); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new IOException($"{path}: cannot create the trace: {e.Message}", e);
+        }
+        _chunks = new ChunkWriter(file);
+        _chunks.Write(ChunkType.Header, header.ToJson());
+        _chunks.Write(ChunkType.Image, image);
+        _thread = new Thread(WriteLoop) { IsBackground = true, Name = "vmreplay trace writer" };
+        _thread.Start();
+    }
+
+    public string Path { get; }
+
+    /// <summary>Events appended so far.</summary>
+    public long EventCount { get; private set; }
+
+    /// <summary>Set when writing failed; recording must stop.</summary>
+    public string? Failure => _failure;
+
+    /// <summary>Bytes written to the file so far.</summary>
+    public long BytesWritten => _chunks.Length;
+
+    /// <summary>Uncompressed and compressed sizes of the event chunks written.</summary>
+    public (long Raw, long Compressed) EventBytes => (Interlocked.Read(ref _rawBytes), Interlocked.Read(ref _compressedBytes));
+
+    /// <summary>Appends an event. Called on the vCPU thread only.</summary>
+    public void Append(TraceEvent e)
+    {
+        _batch.Add(e);
+        EventCount++;
+        if (_batch.Count >= BatchSize) Flush();
+    }
+
+    private void Flush()
+    {
+        if (_batch.Count == 0) return;
+        if (_failure is null) _queue.Add((_batch, _batchFirst));
+        _batchFirst += (ulong)_batch.Count;
+        _batch = new List<TraceEvent>(BatchSize);
+    }
+
+    /// <summary>Writes what is buffered, the end event, and the index. Returns the failure, if writing failed.</summary>
+    public string? Finish(EndEvent end)
+    {
+        Append(end);
+        Flush();
+        _queue.CompleteAdding();
+        _thread.Join();
+        if (_failure is null)
+        {
+            try { _chunks.Finish(); }
+            catch (IOException e) { _failure = $"{Path}: writing the trace index failed: {e.Message}"; }
+        }
+        return _failure;
+    }
+
+    private void WriteLoop()
+    {
+        using var compressor = new Compressor(3);
+        foreach (var (events, first) in _queue.GetConsumingEnumerable())
+        {
+            if (_failure is not null) continue;
+            try
+            {
+                var raw = EventCodec.Encode(events);
+                var packed = compressor.Wrap(raw);
+                _chunks.Write(ChunkType.Events, packed, first);
+                Interlocked.Add(ref _rawBytes, raw.Length);
+                Interlocked.Add(ref _compressedBytes, packed.Length);
+            }
+            catch (IOException e)
+            {
+                _failure = $"{Path}: writing the trace failed after {first} events: {e.Message}";
+            }
+        }
+    }
+
+    public void Dispose()
+    {
+        if (!_queue.IsAddingCompleted)
+        {
+            _queue.CompleteAdding();
+            _thread.Join();
+        }
+        _chunks.Dispose();
+        _queue.Dispose();
+    }
+}

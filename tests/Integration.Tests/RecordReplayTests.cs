@@ -1,0 +1,139 @@
+using VmReplay.Recorder.Events;
+using VmReplay.Recorder.Format;
+
+namespace VmReplay.Integration.Tests;
+
+/// <summary>Record a guest, replay the trace with no host input, and compare.</summary>
+public sealed class RecordReplayTests : IDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("vmreplay-rr-").FullName;
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    private string Trace(string name) => Path.Combine(_dir, name + ".vmtrace");
+
+    private (Vmreplay.Result Record, Vmreplay.Result Replay) RecordAndReplay(string guest, string file, string? serialIn = null)
+    {
+        string trace = Trace(guest);
+        var record = Vmreplay.Run(["record", Vmreplay.Guest(guest, file), "-o", trace, "--serial-in", serialIn ?? "/dev/null"]);
+        var replay = Vmreplay.Run(["replay", trace]);
+        return (record, replay);
+    }
+
+    [Theory]
+    [InlineData("hello", "hello.elf")]
+    [InlineData("longmode", "longmode.elf")]
+    [InlineData("hello64", "hello64.elf")]
+    [InlineData("bootsector", "bootsector.bin")]
+    [InlineData("usermode", "usermode.elf")]
+    [InlineData("triplefault", "triplefault.elf")]
+    public void ReplayReproducesSerialOutputAndExitStatus(string guest, string file)
+    {
+        var (record, replay) = RecordAndReplay(guest, file);
+        Assert.Equal(record.Stdout, replay.Stdout);
+        Assert.Equal(record.ExitCode, replay.ExitCode);
+        Assert.Contains("replay matched", replay.Stderr);
+    }
+
+    [Fact]
+    public void RecordedSerialInputIsReplayedWithoutTheInputFile()
+    {
+        string input = Path.Combine(_dir, "in.txt");
+        File.WriteAllText(input, "first\nsecond\nquit\n");
+        var (record, replay) = RecordAndReplay("echo", "echo.elf", input);
+        File.Delete(input);
+        Assert.Equal("echo: first\necho: second\necho: bye\n", record.Stdout);
+        Assert.Equal(record.Stdout, replay.Stdout);
+        Assert.Equal(1, replay.ExitCode);
+    }
+
+    [Fact]
+    public void InfoDescribesTheTrace()
+    {
+        RecordAndReplay("hello", "hello.elf");
+        var info = Vmreplay.Run(["info", Trace("hello"), "--json"]);
+        Assert.Equal(0, info.ExitCode);
+        Assert.Contains("\"complete\": true", info.Stdout);
+        Assert.Contains("\"guest\": \"hello.elf\"", info.Stdout);
+        Assert.Contains("\"exitStatus\": 1", info.Stdout);
+    }
+
+    [Fact]
+    public void AFlippedRecordedValueStopsReplayAtThatEvent()
+    {
+        RecordAndReplay("hello", "hello.elf");
+        string tampered = Trace("tampered");
+        long flippedAt = RewriteFirstOutputByte(Trace("hello"), tampered);
+        var replay = Vmreplay.Run(["replay", tampered]);
+        Assert.Equal(4, replay.ExitCode);
+        Assert.Contains($"replay diverged at event {flippedAt}", replay.Stderr);
+        Assert.Contains("instruction at rip:", replay.Stderr);
+        Assert.Contains("last events before it:", replay.Stderr);
+    }
+
+    [Fact]
+    public void CorruptAndForeignTracesGiveOneLineErrors()
+    {
+        RecordAndReplay("hello", "hello.elf");
+        var bytes = File.ReadAllBytes(Trace("hello"));
+        bytes[40] ^= 0xFF; // inside the HEAD chunk
+        string corrupt = Trace("corrupt");
+        File.WriteAllBytes(corrupt, bytes);
+        foreach (var cmd in new[] { "replay", "info" })
+        {
+            var r = Vmreplay.Run([cmd, corrupt]);
+            Assert.Equal(3, r.ExitCode);
+            Assert.Matches(@"^vmreplay: .*chunk 0 \(HEAD\) at offset 16 is corrupt.*\n$", r.Stderr);
+        }
+        string foreign = Trace("foreign");
+        File.WriteAllText(foreign, "not a trace at all");
+        var f = Vmreplay.Run(["replay", foreign]);
+        Assert.Equal(3, f.ExitCode);
+        Assert.Contains("not a vmreplay trace", f.Stderr);
+    }
+
+    [Fact]
+    public void ATruncatedTraceReplaysUpToItsLastCompleteChunk()
+    {
+        RecordAndReplay("hello", "hello.elf");
+        var bytes = File.ReadAllBytes(Trace("hello"));
+        string cut = Trace("cut");
+        File.WriteAllBytes(cut, bytes.AsSpan(0, bytes.Length - 30).ToArray()); // loses the index and part of the last chunk
+        var info = Vmreplay.Run(["info", cut]);
+        Assert.Equal(0, info.ExitCode);
+        Assert.Contains("no", info.Stdout);
+        var replay = Vmreplay.Run(["replay", cut]);
+        Assert.Contains("incomplete", replay.Stderr);
+        Assert.NotEqual(4, replay.ExitCode);
+    }
+
+    /// <summary>Copies a trace with the data byte of the first guest port write changed, with valid CRCs; returns that event's index.</summary>
+    private static long RewriteFirstOutputByte(string from, string to)
+    {
+        using var reader = TraceFileReader.Open(from);
+        using var writer = new ChunkWriter(File.Create(to));
+        long flipped = -1;
+        long index = 0;
+        foreach (var chunk in reader.Chunks.Where(c => c.Type != ChunkType.Index))
+        {
+            var payload = reader.ReadPayload(chunk);
+            if (chunk.Type == ChunkType.Events && flipped < 0)
+            {
+                var events = EventCodec.Decode(new ZstdSharp.Decompressor().Unwrap(payload));
+                for (int i = 0; i < events.Count && flipped < 0; i++)
+                {
+                    if (events[i] is ExitEvent { Reason: 2, Flags: ExitEvent.FlagWrite } x && x.Data.Length == 1)
+                    {
+                        events[i] = x with { Data = [(byte)(x.Data[0] ^ 1)] };
+                        flipped = index + i;
+                    }
+                }
+                index += events.Count;
+                payload = new ZstdSharp.Compressor().Wrap(EventCodec.Encode(events)).ToArray();
+            }
+            writer.Write(chunk.Type, payload, chunk.FirstEvent);
+        }
+        writer.Finish();
+        return flipped;
+    }
+}
