@@ -27,12 +27,27 @@ public sealed class RecordReplayTests : IDisposable
     [InlineData("bootsector", "bootsector.bin")]
     [InlineData("usermode", "usermode.elf")]
     [InlineData("triplefault", "triplefault.elf")]
+    [InlineData("timer64", "timer64.elf")]
+    [InlineData("failing-boot", "failing-boot.elf")]
     public void ReplayReproducesSerialOutputAndExitStatus(string guest, string file)
     {
         var (record, replay) = RecordAndReplay(guest, file);
         Assert.Equal(record.Stdout, replay.Stdout);
         Assert.Equal(record.ExitCode, replay.ExitCode);
         Assert.Contains("replay matched", replay.Stderr);
+    }
+
+    [Fact]
+    public void TimerInterruptsLandingInALoopWithoutExitsReplayTwentyTimesInARow()
+    {
+        for (int i = 0; i < 20; i++)
+        {
+            var (record, replay) = RecordAndReplay("timer", "timer.elf");
+            Assert.Equal("timer: 100 ticks\n", record.Stdout);
+            Assert.True(replay.ExitCode == 1, $"run {i}: {replay.Stderr}");
+            Assert.Equal(record.Stdout, replay.Stdout);
+            Assert.Matches(@"replay matched \d+ events and \d+ exits \(\d+ breakpoint stops", replay.Stderr);
+        }
     }
 
     [Fact]

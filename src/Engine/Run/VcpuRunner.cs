@@ -46,6 +46,9 @@ public sealed class VcpuRunner
 
     private StopKind _lastStop = StopKind.Exit;
 
+    /// <summary>External interrupts the VMM delivered.</summary>
+    public long InterruptsDelivered { get; private set; }
+
     /// <summary>Instructions the VMM emulated because KVM could not.</summary>
     public long EmulatedInstructions { get; private set; }
 
@@ -62,7 +65,7 @@ public sealed class VcpuRunner
                 if (_platform.StopRequest is { } stop) return stop;
                 if (AbortCheck?.Invoke() is { } abort) return abort;
                 if (_events.TakeDue(new StopPoint(ExitCount, _lastStop))) ServiceAsyncEvents();
-                DeliverInterrupt(run);
+                if (DeliverInterrupt(run) is { } failed) return failed;
                 _events.Arm(_platform.NextDeadlineNanoseconds);
 
                 _vcpu.EnterRun();
@@ -99,24 +102,41 @@ public sealed class VcpuRunner
         _platform.PollInput();
     }
 
-    // KVM_INTERRUPT is only legal when the run page says the guest can take one now; otherwise
-    // ask KVM for an exit at the next interrupt window instead of dropping or spinning.
-    private void DeliverInterrupt(KvmRun run)
+    // The VMM delivers interrupts itself, at the exact instruction boundary where it stops the
+    // vCPU (KVM_INTERRUPT leaves the moment to KVM, which on some hosts lets the guest run on
+    // first). When the guest cannot take one now, ask KVM for an exit at the next interrupt
+    // window instead of dropping or spinning. Deliverability comes from the vCPU state itself, not
+    // the run page's if_flag, which is stale after the VMM emulated an instruction (an iret).
+    private RunOutcome? DeliverInterrupt(KvmRun run)
     {
         if (!_platform.HasPendingInterrupt)
         {
             run.RequestInterruptWindow = false;
-            return;
+            return null;
         }
-        if (run.ReadyForInterruptInjection && run.IfFlag)
+        // An I/O or MMIO exit leaves its instruction unfinished until the next KVM_RUN; re-enter
+        // with immediate_exit to complete it without running further (KVM API, "immediate_exit"),
+        // so the interrupt is delivered at a clean instruction boundary.
+        run.ImmediateExit = true;
+        _vcpu.EnterRun();
+        try { _vcpu.Kvm.Run(); }
+        finally
         {
-            _vcpu.Kvm.Interrupt(_platform.AcknowledgeInterrupt());
-            run.RequestInterruptWindow = _platform.HasPendingInterrupt;
+            _vcpu.LeaveRun();
+            run.ImmediateExit = false;
         }
-        else
+        string? failure = null;
+        bool delivered = _vcpu.WithState(s =>
         {
-            run.RequestInterruptWindow = true;
-        }
+            if (!InterruptDelivery.CanDeliver(s)) return false;
+            byte vector = _platform.AcknowledgeInterrupt();
+            failure = InterruptDelivery.Deliver(s, _vm.Memory, vector);
+            return failure is null;
+        });
+        if (failure is not null) return RunOutcome.Error($"cannot deliver an interrupt: {failure}");
+        if (delivered) InterruptsDelivered++;
+        run.RequestInterruptWindow = !delivered || _platform.HasPendingInterrupt;
+        return null;
     }
 
     private RunOutcome? HandleExit(KvmRun run)
