@@ -360,4 +360,85 @@ public sealed class InstructionEmulatorTests : IDisposable
         Assert.Equal(before, s.Regs);
         Assert.Equal(0, s.Events.ExceptionInjected);
     }
+
+    [Fact]
+    public void RealModeInterruptGoesThroughTheIvt()
+    {
+        var s = new VcpuState();
+        s.Sregs.Cs = new KvmSegment { Selector = 0x1000, Base = 0x10000, Limit = 0xFFFF, Type = 0xB, Present = 1, S = 1 };
+        s.Sregs.Ss = new KvmSegment { Selector = 0, Base = 0, Limit = 0xFFFF, Type = 3, Present = 1, S = 1 };
+        s.Sregs.Idt = new KvmDtable { Base = 0, Limit = 0x3FF };
+        s.Regs.Rip = 0x1234;
+        s.Regs.Rsp = 0x7000;
+        s.Regs.Rflags = 0x202;
+        _m.WriteUInt32(0x08 * 4, 0xF000_E987); // vector 8 -> F000:E987
+        Assert.Null(InterruptDelivery.Deliver(s, _m, 0x08));
+        Assert.Equal(0xE987UL, s.Regs.Rip);
+        Assert.Equal(0xF0000UL, s.Sregs.Cs.Base);
+        Assert.Equal(0x6FFAUL, s.Regs.Rsp);
+        Assert.Equal(0x1234, _m.ReadUInt16(0x6FFA));
+        Assert.Equal(0x1000, _m.ReadUInt16(0x6FFC));
+        Assert.Equal(0x202, _m.ReadUInt16(0x6FFE));
+        Assert.Equal(0UL, s.Regs.Rflags & 0x200);
+    }
+
+    [Fact]
+    public void Ring3InterruptSwitchesToTheTssStack()
+    {
+        // IDT at 0x3000 with vector 0x20 -> 0x08:0x200000 (32-bit interrupt gate); TSS at 0x4000: esp0 0x9F00, ss0 0x10.
+        _m.WriteUInt64(0x3000 + 0x20 * 8, 0x0020_8E00_0008_0000);
+        _m.WriteUInt32(0x4004, 0x9F00);
+        _m.WriteUInt32(0x4008, Data0);
+        var s = Protected32(3);
+        s.Sregs.Idt = new KvmDtable { Base = 0x3000, Limit = 0x7FF };
+        s.Sregs.Tr = new KvmSegment { Selector = 0x38, Base = 0x4000, Limit = 0x67, Type = 0xB, Present = 1 };
+        s.Regs.Rip = 0x400100;
+        s.Regs.Rsp = 0x8800;
+        s.Regs.Rflags = 0x3202;
+        Assert.True(InterruptDelivery.CanDeliver(s));
+        Assert.Null(InterruptDelivery.Deliver(s, _m, 0x20));
+        Assert.Equal(0x200000UL, s.Regs.Rip);
+        Assert.Equal(0, s.Cpl);
+        Assert.Equal(Data0, s.Sregs.Ss.Selector);
+        Assert.Equal(0x9F00UL - 20, s.Regs.Rsp);
+        // Frame: EIP, CS, EFLAGS, ESP, SS (lowest address first).
+        Assert.Equal(0x400100u, _m.ReadUInt32(0x9F00 - 20));
+        Assert.Equal((uint)Code3, _m.ReadUInt32(0x9F00 - 16));
+        Assert.Equal(0x3202u, _m.ReadUInt32(0x9F00 - 12));
+        Assert.Equal(0x8800u, _m.ReadUInt32(0x9F00 - 8));
+        Assert.Equal((uint)Data3, _m.ReadUInt32(0x9F00 - 4));
+        Assert.Equal(0UL, s.Regs.Rflags & 0x200); // interrupt gate clears IF
+    }
+
+    [Fact]
+    public void LongModeInterruptUsesTheIstStackAndAlignsIt()
+    {
+        var s = Long64();
+        // IDT at 0x3000: vector 0x20 -> 0x28:0x0000_0001_0020_0000 with IST 2; TSS at 0x4000 with IST2 = 0x9F08.
+        ulong target = 0x0000_0001_0020_0000;
+        ulong lo = (target & 0xFFFF) | (ulong)Code64 << 16 | 2UL << 32 | 0x8EUL << 40 | ((target >> 16) & 0xFFFF) << 48;
+        _m.WriteUInt64(0x3000 + 0x20 * 16, lo);
+        _m.WriteUInt64(0x3000 + 0x20 * 16 + 8, target >> 32);
+        _m.WriteUInt64(0x4000 + 0x24 + 8, 0x9F08);
+        s.Sregs.Idt = new KvmDtable { Base = 0x3000, Limit = 0xFFF };
+        s.Sregs.Tr = new KvmSegment { Selector = 0x38, Base = 0x4000, Limit = 0x67, Type = 0xB, Present = 1 };
+        s.Regs.Rip = 0x123456;
+        s.Regs.Rflags = 0x202;
+        Assert.Null(InterruptDelivery.Deliver(s, _m, 0x20));
+        Assert.Equal(target, s.Regs.Rip);
+        Assert.Equal(0x9F00UL - 40, s.Regs.Rsp); // aligned down to 16, then five quadwords
+        Assert.Equal(0x123456UL, _m.ReadUInt64(0x9F00 - 40));
+        Assert.Equal(Stack, _m.ReadUInt64(0x9F00 - 16)); // the interrupted RSP
+    }
+
+    [Fact]
+    public void NoDeliveryWithInterruptsOffOrInAShadow()
+    {
+        var s = Protected32(0);
+        s.Regs.Rflags = 0x2;
+        Assert.False(InterruptDelivery.CanDeliver(s));
+        s.Regs.Rflags = 0x202;
+        s.Events.InterruptShadow = 1;
+        Assert.False(InterruptDelivery.CanDeliver(s));
+    }
 }
