@@ -15,6 +15,7 @@ internal static class Program
         root.Subcommands.Add(RecordCommand.Create());
         root.Subcommands.Add(ReplayCommand.Create());
         root.Subcommands.Add(InfoCommand.Create());
+        root.Subcommands.Add(DiffCommand.Create());
         root.Subcommands.Add(BenchCommand.Create());
         var parsed = root.Parse(args);
         if (parsed.Errors.Count > 0)

@@ -14,7 +14,9 @@ namespace VmReplay.Recorder;
 /// </summary>
 public sealed class RecordingHostEvents(IHostEvents live, TraceWriter writer, Vcpu vcpu, DirtyPageTracker dirty) : IHostEvents
 {
-    public void Arm(long? deadlineNanoseconds) => live.Arm(deadlineNanoseconds);
+    public void Arm(long? deadlineNanoseconds, bool interruptBlocked) => live.Arm(deadlineNanoseconds, interruptBlocked);
+
+    public bool AllowsInterruptWindow => false;
 
     public bool WaitIdle(long? deadlineNanoseconds) => live.WaitIdle(deadlineNanoseconds);
 

@@ -25,10 +25,12 @@ public sealed class ReplayHostEvents(EventCursor events, Vcpu vcpu, DirtyPageTra
 
     public bool OwnsDebugExits => true;
 
+    public bool AllowsInterruptWindow => false;
+
     /// <summary>Debug exits taken to find forced points (a measure of replay cost).</summary>
     public long DebugStops { get; private set; }
 
-    public void Arm(long? deadlineNanoseconds)
+    public void Arm(long? deadlineNanoseconds, bool interruptBlocked)
     {
         if (events.Peek() is not ForcedServiceEvent f)
         {

@@ -152,3 +152,57 @@ public sealed class RecordReplayTests : IDisposable
         return flipped;
     }
 }
+
+/// <summary><c>vmreplay diff</c> for CI: 0 identical, 1 different, 2 not comparable, 3 error.</summary>
+public sealed class DiffTests : IDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("vmreplay-diff-").FullName;
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    private string RecordEcho(string name, string input)
+    {
+        string inputFile = Path.Combine(_dir, name + ".in");
+        File.WriteAllText(inputFile, input);
+        string trace = Path.Combine(_dir, name + ".vmtrace");
+        var r = Vmreplay.Run(["record", Vmreplay.Guest("echo", "echo.elf"), "-o", trace, "--serial-in", inputFile]);
+        Assert.Equal(1, r.ExitCode);
+        return trace;
+    }
+
+    [Fact]
+    public void SameInputWithoutForcedExitsComparesIdentical()
+    {
+        var r = Vmreplay.Run(["diff", RecordEcho("a", "same\nquit\n"), RecordEcho("b", "same\nquit\n")]);
+        Assert.Equal(0, r.ExitCode);
+        Assert.StartsWith("identical:", r.Stdout);
+    }
+
+    [Fact]
+    public void DifferentInputNamesTheFirstDifferingEventAndTheSerialDifference()
+    {
+        string a = RecordEcho("a", "alpha\nquit\n"), b = RecordEcho("b", "alphx\nquit\n");
+        var r = Vmreplay.Run(["diff", a, b]);
+        Assert.Equal(1, r.ExitCode);
+        Assert.Matches(@"first difference at event \d+:", r.Stdout);
+        Assert.Contains("A ", r.Stdout);
+        Assert.Contains("serial input byte 61", r.Stdout); // 'a'
+        Assert.Contains("serial input byte 78", r.Stdout); // 'x'
+        Assert.Contains("serial output differs at byte 10", r.Stdout); // "echo: alph" then 'a' vs 'x'
+        var json = Vmreplay.Run(["diff", a, b, "--json"]);
+        Assert.Equal(1, json.ExitCode);
+        Assert.Contains("\"serialA\": \"echo: alpha\\necho: bye\\n\"", json.Stdout);
+    }
+
+    [Fact]
+    public void DifferentGuestsAreNotComparableAndMissingFilesAreErrors()
+    {
+        string hello = Path.Combine(_dir, "hello.vmtrace");
+        Vmreplay.Run(["record", Vmreplay.Guest("hello", "hello.elf"), "-o", hello, "--serial-in", "/dev/null"]);
+        string echo = RecordEcho("a", "quit\n");
+        Assert.Equal(2, Vmreplay.Run(["diff", echo, hello]).ExitCode);
+        var missing = Vmreplay.Run(["diff", echo, Path.Combine(_dir, "missing.vmtrace")]);
+        Assert.Equal(3, missing.ExitCode);
+        Assert.Contains("no such trace file", missing.Stderr);
+    }
+}

@@ -8,14 +8,25 @@ namespace VmReplay.Engine.Run;
 /// </summary>
 public interface IHostEvents
 {
-    /// <summary>Before entering the guest: the next engine-clock deadline of any device, or null.</summary>
-    void Arm(long? deadlineNanoseconds);
+    /// <summary>
+    /// Before entering the guest: the next engine-clock deadline of any device, or null, and
+    /// whether an interrupt is pending that the guest cannot take yet (and no interrupt window
+    /// was requested): then the source should stop the vCPU again soon to retry.
+    /// </summary>
+    void Arm(long? deadlineNanoseconds, bool interruptBlocked);
 
     /// <summary>At a stop: true if a deadline passed or input arrived since the last true answer.</summary>
     bool TakeDue(StopPoint stop);
 
     /// <summary>True when debug exits are this source's own (a replay's breakpoints), not a guest event.</summary>
     bool OwnsDebugExits => false;
+
+    /// <summary>
+    /// Whether the run loop may ask KVM for interrupt-window exits. A recording and a replay may
+    /// not: on some hosts a requested window changes how KVM runs the guest (an iret it would
+    /// otherwise hand to the VMM is executed in the kernel), so record and replay would differ.
+    /// </summary>
+    bool AllowsInterruptWindow => true;
 
     /// <summary>
     /// The guest halted with interrupts enabled: block until something is due. Returns false

@@ -40,9 +40,13 @@ public sealed class LiveHostEvents : IHostEvents, IDisposable
         _kicker.Kick();
     }
 
-    public void Arm(long? deadlineNanoseconds)
+    /// <summary>How soon to stop the vCPU again to retry a blocked interrupt.</summary>
+    private const long BlockedRetryNanoseconds = 200_000;
+
+    public void Arm(long? deadlineNanoseconds, bool interruptBlocked)
     {
         long d = deadlineNanoseconds ?? long.MaxValue;
+        if (interruptBlocked) d = Math.Min(d, _hostTime.ReadNanoseconds() + BlockedRetryNanoseconds);
         if (d == Volatile.Read(ref _deadline)) return;
         lock (_lock)
         {

@@ -9,6 +9,11 @@ public enum StopKind
     Interrupted,
     /// <summary>A debug exit the host-events source asked for (a replay looking for a recorded point).</summary>
     Debug,
+    /// <summary>
+    /// KVM opened the interrupt window the VMM asked for. Where exactly KVM stops for it is not
+    /// repeatable on every host, so this is not treated as a point a replay reaches by itself.
+    /// </summary>
+    Window,
 }
 
 /// <summary>Where the run loop is when it asks whether asynchronous work is due: after <paramref name="ExitCount"/> exits.</summary>

@@ -64,9 +64,15 @@ public sealed class VcpuRunner
             {
                 if (_platform.StopRequest is { } stop) return stop;
                 if (AbortCheck?.Invoke() is { } abort) return abort;
-                if (_events.TakeDue(new StopPoint(ExitCount, _lastStop))) ServiceAsyncEvents();
-                if (DeliverInterrupt(run) is { } failed) return failed;
-                _events.Arm(_platform.NextDeadlineNanoseconds);
+                bool serviced = _events.TakeDue(new StopPoint(ExitCount, _lastStop));
+                if (serviced) ServiceAsyncEvents();
+                // Where a replay must reproduce delivery, deliver only at exits and at service
+                // points the host-events source logged; anywhere else the point is not recorded.
+                if (_lastStop == StopKind.Exit || serviced || _events.AllowsInterruptWindow)
+                {
+                    if (DeliverInterrupt(run) is { } failed) return failed;
+                }
+                _events.Arm(_platform.NextDeadlineNanoseconds, _platform.HasPendingInterrupt && !run.RequestInterruptWindow);
 
                 _vcpu.EnterRun();
                 KvmVcpu.RunStatus status;
@@ -81,6 +87,11 @@ public sealed class VcpuRunner
                 if (run.ExitReason == KvmExitReason.Debug && _events.OwnsDebugExits)
                 {
                     _lastStop = StopKind.Debug;
+                    continue;
+                }
+                if (run.ExitReason == KvmExitReason.IrqWindowOpen)
+                {
+                    _lastStop = StopKind.Window;
                     continue;
                 }
                 ExitCount++;
@@ -114,6 +125,7 @@ public sealed class VcpuRunner
             run.RequestInterruptWindow = false;
             return null;
         }
+        bool mayWait = _events.AllowsInterruptWindow;
         // An I/O or MMIO exit leaves its instruction unfinished until the next KVM_RUN; re-enter
         // with immediate_exit to complete it without running further (KVM API, "immediate_exit"),
         // so the interrupt is delivered at a clean instruction boundary.
@@ -135,7 +147,7 @@ public sealed class VcpuRunner
         });
         if (failure is not null) return RunOutcome.Error($"cannot deliver an interrupt: {failure}");
         if (delivered) InterruptsDelivered++;
-        run.RequestInterruptWindow = !delivered || _platform.HasPendingInterrupt;
+        run.RequestInterruptWindow = mayWait && (!delivered || _platform.HasPendingInterrupt);
         return null;
     }
 
@@ -150,7 +162,6 @@ public sealed class VcpuRunner
                 if (run.MmioIsWrite) _platform.MmioWrite(run.MmioAddress, run.MmioData);
                 else _platform.MmioRead(run.MmioAddress, run.MmioData);
                 return null;
-            case KvmExitReason.IrqWindowOpen:
             case KvmExitReason.Intr:
                 return null;
             case KvmExitReason.Hlt:

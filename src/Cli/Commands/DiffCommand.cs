@@ -1,0 +1,71 @@
+using System.CommandLine;
+using System.Text.Json;
+using VmReplay.Recorder;
+using VmReplay.Replayer;
+
+namespace VmReplay.Cli.Commands;
+
+/// <summary><c>vmreplay diff</c>: for CI. Exit 0 identical, 1 different, 2 not comparable, 3 error.</summary>
+internal static class DiffCommand
+{
+    public static Command Create()
+    {
+        var a = new Argument<string>("a") { Description = "first trace" };
+        var b = new Argument<string>("b") { Description = "second trace" };
+        var json = new Option<bool>("--json") { Description = "print JSON" };
+        var command = new Command("diff", "compare two recordings of the same guest: the first differing event, the serial output difference and a summary");
+        command.Arguments.Add(a);
+        command.Arguments.Add(b);
+        command.Options.Add(json);
+        command.SetAction(r => Program.Guarded(() => Diff(r.GetValue(a)!, r.GetValue(b)!, r.GetValue(json))));
+        return command;
+    }
+
+    private static int Diff(string pathA, string pathB, bool asJson)
+    {
+        using var a = TraceReader.Open(pathA);
+        using var b = TraceReader.Open(pathB);
+        var c = TraceComparison.Compare(a, b);
+        int status = c.NotComparable is not null ? 2 : c.Identical ? 0 : 1;
+        if (asJson)
+        {
+            Console.WriteLine(JsonSerializer.Serialize(new
+            {
+                a = pathA, b = pathB, result = status switch { 0 => "identical", 1 => "different", _ => "not comparable" },
+                notComparable = c.NotComparable, firstDifference = c.FirstDifference, eventA = c.DifferenceA, eventB = c.DifferenceB,
+                context = c.ContextBefore.Select(x => new { index = x.Index, a = x.A, b = x.B }),
+                eventsA = c.EventsA, eventsB = c.EventsB, serialA = c.SerialA, serialB = c.SerialB, serialDifferenceAt = c.SerialDifference,
+            }, new JsonSerializerOptions { WriteIndented = true }));
+            return status;
+        }
+        if (c.NotComparable is not null)
+        {
+            Console.WriteLine($"not comparable: {c.NotComparable}");
+            return status;
+        }
+        if (c.Identical)
+        {
+            Console.WriteLine($"identical: {c.EventsA} events (clock values are host timing and not compared)");
+            return status;
+        }
+        Console.WriteLine($"first difference at event {c.FirstDifference}:");
+        foreach (var (i, x, _) in c.ContextBefore) Console.WriteLine($"    {i}: {x}");
+        Console.WriteLine($"  A {c.FirstDifference}: {c.DifferenceA}");
+        Console.WriteLine($"  B {c.FirstDifference}: {c.DifferenceB}");
+        if (c.SerialDifference is { } at)
+        {
+            Console.WriteLine($"serial output differs at byte {at}:");
+            Console.WriteLine($"  A: {Excerpt(c.SerialA, at)}");
+            Console.WriteLine($"  B: {Excerpt(c.SerialB, at)}");
+        }
+        else Console.WriteLine("serial output identical");
+        Console.WriteLine($"summary: A {c.EventsA} events, B {c.EventsB} events");
+        return status;
+    }
+
+    private static string Excerpt(string s, int at)
+    {
+        int start = Math.Max(0, at - 20);
+        return JsonSerializer.Serialize(s.Substring(start, Math.Min(s.Length - start, 60)));
+    }
+}
