@@ -31,10 +31,9 @@ public sealed class RecordingHostEvents(IHostEvents live, TraceWriter writer, Vc
         }
         var regs = vcpu.Kvm.GetRegs();
         ulong linear = vcpu.WithState(s => s.Is64BitMode ? s.Regs.Rip : (s.Sregs.Cs.Base + s.Regs.Rip) & 0xFFFF_FFFF);
-        bool pending = vcpu.Kvm.GetVcpuEvents().InterruptInjected != 0;
         ulong hash = dirty.Hash();
         dirty.Reset();
-        writer.Append(new ForcedServiceEvent(linear, RegisterFile.From(regs), hash, pending));
+        writer.Append(new ForcedServiceEvent(linear, RegisterFile.From(regs), hash));
         return true;
     }
 }

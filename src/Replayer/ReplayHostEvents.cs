@@ -12,8 +12,7 @@ namespace VmReplay.Replayer;
 /// the registers are compared, and when they match, the hash of pages written since the previous
 /// service point; the first full match is the point (equal state is an equivalent point). A hit
 /// that does not match is stepped over with a single-step, since this host re-fires a breakpoint
-/// at the same RIP on re-entry. A point recorded before a queued interrupt was delivered (the
-/// kick ended KVM_RUN before the guest ran) is reproduced with immediate_exit.
+/// at the same RIP on re-entry.
 /// </summary>
 public sealed class ReplayHostEvents(EventCursor events, Vcpu vcpu, DirtyPageTracker dirty) : IHostEvents
 {
@@ -27,6 +26,9 @@ public sealed class ReplayHostEvents(EventCursor events, Vcpu vcpu, DirtyPageTra
 
     public bool AllowsInterruptWindow => false;
 
+    /// <summary>How the last breakpoint hit at the target address differed from the recorded point (for reports).</summary>
+    public string? LastMismatch { get; private set; }
+
     /// <summary>Debug exits taken to find forced points (a measure of replay cost).</summary>
     public long DebugStops { get; private set; }
 
@@ -35,12 +37,6 @@ public sealed class ReplayHostEvents(EventCursor events, Vcpu vcpu, DirtyPageTra
         if (events.Peek() is not ForcedServiceEvent f)
         {
             SetMode(DebugMode.Off, 0);
-            return;
-        }
-        if (f.InterruptPending)
-        {
-            SetMode(DebugMode.Off, 0);
-            vcpu.Kvm.RunPage.ImmediateExit = true;
             return;
         }
         SetMode(_onUnmatchedHit ? DebugMode.Step : DebugMode.Breakpoint, f.LinearRip);
@@ -54,21 +50,6 @@ public sealed class ReplayHostEvents(EventCursor events, Vcpu vcpu, DirtyPageTra
         var next = events.Peek();
         if (next is ServiceEvent && stop.Kind == StopKind.Exit)
         {
-            events.Advance();
-            dirty.Reset();
-            return true;
-        }
-        if (next is ForcedServiceEvent p && p.InterruptPending && stop.Kind == StopKind.Interrupted)
-        {
-            vcpu.Kvm.RunPage.ImmediateExit = false;
-            long at = events.Position;
-            var now = RegisterFile.From(vcpu.Kvm.GetRegs());
-            string? differs = !p.RegistersMatch(now) ? "registers (" + RegisterDifference(p.Registers, now) + ")"
-                : dirty.Hash() != p.DirtyHash ? "memory written since the previous service point"
-                : vcpu.Kvm.GetVcpuEvents().InterruptInjected == 0 ? "no interrupt queued"
-                : null;
-            if (differs is not null)
-                throw new ReplayDivergenceException(at, p.Describe(), $"a point with different {differs}");
             events.Advance();
             dirty.Reset();
             return true;
@@ -87,6 +68,7 @@ public sealed class ReplayHostEvents(EventCursor events, Vcpu vcpu, DirtyPageTra
                 return true;
             }
             _onUnmatchedHit = true;
+            LastMismatch = RegisterDifference(f.Registers, RegisterFile.From(regs));
         }
         return false;
     }

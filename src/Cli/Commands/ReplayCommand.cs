@@ -81,6 +81,8 @@ internal static class ReplayCommand
             err.WriteLine($"  rsi {r.Rsi:x16}  rdi {r.Rdi:x16}  rsp {r.Rsp:x16}  rbp {r.Rbp:x16}");
             err.WriteLine($"  instruction at rip: {new InstructionEmulator().Disassemble(s, pc.Vm.Memory)}");
         });
+        if (sources.HostEvents?.LastMismatch is { } mismatch)
+            err.WriteLine($"  last breakpoint hit at the recorded point differed in: {mismatch}");
         err.WriteLine("  last events before it:");
         foreach (var (index, ev) in sources.Events.Recent) err.WriteLine($"    {index}: {ev.Describe()}");
     }

@@ -39,6 +39,7 @@ public sealed record HostCapabilities(
         if (!VcpuEvents) Missing(path, "KVM_CAP_VCPU_EVENTS", "interrupt and exception state cannot be saved");
         if (!UserSpaceMsr) Missing(path, "KVM_CAP_X86_USER_SPACE_MSR", "MSR reads cannot reach the VMM to be recorded");
         if (!MsrFilter) Missing(path, "KVM_CAP_X86_MSR_FILTER", "timing MSRs cannot be routed to the VMM");
+        if (!ImmediateExit) Missing(path, "KVM_CAP_IMMEDIATE_EXIT", "an I/O instruction cannot be completed before the VMM delivers an interrupt");
     }
 
     private static void Missing(string path, string cap, string why) =>

@@ -50,7 +50,6 @@ public static class EventCodec
                     b.Var(f.LinearRip);
                     foreach (var r in f.Registers) b.Var(r);
                     b.U64(f.DirtyHash);
-                    b.Byte(f.InterruptPending ? (byte)1 : (byte)0);
                     break;
                 case EndEvent end:
                     b.Byte(KEnd);
@@ -107,8 +106,7 @@ public static class EventCodec
                     ulong linear = r.Var();
                     var regs = new ulong[ForcedServiceEvent.RegisterCount];
                     for (int i = 0; i < regs.Length; i++) regs[i] = r.Var();
-                    ulong hash = r.U64();
-                    list.Add(new ForcedServiceEvent(linear, regs, hash, r.Byte() != 0));
+                    list.Add(new ForcedServiceEvent(linear, regs, r.U64()));
                     break;
                 case KEnd:
                     var k = (RunOutcomeKind)r.Var();

@@ -56,10 +56,9 @@ public sealed record ServiceEvent : TraceEvent
 /// <summary>
 /// Timers and input were serviced at a point the VMM forced (a kick): identified by the linear
 /// address of the next instruction, all general registers and flags, and a hash of the pages
-/// written since the previous service point. <paramref name="InterruptPending"/>: the kick ended
-/// KVM_RUN before an interrupt queued with KVM_INTERRUPT was delivered, so the guest had not run.
+/// written since the previous service point.
 /// </summary>
-public sealed record ForcedServiceEvent(ulong LinearRip, ulong[] Registers, ulong DirtyHash, bool InterruptPending) : TraceEvent
+public sealed record ForcedServiceEvent(ulong LinearRip, ulong[] Registers, ulong DirtyHash) : TraceEvent
 {
     /// <summary>Register order: RAX RBX RCX RDX RSI RDI RSP RBP R8-R15 RIP RFLAGS (struct kvm_regs).</summary>
     public const int RegisterCount = 18;
@@ -67,7 +66,7 @@ public sealed record ForcedServiceEvent(ulong LinearRip, ulong[] Registers, ulon
     public bool RegistersMatch(ReadOnlySpan<ulong> registers) => Registers.AsSpan().SequenceEqual(registers);
 
     public override string Describe() =>
-        $"forced service point at {LinearRip:x} (RIP {Registers[16]:x}, memory hash {DirtyHash:x16}{(InterruptPending ? ", before a queued interrupt was delivered" : "")})";
+        $"forced service point at {LinearRip:x} (RIP {Registers[16]:x}, memory hash {DirtyHash:x16})";
 }
 
 /// <summary>How the run ended, and hashes of the final state that a replay must reproduce.</summary>
