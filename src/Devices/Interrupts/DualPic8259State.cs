@@ -1,4 +1,8 @@
 namespace VmReplay.Devices.Interrupts;
 
-/// <summary>State of the cascaded pair.</summary>
-public sealed record DualPic8259State(Pic8259State Master, Pic8259State Slave);
+/// <summary>Complete state of a <see cref="DualPic8259"/>.</summary>
+public sealed record DualPic8259State
+{
+    public Pic8259State Master { get; init; } = new();
+    public Pic8259State Slave { get; init; } = new();
+}

@@ -1,4 +1,7 @@
 namespace VmReplay.Devices.Legacy;
 
-/// <summary>State of the POST port.</summary>
-public sealed record PostCodePortState(byte LastCode);
+/// <summary>State of a <see cref="PostCodePort"/>.</summary>
+public sealed record PostCodePortState
+{
+    public byte LastCode { get; init; }
+}

@@ -1,4 +1,9 @@
 namespace VmReplay.Devices.Pci;
 
-/// <summary>State of the configuration mechanism and the host bridge's writable registers.</summary>
-public sealed record PciHostBridgeState(uint ConfigAddress, ushort BridgeCommand, byte BridgeLatency);
+/// <summary>State of a <see cref="PciHostBridge"/>: CONFIG_ADDRESS and the host bridge function's writable registers.</summary>
+public sealed record PciHostBridgeState
+{
+    public uint ConfigAddress { get; init; }
+    public ushort BridgeCommand { get; init; }
+    public byte BridgeLatencyTimer { get; init; }
+}

@@ -4,45 +4,79 @@ using VmReplay.Engine.Determinism;
 namespace VmReplay.Devices.Serial;
 
 /// <summary>
-/// A 16550A UART (TI/National PC16550D datasheet) seen through offsets 0-7: RBR/THR/DLL,
-/// IER/DLM, IIR/FCR, LCR, MCR, LSR, MSR, SCR, with 16-byte FIFOs and the four interrupt sources
-/// in datasheet priority. Transmission is instantaneous (THR empties at once into the output
-/// sink). Received bytes come from <see cref="ISerialInput"/> only while the receive FIFO has
-/// room and the guest reads or has receive interrupts enabled, so a guest that is not ready
-/// loses nothing. With no per-character time, "data below
-/// the trigger level" is reported as a character timeout at once. The IRQ line is the
-/// interrupt output gated by MCR.OUT2, as PC boards wire it.
+/// A 16550A UART (National Semiconductor PC16550D datasheet, "Registers") seen
+/// through offsets 0-7: RBR/THR/DLL, IER/DLM, IIR/FCR, LCR, MCR, LSR, MSR, SCR, with 16-byte
+/// FIFOs and the four interrupt sources in datasheet priority.
 /// </summary>
+/// <remarks>
+/// <para>Transmission is instantaneous: a byte written to THR goes straight to the output sink
+/// (or, in loopback, to the receiver), so THR and the transmitter are always empty again by the
+/// time the guest looks (LSR.THRE and LSR.TEMT always read 1).</para>
+/// <para>Reception is guest-paced: bytes are taken from <see cref="ISerialInput"/> only while the
+/// receiver has room (16 bytes with FIFOs, 1 without), when the guest reads RBR, LSR or IIR and
+/// when the VMM calls <see cref="PollInput"/>. Nothing is ever dropped on the host side, and
+/// overrun can only happen in loopback.</para>
+/// <para>There is no per-character time, so the FIFO character-timeout indication (IIR 0xC) is
+/// given at once for data below the trigger level, as if four character times had passed.</para>
+/// <para>The IRQ line carries the INTR output gated by the OUT2 pin, as PC boards wire it. In
+/// loopback the modem-control output pins are forced inactive (PC16550D MCR bit 4), so OUT2
+/// cannot enable the IRQ buffer and the line stays low.</para>
+/// </remarks>
 public sealed class Uart16550 : IBusDevice, IStatefulDevice<Uart16550State>
 {
-    // Register offsets and bits: PC16550D datasheet, section 8.
+    // PC16550D Table II (register summary): offsets, with LCR.DLAB selecting DLL/DLM at 0/1.
+    private const int RegData = 0, RegIer = 1, RegIir = 2, RegLcr = 3, RegMcr = 4, RegLsr = 5, RegMsr = 6, RegScr = 7;
+
+    // PC16550D "Interrupt Enable Register".
     private const byte IerRda = 0x01, IerThre = 0x02, IerRls = 0x04, IerMs = 0x08;
+
+    // PC16550D "FIFO Control Register".
+    private const byte FcrEnable = 0x01, FcrRxReset = 0x02;
+
+    // PC16550D "Line Control Register" bit 7.
     private const byte LcrDlab = 0x80;
-    private const byte McrDtr = 0x01, McrRts = 0x02, McrOut1 = 0x04, McrOut2 = 0x08, McrLoop = 0x10;
+
+    // PC16550D "MODEM Control Register"; bits 5-7 are always 0.
+    private const byte McrDtr = 0x01, McrRts = 0x02, McrOut1 = 0x04, McrOut2 = 0x08, McrLoop = 0x10, McrWritable = 0x1F;
+
+    // PC16550D "Line Status Register".
     private const byte LsrDr = 0x01, LsrOe = 0x02, LsrThre = 0x20, LsrTemt = 0x40;
-    private const byte IirNone = 0x01, IirMs = 0x00, IirThre = 0x02, IirRda = 0x04, IirRls = 0x06, IirTimeout = 0x0C;
+
+    // PC16550D Table IV (interrupt control functions): IIR codes, highest priority first;
+    // bits 6-7 read 1 with FIFOs enabled.
+    private const byte IirRls = 0x06, IirRda = 0x04, IirTimeout = 0x0C, IirThre = 0x02, IirMs = 0x00, IirNone = 0x01;
+    private const byte IirFifosEnabled = 0xC0;
+
+    // PC16550D "MODEM Status Register": the inputs in bits 4-7 (CTS, DSR, RI, DCD), deltas in bits 0-3.
+    private const byte InCts = 0x1, InDsr = 0x2, InRi = 0x4, InDcd = 0x8;
+
     private const int FifoSize = 16;
 
     private readonly ISerialInput _input;
     private readonly Action<byte> _output;
     private readonly IIrqLine _irq;
     private readonly Queue<byte> _rx = new();
-    private byte _dll = 1, _dlm, _ier, _lcr, _mcr, _scr, _msrDeltas, _lastModemInputs;
-    private bool _fifoEnabled, _overrun, _thrEmptyPending;
-    private int _trigger = 1;
+    private byte _dll, _dlm, _ier, _lcr, _mcr, _scr;
+    private byte _msrDeltas, _modemInputs;
+    private bool _fifoEnabled, _overrun, _thrEmptyPending, _irqLevel;
+    private int _triggerLevel = 1;
 
+    /// <param name="input">Host input; read only while the receiver has room.</param>
+    /// <param name="output">Receives every byte the guest transmits (outside loopback), synchronously.</param>
+    /// <param name="irq">The COM port's IRQ wire (IRQ 4 for COM1).</param>
     public Uart16550(ISerialInput input, Action<byte> output, IIrqLine irq)
     {
         _input = input;
         _output = output;
         _irq = irq;
-        _lastModemInputs = ModemInputs();
+        _modemInputs = ModemInputs();
     }
 
     /// <summary>
-    /// Takes host input that arrived while the guest was running, if the guest asked to be
-    /// interrupted for it. A polling guest takes bytes with its own LSR/RBR reads instead, so a
-    /// byte is never pulled into a FIFO the guest has not set up yet (and would reset).
+    /// Takes host input that may have arrived while the guest ran, up to the receiver's room, if
+    /// the guest enabled the received-data interrupt. A polling guest takes bytes with its own
+    /// LSR/RBR reads instead, so nothing is pulled into a FIFO the guest has not set up yet (and
+    /// would clear when it enables FIFOs).
     /// </summary>
     public void PollInput()
     {
@@ -51,9 +85,12 @@ public sealed class Uart16550 : IBusDevice, IStatefulDevice<Uart16550State>
         UpdateIrq();
     }
 
+    /// <summary>Bytes waiting in the receiver (RBR or the receive FIFO).</summary>
+    public int ReceiveCount => _rx.Count;
+
     public void Read(ulong offset, Span<byte> data)
     {
-        data.Fill(0);
+        data.Clear();
         data[0] = ReadRegister((int)(offset & 7));
         UpdateIrq();
     }
@@ -65,37 +102,40 @@ public sealed class Uart16550 : IBusDevice, IStatefulDevice<Uart16550State>
     }
 
     private bool Dlab => (_lcr & LcrDlab) != 0;
+
+    private bool Loopback => (_mcr & McrLoop) != 0;
+
     private int RxCapacity => _fifoEnabled ? FifoSize : 1;
 
     private byte ReadRegister(int reg)
     {
         switch (reg)
         {
-            case 0:
+            case RegData:
                 if (Dlab) return _dll;
                 byte b = _rx.Count > 0 ? _rx.Dequeue() : (byte)0;
                 FillFromInput();
                 return b;
-            case 1:
+            case RegIer:
                 return Dlab ? _dlm : _ier;
-            case 2:
+            case RegIir:
                 FillFromInput();
                 byte iir = Identify();
-                // Reading IIR while THRE is the reported source clears that source.
+                // Table IV: reading IIR while THRE is the reported source clears that interrupt.
                 if (iir == IirThre) _thrEmptyPending = false;
-                return (byte)(iir | (_fifoEnabled ? 0xC0 : 0));
-            case 3:
+                return (byte)(iir | (_fifoEnabled ? IirFifosEnabled : 0));
+            case RegLcr:
                 return _lcr;
-            case 4:
+            case RegMcr:
                 return _mcr;
-            case 5:
+            case RegLsr:
                 FillFromInput();
                 byte lsr = (byte)(LsrThre | LsrTemt | (_rx.Count > 0 ? LsrDr : 0) | (_overrun ? LsrOe : 0));
-                _overrun = false;
+                _overrun = false; // OE clears on an LSR read, which also ends the line-status interrupt
                 return lsr;
-            case 6:
+            case RegMsr:
                 UpdateModemDeltas();
-                byte msr = (byte)(ModemInputs() << 4 | _msrDeltas);
+                byte msr = (byte)(_modemInputs << 4 | _msrDeltas);
                 _msrDeltas = 0;
                 return msr;
             default:
@@ -107,96 +147,132 @@ public sealed class Uart16550 : IBusDevice, IStatefulDevice<Uart16550State>
     {
         switch (reg)
         {
-            case 0:
+            case RegData:
                 if (Dlab) { _dll = v; return; }
-                if ((_mcr & McrLoop) != 0) Receive(v);
+                // Writing THR clears a THRE interrupt; the byte leaves at once and THR is empty
+                // again. Dropping the line in between gives an edge-triggered PIC a new edge, as
+                // the real INTR does while the byte moves to the shift register.
+                _thrEmptyPending = false;
+                UpdateIrq();
+                if (Loopback) Receive(v);
                 else _output(v);
-                // The byte left at once: THR and the transmitter are empty again.
                 _thrEmptyPending = true;
                 return;
-            case 1:
+            case RegIer:
                 if (Dlab) { _dlm = v; return; }
-                bool threWasOff = (_ier & IerThre) == 0;
+                bool threWasEnabled = (_ier & IerThre) != 0;
                 _ier = (byte)(v & 0x0F);
-                if (threWasOff && (_ier & IerThre) != 0) _thrEmptyPending = true;
+                // Enabling the THRE interrupt while THR is empty raises it at once.
+                if (!threWasEnabled && (_ier & IerThre) != 0) _thrEmptyPending = true;
                 return;
-            case 2:
-                bool enable = (v & 0x01) != 0;
-                if (enable != _fifoEnabled || (v & 0x02) != 0) _rx.Clear();
-                _fifoEnabled = enable;
-                _trigger = (v >> 6) switch { 0 => 1, 1 => 4, 2 => 8, _ => 14 };
+            case RegIir:
+                WriteFifoControl(v);
                 return;
-            case 3:
+            case RegLcr:
                 _lcr = v;
                 return;
-            case 4:
-                _mcr = (byte)(v & 0x1F);
+            case RegMcr:
+                _mcr = (byte)(v & McrWritable);
                 UpdateModemDeltas();
                 return;
-            case 5:
-            case 6:
-                return; // LSR and MSR are read-only (factory test writes ignored)
+            case RegLsr:
+            case RegMsr:
+                return; // factory-test writes; the registers are read-only in normal use
             default:
                 _scr = v;
                 return;
         }
     }
 
+    // FCR: bit 0 must be 1 for the other bits to be programmed; a change of bit 0 clears
+    // both FIFOs. The transmit FIFO is always empty here, so only the receiver is affected.
+    private void WriteFifoControl(byte v)
+    {
+        bool enable = (v & FcrEnable) != 0;
+        if (enable != _fifoEnabled) _rx.Clear();
+        _fifoEnabled = enable;
+        if (!enable) return;
+        if ((v & FcrRxReset) != 0) _rx.Clear();
+        _triggerLevel = (v >> 6) switch { 0 => 1, 1 => 4, 2 => 8, _ => 14 };
+    }
+
     private void Receive(byte b)
     {
-        if (_rx.Count < RxCapacity) _rx.Enqueue(b);
-        else _overrun = true;
+        if (_rx.Count < RxCapacity)
+        {
+            _rx.Enqueue(b);
+            return;
+        }
+        // LSR bit 1 (OE): with FIFOs the character in the shift register is lost; without, the
+        // new character overwrites the unread one in RBR.
+        _overrun = true;
+        if (!_fifoEnabled)
+        {
+            _rx.Clear();
+            _rx.Enqueue(b);
+        }
     }
 
     private void FillFromInput()
     {
-        if ((_mcr & McrLoop) != 0) return; // in loopback the receiver is disconnected from the line
+        if (Loopback) return; // the receiver is disconnected from SIN in loopback
         while (_rx.Count < RxCapacity && _input.TryRead(out byte b)) _rx.Enqueue(b);
     }
 
-    // CTS, DSR, RI, DCD (MSR bits 4-7): looped from MCR in loopback, otherwise a connected line.
+    // The modem inputs as MSR bits 4-7 report them (1 = asserted). In loopback they are the
+    // outputs (RTS->CTS, DTR->DSR, OUT1->RI, OUT2->DCD); otherwise a connected null-modem line.
     private byte ModemInputs()
     {
-        if ((_mcr & McrLoop) == 0) return 0b1011; // CTS, DSR, DCD asserted; RI not
-        return (byte)(((_mcr & McrRts) != 0 ? 1 : 0) | ((_mcr & McrDtr) != 0 ? 2 : 0) | ((_mcr & McrOut1) != 0 ? 4 : 0) | ((_mcr & McrOut2) != 0 ? 8 : 0));
+        if (!Loopback) return InCts | InDsr | InDcd;
+        return (byte)(((_mcr & McrRts) != 0 ? InCts : 0) | ((_mcr & McrDtr) != 0 ? InDsr : 0) |
+                      ((_mcr & McrOut1) != 0 ? InRi : 0) | ((_mcr & McrOut2) != 0 ? InDcd : 0));
     }
 
     private void UpdateModemDeltas()
     {
         byte now = ModemInputs();
-        byte changed = (byte)(now ^ _lastModemInputs);
-        // DCTS, DDSR, DDCD on any change; TERI only on RI's trailing edge.
-        _msrDeltas |= (byte)(changed & 0b1011);
-        if ((changed & 0b0100) != 0 && (now & 0b0100) == 0) _msrDeltas |= 0b0100;
-        _lastModemInputs = now;
+        byte changed = (byte)(now ^ _modemInputs);
+        // DCTS, DDSR and DDCD flag any change; TERI only RI going inactive (its trailing edge).
+        _msrDeltas |= (byte)(changed & (InCts | InDsr | InDcd));
+        if ((changed & InRi) != 0 && (now & InRi) == 0) _msrDeltas |= InRi;
+        _modemInputs = now;
     }
 
     private byte Identify()
     {
         if ((_ier & IerRls) != 0 && _overrun) return IirRls;
         if ((_ier & IerRda) != 0 && _rx.Count > 0)
-            return !_fifoEnabled || _rx.Count >= _trigger ? IirRda : IirTimeout;
+            return !_fifoEnabled || _rx.Count >= _triggerLevel ? IirRda : IirTimeout;
         if ((_ier & IerThre) != 0 && _thrEmptyPending) return IirThre;
         if ((_ier & IerMs) != 0 && _msrDeltas != 0) return IirMs;
         return IirNone;
     }
 
-    private void UpdateIrq() => _irq.SetLevel(Identify() != IirNone && (_mcr & McrOut2) != 0);
+    private void UpdateIrq()
+    {
+        bool level = Identify() != IirNone && (_mcr & McrOut2) != 0 && !Loopback;
+        if (level == _irqLevel) return;
+        _irqLevel = level;
+        _irq.SetLevel(level);
+    }
 
     public Uart16550State SaveState() => new()
     {
-        Dll = _dll, Dlm = _dlm, Ier = _ier, Lcr = _lcr, Mcr = _mcr, Scr = _scr, MsrDeltas = _msrDeltas,
-        LastModemInputs = _lastModemInputs, FifoEnabled = _fifoEnabled, TriggerLevel = _trigger, Overrun = _overrun,
-        ThrEmptyPending = _thrEmptyPending, RxFifo = _rx.ToArray(),
+        Dll = _dll, Dlm = _dlm, Ier = _ier, Lcr = _lcr, Mcr = _mcr, Scr = _scr,
+        MsrDeltas = _msrDeltas, ModemInputs = _modemInputs, FifoEnabled = _fifoEnabled, TriggerLevel = _triggerLevel,
+        Overrun = _overrun, ThrEmptyPending = _thrEmptyPending, RxFifo = _rx.ToArray(),
     };
 
     public void RestoreState(Uart16550State s)
     {
-        _dll = s.Dll; _dlm = s.Dlm; _ier = s.Ier; _lcr = s.Lcr; _mcr = s.Mcr; _scr = s.Scr; _msrDeltas = s.MsrDeltas;
-        _lastModemInputs = s.LastModemInputs; _fifoEnabled = s.FifoEnabled; _trigger = s.TriggerLevel; _overrun = s.Overrun;
-        _thrEmptyPending = s.ThrEmptyPending;
+        if (s.RxFifo.Length > FifoSize || s.TriggerLevel is not (1 or 4 or 8 or 14))
+            throw new ArgumentException("not a 16550A state", nameof(s));
+        _dll = s.Dll; _dlm = s.Dlm; _ier = s.Ier; _lcr = s.Lcr; _mcr = s.Mcr; _scr = s.Scr;
+        _msrDeltas = s.MsrDeltas; _modemInputs = s.ModemInputs; _fifoEnabled = s.FifoEnabled; _triggerLevel = s.TriggerLevel;
+        _overrun = s.Overrun; _thrEmptyPending = s.ThrEmptyPending;
         _rx.Clear();
         foreach (var b in s.RxFifo) _rx.Enqueue(b);
-        UpdateIrq();
+        _irqLevel = Identify() != IirNone && (_mcr & McrOut2) != 0 && !Loopback;
+        _irq.SetLevel(_irqLevel);
     }
 }

@@ -4,128 +4,151 @@ using VmReplay.Engine.Determinism;
 namespace VmReplay.Devices.Timer;
 
 /// <summary>
-/// The Intel 8254 programmable interval timer at ports 0x40-0x43 (datasheet 231164): three
-/// counters with modes 0-5 (0, 2 and 3 exact; 1, 4 and 5 approximate), lobyte/hibyte access,
-/// counter latch, read-back and BCD. Counter 0's OUT drives IRQ 0; counter 2's gate and OUT are
-/// wired to port 0x61. Time comes only from the engine clock; IRQ 0 edges are raised by
-/// <see cref="AdvanceTo"/>, and several overdue periods collapse into one edge, as a late
-/// timer interrupt does on real hardware.
+/// The Intel 8254 programmable interval timer (datasheet order 231164), registered over four
+/// ports (0x40-0x43 on a PC): counters 0-2 at offsets 0-2, the write-only control word at 3.
+/// Modes 0-5, lobyte/hibyte/both access, counter latch, read-back, BCD. The counters are
+/// clocked at <see cref="FrequencyHz"/>.
 /// </summary>
+/// <remarks>
+/// <para>Counts are computed from engine-clock readings, never by stepping; the clock is read only
+/// when a count, OUT or status is needed or a count is loaded.</para>
+/// <para>Counter 0's OUT drives IRQ 0. Its rising edges are signalled by <see cref="AdvanceTo"/>:
+/// in mode 0 the line goes high at terminal count and stays high, as OUT does; in the other modes
+/// each edge is a pulse (high then low). Several periods that fell due before one
+/// <see cref="AdvanceTo"/> collapse into a single pulse, as an edge-triggered PIC that has not had
+/// its request acknowledged would see them.</para>
+/// <para>Counters 0 and 1 have their gates tied high, as on a PC; counter 2's gate and OUT are
+/// wired to port 0x61 (<see cref="SystemControlPortB"/>).</para>
+/// </remarks>
 public sealed class Pit8254 : IBusDevice, ITimedDevice, IStatefulDevice<Pit8254State>
 {
-    /// <summary>The 8254's input clock on a PC: 14.31818 MHz / 12.</summary>
+    /// <summary>The input clock on a PC: 14.31818 MHz / 12 = 1,193,182 Hz.</summary>
     public const long FrequencyHz = PitChannel.FrequencyHz;
+
+    // Control Word Format: SC1..SC0 in bits 7-6 (3: read-back), RW1..RW0 in 5-4 (0: latch),
+    // M2..M0 in 3-1, BCD in bit 0. Read-Back Command: bit 5 = !COUNT, bit 4 = !STATUS, bits 3-1 = CNT2..CNT0.
+    private const int ControlPort = 3;
+    private const int ReadBackSelect = 3;
+    private const byte ReadBackNoCount = 0x20, ReadBackNoStatus = 0x10;
 
     private readonly IEngineClock _clock;
     private readonly IIrqLine _irq0;
+    // Counter 2's gate comes from port 0x61 bit 0, which is 0 at reset.
     private readonly PitChannel[] _channels = [new(), new(), new() { Gate = false }];
-    private bool _speaker;
 
+    /// <param name="clock">The only time source; read when a count or OUT is needed.</param>
+    /// <param name="irq0">Counter 0's OUT: the IRQ 0 wire.</param>
     public Pit8254(IEngineClock clock, IIrqLine irq0)
     {
         _clock = clock;
         _irq0 = irq0;
     }
 
+    /// <summary>Time of counter 0's next rising OUT edge not yet signalled, or null if it is not counting towards one.</summary>
     public long? NextDeadlineNanoseconds => _channels[0].NextEdgeTime();
 
+    /// <summary>Signals counter 0's rising edges due by <paramref name="nowNanoseconds"/> on IRQ 0 (at most one pulse per call).</summary>
     public void AdvanceTo(long nowNanoseconds)
     {
         var c = _channels[0];
+        c.Settle(nowNanoseconds);
         long edges = c.Edges(nowNanoseconds);
         if (edges <= c.EdgesDelivered) return;
         c.EdgesDelivered = edges;
         _irq0.SetLevel(true);
-        if (c.Mode != 0) _irq0.SetLevel(false);
+        if (c.EffectiveMode is not (0 or 1)) _irq0.SetLevel(false); // modes 0 and 1 hold OUT high after terminal count
     }
 
-    /// <summary>Counter 2's gate (port 0x61 bit 0).</summary>
-    public void SetChannel2Gate(bool high) => _channels[2].SetGate(high, _clock.ReadNanoseconds());
-
+    /// <summary>Counter 2's GATE input (port 0x61 bit 0).</summary>
     public bool Channel2Gate => _channels[2].Gate;
 
-    /// <summary>Counter 2's OUT (port 0x61 bit 5).</summary>
-    public bool Channel2Output => _channels[2].Output(_clock.ReadNanoseconds());
+    /// <summary>Drives counter 2's GATE input; the clock is read only if the level changes.</summary>
+    public void SetChannel2Gate(bool high)
+    {
+        var c = _channels[2];
+        if (c.Gate != high) c.SetGate(high, _clock.ReadNanoseconds());
+    }
 
-    /// <summary>Speaker data enable (port 0x61 bit 1), kept for the register's read-back.</summary>
-    public bool SpeakerEnabled { get => _speaker; set => _speaker = value; }
+    /// <summary>Counter 2's OUT pin now (port 0x61 bit 5); reads the clock.</summary>
+    public bool Channel2Output
+    {
+        get
+        {
+            long now = _clock.ReadNanoseconds();
+            var c = _channels[2];
+            c.Settle(now);
+            return c.Output(now);
+        }
+    }
 
     public void Read(ulong offset, Span<byte> data)
     {
-        data.Fill(0);
-        if (offset >= 3) { data[0] = 0xFF; return; } // the control word register is write-only
-        var c = _channels[offset];
-        if (c.LatchedStatus is { } status)
-        {
-            data[0] = status;
-            c.LatchedStatus = null;
-            return;
-        }
-        int value;
-        bool high;
-        if (c.LatchedCount is { } latched)
-        {
-            value = latched;
-            high = c.Access == 2 || (c.Access == 3 && c.LatchedReads == 1);
-            c.LatchedReads++;
-            if (c.Access != 3 || c.LatchedReads == 2) { c.LatchedCount = null; c.LatchedReads = 0; }
-        }
-        else
-        {
-            value = c.Encode(c.Count(_clock.ReadNanoseconds()));
-            high = c.Access == 2 || (c.Access == 3 && c.ReadHighNext);
-            if (c.Access == 3) c.ReadHighNext = !c.ReadHighNext;
-        }
-        data[0] = (byte)(high ? value >> 8 : value);
+        data.Clear();
+        data[0] = offset < ControlPort ? ReadCounter(_channels[offset]) : (byte)0xFF; // the control register cannot be read
     }
 
     public void Write(ulong offset, ReadOnlySpan<byte> data)
     {
         byte v = data[0];
-        if (offset == 3)
+        if (offset >= ControlPort)
         {
             ControlWord(v);
             return;
         }
         var c = _channels[offset];
-        switch (c.Access)
+        c.WriteByte(v, _clock);
+        // Mode 0 drives OUT low on the first byte of a new count and keeps it low until terminal count.
+        if (offset == 0 && c.EffectiveMode == 0) _irq0.SetLevel(false);
+    }
+
+    private byte ReadCounter(PitChannel c)
+    {
+        // A latched status is read before a latched count (Read-Back Command).
+        if (c.LatchedStatus is { } status)
         {
-            case 1: c.Load(v, _clock.ReadNanoseconds()); break;
-            case 2: c.Load(v << 8, _clock.ReadNanoseconds()); break;
-            default:
-                if (!c.WriteHighNext) { c.PendingLow = v; c.WriteHighNext = true; }
-                else { c.WriteHighNext = false; c.Load(c.PendingLow | v << 8, _clock.ReadNanoseconds()); }
-                break;
+            c.LatchedStatus = null;
+            return status;
         }
-        if (offset == 0) SyncIrq0();
+        if (c.LatchedCount is { } latched)
+        {
+            bool high = c.Access == 2 || (c.Access == 3 && c.LatchedHighNext);
+            if (c.Access == 3 && !c.LatchedHighNext) c.LatchedHighNext = true;
+            else { c.LatchedCount = null; c.LatchedHighNext = false; } // the latch holds until fully read
+            return (byte)(high ? latched >> 8 : latched);
+        }
+        long now = _clock.ReadNanoseconds();
+        c.Settle(now);
+        int value = c.Encode(c.Count(now));
+        bool readHigh = c.Access == 2 || (c.Access == 3 && c.ReadHighNext);
+        if (c.Access == 3) c.ReadHighNext = !c.ReadHighNext;
+        return (byte)(readHigh ? value >> 8 : value);
     }
 
     private void ControlWord(byte v)
     {
-        int sc = v >> 6;
-        if (sc == 3)
+        int select = v >> 6;
+        if (select == ReadBackSelect)
         {
             ReadBack(v);
             return;
         }
-        var c = _channels[sc];
-        int access = (v >> 4) & 3;
+        var c = _channels[select];
+        int access = v >> 4 & 3;
         if (access == 0)
         {
-            // Counter latch command: a second latch before the read is ignored.
-            c.LatchedCount ??= c.Encode(c.Count(_clock.ReadNanoseconds()));
+            // Counter Latch Command: a second latch before the first is read is ignored.
+            if (c.LatchedCount is null)
+            {
+                long now = _clock.ReadNanoseconds();
+                c.Settle(now);
+                c.LatchedCount = c.Encode(c.Count(now));
+                c.LatchedHighNext = false;
+            }
             return;
         }
-        c.Access = access;
-        int mode = (v >> 1) & 7;
-        c.Mode = mode > 5 ? mode - 4 : mode; // 6 and 7 alias modes 2 and 3
-        c.Bcd = (v & 1) != 0;
-        c.Loaded = false;
-        c.Running = false;
-        c.ReadHighNext = c.WriteHighNext = false;
-        c.LatchedCount = null;
-        c.LatchedStatus = null;
-        if (sc == 0) SyncIrq0();
+        c.Program(access, v >> 1 & 7, (v & 1) != 0);
+        // A control word resets the counter's logic and OUT; keep IRQ 0 low until the next edge.
+        if (select == 0) _irq0.SetLevel(false);
     }
 
     private void ReadBack(byte v)
@@ -133,39 +156,24 @@ public sealed class Pit8254 : IBusDevice, ITimedDevice, IStatefulDevice<Pit8254S
         long now = _clock.ReadNanoseconds();
         for (int i = 0; i < 3; i++)
         {
-            if ((v & (2 << i)) == 0) continue;
+            if ((v & 2 << i) == 0) continue;
             var c = _channels[i];
-            if ((v & 0x20) == 0) c.LatchedCount ??= c.Encode(c.Count(now));
-            if ((v & 0x10) == 0) c.LatchedStatus ??= c.Status(now);
+            c.Settle(now);
+            // Like the latch command, a latch already waiting to be read is kept.
+            if ((v & ReadBackNoCount) == 0 && c.LatchedCount is null)
+            {
+                c.LatchedCount = c.Encode(c.Count(now));
+                c.LatchedHighNext = false;
+            }
+            if ((v & ReadBackNoStatus) == 0) c.LatchedStatus ??= c.Status(now);
         }
     }
 
-    // Mode 0 holds OUT low from the control word until terminal count; keep the wire in step.
-    private void SyncIrq0()
-    {
-        var c = _channels[0];
-        if (c.Mode == 0) _irq0.SetLevel(false);
-    }
-
-    public Pit8254State SaveState() => new(_channels.Select(c => new PitChannelState
-    {
-        Mode = c.Mode, Access = c.Access, Bcd = c.Bcd, Reload = c.Reload, Loaded = c.Loaded, Gate = c.Gate,
-        RunStartNs = c.RunStartNs, TicksBeforeRun = c.TicksBeforeRun, Running = c.Running, EdgesDelivered = c.EdgesDelivered,
-        LatchedCount = c.LatchedCount, LatchedReads = c.LatchedReads, LatchedStatus = c.LatchedStatus,
-        ReadHighNext = c.ReadHighNext, WriteHighNext = c.WriteHighNext, PendingLow = c.PendingLow,
-    }).ToArray(), _speaker);
+    public Pit8254State SaveState() => new() { Channels = _channels.Select(c => c.Save()).ToArray() };
 
     public void RestoreState(Pit8254State state)
     {
-        for (int i = 0; i < 3; i++)
-        {
-            var s = state.Channels[i];
-            var c = _channels[i];
-            c.Mode = s.Mode; c.Access = s.Access; c.Bcd = s.Bcd; c.Reload = s.Reload; c.Loaded = s.Loaded; c.Gate = s.Gate;
-            c.RunStartNs = s.RunStartNs; c.TicksBeforeRun = s.TicksBeforeRun; c.Running = s.Running; c.EdgesDelivered = s.EdgesDelivered;
-            c.LatchedCount = s.LatchedCount; c.LatchedReads = s.LatchedReads; c.LatchedStatus = s.LatchedStatus;
-            c.ReadHighNext = s.ReadHighNext; c.WriteHighNext = s.WriteHighNext; c.PendingLow = s.PendingLow;
-        }
-        _speaker = state.SpeakerEnabled;
+        if (state.Channels.Length != 3) throw new ArgumentException("an 8254 has three counters", nameof(state));
+        for (int i = 0; i < 3; i++) _channels[i].Restore(state.Channels[i]);
     }
 }

@@ -1,4 +1,10 @@
 namespace VmReplay.Devices.Timer;
 
-/// <summary>State of port 0x61 beyond what the PIT holds.</summary>
-public sealed record SystemControlPortBState(bool RefreshToggle);
+/// <summary>State of <see cref="SystemControlPortB"/> beyond what the PIT holds.</summary>
+public sealed record SystemControlPortBState
+{
+    /// <summary>The writable bits 0-3 as last written.</summary>
+    public byte Control { get; init; }
+
+    public bool RefreshToggle { get; init; }
+}
