@@ -18,11 +18,17 @@ public sealed class RecordingSources : IMachineSources
     {
         _live = live;
         _writer = writer;
-        Clock = new RecordingClock(live.Clock, writer);
+        RecordingClock = new RecordingClock(live.Clock, writer);
+        Clock = RecordingClock;
         SerialInput = new RecordingSerialInput(live.SerialInput, writer);
     }
 
     public IEngineClock Clock { get; }
+
+    public RecordingClock RecordingClock { get; }
+
+    /// <summary>The pages written since the last service point (covered by the next forced point's hash); null until the run starts.</summary>
+    public DirtyPageTracker? ServiceTracker { get; private set; }
 
     public ISerialInput SerialInput { get; }
 
@@ -30,8 +36,11 @@ public sealed class RecordingSources : IMachineSources
 
     public RunOutcome? AbortReason => _writer.Failure is { } f ? RunOutcome.Error($"recording stopped: {f}") : null;
 
-    public IHostEvents CreateHostEvents(VirtualMachine vm, Vcpu vcpu, Engine.Run.VcpuKicker kicker) =>
-        new RecordingHostEvents(_live.CreateHostEvents(vm, vcpu, kicker), _writer, vcpu, new DirtyPageTracker(vm.Kvm, vm.Memory));
+    public IHostEvents CreateHostEvents(VirtualMachine vm, Vcpu vcpu, Engine.Run.VcpuKicker kicker)
+    {
+        ServiceTracker = vm.DirtyLog!.CreateTracker();
+        return new RecordingHostEvents(_live.CreateHostEvents(vm, vcpu, kicker), _writer, vcpu, ServiceTracker);
+    }
 
     public void OnExit(Vcpu vcpu, KvmRun run) => _writer.Append(ExitFingerprint.Capture(vcpu, run));
 

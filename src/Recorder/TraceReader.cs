@@ -1,5 +1,6 @@
 using VmReplay.Recorder.Events;
 using VmReplay.Recorder.Format;
+using VmReplay.Recorder.Snapshots;
 using ZstdSharp;
 
 namespace VmReplay.Recorder;
@@ -44,11 +45,31 @@ public sealed class TraceReader : IDisposable
         }
     }
 
+    /// <summary>The snapshot chunks in recorded order; each one's <see cref="ChunkInfo.FirstEvent"/> is the event index it was taken at.</summary>
+    public IReadOnlyList<ChunkInfo> Snapshots => _snapshots ??= _file.Chunks.Where(c => c.Type == ChunkType.Snapshot).ToList();
+    private List<ChunkInfo>? _snapshots;
+
+    /// <summary>Decodes a snapshot chunk (its pages only when <paramref name="withPages"/>); throws <see cref="TraceFormatException"/> naming the chunk.</summary>
+    public Snapshot ReadSnapshot(ChunkInfo chunk, bool withPages)
+    {
+        try { return SnapshotCodec.Decode(_file.ReadPayload(chunk), withPages); }
+        catch (FormatException e)
+        {
+            throw new TraceFormatException($"{Path}: chunk {chunk.Number} (SNAP) at offset {chunk.Offset} does not decode: {e.Message}");
+        }
+    }
+
     /// <summary>Every event in recorded order, decoded chunk by chunk.</summary>
-    public IEnumerable<TraceEvent> Events()
+    public IEnumerable<TraceEvent> Events() => Events(0);
+
+    /// <summary>The events from index <paramref name="first"/> on, starting at the chunk that holds it.</summary>
+    public IEnumerable<TraceEvent> Events(long first)
     {
         using var decompressor = new Decompressor();
-        foreach (var chunk in _file.Chunks.Where(c => c.Type == ChunkType.Events))
+        var chunks = _file.Chunks.Where(c => c.Type == ChunkType.Events).ToList();
+        int start = Math.Max(0, chunks.FindLastIndex(c => (long)c.FirstEvent <= first));
+        long index = chunks.Count > 0 ? (long)chunks[start].FirstEvent : 0;
+        foreach (var chunk in chunks.Skip(start))
         {
             byte[] raw;
             List<TraceEvent> events;
@@ -61,7 +82,10 @@ public sealed class TraceReader : IDisposable
             {
                 throw new TraceFormatException($"{Path}: chunk {chunk.Number} (EVNT) at offset {chunk.Offset} does not decode: {e.Message}");
             }
-            foreach (var e in events) yield return e;
+            foreach (var e in events)
+            {
+                if (index++ >= first) yield return e;
+            }
         }
     }
 

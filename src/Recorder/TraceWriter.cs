@@ -1,25 +1,29 @@
 using System.Collections.Concurrent;
 using VmReplay.Recorder.Events;
 using VmReplay.Recorder.Format;
+using VmReplay.Recorder.Snapshots;
 using ZstdSharp;
 
 namespace VmReplay.Recorder;
 
 /// <summary>
-/// Writes a trace. The vCPU thread only appends events to a batch; full batches go to a
-/// background thread that encodes, compresses (zstd) and writes them as chunks. A write error
+/// Writes a trace. The vCPU thread only appends events to a batch and hands over snapshot
+/// copies; a background thread encodes, compresses (zstd for events, LZ4 for pages) and writes
+/// them as chunks. A write error
 /// (a full disk) stops the writer with a message; every chunk written before it stays readable.
 /// </summary>
 public sealed class TraceWriter : IDisposable
 {
     private const int BatchSize = 16384;
     private readonly ChunkWriter _chunks;
-    private readonly BlockingCollection<(List<TraceEvent> Events, ulong First)> _queue = new(boundedCapacity: 64);
+    // An item is a batch of events (with the index of its first event) or a snapshot.
+    private readonly BlockingCollection<(List<TraceEvent>? Events, ulong First, Snapshot? Snapshot)> _queue = new(boundedCapacity: 64);
     private readonly Thread _thread;
     private List<TraceEvent> _batch = new(BatchSize);
     private ulong _batchFirst;
     private volatile string? _failure;
-    private long _compressedBytes, _rawBytes;
+    private long _compressedBytes, _rawBytes, _snapshotBytes, _snapshotPageBytes;
+    private int _snapshots;
 
     /// <summary>Creates <paramref name="path"/> and writes the header and the guest image.</summary>
     public TraceWriter(string path, TraceHeader header, ReadOnlySpan<byte> image)
@@ -52,6 +56,20 @@ public sealed class TraceWriter : IDisposable
     /// <summary>Uncompressed and compressed sizes of the event chunks written.</summary>
     public (long Raw, long Compressed) EventBytes => (Interlocked.Read(ref _rawBytes), Interlocked.Read(ref _compressedBytes));
 
+    /// <summary>Snapshots written, their chunk bytes and the uncompressed bytes of the pages they hold.</summary>
+    public (int Count, long Bytes, long PageBytes) SnapshotBytes =>
+        (Volatile.Read(ref _snapshots), Interlocked.Read(ref _snapshotBytes), Interlocked.Read(ref _snapshotPageBytes));
+
+    /// <summary>
+    /// Queues a snapshot taken after the events appended so far; those events are written first,
+    /// so a trace cut short never holds a snapshot ahead of its events. Called on the vCPU thread only.
+    /// </summary>
+    public void AppendSnapshot(Snapshot snapshot)
+    {
+        Flush();
+        if (_failure is null) _queue.Add((null, 0, snapshot));
+    }
+
     /// <summary>Appends an event. Called on the vCPU thread only.</summary>
     public void Append(TraceEvent e)
     {
@@ -63,7 +81,7 @@ public sealed class TraceWriter : IDisposable
     private void Flush()
     {
         if (_batch.Count == 0) return;
-        if (_failure is null) _queue.Add((_batch, _batchFirst));
+        if (_failure is null) _queue.Add((_batch, _batchFirst, null));
         _batchFirst += (ulong)_batch.Count;
         _batch = new List<TraceEvent>(BatchSize);
     }
@@ -86,12 +104,17 @@ public sealed class TraceWriter : IDisposable
     private void WriteLoop()
     {
         using var compressor = new Compressor(3);
-        foreach (var (events, first) in _queue.GetConsumingEnumerable())
+        foreach (var (events, first, snapshot) in _queue.GetConsumingEnumerable())
         {
             if (_failure is not null) continue;
+            if (snapshot is not null)
+            {
+                WriteSnapshot(snapshot);
+                continue;
+            }
             try
             {
-                var raw = EventCodec.Encode(events);
+                var raw = EventCodec.Encode(events!);
                 var packed = compressor.Wrap(raw);
                 _chunks.Write(ChunkType.Events, packed, first);
                 Interlocked.Add(ref _rawBytes, raw.Length);
@@ -101,6 +124,22 @@ public sealed class TraceWriter : IDisposable
             {
                 _failure = $"{Path}: writing the trace failed after {first} events: {e.Message}";
             }
+        }
+    }
+
+    private void WriteSnapshot(Snapshot s)
+    {
+        try
+        {
+            var payload = SnapshotCodec.Encode(s with { MemoryHash = Engine.Memory.PageSetHash.Of(s.Pages, s.PageData) });
+            _chunks.Write(ChunkType.Snapshot, payload, (ulong)s.EventIndex);
+            Interlocked.Add(ref _snapshotBytes, payload.Length);
+            Interlocked.Add(ref _snapshotPageBytes, s.PageData.Length);
+            Interlocked.Increment(ref _snapshots);
+        }
+        catch (IOException e)
+        {
+            _failure = $"{Path}: writing the snapshot at event {s.EventIndex} failed: {e.Message}";
         }
     }
 

@@ -5,12 +5,23 @@ namespace VmReplay.Replayer;
 /// <summary>The recorded events, consumed in order by the parts of the replay that asked for them.</summary>
 public sealed class EventCursor
 {
-    private readonly IEnumerator<TraceEvent> _events;
+    private IEnumerator<TraceEvent> _events;
     private TraceEvent? _peeked;
     private bool _hasPeeked;
     private readonly Queue<(long Index, TraceEvent Event)> _recent = new();
 
     public EventCursor(IEnumerable<TraceEvent> events) => _events = events.GetEnumerator();
+
+    /// <summary>Continues from event <paramref name="position"/>, whose events <paramref name="events"/> yields (after a snapshot was restored).</summary>
+    public void Reset(IEnumerable<TraceEvent> events, long position)
+    {
+        _events.Dispose();
+        _events = events.GetEnumerator();
+        _hasPeeked = false;
+        _peeked = null;
+        _recent.Clear();
+        Position = position;
+    }
 
     /// <summary>Index of the next event.</summary>
     public long Position { get; private set; }

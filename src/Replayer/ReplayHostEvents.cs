@@ -16,7 +16,7 @@ namespace VmReplay.Replayer;
 /// </summary>
 public sealed class ReplayHostEvents(EventCursor events, Vcpu vcpu, DirtyPageTracker dirty) : IHostEvents
 {
-    private enum DebugMode { Off, Breakpoint, Step }
+    private enum DebugMode { Off, Breakpoint, Step, StepAndBreakpoint }
 
     private DebugMode _mode = DebugMode.Off;
     private ulong _breakpoint;
@@ -32,8 +32,39 @@ public sealed class ReplayHostEvents(EventCursor events, Vcpu vcpu, DirtyPageTra
     /// <summary>Debug exits taken to find forced points (a measure of replay cost).</summary>
     public long DebugStops { get; private set; }
 
+    /// <summary>
+    /// Single-step the guest: every instruction ends in a debug stop (a forced point is still
+    /// recognised at the step that reaches it). Used to reach an instruction offset.
+    /// </summary>
+    public bool SingleStep { get; set; }
+
+    /// <summary>The pages written since the last service point, which a forced point's hash covers.</summary>
+    public DirtyPageTracker ServiceTracker => dirty;
+
+    /// <summary>
+    /// Whether the last debug stop ended a single step (DR6.BS) rather than hitting the
+    /// breakpoint before its instruction ran: only steps count as executed instructions.
+    /// </summary>
+    public bool LastDebugStopWasStep => (vcpu.Kvm.RunPage.DebugDr6 & (1UL << 14)) != 0;
+
+    /// <summary>After a snapshot was restored: no breakpoint hit is pending.</summary>
+    public void Restored() => _onUnmatchedHit = false;
+
     public void Arm(long? deadlineNanoseconds, bool interruptBlocked)
     {
+        if (SingleStep)
+        {
+            // This host's KVM ends a single-step of CPL3 code in a shutdown exit (see HOST-KVM.md),
+            // which would read as a triple fault; say so instead.
+            if (vcpu.Kvm.GetSregs().Ss.Dpl == 3 && (vcpu.Kvm.GetSregs().Cr0 & 1) != 0)
+                throw new HostLimitationException("single-stepping guest code at CPL3 is not available on this host: KVM_GUESTDBG_SINGLESTEP ends in a shutdown exit there");
+            // Keep the breakpoint too: a forced point can lie where the guest has not executed
+            // anything yet (a kick right after an interrupt was delivered), which no step reaches.
+            if (events.Peek() is ForcedServiceEvent next && !_onUnmatchedHit) SetMode(DebugMode.StepAndBreakpoint, next.LinearRip);
+            else SetMode(DebugMode.Step, 0);
+            _onUnmatchedHit = false;
+            return;
+        }
         if (events.Peek() is not ForcedServiceEvent f)
         {
             SetMode(DebugMode.Off, 0);
@@ -94,6 +125,11 @@ public sealed class ReplayHostEvents(EventCursor events, Vcpu vcpu, DirtyPageTra
                 break;
             case DebugMode.Step:
                 dbg.Control = KvmGuestDebug.Enable | KvmGuestDebug.SingleStep;
+                break;
+            case DebugMode.StepAndBreakpoint:
+                dbg.Control = KvmGuestDebug.Enable | KvmGuestDebug.SingleStep | KvmGuestDebug.UseHwBp;
+                dbg.DebugReg[0] = address;
+                dbg.DebugReg[7] = 0x1;
                 break;
         }
         vcpu.Kvm.SetGuestDebug(dbg);

@@ -32,7 +32,7 @@ public sealed class ReplaySources : IMachineSources
     public ReplayHostEvents? HostEvents { get; private set; }
 
     public IHostEvents CreateHostEvents(VirtualMachine vm, Vcpu vcpu, Engine.Run.VcpuKicker kicker) =>
-        HostEvents = new ReplayHostEvents(Events, vcpu, new DirtyPageTracker(vm.Kvm, vm.Memory));
+        HostEvents = new ReplayHostEvents(Events, vcpu, vm.DirtyLog!.CreateTracker());
 
     public void OnExit(Vcpu vcpu, KvmRun run)
     {

@@ -7,6 +7,7 @@ using VmReplay.Engine.Kvm;
 using VmReplay.Engine.Vm;
 using VmReplay.Recorder;
 using VmReplay.Recorder.Events;
+using VmReplay.Recorder.Snapshots;
 
 namespace VmReplay.Cli.Commands;
 
@@ -17,13 +18,22 @@ internal static class RecordCommand
     {
         var machine = new MachineOptions();
         var output = new Option<string>("-o", "--output") { Description = "trace file to write (.vmtrace)", Required = true };
+        var snapshotEvery = new Option<string>("--snapshot-every")
+        {
+            Description = "snapshot interval: guest time (50ms, 1s) or a number of exits; 'off' for the initial snapshot only",
+            DefaultValueFactory = _ => "50ms",
+        };
         var command = new Command("record", "run a guest and record it to a trace; same serial output and exit status as run");
         machine.AddTo(command);
         command.Options.Add(output);
+        command.Options.Add(snapshotEvery);
         command.SetAction(r => Program.Guarded(() =>
         {
             var (options, image, source) = machine.Resolve(r);
             string path = r.GetValue(output)!;
+            SnapshotPolicy policy;
+            try { policy = SnapshotPolicy.Parse(r.GetValue(snapshotEvery)!); }
+            catch (FormatException e) { throw new UserError($"--snapshot-every: {e.Message}"); }
             GuestImageDetector.Detect(image, source);
             var header = BuildHeader(options, image, source);
             var live = new LiveSources(options.SerialInputFile);
@@ -34,7 +44,8 @@ internal static class RecordCommand
             using (writer)
             {
                 PcMachine pc;
-                try { pc = PcMachine.Create(options, image, source, new RecordingSources(live, writer)); }
+                var sources = new RecordingSources(live, writer);
+                try { pc = PcMachine.Create(options, image, source, sources); }
                 catch
                 {
                     writer.Dispose();
@@ -43,11 +54,13 @@ internal static class RecordCommand
                 }
                 using (pc)
                 {
+                    var snapshots = new SnapshotRecorder(pc, writer, policy, sources.RecordingClock, () => sources.ServiceTracker);
+                    pc.Checkpoints = snapshots;
                     var outcome = pc.Run();
                     var (regs, memory) = FinalState.Hash(pc.Vm);
                     string? failure = writer.Finish(new EndEvent(outcome.Kind, outcome.ExitStatus, outcome.Message, regs, memory));
                     RunCommand.Report(outcome);
-                    Console.Error.WriteLine($"vmreplay: recorded {writer.EventCount} events, {pc.ExitCount} exits, {writer.BytesWritten} bytes to {path}");
+                    Console.Error.WriteLine($"vmreplay: recorded {writer.EventCount} events, {pc.ExitCount} exits, {snapshots.Count} snapshots, {writer.BytesWritten} bytes to {path}");
                     if (failure is not null)
                     {
                         Console.Error.WriteLine($"vmreplay: {failure}");

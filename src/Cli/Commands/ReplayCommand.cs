@@ -21,29 +21,37 @@ internal static class ReplayCommand
     {
         var file = new Argument<string>("trace") { Description = "trace file (.vmtrace)" };
         var kvmPath = new Option<string>("--kvm") { Description = "KVM device to use", DefaultValueFactory = _ => KvmSystem.DefaultPath };
+        var to = new Option<string?>("--to") { Description = "stop at EVENT or EVENT+INSTRUCTIONS and show the machine state there" };
+        var fromStart = new Option<bool>("--from-start") { Description = "replay from the start instead of restoring snapshots" };
         var command = new Command("replay", "replay a trace deterministically; exit status as recorded, 4 on divergence");
         command.Arguments.Add(file);
         command.Options.Add(kvmPath);
-        command.SetAction(r => Program.Guarded(() => Replay(r.GetValue(file)!, r.GetValue(kvmPath)!)));
+        command.Options.Add(to);
+        command.Options.Add(fromStart);
+        command.SetAction(r => Program.Guarded(() => Replay(r.GetValue(file)!, r.GetValue(kvmPath)!, r.GetValue(to), r.GetValue(fromStart))));
         return command;
     }
 
-    private static int Replay(string path, string kvmPath)
+    private static int Replay(string path, string kvmPath, string? to, bool fromStart)
     {
+        ReplayPosition? target = to is null ? null : ParsePosition(to);
         using var trace = TraceReader.Open(path);
         if (!trace.File.IsComplete)
             Console.Error.WriteLine($"vmreplay: {path} is incomplete ({trace.File.IncompleteReason}); replaying up to its last complete chunk");
-        var h = trace.Header;
-        var options = new PcMachineOptions
-        {
-            MemorySize = h.MemorySize, VcpuCount = h.VcpuCount, Cmdline = h.Cmdline, KvmPath = kvmPath,
-            SerialOutput = Console.OpenStandardOutput(),
-        };
-        var sources = new ReplaySources(trace);
-        using var pc = PcMachine.Create(options, trace.Image, h.GuestName, sources);
+        using var session = ReplaySession.Open(trace, kvmPath, Console.OpenStandardOutput());
+        session.UseSnapshots = !fromStart;
+        var sources = session.Sources;
+        var pc = session.Machine;
         try
         {
-            var outcome = pc.Run();
+            if (target is { } t)
+            {
+                try { session.Seek(t); }
+                catch (ArgumentOutOfRangeException e) { throw new UserError($"{path}: {e.Message.Split(" (Parameter")[0]}"); }
+                ReportPosition(session);
+                return 0;
+            }
+            var outcome = session.RunToEnd();
             var end = sources.Events.Take<EndEvent>($"the end of the run ({outcome.Message})");
             if (end.Kind != outcome.Kind || end.ExitStatus != outcome.ExitStatus)
                 throw new ReplayDivergenceException(sources.Events.Position - 1, end.Describe(), $"end: {outcome.Kind}, exit status {outcome.ExitStatus} ({outcome.Message})");
@@ -53,7 +61,7 @@ internal static class ReplayCommand
                     $"final register hash {end.RegisterHash:x16} and memory hash {end.MemoryHash:x16}",
                     $"register hash {regs:x16} and memory hash {memory:x16}");
             RunCommand.Report(outcome);
-            Console.Error.WriteLine($"vmreplay: replay matched {sources.Events.Position} events and {pc.ExitCount} exits " +
+            Console.Error.WriteLine($"vmreplay: replay matched {sources.Events.Position} events, {pc.ExitCount} exits and {session.Verifier.Verified} snapshots " +
                 $"({sources.HostEvents?.DebugStops ?? 0} breakpoint stops to reach forced points)");
             return outcome.ExitStatus;
         }
@@ -67,6 +75,39 @@ internal static class ReplayCommand
             ReportDivergence(e, pc, sources);
             return DivergenceStatus;
         }
+        catch (HostLimitationException e)
+        {
+            throw new UserError(e.Message);
+        }
+    }
+
+    /// <summary>"1200" (event 1200) or "1200+35" (35 instructions after it).</summary>
+    internal static ReplayPosition ParsePosition(string text)
+    {
+        var parts = text.Split('+');
+        if (parts.Length <= 2 && long.TryParse(parts[0], out long e) && e >= 0)
+        {
+            long k = 0;
+            if (parts.Length == 1 || (long.TryParse(parts[1], out k) && k >= 0)) return new ReplayPosition(e, k);
+        }
+        throw new UserError($"--to: '{text}' is not a position: give an event index, optionally +instructions (1200, 1200+35)");
+    }
+
+    private static void ReportPosition(ReplaySession session)
+    {
+        var pc = session.Machine;
+        var (regs, memory) = FinalState.Hash(pc.Vm);
+        var err = Console.Error;
+        err.WriteLine($"vmreplay: at {session.Position} (exit {pc.Counters.ExitCount}, {session.Restores} snapshot restores); state hash {regs:x16} {memory:x16}");
+        pc.Vm.Vcpus[0].WithState(s =>
+        {
+            var r = s.Regs;
+            err.WriteLine($"  rip {r.Rip:x16}  rflags {r.Rflags:x8}  cs {s.Sregs.Cs.Selector:x4}  cr0 {s.Sregs.Cr0:x}");
+            err.WriteLine($"  rax {r.Rax:x16}  rbx {r.Rbx:x16}  rcx {r.Rcx:x16}  rdx {r.Rdx:x16}");
+            err.WriteLine($"  rsi {r.Rsi:x16}  rdi {r.Rdi:x16}  rsp {r.Rsp:x16}  rbp {r.Rbp:x16}");
+            err.WriteLine($"  instruction at rip: {new InstructionEmulator().Disassemble(s, pc.Vm.Memory)}");
+        });
+        if (session.Sources.Events.Peek() is { } next) err.WriteLine($"  next event {session.Sources.Events.Position}: {next.Describe()}");
     }
 
     private static void ReportDivergence(Exception e, PcMachine pc, ReplaySources sources)

@@ -70,25 +70,55 @@ public sealed class PcMachine : IDisposable
         }
     }
 
-    /// <summary>Runs vCPU 0 until the machine stops and returns how it ended.</summary>
+    /// <summary>Where to hand over whole machine states (snapshots).</summary>
+    public IRunCheckpoints? Checkpoints { get; set; }
+
+    /// <summary>Checked at every stop; when true, <see cref="Run"/> returns <see cref="RunOutcome.Paused"/> and a later call continues.</summary>
+    public Func<StopPoint, bool>? PauseRequested { get; set; }
+
+    /// <summary>The run loop's counters at the current point.</summary>
+    public RunnerCounters Counters => Runner.Counters;
+
+    private VcpuRunner Runner => _runner ??= new VcpuRunner(Vm, Vm.Vcpus[0], Platform, _sources.Clock,
+        _sources.CreateHostEvents(Vm, Vm.Vcpus[0], _kicker), _kicker)
+    {
+        ExitObserver = (v, run) =>
+        {
+            _sources.OnExit(v, run);
+            ExitObserver?.Invoke(v, run);
+        },
+        AbortCheck = () => _sources.AbortReason,
+        Checkpoints = new CheckpointRelay(this),
+        PauseRequested = stop => PauseRequested?.Invoke(stop) == true,
+    };
+
+    // The checkpoints may be set after the run loop was built (a replay restores a snapshot first).
+    private sealed class CheckpointRelay(PcMachine machine) : IRunCheckpoints
+    {
+        public bool IsDue(long exitCount) => machine.Checkpoints?.IsDue(exitCount) == true;
+        public void Reached(long exitCount) => machine.Checkpoints?.Reached(exitCount);
+    }
+
+    /// <summary>The whole state of the stopped machine except RAM: vCPU, devices, run-loop counters.</summary>
+    public MachineState CaptureState() => new(Vm.Vcpus[0].CaptureState(), Platform.SaveState(), Runner.Counters);
+
+    /// <summary>Puts the stopped machine in <paramref name="state"/> (RAM is restored separately).</summary>
+    public void RestoreState(MachineState state)
+    {
+        Vm.Vcpus[0].RestoreState(state.Vcpu);
+        Platform.RestoreState(state.Platform);
+        Runner.RestoreCounters(state.Counters);
+    }
+
+    /// <summary>Runs vCPU 0 until the machine stops or pauses and returns how it ended.</summary>
     public RunOutcome Run()
     {
-        var vcpu = Vm.Vcpus[0];
-        var events = _sources.CreateHostEvents(Vm, vcpu, _kicker);
-        _runner = new VcpuRunner(Vm, vcpu, Platform, _sources.Clock, events, _kicker)
-        {
-            ExitObserver = (v, run) =>
-            {
-                _sources.OnExit(v, run);
-                ExitObserver?.Invoke(v, run);
-            },
-            AbortCheck = () => _sources.AbortReason,
-        };
+        var runner = Runner;
         RunOutcome? outcome = null;
         Exception? failure = null;
         var thread = new Thread(() =>
         {
-            try { outcome = _runner.Run(); }
+            try { outcome = runner.Run(); }
             catch (Exception e) { failure = e; }
         }, 16 << 20) { Name = "vmreplay vCPU 0", IsBackground = true };
         thread.Start();

@@ -92,6 +92,29 @@ public sealed class PcPlatform : IMachinePlatform
 
     public void PollInput() => Com1.PollInput();
 
+    /// <summary>Every device's state, for a snapshot.</summary>
+    public PcPlatformState SaveState() => new()
+    {
+        Pic = Pic.SaveState(), Com1 = Com1.SaveState(), Pit = Pit.SaveState(), PortB = PortB.SaveState(),
+        Rtc = Rtc.SaveState(), Keyboard = Keyboard.SaveState(), DebugExit = DebugExit.SaveState(),
+        Post = Post.SaveState(), Pci = Pci.SaveState(),
+    };
+
+    /// <summary>Puts every device back in a saved state. A snapshot is only taken while no stop is requested.</summary>
+    public void RestoreState(PcPlatformState state)
+    {
+        Pic.RestoreState(state.Pic);
+        Com1.RestoreState(state.Com1);
+        Pit.RestoreState(state.Pit);
+        PortB.RestoreState(state.PortB);
+        Rtc.RestoreState(state.Rtc);
+        Keyboard.RestoreState(state.Keyboard);
+        DebugExit.RestoreState(state.DebugExit);
+        Post.RestoreState(state.Post);
+        Pci.RestoreState(state.Pci);
+        StopRequest = null;
+    }
+
     /// <summary>Port accesses by port, with the device that holds each (null: unmapped). Only when counting was asked for.</summary>
     public IEnumerable<(ushort Port, string? Device, long Reads, long Writes)> PortStatistics()
     {

@@ -1,71 +1,73 @@
-using System.Security.Cryptography;
-using VmReplay.Engine.Kvm;
-
 namespace VmReplay.Engine.Memory;
 
 /// <summary>
-/// The guest pages written since the last <see cref="Reset"/>, from KVM's dirty log (the VM's
-/// slots must log dirty pages), and a hash of their contents. Equal registers and an equal hash
-/// at the same place in a run mean equal machine state, which is how a replay recognises a
-/// recorded point that no exit marks.
+/// The guest pages written since the last <see cref="Reset"/> (by the guest, from KVM's dirty log,
+/// or by the VMM), and a hash of their contents. Equal registers and an equal hash at the same
+/// place in a run mean equal machine state, which is how a replay recognises a recorded point
+/// that no exit marks; the same set names the pages an incremental snapshot must hold.
 /// </summary>
 public sealed class DirtyPageTracker
 {
-    private readonly KvmVm _vm;
-    private readonly GuestMemory _memory;
-    private readonly ulong[][] _accumulated;
-    private readonly ulong[][] _scratch;
+    private readonly DirtyLog _log;
+    private readonly ulong[][] _pages;
 
-    public DirtyPageTracker(KvmVm vm, GuestMemory memory)
+    internal DirtyPageTracker(DirtyLog log)
     {
-        _vm = vm;
-        _memory = memory;
-        _accumulated = memory.Regions.Select(r => new ulong[(r.Size / GuestMemory.PageSize + 63) / 64]).ToArray();
-        _scratch = _accumulated.Select(a => new ulong[a.Length]).ToArray();
+        _log = log;
+        _pages = log.Memory.Regions.Select(r => new ulong[DirtyLog.BitmapWords(r)]).ToArray();
     }
 
-    /// <summary>Folds KVM's dirty log (which this clears) into the pages written since the last reset.</summary>
-    public void Accumulate()
+    internal void Merge(int region, ReadOnlySpan<ulong> bits)
     {
-        for (int i = 0; i < _accumulated.Length; i++)
-        {
-            _vm.GetDirtyLog(_memory.Regions[i].Slot, _scratch[i]);
-            for (int w = 0; w < _scratch[i].Length; w++) _accumulated[i][w] |= _scratch[i][w];
-        }
+        var mine = _pages[region];
+        for (int w = 0; w < mine.Length; w++) mine[w] |= bits[w];
     }
 
-    /// <summary>Hash of the addresses and contents of every page written since the last reset.</summary>
-    public ulong Hash()
+    internal void ClearPages()
     {
-        Accumulate();
-        using var sha = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-        Span<byte> address = stackalloc byte[8];
-        for (int i = 0; i < _accumulated.Length; i++)
-        {
-            var region = _memory.Regions[i];
-            for (int w = 0; w < _accumulated[i].Length; w++)
+        foreach (var a in _pages) Array.Clear(a);
+    }
+
+    /// <summary>Guest-physical addresses of the pages written since the last reset, ascending.</summary>
+    public List<ulong> Pages()
+    {
+        _log.Collect();
+        var result = new List<ulong>();
+        var regions = _log.Memory.Regions;
+        for (int i = 0; i < _pages.Length; i++)
+            for (int w = 0; w < _pages[i].Length; w++)
             {
-                ulong bits = _accumulated[i][w];
+                ulong bits = _pages[i][w];
                 while (bits != 0)
                 {
                     int b = System.Numerics.BitOperations.TrailingZeroCount(bits);
                     bits &= bits - 1;
-                    ulong gpa = region.GuestBase + (ulong)(w * 64 + b) * GuestMemory.PageSize;
-                    BitConverter.TryWriteBytes(address, gpa);
-                    sha.AppendData(address);
-                    sha.AppendData(_memory.GetSpan(gpa, (int)GuestMemory.PageSize));
+                    result.Add(regions[i].GuestBase + (ulong)(w * 64 + b) * GuestMemory.PageSize);
                 }
             }
-        }
-        Span<byte> digest = stackalloc byte[32];
-        sha.GetHashAndReset(digest);
-        return BitConverter.ToUInt64(digest);
+        return result;
     }
+
+    /// <summary>Marks <paramref name="gpas"/> as written (restoring a tracker's set from a snapshot).</summary>
+    public void Add(IEnumerable<ulong> gpas)
+    {
+        var regions = _log.Memory.Regions;
+        foreach (ulong gpa in gpas)
+            for (int i = 0; i < regions.Count; i++)
+                if (regions[i].Contains(gpa))
+                {
+                    ulong page = (gpa - regions[i].GuestBase) / GuestMemory.PageSize;
+                    _pages[i][page / 64] |= 1UL << (int)(page % 64);
+                }
+    }
+
+    /// <summary>Hash (<see cref="PageSetHash"/>) of the addresses and contents of every page written since the last reset.</summary>
+    public ulong Hash() => PageSetHash.Of(_log.Memory, Pages());
 
     /// <summary>Starts a new interval: pages written from now on.</summary>
     public void Reset()
     {
-        Accumulate();
-        foreach (var a in _accumulated) Array.Clear(a);
+        _log.Collect();
+        ClearPages();
     }
 }

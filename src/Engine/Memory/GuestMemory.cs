@@ -18,6 +18,9 @@ public sealed unsafe class GuestMemory : IDisposable
     public const ulong PageSize = 4096;
 
     private readonly List<GuestMemoryRegion> _regions = new();
+    // Pages the VMM itself wrote (interrupt frames, emulated instructions): KVM's dirty log only
+    // sees guest writes, and a snapshot or a state hash must see both.
+    private readonly List<ulong[]> _vmmWritten = new();
 
     private GuestMemory() { }
 
@@ -56,6 +59,7 @@ public sealed unsafe class GuestMemory : IDisposable
             Libc.MAP_PRIVATE | Libc.MAP_ANONYMOUS | Libc.MAP_NORESERVE, -1, 0);
         if (p == (void*)-1) throw KvmException.FromErrno($"mmap of {size / (1024 * 1024)} MiB guest RAM");
         _regions.Add(new GuestMemoryRegion((uint)_regions.Count, guestBase, size, (byte*)p));
+        _vmmWritten.Add(new ulong[(size / PageSize + 63) / 64]);
         TotalSize += size;
     }
 
@@ -122,7 +126,11 @@ public sealed unsafe class GuestMemory : IDisposable
             var r = FindRegion(gpa)!;
             int n = (int)Math.Min((ulong)remaining, r.GuestEnd - gpa);
             var host = new Span<byte>(r.Host + (gpa - r.GuestBase), n);
-            if (write) src.Slice(done, n).CopyTo(host);
+            if (write)
+            {
+                src.Slice(done, n).CopyTo(host);
+                MarkWritten(r, gpa, n);
+            }
             else host.CopyTo(dst.Slice(done, n));
             gpa += (ulong)n;
             done += n;
@@ -130,6 +138,36 @@ public sealed unsafe class GuestMemory : IDisposable
         }
         return true;
     }
+
+    private void MarkWritten(GuestMemoryRegion r, ulong gpa, int length)
+    {
+        var bits = _vmmWritten[(int)r.Slot];
+        ulong first = (gpa - r.GuestBase) / PageSize, last = (gpa - r.GuestBase + (ulong)length - 1) / PageSize;
+        for (ulong page = first; page <= last; page++) bits[page / 64] |= 1UL << (int)(page % 64);
+    }
+
+    /// <summary>ORs the pages the VMM wrote in region <paramref name="region"/> since the last call into <paramref name="bitmap"/> and forgets them.</summary>
+    public void TakeVmmWritten(int region, Span<ulong> bitmap)
+    {
+        var bits = _vmmWritten[region];
+        for (int w = 0; w < bits.Length; w++)
+        {
+            bitmap[w] |= bits[w];
+            bits[w] = 0;
+        }
+    }
+
+    /// <summary>Zeroes all RAM (before restoring a snapshot), without marking pages as written.</summary>
+    public void Clear()
+    {
+        foreach (var r in _regions)
+            for (ulong at = 0; at < r.Size; at += 1 << 30)
+                new Span<byte>(r.Host + at, (int)Math.Min(1UL << 30, r.Size - at)).Clear();
+        foreach (var bits in _vmmWritten) Array.Clear(bits);
+    }
+
+    /// <summary>Writes whole pages restored from a snapshot, without marking them as written.</summary>
+    public void RestorePage(ulong gpa, ReadOnlySpan<byte> page) => page.CopyTo(GetSpan(gpa, (int)PageSize));
 
     public void Dispose()
     {

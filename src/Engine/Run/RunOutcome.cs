@@ -15,6 +15,8 @@ public enum RunOutcomeKind
     TripleFault,
     /// <summary>The VMM could not continue: an exit it cannot handle, an instruction nobody can emulate, a host fault.</summary>
     VmmError,
+    /// <summary>Not an end: the run stopped where its owner asked (<see cref="VcpuRunner.PauseRequested"/>); Run continues it.</summary>
+    Paused,
 }
 
 /// <summary>The end of a run: what happened, the process exit status it maps to, and a one-line description.</summary>
@@ -25,4 +27,6 @@ public sealed record RunOutcome(RunOutcomeKind Kind, int ExitStatus, string Mess
         new(RunOutcomeKind.DebugExit, (int)(((value << 1) | 1) & 0xFF), $"guest wrote {value:x} to the debug-exit port");
 
     public static RunOutcome Error(string message) => new(RunOutcomeKind.VmmError, 3, message);
+
+    public static readonly RunOutcome Paused = new(RunOutcomeKind.Paused, 0, "paused where asked");
 }

@@ -44,7 +44,20 @@ public sealed class VcpuRunner
     /// <summary>Checked at every stop: a reason to end the run that comes from outside the machine (a failed trace writer).</summary>
     public Func<RunOutcome?>? AbortCheck { get; set; }
 
+    /// <summary>Where to hand over a whole machine state (snapshots, their verification).</summary>
+    public IRunCheckpoints? Checkpoints { get; set; }
+
+    /// <summary>
+    /// Asked once at every stop before anything is serviced: when true, the run completes the
+    /// pending instruction and returns <see cref="RunOutcome.Paused"/>; calling <see cref="Run"/>
+    /// again continues from that same stop without asking again.
+    /// </summary>
+    public Func<StopPoint, bool>? PauseRequested { get; set; }
+
+    private bool _resumingFromPause;
+
     private StopKind _lastStop = StopKind.Exit;
+    private long _checkpointDone = -1;
 
     /// <summary>External interrupts the VMM delivered.</summary>
     public long InterruptsDelivered { get; private set; }
@@ -52,7 +65,24 @@ public sealed class VcpuRunner
     /// <summary>Instructions the VMM emulated because KVM could not.</summary>
     public long EmulatedInstructions { get; private set; }
 
-    /// <summary>Runs until the machine stops. Must be called on the thread that will own the vCPU.</summary>
+    /// <summary>The counters that belong to a machine state, as saved in a snapshot.</summary>
+    public RunnerCounters Counters => new(ExitCount, InterruptsDelivered, EmulatedInstructions);
+
+    /// <summary>
+    /// Continues from a restored snapshot taken at the checkpoint after exit
+    /// <see cref="RunnerCounters.ExitCount"/>; that checkpoint is not reported again.
+    /// </summary>
+    public void RestoreCounters(RunnerCounters c)
+    {
+        ExitCount = c.ExitCount;
+        InterruptsDelivered = c.InterruptsDelivered;
+        EmulatedInstructions = c.EmulatedInstructions;
+        _lastStop = StopKind.Exit;
+        _checkpointDone = c.ExitCount;
+        _resumingFromPause = false;
+    }
+
+    /// <summary>Runs until the machine stops or pauses. Must be called on the thread that will own the vCPU.</summary>
     public RunOutcome Run()
     {
         var kvm = _vcpu.Kvm;
@@ -64,6 +94,19 @@ public sealed class VcpuRunner
             {
                 if (_platform.StopRequest is { } stop) return stop;
                 if (AbortCheck?.Invoke() is { } abort) return abort;
+                if (_lastStop == StopKind.Exit && _checkpointDone != ExitCount && Checkpoints is { } checkpoints && checkpoints.IsDue(ExitCount))
+                {
+                    _checkpointDone = ExitCount;
+                    CompletePendingInstruction(run);
+                    checkpoints.Reached(ExitCount);
+                }
+                if (!_resumingFromPause && PauseRequested?.Invoke(new StopPoint(ExitCount, _lastStop)) == true)
+                {
+                    CompletePendingInstruction(run);
+                    _resumingFromPause = true;
+                    return RunOutcome.Paused;
+                }
+                _resumingFromPause = false;
                 bool serviced = _events.TakeDue(new StopPoint(ExitCount, _lastStop));
                 if (serviced) ServiceAsyncEvents();
                 // Where a replay must reproduce delivery, deliver only at exits and at service
@@ -126,17 +169,7 @@ public sealed class VcpuRunner
             return null;
         }
         bool mayWait = _events.AllowsInterruptWindow;
-        // An I/O or MMIO exit leaves its instruction unfinished until the next KVM_RUN; re-enter
-        // with immediate_exit to complete it without running further (KVM API, "immediate_exit"),
-        // so the interrupt is delivered at a clean instruction boundary.
-        run.ImmediateExit = true;
-        _vcpu.EnterRun();
-        try { _vcpu.Kvm.Run(); }
-        finally
-        {
-            _vcpu.LeaveRun();
-            run.ImmediateExit = false;
-        }
+        CompletePendingInstruction(run);
         string? failure = null;
         bool delivered = _vcpu.WithState(s =>
         {
@@ -149,6 +182,21 @@ public sealed class VcpuRunner
         if (delivered) InterruptsDelivered++;
         run.RequestInterruptWindow = mayWait && (!delivered || _platform.HasPendingInterrupt);
         return null;
+    }
+
+    // An I/O, MMIO or MSR exit leaves its instruction unfinished until the next KVM_RUN; re-enter
+    // with immediate_exit to complete it without running further (KVM API, "immediate_exit"), so
+    // an interrupt is delivered, or a state saved, at a clean instruction boundary.
+    private void CompletePendingInstruction(KvmRun run)
+    {
+        run.ImmediateExit = true;
+        _vcpu.EnterRun();
+        try { _vcpu.Kvm.Run(); }
+        finally
+        {
+            _vcpu.LeaveRun();
+            run.ImmediateExit = false;
+        }
     }
 
     private RunOutcome? HandleExit(KvmRun run)

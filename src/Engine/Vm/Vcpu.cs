@@ -58,6 +58,20 @@ public sealed class Vcpu : IDisposable
         return result;
     }
 
+    /// <summary>A copy of the complete state of this stopped vCPU (for a snapshot).</summary>
+    public VcpuState CaptureState()
+    {
+        if (IsRunning) throw new InvalidOperationException($"vCPU {Id} state requested while it runs");
+        return Read();
+    }
+
+    /// <summary>Makes this stopped vCPU's state <paramref name="state"/> (restoring a snapshot).</summary>
+    public void RestoreState(VcpuState state)
+    {
+        if (IsRunning) throw new InvalidOperationException($"vCPU {Id} state restored while it runs");
+        Write(state, Read());
+    }
+
     private VcpuState Read()
     {
         var s = new VcpuState

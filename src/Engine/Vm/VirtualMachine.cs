@@ -32,6 +32,9 @@ public sealed class VirtualMachine : IDisposable
 
     public GuestMemory Memory { get; }
 
+    /// <summary>The dirty-page log, when the VM was created with <see cref="VirtualMachineOptions.DirtyLogging"/>.</summary>
+    public DirtyLog? DirtyLog { get; private set; }
+
     public HostCapabilities Capabilities { get; }
 
     /// <summary>What the host offers; the guest sees <see cref="CpuModel.Build"/> of it.</summary>
@@ -74,6 +77,7 @@ public sealed class VirtualMachine : IDisposable
         foreach (var region in Memory.Regions)
             Kvm.SetUserMemoryRegion(region.Slot, region.GuestBase, region.Size, region.HostAddress,
                 options.DirtyLogging ? KvmUserspaceMemoryRegion.LogDirtyPages : 0);
+        if (options.DirtyLogging) DirtyLog = new DirtyLog(Kvm, Memory);
 
         Kvm.EnableCap(KvmCap.X86UserSpaceMsr, UserSpaceMsrReasons);
         Kvm.SetMsrFilterToUserspace(MsrModel.FilteredToUserspace);

@@ -1,0 +1,15 @@
+namespace VmReplay.Engine.Run;
+
+/// <summary>
+/// Points after an exit at which the run loop hands over a whole machine state: the vCPU is
+/// stopped and the exit's instruction is complete (an I/O read has reached its register). A
+/// recorder takes snapshots there; a replay checks its state against them at the same exits.
+/// </summary>
+public interface IRunCheckpoints
+{
+    /// <summary>Whether the stop after exit number <paramref name="exitCount"/> (0: the start) is a checkpoint.</summary>
+    bool IsDue(long exitCount);
+
+    /// <summary>The machine is at the checkpoint after exit <paramref name="exitCount"/>; its state may be read but not changed.</summary>
+    void Reached(long exitCount);
+}

@@ -1,0 +1,123 @@
+using System.Buffers.Binary;
+using System.Text.Json;
+using K4os.Compression.LZ4;
+using VmReplay.Devices.Platform;
+using VmReplay.Engine.Memory;
+using VmReplay.Engine.Run;
+
+namespace VmReplay.Recorder.Snapshots;
+
+/// <summary>The SNAP chunk payload (traces/FORMAT.md, "SNAP payload"): a fixed header, the vCPU and device state, page lists, then the pages in LZ4 blocks.</summary>
+public static class SnapshotCodec
+{
+    /// <summary>Pages per LZ4 block: big enough to compress well, small enough to decode a few pages cheaply.</summary>
+    public const int PagesPerBlock = 256;
+    private const int PageSize = (int)GuestMemory.PageSize;
+    private const int HeaderSize = 48;
+
+    private static readonly JsonSerializerOptions Json = new() { IncludeFields = true };
+
+    private sealed record MachinePart(PcPlatformState Platform, RunnerCounters Counters);
+
+    public static byte[] Encode(Snapshot s)
+    {
+        var w = new MemoryStream(s.PageData.Length / 2 + 4096);
+        Span<byte> h = stackalloc byte[HeaderSize];
+        h.Clear();
+        h[0] = (byte)s.Kind;
+        BinaryPrimitives.WriteInt64LittleEndian(h[8..], s.EventIndex);
+        BinaryPrimitives.WriteInt64LittleEndian(h[16..], s.ExitCount);
+        BinaryPrimitives.WriteInt64LittleEndian(h[24..], s.EngineNanoseconds);
+        BinaryPrimitives.WriteUInt64LittleEndian(h[32..], s.MemoryHash);
+        BinaryPrimitives.WriteInt32LittleEndian(h[40..], s.Pages.Length);
+        w.Write(h);
+        PutBlob(w, VcpuStateCodec.Encode(s.Machine.Vcpu));
+        PutBlob(w, JsonSerializer.SerializeToUtf8Bytes(new MachinePart(s.Machine.Platform, s.Machine.Counters), Json));
+        PutAddresses(w, s.ServicePages);
+        PutAddresses(w, s.Pages);
+        var packed = new byte[LZ4Codec.MaximumOutputSize(PagesPerBlock * PageSize)];
+        Span<byte> n = stackalloc byte[4];
+        for (int first = 0; first < s.Pages.Length; first += PagesPerBlock)
+        {
+            int count = Math.Min(PagesPerBlock, s.Pages.Length - first);
+            int length = LZ4Codec.Encode(s.PageData.AsSpan(first * PageSize, count * PageSize), packed);
+            BinaryPrimitives.WriteInt32LittleEndian(n, length);
+            w.Write(n);
+            w.Write(packed, 0, length);
+        }
+        return w.ToArray();
+    }
+
+    /// <summary>Decodes a SNAP payload; the pages are decompressed only when <paramref name="withPages"/>. Throws <see cref="FormatException"/> on a malformed payload.</summary>
+    public static Snapshot Decode(ReadOnlySpan<byte> payload, bool withPages)
+    {
+        if (payload.Length < HeaderSize) throw new FormatException("snapshot shorter than its header");
+        var kind = (SnapshotKind)payload[0];
+        if (kind is not (SnapshotKind.Full or SnapshotKind.Incremental)) throw new FormatException($"unknown snapshot kind {payload[0]}");
+        long eventIndex = BinaryPrimitives.ReadInt64LittleEndian(payload[8..]);
+        long exitCount = BinaryPrimitives.ReadInt64LittleEndian(payload[16..]);
+        long engineNs = BinaryPrimitives.ReadInt64LittleEndian(payload[24..]);
+        ulong memoryHash = BinaryPrimitives.ReadUInt64LittleEndian(payload[32..]);
+        int pageCount = BinaryPrimitives.ReadInt32LittleEndian(payload[40..]);
+        int at = HeaderSize;
+        var vcpu = VcpuStateCodec.Decode(GetBlob(payload, ref at, "vCPU state"));
+        MachinePart machine;
+        try { machine = JsonSerializer.Deserialize<MachinePart>(GetBlob(payload, ref at, "device state"), Json) ?? throw new FormatException("empty device state"); }
+        catch (JsonException e) { throw new FormatException($"device state does not decode: {e.Message}"); }
+        var servicePages = GetAddresses(payload, ref at, "service pages");
+        var pages = GetAddresses(payload, ref at, "pages");
+        if (pages.Length != pageCount) throw new FormatException($"snapshot header says {pageCount} pages, its list holds {pages.Length}");
+        byte[] data = [];
+        if (withPages)
+        {
+            data = new byte[pages.Length * PageSize];
+            for (int first = 0; first < pages.Length; first += PagesPerBlock)
+            {
+                int count = Math.Min(PagesPerBlock, pages.Length - first);
+                var block = GetBlob(payload, ref at, $"page block {first / PagesPerBlock}");
+                int length = LZ4Codec.Decode(block, data.AsSpan(first * PageSize, count * PageSize));
+                if (length != count * PageSize) throw new FormatException($"page block {first / PagesPerBlock} decodes to {length} bytes, not {count * PageSize}");
+            }
+            if (PageSetHash.Of(pages, data) != memoryHash) throw new FormatException("the pages do not match the snapshot's memory hash");
+        }
+        return new Snapshot(kind, eventIndex, exitCount, engineNs, memoryHash,
+            new MachineState(vcpu, machine.Platform, machine.Counters), servicePages, pages, data);
+    }
+
+    private static void PutBlob(Stream w, ReadOnlySpan<byte> blob)
+    {
+        Span<byte> n = stackalloc byte[4];
+        BinaryPrimitives.WriteInt32LittleEndian(n, blob.Length);
+        w.Write(n);
+        w.Write(blob);
+    }
+
+    private static ReadOnlySpan<byte> GetBlob(ReadOnlySpan<byte> p, ref int at, string what)
+    {
+        if (p.Length - at < 4) throw new FormatException($"snapshot ends before its {what}");
+        int n = BinaryPrimitives.ReadInt32LittleEndian(p[at..]);
+        if (n < 0 || p.Length - at - 4 < n) throw new FormatException($"snapshot ends inside its {what}");
+        var blob = p.Slice(at + 4, n);
+        at += 4 + n;
+        return blob;
+    }
+
+    private static void PutAddresses(Stream w, ulong[] pages)
+    {
+        var b = new byte[4 + 8 * pages.Length];
+        BinaryPrimitives.WriteInt32LittleEndian(b, pages.Length);
+        for (int i = 0; i < pages.Length; i++) BinaryPrimitives.WriteUInt64LittleEndian(b.AsSpan(4 + 8 * i), pages[i]);
+        w.Write(b);
+    }
+
+    private static ulong[] GetAddresses(ReadOnlySpan<byte> p, ref int at, string what)
+    {
+        if (p.Length - at < 4) throw new FormatException($"snapshot ends before its {what}");
+        int n = BinaryPrimitives.ReadInt32LittleEndian(p[at..]);
+        if (n < 0 || (p.Length - at - 4) / 8 < n) throw new FormatException($"snapshot ends inside its {what}");
+        var result = new ulong[n];
+        for (int i = 0; i < n; i++) result[i] = BinaryPrimitives.ReadUInt64LittleEndian(p[(at + 4 + 8 * i)..]);
+        at += 4 + 8 * n;
+        return result;
+    }
+}

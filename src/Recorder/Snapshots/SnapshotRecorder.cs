@@ -1,0 +1,81 @@
+using System.Diagnostics;
+using VmReplay.Devices.Platform;
+using VmReplay.Engine.Memory;
+using VmReplay.Engine.Run;
+
+namespace VmReplay.Recorder.Snapshots;
+
+/// <summary>
+/// Takes a recording's snapshots at run-loop checkpoints: a full one at the start, then
+/// incremental ones (pages written since the previous snapshot) as the policy says or on
+/// demand. On the vCPU thread it only copies state and pages; hashing, compression and writing
+/// happen on the trace writer's thread.
+/// </summary>
+public sealed class SnapshotRecorder : IRunCheckpoints
+{
+    private readonly PcMachine _machine;
+    private readonly TraceWriter _writer;
+    private readonly SnapshotPolicy _policy;
+    private readonly RecordingClock _clock;
+    private readonly Func<DirtyPageTracker?> _serviceTracker;
+    private readonly DirtyPageTracker _written;
+    private long _lastExit = -1, _lastNanoseconds;
+    private volatile bool _requested;
+
+    public SnapshotRecorder(PcMachine machine, TraceWriter writer, SnapshotPolicy policy, RecordingClock clock, Func<DirtyPageTracker?> serviceTracker)
+    {
+        _machine = machine;
+        _writer = writer;
+        _policy = policy;
+        _clock = clock;
+        _serviceTracker = serviceTracker;
+        _written = machine.Vm.DirtyLog?.CreateTracker() ?? throw new InvalidOperationException("snapshots need a VM with dirty logging");
+    }
+
+    /// <summary>Snapshots taken.</summary>
+    public int Count { get; private set; }
+
+    /// <summary>Time the vCPU thread spent capturing snapshots (the recorder's own cost, not guest time).</summary>
+    public TimeSpan CaptureTime { get; private set; }
+
+    /// <summary>Asks for a snapshot at the next checkpoint. Any thread.</summary>
+    public void Request() => _requested = true;
+
+    public bool IsDue(long exitCount)
+    {
+        if (_lastExit < 0 || _requested) return true;
+        if (_policy.Exits is { } n && exitCount - _lastExit >= n) return true;
+        return _policy.Nanoseconds is { } ns && _clock.LastReading - _lastNanoseconds >= ns;
+    }
+
+    public void Reached(long exitCount)
+    {
+        long started = Stopwatch.GetTimestamp();
+        bool full = _lastExit < 0;
+        var memory = _machine.Vm.Memory;
+        var pages = full ? NonZeroPages(memory) : _written.Pages();
+        _written.Reset();
+        var data = new byte[pages.Count * (int)GuestMemory.PageSize];
+        for (int i = 0; i < pages.Count; i++)
+            memory.GetSpan(pages[i], (int)GuestMemory.PageSize).CopyTo(data.AsSpan(i * (int)GuestMemory.PageSize));
+        var service = _serviceTracker()?.Pages() ?? [];
+        _writer.AppendSnapshot(new Snapshot(full ? SnapshotKind.Full : SnapshotKind.Incremental, _writer.EventCount, exitCount,
+            _clock.LastReading, MemoryHash: 0, _machine.CaptureState(), service.ToArray(), pages.ToArray(), data));
+        _lastExit = exitCount;
+        _lastNanoseconds = _clock.LastReading;
+        _requested = false;
+        Count++;
+        CaptureTime += Stopwatch.GetElapsedTime(started);
+    }
+
+    /// <summary>Every page of RAM that is not all zeroes: what a full snapshot must hold, since a restore starts from zeroed RAM.</summary>
+    public static List<ulong> NonZeroPages(GuestMemory memory)
+    {
+        var pages = new List<ulong>();
+        foreach (var r in memory.Regions)
+            for (ulong at = 0; at < r.Size; at += GuestMemory.PageSize)
+                if (memory.GetSpan(r.GuestBase + at, (int)GuestMemory.PageSize).ContainsAnyExcept((byte)0))
+                    pages.Add(r.GuestBase + at);
+        return pages;
+    }
+}

@@ -1,0 +1,117 @@
+using System.Text.Json;
+using VmReplay.Devices.Platform;
+using VmReplay.Engine.Memory;
+using VmReplay.Engine.Run;
+using VmReplay.Recorder;
+using VmReplay.Recorder.Snapshots;
+
+namespace VmReplay.Replayer;
+
+/// <summary>
+/// Checks a replay against the recording's snapshots at the same checkpoints: the event index,
+/// the vCPU state, every device's state, the run-loop counters, and the pages written since the
+/// previous snapshot (all non-zero pages for a full one). The first difference is a divergence.
+/// </summary>
+public sealed class SnapshotVerifier : IRunCheckpoints
+{
+    private static readonly JsonSerializerOptions Json = new() { IncludeFields = true };
+    private readonly TraceReader _trace;
+    private readonly PcMachine _machine;
+    private readonly EventCursor _events;
+    private readonly DirtyPageTracker _written;
+    private int _next;
+    private Snapshot? _pending;
+
+    public SnapshotVerifier(TraceReader trace, PcMachine machine, EventCursor events)
+    {
+        _trace = trace;
+        _machine = machine;
+        _events = events;
+        _written = machine.Vm.DirtyLog?.CreateTracker() ?? throw new InvalidOperationException("verifying snapshots needs a VM with dirty logging");
+    }
+
+    /// <summary>Snapshots checked so far.</summary>
+    public int Verified { get; private set; }
+
+    /// <summary>After snapshot number <paramref name="restored"/> was restored: the next one to check is the one after it.</summary>
+    public void ContinueAfter(int restored)
+    {
+        _next = restored + 1;
+        _pending = null;
+        _written.Reset();
+    }
+
+    private Snapshot? Next()
+    {
+        if (_pending is null && _next < _trace.Snapshots.Count) _pending = _trace.ReadSnapshot(_trace.Snapshots[_next], withPages: false);
+        return _pending;
+    }
+
+    public bool IsDue(long exitCount) => Next() is { } s && s.ExitCount == exitCount;
+
+    public void Reached(long exitCount)
+    {
+        var expected = Next()!;
+        string where = $"snapshot {_next} (after exit {exitCount})";
+        long at = _events.Position;
+        if (expected.EventIndex != at)
+            throw new ReplayDivergenceException(at, $"{where} at event {expected.EventIndex}", $"the replay reached that exit at event {at}");
+        var actual = _machine.CaptureState();
+        if (VcpuDifference(expected.Machine, actual) is { } vcpu)
+            throw new ReplayDivergenceException(at, $"the vCPU state of {where}", $"a different one: {vcpu}");
+        if (DeviceDifference(expected.Machine.Platform, actual.Platform) is { } device)
+            throw new ReplayDivergenceException(at, $"the {device} state of {where}", "a different one");
+        if (expected.Machine.Counters != actual.Counters)
+            throw new ReplayDivergenceException(at, $"run-loop counters {expected.Machine.Counters} at {where}", actual.Counters.ToString());
+        var pages = expected.Kind == SnapshotKind.Full ? SnapshotRecorder.NonZeroPages(_machine.Vm.Memory) : _written.Pages();
+        ulong hash = PageSetHash.Of(_machine.Vm.Memory, pages);
+        if (hash != expected.MemoryHash)
+            throw new ReplayDivergenceException(at,
+                $"{expected.Pages.Length} pages with memory hash {expected.MemoryHash:x16} at {where}{FirstPageDifference(expected.Pages, pages)}",
+                $"{pages.Count} pages with hash {hash:x16}");
+        _written.Reset();
+        _pending = null;
+        _next++;
+        Verified++;
+    }
+
+    private static string FirstPageDifference(ulong[] expected, List<ulong> actual)
+    {
+        var missing = expected.Except(actual).Take(3).ToList();
+        var extra = actual.Except(expected).Take(3).ToList();
+        if (missing.Count == 0 && extra.Count == 0) return " (the same pages, different contents)";
+        return $" (recorded but not written now: {string.Join(' ', missing.Select(p => p.ToString("x")))}; written now but not recorded: {string.Join(' ', extra.Select(p => p.ToString("x")))})";
+    }
+
+    private static string? VcpuDifference(MachineState expected, MachineState actual)
+    {
+        var e = expected.Vcpu;
+        var a = actual.Vcpu;
+        var regs = ReplayHostEvents.RegisterDifference(Recorder.Events.RegisterFile.From(e.Regs), Recorder.Events.RegisterFile.From(a.Regs));
+        if (regs.Length > 0) return regs;
+        if (!VcpuStateCodec.Encode(e).AsSpan().SequenceEqual(VcpuStateCodec.Encode(a)))
+        {
+            if (!Same(e.Sregs, a.Sregs)) return "segment or control registers";
+            if (!Same(e.Xsave, a.Xsave) || !Same(e.Fpu, a.Fpu)) return "FPU/SSE (XSAVE) state";
+            if (!Same(e.Events, a.Events)) return "pending exception or interrupt state (vCPU events)";
+            if (!Same(e.DebugRegs, a.DebugRegs)) return "debug registers";
+            return "MSRs, XCRs or MP state";
+        }
+        return null;
+    }
+
+    private static bool Same<T>(in T a, in T b) where T : unmanaged =>
+        System.Runtime.InteropServices.MemoryMarshal.AsBytes(new ReadOnlySpan<T>(in a))
+            .SequenceEqual(System.Runtime.InteropServices.MemoryMarshal.AsBytes(new ReadOnlySpan<T>(in b)));
+
+    private static string? DeviceDifference(PcPlatformState expected, PcPlatformState actual)
+    {
+        foreach (var p in typeof(PcPlatformState).GetProperties())
+        {
+            var e = JsonSerializer.Serialize(p.GetValue(expected), p.PropertyType, Json);
+            var a = JsonSerializer.Serialize(p.GetValue(actual), p.PropertyType, Json);
+            if (e != a) return $"{p.Name} device ({e} recorded, {a} now)";
+        }
+        return null;
+    }
+}
