@@ -10,6 +10,7 @@ internal static class Program
 
     private static int Main(string[] args)
     {
+        FileSizeLimit.ReportInsteadOfDying();
         var root = new RootCommand("vmreplay: a record/replay virtual-machine monitor with a time-travel debugger (Linux KVM)");
         root.Subcommands.Add(RunCommand.Create());
         root.Subcommands.Add(RecordCommand.Create());

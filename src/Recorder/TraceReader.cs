@@ -46,8 +46,47 @@ public sealed class TraceReader : IDisposable
     }
 
     /// <summary>The snapshot chunks in recorded order; each one's <see cref="ChunkInfo.FirstEvent"/> is the event index it was taken at.</summary>
-    public IReadOnlyList<ChunkInfo> Snapshots => _snapshots ??= _file.Chunks.Where(c => c.Type == ChunkType.Snapshot).ToList();
-    private List<ChunkInfo>? _snapshots;
+    public IReadOnlyList<ChunkInfo> Snapshots
+    {
+        get
+        {
+            LocateEvents();
+            return _snapshots!;
+        }
+    }
+
+    private List<ChunkInfo>? _snapshots, _eventChunks;
+
+    // The index holds each chunk's first event. A trace recovered by a scan has no index, so
+    // the positions are rebuilt from the chunks themselves: event counts and snapshot headers.
+    private void LocateEvents()
+    {
+        if (_eventChunks is not null) return;
+        var events = _file.Chunks.Where(c => c.Type == ChunkType.Events).ToList();
+        var snapshots = _file.Chunks.Where(c => c.Type == ChunkType.Snapshot).ToList();
+        if (!_file.IsComplete)
+        {
+            ulong next = 0;
+            for (int i = 0; i < events.Count; i++)
+            {
+                events[i] = events[i] with { FirstEvent = next };
+                next += (ulong)DecodeEvents(events[i], new Decompressor()).Count;
+            }
+            for (int i = 0; i < snapshots.Count; i++)
+                snapshots[i] = snapshots[i] with { FirstEvent = (ulong)ReadSnapshot(snapshots[i], withPages: false).EventIndex };
+        }
+        _eventChunks = events;
+        _snapshots = snapshots;
+    }
+
+    private List<TraceEvent> DecodeEvents(ChunkInfo chunk, Decompressor decompressor)
+    {
+        try { return EventCodec.Decode(decompressor.Unwrap(_file.ReadPayload(chunk))); }
+        catch (Exception e) when (e is FormatException or ZstdException)
+        {
+            throw new TraceFormatException($"{Path}: chunk {chunk.Number} (EVNT) at offset {chunk.Offset} does not decode: {e.Message}");
+        }
+    }
 
     /// <summary>Decodes a snapshot chunk (its pages only when <paramref name="withPages"/>); throws <see cref="TraceFormatException"/> naming the chunk.</summary>
     public Snapshot ReadSnapshot(ChunkInfo chunk, bool withPages)
@@ -65,24 +104,14 @@ public sealed class TraceReader : IDisposable
     /// <summary>The events from index <paramref name="first"/> on, starting at the chunk that holds it.</summary>
     public IEnumerable<TraceEvent> Events(long first)
     {
+        LocateEvents();
         using var decompressor = new Decompressor();
-        var chunks = _file.Chunks.Where(c => c.Type == ChunkType.Events).ToList();
+        var chunks = _eventChunks!;
         int start = Math.Max(0, chunks.FindLastIndex(c => (long)c.FirstEvent <= first));
         long index = chunks.Count > 0 ? (long)chunks[start].FirstEvent : 0;
         foreach (var chunk in chunks.Skip(start))
         {
-            byte[] raw;
-            List<TraceEvent> events;
-            try
-            {
-                raw = decompressor.Unwrap(_file.ReadPayload(chunk)).ToArray();
-                events = EventCodec.Decode(raw);
-            }
-            catch (Exception e) when (e is FormatException or ZstdException)
-            {
-                throw new TraceFormatException($"{Path}: chunk {chunk.Number} (EVNT) at offset {chunk.Offset} does not decode: {e.Message}");
-            }
-            foreach (var e in events)
+            foreach (var e in DecodeEvents(chunk, decompressor))
             {
                 if (index++ >= first) yield return e;
             }

@@ -96,7 +96,7 @@ public sealed class TraceWriter : IDisposable
         if (_failure is null)
         {
             try { _chunks.Finish(); }
-            catch (IOException e) { _failure = $"{Path}: writing the trace index failed: {e.Message}"; }
+            catch (Exception e) when (IsWriteFailure(e)) { _failure = $"{Path}: writing the trace index failed: {Reason(e)}"; }
         }
         return _failure;
     }
@@ -120,12 +120,19 @@ public sealed class TraceWriter : IDisposable
                 Interlocked.Add(ref _rawBytes, raw.Length);
                 Interlocked.Add(ref _compressedBytes, packed.Length);
             }
-            catch (IOException e)
+            catch (Exception e) when (IsWriteFailure(e))
             {
-                _failure = $"{Path}: writing the trace failed after {first} events: {e.Message}";
+                _failure = $"{Path}: writing the trace failed after {first} events: {Reason(e)}";
             }
         }
     }
+
+    // ENOSPC and EIO arrive as IOException; EFBIG (past the file-size limit) as .NET's
+    // ArgumentOutOfRangeException "file length too large". Either way the trace stops there.
+    private static bool IsWriteFailure(Exception e) => e is IOException or UnauthorizedAccessException or ArgumentOutOfRangeException;
+
+    private static string Reason(Exception e) =>
+        e is ArgumentOutOfRangeException ? "the file would exceed the file-size limit (EFBIG, ulimit -f)" : e.Message;
 
     private void WriteSnapshot(Snapshot s)
     {
@@ -137,9 +144,9 @@ public sealed class TraceWriter : IDisposable
             Interlocked.Add(ref _snapshotPageBytes, s.PageData.Length);
             Interlocked.Increment(ref _snapshots);
         }
-        catch (IOException e)
+        catch (Exception e) when (IsWriteFailure(e))
         {
-            _failure = $"{Path}: writing the snapshot at event {s.EventIndex} failed: {e.Message}";
+            _failure = $"{Path}: writing the snapshot at event {s.EventIndex} failed: {Reason(e)}";
         }
     }
 
@@ -150,7 +157,10 @@ public sealed class TraceWriter : IDisposable
             _queue.CompleteAdding();
             _thread.Join();
         }
-        _chunks.Dispose();
+        // After a failed write the stream still buffers the bytes it could not write; closing it
+        // tries again and fails the same way, which was already reported.
+        try { _chunks.Dispose(); }
+        catch (Exception e) when (IsWriteFailure(e)) { }
         _queue.Dispose();
     }
 }

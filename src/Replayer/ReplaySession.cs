@@ -74,20 +74,23 @@ public sealed class ReplaySession : IDisposable
     public void Seek(ReplayPosition target)
     {
         if (target.Event < 0 || target.Instructions < 0) throw new ArgumentOutOfRangeException(nameof(target), $"{target} is not a position");
-        int snapshot = UseSnapshots ? NearestSnapshot(target.Event) : (target < Position || Outcome is not null ? 0 : -1);
         long consumed = Sources.Events.Position;
         // Running on from here reaches the target only if the machine has not yet passed the
         // stop where the target's event count is first reached.
-        bool canRunOn = Outcome is null && (Position.Event == target.Event
+        // One stop can consume several events, so the stop of an earlier position may already be
+        // the target's stop.
+        bool atTargetStop = Outcome is null && Position.Instructions == 0 && Position.Event <= target.Event && consumed >= target.Event;
+        bool canRunOn = atTargetStop || Outcome is null && (Position.Event == target.Event
             ? Position.Instructions <= target.Instructions
             : Position.Event < target.Event && consumed < target.Event);
+        int snapshot = UseSnapshots ? NearestSnapshot(target.Event) : canRunOn ? -1 : Math.Min(0, _trace.Snapshots.Count - 1);
         bool snapshotCloser = snapshot >= 0 && (long)_trace.Snapshots[snapshot].FirstEvent > consumed;
         if (snapshot >= 0 && (!canRunOn || snapshotCloser)) Restore(snapshot);
         else if (!canRunOn) throw new InvalidOperationException($"{_trace.Path}: no snapshot at or before event {target.Event} to go back to");
 
         if (Position.Event < target.Event)
         {
-            RunUntil(target.Event, 0);
+            if (Sources.Events.Position < target.Event) RunUntil(target.Event, 0);
             Position = new ReplayPosition(target.Event, 0);
         }
         if (target.Instructions > Position.Instructions)

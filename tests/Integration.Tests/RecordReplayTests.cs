@@ -46,7 +46,7 @@ public sealed class RecordReplayTests : IDisposable
             Assert.Equal("timer: 100 ticks\n", record.Stdout);
             Assert.True(replay.ExitCode == 1, $"run {i}: {replay.Stderr}");
             Assert.Equal(record.Stdout, replay.Stdout);
-            Assert.Matches(@"replay matched \d+ events and \d+ exits \(\d+ breakpoint stops", replay.Stderr);
+            Assert.Matches(@"replay matched \d+ events, \d+ exits and \d+ snapshots \(\d+ breakpoint stops", replay.Stderr);
         }
     }
 

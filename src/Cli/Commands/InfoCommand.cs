@@ -26,10 +26,11 @@ internal static class InfoCommand
         using var trace = TraceReader.Open(path);
         var counts = new SortedDictionary<string, long>();
         EndEvent? end = null;
-        long events = 0;
+        long events = 0, lastClock = 0;
         foreach (var e in trace.Events())
         {
             events++;
+            if (e is ClockEvent c) lastClock = c.Nanoseconds;
             string kind = e switch
             {
                 ExitEvent x => "exit " + ((Engine.Kvm.Abi.KvmExitReason)x.Reason),
@@ -40,6 +41,9 @@ internal static class InfoCommand
         }
         var eventChunks = trace.File.Chunks.Where(c => c.Type == ChunkType.Events).ToList();
         long compressed = eventChunks.Sum(c => (long)c.PayloadLength);
+        var snapshots = trace.Snapshots.Select(c => (Chunk: c, Snapshot: trace.ReadSnapshot(c, withPages: false))).ToList();
+        long snapshotBytes = snapshots.Sum(x => (long)x.Chunk.PayloadLength);
+        long snapshotPageBytes = snapshots.Sum(x => (long)x.Snapshot.Pages.Length * 4096);
         var h = trace.Header;
         var summary = new
         {
@@ -52,8 +56,14 @@ internal static class InfoCommand
             vcpus = h.VcpuCount,
             cmdline = h.Cmdline,
             hostKernel = h.HostKernel,
+            guestTimeSeconds = Math.Round(lastClock / 1e9, 6),
             events,
             eventsByKind = counts,
+            snapshots = snapshots.Count,
+            fullSnapshots = snapshots.Count(x => x.Snapshot.Kind == Recorder.Snapshots.SnapshotKind.Full),
+            snapshotBytes,
+            snapshotPageBytes,
+            snapshotCompression = snapshotBytes == 0 ? 0 : Math.Round((double)snapshotPageBytes / snapshotBytes, 2),
             chunks = trace.File.Chunks.Count,
             fileBytes = trace.File.FileLength,
             imageBytes = h.ImageSize,
@@ -71,9 +81,13 @@ internal static class InfoCommand
         t.AddRow("complete", trace.File.IsComplete ? "yes" : $"[yellow]no[/]: {Markup.Escape(trace.File.IncompleteReason ?? "")}");
         t.AddRow("guest", Markup.Escape($"{h.GuestName} (sha256 {h.ImageSha256[..16]}…, {h.ImageSize} bytes)"));
         t.AddRow("machine", Markup.Escape($"{h.MemorySize >> 20} MiB, {h.VcpuCount} vCPU, cmdline \"{h.Cmdline}\", host {h.HostKernel}"));
+        t.AddRow("guest time", $"{lastClock / 1e9:0.000} s (last engine-clock reading)");
         t.AddRow("events", $"{events}");
         foreach (var (k, n) in counts) t.AddRow("  " + Markup.Escape(k), n.ToString());
         t.AddRow("size", $"{trace.File.FileLength} bytes in {trace.File.Chunks.Count} chunks; events {compressed} bytes compressed ({summary.bytesPerEvent} bytes/event)");
+        t.AddRow("snapshots", snapshots.Count == 0 ? "none" :
+            $"{snapshots.Count} ({summary.fullSnapshots} full), {snapshotBytes} bytes holding {snapshotPageBytes} bytes of pages (LZ4 ratio {summary.snapshotCompression}); " +
+            $"events {snapshots[0].Snapshot.EventIndex}…{snapshots[^1].Snapshot.EventIndex}");
         t.AddRow("outcome", end is null ? "[yellow]not recorded[/]" : Markup.Escape(end.Describe()));
         AnsiConsole.Write(t);
         return 0;

@@ -4,6 +4,7 @@ using VmReplay.Devices.Platform;
 using VmReplay.Engine.Boot;
 using VmReplay.Engine.Cpu;
 using VmReplay.Engine.Kvm;
+using VmReplay.Engine.Run;
 using VmReplay.Engine.Vm;
 using VmReplay.Recorder;
 using VmReplay.Recorder.Events;
@@ -56,7 +57,14 @@ internal static class RecordCommand
                 {
                     var snapshots = new SnapshotRecorder(pc, writer, policy, sources.RecordingClock, () => sources.ServiceTracker);
                     pc.Checkpoints = snapshots;
-                    var outcome = pc.Run();
+                    RunOutcome outcome;
+                    // The status line goes to a terminal only; redirected stderr keeps just the summary.
+                    using (Console.IsErrorRedirected ? null : RecordingProgress.Of(writer, TimeSpan.FromMilliseconds(250))
+                               .Subscribe(p => Console.Error.Write($"\r{p.Describe()}\u001b[K")))
+                    {
+                        outcome = pc.Run();
+                    }
+                    if (!Console.IsErrorRedirected) Console.Error.Write("\r\u001b[K");
                     var (regs, memory) = FinalState.Hash(pc.Vm);
                     string? failure = writer.Finish(new EndEvent(outcome.Kind, outcome.ExitStatus, outcome.Message, regs, memory));
                     RunCommand.Report(outcome);

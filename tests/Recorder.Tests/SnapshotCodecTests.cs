@@ -1,0 +1,119 @@
+using VmReplay.Devices.Platform;
+using VmReplay.Engine.Determinism;
+using VmReplay.Engine.Memory;
+using VmReplay.Engine.Run;
+using VmReplay.Engine.Vm;
+using VmReplay.Recorder.Snapshots;
+
+namespace VmReplay.Recorder.Tests;
+
+public sealed class SnapshotCodecTests
+{
+    private sealed class FixedClock : IEngineClock
+    {
+        public long ReadNanoseconds() => 123_456;
+        public DateTime WallClockBase => new(2026, 1, 2, 3, 4, 5, DateTimeKind.Utc);
+    }
+
+    private sealed class NoInput : ISerialInput
+    {
+        public bool TryRead(out byte value) { value = 0; return false; }
+    }
+
+    private static Snapshot Sample(int pages)
+    {
+        var platform = new PcPlatform(new FixedClock(), new NoInput(), _ => { }, 64 << 20);
+        platform.PortWrite(0x43, [0x34]); // PIT channel 0, mode 2
+        platform.PortWrite(0x40, [0x9C]);
+        platform.PortWrite(0x40, [0x2E]);
+        platform.PortWrite(0x21, [0xFE]);
+        var vcpu = new VcpuState();
+        vcpu.Regs.Rax = 0x1122_3344_5566_7788;
+        vcpu.Regs.Rip = 0x10_0000;
+        vcpu.Sregs.Cr0 = 0x11;
+        vcpu.Msrs[0x174] = 8;
+        vcpu.Msrs[0xC0000082] = 0xFFFF_8000_0000_1000;
+        var gpas = Enumerable.Range(0, pages).Select(i => (ulong)i * 4096 * 3).ToArray();
+        var data = new byte[pages * 4096];
+        for (int i = 0; i < data.Length; i += 97) data[i] = (byte)(i / 97);
+        return new Snapshot(SnapshotKind.Incremental, 4242, 17, 99_000_000, PageSetHash.Of(gpas, data),
+            new MachineState(vcpu, platform.SaveState(), new RunnerCounters(17, 3, 2)), [0x1000, 0x5000], gpas, data);
+    }
+
+    [Fact]
+    public void ASnapshotRoundTripsWithItsPagesAndState()
+    {
+        var s = Sample(600); // more than two LZ4 blocks
+        var payload = SnapshotCodec.Encode(s);
+        Assert.True(payload.Length < s.PageData.Length / 2, "pages are compressed");
+        var back = SnapshotCodec.Decode(payload, withPages: true);
+        Assert.Equal(s.Kind, back.Kind);
+        Assert.Equal(s.EventIndex, back.EventIndex);
+        Assert.Equal(s.ExitCount, back.ExitCount);
+        Assert.Equal(s.EngineNanoseconds, back.EngineNanoseconds);
+        Assert.Equal(s.MemoryHash, back.MemoryHash);
+        Assert.Equal(s.Pages, back.Pages);
+        Assert.Equal(s.ServicePages, back.ServicePages);
+        Assert.Equal(s.PageData, back.PageData);
+        Assert.Equal(s.Machine.Counters, back.Machine.Counters);
+        Assert.Equal(VcpuStateCodec.Encode(s.Machine.Vcpu), VcpuStateCodec.Encode(back.Machine.Vcpu));
+        Assert.Equal(0xFFFF_8000_0000_1000, back.Machine.Vcpu.Msrs[0xC0000082]);
+
+        // The device state restores into a fresh board and saves back identically.
+        var platform = new PcPlatform(new FixedClock(), new NoInput(), _ => { }, 64 << 20);
+        platform.RestoreState(back.Machine.Platform);
+        var json = System.Text.Json.JsonSerializer.Serialize(platform.SaveState(), new System.Text.Json.JsonSerializerOptions { IncludeFields = true });
+        Assert.Equal(System.Text.Json.JsonSerializer.Serialize(s.Machine.Platform, new System.Text.Json.JsonSerializerOptions { IncludeFields = true }), json);
+    }
+
+    [Fact]
+    public void WithoutPagesOnlyTheHeaderAndStateAreDecoded()
+    {
+        var back = SnapshotCodec.Decode(SnapshotCodec.Encode(Sample(10)), withPages: false);
+        Assert.Equal(10, back.Pages.Length);
+        Assert.Empty(back.PageData);
+    }
+
+    [Fact]
+    public void MalformedPayloadsAreFormatErrorsNamingWhatIsWrong()
+    {
+        var payload = SnapshotCodec.Encode(Sample(300));
+        Assert.Contains("shorter than its header", Assert.Throws<FormatException>(() => SnapshotCodec.Decode(payload.AsSpan(0, 20), true)).Message);
+        var badKind = (byte[])payload.Clone();
+        badKind[0] = 9;
+        Assert.Contains("unknown snapshot kind 9", Assert.Throws<FormatException>(() => SnapshotCodec.Decode(badKind, true)).Message);
+        Assert.Contains("ends inside", Assert.Throws<FormatException>(() => SnapshotCodec.Decode(payload.AsSpan(0, payload.Length - 10), true)).Message);
+        var badPage = (byte[])payload.Clone();
+        badPage[^5] ^= 0x55; // inside the last LZ4 block
+        Assert.ThrowsAny<Exception>(() => SnapshotCodec.Decode(badPage, true));
+    }
+
+    [Fact]
+    public void AVcpuStateOfAnotherLayoutIsRefused()
+    {
+        var bytes = VcpuStateCodec.Encode(new VcpuState());
+        bytes[0] ^= 0x04; // the kvm_regs size
+        Assert.Contains("kvm_regs", Assert.Throws<FormatException>(() => VcpuStateCodec.Decode(bytes)).Message);
+    }
+
+    [Theory]
+    [InlineData("50ms", 50_000_000L, null)]
+    [InlineData("1s", 1_000_000_000L, null)]
+    [InlineData("250us", 250_000L, null)]
+    [InlineData("5000", null, 5000L)]
+    [InlineData("off", null, null)]
+    public void SnapshotIntervalsParse(string text, long? ns, long? exits)
+    {
+        var p = SnapshotPolicy.Parse(text);
+        Assert.Equal(ns, p.Nanoseconds);
+        Assert.Equal(exits, p.Exits);
+    }
+
+    [Theory]
+    [InlineData("fast")]
+    [InlineData("-5")]
+    [InlineData("ms")]
+    [InlineData("1.5")]
+    public void BadSnapshotIntervalsAreRefused(string text) =>
+        Assert.Contains("not a snapshot interval", Assert.Throws<FormatException>(() => SnapshotPolicy.Parse(text)).Message);
+}
