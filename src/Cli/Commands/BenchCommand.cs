@@ -21,6 +21,10 @@ internal static partial class BenchCommand
         exits.Options.Add(rounds);
         exits.SetAction(r => Program.Guarded(() => RunExits(Math.Max(1, r.GetValue(rounds)))));
         bench.Subcommands.Add(exits);
+        var record = new Command("record", "record/replay costs side by side: run vs record vs replay of an exit-heavy guest, trace bytes per event, snapshot time and size per 64 MiB, seek time");
+        record.Options.Add(rounds);
+        record.SetAction(r => Program.Guarded(() => RecordReplayBench.Run(Math.Max(1, r.GetValue(rounds)))));
+        bench.Subcommands.Add(record);
         return bench;
     }
 
@@ -78,7 +82,7 @@ internal static partial class BenchCommand
         return double.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture);
     }
 
-    private static string RunProcess(string file, string[] args)
+    internal static string RunProcess(string file, string[] args)
     {
         var psi = new ProcessStartInfo(file) { RedirectStandardOutput = true, RedirectStandardError = true };
         foreach (var a in args) psi.ArgumentList.Add(a);
@@ -90,13 +94,13 @@ internal static partial class BenchCommand
         return output;
     }
 
-    private static double Median(List<double> xs)
+    internal static double Median(List<double> xs)
     {
         var s = xs.Order().ToList();
         return s.Count % 2 == 1 ? s[s.Count / 2] : (s[s.Count / 2 - 1] + s[s.Count / 2]) / 2;
     }
 
-    private static string Format(List<double> xs) =>
+    internal static string Format(List<double> xs) =>
         FormattableString.Invariant($"{xs.Min():F2} / {Median(xs):F2} / {xs.Max():F2}");
 
     [GeneratedRegex(@"us_per_exit=([0-9.]+)")]

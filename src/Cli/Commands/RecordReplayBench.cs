@@ -1,0 +1,150 @@
+using System.Diagnostics;
+using System.Globalization;
+using Spectre.Console;
+using VmReplay.Devices.Platform;
+using VmReplay.Engine.Memory;
+using VmReplay.Engine.Run;
+using VmReplay.Recorder;
+using VmReplay.Recorder.Snapshots;
+using VmReplay.Replayer;
+
+namespace VmReplay.Cli.Commands;
+
+/// <summary>
+/// <c>vmreplay bench record</c>: what recording and replaying cost, measured side by side in one
+/// run (alternating rounds, so a noisy shared machine affects all sides alike).
+/// </summary>
+internal static class RecordReplayBench
+{
+    private const ulong SixtyFourMiB = 64UL << 20;
+
+    public static int Run(int rounds)
+    {
+        string guest = RepositoryPaths.Require("guests", "build", "bench-exits", "bench-exits.bin");
+        string dir = Directory.CreateTempSubdirectory("vmreplay-bench-").FullName;
+        try
+        {
+            string trace = Path.Combine(dir, "bench.vmtrace");
+            string self = typeof(RecordReplayBench).Assembly.Location;
+            var run = new List<double>();
+            var record = new List<double>();
+            var replay = new List<double>();
+            for (int i = 0; i < rounds; i++)
+            {
+                run.Add(Time(self, ["run", guest, "--serial-in", "/dev/null"]));
+                record.Add(Time(self, ["record", guest, "-o", trace, "--serial-in", "/dev/null", "--snapshot-every", "20000"]));
+                replay.Add(Time(self, ["replay", trace]));
+            }
+            long events, eventBytes, fileBytes;
+            int snapshots;
+            using (var reader = TraceReader.Open(trace))
+            {
+                events = reader.Events().LongCount();
+                eventBytes = reader.File.Chunks.Where(c => c.Type == Recorder.Format.ChunkType.Events).Sum(c => (long)c.PayloadLength);
+                fileBytes = reader.File.FileLength;
+                snapshots = reader.Snapshots.Count;
+            }
+            var snap = SnapshotCost(File.ReadAllBytes(guest), guest);
+            var seek = SeekCost(trace);
+
+            var t = new Table().Title($"record/replay costs, bench-exits guest (200,000 port writes), {rounds} alternating rounds; whole commands, seconds (min / median / max)")
+                .AddColumns("measure", "figure");
+            t.AddRow("run", BenchCommand.Format(run));
+            t.AddRow("record (snapshot every 20,000 exits)", BenchCommand.Format(record));
+            t.AddRow("replay (verifying every snapshot)", BenchCommand.Format(replay));
+            t.AddRow("record / run", Ratio(record, run));
+            t.AddRow("replay / record", Ratio(replay, record));
+            t.AddRow("trace", Inv($"{fileBytes:N0} bytes; {events:N0} events in {eventBytes:N0} bytes of event chunks = {(double)eventBytes / events:F3} bytes/event; {snapshots} snapshots"));
+            t.AddRow("full snapshot of 64 MiB (every page in use, repetitive text)", Inv($"capture {snap.CaptureMs:F1} ms on the vCPU thread; hash + LZ4 {snap.EncodeMs:F1} ms on the writer; {snap.Bytes / 1048576.0:F2} MiB written"));
+            t.AddRow("restore of that snapshot", Inv($"{snap.RestoreMs:F1} ms (decode, verify, write pages)"));
+            t.AddRow("seek to a random event (restore + replay forward)", Inv($"{seek.SeekMs.Min():F1} / {BenchCommand.Median(seek.SeekMs):F1} / {seek.SeekMs.Max():F1} ms over {seek.SeekMs.Count} seeks"));
+            t.AddRow("straight replay to the same events", Inv($"{BenchCommand.Median(seek.StraightMs):F1} ms median"));
+            AnsiConsole.Write(t);
+            Console.WriteLine(Inv($"run_s={BenchCommand.Median(run):F3} record_s={BenchCommand.Median(record):F3} replay_s={BenchCommand.Median(replay):F3} record_over_run={BenchCommand.Median(record) / BenchCommand.Median(run):F2} replay_over_record={BenchCommand.Median(replay) / BenchCommand.Median(record):F2} bytes_per_event={(double)eventBytes / events:F3} snapshot64_capture_ms={snap.CaptureMs:F1} snapshot64_encode_ms={snap.EncodeMs:F1} snapshot64_bytes={snap.Bytes} snapshot64_restore_ms={snap.RestoreMs:F1} seek_median_ms={BenchCommand.Median(seek.SeekMs):F1} straight_median_ms={BenchCommand.Median(seek.StraightMs):F1}"));
+            return 0;
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    private static string Inv(FormattableString s) => s.ToString(CultureInfo.InvariantCulture);
+
+    private static string Ratio(List<double> a, List<double> b) => Inv($"{BenchCommand.Median(a) / BenchCommand.Median(b):F2}");
+
+    private static double Time(string dll, string[] args)
+    {
+        var sw = Stopwatch.StartNew();
+        var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
+        psi.ArgumentList.Add(dll);
+        foreach (var a in args) psi.ArgumentList.Add(a);
+        using var p = Process.Start(psi) ?? throw new UserError("cannot start dotnet");
+        p.StandardOutput.ReadToEnd();
+        string err = p.StandardError.ReadToEnd();
+        p.WaitForExit();
+        if (p.ExitCode != 1) throw new UserError($"vmreplay {args[0]} of the bench guest ended with status {p.ExitCode}: {err.Trim()}");
+        return sw.Elapsed.TotalSeconds;
+    }
+
+    /// <summary>A full snapshot of 64 MiB of RAM with every page in use (text-like, moderately compressible contents).</summary>
+    private static (double CaptureMs, double EncodeMs, long Bytes, double RestoreMs) SnapshotCost(byte[] image, string source)
+    {
+        var options = new PcMachineOptions { MemorySize = SixtyFourMiB, SerialOutput = Stream.Null, SerialInputFile = "/dev/null" };
+        using var pc = PcMachine.Create(options, image, source, new LiveSources("/dev/null"));
+        var memory = pc.Vm.Memory;
+        var line = "vmreplay bench page 0000000000 the quick brown fox jumps over the lazy dog\n"u8.ToArray();
+        for (ulong at = 0; at < SixtyFourMiB; at += GuestMemory.PageSize)
+        {
+            var page = memory.GetSpan(at, (int)GuestMemory.PageSize);
+            for (int o = 0; o < page.Length; o += line.Length)
+                line.AsSpan(0, Math.Min(line.Length, page.Length - o)).CopyTo(page[o..]);
+            BitConverter.TryWriteBytes(page, at);
+        }
+        var sw = Stopwatch.StartNew();
+        var pages = SnapshotRecorder.NonZeroPages(memory);
+        var data = new byte[pages.Count * (int)GuestMemory.PageSize];
+        for (int i = 0; i < pages.Count; i++) memory.GetSpan(pages[i], (int)GuestMemory.PageSize).CopyTo(data.AsSpan(i * (int)GuestMemory.PageSize));
+        var state = pc.CaptureState();
+        double capture = sw.Elapsed.TotalMilliseconds;
+        sw.Restart();
+        var snapshot = new Snapshot(SnapshotKind.Full, 0, 0, 0, PageSetHash.Of(pages, data), state, [], pages.ToArray(), data);
+        var payload = SnapshotCodec.Encode(snapshot);
+        double encode = sw.Elapsed.TotalMilliseconds;
+        sw.Restart();
+        var back = SnapshotCodec.Decode(payload, withPages: true);
+        memory.Clear();
+        for (int i = 0; i < back.Pages.Length; i++)
+            memory.RestorePage(back.Pages[i], back.PageData.AsSpan(i * (int)GuestMemory.PageSize, (int)GuestMemory.PageSize));
+        pc.RestoreState(back.Machine);
+        double restore = sw.Elapsed.TotalMilliseconds;
+        return (capture, encode, payload.Length, restore);
+    }
+
+    /// <summary>Seeks to random events with snapshots, and the same events by a straight replay from the start.</summary>
+    private static (List<double> SeekMs, List<double> StraightMs) SeekCost(string trace)
+    {
+        using var reader = TraceReader.Open(trace);
+        long events = reader.Events().LongCount();
+        var random = new Random(42);
+        var targets = Enumerable.Range(0, 8).Select(_ => random.NextInt64(events / 10, events * 9 / 10)).ToList();
+        var seek = new List<double>();
+        var straight = new List<double>();
+        using var session = ReplaySession.Open(reader, Engine.Kvm.KvmSystem.DefaultPath, Stream.Null);
+        foreach (long e in targets)
+        {
+            var sw = Stopwatch.StartNew();
+            session.Seek(new ReplayPosition(e, 0));
+            seek.Add(sw.Elapsed.TotalMilliseconds);
+        }
+        foreach (long e in targets.Take(3))
+        {
+            using var fresh = ReplaySession.Open(reader, Engine.Kvm.KvmSystem.DefaultPath, Stream.Null);
+            fresh.UseSnapshots = false;
+            var sw = Stopwatch.StartNew();
+            fresh.Seek(new ReplayPosition(e, 0));
+            straight.Add(sw.Elapsed.TotalMilliseconds);
+        }
+        return (seek, straight);
+    }
+}
