@@ -45,6 +45,15 @@ public sealed class TraceReader : IDisposable
         }
     }
 
+    /// <summary>The VMM fault that ended the recording, if one did (a FALT chunk).</summary>
+    public Faults.VmmFault? Fault()
+    {
+        var chunk = _file.Chunks.FirstOrDefault(c => c.Type == ChunkType.Fault);
+        if (chunk.Type != ChunkType.Fault) return null;
+        try { return Faults.VmmFault.FromJson(_file.ReadPayload(chunk)); }
+        catch (System.Text.Json.JsonException e) { throw new TraceFormatException($"{Path}: chunk {chunk.Number} (FALT) at offset {chunk.Offset} is not a fault record: {e.Message}"); }
+    }
+
     /// <summary>The snapshot chunks in recorded order; each one's <see cref="ChunkInfo.FirstEvent"/> is the event index it was taken at.</summary>
     public IReadOnlyList<ChunkInfo> Snapshots
     {

@@ -101,6 +101,27 @@ public sealed class TraceWriter : IDisposable
         return _failure;
     }
 
+    /// <summary>
+    /// Ends a recording the VMM could not finish: writes what is buffered, then the fault record
+    /// (FALT) and the index. Returns the write failure, if any.
+    /// </summary>
+    public string? FinishWithFault(Faults.VmmFault fault)
+    {
+        Flush();
+        _queue.CompleteAdding();
+        _thread.Join();
+        if (_failure is null)
+        {
+            try
+            {
+                _chunks.Write(ChunkType.Fault, fault.ToJson());
+                _chunks.Finish();
+            }
+            catch (Exception e) when (IsWriteFailure(e)) { _failure = $"{Path}: writing the fault record failed: {Reason(e)}"; }
+        }
+        return _failure;
+    }
+
     private void WriteLoop()
     {
         using var compressor = new Compressor(3);

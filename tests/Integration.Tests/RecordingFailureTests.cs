@@ -63,4 +63,29 @@ public sealed class RecordingFailureTests : IDisposable
         Assert.True(replay.ExitCode == 0, replay.Stderr);
         Assert.Contains("no divergence", replay.Stderr);
     }
+
+    [Fact]
+    public void AVmmFaultWhileRecordingEndsTheTraceWithTheExceptionAndThreadStacks()
+    {
+        string trace = Path.Combine(_dir, "fault.vmtrace");
+        var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
+        psi.Environment["VMREPLAY_INJECT_FAULT_AT_EXIT"] = "30";
+        foreach (var a in new[] { Path.Combine(AppContext.BaseDirectory, "vmreplay.dll"), "record", Vmreplay.Guest("timer", "timer.elf"), "-o", trace, "--serial-in", "/dev/null" })
+            psi.ArgumentList.Add(a);
+        using var p = Process.Start(psi)!;
+        string stdout = p.StandardOutput.ReadToEnd();
+        string stderr = p.StandardError.ReadToEnd();
+        p.WaitForExit();
+        Assert.Equal(3, p.ExitCode);
+        Assert.Matches(@"^vmreplay: VMM fault while recording: InvalidOperationException: fault injected at exit 30 .*\(vmreplay info\)\n$", stderr);
+        Assert.DoesNotContain("createdump", stdout);
+        var info = Vmreplay.Run(["info", trace, "--json"]);
+        Assert.Equal(0, info.ExitCode);
+        Assert.Contains("\"complete\": true", info.Stdout);
+        Assert.Contains("\"ExceptionType\": \"System.InvalidOperationException\"", info.Stdout);
+        Assert.Contains("\"CaptureError\": null", info.Stdout);
+        Assert.Contains("vmreplay trace writer", info.Stdout); // a named VMM thread's stack
+        var table = Vmreplay.Run(["info", trace]);
+        Assert.Contains("VMM fault", table.Stdout);
+    }
 }

@@ -44,6 +44,7 @@ internal static class InfoCommand
         var snapshots = trace.Snapshots.Select(c => (Chunk: c, Snapshot: trace.ReadSnapshot(c, withPages: false))).ToList();
         long snapshotBytes = snapshots.Sum(x => (long)x.Chunk.PayloadLength);
         long snapshotPageBytes = snapshots.Sum(x => (long)x.Snapshot.Pages.Length * 4096);
+        var fault = trace.Fault();
         var h = trace.Header;
         var summary = new
         {
@@ -69,6 +70,7 @@ internal static class InfoCommand
             imageBytes = h.ImageSize,
             eventChunkBytes = compressed,
             bytesPerEvent = events == 0 ? 0 : Math.Round((double)compressed / events, 3),
+            vmmFault = fault,
             outcome = end is null ? null : new { kind = end.Kind.ToString(), exitStatus = end.ExitStatus, message = end.Message },
         };
         if (asJson)
@@ -89,6 +91,7 @@ internal static class InfoCommand
             $"{snapshots.Count} ({summary.fullSnapshots} full), {snapshotBytes} bytes holding {snapshotPageBytes} bytes of pages (LZ4 ratio {summary.snapshotCompression}); " +
             $"events {snapshots[0].Snapshot.EventIndex}…{snapshots[^1].Snapshot.EventIndex}");
         t.AddRow("outcome", end is null ? "[yellow]not recorded[/]" : Markup.Escape(end.Describe()));
+        if (fault is not null) t.AddRow("[red]VMM fault[/]", Markup.Escape(fault.Describe().TrimEnd()));
         AnsiConsole.Write(t);
         return 0;
     }

@@ -8,6 +8,7 @@ using VmReplay.Engine.Run;
 using VmReplay.Engine.Vm;
 using VmReplay.Recorder;
 using VmReplay.Recorder.Events;
+using VmReplay.Recorder.Faults;
 using VmReplay.Recorder.Snapshots;
 
 namespace VmReplay.Cli.Commands;
@@ -57,12 +58,27 @@ internal static class RecordCommand
                 {
                     var snapshots = new SnapshotRecorder(pc, writer, policy, sources.RecordingClock, () => sources.ServiceTracker);
                     pc.Checkpoints = snapshots;
+                    if (Environment.GetEnvironmentVariable(FaultInjectionVariable) is { } at && long.TryParse(at, out long faultExit))
+                        pc.ExitObserver = (_, _) =>
+                        {
+                            if (pc.ExitCount == faultExit) throw new InvalidOperationException($"fault injected at exit {faultExit} ({FaultInjectionVariable})");
+                        };
                     RunOutcome outcome;
                     // The status line goes to a terminal only; redirected stderr keeps just the summary.
                     using (Console.IsErrorRedirected ? null : RecordingProgress.Of(writer, TimeSpan.FromMilliseconds(250))
                                .Subscribe(p => Console.Error.Write($"\r{p.Describe()}\u001b[K")))
                     {
-                        outcome = pc.Run();
+                        try { outcome = pc.Run(); }
+                        catch (Exception e) when (e is not UserError)
+                        {
+                            // A bug or host failure in the VMM: keep the recording and say where it broke.
+                            var fault = VmmFaultCapture.Capture(e);
+                            string? lost = writer.FinishWithFault(fault);
+                            if (!Console.IsErrorRedirected) Console.Error.Write("\r\u001b[K");
+                            Console.Error.WriteLine($"vmreplay: VMM fault while recording: {e.GetType().Name}: {e.Message}; {writer.EventCount} events and the VMM's thread stacks are in {path} (vmreplay info)");
+                            if (lost is not null) Console.Error.WriteLine($"vmreplay: {lost}");
+                            return Program.VmmErrorStatus;
+                        }
                     }
                     if (!Console.IsErrorRedirected) Console.Error.Write("\r\u001b[K");
                     var (regs, memory) = FinalState.Hash(pc.Vm);
@@ -80,6 +96,9 @@ internal static class RecordCommand
         }));
         return command;
     }
+
+    /// <summary>Set to an exit number to make the recorder throw there (tests the VMM-fault path).</summary>
+    internal const string FaultInjectionVariable = "VMREPLAY_INJECT_FAULT_AT_EXIT";
 
     private static TraceHeader BuildHeader(PcMachineOptions options, byte[] image, string source)
     {
