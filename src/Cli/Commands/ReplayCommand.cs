@@ -98,7 +98,7 @@ internal static class ReplayCommand
         var pc = session.Machine;
         var (regs, memory) = FinalState.Hash(pc.Vm);
         var err = Console.Error;
-        err.WriteLine($"vmreplay: at {session.Position} (exit {pc.Counters.ExitCount}, {session.Restores} snapshot restores); state hash {regs:x16} {memory:x16}");
+        err.WriteLine($"vmreplay: at {session.Position} (after exit {pc.Counters.ExitCount}, {session.Restores} snapshot restores); state hash {regs:x16} {memory:x16}");
         pc.Vm.Vcpus[0].WithState(s =>
         {
             var r = s.Regs;
