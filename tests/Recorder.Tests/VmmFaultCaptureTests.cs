@@ -1,39 +1,61 @@
+using System.Diagnostics;
 using System.Runtime.CompilerServices;
+using System.Text.Json;
 using VmReplay.Recorder.Faults;
+using Xunit.Abstractions;
 
 namespace VmReplay.Recorder.Tests;
 
-public sealed class VmmFaultCaptureTests
+public sealed class VmmFaultCaptureTests(ITestOutputHelper output)
 {
-    [MethodImpl(MethodImplOptions.NoInlining)]
-    private static void ParkedInKnownMethod(ManualResetEventSlim release) => release.Wait();
+    // 15 bytes, so that the OS thread name Linux keeps is the whole name too.
+    private const string WorkerName = "vmreplay parked";
 
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private static VmmFault FailAndCapture()
+    private static void ParkedInKnownMethod(ManualResetEventSlim parked, ManualResetEventSlim release)
     {
-        try { throw new InvalidOperationException("device model broke"); }
-        catch (InvalidOperationException e) { return VmmFaultCapture.Capture(e); }
+        parked.Set();
+        release.Wait();
     }
 
-    [Fact]
-    public void CapturesTheExceptionAndEveryManagedThreadsStack()
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private VmmFault FailAndCapture(long? heapDumpBudget)
     {
+        try { throw new InvalidOperationException("device model broke"); }
+        catch (InvalidOperationException e)
+        {
+            var clock = Stopwatch.StartNew();
+            var fault = heapDumpBudget is { } budget ? VmmFaultCapture.Capture(e, budget) : VmmFaultCapture.Capture(e);
+            output.WriteLine($"Capture took {clock.ElapsedMilliseconds} ms for {fault.Threads.Count} threads");
+            return fault;
+        }
+    }
+
+    private VmmFault CaptureWithParkedWorker(long? heapDumpBudget, [CallerMemberName] string testMethod = "")
+    {
+        using var parked = new ManualResetEventSlim();
         using var release = new ManualResetEventSlim();
-        var worker = new Thread(() => ParkedInKnownMethod(release)) { Name = "vmreplay test worker", IsBackground = true };
+        var worker = new Thread(() => ParkedInKnownMethod(parked, release)) { Name = WorkerName, IsBackground = true };
         worker.Start();
         try
         {
-            Thread.Sleep(100);
-            var fault = FailAndCapture();
+            Assert.True(parked.Wait(TimeSpan.FromSeconds(10)));
+            var fault = FailAndCapture(heapDumpBudget);
+            output.WriteLine(fault.Describe());
+
             Assert.True(fault.CaptureError is null, fault.CaptureError);
             Assert.Equal("System.InvalidOperationException", fault.ExceptionType);
             Assert.Equal("device model broke", fault.Message);
             Assert.Contains(nameof(FailAndCapture), fault.StackTrace);
-            Assert.True(fault.Threads.Count >= 2);
-            Assert.Contains(fault.Threads, t => t.Frames.Any(f => f.Contains(nameof(FailAndCapture))));
-            var parked = Assert.Single(fault.Threads, t => t.Frames.Any(f => f.Contains(nameof(ParkedInKnownMethod))));
-            Assert.Equal("vmreplay test worker", parked.Name);
-            Assert.Contains("vmreplay test worker", fault.Describe());
+            Assert.True(fault.Threads.Count >= 3, $"{fault.Threads.Count} threads");
+            var self = Assert.Single(fault.Threads, t => t.ManagedThreadId == Environment.CurrentManagedThreadId);
+            Assert.Contains(self.Frames, f => f.Contains(nameof(FailAndCapture)));
+            Assert.Contains(self.Frames, f => f.Contains(testMethod));
+            var parkedStack = Assert.Single(fault.Threads, t => t.Frames.Any(f => f.Contains(nameof(ParkedInKnownMethod))));
+            Assert.Equal(worker.ManagedThreadId, parkedStack.ManagedThreadId);
+            Assert.Equal(WorkerName, parkedStack.Name);
+            Assert.All(fault.Threads, t => Assert.True(t.Frames.Count <= 64));
+            return fault;
         }
         finally
         {
@@ -43,15 +65,67 @@ public sealed class VmmFaultCaptureTests
     }
 
     [Fact]
-    public void TheRecordRoundTripsThroughJsonAndGarbageIsRefused()
+    public void CapturesTheExceptionAndEveryManagedThreadsStack()
     {
-        var fault = new VmmFault("X", "m", "at A\nat B", [new VmmThreadStack(1, 77, "vCPU 0", ["A()", "B()"])], null);
+        var fault = CaptureWithParkedWorker(heapDumpBudget: null);
+        Assert.Contains($"({WorkerName}, OS tid ", fault.Describe());
+    }
+
+    [Fact]
+    public void ALargeProcessStillGetsEveryStackFromAStackOnlyDump()
+    {
+        var fault = CaptureWithParkedWorker(heapDumpBudget: 0);
+        Assert.Contains(fault.Threads, t => t.Name == ".NET Finalizer");
+    }
+
+    [Fact]
+    public void TheRecordRoundTripsThroughJson()
+    {
+        var fault = new VmmFault("System.X", "m \"quoted\"\nline two", "at A\nat B",
+            [new VmmThreadStack(1, 77, "vCPU 0", ["A()", "B(Int32)"]), new VmmThreadStack(9, uint.MaxValue, null, [])], "not captured: é");
         var back = VmmFault.FromJson(fault.ToJson());
         Assert.Equal(fault.ExceptionType, back.ExceptionType);
+        Assert.Equal(fault.Message, back.Message);
         Assert.Equal(fault.StackTrace, back.StackTrace);
-        Assert.Equal(["A()", "B()"], back.Threads[0].Frames);
-        Assert.Equal("vCPU 0", back.Threads[0].Name);
-        Assert.Throws<System.Text.Json.JsonException>(() => VmmFault.FromJson("{\"nope\":1}"u8));
-        Assert.Throws<System.Text.Json.JsonException>(() => VmmFault.FromJson("garbage"u8));
+        Assert.Equal(fault.CaptureError, back.CaptureError);
+        Assert.Equal(fault.Threads.Count, back.Threads.Count);
+        foreach (var (expected, actual) in fault.Threads.Zip(back.Threads))
+        {
+            Assert.Equal(expected.ManagedThreadId, actual.ManagedThreadId);
+            Assert.Equal(expected.OsThreadId, actual.OsThreadId);
+            Assert.Equal(expected.Name, actual.Name);
+            Assert.Equal(expected.Frames, actual.Frames);
+        }
+        Assert.Equal(fault.Describe(), back.Describe());
+    }
+
+    [Theory]
+    [InlineData("garbage")]
+    [InlineData("")]
+    [InlineData("null")]
+    [InlineData("[1,2]")]
+    [InlineData("{\"nope\":1}")]
+    [InlineData("{\"ExceptionType\":\"X\",\"Message\":\"m\",\"StackTrace\":\"s\",\"Threads\":[null],\"CaptureError\":null}")]
+    [InlineData("{\"ExceptionType\":\"X\",\"Message\":\"m\",\"StackTrace\":\"s\",\"Threads\":[{\"ManagedThreadId\":1,\"OsThreadId\":2,\"Name\":null,\"Frames\":null}],\"CaptureError\":null}")]
+    [InlineData("{\"ExceptionType\":\"X\",\"Message\":\"m\",\"StackTrace\":\"s\",\"Threads\":[{\"ManagedThreadId\":1,\"OsThreadId\":2,\"Name\":null,\"Frames\":[null]}],\"CaptureError\":null}")]
+    [InlineData("{\"ExceptionType\":\"X\",\"Message\":\"m\",\"StackTrace\":\"s\",\"Threads\":[{\"ManagedThreadId\":1,\"OsThreadId\":-2,\"Name\":null,\"Frames\":[]}],\"CaptureError\":null}")]
+    public void GarbageIsRefusedWithAJsonException(string json)
+    {
+        Assert.Throws<JsonException>(() => VmmFault.FromJson(System.Text.Encoding.UTF8.GetBytes(json)));
+    }
+
+    [Fact]
+    public void RandomAndTruncatedBytesAreRefusedWithAJsonException()
+    {
+        var random = new Random(1234);
+        byte[] valid = new VmmFault("X", "m", "s", [new VmmThreadStack(1, 2, "n", ["F()"])], null).ToJson();
+        for (int i = 0; i < 500; i++)
+        {
+            byte[] bytes = new byte[random.Next(0, 64)];
+            random.NextBytes(bytes);
+            Assert.Throws<JsonException>(() => VmmFault.FromJson(bytes));
+        }
+        for (int length = 0; length < valid.Length; length++)
+            Assert.Throws<JsonException>(() => VmmFault.FromJson(valid.AsSpan(0, length)));
     }
 }

@@ -1,30 +1,69 @@
+using System.Runtime.InteropServices;
+using Microsoft.Diagnostics.NETCore.Client;
 using Microsoft.Diagnostics.Runtime;
 
 namespace VmReplay.Recorder.Faults;
 
 /// <summary>
-/// Captures a <see cref="VmmFault"/> from the running VMM with Microsoft.Diagnostics.Runtime:
-/// a snapshot of this very process (ClrMD forks it, so the threads being inspected are frozen
-/// copies and the VMM itself is not stopped), then every managed thread's stack.
+/// Captures a <see cref="VmmFault"/> from the running VMM with Microsoft.Diagnostics.Runtime (ClrMD):
+/// the runtime's createdump writes a dump of this process to a temporary file, ClrMD reads every
+/// managed thread's stack from it, and the file is deleted.
 /// </summary>
+/// <remarks>
+/// ClrMD's <c>DataTarget.CreateSnapshotAndAttach</c> is not used: on Linux it is not a fork but a full
+/// core dump, whose time and size follow the mapped guest RAM (1 GiB of guest RAM: 6 s and a 1.2 GiB
+/// file). Thread names live on the GC heap, but any dump with the heap costs the same, because
+/// createdump then copies all private writable memory. So the heap is dumped only while that memory is
+/// small; a larger VMM gets a stack-only dump (10 MiB, 0.4 s whatever the guest size) and OS thread names.
+/// </remarks>
 public static partial class VmmFaultCapture
 {
     private const int MaxFrames = 64;
 
+    // createdump writes about 4 ms per MiB here, so a heap dump stays near 2 s.
+    private const long HeapDumpBudget = 512L << 20;
+
+    private static readonly TimeSpan DumpTimeout = TimeSpan.FromSeconds(5);
+
+    // Redirecting stdout and stderr is process-wide, so two captures must not interleave.
+    private static readonly Lock Gate = new();
+
     /// <summary>Never throws: if the stacks cannot be read, the record says why.</summary>
-    public static VmmFault Capture(Exception e)
+    public static VmmFault Capture(Exception e) => Capture(e, HeapDumpBudget);
+
+    internal static VmmFault Capture(Exception e, long heapDumpBudget)
     {
-        var threads = new List<VmmThreadStack>();
+        IReadOnlyList<VmmThreadStack> threads = [];
         string? error = null;
         try
         {
-            using var target = Quietly(() => DataTarget.CreateSnapshotAndAttach(Environment.ProcessId));
-            if (target.ClrVersions.Length == 0) throw new InvalidOperationException("no CLR found in the process snapshot");
-            // The DAC that matches this runtime ships beside it (ClrMD would otherwise try to download
-            // one, and it cannot read the runtime's version from a Linux process snapshot to compare).
-            string dac = Path.Combine(System.Runtime.InteropServices.RuntimeEnvironment.GetRuntimeDirectory(), "libmscordaccore.so");
-            using var runtime = File.Exists(dac) ? target.ClrVersions[0].CreateRuntime(dac, ignoreMismatch: true) : target.ClrVersions[0].CreateRuntime();
-            var names = ThreadNames(runtime);
+            lock (Gate) threads = ReadThreads(heapDumpBudget);
+        }
+        catch (Exception ce)
+        {
+            error = $"{ce.GetType().Name}: {ce.Message.ReplaceLineEndings(" ")}";
+        }
+        return new VmmFault(e.GetType().FullName ?? e.GetType().Name, e.Message, e.ToString(), threads, error);
+    }
+
+    private static List<VmmThreadStack> ReadThreads(long heapDumpBudget)
+    {
+        // ClrMD reads the runtime's version as 0.0 from a Linux dump, so it cannot pick the DAC
+        // itself; the matching one ships beside the runtime.
+        string dac = Path.Combine(RuntimeEnvironment.GetRuntimeDirectory(), "libmscordaccore.so");
+        if (!File.Exists(dac)) throw new FileNotFoundException($"no DAC at {dac}");
+        bool withHeap = PrivateDataBytes() <= heapDumpBudget;
+        string path = Path.GetTempFileName();
+        try
+        {
+            WriteDump(path, withHeap ? DumpType.WithHeap : DumpType.Normal);
+            // No symbol paths: everything ClrMD needs is in the dump or on this machine, and a VMM
+            // that just failed should not wait on a symbol server.
+            using var target = DataTarget.LoadDump(path, new DataTargetOptions { SymbolPaths = [] });
+            if (target.ClrVersions.Length == 0) throw new InvalidOperationException("no .NET runtime in the process dump");
+            using var runtime = target.ClrVersions[0].CreateRuntime(dac, ignoreMismatch: true);
+            var names = withHeap ? ManagedThreadNames(runtime) : [];
+            var threads = new List<VmmThreadStack>();
             foreach (var t in runtime.Threads)
             {
                 if (!t.IsAlive) continue;
@@ -33,62 +72,64 @@ public static partial class VmmFaultCapture
                     .Take(MaxFrames)
                     .Select(f => f.Method!.Signature ?? f.Method.Name ?? f.ToString() ?? "?")
                     .ToList();
-                threads.Add(new VmmThreadStack(t.ManagedThreadId, t.OSThreadId, names.GetValueOrDefault(t.ManagedThreadId), frames));
+                string? name = names.GetValueOrDefault(t.ManagedThreadId) ?? OsThreadName(t.OSThreadId);
+                threads.Add(new VmmThreadStack(t.ManagedThreadId, t.OSThreadId, name, frames));
             }
-        }
-        catch (Exception ce)
-        {
-            error = $"{ce.GetType().Name}: {ce.Message}";
-        }
-        return new VmmFault(e.GetType().FullName ?? e.GetType().Name, e.Message, e.ToString(), threads, error);
-    }
-
-    // On Linux the snapshot is taken by the runtime's createdump, which reports its progress on
-    // the process's own stdout and stderr; stdout carries the guest's serial output.
-    private static T Quietly<T>(Func<T> action)
-    {
-        int nul = Open("/dev/null", 1 /* O_WRONLY */);
-        int savedOut = Dup(1), savedErr = Dup(2);
-        try
-        {
-            if (nul >= 0)
-            {
-                Dup2(nul, 1);
-                Dup2(nul, 2);
-            }
-            return action();
+            return threads;
         }
         finally
         {
-            if (savedOut >= 0) { Dup2(savedOut, 1); Close(savedOut); }
-            if (savedErr >= 0) { Dup2(savedErr, 2); Close(savedErr); }
-            if (nul >= 0) Close(nul);
+            File.Delete(path);
         }
     }
 
-    [System.Runtime.InteropServices.LibraryImport("libc", EntryPoint = "open", StringMarshalling = System.Runtime.InteropServices.StringMarshalling.Utf8)]
-    private static partial int Open(string path, int flags);
+    private static void WriteDump(string path, DumpType type)
+    {
+        using var silence = new SilencedStdio();
+        // On another thread so that a hung dump costs a timeout, not the caller; the caller's stack
+        // is then short too.
+        var dump = Task.Run(() => new DiagnosticsClient(Environment.ProcessId).WriteDump(type, path, logDumpGeneration: false));
+        if (Task.WaitAny([dump], DumpTimeout) < 0)
+        {
+            // createdump may still create the file after the caller's cleanup.
+            _ = dump.ContinueWith(_ => File.Delete(path), TaskScheduler.Default);
+            throw new TimeoutException($"the process dump took longer than {DumpTimeout.TotalSeconds:0} s");
+        }
+        dump.GetAwaiter().GetResult();
+    }
 
-    [System.Runtime.InteropServices.LibraryImport("libc", EntryPoint = "dup")]
-    private static partial int Dup(int fd);
+    // VmData counts every private writable mapping, touched or not, which is what createdump copies
+    // into a dump with the heap.
+    private static long PrivateDataBytes()
+    {
+        try
+        {
+            foreach (var line in File.ReadLines("/proc/self/status"))
+            {
+                if (!line.StartsWith("VmData:", StringComparison.Ordinal)) continue;
+                var kib = line["VmData:".Length..].Trim().Split(' ')[0];
+                if (long.TryParse(kib, out long value)) return value * 1024;
+            }
+        }
+        catch (IOException)
+        {
+        }
+        return long.MaxValue;
+    }
 
-    [System.Runtime.InteropServices.LibraryImport("libc", EntryPoint = "dup2")]
-    private static partial int Dup2(int from, int to);
-
-    [System.Runtime.InteropServices.LibraryImport("libc", EntryPoint = "close")]
-    private static partial int Close(int fd);
-
-    // Names live in the System.Threading.Thread objects (_name), found by their _managedThreadId.
-    private static Dictionary<int, string> ThreadNames(ClrRuntime runtime)
+    // The threads' System.Threading.Thread objects are held by strong handles; going through the
+    // handle table avoids walking the whole heap.
+    private static Dictionary<int, string> ManagedThreadNames(ClrRuntime runtime)
     {
         var names = new Dictionary<int, string>();
         try
         {
-            foreach (var obj in runtime.Heap.EnumerateObjects())
+            foreach (var handle in runtime.EnumerateHandles())
             {
+                if (!handle.IsStrong) continue;
+                var obj = handle.Object;
                 if (obj.Type?.Name != "System.Threading.Thread") continue;
-                string? name = obj.ReadStringField("_name");
-                if (name is not null) names[obj.ReadField<int>("_managedThreadId")] = name;
+                if (obj.ReadStringField("_name") is { Length: > 0 } name) names[obj.ReadField<int>("_managedThreadId")] = name;
             }
         }
         catch (Exception)
@@ -97,4 +138,51 @@ public static partial class VmmFaultCapture
         }
         return names;
     }
+
+    private static string? OsThreadName(uint osThreadId)
+    {
+        // The main thread's OS name is the process's name, not one the VMM gave it.
+        if (osThreadId == Environment.ProcessId) return null;
+        try
+        {
+            string name = File.ReadAllText($"/proc/self/task/{osThreadId}/comm").TrimEnd('\n');
+            return name.Length > 0 ? name : null;
+        }
+        catch (IOException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>
+    /// createdump, started by the runtime, reports its progress on this process's stdout and stderr,
+    /// and stdout carries the guest's serial output; both point at /dev/null until disposed.
+    /// </summary>
+    private sealed class SilencedStdio : IDisposable
+    {
+        private readonly int _savedOut = Dup(1), _savedErr = Dup(2);
+
+        public SilencedStdio()
+        {
+            using var nul = File.OpenHandle("/dev/null", FileMode.Open, FileAccess.Write);
+            int fd = (int)nul.DangerousGetHandle();
+            if (_savedOut >= 0) Dup2(fd, 1);
+            if (_savedErr >= 0) Dup2(fd, 2);
+        }
+
+        public void Dispose()
+        {
+            if (_savedOut >= 0) { Dup2(_savedOut, 1); Close(_savedOut); }
+            if (_savedErr >= 0) { Dup2(_savedErr, 2); Close(_savedErr); }
+        }
+    }
+
+    [LibraryImport("libc", EntryPoint = "dup")]
+    private static partial int Dup(int fd);
+
+    [LibraryImport("libc", EntryPoint = "dup2")]
+    private static partial int Dup2(int from, int to);
+
+    [LibraryImport("libc", EntryPoint = "close")]
+    private static partial int Close(int fd);
 }
