@@ -30,7 +30,7 @@ public sealed class RecordingHostEvents(IHostEvents live, TraceWriter writer, Vc
             return true;
         }
         var regs = vcpu.Kvm.GetRegs();
-        ulong linear = vcpu.WithState(s => s.Is64BitMode ? s.Regs.Rip : (s.Sregs.Cs.Base + s.Regs.Rip) & 0xFFFF_FFFF);
+        ulong linear = vcpu.WithState(s => s.LinearRip);
         ulong hash = dirty.Hash();
         dirty.Reset();
         writer.Append(new ForcedServiceEvent(linear, RegisterFile.From(regs), hash));

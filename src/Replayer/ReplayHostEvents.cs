@@ -56,7 +56,8 @@ public sealed class ReplayHostEvents(EventCursor events, Vcpu vcpu, DirtyPageTra
         {
             // This host's KVM ends a single-step of CPL3 code in a shutdown exit (see HOST-KVM.md),
             // which would read as a triple fault; say so instead.
-            if (vcpu.Kvm.GetSregs().Ss.Dpl == 3 && (vcpu.Kvm.GetSregs().Cr0 & 1) != 0)
+            var sregs = vcpu.Kvm.GetSregs();
+            if (sregs.Ss.Dpl == 3 && (sregs.Cr0 & 1) != 0)
                 throw new HostLimitationException("single-stepping guest code at CPL3 is not available on this host: KVM_GUESTDBG_SINGLESTEP ends in a shutdown exit there");
             // Keep the breakpoint too: a forced point can lie where the guest has not executed
             // anything yet (a kick right after an interrupt was delivered), which no step reaches.
@@ -89,7 +90,7 @@ public sealed class ReplayHostEvents(EventCursor events, Vcpu vcpu, DirtyPageTra
         {
             DebugStops++;
             var regs = vcpu.Kvm.GetRegs();
-            ulong linear = vcpu.WithState(s => s.Is64BitMode ? s.Regs.Rip : (s.Sregs.Cs.Base + s.Regs.Rip) & 0xFFFF_FFFF);
+            ulong linear = vcpu.WithState(s => s.LinearRip);
             if (linear != f.LinearRip) return false;
             if (f.RegistersMatch(RegisterFile.From(regs)) && dirty.Hash() == f.DirtyHash)
             {

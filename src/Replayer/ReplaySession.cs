@@ -185,9 +185,7 @@ public sealed class ReplaySession : IDisposable
         chain.Reverse();
         var memory = Machine.Vm.Memory;
         memory.Clear();
-        foreach (var s in chain)
-            for (int p = 0; p < s.Pages.Length; p++)
-                memory.RestorePage(s.Pages[p], s.PageData.AsSpan(p * (int)Engine.Memory.GuestMemory.PageSize, (int)Engine.Memory.GuestMemory.PageSize));
+        foreach (var s in chain) s.RestorePages(memory);
         var target = chain[^1];
         Machine.RestoreState(target.Machine);
         Machine.Vm.DirtyLog!.Discard();

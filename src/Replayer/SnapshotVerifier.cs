@@ -14,7 +14,6 @@ namespace VmReplay.Replayer;
 /// </summary>
 public sealed class SnapshotVerifier : IRunCheckpoints
 {
-    private static readonly JsonSerializerOptions Json = new() { IncludeFields = true };
     private readonly TraceReader _trace;
     private readonly PcMachine _machine;
     private readonly EventCursor _events;
@@ -108,8 +107,8 @@ public sealed class SnapshotVerifier : IRunCheckpoints
     {
         foreach (var p in typeof(PcPlatformState).GetProperties())
         {
-            var e = JsonSerializer.Serialize(p.GetValue(expected), p.PropertyType, Json);
-            var a = JsonSerializer.Serialize(p.GetValue(actual), p.PropertyType, Json);
+            var e = JsonSerializer.Serialize(p.GetValue(expected), p.PropertyType, SnapshotCodec.DeviceStateJson);
+            var a = JsonSerializer.Serialize(p.GetValue(actual), p.PropertyType, SnapshotCodec.DeviceStateJson);
             if (e != a) return $"{p.Name} device ({e} recorded, {a} now)";
         }
         return null;

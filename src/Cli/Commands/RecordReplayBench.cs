@@ -103,8 +103,7 @@ internal static class RecordReplayBench
         }
         var sw = Stopwatch.StartNew();
         var pages = SnapshotRecorder.NonZeroPages(memory);
-        var data = new byte[pages.Count * (int)GuestMemory.PageSize];
-        for (int i = 0; i < pages.Count; i++) memory.GetSpan(pages[i], (int)GuestMemory.PageSize).CopyTo(data.AsSpan(i * (int)GuestMemory.PageSize));
+        var data = Snapshot.CopyPages(memory, pages);
         var state = pc.CaptureState();
         double capture = sw.Elapsed.TotalMilliseconds;
         sw.Restart();
@@ -114,8 +113,7 @@ internal static class RecordReplayBench
         sw.Restart();
         var back = SnapshotCodec.Decode(payload, withPages: true);
         memory.Clear();
-        for (int i = 0; i < back.Pages.Length; i++)
-            memory.RestorePage(back.Pages[i], back.PageData.AsSpan(i * (int)GuestMemory.PageSize, (int)GuestMemory.PageSize));
+        back.RestorePages(memory);
         pc.RestoreState(back.Machine);
         double restore = sw.Elapsed.TotalMilliseconds;
         return (capture, encode, payload.Length, restore);

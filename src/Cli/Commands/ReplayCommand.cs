@@ -99,29 +99,25 @@ internal static class ReplayCommand
         var (regs, memory) = FinalState.Hash(pc.Vm);
         var err = Console.Error;
         err.WriteLine($"vmreplay: at {session.Position} (after exit {pc.Counters.ExitCount}, {session.Restores} snapshot restores); state hash {regs:x16} {memory:x16}");
-        pc.Vm.Vcpus[0].WithState(s =>
-        {
-            var r = s.Regs;
-            err.WriteLine($"  rip {r.Rip:x16}  rflags {r.Rflags:x8}  cs {s.Sregs.Cs.Selector:x4}  cr0 {s.Sregs.Cr0:x}");
-            err.WriteLine($"  rax {r.Rax:x16}  rbx {r.Rbx:x16}  rcx {r.Rcx:x16}  rdx {r.Rdx:x16}");
-            err.WriteLine($"  rsi {r.Rsi:x16}  rdi {r.Rdi:x16}  rsp {r.Rsp:x16}  rbp {r.Rbp:x16}");
-            err.WriteLine($"  instruction at rip: {new InstructionEmulator().Disassemble(s, pc.Vm.Memory)}");
-        });
+        WriteRegisters(err, pc);
         if (session.Sources.Events.Peek() is { } next) err.WriteLine($"  next event {session.Sources.Events.Position}: {next.Describe()}");
     }
+
+    /// <summary>The stopped vCPU's main registers and the instruction at RIP, as both reports show them.</summary>
+    private static void WriteRegisters(TextWriter err, PcMachine pc) => pc.Vm.Vcpus[0].WithState(s =>
+    {
+        var r = s.Regs;
+        err.WriteLine($"  rip {r.Rip:x16}  rflags {r.Rflags:x8}  cs {s.Sregs.Cs.Selector:x4}  cr0 {s.Sregs.Cr0:x}");
+        err.WriteLine($"  rax {r.Rax:x16}  rbx {r.Rbx:x16}  rcx {r.Rcx:x16}  rdx {r.Rdx:x16}");
+        err.WriteLine($"  rsi {r.Rsi:x16}  rdi {r.Rdi:x16}  rsp {r.Rsp:x16}  rbp {r.Rbp:x16}");
+        err.WriteLine($"  instruction at rip: {new InstructionEmulator().Disassemble(s, pc.Vm.Memory)}");
+    });
 
     private static void ReportDivergence(Exception e, PcMachine pc, ReplaySources sources)
     {
         var err = Console.Error;
         err.WriteLine($"vmreplay: {e.Message}");
-        pc.Vm.Vcpus[0].WithState(s =>
-        {
-            var r = s.Regs;
-            err.WriteLine($"  rip {r.Rip:x16}  rflags {r.Rflags:x8}  cs {s.Sregs.Cs.Selector:x4}  cr0 {s.Sregs.Cr0:x}");
-            err.WriteLine($"  rax {r.Rax:x16}  rbx {r.Rbx:x16}  rcx {r.Rcx:x16}  rdx {r.Rdx:x16}");
-            err.WriteLine($"  rsi {r.Rsi:x16}  rdi {r.Rdi:x16}  rsp {r.Rsp:x16}  rbp {r.Rbp:x16}");
-            err.WriteLine($"  instruction at rip: {new InstructionEmulator().Disassemble(s, pc.Vm.Memory)}");
-        });
+        WriteRegisters(err, pc);
         if (sources.HostEvents?.LastMismatch is { } mismatch)
             err.WriteLine($"  last breakpoint hit at the recorded point differed in: {mismatch}");
         err.WriteLine("  last events before it:");

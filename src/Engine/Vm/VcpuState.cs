@@ -29,6 +29,9 @@ public sealed class VcpuState
     /// <summary>Current privilege level: the DPL of SS (CS.DPL can differ for conforming code).</summary>
     public int Cpl => (Sregs.Cr0 & 1) == 0 ? 0 : Sregs.Ss.Dpl;
 
+    /// <summary>The linear address of the next instruction: RIP in 64-bit mode, else CS base + EIP (32-bit).</summary>
+    public ulong LinearRip => Is64BitMode ? Regs.Rip : (Sregs.Cs.Base + Regs.Rip) & 0xFFFF_FFFF;
+
     /// <summary>True in 64-bit mode (IA-32e with CS.L=1).</summary>
     public bool Is64BitMode => (Sregs.Efer & (1UL << 10)) != 0 && Sregs.Cs.L != 0;
 

@@ -1,4 +1,5 @@
 using VmReplay.Devices.Platform;
+using VmReplay.Engine.Memory;
 
 namespace VmReplay.Recorder.Snapshots;
 
@@ -18,4 +19,21 @@ public sealed record Snapshot(
     MachineState Machine,
     ulong[] ServicePages,
     ulong[] Pages,
-    byte[] PageData);
+    byte[] PageData)
+{
+    private const int PageSize = (int)GuestMemory.PageSize;
+
+    /// <summary>The current contents of <paramref name="pages"/>, back to back (what <see cref="PageData"/> holds).</summary>
+    public static byte[] CopyPages(GuestMemory memory, IReadOnlyList<ulong> pages)
+    {
+        var data = new byte[pages.Count * PageSize];
+        for (int i = 0; i < pages.Count; i++) memory.GetSpan(pages[i], PageSize).CopyTo(data.AsSpan(i * PageSize));
+        return data;
+    }
+
+    /// <summary>Writes this snapshot's pages into <paramref name="memory"/> (after a full snapshot's base was laid down, for an incremental one).</summary>
+    public void RestorePages(GuestMemory memory)
+    {
+        for (int i = 0; i < Pages.Length; i++) memory.RestorePage(Pages[i], PageData.AsSpan(i * PageSize, PageSize));
+    }
+}

@@ -15,7 +15,8 @@ public static class SnapshotCodec
     private const int PageSize = (int)GuestMemory.PageSize;
     private const int HeaderSize = 48;
 
-    private static readonly JsonSerializerOptions Json = new() { IncludeFields = true };
+    /// <summary>How device state is written as JSON in a snapshot; a comparison of device states must use the same.</summary>
+    public static readonly JsonSerializerOptions DeviceStateJson = new() { IncludeFields = true };
 
     private sealed record MachinePart(PcPlatformState Platform, RunnerCounters Counters);
 
@@ -32,7 +33,7 @@ public static class SnapshotCodec
         BinaryPrimitives.WriteInt32LittleEndian(h[40..], s.Pages.Length);
         w.Write(h);
         PutBlob(w, VcpuStateCodec.Encode(s.Machine.Vcpu));
-        PutBlob(w, JsonSerializer.SerializeToUtf8Bytes(new MachinePart(s.Machine.Platform, s.Machine.Counters), Json));
+        PutBlob(w, JsonSerializer.SerializeToUtf8Bytes(new MachinePart(s.Machine.Platform, s.Machine.Counters), DeviceStateJson));
         PutAddresses(w, s.ServicePages);
         PutAddresses(w, s.Pages);
         var packed = new byte[LZ4Codec.MaximumOutputSize(PagesPerBlock * PageSize)];
@@ -62,7 +63,7 @@ public static class SnapshotCodec
         int at = HeaderSize;
         var vcpu = VcpuStateCodec.Decode(GetBlob(payload, ref at, "vCPU state"));
         MachinePart machine;
-        try { machine = JsonSerializer.Deserialize<MachinePart>(GetBlob(payload, ref at, "device state"), Json) ?? throw new FormatException("empty device state"); }
+        try { machine = JsonSerializer.Deserialize<MachinePart>(GetBlob(payload, ref at, "device state"), DeviceStateJson) ?? throw new FormatException("empty device state"); }
         catch (JsonException e) { throw new FormatException($"device state does not decode: {e.Message}"); }
         var servicePages = GetAddresses(payload, ref at, "service pages");
         var pages = GetAddresses(payload, ref at, "pages");

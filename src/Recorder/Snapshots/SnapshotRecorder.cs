@@ -55,9 +55,7 @@ public sealed class SnapshotRecorder : IRunCheckpoints
         var memory = _machine.Vm.Memory;
         var pages = full ? NonZeroPages(memory) : _written.Pages();
         _written.Reset();
-        var data = new byte[pages.Count * (int)GuestMemory.PageSize];
-        for (int i = 0; i < pages.Count; i++)
-            memory.GetSpan(pages[i], (int)GuestMemory.PageSize).CopyTo(data.AsSpan(i * (int)GuestMemory.PageSize));
+        var data = Snapshot.CopyPages(memory, pages);
         var service = _serviceTracker()?.Pages() ?? [];
         _writer.AppendSnapshot(new Snapshot(full ? SnapshotKind.Full : SnapshotKind.Incremental, _writer.EventCount, exitCount,
             _clock.LastReading, MemoryHash: 0, _machine.CaptureState(), service.ToArray(), pages.ToArray(), data));
