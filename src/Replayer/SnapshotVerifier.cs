@@ -2,6 +2,7 @@ using System.Text.Json;
 using VmReplay.Devices.Platform;
 using VmReplay.Engine.Memory;
 using VmReplay.Engine.Run;
+using VmReplay.Engine.Vm;
 using VmReplay.Recorder;
 using VmReplay.Recorder.Snapshots;
 
@@ -86,17 +87,29 @@ public sealed class SnapshotVerifier : IRunCheckpoints
     {
         var e = expected.Vcpu;
         var a = actual.Vcpu;
+        // Traces written before captures were canonical carry the host's raw XSTATE_BV.
+        e.Xsave = XsaveArea.Canonical(e.Xsave);
         var regs = ReplayHostEvents.RegisterDifference(Recorder.Events.RegisterFile.From(e.Regs), Recorder.Events.RegisterFile.From(a.Regs));
         if (regs.Length > 0) return regs;
         if (!VcpuStateCodec.Encode(e).AsSpan().SequenceEqual(VcpuStateCodec.Encode(a)))
         {
             if (!Same(e.Sregs, a.Sregs)) return "segment or control registers";
-            if (!Same(e.Xsave, a.Xsave) || !Same(e.Fpu, a.Fpu)) return "FPU/SSE (XSAVE) state";
+            if (!Same(e.Xsave, a.Xsave)) return "FPU/SSE (XSAVE) state" + FirstByteDifference(e.Xsave, a.Xsave);
+            if (!Same(e.Fpu, a.Fpu)) return "FPU/SSE state" + FirstByteDifference(e.Fpu, a.Fpu);
             if (!Same(e.Events, a.Events)) return "pending exception or interrupt state (vCPU events)";
             if (!Same(e.DebugRegs, a.DebugRegs)) return "debug registers";
             return "MSRs, XCRs or MP state";
         }
         return null;
+    }
+
+    private static string FirstByteDifference<T>(in T expected, in T actual) where T : unmanaged
+    {
+        var e = System.Runtime.InteropServices.MemoryMarshal.AsBytes(new ReadOnlySpan<T>(in expected));
+        var a = System.Runtime.InteropServices.MemoryMarshal.AsBytes(new ReadOnlySpan<T>(in actual));
+        int at = e.CommonPrefixLength(a);
+        int end = Math.Min(e.Length, at + 16);
+        return $" (from byte {at:x}: {Convert.ToHexString(e[at..end])} recorded, {Convert.ToHexString(a[at..end])} now)";
     }
 
     private static bool Same<T>(in T a, in T b) where T : unmanaged =>

@@ -76,6 +76,7 @@ public sealed class SnapshotSeekTests : IDisposable
         var viaSnapshot = Vmreplay.Run(["replay", trace, "--to", $"{middle}+3"]);
         var fromStart = Vmreplay.Run(["replay", trace, "--to", $"{middle}+3", "--from-start"]);
         Assert.True(viaSnapshot.ExitCode == 0, viaSnapshot.Stderr);
+        Assert.True(fromStart.ExitCode == 0, fromStart.Stderr);
         Assert.Matches($@"at event {middle} \+ 3 instructions \(after exit \d+, 1 snapshot restores\); state hash", viaSnapshot.Stderr);
         Assert.Equal(fromStart.Stderr.Split('\n')[0].Split(';')[1], viaSnapshot.Stderr.Split('\n')[0].Split(';')[1]);
         Assert.Contains("instruction at rip:", viaSnapshot.Stderr);

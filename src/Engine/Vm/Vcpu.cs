@@ -81,7 +81,7 @@ public sealed class Vcpu : IDisposable
             Fpu = Kvm.GetFpu(),
             MpState = Kvm.GetMpState(),
         };
-        if (_hasXsave) s.Xsave = Kvm.GetXsave();
+        if (_hasXsave) s.Xsave = XsaveArea.Canonical(Kvm.GetXsave());
         if (_hasXcrs) s.Xcrs = Kvm.GetXcrs();
         if (_hasEvents) s.Events = Kvm.GetVcpuEvents();
         if (_hasDebugRegs) s.DebugRegs = Kvm.GetDebugRegs();
