@@ -1,0 +1,124 @@
+using System.Xml.Linq;
+using VmReplay.GdbStub.Protocol;
+
+namespace VmReplay.GdbStub.Tests;
+
+public sealed class X86RegistersTests
+{
+    [Fact]
+    public void ListsSixtyFiveRegistersNumberedInOrder()
+    {
+        Assert.Equal(65, X86Registers.All.Count);
+        for (var i = 0; i < X86Registers.All.Count; i++)
+            Assert.Equal(i, X86Registers.All[i].Number);
+    }
+
+    [Theory]
+    [InlineData(0, "rax", 64, "int64", X86Registers.CoreFeature)]
+    [InlineData(6, "rbp", 64, "data_ptr", X86Registers.CoreFeature)]
+    [InlineData(7, "rsp", 64, "data_ptr", X86Registers.CoreFeature)]
+    [InlineData(15, "r15", 64, "int64", X86Registers.CoreFeature)]
+    [InlineData(16, "rip", 64, "code_ptr", X86Registers.CoreFeature)]
+    [InlineData(17, "eflags", 32, "i386_eflags", X86Registers.CoreFeature)]
+    [InlineData(18, "cs", 32, "int32", X86Registers.CoreFeature)]
+    [InlineData(23, "gs", 32, "int32", X86Registers.CoreFeature)]
+    [InlineData(24, "st0", 80, "i387_ext", X86Registers.CoreFeature)]
+    [InlineData(31, "st7", 80, "i387_ext", X86Registers.CoreFeature)]
+    [InlineData(32, "fctrl", 32, "int", X86Registers.CoreFeature)]
+    [InlineData(39, "fop", 32, "int", X86Registers.CoreFeature)]
+    [InlineData(40, "xmm0", 128, "vec128", X86Registers.SseFeature)]
+    [InlineData(55, "xmm15", 128, "vec128", X86Registers.SseFeature)]
+    [InlineData(56, "mxcsr", 32, "i386_mxcsr", X86Registers.SseFeature)]
+    [InlineData(57, "fs_base", 64, "int", X86Registers.SegmentsFeature)]
+    [InlineData(58, "gs_base", 64, "int", X86Registers.SegmentsFeature)]
+    [InlineData(59, "cr0", 64, "int", X86Registers.SystemFeature)]
+    [InlineData(60, "cr2", 64, "int", X86Registers.SystemFeature)]
+    [InlineData(61, "cr3", 64, "int", X86Registers.SystemFeature)]
+    [InlineData(62, "cr4", 64, "int", X86Registers.SystemFeature)]
+    [InlineData(63, "cr8", 64, "int", X86Registers.SystemFeature)]
+    [InlineData(64, "efer", 64, "int", X86Registers.SystemFeature)]
+    public void MatchesGdbsAmd64Layout(int number, string name, int bits, string type, string feature)
+    {
+        var register = X86Registers.All[number];
+        Assert.Equal((name, bits, type, feature), (register.Name, register.BitSize, register.Type, register.Feature));
+        Assert.Same(register, X86Registers.Find(name));
+    }
+
+    [Fact]
+    public void GPacketSizeIsTheSumOfAllRegisters() =>
+        // 16 GPRs + rip: 17*8; eflags + 6 segments: 7*4; st0-7: 8*10; f*: 8*4; xmm: 16*16; mxcsr 4; bases 2*8; system 6*8.
+        Assert.Equal(17 * 8 + 7 * 4 + 8 * 10 + 8 * 4 + 16 * 16 + 4 + 2 * 8 + 6 * 8, X86Registers.GPacketSize);
+
+    [Fact]
+    public void TargetXmlIsWellFormedAndAgreesWithTheList()
+    {
+        var document = XDocument.Parse(X86Registers.TargetXml());
+        var target = document.Root!;
+        Assert.Equal("target", target.Name.LocalName);
+        Assert.Equal("i386:x86-64", target.Element("architecture")!.Value);
+        Assert.DoesNotContain(document.Descendants(), e => e.Name.LocalName == "include");
+
+        var regs = target.Elements("feature")
+            .SelectMany(f => f.Elements("reg").Select(r => (Feature: (string)f.Attribute("name")!, Reg: r)))
+            .ToList();
+        Assert.Equal(65, regs.Count);
+        var bits = 0;
+        for (var i = 0; i < regs.Count; i++)
+        {
+            var (feature, reg) = regs[i];
+            var expected = X86Registers.All[i];
+            Assert.Equal(expected.Number, (int)reg.Attribute("regnum")!);
+            Assert.Equal(expected.Name, (string)reg.Attribute("name")!);
+            Assert.Equal(expected.BitSize, (int)reg.Attribute("bitsize")!);
+            Assert.Equal(expected.Type, (string)reg.Attribute("type")!);
+            Assert.Equal(expected.Group, (string?)reg.Attribute("group") ?? "");
+            Assert.Equal(expected.Feature, feature);
+            bits += (int)reg.Attribute("bitsize")!;
+        }
+        Assert.Equal(X86Registers.GPacketSize, bits / 8);
+    }
+
+    [Fact]
+    public void TargetXmlDefinesEveryNonBuiltinTypeItUses()
+    {
+        var target = XDocument.Parse(X86Registers.TargetXml()).Root!;
+        var defined = target.Descendants()
+            .Where(e => e.Name.LocalName is "flags" or "union" or "vector" or "struct")
+            .Select(e => (string)e.Attribute("id")!)
+            .ToHashSet();
+        Assert.Superset(new HashSet<string> { "i386_eflags", "i386_mxcsr", "vec128" }, defined);
+        var builtins = new HashSet<string>
+        {
+            "int8", "int16", "int32", "int64", "int128", "uint8", "uint16", "uint32", "uint64", "uint128", "int",
+            "code_ptr", "data_ptr", "ieee_half", "ieee_single", "ieee_double", "bfloat16", "i387_ext", "bool",
+        };
+        foreach (var type in target.Descendants().Select(e => (string?)e.Attribute("type")).OfType<string>())
+            Assert.True(builtins.Contains(type) || defined.Contains(type), $"type {type} is neither built in nor defined");
+    }
+
+    [Fact]
+    public void EncodesRegistersInOrderLittleEndian()
+    {
+        var values = X86Registers.All.Select(r => new byte[r.ByteSize]).ToList();
+        values[0] = BitConverter.GetBytes(0x1122334455667788UL);
+        values[16] = BitConverter.GetBytes(0xfff0UL);
+        var hex = X86Registers.EncodeRegisters(values);
+        Assert.Equal(X86Registers.GPacketSize * 2, hex.Length);
+        Assert.StartsWith("8877665544332211", hex);
+        Assert.Equal("f0ff000000000000", hex.Substring(16 * 16, 16));
+
+        Assert.True(Hex.TryDecode(hex, out var data));
+        Assert.True(X86Registers.TrySplitRegisters(data, out var split));
+        Assert.Equal(values, split);
+    }
+
+    [Fact]
+    public void RejectsWrongRegisterValues()
+    {
+        var values = X86Registers.All.Select(r => new byte[r.ByteSize]).ToList();
+        Assert.Throws<ArgumentException>(() => X86Registers.EncodeRegisters(values.Take(64).ToList()));
+        values[17] = new byte[8];
+        Assert.Throws<ArgumentException>(() => X86Registers.EncodeRegisters(values));
+        Assert.False(X86Registers.TrySplitRegisters(new byte[X86Registers.GPacketSize - 1], out _));
+    }
+}
