@@ -16,11 +16,13 @@ namespace VmReplay.Replayer;
 /// </summary>
 public sealed class ReplayHostEvents(EventCursor events, Vcpu vcpu, DirtyPageTracker dirty) : IHostEvents
 {
-    private enum DebugMode { Off, Breakpoint, Step, StepAndBreakpoint }
+    /// <summary>Debug registers left for a debugger's breakpoints: DR0 finds forced points.</summary>
+    public const int UserBreakpointLimit = 3;
 
-    private DebugMode _mode = DebugMode.Off;
-    private ulong _breakpoint;
+    private (bool Step, ulong? Forced, ulong[] User) _armed = (false, null, []);
     private bool _onUnmatchedHit;
+    private bool _onUserBreakpoint;
+    private ulong[] _userBreakpoints = [];
 
     public bool OwnsDebugExits => true;
 
@@ -47,11 +49,41 @@ public sealed class ReplayHostEvents(EventCursor events, Vcpu vcpu, DirtyPageTra
     /// </summary>
     public bool LastDebugStopWasStep => (vcpu.Kvm.RunPage.DebugDr6 & (1UL << 14)) != 0;
 
+    /// <summary>
+    /// A debugger's execution breakpoints (linear addresses), at most <see cref="UserBreakpointLimit"/>,
+    /// armed in DR1-DR3 while the guest runs freely (single-stepping checks addresses instead).
+    /// </summary>
+    public IReadOnlyList<ulong> UserBreakpoints
+    {
+        get => _userBreakpoints;
+        set
+        {
+            if (value.Count > UserBreakpointLimit)
+                throw new HostLimitationException($"at most {UserBreakpointLimit} execution breakpoints: they use debug registers DR1-DR3 (DR0 finds the recorded points)");
+            _userBreakpoints = value.ToArray();
+        }
+    }
+
+    /// <summary>Whether the last debug stop was the forced-point breakpoint (DR0) firing.</summary>
+    public bool LastDebugStopHitForcedPoint => _armed.Forced is not null && (vcpu.Kvm.RunPage.DebugDr6 & 1) != 0;
+
+    /// <summary>Whether the last debug stop was one of <see cref="UserBreakpoints"/> firing (DR1-DR3).</summary>
+    public bool LastDebugStopHitUserBreakpoint => _armed.User.Length > 0 && (vcpu.Kvm.RunPage.DebugDr6 & 0xE) != 0;
+
     /// <summary>After a snapshot was restored: no breakpoint hit is pending.</summary>
-    public void Restored() => _onUnmatchedHit = false;
+    public void Restored()
+    {
+        _onUnmatchedHit = false;
+        _onUserBreakpoint = false;
+    }
 
     public void Arm(long? deadlineNanoseconds, bool interruptBlocked)
     {
+        ulong? forced = events.Peek() is ForcedServiceEvent f ? f.LinearRip : null;
+        // A breakpoint that just fired would fire again at the same RIP on re-entry (this host
+        // does not honour RF there): step over it once with nothing armed.
+        bool stepOver = _onUnmatchedHit || _onUserBreakpoint;
+        _onUnmatchedHit = _onUserBreakpoint = false;
         if (SingleStep)
         {
             // This host's KVM ends a single-step of CPL3 code in a shutdown exit (see HOST-KVM.md),
@@ -59,20 +91,14 @@ public sealed class ReplayHostEvents(EventCursor events, Vcpu vcpu, DirtyPageTra
             var sregs = vcpu.Kvm.GetSregs();
             if (sregs.Ss.Dpl == 3 && (sregs.Cr0 & 1) != 0)
                 throw new HostLimitationException("single-stepping guest code at CPL3 is not available on this host: KVM_GUESTDBG_SINGLESTEP ends in a shutdown exit there");
-            // Keep the breakpoint too: a forced point can lie where the guest has not executed
-            // anything yet (a kick right after an interrupt was delivered), which no step reaches.
-            if (events.Peek() is ForcedServiceEvent next && !_onUnmatchedHit) SetMode(DebugMode.StepAndBreakpoint, next.LinearRip);
-            else SetMode(DebugMode.Step, 0);
-            _onUnmatchedHit = false;
+            // Keep the forced-point breakpoint: a forced point can lie where the guest has not
+            // executed anything yet (a kick right after an interrupt was delivered), which no step
+            // reaches; and forced points are taken only where DR0 fires, stepping or not.
+            SetMode(true, stepOver ? null : forced, []);
             return;
         }
-        if (events.Peek() is not ForcedServiceEvent f)
-        {
-            SetMode(DebugMode.Off, 0);
-            return;
-        }
-        SetMode(_onUnmatchedHit ? DebugMode.Step : DebugMode.Breakpoint, f.LinearRip);
-        _onUnmatchedHit = false;
+        if (stepOver) SetMode(true, null, []);
+        else SetMode(false, forced, _userBreakpoints);
     }
 
     public bool WaitIdle(long? deadlineNanoseconds) => events.Peek() is ServiceEvent;
@@ -86,7 +112,8 @@ public sealed class ReplayHostEvents(EventCursor events, Vcpu vcpu, DirtyPageTra
             dirty.Reset();
             return true;
         }
-        if (next is ForcedServiceEvent f && stop.Kind == StopKind.Debug)
+        if (stop.Kind == StopKind.Debug && LastDebugStopHitUserBreakpoint) _onUserBreakpoint = true;
+        if (next is ForcedServiceEvent f && stop.Kind == StopKind.Debug && LastDebugStopHitForcedPoint)
         {
             DebugStops++;
             var regs = vcpu.Kvm.GetRegs();
@@ -96,7 +123,6 @@ public sealed class ReplayHostEvents(EventCursor events, Vcpu vcpu, DirtyPageTra
             {
                 events.Advance();
                 dirty.Reset();
-                SetMode(DebugMode.Off, 0);
                 return true;
             }
             _onUnmatchedHit = true;
@@ -113,28 +139,29 @@ public sealed class ReplayHostEvents(EventCursor events, Vcpu vcpu, DirtyPageTra
         string.Join(", ", Enumerable.Range(0, expected.Length).Where(i => expected[i] != actual[i])
             .Select(i => $"{RegisterNames[i]} {expected[i]:x} recorded, {actual[i]:x} now"));
 
-    private unsafe void SetMode(DebugMode mode, ulong address)
+    private unsafe void SetMode(bool step, ulong? forced, ulong[] user)
     {
-        if (mode == _mode && address == _breakpoint) return;
+        if (step == _armed.Step && forced == _armed.Forced && user.AsSpan().SequenceEqual(_armed.User)) return;
         var dbg = new KvmGuestDebug();
-        switch (mode)
+        if (step || forced is not null || user.Length > 0)
         {
-            case DebugMode.Breakpoint:
-                dbg.Control = KvmGuestDebug.Enable | KvmGuestDebug.UseHwBp;
+            dbg.Control = KvmGuestDebug.Enable;
+            if (step) dbg.Control |= KvmGuestDebug.SingleStep;
+            ulong dr7 = 0;
+            if (forced is { } address)
+            {
                 dbg.DebugReg[0] = address;
-                dbg.DebugReg[7] = 0x1; // DR0 local enable, execute, 1 byte
-                break;
-            case DebugMode.Step:
-                dbg.Control = KvmGuestDebug.Enable | KvmGuestDebug.SingleStep;
-                break;
-            case DebugMode.StepAndBreakpoint:
-                dbg.Control = KvmGuestDebug.Enable | KvmGuestDebug.SingleStep | KvmGuestDebug.UseHwBp;
-                dbg.DebugReg[0] = address;
-                dbg.DebugReg[7] = 0x1;
-                break;
+                dr7 |= 0x1; // DR0 local enable, execute, 1 byte
+            }
+            for (int i = 0; i < user.Length; i++)
+            {
+                dbg.DebugReg[i + 1] = user[i];
+                dr7 |= 1UL << (2 * (i + 1));
+            }
+            if (dr7 != 0) dbg.Control |= KvmGuestDebug.UseHwBp;
+            dbg.DebugReg[7] = dr7;
         }
         vcpu.Kvm.SetGuestDebug(dbg);
-        _mode = mode;
-        _breakpoint = address;
+        _armed = (step, forced, user);
     }
 }

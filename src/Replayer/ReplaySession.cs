@@ -15,9 +15,6 @@ namespace VmReplay.Replayer;
 public sealed class ReplaySession : IDisposable
 {
     private readonly TraceReader _trace;
-    private long _stepsLeft;
-    private long _target;
-    private long _emulatedSeen;
 
     private ReplaySession(TraceReader trace, PcMachine machine, ReplaySources sources)
     {
@@ -27,6 +24,7 @@ public sealed class ReplaySession : IDisposable
         Verifier = new SnapshotVerifier(trace, machine, sources.Events);
         machine.Checkpoints = Verifier;
         machine.PauseRequested = ShouldPause;
+        _ = machine.Counters; // builds the run loop, and with it the host-events source
     }
 
     public PcMachine Machine { get; }
@@ -62,8 +60,7 @@ public sealed class ReplaySession : IDisposable
     public RunOutcome RunToEnd()
     {
         if (Outcome is not null) return Outcome;
-        _target = long.MaxValue;
-        _stepsLeft = 0;
+        _goal = new Goal(long.MaxValue, -1, 0);
         return Outcome = Machine.Run();
     }
 
@@ -74,95 +71,234 @@ public sealed class ReplaySession : IDisposable
     public void Seek(ReplayPosition target)
     {
         if (target.Event < 0 || target.Instructions < 0) throw new ArgumentOutOfRangeException(nameof(target), $"{target} is not a position");
-        long consumed = Sources.Events.Position;
-        // Running on from here reaches the target only if the machine has not yet passed the
-        // stop where the target's event count is first reached.
-        // One stop can consume several events, so the stop of an earlier position may already be
-        // the target's stop.
-        bool atTargetStop = Outcome is null && Position.Instructions == 0 && Position.Event <= target.Event && consumed >= target.Event;
-        bool canRunOn = atTargetStop || Outcome is null && (Position.Event == target.Event
-            ? Position.Instructions <= target.Instructions
-            : Position.Event < target.Event && consumed < target.Event);
+        // Positions are counted from the run's natural stops (see Here): the machine can run on
+        // to the target unless it has passed the target's stop already.
+        bool canRunOn = Outcome is null && (target.Event > _anchor || target.Event == _anchor && _unitsKnown && target.Instructions >= _units);
         int snapshot = UseSnapshots ? NearestSnapshot(target.Event) : canRunOn ? -1 : Math.Min(0, _trace.Snapshots.Count - 1);
-        bool snapshotCloser = snapshot >= 0 && (long)_trace.Snapshots[snapshot].FirstEvent > consumed;
+        bool snapshotCloser = snapshot >= 0 && (long)_trace.Snapshots[snapshot].FirstEvent > _anchor;
         if (snapshot >= 0 && (!canRunOn || snapshotCloser)) Restore(snapshot);
         else if (!canRunOn) throw new InvalidOperationException($"{_trace.Path}: no snapshot at or before event {target.Event} to go back to");
 
-        if (Position.Event < target.Event)
+        if (_anchor < target.Event) RunFree(target.Event, stopAtHit: false);
+        // The target's stop is the first natural stop at or after its event: the anchor now.
+        long steps = target.Instructions - _units;
+        if (steps > 0) StepUnits(steps);
+        Position = target;
+    }
+
+    /// <summary>
+    /// Where the machine is on the replay's own timeline: <c>(A, k)</c> is k instruction boundaries
+    /// after the natural stop A (the first exit or recorded forced point at which A events had
+    /// been consumed). Null right after a free run stopped at a breakpoint or watchpoint, until the
+    /// debugger resolves it (see <see cref="HitLocation"/>).
+    /// </summary>
+    public ReplayPosition? Here => _unitsKnown ? new ReplayPosition(_anchor, _units) : null;
+
+    /// <summary>Execution breakpoints (linear addresses) that free runs and stepping watch for.</summary>
+    public IReadOnlyList<ulong> Breakpoints { get; set; } = [];
+
+    /// <summary>Guest-physical ranges whose writes are watched (their pages are write-trapped).</summary>
+    public IReadOnlyList<WatchedRange> Watches
+    {
+        get => _watches;
+        set
         {
-            if (Sources.Events.Position < target.Event) RunUntil(target.Event, 0);
-            Position = new ReplayPosition(target.Event, 0);
-        }
-        if (target.Instructions > Position.Instructions)
-        {
-            RunUntil(target.Event, target.Instructions - Position.Instructions);
-            Position = target;
+            _watches = value.ToArray();
+            Machine.Vm.WriteTraps.Set(_watches.SelectMany(w => w.Pages()));
         }
     }
 
-    private void RunUntil(long eventIndex, long steps)
+    /// <summary>Hits seen by the last <see cref="RunFree"/> or <see cref="StepUnits"/> with recording on, in order.</summary>
+    public List<HitLocation> Hits { get; } = new();
+
+    /// <summary>Record every breakpoint and watchpoint hit into <see cref="Hits"/> while running.</summary>
+    public bool RecordHits { get; set; }
+
+    /// <summary>The previous natural stop before natural stop <paramref name="anchor"/>, and the instructions between (-1 when not counted), if a run saw both.</summary>
+    public (long Previous, long Instructions)? LinkBefore(long anchor) => _links.TryGetValue(anchor, out var l) ? l : null;
+
+    /// <summary>
+    /// Runs without single-stepping until the natural stop at event <paramref name="untilEvent"/>
+    /// or, with <paramref name="stopAtHit"/>, the first hit. Returns the hit, or null at the target.
+    /// </summary>
+    public HitLocation? RunFree(long untilEvent, bool stopAtHit)
     {
-        _target = eventIndex;
-        _stepsLeft = steps;
-        _emulatedSeen = Machine.Counters.EmulatedInstructions;
-        var host = Sources.HostEvents;
-        if (host is not null) host.SingleStep = steps > 0;
-        try
+        _goal = new Goal(untilEvent, StepLimit: -1, stopAtHit ? 1 : 0);
+        BeginHits();
+        var host = Sources.HostEvents!;
+        host.UserBreakpoints = stopAtHit || RecordHits ? Breakpoints : [];
+        try { RunGoal($"event {untilEvent}"); }
+        finally { host.UserBreakpoints = []; }
+        return _stoppedAt;
+    }
+
+    /// <summary>
+    /// Single-steps <paramref name="count"/> instruction boundaries (or until the natural stop at
+    /// <paramref name="untilEvent"/>, or the <paramref name="untilHit"/>-th hit counted from here).
+    /// </summary>
+    public HitLocation? StepUnits(long count, long untilEvent = long.MaxValue, int untilHit = 0)
+    {
+        _goal = new Goal(untilEvent, count, untilHit);
+        BeginHits();
+        if (untilHit > 0 || RecordHits)
         {
-            var outcome = Machine.Run();
-            if (outcome.Kind != RunOutcomeKind.Paused)
-            {
-                Outcome = outcome;
-                Position = new ReplayPosition(Sources.Events.Position, 0);
-                throw new ArgumentOutOfRangeException(nameof(eventIndex),
-                    $"the recording ends ({outcome.Message}) at event {Sources.Events.Position}, before event {eventIndex}{(steps > 0 ? $" + {steps} instructions" : "")}");
-            }
+            // Standing on a breakpoint counts as reaching it, as a free run's debug register does.
+            if (IsBreakpointAt(LinearRip()) is { } b && Hit(new HitLocation(_hitBase, _ordinal + 1, HitKind.Breakpoint, b))) return _stoppedAt;
         }
+        var host = Sources.HostEvents!;
+        host.SingleStep = true;
+        Machine.InstructionStops = true;
+        _stepping = true;
+        _emulatedSeen = Machine.Counters.EmulatedInstructions;
+        _trapAfterExitAt = null;
+        try { RunGoal(untilEvent == long.MaxValue ? $"{count} more instructions" : $"event {untilEvent}"); }
         finally
         {
-            if (Sources.HostEvents is { } h) h.SingleStep = false;
+            _stepping = false;
+            host.SingleStep = false;
+            Machine.InstructionStops = false;
+        }
+        return _stoppedAt;
+    }
+
+    private readonly record struct Goal(long Event, long StepLimit, int StopAtHit);
+
+    private Goal _goal = new(long.MaxValue, -1, 0);
+    private bool _stepping;
+    private long _stepsDone;
+    private long _anchor = 0;
+    private long _units;
+    private bool _unitsKnown = true;
+    private int _ordinal;
+    private ReplayPosition _hitBase;
+    private HitLocation? _stoppedAt;
+    private long _emulatedSeen;
+    private ulong? _trapAfterExitAt;
+    private WatchedRange[] _watches = [];
+    private readonly Dictionary<long, (long Previous, long Instructions)> _links = new();
+
+    private void BeginHits()
+    {
+        _stepsDone = 0;
+        _stoppedAt = null;
+        _ordinal = 0;
+        _hitBase = Here ?? new ReplayPosition(_anchor, -1);
+    }
+
+    private void RunGoal(string what)
+    {
+        var outcome = Machine.Run();
+        if (outcome.Kind != RunOutcomeKind.Paused)
+        {
+            Outcome = outcome;
+            _anchor = Sources.Events.Position;
+            _units = 0;
+            _unitsKnown = true;
+            Position = new ReplayPosition(Sources.Events.Position, 0);
+            throw new ArgumentOutOfRangeException(nameof(what),
+                $"the recording ends ({outcome.Message}) at event {Sources.Events.Position}, before {what}");
         }
     }
 
+    // The one observer of every run-loop stop. It keeps the timeline (natural stops, instruction
+    // boundaries since the last one), counts hits and decides where to pause.
+    //
+    // Natural stops are the exits and the recorded forced points (where DR0 fires): they happen
+    // in every replay, free-running or stepping, with or without a debugger's breakpoints, so
+    // positions counted from them mean the same machine state in every replay.
     private bool ShouldPause(StopPoint stop)
     {
-        if (_stepsLeft > 0)
+        var host = Sources.HostEvents!;
+        bool arrival = _stepping && CountArrival(stop);
+        if (arrival)
         {
-            CountSteps(stop);
-            long emulated = Machine.Counters.EmulatedInstructions;
-            _stepsLeft -= Math.Min(_stepsLeft, emulated - _emulatedSeen);
-            _emulatedSeen = emulated;
-            if (_stepsLeft == 0 && Sources.HostEvents is { } h) h.SingleStep = false;
-            return _stepsLeft == 0;
+            _units++;
+            _stepsDone++;
         }
-        return Sources.Events.Position >= _target;
+        bool natural = stop.Kind == StopKind.Exit || stop.Kind == StopKind.Debug && host.LastDebugStopHitForcedPoint;
+        long check = Sources.Events.Position;
+        if (natural && check > _anchor)
+        {
+            _links[check] = (_anchor, _stepping && _unitsKnown ? _units : -1);
+            _anchor = check;
+            _units = 0;
+            _unitsKnown = true;
+            _ordinal = 0;
+            _hitBase = new ReplayPosition(check, 0);
+        }
+        else if (!_stepping) _unitsKnown = false;
+        if (natural && check >= _goal.Event) return true;
+        if (_stepping && _goal.StepLimit >= 0 && _stepsDone >= _goal.StepLimit) return true;
+
+        HitLocation? hit = null;
+        if (stop.Kind == StopKind.Watch && Machine.LastTrappedWrite is { } w && _watches.FirstOrDefault(r => r.Overlaps(w.Address, w.Data.Length)) is { } range)
+            hit = new HitLocation(_hitBase, _ordinal + 1, HitKind.Watch, range.Address, w);
+        else if (Breakpoints.Count > 0 && (_stepping ? arrival : stop.Kind == StopKind.Debug && host.LastDebugStopHitUserBreakpoint)
+                 && IsBreakpointAt(LinearRip()) is { } b)
+            hit = new HitLocation(_hitBase, _ordinal + 1, HitKind.Breakpoint, b);
+        return hit is not null && Hit(hit);
     }
 
-    // Instructions are counted at the stops single-stepping produces. An instruction that exits to
-    // the VMM (I/O, MMIO, MSR, HLT) is counted at its exit, since this host's KVM drops the step
-    // trap of an instruction it completes after the exit; where a host does deliver that trap, it
-    // arrives at the address the exit left, with nothing executed, and is not counted again.
-    private ulong? _trapAfterExitAt;
+    private bool Hit(HitLocation hit)
+    {
+        _ordinal = hit.Ordinal;
+        if (RecordHits) Hits.Add(hit);
+        if (_goal.StopAtHit > 0 && _ordinal >= _goal.StopAtHit)
+        {
+            _stoppedAt = hit;
+            return true;
+        }
+        return false;
+    }
 
-    private void CountSteps(StopPoint stop)
+    private ulong? IsBreakpointAt(ulong linearRip)
+    {
+        foreach (var b in Breakpoints) if (b == linearRip) return b;
+        return null;
+    }
+
+    private ulong LinearRip()
+    {
+        var kvm = Machine.Vm.Vcpus[0].Kvm;
+        var regs = kvm.GetRegs();
+        var sregs = kvm.GetSregs();
+        bool longMode = (sregs.Efer & (1UL << 10)) != 0 && sregs.Cs.L != 0;
+        return longMode ? regs.Rip : (sregs.Cs.Base + regs.Rip) & 0xFFFF_FFFF;
+    }
+
+    // Whether this stop ends one instruction boundary of single-stepping. An instruction that exits
+    // to the VMM (I/O, MMIO, MSR, HLT, a trapped write) is counted at its exit, since this host's KVM
+    // drops the step trap of an instruction it completes after the exit; where a host does deliver
+    // that trap it arrives at the address the exit left, with nothing executed, and is not counted
+    // again. An interrupt delivery is a boundary of its own: the handler's entry, nothing run yet.
+    private bool CountArrival(StopPoint stop)
     {
         var vcpu = Machine.Vm.Vcpus[0].Kvm;
-        if (stop.Kind == StopKind.Debug)
+        long emulated = Machine.Counters.EmulatedInstructions;
+        bool emulatedNow = emulated != _emulatedSeen;
+        _emulatedSeen = emulated;
+        switch (stop.Kind)
         {
-            bool ownTrap = _trapAfterExitAt == vcpu.GetRegs().Rip;
-            if (Sources.HostEvents!.LastDebugStopWasStep && !ownTrap && _stepsLeft > 0) _stepsLeft--;
-            _trapAfterExitAt = null;
-        }
-        else if (stop.Kind == StopKind.Exit && vcpu.RunPage.ExitReason is KvmExitReason.Io or KvmExitReason.Mmio
-                     or KvmExitReason.Hlt or KvmExitReason.X86Rdmsr or KvmExitReason.X86Wrmsr)
-        {
-            _stepsLeft--;
-            _trapAfterExitAt = vcpu.GetRegs().Rip;
+            case StopKind.Debug:
+                bool ownTrap = _trapAfterExitAt == vcpu.GetRegs().Rip;
+                _trapAfterExitAt = null;
+                return Sources.HostEvents!.LastDebugStopWasStep && !ownTrap;
+            case StopKind.Exit when emulatedNow:
+                return true;
+            case StopKind.Exit when vcpu.RunPage.ExitReason is KvmExitReason.Io or KvmExitReason.Mmio
+                     or KvmExitReason.Hlt or KvmExitReason.X86Rdmsr or KvmExitReason.X86Wrmsr:
+            case StopKind.Watch:
+                _trapAfterExitAt = vcpu.GetRegs().Rip;
+                return true;
+            case StopKind.Delivered:
+                return true;
+            default:
+                return false;
         }
     }
 
     /// <summary>The last snapshot taken at or before <paramref name="eventIndex"/>, or -1.</summary>
-    private int NearestSnapshot(long eventIndex)
+    public int NearestSnapshot(long eventIndex)
     {
         var snaps = _trace.Snapshots;
         for (int i = snaps.Count - 1; i >= 0; i--)
@@ -171,7 +307,7 @@ public sealed class ReplaySession : IDisposable
     }
 
     /// <summary>Restores snapshot <paramref name="number"/>: its full base, then every incremental one up to it.</summary>
-    private void Restore(int number)
+    public void Restore(int number)
     {
         var chain = new List<Snapshot>();
         for (int i = number; i >= 0; i--)
@@ -196,6 +332,9 @@ public sealed class ReplaySession : IDisposable
         Verifier.ContinueAfter(number);
         Outcome = null;
         Position = new ReplayPosition(target.EventIndex, 0);
+        _anchor = target.EventIndex;
+        _units = 0;
+        _unitsKnown = true;
         Restores++;
     }
 

@@ -76,6 +76,23 @@ public sealed class PcMachine : IDisposable
     /// <summary>Checked at every stop; when true, <see cref="Run"/> returns <see cref="RunOutcome.Paused"/> and a later call continues.</summary>
     public Func<StopPoint, bool>? PauseRequested { get; set; }
 
+    /// <summary>
+    /// Make every instruction boundary a debugger can stop at a stop: complete an exit's
+    /// instruction before the pause check, and ask again right after an interrupt delivery.
+    /// </summary>
+    public bool InstructionStops
+    {
+        get => Runner.CompleteBeforePause;
+        set
+        {
+            Runner.CompleteBeforePause = value;
+            Runner.PauseAfterDelivery = value;
+        }
+    }
+
+    /// <summary>The last guest write to a write-trapped page (at a <see cref="StopKind.Watch"/> stop).</summary>
+    public TrappedWrite? LastTrappedWrite => Runner.LastTrappedWrite;
+
     /// <summary>The run loop's counters at the current point.</summary>
     public RunnerCounters Counters => Runner.Counters;
 

@@ -55,6 +55,24 @@ public sealed class VcpuRunner
     public Func<StopPoint, bool>? PauseRequested { get; set; }
 
     private bool _resumingFromPause;
+    private bool _resumingAfterDelivery;
+
+    /// <summary>
+    /// Also ask <see cref="PauseRequested"/> right after an interrupt was delivered (a
+    /// <see cref="StopKind.Delivered"/> stop), so that the state at a handler's entry is a place a
+    /// single-stepping debugger can stop at.
+    /// </summary>
+    public bool PauseAfterDelivery { get; set; }
+
+    /// <summary>
+    /// Complete the pending instruction of an exit before asking <see cref="PauseRequested"/>, so
+    /// the registers it sees are those after the instruction (single-stepping needs that; a plain
+    /// replay does not pay the extra KVM_RUN).
+    /// </summary>
+    public bool CompleteBeforePause { get; set; }
+
+    /// <summary>The last guest write to a write-trapped page, carried out by the VMM (valid at a <see cref="StopKind.Watch"/> stop).</summary>
+    public TrappedWrite? LastTrappedWrite { get; private set; }
 
     private StopKind _lastStop = StopKind.Exit;
     private long _checkpointDone = -1;
@@ -80,6 +98,7 @@ public sealed class VcpuRunner
         _lastStop = StopKind.Exit;
         _checkpointDone = c.ExitCount;
         _resumingFromPause = false;
+        _resumingAfterDelivery = false;
     }
 
     /// <summary>Runs until the machine stops or pauses. Must be called on the thread that will own the vCPU.</summary>
@@ -92,6 +111,11 @@ public sealed class VcpuRunner
         {
             while (true)
             {
+                if (_resumingAfterDelivery)
+                {
+                    _resumingAfterDelivery = false;
+                    goto enter;
+                }
                 if (_platform.StopRequest is { } stop) return stop;
                 if (AbortCheck?.Invoke() is { } abort) return abort;
                 if (_lastStop == StopKind.Exit && _checkpointDone != ExitCount && Checkpoints is { } checkpoints && checkpoints.IsDue(ExitCount))
@@ -100,6 +124,7 @@ public sealed class VcpuRunner
                     CompletePendingInstruction(run);
                     checkpoints.Reached(ExitCount);
                 }
+                if (!_resumingFromPause && CompleteBeforePause && _lastStop == StopKind.Exit) CompletePendingInstruction(run);
                 if (!_resumingFromPause && PauseRequested?.Invoke(new StopPoint(ExitCount, _lastStop)) == true)
                 {
                     CompletePendingInstruction(run);
@@ -113,8 +138,16 @@ public sealed class VcpuRunner
                 // points the host-events source logged; anywhere else the point is not recorded.
                 if (_lastStop == StopKind.Exit || serviced || _events.AllowsInterruptWindow)
                 {
+                    long before = InterruptsDelivered;
                     if (DeliverInterrupt(run) is { } failed) return failed;
+                    if (InterruptsDelivered != before && PauseAfterDelivery
+                        && PauseRequested?.Invoke(new StopPoint(ExitCount, StopKind.Delivered)) == true)
+                    {
+                        _resumingAfterDelivery = true;
+                        return RunOutcome.Paused;
+                    }
                 }
+            enter:
                 _events.Arm(_platform.NextDeadlineNanoseconds, _platform.HasPendingInterrupt && !run.RequestInterruptWindow);
 
                 _vcpu.EnterRun();
@@ -135,6 +168,16 @@ public sealed class VcpuRunner
                 if (run.ExitReason == KvmExitReason.IrqWindowOpen)
                 {
                     _lastStop = StopKind.Window;
+                    continue;
+                }
+                if (run.ExitReason == KvmExitReason.Mmio && run.MmioIsWrite && _vm.WriteTraps.Contains(run.MmioAddress))
+                {
+                    var data = run.MmioData.ToArray();
+                    var previous = new byte[data.Length];
+                    _vm.Memory.Read(run.MmioAddress, previous);
+                    _vm.WriteTraps.Apply(run.MmioAddress, data);
+                    LastTrappedWrite = new TrappedWrite(run.MmioAddress, data, previous);
+                    _lastStop = StopKind.Watch;
                     continue;
                 }
                 ExitCount++;
