@@ -1,15 +1,15 @@
-using VmReplay.Engine.Run;
-
 namespace VmReplay.Replayer;
 
 /// <summary>What a debugger stopped for.</summary>
 public enum HitKind { Breakpoint, Watch }
 
 /// <summary>
-/// A breakpoint or watchpoint hit, found without knowing its exact instruction count: the
-/// <see cref="Ordinal"/>-th hit counted from <see cref="From"/> (a position with a known count, or
-/// a natural stop). Single-stepping from there to that hit gives its exact position.
+/// A breakpoint or watchpoint hit. Found by single-stepping, it has its exact position
+/// <see cref="At"/>. Found by a free run, it is the <see cref="Ordinal"/>-th breakpoint hit counted
+/// from <see cref="From"/>; or, for a watched value, a change somewhere after <see cref="From"/> and
+/// before the natural stop <see cref="EndEvent"/> or the breakpoint hit <see cref="EndBreakpointHit"/>.
+/// Single-stepping from <see cref="From"/> gives the exact position.
 /// </summary>
-/// <param name="Address">The breakpoint's address, or the watched range's start as the debugger gave it.</param>
-/// <param name="Write">For a watchpoint, the write that hit it.</param>
-public sealed record HitLocation(ReplayPosition From, int Ordinal, HitKind Kind, ulong Address, TrappedWrite? Write = null);
+/// <param name="Address">The breakpoint's address, or the watched range's address as the debugger gave it.</param>
+public sealed record HitLocation(ReplayPosition From, int Ordinal, HitKind Kind, ulong Address,
+    ReplayPosition? At = null, long? EndEvent = null, int? EndBreakpointHit = null);

@@ -94,17 +94,26 @@ public sealed class ReplaySession : IDisposable
     /// </summary>
     public ReplayPosition? Here => _unitsKnown ? new ReplayPosition(_anchor, _units) : null;
 
+    /// <summary>The last natural stop passed (the base of <see cref="Here"/>).</summary>
+    public long Anchor => _anchor;
+
     /// <summary>Execution breakpoints (linear addresses) that free runs and stepping watch for.</summary>
     public IReadOnlyList<ulong> Breakpoints { get; set; } = [];
 
-    /// <summary>Guest-physical ranges whose writes are watched (their pages are write-trapped).</summary>
+    /// <summary>
+    /// Watched guest-physical ranges. A watchpoint hit is an instruction that changes a watched
+    /// value (gdb's own rule for `watch`). A free run compares the values at every natural stop and
+    /// breakpoint hit, which places a change between two stops; single-stepping that stretch finds
+    /// the exact instruction. (Debug-register data watchpoints do not fire on this host, and
+    /// read-only memory slots lose all but the last write of instructions such as pusha.)
+    /// </summary>
     public IReadOnlyList<WatchedRange> Watches
     {
         get => _watches;
         set
         {
             _watches = value.ToArray();
-            Machine.Vm.WriteTraps.Set(_watches.SelectMany(w => w.Pages()));
+            _watchValues = _watches.Select(ReadWatched).ToArray();
         }
     }
 
@@ -123,7 +132,7 @@ public sealed class ReplaySession : IDisposable
     /// </summary>
     public HitLocation? RunFree(long untilEvent, bool stopAtHit)
     {
-        _goal = new Goal(untilEvent, StepLimit: -1, stopAtHit ? 1 : 0);
+        _goal = new Goal(untilEvent, StepLimit: -1, stopAtHit ? 1 : 0, stopAtHit);
         BeginHits();
         var host = Sources.HostEvents!;
         host.UserBreakpoints = stopAtHit || RecordHits ? Breakpoints : [];
@@ -136,14 +145,14 @@ public sealed class ReplaySession : IDisposable
     /// Single-steps <paramref name="count"/> instruction boundaries (or until the natural stop at
     /// <paramref name="untilEvent"/>, or the <paramref name="untilHit"/>-th hit counted from here).
     /// </summary>
-    public HitLocation? StepUnits(long count, long untilEvent = long.MaxValue, int untilHit = 0)
+    public HitLocation? StepUnits(long count, long untilEvent = long.MaxValue, int untilHit = 0, bool untilWatch = false)
     {
-        _goal = new Goal(untilEvent, count, untilHit);
+        _goal = new Goal(untilEvent, count, untilHit, untilWatch);
         BeginHits();
         if (untilHit > 0 || RecordHits)
         {
             // Standing on a breakpoint counts as reaching it, as a free run's debug register does.
-            if (IsBreakpointAt(LinearRip()) is { } b && Hit(new HitLocation(_hitBase, _ordinal + 1, HitKind.Breakpoint, b))) return _stoppedAt;
+            if (IsBreakpointAt(LinearRip()) is { } b && Hit(new HitLocation(_hitBase, _ordinal + 1, HitKind.Breakpoint, b, At: Here))) return _stoppedAt;
         }
         var host = Sources.HostEvents!;
         host.SingleStep = true;
@@ -161,7 +170,15 @@ public sealed class ReplaySession : IDisposable
         return _stoppedAt;
     }
 
-    private readonly record struct Goal(long Event, long StepLimit, int StopAtHit);
+    private volatile bool _interruptRequested;
+
+    /// <summary>Asks a running free run to pause at its next natural stop (a debugger's Ctrl-C); safe from any thread.</summary>
+    public void RequestInterrupt() => _interruptRequested = true;
+
+    /// <summary>Whether the last run paused because of <see cref="RequestInterrupt"/>.</summary>
+    public bool Interrupted { get; private set; }
+
+    private readonly record struct Goal(long Event, long StepLimit, int StopAtHit, bool StopAtWatch = false);
 
     private Goal _goal = new(long.MaxValue, -1, 0);
     private bool _stepping;
@@ -175,14 +192,18 @@ public sealed class ReplaySession : IDisposable
     private long _emulatedSeen;
     private ulong? _trapAfterExitAt;
     private WatchedRange[] _watches = [];
+    private byte[][] _watchValues = [];
     private readonly Dictionary<long, (long Previous, long Instructions)> _links = new();
 
     private void BeginHits()
     {
+        Interrupted = false;
         _stepsDone = 0;
         _stoppedAt = null;
         _ordinal = 0;
         _hitBase = Here ?? new ReplayPosition(_anchor, -1);
+        // Changes made before this run (a seek, a restore) are not hits of it.
+        for (int i = 0; i < _watches.Length; i++) _watchValues[i] = ReadWatched(_watches[i]);
     }
 
     private void RunGoal(string what)
@@ -191,9 +212,9 @@ public sealed class ReplaySession : IDisposable
         if (outcome.Kind != RunOutcomeKind.Paused)
         {
             Outcome = outcome;
-            _anchor = Sources.Events.Position;
-            _units = 0;
-            _unitsKnown = true;
+            // The machine is past the last instruction boundary counted (the final instruction
+            // ended the run without a stop); a free run does not know how far past its last stop.
+            if (!_stepping) _unitsKnown = false;
             Position = new ReplayPosition(Sources.Events.Position, 0);
             throw new ArgumentOutOfRangeException(nameof(what),
                 $"the recording ends ({outcome.Message}) at event {Sources.Events.Position}, before {what}");
@@ -216,7 +237,22 @@ public sealed class ReplaySession : IDisposable
             _stepsDone++;
         }
         bool natural = stop.Kind == StopKind.Exit || stop.Kind == StopKind.Debug && host.LastDebugStopHitForcedPoint;
+        bool userBreakpoint = !_stepping && stop.Kind == StopKind.Debug && host.LastDebugStopHitUserBreakpoint;
         long check = Sources.Events.Position;
+        // A free run sees a watched value change only at its next stop: the change lies between
+        // the hit base (the last position it knows exactly) and here.
+        var changed = (_stepping ? arrival : natural || userBreakpoint) ? ChangedWatch() : null;
+        if (changed is not null && !_stepping && (RecordHits || _goal.StopAtHit > 0))
+        {
+            var interval = new HitLocation(_hitBase, 0, HitKind.Watch, changed.Address, EndEvent: natural ? check : null,
+                EndBreakpointHit: userBreakpoint ? _ordinal + 1 : null);
+            if (RecordHits) Hits.Add(interval);
+            if (_goal.StopAtHit > 0)
+            {
+                _stoppedAt = interval;
+                return true;
+            }
+        }
         if (natural && check > _anchor)
         {
             _links[check] = (_anchor, _stepping && _unitsKnown ? _units : -1);
@@ -228,15 +264,54 @@ public sealed class ReplaySession : IDisposable
         }
         else if (!_stepping) _unitsKnown = false;
         if (natural && check >= _goal.Event) return true;
+        if (_interruptRequested && natural)
+        {
+            _interruptRequested = false;
+            Interrupted = true;
+            return true;
+        }
         if (_stepping && _goal.StepLimit >= 0 && _stepsDone >= _goal.StepLimit) return true;
 
+        if (_stepping && changed is not null)
+        {
+            var watchHit = new HitLocation(_hitBase, 0, HitKind.Watch, changed.Address, At: Here);
+            if (RecordHits) Hits.Add(watchHit);
+            if (_goal.StopAtWatch)
+            {
+                _stoppedAt = watchHit;
+                return true;
+            }
+        }
         HitLocation? hit = null;
-        if (stop.Kind == StopKind.Watch && Machine.LastTrappedWrite is { } w && _watches.FirstOrDefault(r => r.Overlaps(w.Address, w.Data.Length)) is { } range)
-            hit = new HitLocation(_hitBase, _ordinal + 1, HitKind.Watch, range.Address, w);
-        else if (Breakpoints.Count > 0 && (_stepping ? arrival : stop.Kind == StopKind.Debug && host.LastDebugStopHitUserBreakpoint)
-                 && IsBreakpointAt(LinearRip()) is { } b)
-            hit = new HitLocation(_hitBase, _ordinal + 1, HitKind.Breakpoint, b);
+        if (Breakpoints.Count > 0 && (_stepping ? arrival : userBreakpoint) && IsBreakpointAt(LinearRip()) is { } b)
+            hit = new HitLocation(_hitBase, _ordinal + 1, HitKind.Breakpoint, b, At: _stepping ? Here : null);
         return hit is not null && Hit(hit);
+    }
+
+    private byte[] ReadWatched(WatchedRange w)
+    {
+        var bytes = new byte[w.Length];
+        int at = 0;
+        foreach (var (gpa, length) in w.Physical)
+        {
+            Machine.Vm.Memory.TryRead(gpa, bytes.AsSpan(at, length));
+            at += length;
+        }
+        return bytes;
+    }
+
+    // The first watched range whose value differs from the last look (all are brought up to date).
+    private WatchedRange? ChangedWatch()
+    {
+        WatchedRange? first = null;
+        for (int i = 0; i < _watches.Length; i++)
+        {
+            var now = ReadWatched(_watches[i]);
+            if (now.AsSpan().SequenceEqual(_watchValues[i])) continue;
+            _watchValues[i] = now;
+            first ??= _watches[i];
+        }
+        return first;
     }
 
     private bool Hit(HitLocation hit)
@@ -285,9 +360,8 @@ public sealed class ReplaySession : IDisposable
                 return Sources.HostEvents!.LastDebugStopWasStep && !ownTrap;
             case StopKind.Exit when emulatedNow:
                 return true;
-            case StopKind.Exit when vcpu.RunPage.ExitReason is KvmExitReason.Io or KvmExitReason.Mmio
+            case StopKind.Exit when Machine.LastExitReason is KvmExitReason.Io or KvmExitReason.Mmio
                      or KvmExitReason.Hlt or KvmExitReason.X86Rdmsr or KvmExitReason.X86Wrmsr:
-            case StopKind.Watch:
                 _trapAfterExitAt = vcpu.GetRegs().Rip;
                 return true;
             case StopKind.Delivered:

@@ -23,12 +23,18 @@ internal static class ReplayCommand
         var kvmPath = new Option<string>("--kvm") { Description = "KVM device to use", DefaultValueFactory = _ => KvmSystem.DefaultPath };
         var to = new Option<string?>("--to") { Description = "stop at EVENT or EVENT+INSTRUCTIONS and show the machine state there" };
         var fromStart = new Option<bool>("--from-start") { Description = "replay from the start instead of restoring snapshots" };
+        var gdb = new Option<string?>("--gdb") { Description = "serve gdb's remote protocol on [HOST:]PORT (loopback unless a host is given) and wait for it at the start of the trace" };
+        var gdbOnce = new Option<bool>("--gdb-once") { Description = "with --gdb: end when gdb disconnects instead of waiting for it to attach again" };
         var command = new Command("replay", "replay a trace deterministically; exit status as recorded, 4 on divergence");
         command.Arguments.Add(file);
         command.Options.Add(kvmPath);
         command.Options.Add(to);
         command.Options.Add(fromStart);
-        command.SetAction(r => Program.Guarded(() => Replay(r.GetValue(file)!, r.GetValue(kvmPath)!, r.GetValue(to), r.GetValue(fromStart))));
+        command.Options.Add(gdb);
+        command.Options.Add(gdbOnce);
+        command.SetAction(r => Program.Guarded(() => r.GetValue(gdb) is { } endpoint
+            ? GdbReplay.Serve(r.GetValue(file)!, r.GetValue(kvmPath)!, endpoint, !r.GetValue(gdbOnce))
+            : Replay(r.GetValue(file)!, r.GetValue(kvmPath)!, r.GetValue(to), r.GetValue(fromStart))));
         return command;
     }
 

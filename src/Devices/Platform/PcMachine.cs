@@ -90,8 +90,8 @@ public sealed class PcMachine : IDisposable
         }
     }
 
-    /// <summary>The last guest write to a write-trapped page (at a <see cref="StopKind.Watch"/> stop).</summary>
-    public TrappedWrite? LastTrappedWrite => Runner.LastTrappedWrite;
+    /// <summary>The reason of the last exit the run loop handled.</summary>
+    public Engine.Kvm.Abi.KvmExitReason LastExitReason => Runner.LastExitReason;
 
     /// <summary>The run loop's counters at the current point.</summary>
     public RunnerCounters Counters => Runner.Counters;

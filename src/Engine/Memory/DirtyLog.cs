@@ -12,7 +12,6 @@ public sealed class DirtyLog
 {
     private readonly KvmVm _vm;
     private readonly ulong[][] _scratch;
-    private ulong[] _pieceScratch = [];
     private readonly List<DirtyPageTracker> _trackers = new();
 
     public DirtyLog(KvmVm vm, GuestMemory memory)
@@ -40,34 +39,9 @@ public sealed class DirtyLog
     {
         for (int i = 0; i < _scratch.Length; i++)
         {
-            ReadKvmLog(Memory.Regions[i], _scratch[i]);
+            _vm.GetDirtyLog(Memory.Regions[i].Slot, _scratch[i]);
             Memory.TakeVmmWritten(i, _scratch[i]);
             foreach (var t in _trackers) t.Merge(i, _scratch[i]);
-        }
-    }
-
-    // A region split into several slots (write-trapped pages) has one log per writable slot.
-    private void ReadKvmLog(GuestMemoryRegion r, ulong[] bitmap)
-    {
-        if (r.Slots.Count == 1)
-        {
-            _vm.GetDirtyLog(r.Slots[0].Slot, bitmap);
-            return;
-        }
-        Array.Clear(bitmap);
-        foreach (var s in r.Slots)
-        {
-            if (s.ReadOnly) continue;
-            int words = (int)((s.PageCount + 63) / 64);
-            if (_pieceScratch.Length < words) _pieceScratch = new ulong[words];
-            var piece = _pieceScratch.AsSpan(0, words);
-            _vm.GetDirtyLog(s.Slot, piece);
-            for (ulong p = 0; p < s.PageCount; p++)
-                if ((piece[(int)(p / 64)] & (1UL << (int)(p % 64))) != 0)
-                {
-                    ulong page = s.FirstPage + p;
-                    bitmap[page / 64] |= 1UL << (int)(page % 64);
-                }
         }
     }
 

@@ -9,11 +9,7 @@ public sealed unsafe class GuestMemoryRegion
         GuestBase = guestBase;
         Size = size;
         Host = host;
-        Slots = [new MemorySlot(slot, 0, size / GuestMemory.PageSize, false)];
     }
-
-    /// <summary>The KVM slots that map this region: one, unless some of its pages are write-trapped.</summary>
-    public IReadOnlyList<MemorySlot> Slots { get; internal set; }
 
     public uint Slot { get; }
 

@@ -14,8 +14,6 @@ public enum StopKind
     /// repeatable on every host, so this is not treated as a point a replay reaches by itself.
     /// </summary>
     Window,
-    /// <summary>A guest write to a write-trapped page (a watchpoint), carried out by the VMM; not an exit of the recording.</summary>
-    Watch,
     /// <summary>
     /// The VMM just delivered an interrupt at this stop: the vCPU is at the handler's first
     /// instruction, nothing of it executed. Asked only when <see cref="VcpuRunner.PauseAfterDelivery"/> is set.

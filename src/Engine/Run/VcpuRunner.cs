@@ -71,11 +71,15 @@ public sealed class VcpuRunner
     /// </summary>
     public bool CompleteBeforePause { get; set; }
 
-    /// <summary>The last guest write to a write-trapped page, carried out by the VMM (valid at a <see cref="StopKind.Watch"/> stop).</summary>
-    public TrappedWrite? LastTrappedWrite { get; private set; }
 
     private StopKind _lastStop = StopKind.Exit;
     private long _checkpointDone = -1;
+
+    /// <summary>
+    /// The reason of the last exit handled. The run page's own field does not keep it: completing
+    /// the exit's instruction (immediate_exit) overwrites it.
+    /// </summary>
+    public KvmExitReason LastExitReason { get; private set; }
 
     /// <summary>External interrupts the VMM delivered.</summary>
     public long InterruptsDelivered { get; private set; }
@@ -170,18 +174,9 @@ public sealed class VcpuRunner
                     _lastStop = StopKind.Window;
                     continue;
                 }
-                if (run.ExitReason == KvmExitReason.Mmio && run.MmioIsWrite && _vm.WriteTraps.Contains(run.MmioAddress))
-                {
-                    var data = run.MmioData.ToArray();
-                    var previous = new byte[data.Length];
-                    _vm.Memory.Read(run.MmioAddress, previous);
-                    _vm.WriteTraps.Apply(run.MmioAddress, data);
-                    LastTrappedWrite = new TrappedWrite(run.MmioAddress, data, previous);
-                    _lastStop = StopKind.Watch;
-                    continue;
-                }
                 ExitCount++;
                 _lastStop = StopKind.Exit;
+                LastExitReason = run.ExitReason;
                 var outcome = HandleExit(run);
                 ExitObserver?.Invoke(_vcpu, run);
                 if (outcome is not null) return outcome;

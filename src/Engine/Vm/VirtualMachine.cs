@@ -35,9 +35,6 @@ public sealed class VirtualMachine : IDisposable
     /// <summary>The dirty-page log, when the VM was created with <see cref="VirtualMachineOptions.DirtyLogging"/>.</summary>
     public DirtyLog? DirtyLog { get; private set; }
 
-    /// <summary>Guest pages whose writes exit to the VMM (watchpoints).</summary>
-    public WriteTrappedPages WriteTraps { get; private set; } = null!;
-
     public HostCapabilities Capabilities { get; }
 
     /// <summary>What the host offers; the guest sees <see cref="CpuModel.Build"/> of it.</summary>
@@ -81,9 +78,6 @@ public sealed class VirtualMachine : IDisposable
             Kvm.SetUserMemoryRegion(region.Slot, region.GuestBase, region.Size, region.HostAddress,
                 options.DirtyLogging ? KvmUserspaceMemoryRegion.LogDirtyPages : 0);
         if (options.DirtyLogging) DirtyLog = new DirtyLog(Kvm, Memory);
-        WriteTraps = new WriteTrappedPages(Kvm, Memory, options.DirtyLogging, Kvm.System.CheckExtension(KvmCap.ReadonlyMem) > 0,
-            Math.Max(0, Kvm.System.CheckExtension(KvmCap.NrMemslots)));
-        WriteTraps.BeforeRemap = () => DirtyLog?.Collect();
 
         Kvm.EnableCap(KvmCap.X86UserSpaceMsr, UserSpaceMsrReasons);
         Kvm.SetMsrFilterToUserspace(MsrModel.FilteredToUserspace);

@@ -1,0 +1,21 @@
+namespace VmReplay.Replayer;
+
+/// <summary>Why a debugger's forward or reverse motion ended.</summary>
+public enum DebugStopKind
+{
+    /// <summary>A single step finished.</summary>
+    Step,
+    /// <summary>An execution breakpoint was reached (the instruction at it not yet executed).</summary>
+    Breakpoint,
+    /// <summary>A watched range was written: forward, just after the write; in reverse, just before it.</summary>
+    Watch,
+    /// <summary>Reverse motion reached the start of the recording.</summary>
+    Begin,
+    /// <summary>Forward motion reached the end of the recording.</summary>
+    End,
+    /// <summary>The debugger interrupted a forward run.</summary>
+    Interrupted,
+}
+
+/// <summary>Where and why motion stopped; <see cref="Address"/> is the breakpoint or the watched range's address.</summary>
+public sealed record DebugStop(DebugStopKind Kind, ulong Address = 0, string? Detail = null);

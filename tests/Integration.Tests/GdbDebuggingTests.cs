@@ -1,0 +1,147 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+using System.Text.RegularExpressions;
+
+namespace VmReplay.Integration.Tests;
+
+/// <summary>The real gdb (-batch -nx) against `vmreplay replay --gdb`: forward and reverse debugging.</summary>
+public sealed class GdbDebuggingTests : IDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("vmreplay-gdb-").FullName;
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    private string Record(string guest, string file, int status)
+    {
+        string trace = Path.Combine(_dir, $"{guest}.vmtrace");
+        var r = Vmreplay.Run(["record", Vmreplay.Guest(guest, file), "-o", trace, "--serial-in", "/dev/null"]);
+        Assert.True(r.ExitCode == status && File.Exists(trace), r.Stderr);
+        return trace;
+    }
+
+    private static int FreePort()
+    {
+        var l = new TcpListener(IPAddress.Loopback, 0);
+        l.Start();
+        int port = ((IPEndPoint)l.LocalEndpoint).Port;
+        l.Stop();
+        return port;
+    }
+
+    /// <summary>Serves <paramref name="trace"/> to one gdb run with these commands; returns gdb's output and the stub's stderr.</summary>
+    private static (string Gdb, string Stub) Debug(string trace, string elf, bool elf32, params string[] commands)
+    {
+        int port = FreePort();
+        var psi = new ProcessStartInfo("dotnet") { RedirectStandardError = true, RedirectStandardOutput = true };
+        psi.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "vmreplay.dll"));
+        foreach (var a in new[] { "replay", trace, "--gdb", port.ToString(), "--gdb-once" }) psi.ArgumentList.Add(a);
+        using var stub = Process.Start(psi)!;
+        var stubErr = new System.Text.StringBuilder();
+        var waiting = new ManualResetEventSlim();
+        stub.ErrorDataReceived += (_, e) =>
+        {
+            if (e.Data is null) return;
+            lock (stubErr) stubErr.AppendLine(e.Data);
+            if (e.Data.Contains("waiting for gdb")) waiting.Set();
+        };
+        stub.BeginErrorReadLine();
+        stub.BeginOutputReadLine();
+        Assert.True(waiting.Wait(TimeSpan.FromSeconds(60)), $"the stub did not start: {stubErr}");
+
+        var gdb = new ProcessStartInfo("gdb") { RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var a in new[] { "-batch", "-nx", elf }) gdb.ArgumentList.Add(a);
+        if (elf32) { gdb.ArgumentList.Add("-ex"); gdb.ArgumentList.Add("set architecture i386:x86-64"); }
+        gdb.ArgumentList.Add("-ex"); gdb.ArgumentList.Add($"target remote 127.0.0.1:{port}");
+        foreach (var c in commands) { gdb.ArgumentList.Add("-ex"); gdb.ArgumentList.Add(c); }
+        gdb.ArgumentList.Add("-ex"); gdb.ArgumentList.Add("kill");
+        using var g = Process.Start(gdb)!;
+        var output = g.StandardOutput.ReadToEndAsync();
+        var errors = g.StandardError.ReadToEndAsync();
+        if (!g.WaitForExit(TimeSpan.FromSeconds(300))) { g.Kill(true); stub.Kill(true); Assert.Fail($"gdb did not finish: {output.Result}"); }
+        if (!stub.WaitForExit(TimeSpan.FromSeconds(30))) stub.Kill(true);
+        lock (stubErr) return (output.Result + errors.Result, stubErr.ToString());
+    }
+
+    private static ulong Symbol(string elf, string name)
+    {
+        var psi = new ProcessStartInfo("nm") { RedirectStandardOutput = true };
+        psi.ArgumentList.Add(elf);
+        using var p = Process.Start(psi)!;
+        var line = p.StandardOutput.ReadToEnd().Split('\n').First(l => l.EndsWith(" " + name));
+        return Convert.ToUInt64(line.Split(' ')[0], 16);
+    }
+
+    [Fact]
+    public void ReverseContinueFromThePanicLandsOnTheCorruptingStoreInTheInterruptHandler()
+    {
+        string elf = Vmreplay.Guest("failing-boot", "failing-boot.elf");
+        string trace = Record("failing-boot", "failing-boot.elf", 3);
+        var (gdb, stub) = Debug(trace, elf, elf32: true,
+            "break panic", "continue", "print $pc",
+            "watch boot_info->mmap[1].length", "reverse-continue", "print/x $pc", "x/i $pc",
+            "reverse-continue", "print/x $pc", "monitor when");
+        Assert.Contains("Breakpoint 1, panic", gdb);
+        // The watchpoint stops before the store, in log_tick, which the timer interrupt calls.
+        ulong logTick = Symbol(elf, "log_tick"), timerInterrupt = Symbol(elf, "timer_interrupt");
+        var pcs = Regex.Matches(gdb, @"\$\d+ = 0x([0-9a-f]+)").Select(m => Convert.ToUInt64(m.Groups[1].Value, 16)).ToList();
+        Assert.True(pcs.Count >= 2, gdb + stub);
+        Assert.InRange(pcs[0], logTick, timerInterrupt - 1);
+        Assert.Matches(@"=> 0x[0-9a-f]+ <log_tick\+\d+>:\s+mov\s+%ecx,\(%rbx\)", gdb);
+        // gdb shows the stale tick-log write: the field held a tick count (a multiple of 25) and
+        // going back, it had the previous logging tick's count; further back, the one before.
+        var changes = Regex.Matches(gdb, @"Old value = (\d+)\s+New value = (\d+)").Select(m => (Old: long.Parse(m.Groups[1].Value), New: long.Parse(m.Groups[2].Value))).ToList();
+        Assert.True(changes.Count == 2, gdb + stub);
+        Assert.Equal(0, changes[0].Old % 25);
+        Assert.Equal(changes[0].Old - 25, changes[0].New);
+        Assert.Equal((changes[0].New, changes[0].New - 25), changes[1]);
+        Assert.InRange(pcs[1], logTick, timerInterrupt - 1);
+        Assert.Matches(@"at event \d+ \+ \d+ instructions", gdb);
+    }
+
+    [Fact]
+    public void ReverseStepiThenStepiReturnsToTheSameRegistersAcrossInterruptsAndPortIo()
+    {
+        string elf = Vmreplay.Guest("failing-boot", "failing-boot.elf");
+        string trace = Record("failing-boot", "failing-boot.elf", 3);
+        // Stop in the timer handler's call chain, then walk back over the interrupt delivery
+        // (into the interrupted loop) and forward again; puts' port I/O comes next.
+        const int n = 40;
+        var commands = new List<string> { "break log_tick", "continue", "delete", "info registers" };
+        commands.AddRange(Enumerable.Repeat("reverse-stepi", n));
+        commands.Add("info registers");
+        commands.Add("print/x $pc");
+        commands.AddRange(Enumerable.Repeat("stepi", n));
+        commands.Add("info registers");
+        commands.AddRange(["break putc", "continue", "delete", "stepi 6", "info registers"]);
+        commands.AddRange(Enumerable.Repeat("reverse-stepi", 6));
+        commands.AddRange(Enumerable.Repeat("stepi", 6));
+        commands.Add("info registers");
+        var (gdb, stub) = Debug(trace, elf, elf32: true, commands.ToArray());
+        var dumps = Regex.Matches(gdb, @"rax\s+0x[0-9a-f]+[\s\S]*?gs_base\s+0x[0-9a-f]+\s+\d+").Select(m => m.Value).ToList();
+        Assert.True(dumps.Count == 5, $"expected 5 register dumps, got {dumps.Count}:\n{gdb}\n{stub}");
+        Assert.Equal(dumps[0], dumps[2]);
+        Assert.NotEqual(dumps[0], dumps[1]);
+        // 40 instructions before log_tick lie before the interrupt was delivered: outside the handler.
+        var back = Convert.ToUInt64(Regex.Match(gdb, @"\$1 = 0x([0-9a-f]+)").Groups[1].Value, 16);
+        bool inHandler = back >= Symbol(elf, "irq0_entry") && back < Symbol(elf, "irq0_entry") + 13
+                         || back >= Symbol(elf, "log_tick") && back < Symbol(elf, "kmain");
+        Assert.False(inHandler, $"reverse-stepi ended at {back:x}, inside the handler still:\n{gdb}");
+        Assert.Equal(dumps[3], dumps[4]);
+    }
+
+    [Fact]
+    public void A64BitGuestIsDebuggableAsTyped()
+    {
+        string elf = Vmreplay.Guest("hello64", "hello64.elf");
+        string trace = Record("hello64", "hello64.elf", 1);
+        var (gdb, stub) = Debug(trace, elf, elf32: false, "info registers rip", "stepi", "stepi", "reverse-stepi", "info registers rip",
+            "reverse-stepi", "reverse-stepi", "monitor help", "monitor devices", "continue");
+        Assert.DoesNotContain("too long", gdb);
+        Assert.Matches(@"rip\s+0x[0-9a-f]+", gdb);
+        Assert.Contains("No more reverse-execution history", gdb);
+        Assert.Contains("vmreplay monitor commands", gdb);
+        Assert.Contains("Com1:", gdb);
+        Assert.True(gdb.Contains("No more reverse-execution history") && Regex.Matches(gdb, "No more reverse-execution history").Count >= 2, gdb + stub);
+    }
+}
