@@ -117,7 +117,7 @@ public sealed class ReplayHostEvents(EventCursor events, Vcpu vcpu, DirtyPageTra
         {
             DebugStops++;
             var regs = vcpu.Kvm.GetRegs();
-            ulong linear = vcpu.WithState(s => s.LinearRip);
+            ulong linear = VcpuState.LinearRipOf(regs, vcpu.Kvm.GetSregs());
             if (linear != f.LinearRip) return false;
             if (f.RegistersMatch(RegisterFile.From(regs)) && dirty.Hash() == f.DirtyHash)
             {

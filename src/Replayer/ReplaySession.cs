@@ -1,6 +1,7 @@
 using VmReplay.Devices.Platform;
 using VmReplay.Engine.Kvm.Abi;
 using VmReplay.Engine.Run;
+using VmReplay.Engine.Vm;
 using VmReplay.Recorder;
 using VmReplay.Recorder.Snapshots;
 
@@ -335,14 +336,11 @@ public sealed class ReplaySession : IDisposable
     private ulong LinearRip()
     {
         var kvm = Machine.Vm.Vcpus[0].Kvm;
-        var regs = kvm.GetRegs();
-        var sregs = kvm.GetSregs();
-        bool longMode = (sregs.Efer & (1UL << 10)) != 0 && sregs.Cs.L != 0;
-        return longMode ? regs.Rip : (sregs.Cs.Base + regs.Rip) & 0xFFFF_FFFF;
+        return VcpuState.LinearRipOf(kvm.GetRegs(), kvm.GetSregs());
     }
 
     // Whether this stop ends one instruction boundary of single-stepping. An instruction that exits
-    // to the VMM (I/O, MMIO, MSR, HLT, a trapped write) is counted at its exit, since this host's KVM
+    // to the VMM (I/O, MMIO, MSR, HLT) is counted at its exit, since this host's KVM
     // drops the step trap of an instruction it completes after the exit; where a host does deliver
     // that trap it arrives at the address the exit left, with nothing executed, and is not counted
     // again. An interrupt delivery is a boundary of its own: the handler's entry, nothing run yet.

@@ -1,4 +1,3 @@
-using System.Text.Json;
 using VmReplay.Devices.Platform;
 using VmReplay.Engine.Memory;
 using VmReplay.Engine.Run;
@@ -116,14 +115,9 @@ public sealed class SnapshotVerifier : IRunCheckpoints
         System.Runtime.InteropServices.MemoryMarshal.AsBytes(new ReadOnlySpan<T>(in a))
             .SequenceEqual(System.Runtime.InteropServices.MemoryMarshal.AsBytes(new ReadOnlySpan<T>(in b)));
 
-    private static string? DeviceDifference(PcPlatformState expected, PcPlatformState actual)
-    {
-        foreach (var p in typeof(PcPlatformState).GetProperties())
-        {
-            var e = JsonSerializer.Serialize(p.GetValue(expected), p.PropertyType, SnapshotCodec.DeviceStateJson);
-            var a = JsonSerializer.Serialize(p.GetValue(actual), p.PropertyType, SnapshotCodec.DeviceStateJson);
-            if (e != a) return $"{p.Name} device ({e} recorded, {a} now)";
-        }
-        return null;
-    }
+    private static string? DeviceDifference(PcPlatformState expected, PcPlatformState actual) =>
+        SnapshotCodec.DeviceStates(expected).Zip(SnapshotCodec.DeviceStates(actual))
+            .Where(d => d.First.Json != d.Second.Json)
+            .Select(d => $"{d.First.Name} device ({d.First.Json} recorded, {d.Second.Json} now)")
+            .FirstOrDefault();
 }

@@ -88,16 +88,9 @@ internal static class ReplayCommand
     }
 
     /// <summary>"1200" (event 1200) or "1200+35" (35 instructions after it).</summary>
-    internal static ReplayPosition ParsePosition(string text)
-    {
-        var parts = text.Split('+');
-        if (parts.Length <= 2 && long.TryParse(parts[0], out long e) && e >= 0)
-        {
-            long k = 0;
-            if (parts.Length == 1 || (long.TryParse(parts[1], out k) && k >= 0)) return new ReplayPosition(e, k);
-        }
-        throw new UserError($"--to: '{text}' is not a position: give an event index, optionally +instructions (1200, 1200+35)");
-    }
+    internal static ReplayPosition ParsePosition(string text) =>
+        ReplayPosition.TryParse(text)
+        ?? throw new UserError($"--to: '{text}' is not a position: give an event index, optionally +instructions (1200, 1200+35)");
 
     private static void ReportPosition(ReplaySession session)
     {

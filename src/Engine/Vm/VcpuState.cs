@@ -30,10 +30,16 @@ public sealed class VcpuState
     public int Cpl => (Sregs.Cr0 & 1) == 0 ? 0 : Sregs.Ss.Dpl;
 
     /// <summary>The linear address of the next instruction: RIP in 64-bit mode, else CS base + EIP (32-bit).</summary>
-    public ulong LinearRip => Is64BitMode ? Regs.Rip : (Sregs.Cs.Base + Regs.Rip) & 0xFFFF_FFFF;
+    public ulong LinearRip => LinearRipOf(Regs, Sregs);
 
     /// <summary>True in 64-bit mode (IA-32e with CS.L=1).</summary>
-    public bool Is64BitMode => (Sregs.Efer & (1UL << 10)) != 0 && Sregs.Cs.L != 0;
+    public bool Is64BitMode => Is64Bit(Sregs);
+
+    /// <summary><see cref="LinearRip"/> from just the registers (two ioctls, not a whole state capture).</summary>
+    public static ulong LinearRipOf(in KvmRegs regs, in KvmSregs sregs) =>
+        Is64Bit(sregs) ? regs.Rip : (sregs.Cs.Base + regs.Rip) & 0xFFFF_FFFF;
+
+    private static bool Is64Bit(in KvmSregs sregs) => (sregs.Efer & (1UL << 10)) != 0 && sregs.Cs.L != 0;
 
     /// <summary>The MSRs saved with the vCPU (system-call, sysenter and page-attribute state).</summary>
     public static readonly uint[] TrackedMsrs =

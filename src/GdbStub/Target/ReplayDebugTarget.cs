@@ -1,6 +1,3 @@
-using System.Text;
-using System.Text.Json;
-using VmReplay.Devices.Platform;
 using VmReplay.Engine.Memory;
 using VmReplay.GdbStub.Protocol;
 using VmReplay.Recorder;
@@ -12,7 +9,7 @@ namespace VmReplay.GdbStub.Target;
 /// <summary>
 /// A replay as gdb's target: registers and memory of the replayed machine, forward and reverse
 /// motion through <see cref="ReverseExecutor"/>, breakpoints in debug registers, watchpoints on
-/// write-trapped pages, and `monitor` commands that show the VMM's own state at this point.
+/// value changes (see <see cref="ReplaySession.Watches"/>), and `monitor` commands that show the VMM's own state at this point.
 /// </summary>
 public sealed class ReplayDebugTarget(ReplaySession session, TraceReader trace) : IDebugTarget
 {
@@ -31,21 +28,46 @@ public sealed class ReplayDebugTarget(ReplaySession session, TraceReader trace) 
 
     public (byte[] Data, string? Error) ReadMemory(ulong address, int length)
     {
-        var state = session.Machine.Vm.Vcpus[0].CaptureState();
-        var memory = session.Machine.Vm.Memory;
-        var result = new List<byte>(length);
-        ulong at = address;
-        while (result.Count < length)
+        var pieces = Translate(address, length, out string? error);
+        var data = new byte[pieces.Sum(p => p.Length)];
+        int at = 0;
+        foreach (var (gpa, n) in pieces)
         {
-            var t = PageWalker.Translate(memory, state.Paging, at);
-            if (!t.IsValid) return (result.ToArray(), $"address {at:x} is not mapped ({t.Status})");
-            int n = (int)Math.Min((ulong)(length - result.Count), t.BytesToPageEnd(at));
-            var chunk = new byte[n];
-            if (!memory.TryRead(t.PhysicalAddress, chunk)) return (result.ToArray(), $"address {at:x} maps to {t.PhysicalAddress:x}, which is not RAM");
-            result.AddRange(chunk);
-            at += (ulong)n;
+            session.Machine.Vm.Memory.Read(gpa, data.AsSpan(at, n));
+            at += n;
         }
-        return (result.ToArray(), null);
+        return (data, error);
+    }
+
+    // Guest-virtual bytes as guest-physical pieces (one per page) through the translation in
+    // force now, up to the first byte that is unmapped or not RAM (then named in the error).
+    private List<(ulong Gpa, int Length)> Translate(ulong address, int length, out string? error)
+    {
+        var paging = session.Machine.Vm.Vcpus[0].CaptureState().Paging;
+        var memory = session.Machine.Vm.Memory;
+        var pieces = new List<(ulong, int)>();
+        ulong at = address;
+        int left = length;
+        error = null;
+        while (left > 0)
+        {
+            var t = PageWalker.Translate(memory, paging, at);
+            if (!t.IsValid)
+            {
+                error = $"address {at:x} is not mapped ({t.Status})";
+                break;
+            }
+            int n = (int)Math.Min((ulong)left, t.BytesToPageEnd(at));
+            if (!memory.IsRam(t.PhysicalAddress, (ulong)n))
+            {
+                error = $"address {at:x} maps to {t.PhysicalAddress:x}, which is not RAM";
+                break;
+            }
+            pieces.Add((t.PhysicalAddress, n));
+            at += (ulong)n;
+            left -= n;
+        }
+        return pieces;
     }
 
     public bool Supports(PointKind kind) => kind is PointKind.Software or PointKind.Hardware or PointKind.Write;
@@ -55,67 +77,32 @@ public sealed class ReplayDebugTarget(ReplaySession session, TraceReader trace) 
         if (kind == PointKind.Write)
         {
             if (_watches.Any(w => w.Address == address && w.Length == size)) return null;
-            var range = Physical(address, size, out string? error);
-            if (range is null) return error;
-            _watches.Add(range);
-            return Apply();
+            var pieces = Translate(address, size, out string? error);
+            if (error is not null) return $"cannot watch {address:x}: {error}";
+            _watches.Add(new WatchedRange(address, size, pieces));
+            Apply();
+            return null;
         }
         if (_breakpoints.Contains(address)) return null;
         if (_breakpoints.Count >= ReplayHostEvents.UserBreakpointLimit)
             return $"at most {ReplayHostEvents.UserBreakpointLimit} breakpoints at once: they use the debug registers DR1-DR3 (DR0 finds recorded points, and int3 cannot be used in a replay whose memory is checked)";
         _breakpoints.Add(address);
-        return Apply();
+        Apply();
+        return null;
     }
 
     public string? RemovePoint(PointKind kind, ulong address, int size)
     {
         if (kind == PointKind.Write) _watches.RemoveAll(w => w.Address == address && w.Length == size);
         else _breakpoints.Remove(address);
-        return Apply();
+        Apply();
+        return null;
     }
 
-    private string? Apply()
+    private void Apply()
     {
         session.Breakpoints = _breakpoints.ToArray();
-        try
-        {
-            session.Watches = _watches.ToArray();
-            return null;
-        }
-        catch (Exception e) when (e is Engine.Kvm.KvmUnavailableException or ArgumentException)
-        {
-            _watches.RemoveAt(_watches.Count - 1);
-            return e.Message;
-        }
-    }
-
-    // Watched bytes by guest-physical address, through the translation in force now.
-    private WatchedRange? Physical(ulong address, int size, out string? error)
-    {
-        var state = session.Machine.Vm.Vcpus[0].CaptureState();
-        var pieces = new List<(ulong, int)>();
-        ulong at = address;
-        int left = size;
-        while (left > 0)
-        {
-            var t = PageWalker.Translate(session.Machine.Vm.Memory, state.Paging, at);
-            if (!t.IsValid)
-            {
-                error = $"cannot watch {address:x}: address {at:x} is not mapped";
-                return null;
-            }
-            int n = (int)Math.Min((ulong)left, t.BytesToPageEnd(at));
-            if (!session.Machine.Vm.Memory.IsRam(t.PhysicalAddress, (ulong)n))
-            {
-                error = $"cannot watch {address:x}: it maps to {t.PhysicalAddress:x}, which is not RAM";
-                return null;
-            }
-            pieces.Add((t.PhysicalAddress, n));
-            at += (ulong)n;
-            left -= n;
-        }
-        error = null;
-        return new WatchedRange(address, size, pieces);
+        session.Watches = _watches.ToArray();
     }
 
     public TargetStop Resume(Motion motion)
@@ -157,7 +144,7 @@ public sealed class ReplayDebugTarget(ReplaySession session, TraceReader trace) 
             return words.FirstOrDefault() switch
             {
                 "when" => When(),
-                "goto" when words.Length == 2 && ParsePosition(words[1]) is { } p => GoTo(p),
+                "goto" when words.Length == 2 && ReplayPosition.TryParse(words[1]) is { } p => GoTo(p),
                 "goto" => "usage: monitor goto EVENT[+INSTRUCTIONS]\n",
                 "devices" => Devices(null),
                 "device" when words.Length == 2 => Devices(words[1]),
@@ -182,15 +169,6 @@ public sealed class ReplayDebugTarget(ReplaySession session, TraceReader trace) 
         "  trace           what the trace holds\n" +
         "  help            this list\n";
 
-    private static ReplayPosition? ParsePosition(string text)
-    {
-        var parts = text.Split('+');
-        if (parts.Length > 2 || !long.TryParse(parts[0], out long e) || e < 0) return null;
-        long n = 0;
-        if (parts.Length == 2 && (!long.TryParse(parts[1], out n) || n < 0)) return null;
-        return new ReplayPosition(e, n);
-    }
-
     private string When()
     {
         var here = _executor.Position;
@@ -208,15 +186,10 @@ public sealed class ReplayDebugTarget(ReplaySession session, TraceReader trace) 
 
     private string Devices(string? name)
     {
-        var state = session.Machine.CaptureState().Platform;
-        var sb = new StringBuilder();
-        foreach (var p in typeof(PcPlatformState).GetProperties())
-        {
-            if (name is not null && !p.Name.Equals(name, StringComparison.OrdinalIgnoreCase)) continue;
-            sb.Append(p.Name).Append(": ").AppendLine(JsonSerializer.Serialize(p.GetValue(state), p.PropertyType, SnapshotCodec.DeviceStateJson));
-        }
-        if (sb.Length == 0) return $"no device '{name}'; devices: {string.Join(", ", typeof(PcPlatformState).GetProperties().Select(p => p.Name))}\n";
-        return sb.ToString();
+        var devices = SnapshotCodec.DeviceStates(session.Machine.CaptureState().Platform).ToList();
+        var shown = devices.Where(d => name is null || d.Name.Equals(name, StringComparison.OrdinalIgnoreCase)).ToList();
+        if (shown.Count == 0) return $"no device '{name}'; devices: {string.Join(", ", devices.Select(d => d.Name))}\n";
+        return string.Concat(shown.Select(d => $"{d.Name}: {d.Json}\n"));
     }
 
     private string TraceSummary()

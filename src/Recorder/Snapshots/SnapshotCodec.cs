@@ -18,6 +18,10 @@ public static class SnapshotCodec
     /// <summary>How device state is written as JSON in a snapshot; a comparison of device states must use the same.</summary>
     public static readonly JsonSerializerOptions DeviceStateJson = new() { IncludeFields = true };
 
+    /// <summary>Each device's name and state as JSON (what a report or a debugger shows of it).</summary>
+    public static IEnumerable<(string Name, string Json)> DeviceStates(PcPlatformState state) =>
+        typeof(PcPlatformState).GetProperties().Select(p => (p.Name, JsonSerializer.Serialize(p.GetValue(state), p.PropertyType, DeviceStateJson)));
+
     private sealed record MachinePart(PcPlatformState Platform, RunnerCounters Counters);
 
     public static byte[] Encode(Snapshot s)
