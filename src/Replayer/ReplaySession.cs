@@ -73,7 +73,11 @@ public sealed class ReplaySession : IDisposable
     {
         if (target.Event < 0 || target.Instructions < 0) throw new ArgumentOutOfRangeException(nameof(target), $"{target} is not a position");
         // Positions are counted from the run's natural stops (see Here): the machine can run on
-        // to the target unless it has passed the target's stop already.
+        // to the target unless it has passed the target's stop already. An event consumed at the
+        // stop the machine stands on (a stop consumes several) names that same stop.
+        var requested = target;
+        if (target.Event < _anchor && _links.TryGetValue(_anchor, out var link) && target.Event > link.Previous)
+            target = target with { Event = _anchor };
         bool canRunOn = Outcome is null && (target.Event > _anchor || target.Event == _anchor && _unitsKnown && target.Instructions >= _units);
         int snapshot = UseSnapshots ? NearestSnapshot(target.Event) : canRunOn ? -1 : Math.Min(0, _trace.Snapshots.Count - 1);
         bool snapshotCloser = snapshot >= 0 && (long)_trace.Snapshots[snapshot].FirstEvent > _anchor;
@@ -84,7 +88,7 @@ public sealed class ReplaySession : IDisposable
         // The target's stop is the first natural stop at or after its event: the anchor now.
         long steps = target.Instructions - _units;
         if (steps > 0) StepUnits(steps);
-        Position = target;
+        Position = requested;
     }
 
     /// <summary>

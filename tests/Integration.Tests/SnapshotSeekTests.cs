@@ -67,6 +67,41 @@ public sealed class SnapshotSeekTests : IDisposable
         Assert.True(seek.Restores > 0);
     }
 
+    [Theory]
+    [InlineData("timer", "timer.elf")]
+    [InlineData("timer64", "timer64.elf")]
+    public void InstructionOffsetsFromARestoredSnapshotCountAsInAStraightReplay(string guest, string file)
+    {
+        // A restored snapshot is a stop whose instruction is complete: stepping on from it must
+        // not count that stop as an instruction, whatever exit the session handled before the
+        // restore (an I/O exit there once made every such offset one instruction too far).
+        string trace = Record(guest, file, "20");
+        using var reader = TraceReader.Open(trace);
+        var targets = reader.Snapshots.Skip(1).Take(6).Select(c => new ReplayPosition((long)c.FirstEvent, 2)).ToList();
+        Assert.True(targets.Count >= 4, $"only {targets.Count} snapshots");
+
+        var straight = new Dictionary<ReplayPosition, string>();
+        using (var s = ReplaySession.Open(reader, "/dev/kvm", Stream.Null))
+        {
+            s.UseSnapshots = false;
+            foreach (var t in targets)
+            {
+                s.Seek(t);
+                straight[t] = StateOf(s);
+            }
+        }
+        // Backwards, so that every seek restores a snapshot after the session ran past exits.
+        using var seek = ReplaySession.Open(reader, "/dev/kvm", Stream.Null);
+        seek.RunFree((long)reader.Snapshots[^1].FirstEvent + 1, stopAtHit: false);
+        foreach (var t in targets.AsEnumerable().Reverse())
+        {
+            int restores = seek.Restores;
+            seek.Seek(t);
+            Assert.Equal(restores + 1, seek.Restores);
+            Assert.True(straight[t] == StateOf(seek), $"at {t}:\nstraight {straight[t]}\nseek     {StateOf(seek)}");
+        }
+    }
+
     [Fact]
     public void ReplayToAPositionPrintsTheSameStateWithAndWithoutSnapshots()
     {

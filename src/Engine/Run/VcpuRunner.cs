@@ -100,6 +100,9 @@ public sealed class VcpuRunner
         InterruptsDelivered = c.InterruptsDelivered;
         EmulatedInstructions = c.EmulatedInstructions;
         _lastStop = StopKind.Exit;
+        // The restored stop is a checkpoint, its instruction complete: no exit has been handled
+        // since, and an observer must not take the exit before the restore for this one.
+        LastExitReason = KvmExitReason.Unknown;
         _checkpointDone = c.ExitCount;
         _resumingFromPause = false;
         _resumingAfterDelivery = false;
