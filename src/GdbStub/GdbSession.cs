@@ -13,7 +13,7 @@ public sealed class GdbSession(IDebugTarget target)
     public const int MaxPacketSize = 0x4000;
 
     private const long Thread = 1;
-    private static readonly byte[] TargetXml = Encoding.UTF8.GetBytes(X86Registers.TargetXml());
+    private readonly byte[] _targetXml = Encoding.UTF8.GetBytes(target.Registers.TargetXml());
 
     /// <summary>Set once gdb asked for QStartNoAckMode and was answered OK.</summary>
     public bool NoAck { get; private set; }
@@ -57,7 +57,7 @@ public sealed class GdbSession(IDebugTarget target)
                 Ended = true;
                 return [Reply.Ok];
             case GdbCommand.ReadRegisters:
-                return [X86Registers.EncodeRegisters(target.ReadRegisters())];
+                return [target.Registers.EncodeRegisters(target.ReadRegisters())];
             case GdbCommand.ReadRegister r:
                 var regs = target.ReadRegisters();
                 return [r.Number >= 0 && r.Number < regs.Count ? Hex.Encode(regs[r.Number]) : Reply.Error(0x16)];
@@ -89,7 +89,7 @@ public sealed class GdbSession(IDebugTarget target)
                 if (!output.EndsWith('\n')) output += "\n";
                 return [Reply.Output(output), Reply.Ok];
             case GdbCommand.XferRead x when x.Object == "features" && x.Annex == "target.xml":
-                return [Reply.XferChunk(TargetXml, x.Offset, Math.Min(x.Length, MaxPacketSize - 8))];
+                return [Reply.XferChunk(_targetXml, x.Offset, Math.Min(x.Length, MaxPacketSize - 8))];
             case GdbCommand.XferRead:
                 return [Reply.Error(0x00)];
             case GdbCommand.Malformed:

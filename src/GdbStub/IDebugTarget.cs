@@ -14,7 +14,10 @@ public sealed record TargetStop(StopCause Cause, ulong WatchAddress = 0, int Sig
 /// </summary>
 public interface IDebugTarget
 {
-    /// <summary>Every register of <see cref="X86Registers.All"/>, in order, little-endian.</summary>
+    /// <summary>The registers this target offers, and the target description gdb reads.</summary>
+    RegisterLayout Registers { get; }
+
+    /// <summary>Every register of <see cref="Registers"/>, in order, little-endian.</summary>
     IReadOnlyList<byte[]> ReadRegisters();
 
     /// <summary>Reads guest-virtual memory through the guest's current translation; returns the bytes read (fewer at an unmapped page), or an error text when none could be.</summary>

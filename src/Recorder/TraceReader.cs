@@ -54,6 +54,21 @@ public sealed class TraceReader : IDisposable
         catch (System.Text.Json.JsonException e) { throw new TraceFormatException($"{Path}: chunk {chunk.Number} (FALT) at offset {chunk.Offset} is not a fault record: {e.Message}"); }
     }
 
+    /// <summary>
+    /// The CPU modes the guest was seen in. A trace without a MODE chunk (cut short) tells from
+    /// its snapshots alone.
+    /// </summary>
+    public CpuModesSeen Modes()
+    {
+        var chunk = _file.Chunks.FirstOrDefault(c => c.Type == ChunkType.Modes);
+        if (chunk.Type == ChunkType.Modes)
+        {
+            try { return CpuModesSeen.FromJson(_file.ReadPayload(chunk)); }
+            catch (System.Text.Json.JsonException e) { throw new TraceFormatException($"{Path}: chunk {chunk.Number} (MODE) at offset {chunk.Offset} is not a CPU-mode record: {e.Message}"); }
+        }
+        return new CpuModesSeen(Snapshots.Any(c => CpuModesSeen.InLongMode(ReadSnapshot(c, withPages: false).Machine.Vcpu.Sregs)));
+    }
+
     /// <summary>The snapshot chunks in recorded order; each one's <see cref="ChunkInfo.FirstEvent"/> is the event index it was taken at.</summary>
     public IReadOnlyList<ChunkInfo> Snapshots
     {

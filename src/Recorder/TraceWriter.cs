@@ -24,6 +24,7 @@ public sealed class TraceWriter : IDisposable
     private volatile string? _failure;
     private long _compressedBytes, _rawBytes, _snapshotBytes, _snapshotPageBytes;
     private int _snapshots;
+    private bool _longModeSeen;
 
     /// <summary>Creates <paramref name="path"/> and writes the header and the guest image.</summary>
     public TraceWriter(string path, TraceHeader header, ReadOnlySpan<byte> image)
@@ -66,6 +67,7 @@ public sealed class TraceWriter : IDisposable
     /// </summary>
     public void AppendSnapshot(Snapshot snapshot)
     {
+        _longModeSeen |= CpuModesSeen.InLongMode(snapshot.Machine.Vcpu.Sregs);
         Flush();
         if (_failure is null) _queue.Add((null, 0, snapshot));
     }
@@ -86,8 +88,11 @@ public sealed class TraceWriter : IDisposable
         _batch = new List<TraceEvent>(BatchSize);
     }
 
-    /// <summary>Writes what is buffered, the end event, and the index. Returns the failure, if writing failed.</summary>
-    public string? Finish(EndEvent end)
+    /// <summary>
+    /// Writes what is buffered, the end event, the CPU modes seen (at snapshots, and
+    /// <paramref name="endsInLongMode"/>) and the index. Returns the failure, if writing failed.
+    /// </summary>
+    public string? Finish(EndEvent end, bool endsInLongMode)
     {
         Append(end);
         Flush();
@@ -95,7 +100,11 @@ public sealed class TraceWriter : IDisposable
         _thread.Join();
         if (_failure is null)
         {
-            try { _chunks.Finish(); }
+            try
+            {
+                _chunks.Write(ChunkType.Modes, new CpuModesSeen(_longModeSeen || endsInLongMode).ToJson());
+                _chunks.Finish();
+            }
             catch (Exception e) when (IsWriteFailure(e)) { _failure = $"{Path}: writing the trace index failed: {Reason(e)}"; }
         }
         return _failure;

@@ -22,6 +22,7 @@ public sealed class ReplayHostEvents(EventCursor events, Vcpu vcpu, DirtyPageTra
     private (bool Step, ulong? Forced, ulong[] User) _armed = (false, null, []);
     private bool _onUnmatchedHit;
     private bool _onUserBreakpoint;
+    private bool _matchedForcedPoint;
     private ulong[] _userBreakpoints = [];
 
     public bool OwnsDebugExits => true;
@@ -73,6 +74,7 @@ public sealed class ReplayHostEvents(EventCursor events, Vcpu vcpu, DirtyPageTra
     /// <summary>After a snapshot was restored: no breakpoint hit is pending.</summary>
     public void Restored()
     {
+        _matchedForcedPoint = false;
         _onUnmatchedHit = false;
         _onUserBreakpoint = false;
     }
@@ -81,23 +83,28 @@ public sealed class ReplayHostEvents(EventCursor events, Vcpu vcpu, DirtyPageTra
     {
         ulong? forced = events.Peek() is ForcedServiceEvent f ? f.LinearRip : null;
         // A breakpoint that just fired would fire again at the same RIP on re-entry (this host
-        // does not honour RF there): step over it once with nothing armed.
+        // does not honour RF there): step over it once with nothing armed. Except where the next
+        // forced point lies at this same instruction (kicks recorded before it ran): that one
+        // must fire again, before anything executes, and alone.
         bool stepOver = _onUnmatchedHit || _onUserBreakpoint;
-        _onUnmatchedHit = _onUserBreakpoint = false;
+        bool matched = _matchedForcedPoint;
+        _onUnmatchedHit = _onUserBreakpoint = _matchedForcedPoint = false;
+        bool forcedHereAgain = matched && forced is { } at && at == VcpuState.LinearRipOf(vcpu.Kvm.GetRegs(), vcpu.Kvm.GetSregs());
         if (SingleStep)
         {
+            var sregs = vcpu.Kvm.GetSregs();
             // This host's KVM ends a single-step of CPL3 code in a shutdown exit (see HOST-KVM.md),
             // which would read as a triple fault; say so instead.
-            var sregs = vcpu.Kvm.GetSregs();
             if (sregs.Ss.Dpl == 3 && (sregs.Cr0 & 1) != 0)
                 throw new HostLimitationException("single-stepping guest code at CPL3 is not available on this host: KVM_GUESTDBG_SINGLESTEP ends in a shutdown exit there");
             // Keep the forced-point breakpoint: a forced point can lie where the guest has not
             // executed anything yet (a kick right after an interrupt was delivered), which no step
             // reaches; and forced points are taken only where DR0 fires, stepping or not.
-            SetMode(true, stepOver ? null : forced, []);
+            SetMode(true, stepOver && !forcedHereAgain ? null : forced, []);
             return;
         }
-        if (stepOver) SetMode(true, null, []);
+        if (forcedHereAgain) SetMode(false, forced, []);
+        else if (stepOver) SetMode(true, null, []);
         else SetMode(false, forced, _userBreakpoints);
     }
 
@@ -121,6 +128,7 @@ public sealed class ReplayHostEvents(EventCursor events, Vcpu vcpu, DirtyPageTra
             if (linear != f.LinearRip) return false;
             if (f.RegistersMatch(RegisterFile.From(regs)) && dirty.Hash() == f.DirtyHash)
             {
+                _matchedForcedPoint = true;
                 events.Advance();
                 dirty.Reset();
                 return true;

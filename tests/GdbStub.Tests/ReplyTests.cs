@@ -70,7 +70,7 @@ public sealed class ReplyTests
     [Fact]
     public void XferChunksReassembleTheDocument()
     {
-        var document = Encoding.ASCII.GetBytes(X86Registers.TargetXml());
+        var document = Encoding.ASCII.GetBytes(X86Registers.Amd64.TargetXml());
         var rebuilt = new StringBuilder();
         ulong offset = 0;
         while (true)
@@ -82,7 +82,7 @@ public sealed class ReplyTests
                 break;
             Assert.Equal('m', chunk[0]);
         }
-        Assert.Equal(X86Registers.TargetXml(), rebuilt.ToString());
+        Assert.Equal(X86Registers.Amd64.TargetXml(), rebuilt.ToString());
     }
 
     [Fact]

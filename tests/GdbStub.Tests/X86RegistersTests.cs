@@ -8,9 +8,9 @@ public sealed class X86RegistersTests
     [Fact]
     public void ListsSixtyFiveRegistersNumberedInOrder()
     {
-        Assert.Equal(65, X86Registers.All.Count);
-        for (var i = 0; i < X86Registers.All.Count; i++)
-            Assert.Equal(i, X86Registers.All[i].Number);
+        Assert.Equal(65, X86Registers.Amd64.All.Count);
+        for (var i = 0; i < X86Registers.Amd64.All.Count; i++)
+            Assert.Equal(i, X86Registers.Amd64.All[i].Number);
     }
 
     [Theory]
@@ -39,20 +39,20 @@ public sealed class X86RegistersTests
     [InlineData(64, "efer", 64, "int", X86Registers.SystemFeature)]
     public void MatchesGdbsAmd64Layout(int number, string name, int bits, string type, string feature)
     {
-        var register = X86Registers.All[number];
+        var register = X86Registers.Amd64.All[number];
         Assert.Equal((name, bits, type, feature), (register.Name, register.BitSize, register.Type, register.Feature));
-        Assert.Same(register, X86Registers.Find(name));
+        Assert.Same(register, X86Registers.Amd64.Find(name));
     }
 
     [Fact]
     public void GPacketSizeIsTheSumOfAllRegisters() =>
         // 16 GPRs + rip: 17*8; eflags + 6 segments: 7*4; st0-7: 8*10; f*: 8*4; xmm: 16*16; mxcsr 4; bases 2*8; system 6*8.
-        Assert.Equal(17 * 8 + 7 * 4 + 8 * 10 + 8 * 4 + 16 * 16 + 4 + 2 * 8 + 6 * 8, X86Registers.GPacketSize);
+        Assert.Equal(17 * 8 + 7 * 4 + 8 * 10 + 8 * 4 + 16 * 16 + 4 + 2 * 8 + 6 * 8, X86Registers.Amd64.GPacketSize);
 
     [Fact]
     public void TargetXmlIsWellFormedAndAgreesWithTheList()
     {
-        var document = XDocument.Parse(X86Registers.TargetXml());
+        var document = XDocument.Parse(X86Registers.Amd64.TargetXml());
         var target = document.Root!;
         Assert.Equal("target", target.Name.LocalName);
         Assert.Equal("i386:x86-64", target.Element("architecture")!.Value);
@@ -66,7 +66,7 @@ public sealed class X86RegistersTests
         for (var i = 0; i < regs.Count; i++)
         {
             var (feature, reg) = regs[i];
-            var expected = X86Registers.All[i];
+            var expected = X86Registers.Amd64.All[i];
             Assert.Equal(expected.Number, (int)reg.Attribute("regnum")!);
             Assert.Equal(expected.Name, (string)reg.Attribute("name")!);
             Assert.Equal(expected.BitSize, (int)reg.Attribute("bitsize")!);
@@ -75,13 +75,13 @@ public sealed class X86RegistersTests
             Assert.Equal(expected.Feature, feature);
             bits += (int)reg.Attribute("bitsize")!;
         }
-        Assert.Equal(X86Registers.GPacketSize, bits / 8);
+        Assert.Equal(X86Registers.Amd64.GPacketSize, bits / 8);
     }
 
     [Fact]
     public void TargetXmlDefinesEveryNonBuiltinTypeItUses()
     {
-        var target = XDocument.Parse(X86Registers.TargetXml()).Root!;
+        var target = XDocument.Parse(X86Registers.Amd64.TargetXml()).Root!;
         var defined = target.Descendants()
             .Where(e => e.Name.LocalName is "flags" or "union" or "vector" or "struct")
             .Select(e => (string)e.Attribute("id")!)
@@ -99,26 +99,53 @@ public sealed class X86RegistersTests
     [Fact]
     public void EncodesRegistersInOrderLittleEndian()
     {
-        var values = X86Registers.All.Select(r => new byte[r.ByteSize]).ToList();
+        var values = X86Registers.Amd64.All.Select(r => new byte[r.ByteSize]).ToList();
         values[0] = BitConverter.GetBytes(0x1122334455667788UL);
         values[16] = BitConverter.GetBytes(0xfff0UL);
-        var hex = X86Registers.EncodeRegisters(values);
-        Assert.Equal(X86Registers.GPacketSize * 2, hex.Length);
+        var hex = X86Registers.Amd64.EncodeRegisters(values);
+        Assert.Equal(X86Registers.Amd64.GPacketSize * 2, hex.Length);
         Assert.StartsWith("8877665544332211", hex);
         Assert.Equal("f0ff000000000000", hex.Substring(16 * 16, 16));
 
         Assert.True(Hex.TryDecode(hex, out var data));
-        Assert.True(X86Registers.TrySplitRegisters(data, out var split));
+        Assert.True(X86Registers.Amd64.TrySplitRegisters(data, out var split));
         Assert.Equal(values, split);
     }
 
     [Fact]
     public void RejectsWrongRegisterValues()
     {
-        var values = X86Registers.All.Select(r => new byte[r.ByteSize]).ToList();
-        Assert.Throws<ArgumentException>(() => X86Registers.EncodeRegisters(values.Take(64).ToList()));
+        var values = X86Registers.Amd64.All.Select(r => new byte[r.ByteSize]).ToList();
+        Assert.Throws<ArgumentException>(() => X86Registers.Amd64.EncodeRegisters(values.Take(64).ToList()));
         values[17] = new byte[8];
-        Assert.Throws<ArgumentException>(() => X86Registers.EncodeRegisters(values));
-        Assert.False(X86Registers.TrySplitRegisters(new byte[X86Registers.GPacketSize - 1], out _));
+        Assert.Throws<ArgumentException>(() => X86Registers.Amd64.EncodeRegisters(values));
+        Assert.False(X86Registers.Amd64.TrySplitRegisters(new byte[X86Registers.Amd64.GPacketSize - 1], out _));
     }
+
+    [Fact]
+    public void TheI386LayoutFollowsGdbs32BitFeatures()
+    {
+        var layout = X86Registers.I386;
+        Assert.Equal("i386", layout.Architecture);
+        // gdb/features/i386/32bit-core.xml: eax, ecx, edx, ebx, esp, ebp, esi, edi, eip, eflags, selectors.
+        Assert.Equal(["eax", "ecx", "edx", "ebx", "esp", "ebp", "esi", "edi", "eip", "eflags", "cs", "ss", "ds", "es", "fs", "gs"],
+            layout.All.Take(16).Select(r => r.Name));
+        Assert.All(layout.All.Take(16), r => Assert.Equal(32, r.BitSize));
+        Assert.Equal("code_ptr", layout.Find("eip")!.Type);
+        Assert.Equal("data_ptr", layout.Find("esp")!.Type);
+        Assert.Equal(8, layout.All.Count(r => r.Name.StartsWith("xmm")));
+        Assert.Null(layout.Find("xmm8"));
+        Assert.Null(layout.Find("r8"));
+        Assert.Equal(32, layout.Find("fs_base")!.BitSize);
+        Assert.Equal(64, layout.Find("efer")!.BitSize);
+        // 8 GPRs and eip, eflags, 6 selectors: 16*4; st0-7; f*: 8*4; xmm0-7; mxcsr; bases 2*4; system 6*8.
+        Assert.Equal(16 * 4 + 8 * 10 + 8 * 4 + 8 * 16 + 4 + 2 * 4 + 6 * 8, layout.GPacketSize);
+        var target = XDocument.Parse(layout.TargetXml()).Root!;
+        Assert.Equal("i386", target.Element("architecture")!.Value);
+        Assert.Equal(layout.All.Select(r => r.Name), target.Descendants("reg").Select(r => (string)r.Attribute("name")!));
+    }
+
+    [Fact]
+    public void ALayoutRejectsRegistersOutOfOrder() =>
+        Assert.Throws<ArgumentException>(() => new RegisterLayout("i386", [new RegisterInfo(1, "eax", 32, "int32", "", X86Registers.CoreFeature)], _ => ""));
 }

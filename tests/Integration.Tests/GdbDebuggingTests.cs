@@ -30,7 +30,7 @@ public sealed class GdbDebuggingTests : IDisposable
     }
 
     /// <summary>Serves <paramref name="trace"/> to one gdb run with these commands; returns gdb's output and the stub's stderr.</summary>
-    private static (string Gdb, string Stub) Debug(string trace, string elf, bool elf32, params string[] commands)
+    private static (string Gdb, string Stub) Debug(string trace, string elf, bool setArchitecture, params string[] commands)
     {
         int port = FreePort();
         var psi = new ProcessStartInfo("dotnet") { RedirectStandardError = true, RedirectStandardOutput = true };
@@ -51,7 +51,7 @@ public sealed class GdbDebuggingTests : IDisposable
 
         var gdb = new ProcessStartInfo("gdb") { RedirectStandardOutput = true, RedirectStandardError = true };
         foreach (var a in new[] { "-batch", "-nx", elf }) gdb.ArgumentList.Add(a);
-        if (elf32) { gdb.ArgumentList.Add("-ex"); gdb.ArgumentList.Add("set architecture i386:x86-64"); }
+        if (setArchitecture) { gdb.ArgumentList.Add("-ex"); gdb.ArgumentList.Add("set architecture i386:x86-64"); }
         gdb.ArgumentList.Add("-ex"); gdb.ArgumentList.Add($"target remote 127.0.0.1:{port}");
         foreach (var c in commands) { gdb.ArgumentList.Add("-ex"); gdb.ArgumentList.Add(c); }
         gdb.ArgumentList.Add("-ex"); gdb.ArgumentList.Add("kill");
@@ -62,6 +62,10 @@ public sealed class GdbDebuggingTests : IDisposable
         if (!stub.WaitForExit(TimeSpan.FromSeconds(30))) stub.Kill(true);
         lock (stubErr) return (output.Result + errors.Result, stubErr.ToString());
     }
+
+    /// <summary>Each `info registers` output: from the first general register to EFER.</summary>
+    private static List<string> RegisterDumps(string gdb) =>
+        Regex.Matches(gdb, @"^[re]ax\s+0x[0-9a-f]+[\s\S]*?^efer\s+0x[0-9a-f]+\s+\d+", RegexOptions.Multiline).Select(m => m.Value).ToList();
 
     private static ulong Symbol(string elf, string name)
     {
@@ -77,17 +81,20 @@ public sealed class GdbDebuggingTests : IDisposable
     {
         string elf = Vmreplay.Guest("failing-boot", "failing-boot.elf");
         string trace = Record("failing-boot", "failing-boot.elf", 3);
-        var (gdb, stub) = Debug(trace, elf, elf32: true,
+        var (gdb, stub) = Debug(trace, elf, setArchitecture: false,
             "break panic", "continue", "print $pc",
             "watch boot_info->mmap[1].length", "reverse-continue", "print/x $pc", "x/i $pc",
             "reverse-continue", "print/x $pc", "monitor when");
+        // A 32-bit guest that never enters long mode: gdb works as typed, no architecture line.
+        Assert.DoesNotContain("set architecture", stub);
+        Assert.DoesNotContain("too long", gdb);
         Assert.Contains("Breakpoint 1, panic", gdb);
         // The watchpoint stops before the store, in log_tick, which the timer interrupt calls.
         ulong logTick = Symbol(elf, "log_tick"), timerInterrupt = Symbol(elf, "timer_interrupt");
         var pcs = Regex.Matches(gdb, @"\$\d+ = 0x([0-9a-f]+)").Select(m => Convert.ToUInt64(m.Groups[1].Value, 16)).ToList();
         Assert.True(pcs.Count >= 2, gdb + stub);
         Assert.InRange(pcs[0], logTick, timerInterrupt - 1);
-        Assert.Matches(@"=> 0x[0-9a-f]+ <log_tick\+\d+>:\s+mov\s+%ecx,\(%rbx\)", gdb);
+        Assert.Matches(@"=> 0x[0-9a-f]+ <log_tick\+\d+>:\s+mov\s+%ecx,\(%ebx\)", gdb);
         // gdb shows the stale tick-log write: the field held a tick count (a multiple of 25) and
         // before that write, the previous logging tick's count; further back, the change before
         // (an earlier stale write, or build_boot_info's real length).
@@ -117,8 +124,8 @@ public sealed class GdbDebuggingTests : IDisposable
         commands.AddRange(Enumerable.Repeat("reverse-stepi", 6));
         commands.AddRange(Enumerable.Repeat("stepi", 6));
         commands.Add("info registers");
-        var (gdb, stub) = Debug(trace, elf, elf32: true, commands.ToArray());
-        var dumps = Regex.Matches(gdb, @"rax\s+0x[0-9a-f]+[\s\S]*?gs_base\s+0x[0-9a-f]+\s+\d+").Select(m => m.Value).ToList();
+        var (gdb, stub) = Debug(trace, elf, setArchitecture: false, commands.ToArray());
+        var dumps = RegisterDumps(gdb);
         Assert.True(dumps.Count == 5, $"expected 5 register dumps, got {dumps.Count}:\n{gdb}\n{stub}");
         Assert.Equal(dumps[0], dumps[2]);
         Assert.NotEqual(dumps[0], dumps[1]);
@@ -135,7 +142,7 @@ public sealed class GdbDebuggingTests : IDisposable
     {
         string elf = Vmreplay.Guest("hello64", "hello64.elf");
         string trace = Record("hello64", "hello64.elf", 1);
-        var (gdb, stub) = Debug(trace, elf, elf32: false, "info registers rip", "stepi", "stepi", "reverse-stepi", "info registers rip",
+        var (gdb, stub) = Debug(trace, elf, setArchitecture: false, "info registers rip", "stepi", "stepi", "reverse-stepi", "info registers rip",
             "reverse-stepi", "reverse-stepi", "monitor help", "monitor devices", "continue");
         Assert.DoesNotContain("too long", gdb);
         Assert.Matches(@"rip\s+0x[0-9a-f]+", gdb);
@@ -143,5 +150,43 @@ public sealed class GdbDebuggingTests : IDisposable
         Assert.Contains("vmreplay monitor commands", gdb);
         Assert.Contains("Com1:", gdb);
         Assert.True(gdb.Contains("No more reverse-execution history") && Regex.Matches(gdb, "No more reverse-execution history").Count >= 2, gdb + stub);
+    }
+
+    [Fact]
+    public void AMultiboot32BitImageThatEntersLongModeIsDebuggedWith64BitRegisters()
+    {
+        // timer64 boots from a 32-bit ELF and runs its interrupt handler in long mode; the VMM
+        // emulates its iretq. The stub serves 64-bit registers and says gdb needs the architecture.
+        string elf = Vmreplay.Guest("timer64", "timer64.elf");
+        string trace = Record("timer64", "timer64.elf", 1);
+        ulong handler = Symbol(elf, "irq0_handler64"), ticks = Symbol(elf, "ticks");
+        const int n = 12;
+        var commands = new List<string>
+        {
+            "break irq0_handler64", "continue", "continue", "continue", "delete", "print/x $pc", "x/i $pc", "print $r8",
+            $"watch *(int*)0x{ticks:x}", "reverse-continue", "print/x $pc", "delete", "info registers",
+        };
+        commands.AddRange(Enumerable.Repeat("reverse-stepi", n));
+        commands.Add("x/i $pc");
+        commands.AddRange(Enumerable.Repeat("stepi", n));
+        commands.Add("info registers");
+        var (gdb, stub) = Debug(trace, elf, setArchitecture: true, commands.ToArray());
+        Assert.Contains("-ex 'set architecture i386:x86-64' -ex 'target remote", stub);
+        Assert.Equal(3, Regex.Matches(gdb, @"Breakpoint 1, irq0_handler64").Count);
+        var pcs = Regex.Matches(gdb, @"\$\d+ = 0x([0-9a-f]+)").Select(m => Convert.ToUInt64(m.Groups[1].Value, 16)).ToList();
+        Assert.True(pcs.Count == 2, gdb + stub);
+        Assert.Equal(handler, pcs[0]);
+        Assert.Matches(@"=> 0x[0-9a-f]+ <irq0_handler64>:\s+push\s+%rax", gdb);
+        Assert.Matches(@"\$\d+ = 0\n", gdb); // r8 exists: a 64-bit register set
+        // Going back to the third tick's write: gdb shows the count before and after, in reverse.
+        var change = Regex.Match(gdb, @"Old value = (\d+)\s+New value = (\d+)");
+        Assert.True(change.Success, gdb + stub);
+        Assert.Equal(long.Parse(change.Groups[1].Value) - 1, long.Parse(change.Groups[2].Value));
+        Assert.Equal(handler + 1, pcs[1]); // stopped before `incl ticks(%rip)`
+        var dumps = RegisterDumps(gdb);
+        Assert.True(dumps.Count == 2, gdb + stub);
+        Assert.Matches(@"efer\s+0x5[0-9a-f]{2}\s", dumps[0]); // LMA and LME
+        Assert.Contains("iretq", gdb); // the walk back crossed the VMM-emulated iretq
+        Assert.Equal(dumps[0], dumps[1]);
     }
 }

@@ -33,6 +33,6 @@ public sealed class RecordingProgressTests : IDisposable
             Assert.True(samples[^1].TraceBytes > 16);
             Assert.StartsWith("recording: 5", samples[^1].Describe());
         }
-        writer.Finish(new EndEvent(Engine.Run.RunOutcomeKind.PowerOff, 0, "done", 0, 0));
+        writer.Finish(new EndEvent(Engine.Run.RunOutcomeKind.PowerOff, 0, "done", 0, 0), endsInLongMode: false);
     }
 }

@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Sockets;
 using System.Security.Cryptography;
+using VmReplay.GdbStub.Protocol;
 using VmReplay.GdbStub.Target;
 using VmReplay.GdbStub.Transport;
 using VmReplay.Recorder;
@@ -16,17 +17,21 @@ internal static class GdbReplay
         var endpoint = ParseEndpoint(endpointText);
         using var trace = TraceReader.Open(path);
         using var session = ReplaySession.Open(trace, kvmPath, Console.OpenStandardOutput());
-        var target = new ReplayDebugTarget(session, trace) { Log = line => Console.Error.WriteLine($"vmreplay: {line}") };
+        // gdb takes the architecture from the program: i386 for a 32-bit ELF, and it refuses a
+        // 64-bit description there. So a guest that never enters long mode gets the i386 layout
+        // and gdb works as typed; one that does needs 64-bit registers, and gdb must be told the
+        // architecture first (as with QEMU).
+        bool elf64 = trace.Image.Length > 4 && trace.Image[0] == 0x7F && trace.Image[4] == 2;
+        bool longMode = elf64 || trace.Modes().LongMode;
+        var registers = longMode ? X86Registers.Amd64 : X86Registers.I386;
+        var target = new ReplayDebugTarget(session, trace, registers) { Log = line => Console.Error.WriteLine($"vmreplay: {line}") };
         using var server = new GdbServer(target, endpoint) { Log = line => Console.Error.WriteLine($"vmreplay: gdb: {line}") };
         try { server.Start(); }
         catch (SocketException e) { throw new UserError($"--gdb: cannot listen on {endpoint}: {e.Message}"); }
         string symbols = ExtractGuest(trace);
         var at = server.LocalEndpoint;
         Console.Error.WriteLine($"vmreplay: waiting for gdb on {at} at the start of {path}; attach with:");
-        // The stub describes an x86-64 CPU (a 32-bit guest may switch to long mode); gdb refuses that
-        // description for a 32-bit ELF unless told the architecture first.
-        bool elf64 = trace.Image.Length > 4 && trace.Image[0] == 0x7F && trace.Image[4] == 2;
-        string arch = elf64 ? "" : " -ex 'set architecture i386:x86-64'";
+        string arch = longMode && !elf64 ? " -ex 'set architecture i386:x86-64'" : "";
         Console.Error.WriteLine($"  gdb {symbols}{arch} -ex 'target remote {at}'");
         using var cancel = new CancellationTokenSource();
         ConsoleCancelEventHandler onCtrlC = (_, e) => { e.Cancel = true; cancel.Cancel(); };

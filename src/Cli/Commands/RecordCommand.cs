@@ -82,7 +82,8 @@ internal static class RecordCommand
                     }
                     if (!Console.IsErrorRedirected) Console.Error.Write("\r\u001b[K");
                     var (regs, memory) = FinalState.Hash(pc.Vm);
-                    string? failure = writer.Finish(new EndEvent(outcome.Kind, outcome.ExitStatus, outcome.Message, regs, memory));
+                    string? failure = writer.Finish(new EndEvent(outcome.Kind, outcome.ExitStatus, outcome.Message, regs, memory),
+                        CpuModesSeen.InLongMode(pc.Vm.Vcpus[0].Kvm.GetSregs()));
                     RunCommand.Report(outcome);
                     Console.Error.WriteLine($"vmreplay: recorded {writer.EventCount} events, {pc.ExitCount} exits, {snapshots.Count} snapshots, {writer.BytesWritten} bytes to {path}");
                     if (failure is not null)

@@ -11,7 +11,7 @@ namespace VmReplay.GdbStub.Target;
 /// motion through <see cref="ReverseExecutor"/>, breakpoints in debug registers, watchpoints on
 /// value changes (see <see cref="ReplaySession.Watches"/>), and `monitor` commands that show the VMM's own state at this point.
 /// </summary>
-public sealed class ReplayDebugTarget(ReplaySession session, TraceReader trace) : IDebugTarget
+public sealed class ReplayDebugTarget(ReplaySession session, TraceReader trace, RegisterLayout registers) : IDebugTarget
 {
     private readonly ReverseExecutor _executor = new(session);
     private readonly List<ulong> _breakpoints = new();
@@ -24,7 +24,9 @@ public sealed class ReplayDebugTarget(ReplaySession session, TraceReader trace) 
 
     public string? WriteRefusal => "the replay follows a recorded timeline: registers and memory cannot be changed (only read)";
 
-    public IReadOnlyList<byte[]> ReadRegisters() => X86RegisterFile.From(session.Machine.Vm.Vcpus[0].CaptureState());
+    public RegisterLayout Registers => registers;
+
+    public IReadOnlyList<byte[]> ReadRegisters() => X86RegisterFile.From(session.Machine.Vm.Vcpus[0].CaptureState(), registers);
 
     public (byte[] Data, string? Error) ReadMemory(ulong address, int length)
     {

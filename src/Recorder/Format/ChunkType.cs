@@ -12,6 +12,7 @@ public readonly record struct ChunkType(uint Value)
     public static readonly ChunkType Snapshot = From("SNAP");
     public static readonly ChunkType End = From("END_");
     public static readonly ChunkType Fault = From("FALT");
+    public static readonly ChunkType Modes = From("MODE");
     public static readonly ChunkType Index = From("INDX");
 
     public static ChunkType From(string fourCc)
