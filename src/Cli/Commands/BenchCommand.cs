@@ -25,6 +25,10 @@ internal static partial class BenchCommand
         record.Options.Add(rounds);
         record.SetAction(r => Program.Guarded(() => RecordReplayBench.Run(Math.Max(1, r.GetValue(rounds)))));
         bench.Subcommands.Add(record);
+        var debug = new Command("debug", "gdb latency against a replay: reverse-continue to a watchpoint hit across the whole failing-boot trace, reverse-stepi and stepi, with and without snapshots");
+        debug.Options.Add(rounds);
+        debug.SetAction(r => Program.Guarded(() => DebugBench.Run(Math.Max(1, r.GetValue(rounds)))));
+        bench.Subcommands.Add(debug);
         return bench;
     }
 
