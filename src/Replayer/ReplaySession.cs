@@ -269,7 +269,8 @@ public sealed class ReplaySession : IDisposable
         }
         else if (!_stepping) _unitsKnown = false;
         if (natural && check >= _goal.Event) return true;
-        if (_interruptRequested && natural)
+        // Only where the position is known: a natural stop that begins a new anchor.
+        if (_interruptRequested && natural && _unitsKnown)
         {
             _interruptRequested = false;
             Interrupted = true;

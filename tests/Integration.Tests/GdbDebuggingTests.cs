@@ -29,25 +29,33 @@ public sealed class GdbDebuggingTests : IDisposable
         return port;
     }
 
-    /// <summary>Serves <paramref name="trace"/> to one gdb run with these commands; returns gdb's output and the stub's stderr.</summary>
-    private static (string Gdb, string Stub) Debug(string trace, string elf, bool setArchitecture, params string[] commands)
+    /// <summary>Starts `vmreplay replay --gdb PORT --gdb-once` on <paramref name="trace"/> and waits until it listens.</summary>
+    private static (Process Stub, int Port, System.Text.StringBuilder Log) StartStub(string trace)
     {
         int port = FreePort();
         var psi = new ProcessStartInfo("dotnet") { RedirectStandardError = true, RedirectStandardOutput = true };
         psi.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "vmreplay.dll"));
         foreach (var a in new[] { "replay", trace, "--gdb", port.ToString(), "--gdb-once" }) psi.ArgumentList.Add(a);
-        using var stub = Process.Start(psi)!;
+        var stub = Process.Start(psi)!;
         var stubErr = new System.Text.StringBuilder();
         var waiting = new ManualResetEventSlim();
         stub.ErrorDataReceived += (_, e) =>
         {
             if (e.Data is null) return;
             lock (stubErr) stubErr.AppendLine(e.Data);
-            if (e.Data.Contains("waiting for gdb")) waiting.Set();
+            if (e.Data.Contains("-ex 'target remote")) waiting.Set(); // the attach line, printed once listening
         };
         stub.BeginErrorReadLine();
         stub.BeginOutputReadLine();
         Assert.True(waiting.Wait(TimeSpan.FromSeconds(60)), $"the stub did not start: {stubErr}");
+        return (stub, port, stubErr);
+    }
+
+    /// <summary>Serves <paramref name="trace"/> to one gdb run with these commands; returns gdb's output and the stub's stderr.</summary>
+    private static (string Gdb, string Stub) Debug(string trace, string elf, bool setArchitecture, params string[] commands)
+    {
+        var (started, port, stubErr) = StartStub(trace);
+        using var stub = started;
 
         var gdb = new ProcessStartInfo("gdb") { RedirectStandardOutput = true, RedirectStandardError = true };
         foreach (var a in new[] { "-batch", "-nx", elf }) gdb.ArgumentList.Add(a);
@@ -188,5 +196,76 @@ public sealed class GdbDebuggingTests : IDisposable
         Assert.Matches(@"efer\s+0x5[0-9a-f]{2}\s", dumps[0]); // LMA and LME
         Assert.Contains("iretq", gdb); // the walk back crossed the VMM-emulated iretq
         Assert.Equal(dumps[0], dumps[1]);
+    }
+
+    [Fact]
+    public void CtrlCWhileContinuingStopsTheReplayAndTheSessionGoesOn()
+    {
+        // gdb -batch cannot type Ctrl-C, so a client speaks the protocol itself: continue, then
+        // 0x03 while 200,000 port writes replay (seconds), as gdb does on Ctrl-C.
+        string trace = Path.Combine(_dir, "bench-exits.vmtrace");
+        var r = Vmreplay.Run(["record", Vmreplay.Guest("bench-exits", "bench-exits.bin"), "-o", trace, "--serial-in", "/dev/null"]);
+        Assert.True(File.Exists(trace), r.Stderr);
+        var (started, port, stubErr) = StartStub(trace);
+        using var stub = started;
+        Assert.Contains($"  gdb -ex 'target remote 127.0.0.1:{port}'", stubErr.ToString()); // a raw image: no program file
+        using var client = new TcpClient();
+        client.Connect(IPAddress.Loopback, port);
+        client.ReceiveTimeout = 60_000;
+        var stream = client.GetStream();
+        Assert.Equal("OK", Exchange(stream, "QStartNoAckMode", acked: true));
+        Send(stream, "c");
+        Thread.Sleep(300); // typically mid-run; any natural stop before the end is right
+        stream.WriteByte(0x03);
+        string stop = ReadPacket(stream);
+        Assert.StartsWith("T02", stop);
+        // Stopped part-way: a position, and stepping on from it works.
+        string when = Monitor(stream, "when");
+        var at = Regex.Match(when, @"at event (\d+) \+ (\d+) instructions");
+        Assert.True(at.Success, when);
+        Assert.InRange(long.Parse(at.Groups[1].Value), 1, 190_000);
+        Assert.StartsWith("T05", Exchange(stream, "s"));
+        Assert.StartsWith("T05", Exchange(stream, "bs"));
+        Assert.Equal(when, Monitor(stream, "when"));
+        Send(stream, "k");
+        Assert.True(stub.WaitForExit(30_000), stubErr.ToString());
+        Assert.Equal(0, stub.ExitCode);
+    }
+
+    private static void Send(NetworkStream stream, string payload)
+    {
+        int sum = payload.Sum(c => c) & 0xFF;
+        stream.Write(System.Text.Encoding.ASCII.GetBytes($"${payload}#{sum:x2}"));
+    }
+
+    private static string Exchange(NetworkStream stream, string payload, bool acked = false)
+    {
+        Send(stream, payload);
+        if (acked) Assert.Equal('+', (char)stream.ReadByte());
+        return ReadPacket(stream);
+    }
+
+    private static string ReadPacket(NetworkStream stream)
+    {
+        int b;
+        while ((b = stream.ReadByte()) != '$') Assert.NotEqual(-1, b);
+        var payload = new System.Text.StringBuilder();
+        while ((b = stream.ReadByte()) != '#') { Assert.NotEqual(-1, b); payload.Append((char)b); }
+        stream.ReadByte();
+        stream.ReadByte();
+        return payload.ToString();
+    }
+
+    private static string Monitor(NetworkStream stream, string command)
+    {
+        Send(stream, "qRcmd," + Convert.ToHexString(System.Text.Encoding.ASCII.GetBytes(command)).ToLowerInvariant());
+        var text = new System.Text.StringBuilder();
+        while (true)
+        {
+            string reply = ReadPacket(stream);
+            if (reply == "OK") return text.ToString();
+            Assert.StartsWith("O", reply);
+            text.Append(System.Text.Encoding.ASCII.GetString(Convert.FromHexString(reply[1..])));
+        }
     }
 }

@@ -21,18 +21,20 @@ internal static class GdbReplay
         // 64-bit description there. So a guest that never enters long mode gets the i386 layout
         // and gdb works as typed; one that does needs 64-bit registers, and gdb must be told the
         // architecture first (as with QEMU).
-        bool elf64 = trace.Image.Length > 4 && trace.Image[0] == 0x7F && trace.Image[4] == 2;
+        bool elf = trace.Image.Length > 4 && trace.Image.AsSpan(0, 4).SequenceEqual((ReadOnlySpan<byte>)[0x7F, (byte)'E', (byte)'L', (byte)'F']);
+        bool elf64 = elf && trace.Image[4] == 2;
         bool longMode = elf64 || trace.Modes().LongMode;
         var registers = longMode ? X86Registers.Amd64 : X86Registers.I386;
         var target = new ReplayDebugTarget(session, trace, registers) { Log = line => Console.Error.WriteLine($"vmreplay: {line}") };
         using var server = new GdbServer(target, endpoint) { Log = line => Console.Error.WriteLine($"vmreplay: gdb: {line}") };
         try { server.Start(); }
         catch (SocketException e) { throw new UserError($"--gdb: cannot listen on {endpoint}: {e.Message}"); }
-        string symbols = ExtractGuest(trace);
+        // gdb reads symbols from an ELF only; a boot sector or raw image is debugged without a file.
+        string program = elf ? $" {ExtractGuest(trace)}" : "";
         var at = server.LocalEndpoint;
         Console.Error.WriteLine($"vmreplay: waiting for gdb on {at} at the start of {path}; attach with:");
         string arch = longMode && !elf64 ? " -ex 'set architecture i386:x86-64'" : "";
-        Console.Error.WriteLine($"  gdb {symbols}{arch} -ex 'target remote {at}'");
+        Console.Error.WriteLine($"  gdb{program}{arch} -ex 'target remote {at}'");
         using var cancel = new CancellationTokenSource();
         ConsoleCancelEventHandler onCtrlC = (_, e) => { e.Cancel = true; cancel.Cancel(); };
         Console.CancelKeyPress += onCtrlC;

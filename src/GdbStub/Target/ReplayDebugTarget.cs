@@ -160,6 +160,11 @@ public sealed class ReplayDebugTarget(ReplaySession session, TraceReader trace, 
         {
             return e.Message.Split(" (Parameter")[0] + "\n";
         }
+        catch (Exception e) when (e is HostLimitationException or ReplayDivergenceException or InvalidOperationException)
+        {
+            Log?.Invoke(e.Message);
+            return $"monitor {command}: {e.Message}\n";
+        }
     }
 
     private const string Help =
