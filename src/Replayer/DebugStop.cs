@@ -9,6 +9,10 @@ public enum DebugStopKind
     Breakpoint,
     /// <summary>A watched range was written: forward, just after the write; in reverse, just before it.</summary>
     Watch,
+    /// <summary>A read-watched range was read: forward, just after the read; in reverse, just before it.</summary>
+    ReadWatch,
+    /// <summary>An access-watched range was read or written: forward, just after; in reverse, just before.</summary>
+    AccessWatch,
     /// <summary>Reverse motion reached the start of the recording.</summary>
     Begin,
     /// <summary>Forward motion reached the end of the recording.</summary>

@@ -1,7 +1,7 @@
 namespace VmReplay.Replayer;
 
 /// <summary>What a debugger stopped for.</summary>
-public enum HitKind { Breakpoint, Watch }
+public enum HitKind { Breakpoint, Watch, ReadWatch, AccessWatch }
 
 /// <summary>
 /// A breakpoint or watchpoint hit. Found by single-stepping, it has its exact position

@@ -1,4 +1,5 @@
 using VmReplay.Devices.Platform;
+using VmReplay.Engine.Emulation;
 using VmReplay.Engine.Kvm.Abi;
 using VmReplay.Engine.Run;
 using VmReplay.Engine.Vm;
@@ -106,18 +107,22 @@ public sealed class ReplaySession : IDisposable
     public IReadOnlyList<ulong> Breakpoints { get; set; } = [];
 
     /// <summary>
-    /// Watched guest-physical ranges. A watchpoint hit is an instruction that changes a watched
-    /// value (gdb's own rule for `watch`). A free run compares the values at every natural stop and
-    /// breakpoint hit, which places a change between two stops; single-stepping that stretch finds
-    /// the exact instruction. (Debug-register data watchpoints do not fire on this host, and
+    /// Watched ranges. A <see cref="WatchKind.Write"/> hit is an instruction that changes a watched
+    /// value (gdb's own rule for `watch`): a free run compares the values at every natural stop
+    /// and breakpoint hit, which places a change between two stops; single-stepping that stretch
+    /// finds the exact instruction. (Debug-register data watchpoints do not fire on this host, and
     /// read-only memory slots lose all but the last write of instructions such as pusha.)
+    /// <see cref="WatchKind.Read"/> and <see cref="WatchKind.Access"/> hits are found by decoding
+    /// each instruction's memory operands before it runs, so while one is set, runs that look for
+    /// hits single-step all the way (about ten times slower than a free run).
     /// </summary>
     public IReadOnlyList<WatchedRange> Watches
     {
-        get => _watches;
+        get => [.. _watches, .. _accessWatches];
         set
         {
-            _watches = value.ToArray();
+            _watches = value.Where(w => w.Kind == WatchKind.Write).ToArray();
+            _accessWatches = value.Where(w => w.Kind != WatchKind.Write).ToArray();
             _watchValues = _watches.Select(ReadWatched).ToArray();
         }
     }
@@ -137,6 +142,9 @@ public sealed class ReplaySession : IDisposable
     /// </summary>
     public HitLocation? RunFree(long untilEvent, bool stopAtHit)
     {
+        // Reads leave no trace a free run could see: look at every instruction instead.
+        if (_accessWatches.Length > 0 && (stopAtHit || RecordHits))
+            return StepUnits(long.MaxValue, untilEvent, untilHit: stopAtHit ? 1 : 0, untilWatch: stopAtHit);
         _goal = new Goal(untilEvent, StepLimit: -1, stopAtHit ? 1 : 0, stopAtHit);
         BeginHits();
         var host = Sources.HostEvents!;
@@ -165,6 +173,7 @@ public sealed class ReplaySession : IDisposable
         _stepping = true;
         _emulatedSeen = Machine.Counters.EmulatedInstructions;
         _trapAfterExitAt = null;
+        _pendingAccesses = NextAccesses();
         try { RunGoal(untilEvent == long.MaxValue ? $"{count} more instructions" : $"event {untilEvent}"); }
         finally
         {
@@ -197,6 +206,8 @@ public sealed class ReplaySession : IDisposable
     private long _emulatedSeen;
     private ulong? _trapAfterExitAt;
     private WatchedRange[] _watches = [];
+    private WatchedRange[] _accessWatches = [];
+    private IReadOnlyList<MemoryAccess> _pendingAccesses = [];
     private byte[][] _watchValues = [];
     private readonly Dictionary<long, (long Previous, long Instructions)> _links = new();
 
@@ -268,6 +279,16 @@ public sealed class ReplaySession : IDisposable
             _hitBase = new ReplayPosition(check, 0);
         }
         else if (!_stepping) _unitsKnown = false;
+        // Hits of the instruction just stepped are recorded even where the run ends anyway.
+        if (_stepping && changed is not null && StepHit(new HitLocation(_hitBase, 0, HitKind.Watch, changed.Address, At: Here))) return true;
+        if (_stepping && arrival && _accessWatches.Length > 0)
+        {
+            // An interrupt delivery ran nothing of the instruction whose accesses were pending.
+            var executed = stop.Kind == StopKind.Delivered ? [] : _pendingAccesses;
+            _pendingAccesses = NextAccesses();
+            if (AccessedWatch(executed) is { } w
+                && StepHit(new HitLocation(_hitBase, 0, w.Kind == WatchKind.Read ? HitKind.ReadWatch : HitKind.AccessWatch, w.Address, At: Here))) return true;
+        }
         if (natural && check >= _goal.Event) return true;
         // Only where the position is known: a natural stop that begins a new anchor.
         if (_interruptRequested && natural && _unitsKnown)
@@ -278,20 +299,36 @@ public sealed class ReplaySession : IDisposable
         }
         if (_stepping && _goal.StepLimit >= 0 && _stepsDone >= _goal.StepLimit) return true;
 
-        if (_stepping && changed is not null)
-        {
-            var watchHit = new HitLocation(_hitBase, 0, HitKind.Watch, changed.Address, At: Here);
-            if (RecordHits) Hits.Add(watchHit);
-            if (_goal.StopAtWatch)
-            {
-                _stoppedAt = watchHit;
-                return true;
-            }
-        }
         HitLocation? hit = null;
         if (Breakpoints.Count > 0 && (_stepping ? arrival : userBreakpoint) && IsBreakpointAt(LinearRip()) is { } b)
             hit = new HitLocation(_hitBase, _ordinal + 1, HitKind.Breakpoint, b, At: _stepping ? Here : null);
         return hit is not null && Hit(hit);
+    }
+
+    // A watch hit found by stepping: recorded, and whether the run stops for it.
+    private bool StepHit(HitLocation hit)
+    {
+        if (RecordHits) Hits.Add(hit);
+        if (!_goal.StopAtWatch) return false;
+        _stoppedAt = hit;
+        return true;
+    }
+
+    // The memory the instruction at RIP will touch, when read or access watches need it.
+    private IReadOnlyList<MemoryAccess> NextAccesses()
+    {
+        if (_accessWatches.Length == 0) return [];
+        var kvm = Machine.Vm.Vcpus[0].Kvm;
+        var state = new VcpuState { Regs = kvm.GetRegs(), Sregs = kvm.GetSregs() };
+        return InstructionMemoryAccesses.Of(state, Machine.Vm.Memory);
+    }
+
+    private WatchedRange? AccessedWatch(IReadOnlyList<MemoryAccess> accesses)
+    {
+        foreach (var w in _accessWatches)
+            foreach (var a in accesses)
+                if ((a.Reads || w.Kind == WatchKind.Access) && a.Overlaps(w.Address, w.Length)) return w;
+        return null;
     }
 
     private byte[] ReadWatched(WatchedRange w)

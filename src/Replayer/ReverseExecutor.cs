@@ -109,9 +109,9 @@ public sealed class ReverseExecutor(ReplaySession session)
             {
                 var last = session.Hits[^1];
                 var exact = Locate(last, last: true);
-                if (exact.Kind == HitKind.Watch)
+                if (exact.Kind != HitKind.Breakpoint)
                 {
-                    // In reverse, stop before the writing instruction, as gdb expects.
+                    // In reverse, stop before the accessing instruction, as gdb expects.
                     var after = Position;
                     session.Seek(after with { Instructions = after.Instructions - 1 });
                 }
@@ -164,9 +164,13 @@ public sealed class ReverseExecutor(ReplaySession session)
     private static InvalidOperationException NotRecurring(HitLocation hit) =>
         new($"the {hit.Kind.ToString().ToLowerInvariant()} hit after {hit.From} did not recur when single-stepping: the replay is not deterministic here");
 
-    private static DebugStop StopFor(HitLocation hit) => hit.Kind == HitKind.Watch
-        ? new DebugStop(DebugStopKind.Watch, hit.Address)
-        : new DebugStop(DebugStopKind.Breakpoint, hit.Address);
+    private static DebugStop StopFor(HitLocation hit) => new(hit.Kind switch
+    {
+        HitKind.Watch => DebugStopKind.Watch,
+        HitKind.ReadWatch => DebugStopKind.ReadWatch,
+        HitKind.AccessWatch => DebugStopKind.AccessWatch,
+        _ => DebugStopKind.Breakpoint,
+    }, hit.Address);
 
     private DebugStop Begin()
     {

@@ -115,6 +115,33 @@ public sealed class GdbDebuggingTests : IDisposable
     }
 
     [Fact]
+    public void ReadAndAccessWatchpointsStopAtTheInstructionsThatTouchTheField()
+    {
+        string elf = Vmreplay.Guest("failing-boot", "failing-boot.elf");
+        string trace = Record("failing-boot", "failing-boot.elf", 3);
+        var (gdb, stub) = Debug(trace, elf, setArchitecture: false,
+            "break panic", "continue", "delete", "rwatch boot_info->mmap[1].length",
+            "reverse-continue", "x/i $pc", "reverse-continue", "x/i $pc",
+            "delete", "awatch boot_info->mmap[1].length", "reverse-continue", "x/i $pc", "continue", "x/i $pc");
+        Assert.Contains("Hardware read watchpoint 2: boot_info->mmap[1].length", gdb);
+        // Going back from the panic: the validation's read of the corrupted length (a tick
+        // count), then build_boot_info's own checksum read of the real one, both in mmap_checksum.
+        var values = Regex.Matches(gdb, @"read watchpoint 2: boot_info->mmap\[1\]\.length\s+Value = (\d+)").Select(m => long.Parse(m.Groups[1].Value)).Distinct().ToList();
+        Assert.True(values.Count == 2, gdb + stub);
+        Assert.Equal(0, values[0] % 25);
+        Assert.NotEqual(values[0], values[1]);
+        var reads = Regex.Matches(gdb, @"=> 0x[0-9a-f]+ <(\w+)\+\d+>:\s+(\w+)\s+0xc\(%edx\)").Select(m => m.Groups[1].Value).ToList();
+        Assert.True(reads.Count == 2 && reads.All(f => f == "mmap_checksum"), gdb + stub);
+        // Any access: back to the store that set the length, then forward just past it.
+        Assert.Contains("Hardware access (read/write) watchpoint 3: boot_info->mmap[1].length", gdb);
+        var pcs = Regex.Matches(gdb, @"=> 0x([0-9a-f]+) <kmain\+\d+>:\s+(.*)").Select(m => (Pc: Convert.ToUInt64(m.Groups[1].Value, 16), Text: m.Groups[2].Value)).ToList();
+        Assert.True(pcs.Count == 2, gdb + stub);
+        Assert.Matches(@"^mov\s+%eax,0x[0-9a-f]+", pcs[0].Text); // the store, not yet executed
+        Assert.True(pcs[1].Pc > pcs[0].Pc, gdb);                   // continue: just after it
+        Assert.Matches(@"Value = \d+\s+0x[0-9a-f]+ in build_boot_info", gdb);
+    }
+
+    [Fact]
     public void ReverseStepiThenStepiReturnsToTheSameRegistersAcrossInterruptsAndPortIo()
     {
         string elf = Vmreplay.Guest("failing-boot", "failing-boot.elf");

@@ -9,10 +9,28 @@ internal static class EffectiveAddress
 {
     public static ulong Of(VcpuState s, in Instruction instr)
     {
+        var value = RegisterValue(s);
+        ulong address = instr.GetVirtualAddress(0, 0, (reg, index, size) => value(reg, index, size));
+        return s.Is64BitMode ? address : address & 0xFFFF_FFFF;
+    }
+
+    /// <summary>Register and segment-base values for Iced's address computations; false for a register an address cannot use here (vector indexes).</summary>
+    public static VATryGetRegisterValue TryRegisterValue(VcpuState s)
+    {
+        var value = RegisterValue(s);
+        return (Register reg, int elementIndex, int elementSize, out ulong result) =>
+        {
+            try { result = value(reg, elementIndex, elementSize); return true; }
+            catch (NotEmulatedException) { result = 0; return false; }
+        };
+    }
+
+    private static Func<Register, int, int, ulong> RegisterValue(VcpuState s)
+    {
         var regs = s.Regs;
         var sregs = s.Sregs;
         bool long64 = s.Is64BitMode;
-        ulong Value(Register reg, int elementIndex, int elementSize)
+        return (reg, _, _) =>
         {
             if (reg.IsSegmentRegister())
             {
@@ -30,9 +48,7 @@ internal static class EffectiveAddress
                 _ => throw new NotEmulatedException($"register {reg} in an address"),
             };
             return reg.GetSize() switch { 2 => full & 0xFFFF, 4 => full & 0xFFFF_FFFF, _ => full };
-        }
-        ulong address = instr.GetVirtualAddress(0, 0, Value);
-        return long64 ? address : address & 0xFFFF_FFFF;
+        };
     }
 
     private static KvmSegment Segment(in KvmSregs s, Register reg) => reg switch

@@ -86,7 +86,7 @@ public sealed class InstructionEmulator
 
     private static int Bitness(VcpuState s) => s.Is64BitMode ? 64 : (s.Sregs.Cr0 & 1) != 0 && s.Sregs.Cs.Db != 0 ? 32 : 16;
 
-    private static Instruction Fetch(VcpuState s, GuestLinearMemory mem)
+    internal static Instruction Fetch(VcpuState s, GuestLinearMemory mem)
     {
         int bitness = Bitness(s);
         ulong linear = bitness == 64 ? s.Regs.Rip : (s.Sregs.Cs.Base + s.Regs.Rip) & 0xFFFF_FFFF;

@@ -72,16 +72,16 @@ public sealed class ReplayDebugTarget(ReplaySession session, TraceReader trace, 
         return pieces;
     }
 
-    public bool Supports(PointKind kind) => kind is PointKind.Software or PointKind.Hardware or PointKind.Write;
+    public bool Supports(PointKind kind) => true;
 
     public string? InsertPoint(PointKind kind, ulong address, int size)
     {
-        if (kind == PointKind.Write)
+        if (WatchKindOf(kind) is { } watch)
         {
-            if (_watches.Any(w => w.Address == address && w.Length == size)) return null;
+            if (_watches.Any(w => w.Address == address && w.Length == size && w.Kind == watch)) return null;
             var pieces = Translate(address, size, out string? error);
             if (error is not null) return $"cannot watch {address:x}: {error}";
-            _watches.Add(new WatchedRange(address, size, pieces));
+            _watches.Add(new WatchedRange(address, size, pieces, watch));
             Apply();
             return null;
         }
@@ -95,11 +95,19 @@ public sealed class ReplayDebugTarget(ReplaySession session, TraceReader trace, 
 
     public string? RemovePoint(PointKind kind, ulong address, int size)
     {
-        if (kind == PointKind.Write) _watches.RemoveAll(w => w.Address == address && w.Length == size);
+        if (WatchKindOf(kind) is { } watch) _watches.RemoveAll(w => w.Address == address && w.Length == size && w.Kind == watch);
         else _breakpoints.Remove(address);
         Apply();
         return null;
     }
+
+    private static WatchKind? WatchKindOf(PointKind kind) => kind switch
+    {
+        PointKind.Write => WatchKind.Write,
+        PointKind.Read => WatchKind.Read,
+        PointKind.Access => WatchKind.Access,
+        _ => null,
+    };
 
     private void Apply()
     {
@@ -129,6 +137,8 @@ public sealed class ReplayDebugTarget(ReplaySession session, TraceReader trace, 
         {
             DebugStopKind.Breakpoint => new TargetStop(StopCause.HardwareBreak),
             DebugStopKind.Watch => new TargetStop(StopCause.Watch, stop.Address),
+            DebugStopKind.ReadWatch => new TargetStop(StopCause.ReadWatch, stop.Address),
+            DebugStopKind.AccessWatch => new TargetStop(StopCause.AccessWatch, stop.Address),
             DebugStopKind.Begin => new TargetStop(StopCause.ReplayBegin),
             DebugStopKind.End => new TargetStop(StopCause.ReplayEnd),
             DebugStopKind.Interrupted => new TargetStop(StopCause.None, Signal: 2),
