@@ -97,6 +97,8 @@ public sealed class GdbServer(IDebugTarget target, IPEndPoint endpoint) : IDispo
                         break;
                     case Incoming.Oversized o:
                         Log?.Invoke($"packet of {o.Length} bytes exceeds the {GdbSession.MaxPacketSize}-byte limit");
+                        // The frame arrived whole; without the ack gdb would discard the error as a stale reply and resend.
+                        if (!noAck) stream.WriteByte((byte)'+');
                         stream.Write(PacketEncoder.Encode(Encoding.ASCII.GetBytes(Reply.Error(0x16))));
                         break;
                 }
