@@ -1,6 +1,7 @@
 using VmReplay.Devices.Platform;
 using VmReplay.Engine.Emulation;
 using VmReplay.Engine.Kvm.Abi;
+using VmReplay.Engine.Memory;
 using VmReplay.Engine.Run;
 using VmReplay.Engine.Vm;
 using VmReplay.Recorder;
@@ -210,6 +211,8 @@ public sealed class ReplaySession : IDisposable
     private IReadOnlyList<MemoryAccess> _pendingAccesses = [];
     private byte[][] _watchValues = [];
     private readonly Dictionary<long, (long Previous, long Instructions)> _links = new();
+    private RestoredImage? _image;
+    private DirtyPageTracker? _writtenSinceRestore;
 
     private void BeginHits()
     {
@@ -420,24 +423,33 @@ public sealed class ReplaySession : IDisposable
         return -1;
     }
 
-    /// <summary>Restores snapshot <paramref name="number"/>: its full base, then every incremental one up to it.</summary>
+    /// <summary>
+    /// Restores snapshot <paramref name="number"/>: its full base, then every incremental one up to
+    /// it. Restoring the snapshot restored last rewrites only the pages written since.
+    /// </summary>
     public void Restore(int number)
     {
-        var chain = new List<Snapshot>();
-        for (int i = number; i >= 0; i--)
-        {
-            var s = _trace.ReadSnapshot(_trace.Snapshots[i], withPages: true);
-            chain.Add(s);
-            if (s.Kind == SnapshotKind.Full) break;
-        }
-        if (chain[^1].Kind != SnapshotKind.Full)
-            throw new Recorder.Format.TraceFormatException($"{_trace.Path}: snapshot {number} has no full snapshot before it");
-        chain.Reverse();
         var memory = Machine.Vm.Memory;
-        memory.Clear();
-        foreach (var s in chain) s.RestorePages(memory);
-        var target = chain[^1];
+        if (_image?.Number == number && _writtenSinceRestore is not null)
+            _image.Rewrite(memory, _writtenSinceRestore.Pages());
+        else
+        {
+            var chain = new List<Snapshot>();
+            for (int i = number; i >= 0; i--)
+            {
+                var s = _trace.ReadSnapshot(_trace.Snapshots[i], withPages: true);
+                chain.Add(s);
+                if (s.Kind == SnapshotKind.Full) break;
+            }
+            if (chain[^1].Kind != SnapshotKind.Full)
+                throw new Recorder.Format.TraceFormatException($"{_trace.Path}: snapshot {number} has no full snapshot before it");
+            chain.Reverse();
+            _image = new RestoredImage(number, chain);
+            _image.WriteAll(memory);
+        }
+        var target = _image.Target;
         Machine.RestoreState(target.Machine);
+        _writtenSinceRestore ??= Machine.Vm.DirtyLog!.CreateTracker();
         Machine.Vm.DirtyLog!.Discard();
         var host = Sources.HostEvents!;
         host.ServiceTracker.Add(target.ServicePages);
