@@ -7,9 +7,10 @@ namespace VmReplay.Cli.Commands;
 /// <summary>The options every command that builds a machine shares (run, and later record).</summary>
 internal sealed class MachineOptions
 {
-    public Argument<string> Guest { get; } = new("guest") { Description = "guest image: Multiboot ELF32, ELF64 or a boot sector (detected by content)" };
+    public Argument<string> Guest { get; } = new("guest") { Description = "guest image: Multiboot ELF32, ELF64, Linux bzImage or PVH vmlinux, or a boot sector (detected by content)" };
     public Option<string> Memory { get; } = new("--mem") { Description = "guest RAM, e.g. 64M or 1G", DefaultValueFactory = _ => "64M" };
     public Option<string> Cmdline { get; } = new("--cmdline") { Description = "command line passed to the guest", DefaultValueFactory = _ => "" };
+    public Option<string?> Initrd { get; } = new("--initrd") { Description = "initial ramdisk for a Linux kernel (bzImage or PVH vmlinux); run only, record does not take it yet" };
     public Option<string?> SerialIn { get; } = new("--serial-in") { Description = "file whose bytes the guest reads from COM1 (default: stdin)" };
     public Option<string?> SerialOut { get; } = new("--serial-out") { Description = "file to write COM1 output to (default: stdout)" };
     public Option<int> Vcpus { get; } = new("--vcpus") { Description = "number of vCPUs (vCPU 0 boots; the others wait for INIT/SIPI)", DefaultValueFactory = _ => 1 };
@@ -20,6 +21,7 @@ internal sealed class MachineOptions
         command.Arguments.Add(Guest);
         command.Options.Add(Memory);
         command.Options.Add(Cmdline);
+        command.Options.Add(Initrd);
         command.Options.Add(SerialIn);
         command.Options.Add(SerialOut);
         command.Options.Add(Vcpus);
@@ -36,6 +38,12 @@ internal sealed class MachineOptions
         int vcpus = r.GetValue(Vcpus);
         if (vcpus < 1) throw new UserError($"--vcpus {vcpus}: at least one vCPU is needed");
         byte[] image = ReadFile(guest, "guest image");
+        byte[]? initrd = null;
+        if (r.GetValue(Initrd) is { } initrdPath)
+        {
+            initrd = ReadFile(initrdPath, "initrd");
+            if (initrd.Length == 0) throw new UserError($"{initrdPath}: the initrd is empty");
+        }
         string? serialIn = r.GetValue(SerialIn);
         if (serialIn is not null && !File.Exists(serialIn)) throw new UserError($"--serial-in {serialIn}: no such file");
         var options = new PcMachineOptions
@@ -43,6 +51,7 @@ internal sealed class MachineOptions
             MemorySize = mem,
             VcpuCount = vcpus,
             Cmdline = r.GetValue(Cmdline) ?? "",
+            Initrd = initrd,
             KvmPath = r.GetValue(Kvm)!,
             SerialInputFile = serialIn,
         };

@@ -31,6 +31,8 @@ internal static class RecordCommand
         command.Options.Add(snapshotEvery);
         command.SetAction(r => Program.Guarded(() =>
         {
+            // The trace holds the guest image only; an initrd would not be there to replay.
+            if (r.GetValue(machine.Initrd) is not null) throw new UserError("--initrd: not yet supported when recording (vmreplay run boots with one)");
             var (options, image, source) = machine.Resolve(r);
             string path = r.GetValue(output)!;
             SnapshotPolicy policy;

@@ -49,8 +49,9 @@ public sealed class PcMachine : IDisposable
         VirtualMachine? vm = null;
         try
         {
-            // Detect the format first: an unknown file is reported even on a host without KVM.
-            GuestImageDetector.Detect(image, source);
+            // Detect the format first: an unknown file, or an initrd for a kernel that takes none,
+            // is reported even on a host without KVM.
+            GuestLoader.CheckBootable(image, source, options.Initrd);
             kvm = KvmSystem.Open(options.KvmPath);
             vm = VirtualMachine.Create(kvm, new VirtualMachineOptions
             {
@@ -58,7 +59,7 @@ public sealed class PcMachine : IDisposable
             });
             var output = options.SerialOutput ?? Console.OpenStandardOutput();
             var platform = new PcPlatform(sources.Clock, sources.SerialInput, b => output.WriteByte(b), options.MemorySize, options.TraceIo);
-            var loaded = GuestLoader.Load(vm, image, source, options.Cmdline);
+            var loaded = GuestLoader.Load(vm, image, source, options.Cmdline, options.Initrd);
             return new PcMachine(kvm, vm, platform, sources, output, loaded);
         }
         catch

@@ -8,6 +8,8 @@ public sealed record PcMachineOptions
     public ulong MemorySize { get; init; } = 64UL << 20;
     public int VcpuCount { get; init; } = 1;
     public string Cmdline { get; init; } = "";
+    /// <summary>Initial ramdisk for a Linux kernel; null or empty is none.</summary>
+    public byte[]? Initrd { get; init; }
     public string KvmPath { get; init; } = KvmSystem.DefaultPath;
     /// <summary>File the guest reads from COM1; null reads the host's stdin.</summary>
     public string? SerialInputFile { get; init; }

@@ -9,4 +9,8 @@ public enum BootImageFormat
     Elf64,
     /// <summary>A raw boot sector (0x55 0xAA at offset 510), entered in real mode at 0000:7C00.</summary>
     BootSector,
+    /// <summary>A Linux bzImage ("HdrS" at offset 0x202), entered at its 64-bit entry point with a zero page (struct boot_params).</summary>
+    LinuxBzImage,
+    /// <summary>An ELF kernel with Xen's PVH entry note (a Linux vmlinux), entered in 32-bit protected mode with an hvm_start_info.</summary>
+    LinuxPvh,
 }

@@ -5,8 +5,9 @@ namespace VmReplay.Engine.Boot;
 
 /// <summary>
 /// The segment registers and GDT a loader hands over: flat 32-bit protected mode as GRUB
-/// leaves it, 64-bit long mode, or real mode. Descriptors are written to a real GDT in guest
-/// memory so the hidden parts of the segment registers match what the guest could reload.
+/// leaves it, 64-bit long mode (with Linux's boot selectors for a bzImage), or real mode.
+/// Descriptors are written to a real GDT in guest memory so the hidden parts of the segment
+/// registers match what the guest could reload.
 /// </summary>
 internal static class BootSegments
 {
@@ -20,10 +21,31 @@ internal static class BootSegments
     internal static KvmSegment RealMode(ushort selector, bool code) =>
         new() { Base = (ulong)selector << 4, Limit = 0xFFFF, Selector = selector, Type = code ? (byte)0xB : (byte)0x3, Present = 1, S = 1 };
 
+    /// <summary>
+    /// Linux's boot selectors, __BOOT_CS and __BOOT_DS (GDT entries 2 and 3, arch/x86/include/asm/segment.h):
+    /// the 64-bit boot protocol requires CS = 0x10 and DS/ES/SS = 0x18 in a GDT that holds them.
+    /// </summary>
+    internal const ushort LinuxBootCodeSelector = 0x10, LinuxBootDataSelector = 0x18;
+
+    internal static KvmSegment LinuxBootCode64() => Code64() with { Selector = LinuxBootCodeSelector };
+    internal static KvmSegment LinuxBootData() => FlatData32() with { Selector = LinuxBootDataSelector };
+
+    /// <summary>
+    /// The task register the PVH boot protocol asks for: an active (busy) 32-bit TSS with base 0
+    /// and limit 0x67 (xen docs/misc/pvh.pandoc). Its selector is unspecified and no GDT entry is needed.
+    /// </summary>
+    internal static KvmSegment Tss32() => new() { Base = 0, Limit = 0x67, Selector = 0, Type = 0xB, Present = 1 };
+
     /// <summary>Writes a GDT (null, flat code32, flat data32, code64) at <paramref name="address"/> and returns its descriptor-table register.</summary>
-    internal static KvmDtable WriteGdt(GuestMemory memory, ulong address)
+    internal static KvmDtable WriteGdt(GuestMemory memory, ulong address) =>
+        Write(memory, address, [0, Encode(FlatCode32()), Encode(FlatData32()), Encode(Code64())]);
+
+    /// <summary>Writes the GDT of Linux's 64-bit boot protocol (null, unused, __BOOT_CS code64, __BOOT_DS flat data).</summary>
+    internal static KvmDtable WriteLinuxBootGdt(GuestMemory memory, ulong address) =>
+        Write(memory, address, [0, 0, Encode(LinuxBootCode64()), Encode(LinuxBootData())]);
+
+    private static KvmDtable Write(GuestMemory memory, ulong address, ulong[] gdt)
     {
-        ulong[] gdt = [0, Encode(FlatCode32()), Encode(FlatData32()), Encode(Code64())];
         for (int i = 0; i < gdt.Length; i++) memory.WriteUInt64(address + (ulong)(i * 8), gdt[i]);
         return new KvmDtable { Base = address, Limit = (ushort)(gdt.Length * 8 - 1) };
     }

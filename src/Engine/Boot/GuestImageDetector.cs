@@ -8,10 +8,14 @@ public static class GuestImageDetector
         if (image.Length == 0) throw new GuestImageException($"{source}: the file is empty");
         if (ElfImage.HasElfMagic(image))
         {
+            // A PVH note wins over the ELF class: a vmlinux is an ELF64 whose 64-bit entry expects a zero page.
+            if (ElfImage.TryParse(image) is { } elf && PvhEntryNote.Find(image, elf) is not null) return BootImageFormat.LinuxPvh;
             if (image.Length > 4 && image[4] == 2) return BootImageFormat.Elf64;
             if (MultibootHeader.Find(image) is not null) return BootImageFormat.Multiboot;
-            throw new GuestImageException($"{source}: ELF32 image without a Multiboot header in its first 8 KiB (vmreplay boots Multiboot ELF32, ELF64 and boot sectors)");
+            throw new GuestImageException($"{source}: ELF32 image without a Multiboot header in its first 8 KiB or a PVH entry note (vmreplay boots Multiboot ELF32, ELF64, Linux bzImage and PVH kernels, and boot sectors)");
         }
+        // Before the boot-sector rule: a bzImage starts with a boot sector (55 AA at 510) that only prints "use a boot loader".
+        if (LinuxSetupHeader.IsPresent(image)) return BootImageFormat.LinuxBzImage;
         if (MultibootHeader.Find(image) is { } mb)
         {
             if ((mb.Flags & MultibootHeader.FlagAoutKludge) != 0) return BootImageFormat.Multiboot;
@@ -19,6 +23,6 @@ public static class GuestImageDetector
         }
         if (image.Length >= 512 && image[510] == 0x55 && image[511] == 0xAA) return BootImageFormat.BootSector;
         throw new GuestImageException(
-            $"{source}: unknown guest format (expected a Multiboot ELF32, an ELF64, or a boot sector with 55 AA at offset 510)");
+            $"{source}: unknown guest format (expected a Multiboot ELF32, an ELF64, a Linux bzImage or PVH vmlinux, or a boot sector with 55 AA at offset 510)");
     }
 }

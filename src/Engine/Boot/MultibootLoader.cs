@@ -15,7 +15,7 @@ internal static class MultibootLoader
     // Flags 0-15 are requirements; a loader must refuse the ones it cannot meet.
     private const uint Supported = MultibootHeader.FlagPageAlign | MultibootHeader.FlagMemoryInfo;
 
-    internal static LoadedImage Load(GuestMemory memory, Vcpu vcpu, ReadOnlySpan<byte> image, string source, string cmdline)
+    internal static LoadedImage Load(GuestMemory memory, VcpuState entry, ReadOnlySpan<byte> image, string source, string cmdline)
     {
         var header = MultibootHeader.Find(image) ?? throw new GuestImageException($"{source}: no Multiboot header");
         uint required = header.Flags & 0xFFFF & ~Supported;
@@ -24,7 +24,7 @@ internal static class MultibootLoader
         if (required != 0)
             throw new GuestImageException($"{source}: the Multiboot header requires unknown features (flags {required:x})");
 
-        ulong entry, low, high;
+        ulong entryPoint, low, high;
         if ((header.Flags & MultibootHeader.FlagAoutKludge) != 0)
         {
             long fileStart = header.FileOffset - (long)(header.HeaderAddr - header.LoadAddr);
@@ -35,7 +35,7 @@ internal static class MultibootLoader
                 throw new GuestImageException($"{source}: Multiboot load_end_addr {header.LoadEndAddr:x} lies past the end of the file");
             ulong memLen = header.BssEndAddr == 0 ? fileLen : header.BssEndAddr - header.LoadAddr;
             ImagePlacement.Place(memory, source, header.LoadAddr, image.Slice((int)fileStart, (int)fileLen), Math.Max(memLen, fileLen));
-            entry = header.EntryAddr;
+            entryPoint = header.EntryAddr;
             low = header.LoadAddr;
             high = header.LoadAddr + Math.Max(memLen, fileLen);
         }
@@ -45,22 +45,18 @@ internal static class MultibootLoader
             if (elf.Is64 || elf.Machine != ElfImage.MachineI386)
                 throw new GuestImageException($"{source}: a Multiboot ELF must be ELF32 for i386 (machine {elf.Machine})");
             (low, high) = ImagePlacement.PlaceSegments(memory, source, image, elf);
-            entry = elf.Entry;
+            entryPoint = elf.Entry;
         }
 
         ulong info = MultibootInfoWriter.Write(memory, cmdline, source);
-        var gdt = BootSegments.WriteGdt(memory, GdtAddress);
-        vcpu.WithState(s =>
-        {
-            s.Sregs.Cs = BootSegments.FlatCode32();
-            s.Sregs.Ds = s.Sregs.Es = s.Sregs.Fs = s.Sregs.Gs = s.Sregs.Ss = BootSegments.FlatData32();
-            s.Sregs.Gdt = gdt;
-            s.Sregs.Idt = new() { Base = 0, Limit = 0 };
-            s.Sregs.Cr0 = 0x11; // PE | ET
-            s.Sregs.Cr4 = 0;
-            s.Sregs.Efer = 0;
-            s.Regs = new() { Rax = MultibootInfoWriter.BootloaderMagic, Rbx = info, Rip = entry, Rflags = 0x2 };
-        });
-        return new LoadedImage(BootImageFormat.Multiboot, entry, low, high);
+        entry.Sregs.Cs = BootSegments.FlatCode32();
+        entry.Sregs.Ds = entry.Sregs.Es = entry.Sregs.Fs = entry.Sregs.Gs = entry.Sregs.Ss = BootSegments.FlatData32();
+        entry.Sregs.Gdt = BootSegments.WriteGdt(memory, GdtAddress);
+        entry.Sregs.Idt = new() { Base = 0, Limit = 0 };
+        entry.Sregs.Cr0 = 0x11; // PE | ET
+        entry.Sregs.Cr4 = 0;
+        entry.Sregs.Efer = 0;
+        entry.Regs = new() { Rax = MultibootInfoWriter.BootloaderMagic, Rbx = info, Rip = entryPoint, Rflags = 0x2 };
+        return new LoadedImage(BootImageFormat.Multiboot, entryPoint, low, high);
     }
 }

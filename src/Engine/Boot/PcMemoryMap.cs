@@ -33,6 +33,9 @@ public static class PcMemoryMap
         return map;
     }
 
+    /// <summary>The end of the RAM that starts at 0: below the 32-bit MMIO hole, so always below 4 GiB.</summary>
+    public static ulong LowRamEnd(GuestMemory memory) => memory.FindRegion(0)?.GuestEnd ?? 0;
+
     /// <summary>Bytes of RAM from 1 MiB up to the first hole (Multiboot mem_upper, CMOS extended memory).</summary>
     public static ulong ExtendedMemoryBelowHole(GuestMemory memory)
     {
