@@ -55,10 +55,14 @@ public sealed class InstructionEmulator
                     work.Regs.Rip = NextIp(work, instr);
                     break;
                 case Mnemonic.Int3:
-                    // A trap: the handler's return address is the next instruction.
+                    // A trap: the handler's return address is the next instruction. Delivered here
+                    // through the IDT rather than injected: KVM_GET_VCPU_EVENTS does not report an
+                    // injected soft exception, so the VMM would deliver a pending interrupt on top
+                    // and the #BP would return into that interrupt's handler (Linux's int3
+                    // self-test died of it).
                     work.Regs.Rip = NextIp(work, instr);
+                    InterruptDelivery.DeliverSoftware(work, memory, GuestException.Breakpoint);
                     CopyBack(work, state);
-                    Inject(state, new GuestException(GuestException.Breakpoint, null));
                     return new EmulationResult(EmulationStatus.ExceptionRaised, text, rip, GuestException.Breakpoint);
                 default:
                     return new EmulationResult(EmulationStatus.NotEmulated, text, rip);

@@ -24,14 +24,9 @@ public static class InterruptDelivery
     /// <summary>Delivers <paramref name="vector"/>; returns null on success, or why it could not be delivered.</summary>
     public static string? Deliver(VcpuState s, GuestMemory memory, byte vector)
     {
-        var work = new VcpuState { Regs = s.Regs, Sregs = s.Sregs, Events = s.Events };
-        var mem = new GuestLinearMemory(memory, work);
         try
         {
-            if ((work.Sregs.Cr0 & 1) == 0) RealMode(work, mem, vector);
-            else if ((work.Regs.Rflags & VM) != 0) return "interrupts in virtual-8086 mode are not delivered by the VMM";
-            else if ((work.Sregs.Efer & (1UL << 10)) != 0) LongMode(work, mem, vector);
-            else Protected(work, mem, vector);
+            Through(s, memory, vector, software: false);
         }
         catch (GuestException e)
         {
@@ -41,10 +36,27 @@ public static class InterruptDelivery
         {
             return $"delivering vector {vector:x2}: {e.Message}";
         }
+        return null;
+    }
+
+    /// <summary>
+    /// Delivers the trap an instruction raised by itself (int3's #BP), as `int n` does: the gate's
+    /// DPL must allow the current privilege level. Throws the <see cref="GuestException"/> that
+    /// delivery raises instead (a #GP for a gate the code may not use).
+    /// </summary>
+    public static void DeliverSoftware(VcpuState s, GuestMemory memory, byte vector) => Through(s, memory, vector, software: true);
+
+    private static void Through(VcpuState s, GuestMemory memory, byte vector, bool software)
+    {
+        var work = new VcpuState { Regs = s.Regs, Sregs = s.Sregs, Events = s.Events };
+        var mem = new GuestLinearMemory(memory, work);
+        if ((work.Sregs.Cr0 & 1) == 0) RealMode(work, mem, vector);
+        else if ((work.Regs.Rflags & VM) != 0) throw new NotEmulatedException("interrupts in virtual-8086 mode are not delivered by the VMM");
+        else if ((work.Sregs.Efer & (1UL << 10)) != 0) LongMode(work, mem, vector, software);
+        else Protected(work, mem, vector, software);
         mem.Commit();
         s.Regs = work.Regs;
         s.Sregs = work.Sregs;
-        return null;
     }
 
     private static void RealMode(VcpuState s, GuestLinearMemory mem, byte vector)
@@ -62,10 +74,11 @@ public static class InterruptDelivery
         s.Regs.Rflags &= ~(IF | TF | AC);
     }
 
-    private static void Protected(VcpuState s, GuestLinearMemory mem, byte vector)
+    private static void Protected(VcpuState s, GuestLinearMemory mem, byte vector, bool software)
     {
         if (vector * 8u + 7 > s.Sregs.Idt.Limit) throw GuestException.Gp((uint)(vector * 8 + 2));
         ulong gate = mem.ReadUInt(s.Sregs.Idt.Base + vector * 8UL, 8, user: false);
+        if (software && (int)((gate >> 45) & 3) < s.Cpl) throw GuestException.Gp((uint)(vector * 8 + 2));
         int type = (int)((gate >> 40) & 0xF);
         if ((gate & (1UL << 47)) == 0) throw new GuestException(GuestException.SegmentNotPresent, (uint)(vector * 8 + 2));
         bool is32 = type is 0xE or 0xF;
@@ -114,10 +127,11 @@ public static class InterruptDelivery
         if (type is 0x6 or 0xE) s.Regs.Rflags &= ~IF; // interrupt gate, not trap gate
     }
 
-    private static void LongMode(VcpuState s, GuestLinearMemory mem, byte vector)
+    private static void LongMode(VcpuState s, GuestLinearMemory mem, byte vector, bool software)
     {
         if (vector * 16u + 15 > s.Sregs.Idt.Limit) throw GuestException.Gp((uint)(vector * 16 + 2));
         ulong lo = mem.ReadUInt(s.Sregs.Idt.Base + vector * 16UL, 8, user: false);
+        if (software && (int)((lo >> 45) & 3) < s.Cpl) throw GuestException.Gp((uint)(vector * 16 + 2));
         ulong hi = mem.ReadUInt(s.Sregs.Idt.Base + vector * 16UL + 8, 8, user: false);
         int type = (int)((lo >> 40) & 0xF);
         if ((lo & (1UL << 47)) == 0) throw new GuestException(GuestException.SegmentNotPresent, (uint)(vector * 16 + 2));

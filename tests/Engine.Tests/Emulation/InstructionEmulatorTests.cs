@@ -337,15 +337,33 @@ public sealed class InstructionEmulatorTests : IDisposable
     }
 
     [Fact]
-    public void Int3DeliversBreakpointAfterTheInstruction()
+    public void Int3DeliversBreakpointThroughTheIdtWithTheNextInstructionAsReturnAddress()
     {
+        // IDT at 0x3000, vector 3 -> 0x08:0x200000 (32-bit interrupt gate, DPL 0).
+        _m.WriteUInt64(0x3000 + 3 * 8, 0x0020_8E00_0008_0000);
         var s = Protected32(0, 0);
+        s.Sregs.Idt = new KvmDtable { Base = 0x3000, Limit = 0x7FF };
+        s.Regs.Rflags = 0x202;
         _m.Write(Code, [0xCC]);
         var r = Run(s);
         Assert.Equal(EmulationStatus.ExceptionRaised, r.Status);
         Assert.Equal(3, r.Vector);
-        Assert.Equal(Code + 1, s.Regs.Rip);
-        Assert.Equal(3, s.Events.ExceptionNr);
+        Assert.Equal(0x200000UL, s.Regs.Rip);
+        Assert.Equal(0, s.Events.ExceptionInjected); // nothing left for KVM: an interrupt may follow safely
+        Assert.Equal((uint)Code + 1, _m.ReadUInt32(Stack - 12)); // frame: EIP, CS, EFLAGS
+        Assert.Equal(0x202u, _m.ReadUInt32(Stack - 4));
+        Assert.Equal(0UL, s.Regs.Rflags & 0x200);
+    }
+
+    [Fact]
+    public void Int3AtCpl3ThroughAKernelOnlyGateRaisesGp()
+    {
+        _m.WriteUInt64(0x3000 + 3 * 8, 0x0020_8E00_0008_0000); // DPL 0
+        var s = Protected32(3, 0);
+        s.Sregs.Idt = new KvmDtable { Base = 0x3000, Limit = 0x7FF };
+        _m.Write(Code, [0xCC]);
+        AssertFault(Run(s), s, 13, 3 * 8 + 2);
+        Assert.Equal(Code, s.Regs.Rip);
     }
 
     [Fact]
