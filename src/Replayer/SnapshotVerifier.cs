@@ -66,7 +66,7 @@ public sealed class SnapshotVerifier : IRunCheckpoints
         ulong hash = PageSetHash.Of(_machine.Vm.Memory, pages);
         if (hash != expected.MemoryHash)
             throw new ReplayDivergenceException(at,
-                $"{expected.Pages.Length} pages with memory hash {expected.MemoryHash:x16} at {where}{FirstPageDifference(expected.Pages, pages)}",
+                $"{expected.Pages.Length} pages with memory hash {expected.MemoryHash:x16} at {where}{FirstPageDifference(expected.Pages, pages) ?? ContentDifference()}",
                 $"{pages.Count} pages with hash {hash:x16}");
         _written.Reset();
         _pending = null;
@@ -74,11 +74,37 @@ public sealed class SnapshotVerifier : IRunCheckpoints
         Verified++;
     }
 
-    private static string FirstPageDifference(ulong[] expected, List<ulong> actual)
+    // Where the same pages hold different bytes: the snapshot's own page data against RAM now,
+    // as guest-physical addresses (which a debugger or a symbol map turns into names).
+    private string ContentDifference()
+    {
+        var recorded = _trace.ReadSnapshot(_trace.Snapshots[_next], withPages: true);
+        var memory = _machine.Vm.Memory;
+        var differences = new List<string>();
+        int bytes = 0;
+        for (int i = 0; i < recorded.Pages.Length; i++)
+        {
+            var was = recorded.PageData.AsSpan(i * (int)GuestMemory.PageSize, (int)GuestMemory.PageSize);
+            var now = memory.GetSpan(recorded.Pages[i], (int)GuestMemory.PageSize);
+            for (int at = 0; at < was.Length; at++)
+            {
+                if (was[at] == now[at]) continue;
+                bytes++;
+                if (differences.Count < 4 && (at == 0 || was[at - 1] == now[at - 1]))
+                {
+                    int n = Math.Min(8, was.Length - at);
+                    differences.Add($"{recorded.Pages[i] + (ulong)at:x}: recorded {Convert.ToHexString(was.Slice(at, n))}, now {Convert.ToHexString(now.Slice(at, n))}");
+                }
+            }
+        }
+        return $" (the same pages, {bytes} bytes differ; first at guest-physical {string.Join("; ", differences)})";
+    }
+
+    private static string? FirstPageDifference(ulong[] expected, List<ulong> actual)
     {
         var missing = expected.Except(actual).Take(3).ToList();
         var extra = actual.Except(expected).Take(3).ToList();
-        if (missing.Count == 0 && extra.Count == 0) return " (the same pages, different contents)";
+        if (missing.Count == 0 && extra.Count == 0) return null;
         return $" (recorded but not written now: {string.Join(' ', missing.Select(p => p.ToString("x")))}; written now but not recorded: {string.Join(' ', extra.Select(p => p.ToString("x")))})";
     }
 
