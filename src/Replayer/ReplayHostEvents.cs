@@ -23,6 +23,14 @@ public sealed class ReplayHostEvents(EventCursor events, Vcpu vcpu, DirtyPageTra
     private bool _onUnmatchedHit;
     private bool _onUserBreakpoint;
     private bool _matchedForcedPoint;
+    private long _unmatchedHits;
+
+    /// <summary>
+    /// Passes through a forced point's instruction, none matching, after which the replay has
+    /// diverged: about 10 s of breakpoint stops on this host, some 300 ms of guest polling,
+    /// where a recorded polling loop reaches its point within a few thousand passes.
+    /// </summary>
+    public const long UnmatchedHitLimit = 200_000;
     private ulong[] _userBreakpoints = [];
 
     public bool OwnsDebugExits => true;
@@ -74,6 +82,7 @@ public sealed class ReplayHostEvents(EventCursor events, Vcpu vcpu, DirtyPageTra
     /// <summary>After a snapshot was restored: no breakpoint hit is pending.</summary>
     public void Restored()
     {
+        _unmatchedHits = 0;
         _matchedForcedPoint = false;
         _onUnmatchedHit = false;
         _onUserBreakpoint = false;
@@ -129,12 +138,17 @@ public sealed class ReplayHostEvents(EventCursor events, Vcpu vcpu, DirtyPageTra
             if (f.RegistersMatch(RegisterFile.From(regs)) && dirty.Hash() == f.DirtyHash)
             {
                 _matchedForcedPoint = true;
+                _unmatchedHits = 0;
                 events.Advance();
                 dirty.Reset();
                 return true;
             }
             _onUnmatchedHit = true;
             LastMismatch = RegisterDifference(f.Registers, RegisterFile.From(regs));
+            // A loop that never reaches the recorded state would keep the replay here for ever.
+            if (++_unmatchedHits >= UnmatchedHitLimit)
+                throw new ReplayDivergenceException(events.Position, f.Describe(),
+                    $"{_unmatchedHits:N0} passes through {f.LinearRip:x} that match neither its registers nor its memory (last: {(LastMismatch.Length > 0 ? LastMismatch : "registers equal, written pages differ")})");
         }
         return false;
     }

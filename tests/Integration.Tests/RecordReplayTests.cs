@@ -87,6 +87,23 @@ public sealed class RecordReplayTests : IDisposable
     }
 
     [Fact]
+    public void AForcedPointThatIsNeverReachedIsADivergenceNotAHang()
+    {
+        // timer polls memory with no exits, so its interrupts are delivered at forced points. With
+        // the first one's memory hash changed, no pass through its instruction can match.
+        string trace = Trace("timer");
+        var rec = Vmreplay.Run(["record", Vmreplay.Guest("timer", "timer.elf"), "-o", trace, "--serial-in", "/dev/null"]);
+        Assert.True(File.Exists(trace), rec.Stderr);
+        string tampered = Trace("timer-tampered");
+        long at = RewriteFirstEvent(trace, tampered, e => e is ForcedServiceEvent f ? f with { DirtyHash = f.DirtyHash ^ 1 } : null);
+        Assert.True(at >= 0, "the recording has no forced point");
+        var replay = Vmreplay.Run(["replay", tampered], timeoutSeconds: 300);
+        Assert.Equal(4, replay.ExitCode);
+        Assert.Contains($"replay diverged at event {at}: expected forced service point", replay.Stderr);
+        Assert.Contains("passes through", replay.Stderr);
+    }
+
+    [Fact]
     public void CorruptAndForeignTracesGiveOneLineErrors()
     {
         RecordAndReplay("hello", "hello.elf");
@@ -120,6 +137,33 @@ public sealed class RecordReplayTests : IDisposable
         var replay = Vmreplay.Run(["replay", cut]);
         Assert.Contains("incomplete", replay.Stderr);
         Assert.NotEqual(4, replay.ExitCode);
+    }
+
+    /// <summary>Copies a trace with the first event <paramref name="change"/> rewrites (valid CRCs); returns its index, or -1.</summary>
+    private static long RewriteFirstEvent(string from, string to, Func<TraceEvent, TraceEvent?> change)
+    {
+        using var reader = TraceFileReader.Open(from);
+        using var writer = new ChunkWriter(File.Create(to));
+        long changed = -1, index = 0;
+        foreach (var chunk in reader.Chunks.Where(c => c.Type != ChunkType.Index))
+        {
+            var payload = reader.ReadPayload(chunk);
+            if (chunk.Type == ChunkType.Events && changed < 0)
+            {
+                var events = EventCodec.Decode(new ZstdSharp.Decompressor().Unwrap(payload));
+                for (int i = 0; i < events.Count && changed < 0; i++)
+                    if (change(events[i]) is { } replacement)
+                    {
+                        events[i] = replacement;
+                        changed = index + i;
+                    }
+                index += events.Count;
+                payload = new ZstdSharp.Compressor().Wrap(EventCodec.Encode(events)).ToArray();
+            }
+            writer.Write(chunk.Type, payload, chunk.FirstEvent);
+        }
+        writer.Finish();
+        return changed;
     }
 
     /// <summary>Copies a trace with the data byte of the first guest port write changed, with valid CRCs; returns that event's index.</summary>
