@@ -46,7 +46,10 @@ install_packages() {
         # A stale package index is the usual reason: refresh it once and try again.
         if ! { DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get update -qq &&
                DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends "$@"; } >"$log" 2>&1; then
-            die "apt-get could not install $* ($(grep -m1 -E '^E:' "$log" || tail -n1 "$log"))"
+            local why
+            why=$(grep -m1 -E '^E:' "$log" || tail -n1 "$log")
+            rm -f "$log"
+            die "apt-get could not install $* ($why)"
         fi
     fi
     rm -f "$log"
@@ -58,7 +61,7 @@ pkg_installed() { [[ $(dpkg-query -W -f='${Status}' "$1" 2>/dev/null) == "instal
 # headers for objtool (which x86-64 always builds: HAVE_UACCESS_VALIDATION selects it).
 missing_packages() {
     local -A tool_pkg=([make]=make [gcc]=gcc [ld]=binutils [flex]=flex [bison]=bison [bc]=bc
-                       [xz]=xz-utils [lz4]=lz4 [perl]=perl [flock]=util-linux)
+                       [xz]=xz-utils [lz4]=lz4 [perl]=perl)
     local t
     pkg_installed "$PKG" || echo "$PKG"
     for t in "${!tool_pkg[@]}"; do command -v "$t" >/dev/null || echo "${tool_pkg[$t]}"; done
@@ -159,7 +162,7 @@ check_fragment() {
         case $got in
             "$sym="*) got=${got#"$sym="} ;;
             "# $sym is not set") got=n ;;
-            *) got="absent (dependencies not met)"; [[ $want == n ]] && got=n ;;
+            *) got="absent (its dependencies are not met, or no such option)"; [[ $want == n ]] && got=n ;;
         esac
         if [[ $got != "$want" ]]; then
             echo "  $sym: wanted $want, got $got" >&2
