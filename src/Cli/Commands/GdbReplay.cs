@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Sockets;
 using System.Security.Cryptography;
+using VmReplay.Engine.Boot;
 using VmReplay.GdbStub.Protocol;
 using VmReplay.GdbStub.Target;
 using VmReplay.GdbStub.Transport;
@@ -21,8 +22,8 @@ internal static class GdbReplay
         // 64-bit description there. So a guest that never enters long mode gets the i386 layout
         // and gdb works as typed; one that does needs 64-bit registers, and gdb must be told the
         // architecture first (as with QEMU).
-        bool elf = trace.Image.Length > 4 && trace.Image.AsSpan(0, 4).SequenceEqual((ReadOnlySpan<byte>)[0x7F, (byte)'E', (byte)'L', (byte)'F']);
-        bool elf64 = elf && trace.Image[4] == 2;
+        bool elf = ElfImage.HasElfMagic(trace.Image);
+        bool elf64 = elf && trace.Image.Length > 4 && trace.Image[4] == 2;
         bool longMode = elf64 || trace.Modes().LongMode;
         var registers = longMode ? X86Registers.Amd64 : X86Registers.I386;
         var target = new ReplayDebugTarget(session, trace, registers) { Log = line => Console.Error.WriteLine($"vmreplay: {line}") };
