@@ -58,6 +58,7 @@ internal static class RecordCommand
                 }
                 using (pc)
                 {
+                    RunCommand.WarnIfCpuModelNotApplied(pc);
                     var snapshots = new SnapshotRecorder(pc, writer, policy, sources.RecordingClock, () => sources.ServiceTracker);
                     pc.Checkpoints = snapshots;
                     if (Environment.GetEnvironmentVariable(FaultInjectionVariable) is { } at && long.TryParse(at, out long faultExit))

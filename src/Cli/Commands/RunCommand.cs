@@ -1,6 +1,7 @@
 using System.CommandLine;
 using Spectre.Console;
 using VmReplay.Devices.Platform;
+using VmReplay.Engine.Cpu;
 using VmReplay.Engine.Kvm;
 using VmReplay.Engine.Kvm.Abi;
 using VmReplay.Engine.Run;
@@ -28,6 +29,7 @@ internal static class RunCommand
             options = options with { SerialOutput = output, TraceIo = r.GetValue(traceIo) };
             using var pc = PcMachine.Create(options, image, source);
             if (r.GetValue(traceExits)) pc.ExitObserver = TraceExit;
+            WarnIfCpuModelNotApplied(pc);
             var outcome = pc.Run();
             output.Flush();
             if (options.TraceIo) PrintIoSummary(pc.Platform);
@@ -51,6 +53,23 @@ internal static class RunCommand
     {
         if (outcome.Kind is RunOutcomeKind.DebugExit or RunOutcomeKind.PowerOff) return;
         Console.Error.WriteLine($"vmreplay: {outcome.Message}");
+    }
+
+    /// <summary>
+    /// Warns on stderr when this host's KVM lets the guest see CPUID features the CPU model hides.
+    /// Called after the machine exists, so a missing /dev/kvm is reported first. The probe only
+    /// advises: if it fails, the guest still runs.
+    /// </summary>
+    internal static void WarnIfCpuModelNotApplied(PcMachine pc)
+    {
+        CpuidProbeResult probe;
+        try { probe = CpuidProbe.Run(pc.Vm.Kvm.System); }
+        catch (KvmException e)
+        {
+            Console.Error.WriteLine($"vmreplay: warning: could not check the CPUID the guest sees: {e.Message}");
+            return;
+        }
+        if (!probe.ModelApplied) Console.Error.WriteLine($"vmreplay: warning: {probe.Describe()}");
     }
 
     private static void TraceExit(Vcpu vcpu, KvmRun run)

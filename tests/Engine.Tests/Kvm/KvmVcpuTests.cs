@@ -172,7 +172,7 @@ public sealed class KvmVcpuTests : IDisposable
     [Fact]
     public void CpuModelHidesReplayBreakingFeatures()
     {
-        var entries = Cpu.CpuModel.Build(_kvm.GetSupportedCpuid(), 0, 1);
+        var entries = Engine.Cpu.CpuModel.Build(_kvm.GetSupportedCpuid(), 0, 1);
         var leaf1 = entries.Single(e => e.Function == 1);
         Assert.Equal(0u, leaf1.Ecx & (1u << 30)); // RDRAND
         Assert.Equal(0u, leaf1.Ecx & (1u << 24)); // TSC-deadline
@@ -181,6 +181,6 @@ public sealed class KvmVcpuTests : IDisposable
         var leaf7 = entries.Where(e => e.Function == 7 && e.Index == 0).ToArray();
         Assert.All(leaf7, e => Assert.Equal(0u, e.Ebx & (1u << 18))); // RDSEED
         Assert.Equal(entries.Select(e => (e.Function, e.Index, e.Eax, e.Ebx, e.Ecx, e.Edx)),
-            Cpu.CpuModel.Build(_kvm.GetSupportedCpuid(), 0, 1).Select(e => (e.Function, e.Index, e.Eax, e.Ebx, e.Ecx, e.Edx)));
+            Engine.Cpu.CpuModel.Build(_kvm.GetSupportedCpuid(), 0, 1).Select(e => (e.Function, e.Index, e.Eax, e.Ebx, e.Ecx, e.Edx)));
     }
 }

@@ -1,0 +1,142 @@
+using VmReplay.Engine.Kvm;
+using VmReplay.Engine.Kvm.Abi;
+using VmReplay.Engine.Vm;
+
+namespace VmReplay.Engine.Cpu;
+
+/// <summary>
+/// Asks a real guest what CPUID answers on this host. KVM_SET_CPUID2 succeeds everywhere, but
+/// some hosts (the nested AMD host this was found on) still hand a guest the host's own
+/// leaves 1 and 7, so the features <see cref="CpuModel"/> hides stay visible. The probe runs
+/// CPUID at CPL0 in a throwaway 2 MiB VM for every leaf the model changes and compares the
+/// answers with the model (<see cref="Compare"/>).
+/// </summary>
+public static class CpuidProbe
+{
+    private const ulong CodeAddress = 0x7C00;
+
+    // The KVM paravirtual signature "KVMKVMKVM\0\0\0" in EBX, ECX, EDX of leaf 0x40000000.
+    private const uint HypervisorLeaf = 0x40000000;
+    private const uint KvmSignatureEbx = 0x4B4D564B, KvmSignatureEcx = 0x564B4D56, KvmSignatureEdx = 0x4D;
+
+    private static readonly Lock Gate = new();
+    private static CpuidProbeResult? _cached;
+
+    /// <summary>
+    /// What a guest on <paramref name="kvm"/> sees that the model hides. Runs once per process:
+    /// the answer depends on the host only, and a VM costs milliseconds every command would pay.
+    /// A probe guest that stops other than at its HLT throws <see cref="KvmException"/>.
+    /// </summary>
+    public static CpuidProbeResult Run(KvmSystem kvm)
+    {
+        lock (Gate)
+        {
+            return _cached ??= Probe(kvm);
+        }
+    }
+
+    /// <summary>The (leaf, subleaf) pairs the probe reads: the leaves that give the range, and every leaf the model changes.</summary>
+    public static IReadOnlyList<(uint Leaf, uint Subleaf)> ProbedLeaves { get; } =
+        new (uint, uint)[] { (0, 0), (0x80000000, 0), (HypervisorLeaf, 0) }
+            .Concat(CpuModel.Removals.Select(r => (r.Leaf, r.Subleaf)))
+            .Concat(CpuModel.RemovedLeaves.Select(l => (l.Leaf, 0u)))
+            .Distinct()
+            .ToArray();
+
+    /// <summary>
+    /// Compares what the guest read (<paramref name="observed"/>, one entry per leaf and subleaf
+    /// run, <see cref="KvmCpuidEntry2.Index"/> the subleaf) with <paramref name="model"/>. Pure.
+    /// A removed bit counts when the guest reads it set and the model has it clear; a leaf the
+    /// model removes counts when the guest reads anything but zeros there. Leaves above the
+    /// highest leaf the guest reads from leaf 0 (or 0x80000000) are skipped: a CPU answers
+    /// those with other data (Intel repeats the highest basic leaf), not with that leaf's features.
+    /// </summary>
+    public static CpuidProbeResult Compare(ReadOnlySpan<KvmCpuidEntry2> model, ReadOnlySpan<KvmCpuidEntry2> observed)
+    {
+        uint maxBasic = Find(observed, 0, 0)?.Eax ?? 0;
+        uint maxExtended = Find(observed, 0x80000000, 0)?.Eax ?? 0;
+        bool InRange(uint leaf) => leaf < 0x80000000 ? leaf <= maxBasic : leaf <= maxExtended;
+
+        var bits = new List<CpuidRemoval>();
+        foreach (var r in CpuModel.Removals)
+        {
+            if (!InRange(r.Leaf) || Find(observed, r.Leaf, r.Subleaf) is not { } seen) continue;
+            bool inModel = Find(model, r.Leaf, r.Subleaf) is { } m && IsSet(m, r);
+            if (IsSet(seen, r) && !inModel) bits.Add(r);
+        }
+
+        var leaves = new List<uint>();
+        foreach (var (leaf, _) in CpuModel.RemovedLeaves)
+        {
+            if (Find(observed, leaf, 0) is not { } seen) continue;
+            bool visible = leaf == HypervisorLeaf
+                // No entry in the model puts this leaf beyond any range the guest is told of, so
+                // what the CPU answers is vendor-defined; KVM's own signature is what matters.
+                ? seen.Ebx == KvmSignatureEbx && seen.Ecx == KvmSignatureEcx && seen.Edx == KvmSignatureEdx
+                : InRange(leaf) && Find(model, leaf, 0) is null && (seen.Eax | seen.Ebx | seen.Ecx | seen.Edx) != 0;
+            if (visible) leaves.Add(leaf);
+        }
+        return new CpuidProbeResult(bits, leaves);
+    }
+
+    private static CpuidProbeResult Probe(KvmSystem kvm)
+    {
+        using var vm = VirtualMachine.Create(kvm, new VirtualMachineOptions { MemorySize = 2UL << 20 });
+        var model = CpuModel.Build(vm.SupportedCpuid, 0, 1);
+        var vcpu = vm.Vcpus[0].Kvm;
+        SetRealMode(vcpu);
+        var observed = ProbedLeaves.Select(p => RunCpuid(vm, vcpu, p.Leaf, p.Subleaf)).ToArray();
+        return Compare(model, observed);
+    }
+
+    // Flat real mode at CPL0: segment bases 0, so the code runs where it is written.
+    private static void SetRealMode(KvmVcpu vcpu)
+    {
+        var s = vcpu.GetSregs();
+        s.Cs = new KvmSegment { Selector = 0, Base = 0, Limit = 0xFFFF, Type = 0xB, Present = 1, S = 1 };
+        s.Ds = s.Es = s.Ss = new KvmSegment { Selector = 0, Base = 0, Limit = 0xFFFF, Type = 3, Present = 1, S = 1 };
+        vcpu.SetSregs(s);
+    }
+
+    private static KvmCpuidEntry2 RunCpuid(VirtualMachine vm, KvmVcpu vcpu, uint leaf, uint subleaf)
+    {
+        // mov eax,leaf (66 B8 imm32) ; mov ecx,subleaf (66 B9 imm32) ; cpuid (0F A2) ; hlt (F4)
+        Span<byte> code = [0x66, 0xB8, 0, 0, 0, 0, 0x66, 0xB9, 0, 0, 0, 0, 0x0F, 0xA2, 0xF4];
+        BitConverter.TryWriteBytes(code[2..], leaf);
+        BitConverter.TryWriteBytes(code[8..], subleaf);
+        vm.Memory.Write(CodeAddress, code);
+        vcpu.SetRegs(new KvmRegs { Rip = CodeAddress, Rsp = 0x7000, Rflags = 2 });
+        // A signal meant for another thread can interrupt KVM_RUN; the guest simply goes on.
+        while (vcpu.Run() == KvmVcpu.RunStatus.Interrupted) { }
+        var exit = vcpu.RunPage.ExitReason;
+        if (exit != KvmExitReason.Hlt)
+            throw new KvmException($"CPUID probe: the probe guest stopped with {exit} instead of HLT after CPUID leaf 0x{leaf:X} subleaf {subleaf}");
+        var r = vcpu.GetRegs();
+        return new KvmCpuidEntry2
+        {
+            Function = leaf, Index = subleaf, Flags = KvmCpuidEntry2.SignificantIndex,
+            Eax = (uint)r.Rax, Ebx = (uint)r.Rbx, Ecx = (uint)r.Rcx, Edx = (uint)r.Rdx,
+        };
+    }
+
+    // KVM's lookup: an entry without KVM_CPUID_FLAG_SIGNIFCANT_INDEX answers every subleaf.
+    private static KvmCpuidEntry2? Find(ReadOnlySpan<KvmCpuidEntry2> entries, uint leaf, uint subleaf)
+    {
+        foreach (var e in entries)
+            if (e.Function == leaf && ((e.Flags & KvmCpuidEntry2.SignificantIndex) == 0 || e.Index == subleaf))
+                return e;
+        return null;
+    }
+
+    private static bool IsSet(in KvmCpuidEntry2 e, CpuidRemoval r)
+    {
+        uint value = r.Register switch
+        {
+            CpuidRegister.Eax => e.Eax,
+            CpuidRegister.Ebx => e.Ebx,
+            CpuidRegister.Ecx => e.Ecx,
+            _ => e.Edx,
+        };
+        return (value & (1u << r.Bit)) != 0;
+    }
+}
