@@ -29,7 +29,7 @@ internal static class RunCommand
             options = options with { SerialOutput = output, TraceIo = r.GetValue(traceIo) };
             using var pc = PcMachine.Create(options, image, source);
             if (r.GetValue(traceExits)) pc.ExitObserver = TraceExit;
-            WarnIfCpuModelNotApplied(pc);
+            if (options.TraceIo || r.GetValue(traceExits)) WarnIfCpuModelNotApplied(pc);
             var outcome = pc.Run();
             output.Flush();
             if (options.TraceIo) PrintIoSummary(pc.Platform);
@@ -57,6 +57,8 @@ internal static class RunCommand
 
     /// <summary>
     /// Warns on stderr when this host's KVM lets the guest see CPUID features the CPU model hides.
+    /// Recording always checks, since what such a feature returns is not recorded; a plain run
+    /// checks only when asked for diagnostics, so that it stays quiet on such hosts.
     /// Called after the machine exists, so a missing /dev/kvm is reported first. The probe only
     /// advises: if it fails, the guest still runs.
     /// </summary>
