@@ -41,6 +41,8 @@ public static class CpuModel
         new(7, 0, CpuidRegister.Ecx, 5, "WAITPKG", "UMWAIT/TPAUSE wait on the TSC: " + NotReplayable),
         new(7, 0, CpuidRegister.Ecx, 16, "LA57", "5-level paging: the debugger's page walker stops at 4 levels"),
         new(7, 0, CpuidRegister.Ecx, 22, "RDPID", "reads TSC_AUX without an exit: " + NotReplayable),
+        new(1, 0, CpuidRegister.Edx, 4, "TSC", "RDTSC cannot be intercepted through KVM, so its values cannot be recorded: hidden so that a guest that checks (Linux) keeps its clocks and delays off the TSC; RDTSC still executes, unrecorded"),
+        new(0x80000001, 0, CpuidRegister.Edx, 4, "TSC (AMD mirror)", "follows TSC"),
         new(0x80000001, 0, CpuidRegister.Edx, 27, "RDTSCP", "reads the TSC: " + NotReplayable),
         new(0x80000007, 0, CpuidRegister.Edx, 8, "invariant TSC", "invites the guest to calibrate against the TSC: " + NotReplayable),
     ];
