@@ -12,9 +12,13 @@ public sealed class LiveSources : IMachineSources
     private readonly StreamSerialInput _input;
     private LiveHostEvents? _events;
 
+    private readonly long _kickAfter;
+
     /// <param name="serialInputFile">File for COM1 input; null reads the host's stdin.</param>
-    public LiveSources(string? serialInputFile)
+    /// <param name="kickAfterNanoseconds">How long due timer or input work waits for the guest's next exit before the vCPU is kicked (see <see cref="LiveHostEvents"/>).</param>
+    public LiveSources(string? serialInputFile, long kickAfterNanoseconds = LiveHostEvents.DefaultKickAfterNanoseconds)
     {
+        _kickAfter = kickAfterNanoseconds;
         _input = serialInputFile is null
             ? StreamSerialInput.FromLiveStream(Console.OpenStandardInput())
             : StreamSerialInput.FromFile(serialInputFile);
@@ -30,7 +34,7 @@ public sealed class LiveSources : IMachineSources
 
     public IHostEvents CreateHostEvents(VirtualMachine vm, Vcpu vcpu, VcpuKicker kicker)
     {
-        _events = new LiveHostEvents(_clock, kicker, () => _input.MayHaveMore);
+        _events = new LiveHostEvents(_clock, kicker, () => _input.MayHaveMore, _kickAfter);
         _input.Arrived += _events.NotifyInput;
         _input.Start();
         return _events;

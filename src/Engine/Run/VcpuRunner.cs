@@ -72,6 +72,8 @@ public sealed class VcpuRunner
     public bool CompleteBeforePause { get; set; }
 
 
+    private const ulong InterruptFlag = 1UL << 9;
+
     private StopKind _lastStop = StopKind.Exit;
     private long _checkpointDone = -1;
 
@@ -139,7 +141,13 @@ public sealed class VcpuRunner
                     return RunOutcome.Paused;
                 }
                 _resumingFromPause = false;
-                bool serviced = _events.TakeDue(new StopPoint(ExitCount, _lastStop));
+                // A kick that lands where the guest cannot take an interrupt (IF clear) leaves the
+                // due work for the next exit or a later kick: serviced there, it would change
+                // nothing the guest can see, yet a recording would have to log a point that no
+                // exit marks, in code that often computes on unrecordable values (an entropy
+                // pool mixed with interrupts off).
+                bool deferred = _lastStop == StopKind.Interrupted && (_vcpu.Kvm.GetRegs().Rflags & InterruptFlag) == 0;
+                bool serviced = !deferred && _events.TakeDue(new StopPoint(ExitCount, _lastStop));
                 if (serviced) ServiceAsyncEvents();
                 // Where a replay must reproduce delivery, deliver only at exits and at service
                 // points the host-events source logged; anywhere else the point is not recorded.
