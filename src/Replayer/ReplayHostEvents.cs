@@ -37,6 +37,9 @@ public sealed class ReplayHostEvents(EventCursor events, Vcpu vcpu, DirtyPageTra
 
     public bool AllowsInterruptWindow => false;
 
+    /// <summary>Where guest-memory differences are kept, and whether a forced point may be taken on equal registers alone; null: never.</summary>
+    public MemoryDifferences? Differences { get; set; }
+
     /// <summary>How the last breakpoint hit at the target address differed from the recorded point (for reports).</summary>
     public string? LastMismatch { get; private set; }
 
@@ -135,7 +138,18 @@ public sealed class ReplayHostEvents(EventCursor events, Vcpu vcpu, DirtyPageTra
             var regs = vcpu.Kvm.GetRegs();
             ulong linear = VcpuState.LinearRipOf(regs, vcpu.Kvm.GetSregs());
             if (linear != f.LinearRip) return false;
-            if (f.RegistersMatch(RegisterFile.From(regs)) && dirty.Hash() == f.DirtyHash)
+            bool registersMatch = f.RegistersMatch(RegisterFile.From(regs));
+            bool memoryMatches = registersMatch && dirty.Hash() == f.DirtyHash;
+            if (registersMatch && !memoryMatches && Differences is { Strict: false } tolerated)
+            {
+                // Equal registers at the recorded instruction: the point, unless a loop changes
+                // only memory (then a later pass would match fully, and the next exit or
+                // snapshot check shows the difference). Memory can differ here by values the
+                // VMM cannot record (RDTSC) without any difference in control flow.
+                tolerated.AtForcedPoint($"event {events.Position}, rip {f.LinearRip:x}");
+                memoryMatches = true;
+            }
+            if (registersMatch && memoryMatches)
             {
                 _matchedForcedPoint = true;
                 _unmatchedHits = 0;

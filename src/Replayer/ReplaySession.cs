@@ -24,11 +24,22 @@ public sealed class ReplaySession : IDisposable
         _trace = trace;
         Machine = machine;
         Sources = sources;
-        Verifier = new SnapshotVerifier(trace, machine, sources.Events);
+        Verifier = new SnapshotVerifier(trace, machine, sources.Events, Differences)
+        {
+            PagesAdopted = pages => _writtenSinceRestore?.Add(pages),
+        };
         machine.Checkpoints = Verifier;
         machine.PauseRequested = ShouldPause;
         _ = machine.Counters; // builds the run loop, and with it the host-events source
+        sources.HostEvents!.Differences = Differences;
     }
+
+    /// <summary>
+    /// The guest-memory differences met so far where all else matched (values the VMM cannot
+    /// record, such as RDTSC's); set <see cref="MemoryDifferences.Strict"/> to make the first a
+    /// divergence.
+    /// </summary>
+    public MemoryDifferences Differences { get; } = new();
 
     public PcMachine Machine { get; }
     public ReplaySources Sources { get; }

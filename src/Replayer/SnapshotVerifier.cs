@@ -10,7 +10,9 @@ namespace VmReplay.Replayer;
 /// <summary>
 /// Checks a replay against the recording's snapshots at the same checkpoints: the event index,
 /// the vCPU state, every device's state, the run-loop counters, and the pages written since the
-/// previous snapshot (all non-zero pages for a full one). The first difference is a divergence.
+/// previous snapshot (all non-zero pages for a full one). The first difference is a divergence,
+/// except a difference in the contents of the same pages, which <see cref="MemoryDifferences"/>
+/// may let the replay go past: then the recorded pages replace the replay's.
 /// </summary>
 public sealed class SnapshotVerifier : IRunCheckpoints
 {
@@ -18,16 +20,24 @@ public sealed class SnapshotVerifier : IRunCheckpoints
     private readonly PcMachine _machine;
     private readonly EventCursor _events;
     private readonly DirtyPageTracker _written;
+    private readonly MemoryDifferences _differences;
     private int _next;
     private Snapshot? _pending;
 
-    public SnapshotVerifier(TraceReader trace, PcMachine machine, EventCursor events)
+    public SnapshotVerifier(TraceReader trace, PcMachine machine, EventCursor events, MemoryDifferences differences)
     {
         _trace = trace;
         _machine = machine;
         _events = events;
+        _differences = differences;
         _written = machine.Vm.DirtyLog?.CreateTracker() ?? throw new InvalidOperationException("verifying snapshots needs a VM with dirty logging");
     }
+
+    /// <summary>
+    /// Called with the pages the verifier rewrote from the recording (host writes, which KVM's
+    /// dirty log does not see), so that whoever tracks written pages can count them.
+    /// </summary>
+    public Action<IReadOnlyList<ulong>>? PagesAdopted { get; set; }
 
     /// <summary>Snapshots checked so far.</summary>
     public int Verified { get; private set; }
@@ -65,27 +75,54 @@ public sealed class SnapshotVerifier : IRunCheckpoints
         var pages = expected.Kind == SnapshotKind.Full ? SnapshotRecorder.NonZeroPages(_machine.Vm.Memory) : _written.Pages();
         ulong hash = PageSetHash.Of(_machine.Vm.Memory, pages);
         if (hash != expected.MemoryHash)
-            throw new ReplayDivergenceException(at,
-                $"{expected.Pages.Length} pages with memory hash {expected.MemoryHash:x16} at {where}{FirstPageDifference(expected.Pages, pages) ?? ContentDifference()}",
-                $"{pages.Count} pages with hash {hash:x16}");
+        {
+            string? pageSets = FirstPageDifference(expected.Pages, pages);
+            Content? content = pageSets is null ? ContentDifference() : null;
+            if (content is null || _differences.Strict)
+                throw new ReplayDivergenceException(at,
+                    $"{expected.Pages.Length} pages with memory hash {expected.MemoryHash:x16} at {where}{pageSets ?? content!.Value.Description}",
+                    $"{pages.Count} pages with hash {hash:x16}");
+            _differences.AtSnapshot($"{where}, event {at}", content.Value.Bytes, content.Value.First);
+            Adopt(content.Value.Recorded, content.Value.Pages);
+        }
         _written.Reset();
         _pending = null;
         _next++;
         Verified++;
     }
 
+    // The recorded contents of the differing pages replace the replay's: the state is the
+    // recorded snapshot's again, as if the replay had restored it here.
+    private void Adopt(Snapshot recorded, List<int> differing)
+    {
+        var memory = _machine.Vm.Memory;
+        var pages = new List<ulong>(differing.Count);
+        foreach (int i in differing)
+        {
+            var data = recorded.PageData.AsSpan(i * (int)GuestMemory.PageSize, (int)GuestMemory.PageSize);
+            data.CopyTo(memory.GetSpan(recorded.Pages[i], (int)GuestMemory.PageSize));
+            pages.Add(recorded.Pages[i]);
+        }
+        PagesAdopted?.Invoke(pages);
+    }
+
+    private readonly record struct Content(Snapshot Recorded, List<int> Pages, long Bytes, string First, string Description);
+
     // Where the same pages hold different bytes: the snapshot's own page data against RAM now,
     // as guest-physical addresses (which a debugger or a symbol map turns into names).
-    private string ContentDifference()
+    private Content ContentDifference()
     {
         var recorded = _trace.ReadSnapshot(_trace.Snapshots[_next], withPages: true);
         var memory = _machine.Vm.Memory;
         var differences = new List<string>();
+        var pages = new List<int>();
         int bytes = 0;
         for (int i = 0; i < recorded.Pages.Length; i++)
         {
             var was = recorded.PageData.AsSpan(i * (int)GuestMemory.PageSize, (int)GuestMemory.PageSize);
             var now = memory.GetSpan(recorded.Pages[i], (int)GuestMemory.PageSize);
+            if (was.SequenceEqual(now)) continue;
+            pages.Add(i);
             for (int at = 0; at < was.Length; at++)
             {
                 if (was[at] == now[at]) continue;
@@ -97,7 +134,8 @@ public sealed class SnapshotVerifier : IRunCheckpoints
                 }
             }
         }
-        return $" (the same pages, {bytes} bytes differ; first at guest-physical {string.Join("; ", differences)})";
+        string first = string.Join("; ", differences);
+        return new Content(recorded, pages, bytes, first, $" (the same pages, {bytes} bytes differ; first at guest-physical {first})");
     }
 
     private static string? FirstPageDifference(ulong[] expected, List<ulong> actual)

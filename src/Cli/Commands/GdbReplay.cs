@@ -13,11 +13,12 @@ namespace VmReplay.Cli.Commands;
 /// <summary><c>vmreplay replay FILE --gdb [HOST:]PORT</c>: a replay that gdb drives, forward and backward.</summary>
 internal static class GdbReplay
 {
-    public static int Serve(string path, string kvmPath, string endpointText, bool reattach)
+    public static int Serve(string path, string kvmPath, string endpointText, bool reattach, bool strict)
     {
         var endpoint = ParseEndpoint(endpointText);
         using var trace = TraceReader.Open(path);
         using var session = ReplaySession.Open(trace, kvmPath, Console.OpenStandardOutput());
+        session.Differences.Strict = strict;
         // gdb takes the architecture from the program: i386 for a 32-bit ELF, and it refuses a
         // 64-bit description there. So a guest that never enters long mode gets the i386 layout
         // and gdb works as typed; one that does needs 64-bit registers, and gdb must be told the
