@@ -1,0 +1,60 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+
+namespace VmReplay.Integration.Tests;
+
+/// <summary>Runs `vmreplay replay --gdb` and the real gdb (-batch -nx) against it.</summary>
+internal static class GdbDriver
+{
+    public static int FreePort()
+    {
+        var l = new TcpListener(IPAddress.Loopback, 0);
+        l.Start();
+        int port = ((IPEndPoint)l.LocalEndpoint).Port;
+        l.Stop();
+        return port;
+    }
+
+    /// <summary>Starts `vmreplay replay --gdb PORT --gdb-once` on <paramref name="trace"/> and waits until it listens.</summary>
+    public static (Process Stub, int Port, System.Text.StringBuilder Log) StartStub(string trace)
+    {
+        int port = FreePort();
+        var psi = new ProcessStartInfo("dotnet") { RedirectStandardError = true, RedirectStandardOutput = true };
+        psi.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "vmreplay.dll"));
+        foreach (var a in new[] { "replay", trace, "--gdb", port.ToString(), "--gdb-once" }) psi.ArgumentList.Add(a);
+        var stub = Process.Start(psi)!;
+        var stubErr = new System.Text.StringBuilder();
+        var waiting = new ManualResetEventSlim();
+        stub.ErrorDataReceived += (_, e) =>
+        {
+            if (e.Data is null) return;
+            lock (stubErr) stubErr.AppendLine(e.Data);
+            if (e.Data.Contains("-ex 'target remote")) waiting.Set(); // the attach line, printed once listening
+        };
+        stub.BeginErrorReadLine();
+        stub.BeginOutputReadLine();
+        Assert.True(waiting.Wait(TimeSpan.FromSeconds(60)), $"the stub did not start: {stubErr}");
+        return (stub, port, stubErr);
+    }
+
+    /// <summary>Serves <paramref name="trace"/> to one gdb run with these commands; returns gdb's output and the stub's stderr.</summary>
+    public static (string Gdb, string Stub) Debug(string trace, string elf, bool setArchitecture, params string[] commands)
+    {
+        var (started, port, stubErr) = StartStub(trace);
+        using var stub = started;
+
+        var gdb = new ProcessStartInfo("gdb") { RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var a in new[] { "-batch", "-nx", elf }) gdb.ArgumentList.Add(a);
+        if (setArchitecture) { gdb.ArgumentList.Add("-ex"); gdb.ArgumentList.Add("set architecture i386:x86-64"); }
+        gdb.ArgumentList.Add("-ex"); gdb.ArgumentList.Add($"target remote 127.0.0.1:{port}");
+        foreach (var c in commands) { gdb.ArgumentList.Add("-ex"); gdb.ArgumentList.Add(c); }
+        gdb.ArgumentList.Add("-ex"); gdb.ArgumentList.Add("kill");
+        using var g = Process.Start(gdb)!;
+        var output = g.StandardOutput.ReadToEndAsync();
+        var errors = g.StandardError.ReadToEndAsync();
+        if (!g.WaitForExit(TimeSpan.FromSeconds(300))) { g.Kill(true); stub.Kill(true); Assert.Fail($"gdb did not finish: {output.Result}"); }
+        if (!stub.WaitForExit(TimeSpan.FromSeconds(30))) stub.Kill(true);
+        lock (stubErr) return (output.Result + errors.Result, stubErr.ToString());
+    }
+}
