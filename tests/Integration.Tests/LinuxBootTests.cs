@@ -84,7 +84,8 @@ public sealed class LinuxBootTests(LinuxKernel kernel) : IClassFixture<LinuxKern
     {
         string trace = Record();
         var (gdb, stub) = GdbDriver.Debug(trace, kernel.Vmlinux, setArchitecture: false,
-            "break panic", "continue", "bt", "reverse-stepi", "x/i $pc", "bt 1", "stepi", "bt 1");
+            "break panic", "continue", "bt", "reverse-stepi", "x/i $pc", "bt 1", "stepi", "bt 1",
+            "break try_to_run_init_process", "reverse-continue", "p init_filename");
         Assert.Contains("Breakpoint 1, panic", gdb);
         // The call chain that led to the panic: kernel_init, started by ret_from_fork.
         Assert.Matches(@"#1 +0x[0-9a-f]+ in kernel_init", gdb);
@@ -92,6 +93,9 @@ public sealed class LinuxBootTests(LinuxKernel kernel) : IClassFixture<LinuxKern
         // One instruction back from panic's first: the call in kernel_init; and forward again.
         Assert.Matches(@"=> 0x[0-9a-f]+ <kernel_init\+\d+>:\s+call\s+0x[0-9a-f]+ <panic>", gdb);
         Assert.Matches(@"#0 +(0x[0-9a-f]+ in )?kernel_init[\s\S]*#0 +(0x[0-9a-f]+ in )?panic", gdb);
+        // Back to the last init the kernel tried before giving up: /bin/sh, after /sbin/init,
+        // /etc/init, /bin/init.
+        Assert.Matches(@"Breakpoint 2, try_to_run_init_process \(init_filename=.*""/bin/sh""\)", gdb);
         Assert.DoesNotContain("diverged", stub);
     }
 }
