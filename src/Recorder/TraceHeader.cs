@@ -1,4 +1,5 @@
 using System.Text.Json;
+using System.Text.Json.Serialization;
 using VmReplay.Engine.Kvm.Abi;
 using VmReplay.Engine.Vm;
 
@@ -6,14 +7,28 @@ namespace VmReplay.Recorder;
 
 /// <summary>
 /// What a replay needs to rebuild the recorded machine, and what a reader shows about it: the
-/// VM configuration, the CPU model, the guest image's identity, and the host it ran on.
-/// Stored as UTF-8 JSON in the HEAD chunk.
+/// VM configuration, the CPU model, the identity of the guest image and initrd, and the host it
+/// ran on. Stored as UTF-8 JSON in the HEAD chunk.
 /// </summary>
 public sealed record TraceHeader
 {
     public required string GuestName { get; init; }
     public required string ImageSha256 { get; init; }
     public required long ImageSize { get; init; }
+
+    // The initrd's file name, SHA-256 and size, all three or none: a guest booted without one
+    // (and every version 1 trace) has none, and the JSON leaves them out.
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public string? InitrdName { get; init; }
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public string? InitrdSha256 { get; init; }
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public long? InitrdSize { get; init; }
+
+    /// <summary>Whether the guest was booted with an initrd (the trace then holds it in an INRD chunk).</summary>
+    [JsonIgnore]
+    public bool HasInitrd => InitrdSha256 is not null;
+
     public required ulong MemorySize { get; init; }
     public required int VcpuCount { get; init; }
     public required string Cmdline { get; init; }

@@ -5,23 +5,44 @@ using ZstdSharp;
 
 namespace VmReplay.Recorder;
 
-/// <summary>A trace opened for reading: header, guest image, and the events in order.</summary>
+/// <summary>A trace opened for reading: header, guest image and initrd, and the events in order.</summary>
 public sealed class TraceReader : IDisposable
 {
     private readonly TraceFileReader _file;
+    private readonly ChunkInfo _imageChunk;
+    private readonly ChunkInfo? _initrdChunk;
+    private byte[]? _image, _initrd;
 
-    private TraceReader(string path, TraceFileReader file, TraceHeader header, byte[] image)
+    private TraceReader(string path, TraceFileReader file, TraceHeader header, ChunkInfo image, ChunkInfo? initrd)
     {
         Path = path;
         _file = file;
         Header = header;
-        Image = image;
+        _imageChunk = image;
+        _initrdChunk = initrd;
     }
 
     public string Path { get; }
     public TraceHeader Header { get; }
-    public byte[] Image { get; }
     public TraceFileReader File => _file;
+
+    /// <summary>The format version the trace was written in.</summary>
+    public uint Version => _file.Version;
+
+    /// <summary>
+    /// The guest image, decompressed and checked against the header's size and SHA-256 on first
+    /// use (info and diff never need it); throws <see cref="TraceFormatException"/> naming the chunk.
+    /// </summary>
+    public byte[] Image => _image ??= ReadEmbedded(_imageChunk, Header.ImageSize, Header.ImageSha256, "guest image");
+
+    /// <summary>The chunk that holds the guest image (IMAG in version 1, IMGZ from version 2).</summary>
+    public ChunkInfo ImageChunk => _imageChunk;
+
+    /// <summary>The initrd the guest was booted with, or null for none; read like <see cref="Image"/>.</summary>
+    public byte[]? Initrd => _initrdChunk is { } c ? _initrd ??= ReadEmbedded(c, Header.InitrdSize!.Value, Header.InitrdSha256!, "initrd") : null;
+
+    /// <summary>The INRD chunk, or null when the guest had no initrd.</summary>
+    public ChunkInfo? InitrdChunk => _initrdChunk;
 
     /// <summary>Opens <paramref name="path"/>; throws <see cref="TraceFormatException"/> with a one-line reason.</summary>
     public static TraceReader Open(string path)
@@ -29,19 +50,49 @@ public sealed class TraceReader : IDisposable
         var file = TraceFileReader.Open(path);
         try
         {
+            // Version 1 stored the image raw and had no initrd; version 2 compresses both.
+            var imageType = file.Version == 1 ? ChunkType.Image : ChunkType.CompressedImage;
             var head = file.Chunks.FirstOrDefault(c => c.Type == ChunkType.Header);
-            var image = file.Chunks.FirstOrDefault(c => c.Type == ChunkType.Image);
-            if (head.Type != ChunkType.Header || image.Type != ChunkType.Image)
-                throw new TraceFormatException($"{path}: the trace has no header or guest image chunk");
+            var image = file.Chunks.FirstOrDefault(c => c.Type == imageType);
+            if (head.Type != ChunkType.Header || image.Type != imageType)
+                throw new TraceFormatException($"{path}: the trace has no header or guest image chunk (HEAD, {imageType}; format version {file.Version})");
             TraceHeader header;
             try { header = TraceHeader.FromJson(file.ReadPayload(head)); }
             catch (System.Text.Json.JsonException e) { throw new TraceFormatException($"{path}: chunk {head.Number} (HEAD) is not a valid header: {e.Message}"); }
-            return new TraceReader(path, file, header, file.ReadPayload(image));
+            ChunkInfo? initrd = null;
+            if (header.InitrdName is not null || header.InitrdSha256 is not null || header.InitrdSize is not null)
+            {
+                if (header.InitrdName is null || header.InitrdSha256 is null || header.InitrdSize is null)
+                    throw new TraceFormatException($"{path}: chunk {head.Number} (HEAD) names an initrd without all of its name, SHA-256 and size");
+                var chunk = file.Chunks.FirstOrDefault(c => c.Type == ChunkType.Initrd);
+                if (chunk.Type != ChunkType.Initrd)
+                    throw new TraceFormatException($"{path}: the header names the initrd {header.InitrdName} but the trace has no INRD chunk");
+                initrd = chunk;
+            }
+            return new TraceReader(path, file, header, image, initrd);
         }
         catch
         {
             file.Dispose();
             throw;
+        }
+    }
+
+    private byte[] ReadEmbedded(ChunkInfo chunk, long size, string sha256, string what)
+    {
+        var payload = _file.ReadPayload(chunk);
+        try
+        {
+            if (chunk.Type == ChunkType.Image)
+            {
+                EmbeddedFile.Verify(payload, size, sha256);
+                return payload;
+            }
+            return EmbeddedFile.Unpack(payload, size, sha256);
+        }
+        catch (FormatException e)
+        {
+            throw new TraceFormatException($"{Path}: chunk {chunk.Number} ({chunk.Type}) at offset {chunk.Offset} does not hold the recorded {what}: {e.Message}");
         }
     }
 

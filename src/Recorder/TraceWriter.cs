@@ -26,9 +26,23 @@ public sealed class TraceWriter : IDisposable
     private int _snapshots;
     private bool _longModeSeen;
 
-    /// <summary>Creates <paramref name="path"/> and writes the header and the guest image.</summary>
-    public TraceWriter(string path, TraceHeader header, ReadOnlySpan<byte> image)
+    /// <summary>
+    /// Creates <paramref name="path"/> and writes the header, the guest image and the initrd
+    /// (empty for none), both compressed. The header must give their sizes (and name an initrd
+    /// exactly when there is one); a file larger than <see cref="EmbeddedFile.MaxSize"/> is
+    /// refused before the trace is created.
+    /// </summary>
+    public TraceWriter(string path, TraceHeader header, ReadOnlySpan<byte> image, ReadOnlySpan<byte> initrd = default)
     {
+        if (header.ImageSize != image.Length) throw new ArgumentException($"the header gives the image as {header.ImageSize} bytes, not {image.Length}");
+        if (header.HasInitrd != !initrd.IsEmpty || header.HasInitrd && (header.InitrdSize != initrd.Length || header.InitrdName is null))
+            throw new ArgumentException($"the header's initrd ({header.InitrdName ?? "none"}, {header.InitrdSize?.ToString() ?? "no"} bytes) is not the {initrd.Length} bytes given");
+        if ((EmbeddedFile.CheckSize("guest image", header.GuestName, image.Length) ?? EmbeddedFile.CheckSize("initrd", header.InitrdName ?? "", initrd.Length)) is { } tooLarge)
+            throw new ArgumentException(tooLarge);
+        // Compressed before the file exists, and written right after the header: a recording
+        // cut short at any later point still holds everything a replay needs to boot.
+        var packedImage = EmbeddedFile.Pack(image);
+        var packedInitrd = initrd.IsEmpty ? null : EmbeddedFile.Pack(initrd);
         Path = path;
         FileStream file;
         try { file = new FileStream(path, FileMode.Create, FileAccess.Write, FileShare.Read); }
@@ -38,7 +52,8 @@ public sealed class TraceWriter : IDisposable
         }
         _chunks = new ChunkWriter(file);
         _chunks.Write(ChunkType.Header, header.ToJson());
-        _chunks.Write(ChunkType.Image, image);
+        _chunks.Write(ChunkType.CompressedImage, packedImage);
+        if (packedInitrd is not null) _chunks.Write(ChunkType.Initrd, packedInitrd);
         _thread = new Thread(WriteLoop) { IsBackground = true, Name = "vmreplay trace writer" };
         _thread.Start();
     }

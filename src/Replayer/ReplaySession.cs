@@ -61,9 +61,10 @@ public sealed class ReplaySession : IDisposable
     public static ReplaySession Open(TraceReader trace, string kvmPath, Stream serialOutput)
     {
         var h = trace.Header;
+        // The initrd comes from the trace as the image does: a replay needs neither original file.
         var options = new PcMachineOptions
         {
-            MemorySize = h.MemorySize, VcpuCount = h.VcpuCount, Cmdline = h.Cmdline, KvmPath = kvmPath, SerialOutput = serialOutput,
+            MemorySize = h.MemorySize, VcpuCount = h.VcpuCount, Cmdline = h.Cmdline, Initrd = trace.Initrd, KvmPath = kvmPath, SerialOutput = serialOutput,
         };
         var sources = new ReplaySources(trace);
         var machine = PcMachine.Create(options, trace.Image, h.GuestName, sources);

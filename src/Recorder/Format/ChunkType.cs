@@ -7,7 +7,12 @@ namespace VmReplay.Recorder.Format;
 public readonly record struct ChunkType(uint Value)
 {
     public static readonly ChunkType Header = From("HEAD");
+    /// <summary>The guest image stored raw: version 1 traces only.</summary>
     public static readonly ChunkType Image = From("IMAG");
+    /// <summary>The guest image as one zstd frame (version 2 on).</summary>
+    public static readonly ChunkType CompressedImage = From("IMGZ");
+    /// <summary>The initrd as one zstd frame (version 2 on; absent when the guest had none).</summary>
+    public static readonly ChunkType Initrd = From("INRD");
     public static readonly ChunkType Events = From("EVNT");
     public static readonly ChunkType Snapshot = From("SNAP");
     public static readonly ChunkType End = From("END_");

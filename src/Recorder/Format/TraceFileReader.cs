@@ -29,6 +29,9 @@ public sealed class TraceFileReader : IDisposable
 
     public long FileLength => _file.Length;
 
+    /// <summary>The format version in the file header (one this vmreplay reads).</summary>
+    public uint Version { get; private set; }
+
     /// <summary>Opens <paramref name="path"/>; throws <see cref="TraceFormatException"/> for a file that is not a readable trace.</summary>
     public static TraceFileReader Open(string path)
     {
@@ -77,8 +80,9 @@ public sealed class TraceFileReader : IDisposable
         if (!ReadExactly(header) || !header.AsSpan(0, 8).SequenceEqual(TraceFormat.FileMagic))
             throw new TraceFormatException($"{_path}: not a vmreplay trace (no VMRTRACE header)");
         uint version = BinaryPrimitives.ReadUInt32LittleEndian(header.AsSpan(8));
-        if (version != TraceFormat.Version)
-            throw new TraceFormatException($"{_path}: trace format version {version} is not supported (this vmreplay reads version {TraceFormat.Version})");
+        if (version is < TraceFormat.OldestReadableVersion or > TraceFormat.Version)
+            throw new TraceFormatException($"{_path}: trace format version {version} is not supported (this vmreplay reads {TraceFormat.ReadableVersions})");
+        Version = version;
     }
 
     private bool TryReadIndex()
