@@ -49,10 +49,12 @@ internal static class InfoCommand
         var summary = new
         {
             file = path,
+            formatVersion = trace.Version,
             complete = trace.File.IsComplete,
             incompleteReason = trace.File.IncompleteReason,
             guest = h.GuestName,
             imageSha256 = h.ImageSha256,
+            initrd = h.HasInitrd ? new { name = h.InitrdName, sha256 = h.InitrdSha256, bytes = h.InitrdSize } : null,
             memoryBytes = h.MemorySize,
             vcpus = h.VcpuCount,
             cmdline = h.Cmdline,
@@ -68,6 +70,8 @@ internal static class InfoCommand
             chunks = trace.File.Chunks.Count,
             fileBytes = trace.File.FileLength,
             imageBytes = h.ImageSize,
+            imageChunkBytes = (long)trace.ImageChunk.PayloadLength,
+            initrdChunkBytes = (long?)trace.InitrdChunk?.PayloadLength,
             eventChunkBytes = compressed,
             bytesPerEvent = events == 0 ? 0 : Math.Round((double)compressed / events, 3),
             vmmFault = fault,
@@ -81,7 +85,9 @@ internal static class InfoCommand
         var t = new Table().AddColumns("", "").HideHeaders();
         t.AddRow("trace", Markup.Escape(path));
         t.AddRow("complete", trace.File.IsComplete ? "yes" : $"[yellow]no[/]: {Markup.Escape(trace.File.IncompleteReason ?? "")}");
-        t.AddRow("guest", Markup.Escape($"{h.GuestName} (sha256 {h.ImageSha256[..16]}…, {h.ImageSize} bytes)"));
+        t.AddRow("format", $"version {trace.Version}");
+        t.AddRow("guest", Markup.Escape($"{h.GuestName} (sha256 {h.ImageSha256[..16]}…, {h.ImageSize} bytes{Stored(trace.ImageChunk)})"));
+        t.AddRow("initrd", !h.HasInitrd ? "none" : Markup.Escape($"{h.InitrdName} (sha256 {h.InitrdSha256}, {h.InitrdSize} bytes{Stored(trace.InitrdChunk!.Value)})"));
         t.AddRow("machine", Markup.Escape($"{h.MemorySize >> 20} MiB, {h.VcpuCount} vCPU, cmdline \"{h.Cmdline}\", host {h.HostKernel}"));
         t.AddRow("guest time", $"{lastClock / 1e9:0.000} s (last engine-clock reading)");
         t.AddRow("events", $"{events}");
@@ -95,4 +101,8 @@ internal static class InfoCommand
         AnsiConsole.Write(t);
         return 0;
     }
+
+    // A version 1 image is stored raw; from version 2 the embedded files are zstd frames.
+    private static string Stored(ChunkInfo chunk) =>
+        chunk.Type == ChunkType.Image ? ", stored raw" : $", {chunk.PayloadLength} in the trace ({chunk.Type})";
 }

@@ -10,7 +10,7 @@ internal sealed class MachineOptions
     public Argument<string> Guest { get; } = new("guest") { Description = "guest image: Multiboot ELF32, ELF64, Linux bzImage or PVH vmlinux, or a boot sector (detected by content)" };
     public Option<string> Memory { get; } = new("--mem") { Description = "guest RAM, e.g. 64M or 1G", DefaultValueFactory = _ => "64M" };
     public Option<string> Cmdline { get; } = new("--cmdline") { Description = "command line passed to the guest", DefaultValueFactory = _ => "" };
-    public Option<string?> Initrd { get; } = new("--initrd") { Description = "initial ramdisk for a Linux kernel (bzImage or PVH vmlinux); run only, record does not take it yet" };
+    public Option<string?> Initrd { get; } = new("--initrd") { Description = "initial ramdisk for a Linux kernel (bzImage or PVH vmlinux); record embeds it in the trace (zstd), so replay needs no copy" };
     public Option<string?> SerialIn { get; } = new("--serial-in") { Description = "file whose bytes the guest reads from COM1 (default: stdin)" };
     public Option<string?> SerialOut { get; } = new("--serial-out") { Description = "file to write COM1 output to (default: stdout)" };
     public Option<int> Vcpus { get; } = new("--vcpus") { Description = "number of vCPUs (vCPU 0 boots; the others wait for INIT/SIPI)", DefaultValueFactory = _ => 1 };

@@ -1,5 +1,4 @@
 using System.CommandLine;
-using System.Security.Cryptography;
 using VmReplay.Devices.Platform;
 using VmReplay.Engine.Boot;
 using VmReplay.Engine.Cpu;
@@ -37,9 +36,13 @@ internal static class RecordCommand
         command.Options.Add(kickAfter);
         command.SetAction(r => Program.Guarded(() =>
         {
-            // The trace holds the guest image only; an initrd would not be there to replay.
-            if (r.GetValue(machine.Initrd) is not null) throw new UserError("--initrd: not yet supported when recording (vmreplay run boots with one)");
             var (options, image, source) = machine.Resolve(r);
+            string? initrdSource = r.GetValue(machine.Initrd);
+            // The trace embeds the image and the initrd so that it replays without them; refuse
+            // a file it cannot hold before anything is run or written.
+            if ((EmbeddedFile.CheckSize("guest image", source, image.Length)
+                 ?? EmbeddedFile.CheckSize("initrd", initrdSource ?? "", options.Initrd?.Length ?? 0)) is { } tooLarge)
+                throw new UserError(tooLarge);
             string path = r.GetValue(output)!;
             SnapshotPolicy policy;
             try { policy = SnapshotPolicy.Parse(r.GetValue(snapshotEvery)!); }
@@ -48,11 +51,11 @@ internal static class RecordCommand
             long kick = format is BootImageFormat.LinuxBzImage or BootImageFormat.LinuxPvh ? LinuxKickAfterNanoseconds : LiveHostEvents.DefaultKickAfterNanoseconds;
             if (r.GetValue(kickAfter) is { } k && !DurationText.TryParse(k, out kick))
                 throw new UserError($"--kick-after: '{k}' is not a duration: give host time such as 1ms or 200ms");
-            var header = BuildHeader(options, image, source);
+            var header = BuildHeader(options, image, source, initrdSource);
             var live = new LiveSources(options.SerialInputFile, kick);
             header = header with { WallClockBase = live.Clock.WallClockBase };
             TraceWriter writer;
-            try { writer = new TraceWriter(path, header, image); }
+            try { writer = new TraceWriter(path, header, image, options.Initrd); }
             catch (IOException e) { live.Dispose(); throw new UserError(e.Message); }
             using (writer)
             {
@@ -121,7 +124,7 @@ internal static class RecordCommand
     /// <summary>Set to an exit number to make the recorder throw there (tests the VMM-fault path).</summary>
     internal const string FaultInjectionVariable = "VMREPLAY_INJECT_FAULT_AT_EXIT";
 
-    private static TraceHeader BuildHeader(PcMachineOptions options, byte[] image, string source)
+    private static TraceHeader BuildHeader(PcMachineOptions options, byte[] image, string source, string? initrdSource)
     {
         using var kvm = KvmSystem.Open(options.KvmPath);
         var caps = HostCapabilities.Probe(kvm);
@@ -130,8 +133,11 @@ internal static class RecordCommand
         return new TraceHeader
         {
             GuestName = Path.GetFileName(source),
-            ImageSha256 = Convert.ToHexStringLower(SHA256.HashData(image)),
+            ImageSha256 = EmbeddedFile.Sha256(image),
             ImageSize = image.Length,
+            InitrdName = options.Initrd is null ? null : Path.GetFileName(initrdSource),
+            InitrdSha256 = options.Initrd is null ? null : EmbeddedFile.Sha256(options.Initrd),
+            InitrdSize = options.Initrd?.Length,
             MemorySize = options.MemorySize,
             VcpuCount = options.VcpuCount,
             Cmdline = options.Cmdline,
