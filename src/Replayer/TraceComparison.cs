@@ -7,11 +7,16 @@ namespace VmReplay.Replayer;
 /// <summary>
 /// Compares two recordings of the same guest event by event. Clock readings are compared by
 /// position only: their values are host timing, which two recordings never share. The serial
-/// output is rebuilt from the recorded writes to COM1's data port.
+/// output is rebuilt from the recorded writes to COM1's data port. The first difference is
+/// classified (<see cref="DifferenceCause"/>), and the headers' differences are named.
 /// </summary>
 public sealed class TraceComparison
 {
     private const int Context = 3;
+
+    // Events kept from each side after the first difference: enough to reach the exit or
+    // service point that follows a run of clock readings and input polls.
+    private const int Lookahead = 32;
 
     private TraceComparison() { }
 
@@ -29,6 +34,12 @@ public sealed class TraceComparison
     public string SerialA { get; private init; } = "";
     public string SerialB { get; private init; } = "";
 
+    /// <summary>What kind of difference comes first, or null when identical or not comparable.</summary>
+    public DifferenceCause? Cause { get; private init; }
+
+    /// <summary>How the two headers differ in what the guest was given (command line, initrd, CPU model, host), one line each.</summary>
+    public IReadOnlyList<string> HeaderDifferences { get; private init; } = [];
+
     public bool Identical => NotComparable is null && FirstDifference is null;
 
     /// <summary>Offset of the first serial-output byte that differs, or null.</summary>
@@ -42,16 +53,22 @@ public sealed class TraceComparison
         }
     }
 
-    public static TraceComparison Compare(TraceReader a, TraceReader b)
+    public static TraceComparison Compare(TraceReader a, TraceReader b) => Compare(a.Header, a.Events(), b.Header, b.Events());
+
+    public static TraceComparison Compare(TraceHeader headerA, IEnumerable<TraceEvent> eventsA, TraceHeader headerB, IEnumerable<TraceEvent> eventsB)
     {
-        if (a.Header.ImageSha256 != b.Header.ImageSha256)
-            return new TraceComparison { NotComparable = $"different guest images ({a.Header.GuestName} {a.Header.ImageSha256[..12]} vs {b.Header.GuestName} {b.Header.ImageSha256[..12]})" };
-        if (a.Header.MemorySize != b.Header.MemorySize || a.Header.VcpuCount != b.Header.VcpuCount)
+        if (headerA.ImageSha256 != headerB.ImageSha256)
+            return new TraceComparison { NotComparable = $"different guest images ({headerA.GuestName} {headerA.ImageSha256[..12]} vs {headerB.GuestName} {headerB.ImageSha256[..12]})" };
+        if (headerA.MemorySize != headerB.MemorySize || headerA.VcpuCount != headerB.VcpuCount)
             return new TraceComparison { NotComparable = "different machine configurations (memory or vCPUs)" };
 
-        using var ea = a.Events().GetEnumerator();
-        using var eb = b.Events().GetEnumerator();
+        var headers = CompareHeaders(headerA, headerB);
+        using var ea = eventsA.GetEnumerator();
+        using var eb = eventsB.GetEnumerator();
         var window = new Queue<(long, string, string)>();
+        var aheadA = new List<TraceEvent>();
+        var aheadB = new List<TraceEvent>();
+        long? serviceSinceExit = null;
         var serialA = new SerialText();
         var serialB = new SerialText();
         long index = 0, countA = 0, countB = 0;
@@ -79,7 +96,14 @@ public sealed class TraceComparison
                 {
                     window.Enqueue((index, x!.Describe(), y!.Describe()));
                     if (window.Count > Context) window.Dequeue();
+                    if (x is ExitEvent) serviceSinceExit = null;
+                    else if (x is ServiceEvent or ForcedServiceEvent) serviceSinceExit = index;
                 }
+            }
+            if (first is not null)
+            {
+                if (x is not null && aheadA.Count < Lookahead) aheadA.Add(x);
+                if (y is not null && aheadB.Count < Lookahead) aheadB.Add(y);
             }
             index++;
         }
@@ -87,8 +111,33 @@ public sealed class TraceComparison
         {
             FirstDifference = first, DifferenceA = diffA, DifferenceB = diffB, ContextBefore = window.ToList(),
             EventsA = countA, EventsB = countB, SerialA = serialA.ToString(), SerialB = serialB.ToString(),
+            HeaderDifferences = headers,
+            Cause = first is { } at ? DifferenceCause.Classify(at, serviceSinceExit, aheadA, aheadB, headers.Count > 0) : null,
         };
     }
+
+    /// <summary>
+    /// What the two headers gave the guest or the VMM differently. The wall-clock base is left
+    /// out: it is the host's time at the start, different in every recording, and only the
+    /// CMOS clock reads it (a differing read names it).
+    /// </summary>
+    public static IReadOnlyList<string> CompareHeaders(TraceHeader a, TraceHeader b)
+    {
+        var lines = new List<string>();
+        if (a.Cmdline != b.Cmdline) lines.Add($"command line differs: A '{a.Cmdline}' B '{b.Cmdline}'");
+        if (a.InitrdSha256 != b.InitrdSha256) lines.Add($"initrd differs: A {Initrd(a)} B {Initrd(b)}");
+        if (!a.CpuModel.SequenceEqual(b.CpuModel))
+        {
+            int leaves = a.CpuModel.Except(b.CpuModel).Concat(b.CpuModel.Except(a.CpuModel)).Select(l => (l.Function, l.Index)).Distinct().Count();
+            lines.Add($"CPU model differs: {leaves} CPUID leaves (A {a.CpuModel.Length}, B {b.CpuModel.Length})");
+        }
+        if (a.HostCapabilities != b.HostCapabilities) lines.Add($"host KVM capabilities differ: A {a.HostCapabilities} B {b.HostCapabilities}");
+        if (a.HostKernel != b.HostKernel) lines.Add($"host kernel differs: A '{a.HostKernel}' B '{b.HostKernel}'");
+        if (a.Recorder != b.Recorder) lines.Add($"recorder differs: A '{a.Recorder}' B '{b.Recorder}'");
+        return lines;
+    }
+
+    private static string Initrd(TraceHeader h) => h.HasInitrd ? $"{h.InitrdName} ({h.InitrdSha256![..12]}, {h.InitrdSize} bytes)" : "none";
 
     private static bool Same(TraceEvent? x, TraceEvent? y) => (x, y) switch
     {

@@ -240,9 +240,11 @@ public sealed class DiffTests : IDisposable
         Assert.Contains("serial input byte 61", r.Stdout); // 'a'
         Assert.Contains("serial input byte 78", r.Stdout); // 'x'
         Assert.Contains("serial output differs at byte 10", r.Stdout); // "echo: alph" then 'a' vs 'x'
+        Assert.Matches(@"kind: input - the recordings got different input at event \d+ \(serial input: A byte 61, B byte 78\)", r.Stdout);
         var json = Vmreplay.Run(["diff", a, b, "--json"]);
         Assert.Equal(1, json.ExitCode);
         Assert.Contains("\"serialA\": \"echo: alpha\\necho: bye\\n\"", json.Stdout);
+        Assert.Contains("\"kind\": \"input\"", json.Stdout);
     }
 
     [Fact]

@@ -32,7 +32,8 @@ internal static class DiffCommand
             Console.WriteLine(JsonSerializer.Serialize(new
             {
                 a = pathA, b = pathB, result = status switch { 0 => "identical", 1 => "different", _ => "not comparable" },
-                notComparable = c.NotComparable, firstDifference = c.FirstDifference, eventA = c.DifferenceA, eventB = c.DifferenceB,
+                notComparable = c.NotComparable, headerDifferences = c.HeaderDifferences,
+                firstDifference = c.FirstDifference, kind = c.Cause?.Label, cause = c.Cause?.Summary, eventA = c.DifferenceA, eventB = c.DifferenceB,
                 context = c.ContextBefore.Select(x => new { index = x.Index, a = x.A, b = x.B }),
                 eventsA = c.EventsA, eventsB = c.EventsB, serialA = c.SerialA, serialB = c.SerialB, serialDifferenceAt = c.SerialDifference,
             }, new JsonSerializerOptions { WriteIndented = true }));
@@ -43,6 +44,8 @@ internal static class DiffCommand
             Console.WriteLine($"not comparable: {c.NotComparable}");
             return status;
         }
+        // Before the events: a differing command line or CPU model explains a guest that behaves differently.
+        foreach (var line in c.HeaderDifferences) Console.WriteLine(line);
         if (c.Identical)
         {
             Console.WriteLine($"identical: {c.EventsA} events (clock values are host timing and not compared)");
@@ -52,6 +55,9 @@ internal static class DiffCommand
         foreach (var (i, x, _) in c.ContextBefore) Console.WriteLine($"    {i}: {x}");
         Console.WriteLine($"  A {c.FirstDifference}: {c.DifferenceA}");
         Console.WriteLine($"  B {c.FirstDifference}: {c.DifferenceB}");
+        // One line a CI user can act on: host timing and input differences are expected between
+        // two recordings, a guest behaving differently on equal inputs is not.
+        if (c.Cause is { } cause) Console.WriteLine($"kind: {cause}");
         if (c.SerialDifference is { } at)
         {
             Console.WriteLine($"serial output differs at byte {at}:");
