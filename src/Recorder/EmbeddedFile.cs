@@ -27,7 +27,7 @@ public static class EmbeddedFile
     /// <summary>Null when a file of <paramref name="size"/> bytes fits in a trace; otherwise why not, in one line.</summary>
     public static string? CheckSize(string what, string name, long size) =>
         size <= MaxSize ? null
-            : $"{name}: the {what} is {size} bytes ({size / (1 << 20)} MiB); a trace embeds files of at most {MaxSize} bytes ({MaxSize >> 20} MiB)";
+            : $"{name}: the {what} is {size} bytes; a trace embeds files of at most {MaxSize} bytes ({MaxSize >> 20} MiB)";
 
     /// <summary>The lower-case hex SHA-256 the trace header records for a file.</summary>
     public static string Sha256(ReadOnlySpan<byte> bytes) => Convert.ToHexStringLower(SHA256.HashData(bytes));
