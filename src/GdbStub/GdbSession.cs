@@ -67,13 +67,13 @@ public sealed class GdbSession(IDebugTarget target)
                 var (data, _) = target.ReadMemory(m.Address, Math.Min(m.Length, (MaxPacketSize - 8) / 2));
                 return [data.Length > 0 || m.Length == 0 ? Hex.Encode(data) : Reply.Error(0x0e)];
             case GdbCommand.Continue:
-                return [StopReply(target.Resume(Motion.Continue))];
+                return Stopped(target.Resume(Motion.Continue));
             case GdbCommand.Step:
-                return [StopReply(target.Resume(Motion.Step))];
+                return Stopped(target.Resume(Motion.Step));
             case GdbCommand.ReverseContinue:
-                return [StopReply(target.Resume(Motion.ReverseContinue))];
+                return Stopped(target.Resume(Motion.ReverseContinue));
             case GdbCommand.ReverseStep:
-                return [StopReply(target.Resume(Motion.ReverseStep))];
+                return Stopped(target.Resume(Motion.ReverseStep));
             case GdbCommand.VContQuery:
                 return ["vCont;c;C;s;S;t"];
             case GdbCommand.VCont v:
@@ -106,8 +106,8 @@ public sealed class GdbSession(IDebugTarget target)
         if (action is null) return [Reply.Error(0x16)];
         return action.Kind switch
         {
-            'c' or 'C' => [StopReply(target.Resume(Motion.Continue))],
-            's' or 'S' => [StopReply(target.Resume(Motion.Step))],
+            'c' or 'C' => Stopped(target.Resume(Motion.Continue)),
+            's' or 'S' => Stopped(target.Resume(Motion.Step)),
             't' => [StopReply(target.CurrentStop with { Cause = StopCause.None, Signal = 0 })],
             _ => [Reply.Empty],
         };
@@ -115,4 +115,11 @@ public sealed class GdbSession(IDebugTarget target)
 
     private static string StopReply(TargetStop stop) =>
         Reply.StopReply(new StopReplyInfo(stop.Signal, Thread, stop.Cause, stop.WatchAddress));
+
+    // The replies to a motion: its message as console output (gdb prints 'O' packets that
+    // arrive while the target runs), then the stop reply.
+    private static IReadOnlyList<string> Stopped(TargetStop stop) =>
+        stop.Message is { Length: > 0 } message
+            ? [Reply.Output(message.EndsWith('\n') ? message : message + "\n"), StopReply(stop)]
+            : [StopReply(stop)];
 }

@@ -5,8 +5,12 @@ namespace VmReplay.GdbStub;
 /// <summary>How gdb asked the target to move.</summary>
 public enum Motion { Continue, Step, ReverseContinue, ReverseStep }
 
-/// <summary>Why the target stopped, in protocol terms.</summary>
-public sealed record TargetStop(StopCause Cause, ulong WatchAddress = 0, int Signal = 5);
+/// <summary>
+/// Why the target stopped, in protocol terms. <paramref name="Message"/> is text gdb prints on its
+/// console before it reports the stop (why a watchpoint stopped where no instruction wrote, or
+/// why a motion could not finish), sent once with the stop.
+/// </summary>
+public sealed record TargetStop(StopCause Cause, ulong WatchAddress = 0, int Signal = 5, string? Message = null);
 
 /// <summary>
 /// What <see cref="GdbSession"/> debugs: one target, independent of the protocol and of the

@@ -21,5 +21,9 @@ public enum DebugStopKind
     Interrupted,
 }
 
-/// <summary>Where and why motion stopped; <see cref="Address"/> is the breakpoint or the watched range's address.</summary>
+/// <summary>
+/// Where and why motion stopped; <see cref="Address"/> is the breakpoint or the watched range's
+/// address. <see cref="Detail"/> is text for the debugger's user: how the recording ended, or
+/// what changed a watched value where no guest instruction did (see <see cref="HitLocation.Note"/>).
+/// </summary>
 public sealed record DebugStop(DebugStopKind Kind, ulong Address = 0, string? Detail = null);

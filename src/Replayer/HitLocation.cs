@@ -11,5 +11,9 @@ public enum HitKind { Breakpoint, Watch, ReadWatch, AccessWatch }
 /// Single-stepping from <see cref="From"/> gives the exact position.
 /// </summary>
 /// <param name="Address">The breakpoint's address, or the watched range's address as the debugger gave it.</param>
+/// <param name="Note">
+/// For a watch hit that no guest instruction made, who did and why (an interrupt delivery pushing
+/// its frame, the replay taking a snapshot's recorded memory); null for an instruction's access.
+/// </param>
 public sealed record HitLocation(ReplayPosition From, int Ordinal, HitKind Kind, ulong Address,
-    ReplayPosition? At = null, long? EndEvent = null, int? EndBreakpointHit = null);
+    ReplayPosition? At = null, long? EndEvent = null, int? EndBreakpointHit = null, string? Note = null);

@@ -27,6 +27,7 @@ public sealed class ReplaySession : IDisposable
         Verifier = new SnapshotVerifier(trace, machine, sources.Events, Differences)
         {
             PagesAdopted = pages => _writtenSinceRestore?.Add(pages),
+            PagesAdopting = Adopting,
         };
         machine.Checkpoints = Verifier;
         machine.PauseRequested = ShouldPause;
@@ -128,6 +129,14 @@ public sealed class ReplaySession : IDisposable
     /// <see cref="WatchKind.Read"/> and <see cref="WatchKind.Access"/> hits are found by decoding
     /// each instruction's memory operands before it runs, so while one is set, runs that look for
     /// hits single-step all the way (about ten times slower than a free run).
+    /// <para>
+    /// Memory also changes where no guest instruction writes it, and those changes are hits too,
+    /// with a <see cref="HitLocation.Note"/> that says what wrote: an interrupt delivery (the
+    /// frame pushed on the handler's stack; a hit at the handler's entry, and an
+    /// <see cref="WatchKind.Access"/> hit even where the pushed bytes equal the old ones), and a
+    /// snapshot check that takes the recorded memory where the replay computed different data
+    /// (RDTSC values; a hit at the exit where the snapshot was taken).
+    /// </para>
     /// </summary>
     public IReadOnlyList<WatchedRange> Watches
     {
@@ -222,6 +231,7 @@ public sealed class ReplaySession : IDisposable
     private WatchedRange[] _accessWatches = [];
     private IReadOnlyList<MemoryAccess> _pendingAccesses = [];
     private byte[][] _watchValues = [];
+    private Adoption? _adoption;
     private readonly Dictionary<long, (long Previous, long Instructions)> _links = new();
     private RestoredImage? _image;
     private DirtyPageTracker? _writtenSinceRestore;
@@ -233,6 +243,7 @@ public sealed class ReplaySession : IDisposable
         _stoppedAt = null;
         _ordinal = 0;
         _hitBase = Here ?? new ReplayPosition(_anchor, -1);
+        _adoption = null;
         // Changes made before this run (a seek, a restore) are not hits of it.
         for (int i = 0; i < _watches.Length; i++) _watchValues[i] = ReadWatched(_watches[i]);
     }
@@ -269,21 +280,19 @@ public sealed class ReplaySession : IDisposable
         }
         bool natural = stop.Kind == StopKind.Exit || stop.Kind == StopKind.Debug && host.LastDebugStopHitForcedPoint;
         bool userBreakpoint = !_stepping && stop.Kind == StopKind.Debug && host.LastDebugStopHitUserBreakpoint;
+        bool delivered = arrival && stop.Kind == StopKind.Delivered;
         long check = Sources.Events.Position;
+        // Pages a snapshot check rewrote from the recording belong to this stop only.
+        var adoption = _adoption;
+        _adoption = null;
         // A free run sees a watched value change only at its next stop: the change lies between
-        // the hit base (the last position it knows exactly) and here.
-        var changed = (_stepping ? arrival : natural || userBreakpoint) ? ChangedWatch() : null;
-        if (changed is not null && !_stepping && (RecordHits || _goal.StopAtHit > 0))
-        {
-            var interval = new HitLocation(_hitBase, 0, HitKind.Watch, changed.Address, EndEvent: natural ? check : null,
-                EndBreakpointHit: userBreakpoint ? _ordinal + 1 : null);
-            if (RecordHits) Hits.Add(interval);
-            if (_goal.StopAtHit > 0)
-            {
-                _stoppedAt = interval;
-                return true;
-            }
-        }
+        // the hit base (the last position it knows exactly) and here. Stepping looks at every
+        // instruction boundary, and at natural stops that are none (a forced point before its
+        // instruction ran), where a snapshot check may have rewritten memory.
+        var changed = (_stepping ? arrival || natural : natural || userBreakpoint) ? ChangedWatch(adoption, delivered) : null;
+        var intervalBase = _hitBase;
+        int intervalOrdinal = _ordinal;
+        // The timeline first, so that a run paused here knows where it is.
         if (natural && check > _anchor)
         {
             _links[check] = (_anchor, _stepping && _unitsKnown ? _units : -1);
@@ -294,15 +303,28 @@ public sealed class ReplaySession : IDisposable
             _hitBase = new ReplayPosition(check, 0);
         }
         else if (!_stepping) _unitsKnown = false;
+        if (changed is { } c && !_stepping && (RecordHits || _goal.StopAtHit > 0))
+        {
+            var interval = new HitLocation(intervalBase, 0, HitKind.Watch, c.Range.Address, EndEvent: natural ? check : null,
+                EndBreakpointHit: userBreakpoint ? intervalOrdinal + 1 : null);
+            if (RecordHits) Hits.Add(interval);
+            if (_goal.StopAtHit > 0)
+            {
+                _stoppedAt = interval;
+                return true;
+            }
+        }
         // Hits of the instruction just stepped are recorded even where the run ends anyway.
-        if (_stepping && changed is not null && StepHit(new HitLocation(_hitBase, 0, HitKind.Watch, changed.Address, At: Here))) return true;
+        if (_stepping && changed is { } s && StepHit(new HitLocation(_hitBase, 0, HitKind.Watch, s.Range.Address, At: Here, Note: s.Note))) return true;
         if (_stepping && arrival && _accessWatches.Length > 0)
         {
-            // An interrupt delivery ran nothing of the instruction whose accesses were pending.
-            var executed = stop.Kind == StopKind.Delivered ? [] : _pendingAccesses;
+            // An interrupt delivery ran nothing of the instruction whose accesses were pending;
+            // it wrote the interrupt frame instead.
+            var executed = delivered ? DeliveryFrame() : _pendingAccesses;
             _pendingAccesses = NextAccesses();
             if (AccessedWatch(executed) is { } w
-                && StepHit(new HitLocation(_hitBase, 0, w.Kind == WatchKind.Read ? HitKind.ReadWatch : HitKind.AccessWatch, w.Address, At: Here))) return true;
+                && StepHit(new HitLocation(_hitBase, 0, w.Kind == WatchKind.Read ? HitKind.ReadWatch : HitKind.AccessWatch, w.Address, At: Here,
+                    Note: delivered ? DeliveryNote(w) : null))) return true;
         }
         if (natural && check >= _goal.Event) return true;
         // Only where the position is known: a natural stop that begins a new anchor.
@@ -358,18 +380,69 @@ public sealed class ReplaySession : IDisposable
         return bytes;
     }
 
-    // The first watched range whose value differs from the last look (all are brought up to date).
-    private WatchedRange? ChangedWatch()
+    // The first watched range whose value differs from the last look (all are brought up to
+    // date), and what changed it when no guest instruction did.
+    private (WatchedRange Range, string? Note)? ChangedWatch(Adoption? adoption, bool delivered)
     {
-        WatchedRange? first = null;
+        (WatchedRange, string?)? first = null;
         for (int i = 0; i < _watches.Length; i++)
         {
             var now = ReadWatched(_watches[i]);
             if (now.AsSpan().SequenceEqual(_watchValues[i])) continue;
             _watchValues[i] = now;
-            first ??= _watches[i];
+            if (first is not null) continue;
+            string? note = null;
+            if (adoption is not null && adoption.Before.TryGetValue(_watches[i], out var replayed) && !replayed.AsSpan().SequenceEqual(now))
+                note = AdoptionNote(_watches[i], adoption, replayed, now);
+            else if (delivered)
+                note = DeliveryNote(_watches[i]);
+            first = (_watches[i], note);
         }
         return first;
+    }
+
+    // The snapshot check at this stop is about to take the recorded bytes of these pages: keep
+    // the replay's own value of every watched range on them, to tell that write from the guest's.
+    private void Adopting(int snapshot, IReadOnlyList<ulong> pages)
+    {
+        var before = new Dictionary<WatchedRange, byte[]>();
+        foreach (var w in _watches)
+            if (w.Physical.Any(p => pages.Any(page => p.Gpa < page + GuestMemory.PageSize && page < p.Gpa + (ulong)p.Length)))
+                before[w] = ReadWatched(w);
+        _adoption = before.Count > 0 ? new Adoption(snapshot, Sources.Events.Position, before) : null;
+    }
+
+    private sealed record Adoption(int Snapshot, long Event, Dictionary<WatchedRange, byte[]> Before);
+
+    private static string AdoptionNote(WatchedRange w, Adoption a, byte[] replayed, byte[] recorded) =>
+        $"vmreplay: watchpoint 0x{w.Address:x}: no guest instruction wrote this value. At the VM exit of the instruction " +
+        $"next to this stop (event {a.Event}) the replay checked the recording's snapshot {a.Snapshot}, which holds " +
+        $"{Convert.ToHexString(recorded)} at this address where this pass of the replay had computed {Convert.ToHexString(replayed)}, " +
+        "and took the recorded bytes. The guest derived them from a value vmreplay cannot record (RDTSC; see README, \"RDTSC\"), " +
+        "which differs on every pass; reverse-continue goes on to the guest's own store.\n";
+
+    private static string DeliveryNote(WatchedRange w) =>
+        $"vmreplay: watchpoint 0x{w.Address:x}: written by the delivery of an external interrupt (the frame pushed on the handler's stack), " +
+        "not by an instruction: forward, the stop is at the handler's first instruction; in reverse, at the interrupted one.\n";
+
+    // The interrupt frame a delivery just pushed, from the state at the handler's entry (SDM
+    // vol. 3A 6.12, 6.14): 64-bit mode pushes SS, RSP, RFLAGS, CS, RIP (40 bytes); protected
+    // mode EFLAGS, CS, EIP and, from an outer privilege level, SS and ESP (32-bit gates); real
+    // mode FLAGS, CS, IP.
+    private IReadOnlyList<MemoryAccess> DeliveryFrame()
+    {
+        var kvm = Machine.Vm.Vcpus[0].Kvm;
+        var state = new VcpuState { Regs = kvm.GetRegs(), Sregs = kvm.GetSregs() };
+        var s = state.Sregs;
+        if ((s.Cr0 & 1) == 0) return [new MemoryAccess(s.Ss.Base + (state.Regs.Rsp & 0xFFFF), 6, false, true)];
+        if ((s.Efer & (1UL << 10)) != 0) return [new MemoryAccess(state.Regs.Rsp, 40, false, true)];
+        ulong sp = s.Ss.Db != 0 ? state.Regs.Rsp & 0xFFFF_FFFF : state.Regs.Rsp & 0xFFFF;
+        ulong linear = (s.Ss.Base + sp) & 0xFFFF_FFFF;
+        int size = 12;
+        var t = PageWalker.Translate(Machine.Vm.Memory, state.Paging, (linear + 4) & 0xFFFF_FFFF);
+        Span<byte> cs = stackalloc byte[2];
+        if (t.IsValid && Machine.Vm.Memory.TryRead(t.PhysicalAddress, cs) && (cs[0] & 3) != (s.Cs.Selector & 3)) size = 20;
+        return [new MemoryAccess(linear, size, false, true)];
     }
 
     private bool Hit(HitLocation hit)

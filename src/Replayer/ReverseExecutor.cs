@@ -109,12 +109,11 @@ public sealed class ReverseExecutor(ReplaySession session)
             {
                 var last = session.Hits[^1];
                 var exact = Locate(last, last: true);
-                if (exact.Kind != HitKind.Breakpoint)
-                {
-                    // In reverse, stop before the accessing instruction, as gdb expects.
-                    var after = Position;
-                    session.Seek(after with { Instructions = after.Instructions - 1 });
-                }
+                // In reverse, stop before the accessing instruction, as gdb expects. An
+                // instruction that exits (port I/O, an instruction the VMM emulates) ends at a
+                // natural stop, offset 0: the boundary before it counts from the stop before.
+                if (exact.Kind != HitKind.Breakpoint && StepBackward().Kind == DebugStopKind.Begin)
+                    throw new InvalidOperationException($"the {Describe(exact)} hit at {exact.At} has no instruction boundary before it");
                 return StopFor(exact);
             }
             end = new ReplayPosition(from, 0);
@@ -137,6 +136,16 @@ public sealed class ReverseExecutor(ReplaySession session)
     private HitLocation Locate(HitLocation hit, bool last)
     {
         Trace($"locating {hit}");
+        try { return LocateExactly(hit, last); }
+        catch (ArgumentOutOfRangeException)
+        {
+            // Stepping ran into the end of the recording without seeing the hit again.
+            throw NotRecurring(hit);
+        }
+    }
+
+    private HitLocation LocateExactly(HitLocation hit, bool last)
+    {
         if (hit.At is { } at)
         {
             session.Seek(at);
@@ -161,8 +170,21 @@ public sealed class ReverseExecutor(ReplaySession session)
         return change;
     }
 
-    private static InvalidOperationException NotRecurring(HitLocation hit) =>
-        new($"the {hit.Kind.ToString().ToLowerInvariant()} hit after {hit.From} did not recur when single-stepping: the replay is not deterministic here");
+    private InvalidOperationException NotRecurring(HitLocation hit)
+    {
+        string why = hit.Kind == HitKind.Watch && session.Differences.Any
+            ? "this replay computes some data differently from the recording (values read with RDTSC, which vmreplay cannot record), so a value one run saw change may not change in another"
+            : "the replay is not deterministic here";
+        return new($"the {Describe(hit)} hit at 0x{hit.Address:x} after {hit.From} did not recur when single-stepping that stretch: {why}");
+    }
+
+    private static string Describe(HitLocation hit) => hit.Kind switch
+    {
+        HitKind.Watch => "watchpoint",
+        HitKind.ReadWatch => "read watchpoint",
+        HitKind.AccessWatch => "access watchpoint",
+        _ => "breakpoint",
+    };
 
     private static DebugStop StopFor(HitLocation hit) => new(hit.Kind switch
     {
@@ -170,7 +192,7 @@ public sealed class ReverseExecutor(ReplaySession session)
         HitKind.ReadWatch => DebugStopKind.ReadWatch,
         HitKind.AccessWatch => DebugStopKind.AccessWatch,
         _ => DebugStopKind.Breakpoint,
-    }, hit.Address);
+    }, hit.Address, hit.Note);
 
     private DebugStop Begin()
     {

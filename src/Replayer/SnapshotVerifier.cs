@@ -39,6 +39,13 @@ public sealed class SnapshotVerifier : IRunCheckpoints
     /// </summary>
     public Action<IReadOnlyList<ulong>>? PagesAdopted { get; set; }
 
+    /// <summary>
+    /// Called just before the verifier rewrites pages from the recording, with the snapshot's
+    /// number and the pages: the replay's own bytes are still there (a debugger's watchpoints
+    /// tell such a host write from the guest's own).
+    /// </summary>
+    public Action<int, IReadOnlyList<ulong>>? PagesAdopting { get; set; }
+
     /// <summary>Snapshots checked so far.</summary>
     public int Verified { get; private set; }
 
@@ -96,12 +103,12 @@ public sealed class SnapshotVerifier : IRunCheckpoints
     private void Adopt(Snapshot recorded, List<int> differing)
     {
         var memory = _machine.Vm.Memory;
-        var pages = new List<ulong>(differing.Count);
+        var pages = differing.Select(i => recorded.Pages[i]).ToList();
+        PagesAdopting?.Invoke(_next, pages);
         foreach (int i in differing)
         {
             var data = recorded.PageData.AsSpan(i * (int)GuestMemory.PageSize, (int)GuestMemory.PageSize);
             data.CopyTo(memory.GetSpan(recorded.Pages[i], (int)GuestMemory.PageSize));
-            pages.Add(recorded.Pages[i]);
         }
         PagesAdopted?.Invoke(pages);
     }

@@ -197,6 +197,19 @@ public sealed class GdbSessionTests : IDisposable
         Assert.Equal(expected, SendOne("?"));
     }
 
+    [Theory]
+    [InlineData("c")]
+    [InlineData("bc")]
+    [InlineData("vCont;c")]
+    public void AStopWithAMessageSendsItAsConsoleOutputBeforeTheStopReplyOnce(string payload)
+    {
+        _target.NextStop = new TargetStop(StopCause.Watch, 0x1234, Message: "written by the VMM");
+        Assert.Equal([Reply.Output("written by the VMM\n"), "T05thread:1;watch:1234;"], Send(payload));
+
+        _target.CurrentStop = _target.NextStop;
+        Assert.Equal("T05thread:1;watch:1234;", SendOne("?"));
+    }
+
     [Fact]
     public void VContStopAndActionsForOtherThreadsDoNotResume()
     {

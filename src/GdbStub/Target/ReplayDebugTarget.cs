@@ -128,23 +128,33 @@ public sealed class ReplayDebugTarget(ReplaySession session, TraceReader trace, 
                 _ => _executor.StepBackward(),
             };
         }
-        catch (Exception e) when (e is HostLimitationException or ReplayDivergenceException or InvalidOperationException)
+        catch (Exception e) when (e is HostLimitationException or ReplayDivergenceException or InvalidOperationException or ArgumentOutOfRangeException)
         {
-            Log?.Invoke(e.Message);
-            return CurrentStop = new TargetStop(StopCause.None, Signal: 5);
+            // gdb reports a plain SIGTRAP here: say why on its console too.
+            string why = e.Message.Split(" (Parameter")[0];
+            Log?.Invoke(why);
+            return CurrentStop = new TargetStop(StopCause.None, Signal: 5, Message: $"vmreplay: the {MotionName(motion)} stopped here: {why}\n");
         }
         return CurrentStop = stop.Kind switch
         {
             DebugStopKind.Breakpoint => new TargetStop(StopCause.HardwareBreak),
-            DebugStopKind.Watch => new TargetStop(StopCause.Watch, stop.Address),
-            DebugStopKind.ReadWatch => new TargetStop(StopCause.ReadWatch, stop.Address),
-            DebugStopKind.AccessWatch => new TargetStop(StopCause.AccessWatch, stop.Address),
+            DebugStopKind.Watch => new TargetStop(StopCause.Watch, stop.Address, Message: stop.Detail),
+            DebugStopKind.ReadWatch => new TargetStop(StopCause.ReadWatch, stop.Address, Message: stop.Detail),
+            DebugStopKind.AccessWatch => new TargetStop(StopCause.AccessWatch, stop.Address, Message: stop.Detail),
             DebugStopKind.Begin => new TargetStop(StopCause.ReplayBegin),
             DebugStopKind.End => new TargetStop(StopCause.ReplayEnd),
             DebugStopKind.Interrupted => new TargetStop(StopCause.None, Signal: 2),
             _ => new TargetStop(StopCause.None),
         };
     }
+
+    private static string MotionName(Motion motion) => motion switch
+    {
+        Motion.Continue => "continue",
+        Motion.Step => "step",
+        Motion.ReverseContinue => "reverse-continue",
+        _ => "reverse step",
+    };
 
     public void RequestInterrupt() => session.RequestInterrupt();
 
