@@ -31,9 +31,9 @@ public sealed class RecordingHostEvents(IHostEvents live, TraceWriter writer, Vc
         }
         var regs = vcpu.Kvm.GetRegs();
         ulong linear = vcpu.WithState(s => s.LinearRip);
-        ulong hash = dirty.Hash();
+        var (contents, addresses) = dirty.Hashes();
         dirty.Reset();
-        writer.Append(new ForcedServiceEvent(linear, RegisterFile.From(regs), hash));
+        writer.Append(new ForcedServiceEvent(linear, RegisterFile.From(regs), contents, addresses));
         return true;
     }
 }

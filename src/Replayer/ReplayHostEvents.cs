@@ -139,13 +139,22 @@ public sealed class ReplayHostEvents(EventCursor events, Vcpu vcpu, DirtyPageTra
             ulong linear = VcpuState.LinearRipOf(regs, vcpu.Kvm.GetSregs());
             if (linear != f.LinearRip) return false;
             bool registersMatch = f.RegistersMatch(RegisterFile.From(regs));
-            bool memoryMatches = registersMatch && dirty.Hash() == f.DirtyHash;
-            if (registersMatch && !memoryMatches && Differences is { Strict: false } tolerated)
+            bool memoryMatches = false, samePages = false;
+            if (registersMatch)
             {
-                // Equal registers at the recorded instruction: the point, unless a loop changes
-                // only memory (then a later pass would match fully, and the next exit or
-                // snapshot check shows the difference). Memory can differ here by values the
-                // VMM cannot record (RDTSC) without any difference in control flow.
+                var (contents, addresses) = dirty.Hashes();
+                memoryMatches = contents == f.DirtyHash;
+                samePages = f.PageListHash is null || addresses == f.PageListHash;
+            }
+            if (registersMatch && !memoryMatches && samePages && Differences is { Strict: false } tolerated)
+            {
+                // Equal registers at the recorded instruction, and the same pages written since
+                // the previous service point: the point, with different bytes in those pages,
+                // which values the VMM cannot record (RDTSC) cause without any difference in
+                // control flow. The page list tells apart passes of an outer loop that leave
+                // the registers equal (Linux parses the same command line with the same
+                // registers at every initcall level); a version-1 trace has none, and there
+                // the first pass with equal registers is taken.
                 tolerated.AtForcedPoint($"event {events.Position}, rip {f.LinearRip:x}");
                 memoryMatches = true;
             }

@@ -64,6 +64,16 @@ public sealed class DirtyPageTracker
     /// <summary>Hash (<see cref="PageSetHash"/>) of the addresses and contents of every page written since the last reset.</summary>
     public ulong Hash() => PageSetHash.Of(_log.Memory, Pages());
 
+    /// <summary>
+    /// <see cref="Hash"/> and the hash of the written pages' addresses alone
+    /// (<see cref="PageSetHash.OfAddresses"/>), from one look at the dirty log.
+    /// </summary>
+    public (ulong Contents, ulong Addresses) Hashes()
+    {
+        var pages = Pages();
+        return (PageSetHash.Of(_log.Memory, pages), PageSetHash.OfAddresses(pages));
+    }
+
     /// <summary>Starts a new interval: pages written from now on.</summary>
     public void Reset()
     {

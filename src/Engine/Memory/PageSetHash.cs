@@ -16,6 +16,22 @@ public static class PageSetHash
         return Finish(sha);
     }
 
+    /// <summary>
+    /// Hash of the page addresses alone. Which pages a stretch of guest code writes follows its
+    /// control flow; what it writes there can also carry values the VMM cannot record (RDTSC).
+    /// </summary>
+    public static ulong OfAddresses(IEnumerable<ulong> pages)
+    {
+        using var sha = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        Span<byte> address = stackalloc byte[8];
+        foreach (ulong gpa in pages)
+        {
+            BitConverter.TryWriteBytes(address, gpa);
+            sha.AppendData(address);
+        }
+        return Finish(sha);
+    }
+
     /// <summary><paramref name="data"/> holds the pages of <paramref name="pages"/> back to back.</summary>
     public static ulong Of(IReadOnlyList<ulong> pages, ReadOnlySpan<byte> data)
     {

@@ -10,7 +10,7 @@ namespace VmReplay.Recorder.Events;
 /// </summary>
 public static class EventCodec
 {
-    private const byte KExit = 1, KClock = 2, KInput = 3, KService = 4, KForced = 5, KEnd = 6;
+    private const byte KExit = 1, KClock = 2, KInput = 3, KService = 4, KForced = 5, KEnd = 6, KForcedWithPageList = 7;
 
     public static byte[] Encode(IReadOnlyList<TraceEvent> events)
     {
@@ -46,10 +46,11 @@ public static class EventCodec
                     b.Byte(KService);
                     break;
                 case ForcedServiceEvent f:
-                    b.Byte(KForced);
+                    b.Byte(f.PageListHash is null ? KForced : KForcedWithPageList);
                     b.Var(f.LinearRip);
                     foreach (var r in f.Registers) b.Var(r);
                     b.U64(f.DirtyHash);
+                    if (f.PageListHash is { } pageList) b.U64(pageList);
                     break;
                 case EndEvent end:
                     b.Byte(KEnd);
@@ -102,11 +103,12 @@ public static class EventCodec
                 case KService:
                     list.Add(new ServiceEvent());
                     break;
-                case KForced:
+                case KForced or KForcedWithPageList:
                     ulong linear = r.Var();
                     var regs = new ulong[ForcedServiceEvent.RegisterCount];
                     for (int i = 0; i < regs.Length; i++) regs[i] = r.Var();
-                    list.Add(new ForcedServiceEvent(linear, regs, r.U64()));
+                    ulong contents = r.U64();
+                    list.Add(new ForcedServiceEvent(linear, regs, contents, kind == KForcedWithPageList ? r.U64() : null));
                     break;
                 case KEnd:
                     var k = (RunOutcomeKind)r.Var();

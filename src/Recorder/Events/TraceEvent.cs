@@ -55,10 +55,11 @@ public sealed record ServiceEvent : TraceEvent
 
 /// <summary>
 /// Timers and input were serviced at a point the VMM forced (a kick): identified by the linear
-/// address of the next instruction, all general registers and flags, and a hash of the pages
-/// written since the previous service point.
+/// address of the next instruction, all general registers and flags, a hash of the pages
+/// written since the previous service point (addresses and contents) and, from format version
+/// 2, a hash of those pages' addresses alone (<see cref="PageListHash"/>; null in version 1).
 /// </summary>
-public sealed record ForcedServiceEvent(ulong LinearRip, ulong[] Registers, ulong DirtyHash) : TraceEvent
+public sealed record ForcedServiceEvent(ulong LinearRip, ulong[] Registers, ulong DirtyHash, ulong? PageListHash = null) : TraceEvent
 {
     /// <summary>Register order: RAX RBX RCX RDX RSI RDI RSP RBP R8-R15 RIP RFLAGS (struct kvm_regs).</summary>
     public const int RegisterCount = 18;
