@@ -108,6 +108,16 @@ public sealed class RecordReplayTests : IDisposable
         Assert.True(tolerant.ExitCode == rec.ExitCode, tolerant.Stderr);
         Assert.Contains("replay matched", tolerant.Stderr);
         Assert.Matches(@"guest memory differed from the recording in data only .*at 1 forced point taken on equal registers \(first event " + at + @", rip [0-9a-f]+\)", tolerant.Stderr);
+
+        // Equal registers are not enough where the pages written differ too: that pass is
+        // another one (or another path), so even a tolerant replay looks on and then diverges.
+        string otherPages = Trace("timer-other-pages");
+        Assert.Equal(at, RewriteFirstEvent(trace, otherPages, e => e is ForcedServiceEvent f
+            ? f with { DirtyHash = f.DirtyHash ^ 1, PageListHash = f.PageListHash!.Value ^ 1 } : null));
+        var pages = Vmreplay.Run(["replay", otherPages], timeoutSeconds: 300);
+        Assert.True(pages.ExitCode == 4, pages.Stderr);
+        Assert.Contains($"replay diverged at event {at}: expected forced service point", pages.Stderr);
+        Assert.Contains("registers equal, written pages differ", pages.Stderr);
     }
 
     [Fact]
