@@ -358,4 +358,18 @@ public class CmosRtcTests
                 Assert.Equal(Reg(a, r), Reg(b, r));
         }
     }
+
+    [Fact]
+    public void DescribeDecodesRegistersAToDAndDumpsTheCmos()
+    {
+        var ram = new byte[128];
+        ram[0x0A] = 0x26; ram[0x0B] = 0x42; ram[0x0C] = 0x40; ram[0x0D] = 0x80; ram[0x7F] = 0xAB;
+        var state = new CmosRtcState { Index = 0x0C, NmiDisabled = true, Ram = ram, BaseTicks = new DateTime(2026, 11, 23, 10, 0, 0).Ticks, OffsetSeconds = -5 };
+        var lines = state.Describe().Split('\n');
+        Assert.Equal("index 0c, NMI disabled; A 26 (DV 2, periodic 1024 Hz), B 42 (BCD, 24-hour, PIE), C 40 (IRQF PF), D 80 (VRT)", lines[0]);
+        Assert.StartsWith("clock from 2026-11-23 10:00:00 at engine time 0, set by the guest by -5 s; time bytes below: last written", lines[1]);
+        Assert.Equal(2 + 8, lines.Length);
+        Assert.Equal("CMOS 00: 00 00 00 00 00 00 00 00 00 00 26 42 40 80 00 00", lines[2]);
+        Assert.Equal("     70: 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 ab", lines[9]);
+    }
 }

@@ -35,4 +35,7 @@ public class DebugExitPortTests
         portB.Out(0, 7);
         Assert.Equal(a, b);
     }
+
+    [Fact]
+    public void DescribeSaysThereIsNoState() => Assert.Equal("no state (a write ends the VM)", new DebugExitPortState().Describe());
 }

@@ -202,4 +202,18 @@ public class DualPic8259Tests
             Assert.Equal(a.Master.In(0), b.Master.In(0));
         }
     }
+
+    [Fact]
+    public void DescribeGivesOneLinePerChipWithItsCascadeRole()
+    {
+        var pics = new DualPic8259();
+        pics.Master.Out(0, 0x11); pics.Master.Out(1, 0x20); pics.Master.Out(1, 0x04); pics.Master.Out(1, 0x01);
+        pics.Slave.Out(0, 0x11); pics.Slave.Out(1, 0x28); pics.Slave.Out(1, 0x02); pics.Slave.Out(1, 0x01);
+        pics.Master.Out(1, 0xFB);
+        pics.Slave.Out(1, 0xFF);
+        var lines = pics.SaveState().Describe().Split('\n');
+        Assert.Equal(2, lines.Length);
+        Assert.StartsWith("master: IRR 00 ISR 00 IMR fb  inputs 00  vector base 0x20  cascade: slave on IR2  ICW4 yes", lines[0]);
+        Assert.StartsWith("slave:  IRR 00 ISR 00 IMR ff  inputs 00  vector base 0x28  cascade ID 2  ICW4 yes", lines[1]);
+    }
 }

@@ -151,4 +151,15 @@ public class I8042Tests
             Assert.Equal(ReadData(), b.DataPort.In(0));
         }
     }
+
+    [Fact]
+    public void DescribeNamesTheConfigurationByteAndOutputPort()
+    {
+        var ram = new byte[32];
+        ram[0] = 0x45;
+        Assert.Equal("config 45 (keyboard IRQ, system flag, translation), output port 03 (reset line high, A20 on), output buffer empty, last write to data port",
+            new I8042State { Ram = ram, OutputPort = 0x03 }.Describe());
+        Assert.Equal("config 45 (keyboard IRQ, system flag, translation), output port 01 (reset line high, A20 off), output buffer full: 55, command d1 waits for its data byte, last write to command port",
+            new I8042State { Ram = ram, OutputPort = 0x01, OutputFull = true, OutputBuffer = 0x55, PendingCommand = 0xD1, LastWriteWasCommand = true }.Describe());
+    }
 }

@@ -154,4 +154,12 @@ public class PciHostBridgeTests
             LastWrite = data.ToArray();
         }
     }
+
+    [Fact]
+    public void DescribeDecodesConfigAddress()
+    {
+        Assert.Equal("CONFIG_ADDRESS 00000000 (disabled); host bridge 00:00.0 PCICMD 0000, latency timer 00", new PciHostBridgeState().Describe());
+        Assert.Equal("CONFIG_ADDRESS 8000f804 (00:1f.0 register 04); host bridge 00:00.0 PCICMD 0006, latency timer 20",
+            new PciHostBridgeState { ConfigAddress = 0x8000_F804, BridgeCommand = 0x0006, BridgeLatencyTimer = 0x20 }.Describe());
+    }
 }

@@ -230,4 +230,15 @@ public class Pic8259Tests
             _pic.Out(0, 0x20); b.Out(0, 0x20);
         }
     }
+
+    [Fact]
+    public void DescribeNamesTheRegistersAndTheIcwProgramming()
+    {
+        var master = new Pic8259State { Irr = 0x01, Imr = 0xEA, VectorBase = 0x30, Icw3 = 0x04, Icw4Needed = true };
+        Assert.Equal("IRR 01 ISR 00 IMR ea  inputs 00  vector base 0x30  cascade: slave on IR2  ICW4 yes  normal EOI  OCW3 reads IRR  (init done)",
+            master.Describe(slave: false));
+        var slave = new Pic8259State { Isr = 0x80, VectorBase = 0x38, Icw3 = 0x02, AutoEoi = true, LowestPriority = 3, ReadIsr = true, InitStep = 4 };
+        Assert.Equal("IRR 00 ISR 80 IMR 00  inputs 00  vector base 0x38  cascade ID 2  ICW4 no  auto EOI  lowest priority IR3  OCW3 reads ISR  (initialising: expects ICW4)",
+            slave.Describe(slave: true));
+    }
 }

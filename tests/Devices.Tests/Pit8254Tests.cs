@@ -414,4 +414,27 @@ public class Pit8254Tests
             Assert.Equal(_pit.Channel2Output, b.Channel2Output);
         }
     }
+
+    [Fact]
+    public void DescribeNamesTheModeAccessAndCountOfEachCounter()
+    {
+        var state = new Pit8254State
+        {
+            Channels =
+            [
+                new PitChannelState { Mode = 2, Access = 3, CountRegister = 11932, HasCount = true, NullCount = false, ElementLoaded = true, ElementReload = 11932, Running = true },
+                new PitChannelState(),
+                new PitChannelState
+                {
+                    Mode = 7, Access = 1, Bcd = true, CountRegister = 1000, HasCount = true, NullCount = false, ElementLoaded = true, ElementReload = 1000,
+                    Gate = false, LatchedCount = 0x0999,
+                },
+            ],
+        };
+        Assert.Equal(
+            "ch0: mode 2 (rate generator), access lo/hi, count 11932 (0x2e9c, 10.000 ms, 100.00 Hz), gate 1, running\n" +
+            "ch1: mode 0 (interrupt on terminal count), access lo/hi, no count written, gate 1, idle\n" +
+            "ch2: mode 7 (= 3, square wave generator), access lo byte, BCD, count 1000 (0.838 ms, 1193.18 Hz), gate 0, stopped, latched count 0999",
+            state.Describe());
+    }
 }

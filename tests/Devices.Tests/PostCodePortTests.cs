@@ -28,4 +28,7 @@ public class PostCodePortTests
         b.Out(0, 0x99);
         Assert.Equal(a.In(0), b.In(0));
     }
+
+    [Fact]
+    public void DescribeGivesTheLastCodeInHex() => Assert.Equal("last code 4f", new PostCodePortState { LastCode = 0x4F }.Describe());
 }

@@ -132,4 +132,11 @@ public class SystemControlPortBTests
         Assert.Equal(_port.In(0), b.In(0));
         Assert.Equal(_port.SpeakerEnabled, b.SpeakerEnabled);
     }
+
+    [Fact]
+    public void DescribeNamesTheControlBits()
+    {
+        Assert.Equal("control 03: counter 2 gate 1, speaker data 1, check bits 2-3 0; refresh toggle 1",
+            new SystemControlPortBState { Control = 0x03, RefreshToggle = true }.Describe());
+    }
 }

@@ -341,4 +341,27 @@ public class Uart16550Tests
         Assert.Equal(_output, outB);
         Assert.Equal(_uart.SaveState().RxFifo, b.SaveState().RxFifo);
     }
+
+    [Fact]
+    public void DescribeGivesBaudLineFormatAndThePendingInterrupt()
+    {
+        var state = new Uart16550State
+        {
+            Dll = 12, Lcr = 0x13, Ier = 0x05, Mcr = 0x0B, ModemInputs = 0x0B, FifoEnabled = true, TriggerLevel = 8, ThrEmptyPending = true,
+        };
+        Assert.Equal(
+            "divisor 12 (9600 baud), LCR 13 (8N1), IER 05 (RX data, line status), MCR 0b (DTR, RTS, OUT2), SCR 00, MSR b0\n" +
+            "FIFO on (trigger 8), RX FIFO empty, no interrupt pending (IIR c1)",
+            state.Describe());
+        var busy = state with { Dll = 7, Lcr = 0x9E, Ier = 0x03, RxFifo = [0x41, 0x0A] };
+        Assert.Equal(
+            "divisor 7 (~16457 baud), LCR 9e (7E2, DLAB), IER 03 (RX data, THR empty), MCR 0b (DTR, RTS, OUT2), SCR 00, MSR b0\n" +
+            "FIFO on (trigger 8), RX FIFO holds 41 0a, character timeout interrupt pending (IIR cc, IRQ line up)",
+            busy.Describe());
+        var noFifo = state with { Lcr = 0x38, Ier = 0x02, Mcr = 0x13, FifoEnabled = false };
+        Assert.Equal(
+            "divisor 12 (9600 baud), LCR 38 (5S1), IER 02 (THR empty), MCR 13 (DTR, RTS, LOOP), SCR 00, MSR b0\n" +
+            "FIFO off, RBR empty, THR-empty interrupt pending (IIR 02, IRQ line held low (OUT2 off or loopback))",
+            noFifo.Describe());
+    }
 }

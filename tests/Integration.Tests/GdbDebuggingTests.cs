@@ -129,12 +129,15 @@ public sealed class GdbDebuggingTests : IDisposable
         string elf = Vmreplay.Guest("hello64", "hello64.elf");
         string trace = Record("hello64", "hello64.elf", 1);
         var (gdb, stub) = Debug(trace, elf, setArchitecture: false, "info registers rip", "stepi", "stepi", "reverse-stepi", "info registers rip",
-            "reverse-stepi", "reverse-stepi", "monitor help", "monitor devices", "continue");
+            "reverse-stepi", "reverse-stepi", "monitor help", "monitor devices", "monitor device com1 json", "continue");
         Assert.DoesNotContain("too long", gdb);
         Assert.Matches(@"rip\s+0x[0-9a-f]+", gdb);
         Assert.Contains("No more reverse-execution history", gdb);
         Assert.Contains("vmreplay monitor commands", gdb);
-        Assert.Contains("Com1:", gdb);
+        // The readable form by default, the snapshot's JSON when asked for.
+        Assert.Contains("Com1: 16550A at 0x3f8, IRQ 4", gdb);
+        Assert.Matches(@"ch0: mode \d \(", gdb);
+        Assert.Contains("Com1: {\"Dll\":", gdb);
         Assert.True(gdb.Contains("No more reverse-execution history") && Regex.Matches(gdb, "No more reverse-execution history").Count >= 2, gdb + stub);
     }
 

@@ -4,4 +4,7 @@ namespace VmReplay.Devices.Legacy;
 public sealed record PostCodePortState
 {
     public byte LastCode { get; init; }
+
+    /// <summary>The last POST code written, in hex as POST cards show it.</summary>
+    public string Describe() => $"last code {LastCode:x2}";
 }

@@ -168,9 +168,10 @@ public sealed class ReplayDebugTarget(ReplaySession session, TraceReader trace, 
                 "when" => When(),
                 "goto" when words.Length == 2 && ReplayPosition.TryParse(words[1]) is { } p => GoTo(p),
                 "goto" => "usage: monitor goto EVENT[+INSTRUCTIONS]\n",
-                "devices" => Devices(null),
-                "device" when words.Length == 2 => Devices(words[1]),
-                "device" => "usage: monitor device NAME (see monitor devices)\n",
+                "devices" => Devices(null, json: false),
+                "device" when words.Length == 2 => Devices(words[1], json: false),
+                "device" when words.Length == 3 && words[2] == "json" => Devices(words[1], json: true),
+                "device" => "usage: monitor device NAME [json] (see monitor devices)\n",
                 "trace" => TraceSummary(),
                 "help" or null => Help,
                 _ => $"unknown monitor command '{words[0]}'\n{Help}",
@@ -191,8 +192,9 @@ public sealed class ReplayDebugTarget(ReplaySession session, TraceReader trace, 
         "vmreplay monitor commands:\n" +
         "  when            the current position: event and instruction offset\n" +
         "  goto E[+N]      go to event E, N instructions on (then 'flushregs' so gdb re-reads)\n" +
-        "  devices         every device model's state at this point\n" +
-        "  device NAME     one device's state (Pic, Com1, Pit, PortB, Rtc, Keyboard, DebugExit, Post, Pci)\n" +
+        "  devices         every device model's registers at this point, as their datasheets name them\n" +
+        "  device NAME     one device's (Pic, Com1, Pit, PortB, Rtc, Keyboard, DebugExit, Post, Pci)\n" +
+        "  device NAME json  that device's whole model state, as a snapshot stores it\n" +
         "  trace           what the trace holds\n" +
         "  help            this list\n";
 
@@ -211,12 +213,15 @@ public sealed class ReplayDebugTarget(ReplaySession session, TraceReader trace, 
         return $"now {When()}use 'flushregs' so gdb reads the new registers\n";
     }
 
-    private string Devices(string? name)
+    // The readable form is for people; the JSON form keeps every field (engine times, latches'
+    // flip-flops, ...) for when the question is about the model itself.
+    private string Devices(string? name, bool json)
     {
-        var devices = SnapshotCodec.DeviceStates(session.Machine.CaptureState().Platform).ToList();
+        var platform = session.Machine.CaptureState().Platform;
+        var devices = json ? SnapshotCodec.DeviceStates(platform).Select(d => (d.Name, Text: $"{d.Name}: {d.Json}\n")).ToList() : platform.Describe().ToList();
         var shown = devices.Where(d => name is null || d.Name.Equals(name, StringComparison.OrdinalIgnoreCase)).ToList();
         if (shown.Count == 0) return $"no device '{name}'; devices: {string.Join(", ", devices.Select(d => d.Name))}\n";
-        return string.Concat(shown.Select(d => $"{d.Name}: {d.Json}\n"));
+        return string.Concat(shown.Select(d => d.Text));
     }
 
     private string TraceSummary()
