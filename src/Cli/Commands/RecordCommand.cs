@@ -49,8 +49,12 @@ internal static class RecordCommand
             catch (FormatException e) { throw new UserError($"--snapshot-every: {e.Message}"); }
             var format = GuestImageDetector.Detect(image, source);
             long kick = format is BootImageFormat.LinuxBzImage or BootImageFormat.LinuxPvh ? LinuxKickAfterNanoseconds : LiveHostEvents.DefaultKickAfterNanoseconds;
-            if (r.GetValue(kickAfter) is { } k && !DurationText.TryParse(k, out kick))
-                throw new UserError($"--kick-after: '{k}' is not a duration: give host time such as 1ms or 200ms");
+            if (r.GetValue(kickAfter) is { } k)
+            {
+                if (!DurationText.TryParse(k, out double ns) || ns > long.MaxValue / 2)
+                    throw new UserError($"--kick-after: '{k}' is not a duration: give host time such as 1ms or 200ms");
+                kick = (long)ns;
+            }
             var header = BuildHeader(options, image, source, initrdSource);
             var live = new LiveSources(options.SerialInputFile, kick);
             header = header with { WallClockBase = live.Clock.WallClockBase };

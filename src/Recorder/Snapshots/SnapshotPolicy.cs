@@ -16,13 +16,7 @@ public sealed record SnapshotPolicy(long? Nanoseconds, long? Exits)
     {
         string t = text.Trim().ToLowerInvariant();
         if (t is "off" or "0") return new(null, null);
-        foreach (var (suffix, scale) in new[] { ("ns", 1L), ("us", 1_000L), ("ms", 1_000_000L), ("s", 1_000_000_000L) })
-        {
-            if (!t.EndsWith(suffix, StringComparison.Ordinal)) continue;
-            if (double.TryParse(t[..^suffix.Length], NumberStyles.Float, CultureInfo.InvariantCulture, out double v) && v > 0 && v * scale <= long.MaxValue)
-                return new((long)(v * scale), null);
-            break;
-        }
+        if (DurationText.TryParse(t, out double ns) && ns > 0 && ns <= long.MaxValue) return new((long)ns, null);
         if (long.TryParse(t, NumberStyles.None, CultureInfo.InvariantCulture, out long exits) && exits > 0) return new(null, exits);
         throw new FormatException($"'{text}' is not a snapshot interval: give guest time (50ms, 1s) or a number of exits");
     }
