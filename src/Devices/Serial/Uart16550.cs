@@ -44,8 +44,8 @@ public sealed class Uart16550 : IBusDevice, IStatefulDevice<Uart16550State>
 
     // PC16550D Table IV (interrupt control functions): IIR codes, highest priority first;
     // bits 6-7 read 1 with FIFOs enabled.
-    private const byte IirRls = 0x06, IirRda = 0x04, IirTimeout = 0x0C, IirThre = 0x02, IirMs = 0x00, IirNone = 0x01;
-    private const byte IirFifosEnabled = 0xC0;
+    internal const byte IirRls = 0x06, IirRda = 0x04, IirTimeout = 0x0C, IirThre = 0x02, IirMs = 0x00, IirNone = 0x01;
+    internal const byte IirFifosEnabled = 0xC0;
 
     // PC16550D "MODEM Status Register": the inputs in bits 4-7 (CTS, DSR, RI, DCD), deltas in bits 0-3.
     private const byte InCts = 0x1, InDsr = 0x2, InRi = 0x4, InDcd = 0x8;
@@ -238,19 +238,28 @@ public sealed class Uart16550 : IBusDevice, IStatefulDevice<Uart16550State>
         _modemInputs = now;
     }
 
-    private byte Identify()
+    private byte Identify() => Identify(_ier, _overrun, _rx.Count, _fifoEnabled, _triggerLevel, _thrEmptyPending, _msrDeltas);
+
+    /// <summary>
+    /// The source IIR reports (Table IV, highest priority first), <see cref="IirNone"/> for none;
+    /// a function of the saved state alone, which <see cref="Uart16550State.Describe"/> shows too.
+    /// </summary>
+    internal static byte Identify(byte ier, bool overrun, int received, bool fifoEnabled, int triggerLevel, bool thrEmptyPending, byte msrDeltas)
     {
-        if ((_ier & IerRls) != 0 && _overrun) return IirRls;
-        if ((_ier & IerRda) != 0 && _rx.Count > 0)
-            return !_fifoEnabled || _rx.Count >= _triggerLevel ? IirRda : IirTimeout;
-        if ((_ier & IerThre) != 0 && _thrEmptyPending) return IirThre;
-        if ((_ier & IerMs) != 0 && _msrDeltas != 0) return IirMs;
+        if ((ier & IerRls) != 0 && overrun) return IirRls;
+        if ((ier & IerRda) != 0 && received > 0)
+            return !fifoEnabled || received >= triggerLevel ? IirRda : IirTimeout;
+        if ((ier & IerThre) != 0 && thrEmptyPending) return IirThre;
+        if ((ier & IerMs) != 0 && msrDeltas != 0) return IirMs;
         return IirNone;
     }
 
+    /// <summary>Whether the IRQ line is up: PC boards gate INTR with OUT2, and loopback holds OUT2 inactive.</summary>
+    internal static bool IrqLineUp(byte identified, byte mcr) => identified != IirNone && (mcr & McrOut2) != 0 && (mcr & McrLoop) == 0;
+
     private void UpdateIrq()
     {
-        bool level = Identify() != IirNone && (_mcr & McrOut2) != 0 && !Loopback;
+        bool level = IrqLineUp(Identify(), _mcr);
         if (level == _irqLevel) return;
         _irqLevel = level;
         _irq.SetLevel(level);
@@ -272,7 +281,7 @@ public sealed class Uart16550 : IBusDevice, IStatefulDevice<Uart16550State>
         _overrun = s.Overrun; _thrEmptyPending = s.ThrEmptyPending;
         _rx.Clear();
         foreach (var b in s.RxFifo) _rx.Enqueue(b);
-        _irqLevel = Identify() != IirNone && (_mcr & McrOut2) != 0 && !Loopback;
+        _irqLevel = IrqLineUp(Identify(), _mcr);
         _irq.SetLevel(_irqLevel);
     }
 }

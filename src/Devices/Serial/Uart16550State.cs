@@ -71,18 +71,21 @@ public sealed record Uart16550State
         return $"{bits}{parity}{stop}";
     }
 
-    // The source the UART would identify now, in Table IV priority, as Uart16550 works it out.
+    // The source the UART would identify now, worked out as Uart16550 does.
     private string Pending()
     {
-        bool fifoBelowTrigger = FifoEnabled && RxFifo.Length < TriggerLevel;
-        var (iir, what) = (Ier & 0x04) != 0 && Overrun ? (0x06, "line status")
-            : (Ier & 0x01) != 0 && RxFifo.Length > 0 ? (fifoBelowTrigger ? (0x0C, "character timeout") : (0x04, "received data"))
-            : (Ier & 0x02) != 0 && ThrEmptyPending ? (0x02, "THR-empty")
-            : (Ier & 0x08) != 0 && MsrDeltas != 0 ? (0x00, "modem status")
-            : (0x01, "");
-        iir |= FifoEnabled ? 0xC0 : 0;
-        // PC boards gate INTR with OUT2, and loopback forces OUT2 inactive, so the IRQ line needs both.
-        string line = (Mcr & 0x08) != 0 && (Mcr & 0x10) == 0 ? "IRQ line up" : "IRQ line held low (OUT2 off or loopback)";
+        byte source = Uart16550.Identify(Ier, Overrun, RxFifo.Length, FifoEnabled, TriggerLevel, ThrEmptyPending, MsrDeltas);
+        string what = source switch
+        {
+            Uart16550.IirRls => "line status",
+            Uart16550.IirTimeout => "character timeout",
+            Uart16550.IirRda => "received data",
+            Uart16550.IirThre => "THR-empty",
+            Uart16550.IirMs => "modem status",
+            _ => "",
+        };
+        int iir = source | (FifoEnabled ? Uart16550.IirFifosEnabled : 0);
+        string line = Uart16550.IrqLineUp(source, Mcr) ? "IRQ line up" : "IRQ line held low (OUT2 off or loopback)";
         return what == "" ? $"no interrupt pending (IIR {iir:x2})" : $"{what} interrupt pending (IIR {iir:x2}, {line})";
     }
 }

@@ -46,7 +46,10 @@ internal sealed class PitChannel
     public byte PendingLow;
 
     /// <summary>The mode in effect: 6 and 7 are "don't care" aliases of 2 and 3 (Control Word Format).</summary>
-    public int EffectiveMode => Mode > 5 ? Mode - 4 : Mode;
+    public int EffectiveMode => EffectiveModeOf(Mode);
+
+    /// <summary>The mode a control word's mode field puts in effect (6 and 7 are 2 and 3).</summary>
+    internal static int EffectiveModeOf(int mode) => mode > 5 ? mode - 4 : mode;
 
     private int Modulus => Bcd ? 10_000 : 0x10000;
 

@@ -32,7 +32,7 @@ public sealed record PitChannelState
     /// </summary>
     public string Describe()
     {
-        int effective = Mode > 5 ? Mode - 4 : Mode; // 6 and 7 are the datasheet's aliases of 2 and 3
+        int effective = PitChannel.EffectiveModeOf(Mode);
         string mode = effective == Mode ? $"mode {Mode} ({ModeName(Mode)})" : $"mode {Mode} (= {effective}, {ModeName(effective)})";
         var parts = new List<string> { mode, $"access {AccessName(Access)}" };
         if (Bcd) parts.Add("BCD");
