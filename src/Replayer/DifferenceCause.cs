@@ -65,7 +65,7 @@ public sealed record DifferenceCause(DifferenceKind Kind, long Event, string Sum
 
         switch (x, y)
         {
-            case (ExitEvent ea, ExitEvent eb) when SameAccess(ea, eb):
+            case (ExitEvent ea, ExitEvent eb) when ea.SameAccess(eb):
                 if (ea.Data.AsSpan().SequenceEqual(eb.Data))
                     return new(DifferenceKind.HostTiming, first,
                         $"the devices read the host clock or polled input a different number of times before the same guest access (event {first}): {SameUpToHere}");
@@ -95,10 +95,6 @@ public sealed record DifferenceCause(DifferenceKind Kind, long Event, string Sum
     // The first event that is not a device's clock reading or input poll: what the guest did, or a service point.
     private static TraceEvent? NextStop(IReadOnlyList<TraceEvent> events) =>
         events.FirstOrDefault(e => e is not ClockEvent and not InputEvent);
-
-    // The same instruction making the same access; only the data moved may differ.
-    private static bool SameAccess(ExitEvent a, ExitEvent b) =>
-        a.Reason == b.Reason && a.Rip == b.Rip && a.Address == b.Address && a.Size == b.Size && a.Flags == b.Flags && a.Count == b.Count;
 
     // The guest read a different value at the same instruction: the device's answer came from
     // the host, either from host time or from host input.

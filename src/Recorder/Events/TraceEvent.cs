@@ -17,9 +17,12 @@ public sealed record ExitEvent(uint Reason, ulong Rip, ulong Address, byte Size,
 {
     public const byte FlagWrite = 1;
 
-    public bool Matches(ExitEvent other) =>
+    public bool Matches(ExitEvent other) => SameAccess(other) && Data.AsSpan().SequenceEqual(other.Data);
+
+    /// <summary>The same instruction making the same access; only the data moved may differ.</summary>
+    public bool SameAccess(ExitEvent other) =>
         Reason == other.Reason && Rip == other.Rip && Address == other.Address && Size == other.Size
-        && Flags == other.Flags && Count == other.Count && Data.AsSpan().SequenceEqual(other.Data);
+        && Flags == other.Flags && Count == other.Count;
 
     public override string Describe()
     {
