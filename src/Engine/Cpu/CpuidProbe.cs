@@ -1,3 +1,4 @@
+using VmReplay.Engine.Boot;
 using VmReplay.Engine.Kvm;
 using VmReplay.Engine.Kvm.Abi;
 using VmReplay.Engine.Vm;
@@ -93,8 +94,8 @@ public static class CpuidProbe
     private static void SetRealMode(KvmVcpu vcpu)
     {
         var s = vcpu.GetSregs();
-        s.Cs = new KvmSegment { Selector = 0, Base = 0, Limit = 0xFFFF, Type = 0xB, Present = 1, S = 1 };
-        s.Ds = s.Es = s.Ss = new KvmSegment { Selector = 0, Base = 0, Limit = 0xFFFF, Type = 3, Present = 1, S = 1 };
+        s.Cs = BootSegments.RealMode(0, code: true);
+        s.Ds = s.Es = s.Ss = BootSegments.RealMode(0, code: false);
         vcpu.SetSregs(s);
     }
 
