@@ -72,8 +72,6 @@ public sealed class VcpuRunner
     public bool CompleteBeforePause { get; set; }
 
 
-    private const ulong InterruptFlag = 1UL << 9;
-
     private StopKind _lastStop = StopKind.Exit;
     private long _checkpointDone = -1;
 
@@ -146,7 +144,7 @@ public sealed class VcpuRunner
                 // nothing the guest can see, yet a recording would have to log a point that no
                 // exit marks, in code that often computes on unrecordable values (an entropy
                 // pool mixed with interrupts off).
-                bool deferred = _lastStop == StopKind.Interrupted && (_vcpu.Kvm.GetRegs().Rflags & InterruptFlag) == 0;
+                bool deferred = _lastStop == StopKind.Interrupted && !run.IfFlag;
                 bool serviced = !deferred && _events.TakeDue(new StopPoint(ExitCount, _lastStop));
                 if (serviced) ServiceAsyncEvents();
                 // Where a replay must reproduce delivery, deliver only at exits and at service
