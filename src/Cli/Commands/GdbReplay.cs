@@ -1,6 +1,5 @@
 using System.Net;
 using System.Net.Sockets;
-using System.Security.Cryptography;
 using VmReplay.Engine.Boot;
 using VmReplay.GdbStub.Protocol;
 using VmReplay.GdbStub.Target;
@@ -71,7 +70,8 @@ internal static class GdbReplay
     // where the original file is not at hand.
     private static string ExtractGuest(TraceReader trace)
     {
-        var hash = Convert.ToHexString(SHA256.HashData(trace.Image))[..12].ToLowerInvariant();
+        // The header's SHA-256, which the reader checks the embedded image against.
+        var hash = trace.Header.ImageSha256[..12].ToLowerInvariant();
         var dir = Path.Combine(Path.GetTempPath(), $"vmreplay-guest-{hash}");
         Directory.CreateDirectory(dir);
         var file = Path.Combine(dir, Path.GetFileName(trace.Header.GuestName));
