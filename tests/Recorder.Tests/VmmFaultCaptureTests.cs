@@ -2,7 +2,6 @@ using System.Diagnostics;
 using System.Runtime.CompilerServices;
 using System.Text.Json;
 using VmReplay.Recorder.Faults;
-using Xunit.Abstractions;
 
 namespace VmReplay.Recorder.Tests;
 
