@@ -61,6 +61,7 @@ public sealed class GuestLoaderTests
     [Fact]
     public void TheBzImageEntryRunsOnKvmAndReadsTheZeroPageThroughRsi()
     {
+        KvmHost.Require();
         // mov eax, [rsi+0x202]; out 0x80, eax: "HdrS" from the setup header copied into the zero page.
         var exit = RunToFirstExit(new SyntheticBzImage().Build());
         Assert.Equal((KvmExitReason.Io, (ushort)0x80), (exit.Reason, exit.Port));
@@ -72,6 +73,7 @@ public sealed class GuestLoaderTests
     [Fact]
     public void ThePvhEntryRunsOnKvmAndReadsHvmStartInfoThroughEbx()
     {
+        KvmHost.Require();
         // mov eax, [ebx]; out 0x80, eax: the hvm_start_info magic.
         var exit = RunToFirstExit(new SyntheticPvhElf().Build());
         Assert.Equal((KvmExitReason.Io, (ushort)0x80), (exit.Reason, exit.Port));

@@ -7,10 +7,15 @@ namespace VmReplay.Engine.Tests.Kvm;
 /// <summary>Hardware execution breakpoints as the replayer uses them to reach a recorded instruction.</summary>
 public sealed class GuestDebugTests : IDisposable
 {
-    private readonly KvmSystem _kvm = KvmSystem.Open();
+    private readonly KvmSystem _kvm;
     private readonly VirtualMachine _vm;
 
-    public GuestDebugTests() => _vm = VirtualMachine.Create(_kvm, new VirtualMachineOptions { MemorySize = 2UL << 20 });
+    public GuestDebugTests()
+    {
+        KvmHost.Require(); // skips each test before KVM is opened
+        _kvm = KvmSystem.Open();
+        _vm = VirtualMachine.Create(_kvm, new VirtualMachineOptions { MemorySize = 2UL << 20 });
+    }
 
     public void Dispose()
     {
