@@ -46,14 +46,24 @@ public static class InterruptDelivery
     /// </summary>
     public static void DeliverSoftware(VcpuState s, GuestMemory memory, byte vector) => Through(s, memory, vector, software: true);
 
-    private static void Through(VcpuState s, GuestMemory memory, byte vector, bool software)
+    /// <summary>
+    /// Delivers exception <paramref name="vector"/> with its <paramref name="errorCode"/> (pushed
+    /// after the return address where the exception has one), as a software processor raises it.
+    /// <paramref name="software"/> marks INT n, INT3 and INTO, whose gates must allow the CPL.
+    /// RIP must already hold the return address (the faulting instruction for a fault, the next
+    /// one for a trap). Throws the <see cref="GuestException"/> delivery itself raises.
+    /// </summary>
+    public static void DeliverException(VcpuState s, GuestMemory memory, byte vector, uint? errorCode, bool software) =>
+        Through(s, memory, vector, software, errorCode);
+
+    private static void Through(VcpuState s, GuestMemory memory, byte vector, bool software, uint? errorCode = null)
     {
         var work = new VcpuState { Regs = s.Regs, Sregs = s.Sregs, Events = s.Events };
         var mem = new GuestLinearMemory(memory, work);
         if ((work.Sregs.Cr0 & 1) == 0) RealMode(work, mem, vector);
         else if ((work.Regs.Rflags & VM) != 0) throw new NotEmulatedException("interrupts in virtual-8086 mode are not delivered by the VMM");
-        else if ((work.Sregs.Efer & (1UL << 10)) != 0) LongMode(work, mem, vector, software);
-        else Protected(work, mem, vector, software);
+        else if ((work.Sregs.Efer & (1UL << 10)) != 0) LongMode(work, mem, vector, software, errorCode);
+        else Protected(work, mem, vector, software, errorCode);
         mem.Commit();
         s.Regs = work.Regs;
         s.Sregs = work.Sregs;
@@ -74,7 +84,7 @@ public static class InterruptDelivery
         s.Regs.Rflags &= ~(IF | TF | AC);
     }
 
-    private static void Protected(VcpuState s, GuestLinearMemory mem, byte vector, bool software)
+    private static void Protected(VcpuState s, GuestLinearMemory mem, byte vector, bool software, uint? errorCode)
     {
         if (vector * 8u + 7 > s.Sregs.Idt.Limit) throw GuestException.Gp((uint)(vector * 8 + 2));
         ulong gate = mem.ReadUInt(s.Sregs.Idt.Base + vector * 8UL, 8, user: false);
@@ -109,6 +119,7 @@ public static class InterruptDelivery
             inner.Push(oldFlags, size);
             inner.Push(s.Sregs.Cs.Selector, size);
             inner.Push(s.Regs.Rip, size);
+            if (errorCode is { } innerCode) inner.Push(innerCode, size);
             inner.Commit();
         }
         else
@@ -117,6 +128,7 @@ public static class InterruptDelivery
             stack.Push(oldFlags, size);
             stack.Push(s.Sregs.Cs.Selector, size);
             stack.Push(s.Regs.Rip, size);
+            if (errorCode is { } code) stack.Push(code, size);
             stack.Commit();
         }
         cs.MarkAccessed(mem);
@@ -127,7 +139,7 @@ public static class InterruptDelivery
         if (type is 0x6 or 0xE) s.Regs.Rflags &= ~IF; // interrupt gate, not trap gate
     }
 
-    private static void LongMode(VcpuState s, GuestLinearMemory mem, byte vector, bool software)
+    private static void LongMode(VcpuState s, GuestLinearMemory mem, byte vector, bool software, uint? errorCode)
     {
         if (vector * 16u + 15 > s.Sregs.Idt.Limit) throw GuestException.Gp((uint)(vector * 16 + 2));
         ulong lo = mem.ReadUInt(s.Sregs.Idt.Base + vector * 16UL, 8, user: false);
@@ -149,12 +161,12 @@ public static class InterruptDelivery
         if (ist != 0) rsp = mem.ReadUInt(tss + 0x24 + (ulong)(ist - 1) * 8, 8, user: false);
         else if (newCpl < cpl) rsp = mem.ReadUInt(tss + 4 + (ulong)newCpl * 8, 8, user: false);
         rsp &= ~0xFUL; // the 64-bit frame is 16-byte aligned
-        ulong[] frame = [oldRip, oldCs, oldFlags, oldRsp, oldSs];
+        ulong[] frame = errorCode is { } code ? [code, oldRip, oldCs, oldFlags, oldRsp, oldSs] : [oldRip, oldCs, oldFlags, oldRsp, oldSs];
         var bytes = new byte[frame.Length * 8];
         for (int i = 0; i < frame.Length; i++) BitConverter.TryWriteBytes(bytes.AsSpan(i * 8), frame[i]);
-        mem.Write(rsp - 40, bytes, user: false);
+        mem.Write(rsp - (ulong)bytes.Length, bytes, user: false);
         cs.MarkAccessed(mem);
-        s.Regs.Rsp = rsp - 40;
+        s.Regs.Rsp = rsp - (ulong)bytes.Length;
         if (newCpl < cpl)
             s.Sregs.Ss = new KvmSegment { Selector = (ushort)newCpl, Unusable = 1, Dpl = (byte)newCpl, S = 1, Type = 3, Db = 1 };
         s.Sregs.Ss.Dpl = (byte)newCpl;

@@ -139,8 +139,15 @@ public sealed unsafe class GuestMemory : IDisposable
         return true;
     }
 
+    /// <summary>
+    /// Told of every write the VMM makes through this object (interrupt frames, loaders, page-table
+    /// bits): a software CPU drops code it decoded from those bytes.
+    /// </summary>
+    public Action<ulong, int>? WriteObserver { get; set; }
+
     private void MarkWritten(GuestMemoryRegion r, ulong gpa, int length)
     {
+        WriteObserver?.Invoke(gpa, length);
         var bits = _vmmWritten[(int)r.Slot];
         ulong first = (gpa - r.GuestBase) / PageSize, last = (gpa - r.GuestBase + (ulong)length - 1) / PageSize;
         for (ulong page = first; page <= last; page++) bits[page / 64] |= 1UL << (int)(page % 64);

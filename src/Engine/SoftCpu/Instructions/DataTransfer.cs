@@ -1,0 +1,260 @@
+using Iced.Intel;
+using VmReplay.Engine.SoftCpu.Decoding;
+
+namespace VmReplay.Engine.SoftCpu.Instructions;
+
+/// <summary>
+/// MOV (general registers, memory, immediates, moffs), MOVZX, MOVSX, MOVSXD, LEA, XCHG, PUSH and
+/// POP of general registers, memory and immediates, PUSHA/POPA, ENTER/LEAVE, CBW/CWDE/CDQE,
+/// CWD/CDQ/CQO, CMOVcc, SETcc, BSWAP, and the NOP family (NOP, PAUSE, hint NOPs, prefetches,
+/// fences, ENDBR).
+/// </summary>
+internal static unsafe class DataTransfer
+{
+    public static void Register(HandlerTable t)
+    {
+        foreach (var code in Enum.GetValues<Code>())
+        {
+            var m = code.Mnemonic();
+            var s = code.ToString();
+            switch (m)
+            {
+                case Mnemonic.Mov when !s.Contains("Sreg") && !s.Contains("_cr") && !s.Contains("_dr") && !s.Contains("_tr") && !s.Contains("Cr_") && !s.Contains("Dr_") && !s.Contains("Tr_"):
+                    t.Add(code, &Mov);
+                    break;
+                case Mnemonic.Movzx: t.Add(code, &Movzx); break;
+                case Mnemonic.Movsx or Mnemonic.Movsxd: t.Add(code, &Movsx); break;
+                case Mnemonic.Lea: t.Add(code, &Lea); break;
+                case Mnemonic.Xchg: t.Add(code, &Xchg); break;
+                case Mnemonic.Push when !IsSegmentPush(s): t.Add(code, &Push); break;
+                case Mnemonic.Pop when !IsSegmentPush(s): t.Add(code, &Pop); break;
+                case Mnemonic.Pusha or Mnemonic.Pushad: t.Add(code, &Pusha); break;
+                case Mnemonic.Popa or Mnemonic.Popad: t.Add(code, &Popa); break;
+                case Mnemonic.Leave: t.Add(code, &Leave); break;
+                case Mnemonic.Enter: t.Add(code, &Enter); break;
+                case Mnemonic.Cbw or Mnemonic.Cwde or Mnemonic.Cdqe: t.Add(code, &ExtendAccumulator); break;
+                case Mnemonic.Cwd or Mnemonic.Cdq or Mnemonic.Cqo: t.Add(code, &ExtendIntoDx); break;
+                case Mnemonic.Cmovo or Mnemonic.Cmovno or Mnemonic.Cmovb or Mnemonic.Cmovae or Mnemonic.Cmove or Mnemonic.Cmovne
+                    or Mnemonic.Cmovbe or Mnemonic.Cmova or Mnemonic.Cmovs or Mnemonic.Cmovns or Mnemonic.Cmovp or Mnemonic.Cmovnp
+                    or Mnemonic.Cmovl or Mnemonic.Cmovge or Mnemonic.Cmovle or Mnemonic.Cmovg:
+                    t.Add(code, &Cmov);
+                    break;
+                case Mnemonic.Seto or Mnemonic.Setno or Mnemonic.Setb or Mnemonic.Setae or Mnemonic.Sete or Mnemonic.Setne
+                    or Mnemonic.Setbe or Mnemonic.Seta or Mnemonic.Sets or Mnemonic.Setns or Mnemonic.Setp or Mnemonic.Setnp
+                    or Mnemonic.Setl or Mnemonic.Setge or Mnemonic.Setle or Mnemonic.Setg:
+                    t.Add(code, &Setcc);
+                    break;
+                case Mnemonic.Bswap: t.Add(code, &Bswap); break;
+                case Mnemonic.Nop or Mnemonic.Pause or Mnemonic.Endbr32 or Mnemonic.Endbr64
+                    or Mnemonic.Prefetchnta or Mnemonic.Prefetcht0 or Mnemonic.Prefetcht1 or Mnemonic.Prefetcht2 or Mnemonic.Prefetchw
+                    or Mnemonic.Lfence or Mnemonic.Sfence or Mnemonic.Mfence:
+                    t.Add(code, &Nothing);
+                    break;
+            }
+        }
+    }
+
+    private static bool IsSegmentPush(string code) =>
+        code.Contains("ES") || code.Contains("CS") || code.Contains("SS") || code.Contains("DS") || code.Contains("FS") || code.Contains("GS");
+
+    private static bool Nothing(Processor c, ref DecodedInstruction d) => true;
+
+    private static bool Mov(Processor c, ref DecodedInstruction d)
+    {
+        int size = d.Size0;
+        if (d.Kind0 == OperandKind.Register)
+        {
+            c.WriteReg(d.Reg0, size, d.Kind1 == OperandKind.Register ? c.ReadReg(d.Reg1, size) : c.ReadOperand(ref d, 1, size));
+            return true;
+        }
+        ulong v = c.ReadOperand(ref d, 1, size);
+        c.Write(c.LinearAddress(ref d), size, v);
+        return true;
+    }
+
+    private static bool Movzx(Processor c, ref DecodedInstruction d)
+    {
+        c.WriteReg(d.Reg0, d.Size0, c.ReadOperand(ref d, 1, d.Size1));
+        return true;
+    }
+
+    private static bool Movsx(Processor c, ref DecodedInstruction d)
+    {
+        c.WriteReg(d.Reg0, d.Size0, (ulong)Processor.SignExtend(c.ReadOperand(ref d, 1, d.Size1), d.Size1));
+        return true;
+    }
+
+    private static bool Lea(Processor c, ref DecodedInstruction d)
+    {
+        c.WriteReg(d.Reg0, d.Size0, c.EffectiveAddress(ref d));
+        return true;
+    }
+
+    private static bool Xchg(Processor c, ref DecodedInstruction d)
+    {
+        int size = d.Size0;
+        if (d.Kind0 == OperandKind.Register && d.Kind1 == OperandKind.Register)
+        {
+            ulong a = c.ReadReg(d.Reg0, size), b = c.ReadReg(d.Reg1, size);
+            // xchg eax,eax (opcode 90 in 64-bit mode is NOP and never decodes as this) still zero-extends.
+            c.WriteReg(d.Reg0, size, b);
+            c.WriteReg(d.Reg1, size, a);
+            return true;
+        }
+        int reg = d.Kind0 == OperandKind.Register ? d.Reg0 : d.Reg1;
+        ulong la = c.LinearAddress(ref d);
+        ulong m = c.ReadForWrite(la, size);
+        c.Write(la, size, c.ReadReg(reg, size));
+        c.WriteReg(reg, size, m);
+        return true;
+    }
+
+    private static int StackSize(ref DecodedInstruction d) => Math.Abs(d.I.StackPointerIncrement);
+
+    private static bool Push(Processor c, ref DecodedInstruction d)
+    {
+        int size = StackSize(ref d);
+        // PUSH RSP pushes the value before the push.
+        ulong v = c.ReadOperand(ref d, 0, size);
+        c.Push(v, size);
+        return true;
+    }
+
+    private static bool Pop(Processor c, ref DecodedInstruction d)
+    {
+        int size = StackSize(ref d);
+        if (d.Kind0 == OperandKind.Register)
+        {
+            ulong v = c.Pop(size);
+            c.WriteReg(d.Reg0, size, v);
+            return true;
+        }
+        // POP to memory: the address is computed with RSP already incremented (SDM "POP").
+        ulong value = c.PeekStack(0, size);
+        ulong saved = c.R(Processor.Rsp);
+        c.R(Processor.Rsp) = (saved & ~c.StackMask) | ((saved + (ulong)size) & c.StackMask);
+        try { c.Write(c.LinearAddress(ref d), size, value); }
+        catch
+        {
+            c.R(Processor.Rsp) = saved;
+            throw;
+        }
+        return true;
+    }
+
+    private static readonly int[] PushaOrder = [Processor.Rax, Processor.Rcx, Processor.Rdx, Processor.Rbx, Processor.Rsp, Processor.Rbp, Processor.Rsi, Processor.Rdi];
+
+    private static bool Pusha(Processor c, ref DecodedInstruction d)
+    {
+        int size = d.I.Mnemonic == Mnemonic.Pushad ? 4 : 2;
+        ulong sp = c.R(Processor.Rsp);
+        Span<ulong> values = stackalloc ulong[8];
+        for (int i = 0; i < 8; i++) values[i] = c.ReadReg(PushaOrder[i], size);
+        c.ProbeWrite(c.Linear(Processor.Ss, (sp - (ulong)(8 * size)) & c.StackMask), 8 * size);
+        foreach (ulong v in values) c.Push(v, size);
+        return true;
+    }
+
+    private static bool Popa(Processor c, ref DecodedInstruction d)
+    {
+        int size = d.I.Mnemonic == Mnemonic.Popad ? 4 : 2;
+        Span<ulong> values = stackalloc ulong[8];
+        for (int i = 0; i < 8; i++) values[i] = c.PeekStack((ulong)(i * size), size);
+        for (int i = 0; i < 8; i++)
+            if (PushaOrder[7 - i] != Processor.Rsp) c.WriteReg(PushaOrder[7 - i], size, values[i]);
+        ulong sp = c.R(Processor.Rsp);
+        c.R(Processor.Rsp) = (sp & ~c.StackMask) | ((sp + (ulong)(8 * size)) & c.StackMask);
+        return true;
+    }
+
+    private static bool Leave(Processor c, ref DecodedInstruction d)
+    {
+        int size = StackSize(ref d);
+        // The frame pointer has the stack's width: BP, EBP or RBP.
+        ulong bp = c.R(Processor.Rbp) & c.StackMask;
+        ulong v = c.Read(c.Linear(Processor.Ss, bp), size);
+        c.R(Processor.Rsp) = (c.R(Processor.Rsp) & ~c.StackMask) | ((bp + (ulong)size) & c.StackMask);
+        c.WriteReg(Processor.Rbp, size, v);
+        return true;
+    }
+
+    private static bool Enter(Processor c, ref DecodedInstruction d)
+    {
+        int size = d.I.Code switch { Code.Enterw_imm16_imm8 => 2, Code.Enterd_imm16_imm8 => 4, _ => 8 };
+        ulong alloc = d.I.Immediate16;
+        int level = d.I.Immediate8_2nd & 31;
+        ulong savedSp = c.R(Processor.Rsp), savedBp = c.R(Processor.Rbp);
+        try
+        {
+            c.Push(c.ReadReg(Processor.Rbp, size), size);
+            ulong frame = c.R(Processor.Rsp) & c.StackMask;
+            if (level > 0)
+            {
+                ulong bp = c.R(Processor.Rbp) & c.StackMask;
+                for (int i = 1; i < level; i++)
+                {
+                    bp = (bp - (ulong)size) & c.StackMask;
+                    c.Push(c.Read(c.Linear(Processor.Ss, bp), size), size);
+                }
+                c.Push(frame, size);
+            }
+            ulong sp = (c.R(Processor.Rsp) - alloc) & c.StackMask;
+            c.ProbeWrite(c.Linear(Processor.Ss, sp), 1);
+            c.WriteReg(Processor.Rbp, size, frame);
+            c.R(Processor.Rsp) = (c.R(Processor.Rsp) & ~c.StackMask) | sp;
+        }
+        catch
+        {
+            c.R(Processor.Rsp) = savedSp;
+            c.R(Processor.Rbp) = savedBp;
+            throw;
+        }
+        return true;
+    }
+
+    private static bool ExtendAccumulator(Processor c, ref DecodedInstruction d)
+    {
+        int size = d.I.Mnemonic switch { Mnemonic.Cbw => 2, Mnemonic.Cwde => 4, _ => 8 };
+        c.WriteReg(Processor.Rax, size, (ulong)Processor.SignExtend(c.ReadReg(Processor.Rax, size / 2), size / 2));
+        return true;
+    }
+
+    private static bool ExtendIntoDx(Processor c, ref DecodedInstruction d)
+    {
+        int size = d.I.Mnemonic switch { Mnemonic.Cwd => 2, Mnemonic.Cdq => 4, _ => 8 };
+        bool negative = Processor.SignExtend(c.ReadReg(Processor.Rax, size), size) < 0;
+        c.WriteReg(Processor.Rdx, size, negative ? ulong.MaxValue : 0);
+        return true;
+    }
+
+    private static bool Cmov(Processor c, ref DecodedInstruction d)
+    {
+        int size = d.Size0;
+        // The source is read (and may fault) whether or not the condition holds; a 32-bit
+        // destination is zero-extended either way.
+        ulong v = c.ReadOperand(ref d, 1, size);
+        c.WriteReg(d.Reg0, size, c.Condition(d.Condition) ? v : c.ReadReg(d.Reg0, size));
+        return true;
+    }
+
+    private static bool Setcc(Processor c, ref DecodedInstruction d)
+    {
+        c.WriteOperand0(ref d, 1, c.Condition(d.Condition) ? 1UL : 0);
+        return true;
+    }
+
+    private static bool Bswap(Processor c, ref DecodedInstruction d)
+    {
+        int size = d.Size0;
+        ulong v = c.ReadReg(d.Reg0, size);
+        // BSWAP of a 16-bit register is undefined; processors clear it.
+        ulong r = size switch
+        {
+            8 => System.Buffers.Binary.BinaryPrimitives.ReverseEndianness(v),
+            4 => System.Buffers.Binary.BinaryPrimitives.ReverseEndianness((uint)v),
+            _ => 0,
+        };
+        c.WriteReg(d.Reg0, size, r);
+        return true;
+    }
+}

@@ -1,0 +1,100 @@
+using VmReplay.Engine.Emulation;
+using VmReplay.Engine.Memory;
+using VmReplay.Engine.Vm;
+
+namespace VmReplay.Engine.SoftCpu;
+
+/// <summary>Writes to CR0, CR3, CR4 and EFER with their checks and effects (SDM vol. 3A, 2.5, 9.8.5), and the MSRs the processor keeps itself.</summary>
+public sealed partial class Processor
+{
+    internal void WriteCr0(ulong v)
+    {
+        if ((v >> 32) != 0 && Long64 || (v & Cr0Pg) != 0 && (v & Cr0Pe) == 0 || (v & Cr0Nw) != 0 && (v & Cr0Cd) == 0) throw Gp();
+        v = (uint)v | Cr0Et;
+        bool pagingOn = (v & Cr0Pg) != 0 && (Cr0 & Cr0Pg) == 0;
+        bool pagingOff = (v & Cr0Pg) == 0 && (Cr0 & Cr0Pg) != 0;
+        if (pagingOn && (Efer & EferLme) != 0)
+        {
+            // Entering IA-32e mode needs PAE, and is done from compatibility-style code.
+            if ((Cr4 & Cr4Pae) == 0) throw Gp();
+            Efer |= EferLma;
+        }
+        if (pagingOff && (Efer & EferLma) != 0)
+        {
+            if (Long64) throw Gp();
+            Efer &= ~EferLma;
+        }
+        bool flush = ((Cr0 ^ v) & (Cr0Pg | Cr0Wp | Cr0Pe)) != 0;
+        Cr0 = v;
+        ModeChanged();
+        if (flush) FlushTlb();
+    }
+
+    internal void WriteCr3(ulong v)
+    {
+        if (Long64 && (v >> PageWalker.MaxPhysicalAddressBits) != 0) throw Gp();
+        Cr3 = v;
+        FlushTlb();
+    }
+
+    // CR4 bits this processor has: VME, PVI, TSD, DE, PSE, PAE, MCE, PGE, PCE, OSFXSR, OSXMMEXCPT.
+    private const ulong Cr4Supported = 0x7FF;
+
+    internal void WriteCr4(ulong v)
+    {
+        if ((v & ~Cr4Supported) != 0) throw Gp();
+        if ((Efer & EferLma) != 0 && (v & Cr4Pae) == 0) throw Gp();
+        Cr4 = v;
+        FlushTlb();
+    }
+
+    private const uint MsrEfer = 0xC000_0080, MsrFsBase = 0xC000_0100, MsrGsBase = 0xC000_0101, MsrUcodeRev = 0x8B;
+
+    /// <summary>An MSR the processor answers itself (the rest go to the VMM as exits).</summary>
+    internal bool TryReadOwnMsr(uint index, out ulong value)
+    {
+        switch (index)
+        {
+            case MsrEfer: value = Efer; return true;
+            case MsrFsBase: value = Seg[Fs].Base; return true;
+            case MsrGsBase: value = Seg[Gs].Base; return true;
+            // Microcode revision: Linux reads it on every Intel family 6 processor, with no fault handler.
+            case MsrUcodeRev: value = 0; return true;
+            default: return Msrs.TryGetValue(index, out value);
+        }
+    }
+
+    internal bool TryWriteOwnMsr(uint index, ulong value)
+    {
+        switch (index)
+        {
+            case MsrEfer:
+                ulong allowed = EferSce | EferLme | EferNxe;
+                if ((value & ~(allowed | EferLma)) != 0) throw Gp();
+                // LME cannot change while paging is on.
+                if ((Cr0 & Cr0Pg) != 0 && ((value ^ Efer) & EferLme) != 0) throw Gp();
+                ulong next = (value & allowed) | (Efer & EferLma);
+                bool flush = ((next ^ Efer) & EferNxe) != 0;
+                Efer = next;
+                ModeChanged();
+                if (flush) FlushTlb();
+                return true;
+            case MsrFsBase:
+            case MsrGsBase:
+                if (!PageWalker.IsCanonical48(value)) throw Gp();
+                Seg[index == MsrFsBase ? Fs : Gs].Base = value;
+                RefreshSegmentBases();
+                return true;
+            case MsrUcodeRev:
+                return true;
+            default:
+                if (!Msrs.ContainsKey(index)) return false;
+                if (index is 0xC000_0082 or 0xC000_0083 or 0xC000_0102 or 0x175 or 0x176 && !PageWalker.IsCanonical48(value)) throw Gp();
+                Msrs[index] = value;
+                return true;
+        }
+    }
+
+    /// <summary>Linear-memory access for engine code shared with the KVM path, on <paramref name="state"/>'s translation.</summary>
+    internal GuestLinearMemory LinearMemoryFor(VcpuState state) => new(_memory, state);
+}

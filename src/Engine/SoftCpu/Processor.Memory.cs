@@ -1,0 +1,406 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using VmReplay.Engine.Emulation;
+using VmReplay.Engine.Memory;
+using VmReplay.Engine.SoftCpu.Decoding;
+
+namespace VmReplay.Engine.SoftCpu;
+
+public sealed unsafe partial class Processor
+{
+    // A direct-mapped TLB per kind of access. A tag is the linear page with bit 0 saying whether
+    // it was filled for CPL 3, so one entry serves one privilege; an invalid tag has its low
+    // bits set and matches nothing. Entries hold the host address of the page: a hit is one
+    // compare and one load or store. Write entries exist only for pages already marked dirty
+    // and holding no decoded code, so a write hit needs no bookkeeping at all.
+    private struct TlbEntry
+    {
+        public ulong Tag;
+        public byte* Host;
+        public ulong Physical;
+    }
+
+    private const int TlbBits = 10;
+    private const int TlbMask = (1 << TlbBits) - 1;
+    private const ulong PageMask = ~0xFFFUL;
+    private const ulong InvalidTag = ulong.MaxValue;
+
+    private readonly TlbEntry[] _tlbRead = new TlbEntry[1 << TlbBits];
+    private readonly TlbEntry[] _tlbWrite = new TlbEntry[1 << TlbBits];
+    private readonly TlbEntry[] _tlbFetch = new TlbEntry[1 << TlbBits];
+    private ulong _tlbKey;
+
+    // Pages the guest wrote since the dirty log was last taken, per RAM region.
+    private ulong[][] _dirty = [];
+
+    private void InitMemory()
+    {
+        _dirty = _memory.Regions.Select(r => new ulong[(r.Size / GuestMemory.PageSize + 63) / 64]).ToArray();
+        FlushTlb();
+    }
+
+    /// <summary>Drops every cached translation (CR3, CR0, CR4, EFER writes, INVLPG of a large page, mode changes).</summary>
+    internal void FlushTlb()
+    {
+        Array.Fill(_tlbRead, new TlbEntry { Tag = InvalidTag });
+        Array.Fill(_tlbWrite, new TlbEntry { Tag = InvalidTag });
+        Array.Fill(_tlbFetch, new TlbEntry { Tag = InvalidTag });
+        _tlbKey = Cpl == 3 ? 1UL : 0UL;
+        _mapGeneration++;
+    }
+
+    /// <summary>INVLPG: drops the translations of one linear page.</summary>
+    internal void FlushTlbPage(ulong linear)
+    {
+        int i = (int)(linear >> 12) & TlbMask;
+        _tlbRead[i].Tag = _tlbWrite[i].Tag = _tlbFetch[i].Tag = InvalidTag;
+        // Large pages cover many slots, and decoded blocks were looked up through the old mapping.
+        _mapGeneration++;
+    }
+
+    private void FlushWriteTlb() => Array.Fill(_tlbWrite, new TlbEntry { Tag = InvalidTag });
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static ref TlbEntry Slot(TlbEntry[] tlb, ulong linear) =>
+        ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(tlb), (int)(linear >> 12) & TlbMask);
+
+    // ---- Linear reads and writes at the current privilege -------------------------------------
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal byte Read8(ulong la)
+    {
+        ref var e = ref Slot(_tlbRead, la);
+        if (e.Tag == ((la & PageMask) | _tlbKey)) return e.Host[la & 0xFFF];
+        return (byte)ReadSlow(la, 1, Cpl == 3);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal ushort Read16(ulong la)
+    {
+        ref var e = ref Slot(_tlbRead, la);
+        if (e.Tag == ((la & PageMask) | _tlbKey) && (la & 0xFFF) <= 0xFFE) return *(ushort*)(e.Host + (la & 0xFFF));
+        return (ushort)ReadSlow(la, 2, Cpl == 3);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal uint Read32(ulong la)
+    {
+        ref var e = ref Slot(_tlbRead, la);
+        if (e.Tag == ((la & PageMask) | _tlbKey) && (la & 0xFFF) <= 0xFFC) return *(uint*)(e.Host + (la & 0xFFF));
+        return (uint)ReadSlow(la, 4, Cpl == 3);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal ulong Read64(ulong la)
+    {
+        ref var e = ref Slot(_tlbRead, la);
+        if (e.Tag == ((la & PageMask) | _tlbKey) && (la & 0xFFF) <= 0xFF8) return *(ulong*)(e.Host + (la & 0xFFF));
+        return ReadSlow(la, 8, Cpl == 3);
+    }
+
+    /// <summary>A read of 1, 2, 4 or 8 bytes.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal ulong Read(ulong la, int size) => size switch
+    {
+        1 => Read8(la),
+        2 => Read16(la),
+        4 => Read32(la),
+        _ => Read64(la),
+    };
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal void Write8(ulong la, byte v)
+    {
+        ref var e = ref Slot(_tlbWrite, la);
+        if (e.Tag == ((la & PageMask) | _tlbKey)) { e.Host[la & 0xFFF] = v; return; }
+        WriteSlow(la, 1, v, Cpl == 3);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal void Write16(ulong la, ushort v)
+    {
+        ref var e = ref Slot(_tlbWrite, la);
+        if (e.Tag == ((la & PageMask) | _tlbKey) && (la & 0xFFF) <= 0xFFE) { *(ushort*)(e.Host + (la & 0xFFF)) = v; return; }
+        WriteSlow(la, 2, v, Cpl == 3);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal void Write32(ulong la, uint v)
+    {
+        ref var e = ref Slot(_tlbWrite, la);
+        if (e.Tag == ((la & PageMask) | _tlbKey) && (la & 0xFFF) <= 0xFFC) { *(uint*)(e.Host + (la & 0xFFF)) = v; return; }
+        WriteSlow(la, 4, v, Cpl == 3);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal void Write64(ulong la, ulong v)
+    {
+        ref var e = ref Slot(_tlbWrite, la);
+        if (e.Tag == ((la & PageMask) | _tlbKey) && (la & 0xFFF) <= 0xFF8) { *(ulong*)(e.Host + (la & 0xFFF)) = v; return; }
+        WriteSlow(la, 8, v, Cpl == 3);
+    }
+
+    /// <summary>A write of 1, 2, 4 or 8 bytes.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal void Write(ulong la, int size, ulong v)
+    {
+        switch (size)
+        {
+            case 1: Write8(la, (byte)v); break;
+            case 2: Write16(la, (ushort)v); break;
+            case 4: Write32(la, (uint)v); break;
+            default: Write64(la, v); break;
+        }
+    }
+
+    /// <summary>
+    /// Checks that <paramref name="size"/> bytes at <paramref name="la"/> may be written, raising
+    /// the fault the write would, without writing (read-modify-write instructions check before
+    /// they change anything).
+    /// </summary>
+    internal void ProbeWrite(ulong la, int size)
+    {
+        ref var e = ref Slot(_tlbWrite, la);
+        if (e.Tag == ((la & PageMask) | _tlbKey) && (la & 0xFFF) <= (ulong)(0x1000 - size)) return;
+        TranslateData(la, write: true, user: Cpl == 3, out _);
+        if (((la + (ulong)size - 1) & PageMask) != (la & PageMask)) TranslateData((la + (ulong)size - 1) & LinearMask, write: true, user: Cpl == 3, out _);
+    }
+
+    /// <summary>Reads with supervisor rights whatever the CPL (descriptor tables, the TSS, the IDT: SDM 4.6 "implicit supervisor-mode accesses").</summary>
+    internal ulong ReadSystem(ulong la, int size) => ReadSlow(la & LinearMask, size, user: false);
+
+    /// <summary>Writes with supervisor rights whatever the CPL (accessed bits of descriptors, TSS busy bits).</summary>
+    internal void WriteSystem(ulong la, int size, ulong value) => WriteSlow(la & LinearMask, size, value, user: false);
+
+    /// <summary>Reads <paramref name="destination"/>.Length bytes (FXRSTOR, far pointers, descriptor tables) at the current privilege.</summary>
+    internal void ReadBytes(ulong la, Span<byte> destination)
+    {
+        for (int i = 0; i < destination.Length; i++) destination[i] = Read8((la + (ulong)i) & LinearMask);
+    }
+
+    /// <summary>
+    /// Writes <paramref name="source"/> at the current privilege; every page is checked first, so
+    /// a fault leaves memory unchanged.
+    /// </summary>
+    internal void WriteBytes(ulong la, ReadOnlySpan<byte> source)
+    {
+        for (int i = 0; i < source.Length; i += 0x1000 - (int)((la + (ulong)i) & 0xFFF))
+            ProbeWrite((la + (ulong)i) & LinearMask, 1);
+        ProbeWrite((la + (ulong)source.Length - 1) & LinearMask, 1);
+        for (int i = 0; i < source.Length; i++) Write8((la + (ulong)i) & LinearMask, source[i]);
+    }
+
+    // ---- Slow paths: translation, page crossings, MMIO, code and dirty bookkeeping ------------
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private ulong ReadSlow(ulong la, int size, bool user)
+    {
+        ulong last = (la + (ulong)size - 1) & LinearMask;
+        if ((last & PageMask) != (la & PageMask))
+        {
+            // Crossing a page: both halves are translated (and may fault) before either is read.
+            ulong value = 0;
+            for (int i = 0; i < size; i++) value |= ReadSlow((la + (ulong)i) & LinearMask, 1, user) << (8 * i);
+            return value;
+        }
+        ulong pa = TranslateData(la, write: false, user, out byte* host);
+        if (host is null) return MmioRead(pa, size);
+        byte* p = host + (la & 0xFFF);
+        return size switch { 1 => *p, 2 => *(ushort*)p, 4 => *(uint*)p, _ => *(ulong*)p };
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void WriteSlow(ulong la, int size, ulong value, bool user)
+    {
+        ulong last = (la + (ulong)size - 1) & LinearMask;
+        if ((last & PageMask) != (la & PageMask))
+        {
+            TranslateData(la, write: true, user, out _);
+            TranslateData(last, write: true, user, out _);
+            for (int i = 0; i < size; i++) WriteSlow((la + (ulong)i) & LinearMask, 1, value >> (8 * i), user);
+            return;
+        }
+        ulong pa = TranslateData(la, write: true, user, out byte* host);
+        if (host is null)
+        {
+            MmioWrite(pa, size, value);
+            return;
+        }
+        byte* p = host + (la & 0xFFF);
+        switch (size)
+        {
+            case 1: *p = (byte)value; break;
+            case 2: *(ushort*)p = (ushort)value; break;
+            case 4: *(uint*)p = (uint)value; break;
+            default: *(ulong*)p = value; break;
+        }
+        if (_codePages.Contains(pa & PageMask)) InvalidateCode(pa, size);
+    }
+
+    /// <summary>
+    /// Translates a data access, raising #PF or #GP as the MMU would, and fills the TLB. Returns
+    /// the physical address and the host address of its page, or null for a page that is not RAM.
+    /// </summary>
+    private ulong TranslateData(ulong la, bool write, bool user, out byte* host)
+    {
+        var access = (write ? PageAccess.Write : PageAccess.Read) | (user ? PageAccess.User : 0);
+        ulong pa = Translate(la, access);
+        host = HostPage(pa & PageMask);
+        if (host is null) return pa;
+        ulong page = pa & PageMask;
+        if (write) MarkDirty(page);
+        bool privilegeOfTlb = user == (Cpl == 3);
+        if (privilegeOfTlb && !(write && _codePages.Contains(page)))
+        {
+            ref var e = ref Slot(write ? _tlbWrite : _tlbRead, la);
+            e.Tag = (la & PageMask) | _tlbKey;
+            e.Host = host;
+            e.Physical = page;
+        }
+        return pa;
+    }
+
+    /// <summary>Linear to physical for <paramref name="access"/>, through the page tables when paging is on.</summary>
+    internal ulong Translate(ulong la, PageAccess access)
+    {
+        if ((Cr0 & Cr0Pg) == 0) return la & 0xFFFF_FFFF;
+        var t = PageWalker.Walk(_memory, new PagingContext(Cr0, Cr3, Cr4, Efer), la, access, updateTables: true);
+        switch (t.Status)
+        {
+            case PageTranslationStatus.Ok:
+                return t.PhysicalAddress;
+            case PageTranslationStatus.PageFault:
+                throw new GuestException(GuestException.PageFault, t.PageFaultErrorCode, la);
+            case PageTranslationStatus.NonCanonical:
+                throw GuestException.Gp();
+            default:
+                // A paging structure outside RAM: the walk reads all-ones there on a PC, which
+                // has the reserved bits set.
+                throw new GuestException(GuestException.PageFault, 0x9 | ((access & PageAccess.Write) != 0 ? 2u : 0) | ((access & PageAccess.User) != 0 ? 4u : 0), la);
+        }
+    }
+
+    /// <summary>The host address of RAM page <paramref name="page"/>, or null where there is no RAM.</summary>
+    private byte* HostPage(ulong page)
+    {
+        foreach (var r in _memory.Regions)
+            if (r.Contains(page)) return r.Host + (page - r.GuestBase);
+        return null;
+    }
+
+    private void MarkDirty(ulong page)
+    {
+        var regions = _memory.Regions;
+        for (int i = 0; i < regions.Count; i++)
+            if (regions[i].Contains(page))
+            {
+                ulong n = (page - regions[i].GuestBase) / GuestMemory.PageSize;
+                _dirty[i][n / 64] |= 1UL << (int)(n % 64);
+                return;
+            }
+    }
+
+    /// <summary>
+    /// ORs the pages the guest wrote in RAM region <paramref name="region"/> since the last call
+    /// into <paramref name="bitmap"/> and forgets them (the dirty-page log a VMM reads).
+    /// </summary>
+    public void TakeDirtyPages(int region, Span<ulong> bitmap)
+    {
+        var bits = _dirty[region];
+        for (int w = 0; w < bits.Length; w++)
+        {
+            bitmap[w] |= bits[w];
+            bits[w] = 0;
+        }
+        // A write through a cached translation would not mark its page again.
+        FlushWriteTlb();
+    }
+
+    // ---- MMIO -----------------------------------------------------------------------------------
+
+    // An access to a physical address that is not RAM goes to the VMM as an exit. A read cannot
+    // complete without the VMM's answer: the instruction is abandoned (no instruction changes
+    // anything before its memory reads) and executed again once the answer is in. A write
+    // completes the instruction and is handed over after it.
+    private bool _mmioAnswerReady;
+    private ulong _mmioAnswerAddress;
+    private int _mmioAnswerSize;
+    private ulong _mmioAnswer;
+
+    private ulong MmioRead(ulong pa, int size)
+    {
+        if (_mmioAnswerReady && _mmioAnswerAddress == pa && _mmioAnswerSize == size)
+        {
+            _mmioAnswerReady = false;
+            return _mmioAnswer;
+        }
+        Exit.SetMmio(pa, size, isWrite: false, 0);
+        throw ExitRequest.Instance;
+    }
+
+    private void MmioWrite(ulong pa, int size, ulong value)
+    {
+        if (Exit.Kind == ProcessorExitKind.MmioWrite)
+            throw new NotEmulatedException($"an instruction that writes to MMIO twice (at {Exit.Address:x} and {pa:x})");
+        Exit.SetMmio(pa, size, isWrite: true, value);
+        _exitAfterInstruction = true;
+    }
+
+    // ---- Decoded code and self-modifying code ---------------------------------------------------
+
+    // Physical pages some decoded block was read from. Writes to them go the slow way and drop
+    // the blocks whose bytes they change.
+    private readonly HashSet<ulong> _codePages = new();
+    private readonly Dictionary<ulong, List<Block>> _blocksByPage = new();
+
+    internal void RegisterCode(Block block)
+    {
+        foreach (ulong page in block.Pages())
+        {
+            if (_codePages.Add(page)) FlushWriteTlb();
+            if (!_blocksByPage.TryGetValue(page, out var list)) _blocksByPage[page] = list = new List<Block>();
+            list.Add(block);
+        }
+    }
+
+    private void InvalidateCode(ulong pa, int size)
+    {
+        if (!_blocksByPage.TryGetValue(pa & PageMask, out var list)) return;
+        bool any = false;
+        for (int i = list.Count - 1; i >= 0; i--)
+        {
+            var b = list[i];
+            if (!b.Valid) { list.RemoveAt(i); continue; }
+            if (!b.Overlaps(pa, size)) continue;
+            b.Valid = false;
+            _blocks.Remove(b.Key);
+            list.RemoveAt(i);
+            any = true;
+        }
+        // The instruction may have rewritten code of the block now executing.
+        if (any) _exitAfterInstruction = true;
+    }
+
+    // The VMM wrote guest memory (an interrupt frame, a loader, page-table bits).
+    private void OnVmmWrite(ulong gpa, int length)
+    {
+        ulong end = gpa + (ulong)length;
+        for (ulong at = gpa; at < end;)
+        {
+            int n = (int)(Math.Min(end, (at & PageMask) + GuestMemory.PageSize) - at);
+            if (_codePages.Contains(at & PageMask)) InvalidateCode(at, n);
+            at += (ulong)n;
+        }
+    }
+
+    /// <summary>Forgets every decoded block (memory was replaced wholesale: a snapshot restore, a new state).</summary>
+    internal void InvalidateAllCode()
+    {
+        foreach (var b in _blocks.Values) b.Valid = false;
+        _blocks.Clear();
+        _blocksByPage.Clear();
+        _codePages.Clear();
+        _mapGeneration++;
+        FlushWriteTlb();
+    }
+}
