@@ -29,6 +29,16 @@ public sealed unsafe partial class Processor
     private readonly HashSet<ulong> _breakpoints = new();
     private long _breakpointVersion;
 
+    /// <summary>
+    /// How many instructions may retire from the start of the current block before the run's
+    /// limit: exact for an instruction that runs alone in its block (a REP string instruction,
+    /// whose handler may retire up to this many iterations, adding all but one with <see cref="RetireExtra"/>).
+    /// </summary>
+    internal long RepeatBudget;
+
+    /// <summary>Counts <paramref name="n"/> more retired instructions than the run loop's one per handler call (REP iterations).</summary>
+    internal void RetireExtra(long n) => InstructionCount += n;
+
     /// <summary>When set, <see cref="Run"/> stops with <see cref="ProcessorExitKind.InterruptWindow"/> where the guest can take an interrupt.</summary>
     public bool RequestInterruptWindow { get; set; }
 
@@ -106,6 +116,7 @@ public sealed unsafe partial class Processor
             }
             ignoreBreakpoint = false;
             InterruptShadow = false;
+            RepeatBudget = instructionLimit - InstructionCount;
 
             int i = 0;
             try

@@ -22,7 +22,11 @@ public sealed unsafe partial class Processor
     internal KvmDtable Gdtr, Idtr;
     internal ulong Cr0, Cr2, Cr3, Cr4, Cr8, Efer, ApicBase;
     internal readonly ulong[] Dr = new ulong[8];
-    /// <summary>x87, MMX and SSE state in the FXSAVE-like layout the engine saves.</summary>
+    /// <summary>
+    /// x87, MMX and SSE state as the engine saves it (struct kvm_fpu, FXSAVE-like). The x87 and
+    /// SSE units keep their working registers in their own form and move them in and out of
+    /// this layout through the Save/Load hooks below.
+    /// </summary>
     internal KvmFpu Fpu;
     /// <summary>The MSRs a snapshot keeps (<see cref="VcpuState.TrackedMsrs"/>), by index.</summary>
     internal readonly Dictionary<uint, ulong> Msrs = new();
@@ -71,6 +75,8 @@ public sealed unsafe partial class Processor
         Fpu = default;
         Fpu.Fcw = 0x40;
         Fpu.Mxcsr = 0x1F80;
+        LoadX87(in Fpu);
+        LoadSse(in Fpu);
         Msrs.Clear();
         foreach (uint msr in VcpuState.TrackedMsrs) Msrs[msr] = 0;
         Msrs[0x277] = 0x0007_0406_0007_0406; // IA32_PAT power-up value
@@ -128,7 +134,10 @@ public sealed unsafe partial class Processor
             Gdt = Gdtr, Idt = Idtr, Cr0 = Cr0, Cr2 = Cr2, Cr3 = Cr3, Cr4 = Cr4, Cr8 = Cr8, Efer = Efer, ApicBase = ApicBase,
         };
         s.Sregs = sr;
-        s.Fpu = Fpu;
+        var fpu = Fpu;
+        SaveX87(ref fpu);
+        SaveSse(ref fpu);
+        s.Fpu = fpu;
         s.Xsave = default;
         s.Xcrs = default;
         s.Events = default;
@@ -156,21 +165,28 @@ public sealed unsafe partial class Processor
         Tr = sr.Tr; Ldtr = sr.Ldt; Gdtr = sr.Gdt; Idtr = sr.Idt;
         Cr0 = sr.Cr0; Cr2 = sr.Cr2; Cr3 = sr.Cr3; Cr4 = sr.Cr4; Cr8 = sr.Cr8; Efer = sr.Efer; ApicBase = sr.ApicBase;
         Fpu = s.Fpu;
+        LoadX87(in Fpu);
+        LoadSse(in Fpu);
         InterruptShadow = s.Events.InterruptShadow != 0;
         for (int i = 0; i < 4; i++) Dr[i] = s.DebugRegs.Db[i];
         Dr[6] = s.DebugRegs.Dr6;
         Dr[7] = s.DebugRegs.Dr7;
         foreach (var (index, value) in s.Msrs)
             if (Msrs.ContainsKey(index)) Msrs[index] = value;
-        FpuStateLoaded();
-        // The privilege level is SS.DPL in protected mode, as KVM's state has it.
         ModeChanged();
         FlushTlb();
         InvalidateAllCode();
     }
 
-    /// <summary>Hook for the x87/SSE units to refresh anything they derive from <see cref="Fpu"/>.</summary>
-    partial void OnFpuStateLoaded();
+    /// <summary>The x87 unit writes its registers (FPR0-7 as 80-bit values, FCW, FSW, abridged tag, last opcode/IP/DP) into <paramref name="fpu"/>.</summary>
+    partial void SaveX87(ref KvmFpu fpu);
 
-    private void FpuStateLoaded() => OnFpuStateLoaded();
+    /// <summary>The x87 unit takes its registers from <paramref name="fpu"/>.</summary>
+    partial void LoadX87(in KvmFpu fpu);
+
+    /// <summary>The SSE unit writes XMM0-15 and MXCSR into <paramref name="fpu"/>.</summary>
+    partial void SaveSse(ref KvmFpu fpu);
+
+    /// <summary>The SSE unit takes XMM0-15 and MXCSR from <paramref name="fpu"/>.</summary>
+    partial void LoadSse(in KvmFpu fpu);
 }

@@ -27,7 +27,14 @@ internal static unsafe class BlockDecoder
         {
             int at = (int)(decoder.IP - start);
             if (at >= onPage) break;
+            ulong ipBefore = decoder.IP;
             decoder.Decode(out var ins);
+            // An instruction that runs alone starts a block of its own.
+            if (ops.Count > 0 && table.IsAlone(ins.Code) && decoder.LastError != DecoderError.NoMoreBytes)
+            {
+                end = (int)(ipBefore - start);
+                break;
+            }
             if (decoder.LastError == DecoderError.NoMoreBytes)
             {
                 // The instruction continues on the next page: decode it alone, with those bytes.

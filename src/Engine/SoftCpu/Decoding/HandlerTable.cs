@@ -12,6 +12,7 @@ internal sealed unsafe class HandlerTable
 {
     private readonly delegate*<Processor, ref DecodedInstruction, bool>[] _handlers;
     private readonly bool[] _endsBlock;
+    private readonly bool[] _alone;
 
 
     private HandlerTable()
@@ -19,6 +20,7 @@ internal sealed unsafe class HandlerTable
         int n = Enum.GetValues<Code>().Length;
         _handlers = new delegate*<Processor, ref DecodedInstruction, bool>[n];
         _endsBlock = new bool[n];
+        _alone = new bool[n];
     }
 
     private static HandlerTable Build()
@@ -37,24 +39,44 @@ internal sealed unsafe class HandlerTable
         FlagInstructions.Register,
         PortIo.Register,
         SystemInstructions.Register,
+        ShiftRotate.Register,
+        MultiplyDivide.Register,
+        BitInstructions.Register,
+        StringInstructions.Register,
+        AtomicExchange.Register,
+        DecimalArithmetic.Register,
+        X87.Register,
+        Sse.Register,
+        Mmx.Register,
+        FastSystemCalls.Register,
+        Protection.Register,
     ];
 
     // After Families: static fields initialise in text order.
     public static HandlerTable Instance { get; } = Build();
 
-    /// <summary>Registers <paramref name="handler"/> for <paramref name="code"/>; <paramref name="endsBlock"/> makes the decoder end the block after it.</summary>
-    public void Add(Code code, delegate*<Processor, ref DecodedInstruction, bool> handler, bool endsBlock = false)
+    /// <summary>
+    /// Registers <paramref name="handler"/> for <paramref name="code"/>. <paramref name="endsBlock"/>
+    /// makes the decoder end the block after it (the handler changes how code is fetched or
+    /// must be followed by a check of the run loop). <paramref name="alone"/> puts it in a block
+    /// of its own, where <see cref="Processor.RepeatBudget"/> is exact: a REP string instruction
+    /// runs many iterations in one call and retires each as one instruction.
+    /// </summary>
+    public void Add(Code code, delegate*<Processor, ref DecodedInstruction, bool> handler, bool endsBlock = false, bool alone = false)
     {
         if (_handlers[(int)code] != null) throw new InvalidOperationException($"two handlers for {code}");
         _handlers[(int)code] = handler;
-        _endsBlock[(int)code] = endsBlock;
+        _endsBlock[(int)code] = endsBlock || alone;
+        _alone[(int)code] = alone;
     }
 
     /// <summary>Registers <paramref name="handler"/> for each of <paramref name="codes"/>.</summary>
-    public void Add(ReadOnlySpan<Code> codes, delegate*<Processor, ref DecodedInstruction, bool> handler, bool endsBlock = false)
+    public void Add(ReadOnlySpan<Code> codes, delegate*<Processor, ref DecodedInstruction, bool> handler, bool endsBlock = false, bool alone = false)
     {
-        foreach (var c in codes) Add(c, handler, endsBlock);
+        foreach (var c in codes) Add(c, handler, endsBlock, alone);
     }
+
+    public bool IsAlone(Code code) => _alone[(int)code];
 
     public bool IsImplemented(Code code) => _handlers[(int)code] != null;
 
