@@ -42,7 +42,12 @@ internal sealed class DifferentialCase
     {
         Code = code;
         Text = text;
+        Iced.Intel.Decoder.Create(64, code, DifferentialLayout.CodeAddress).Decode(out var first);
+        Instruction = first;
     }
+
+    /// <summary>The (first) instruction, decoded.</summary>
+    public Instruction Instruction { get; }
 
     /// <summary>The case of the instruction <paramref name="emit"/> assembles (one instruction, at the code address).</summary>
     public static DifferentialCase Of(Action<Assembler> emit)
