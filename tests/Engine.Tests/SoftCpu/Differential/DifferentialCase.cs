@@ -111,6 +111,54 @@ internal sealed class DifferentialCase
         return this;
     }
 
+    /// <summary>
+    /// Sets the instruction's operand <paramref name="operand"/> (a register, 8-bit high ones
+    /// included, or a memory operand, whose address is computed from the registers as set now)
+    /// to <paramref name="value"/>, at the operand's size; the register's other bits stay.
+    /// </summary>
+    public DifferentialCase SetOperand(int operand, ulong value)
+    {
+        var ins = Instruction;
+        if (ins.GetOpKind(operand) == OpKind.Register)
+        {
+            var reg = ins.GetOpRegister(operand);
+            int shift = reg is >= Register.AH and <= Register.BH ? 8 : 0;
+            int index = shift == 8 ? reg - Register.AH : RegisterIndex(reg);
+            ulong mask = (reg.GetSize() == 8 ? ulong.MaxValue : (1UL << (8 * reg.GetSize())) - 1) << shift;
+            Gpr[index] = (Gpr[index] & ~mask) | ((value << shift) & mask);
+            return this;
+        }
+        return Poke(MemoryOffset(), value, ins.MemorySize.GetSize());
+    }
+
+    /// <summary>The value of operand <paramref name="operand"/> (a register or memory) before the instruction.</summary>
+    public ulong OperandValue(int operand)
+    {
+        var ins = Instruction;
+        if (ins.GetOpKind(operand) == OpKind.Register)
+        {
+            var reg = ins.GetOpRegister(operand);
+            if (reg is >= Register.AH and <= Register.BH) return (byte)(Gpr[reg - Register.AH] >> 8);
+            int size = reg.GetSize();
+            return size == 8 ? Gpr[RegisterIndex(reg)] : Gpr[RegisterIndex(reg)] & ((1UL << (8 * size)) - 1);
+        }
+        int at = MemoryOffset();
+        var data = InitialData();
+        ulong v = 0;
+        for (int i = ins.MemorySize.GetSize() - 1; i >= 0; i--) v = (v << 8) | data[at + i];
+        return v;
+    }
+
+    /// <summary>Where in the data buffer the memory operand points, with the registers as set now.</summary>
+    public int MemoryOffset()
+    {
+        var ins = Instruction;
+        ulong address = ins.MemoryDisplacement64;
+        if (ins.MemoryBase != Register.None) address += Gpr[RegisterIndex(ins.MemoryBase)];
+        if (ins.MemoryIndex != Register.None) address += Gpr[RegisterIndex(ins.MemoryIndex)] * (ulong)ins.MemoryIndexScale;
+        return checked((int)(address - DifferentialLayout.DataAddress));
+    }
+
     /// <summary>Points <paramref name="reg"/> at <paramref name="offset"/> in the data buffer.</summary>
     public DifferentialCase PointAt(Register reg, int offset) => Set(reg, DifferentialLayout.DataAddress + (ulong)(long)offset);
 
