@@ -52,6 +52,9 @@ internal sealed class DifferentialRunner : IDisposable
         return results;
     }
 
+    /// <summary>Runs a case on the software CPU only (an encoding the host decodes differently, e.g. one of a feature the model does not offer).</summary>
+    public InstructionOutcome RunSoftOnly(DifferentialCase c) => _soft.Run(c);
+
     /// <summary>
     /// Runs <paramref name="cases"/> and fails, listing the first disagreements (input, both
     /// outcomes, what differs) and <paramref name="seed"/>, if any case's outcomes differ.
