@@ -163,7 +163,8 @@ public sealed unsafe partial class Processor
         ref var e = ref Slot(_tlbWrite, la);
         if (e.Tag == ((la & PageMask) | _tlbKey) && (la & 0xFFF) <= (ulong)(0x1000 - size)) return;
         TranslateData(la, write: true, user: Cpl == 3, out _);
-        if (((la + (ulong)size - 1) & PageMask) != (la & PageMask)) TranslateData((la + (ulong)size - 1) & LinearMask, write: true, user: Cpl == 3, out _);
+        // The second page is checked at its first byte: a #PF there reports that address in CR2, as the CPU does.
+        if (((la + (ulong)size - 1) & PageMask) != (la & PageMask)) TranslateData((la + (ulong)size - 1) & LinearMask & PageMask, write: true, user: Cpl == 3, out _);
     }
 
     /// <summary>Reads with supervisor rights whatever the CPL (descriptor tables, the TSS, the IDT: SDM 4.6 "implicit supervisor-mode accesses").</summary>
@@ -216,7 +217,7 @@ public sealed unsafe partial class Processor
         if ((last & PageMask) != (la & PageMask))
         {
             TranslateData(la, write: true, user, out _);
-            TranslateData(last, write: true, user, out _);
+            TranslateData(last & PageMask, write: true, user, out _); // CR2 of a #PF is the second page's first byte
             for (int i = 0; i < size; i++) WriteSlow((la + (ulong)i) & LinearMask, 1, value >> (8 * i), user);
             return;
         }
