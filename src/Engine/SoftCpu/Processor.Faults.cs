@@ -23,16 +23,45 @@ public sealed partial class Processor
         return Raise(e.Vector, e.ErrorCode, e.FaultAddress, software: false);
     }
 
-    /// <summary>INT n, INT3, INTO: delivered with the next instruction as the return address.</summary>
-    internal bool RaiseSoftwareInterrupt(byte vector, ulong nextRip)
+    /// <summary>
+    /// INT n, INT3, INTO: delivered with the next instruction as the return address. A fault
+    /// while delivering it (the gate's DPL, a gate or segment not present, the stack) is a fault
+    /// of the instruction itself, thrown for the run loop to raise at it: the instruction did
+    /// not complete, and the handler of that fault must see it as the return address.
+    /// </summary>
+    internal void DeliverSoftwareInterrupt(byte vector, ulong nextRip)
     {
+        ulong rip = Rip;
         Rip = nextRip;
-        return Raise(vector, null, null, software: true);
+        try
+        {
+            Deliver(vector, null, software: true);
+        }
+        catch
+        {
+            Rip = rip;
+            throw;
+        }
+        _previousBlock = null;
     }
 
-    /// <summary>The single-step trap after an instruction that ran with EFLAGS.TF set.</summary>
+    // The instruction count at which a MOV SS or POP SS loaded SS: a single-step trap after it
+    // waits for the next instruction (SDM vol. 3A, 6.8.3), unlike STI's shadow, which holds
+    // back interrupts only. Single-stepped code runs one instruction per block, so the count
+    // the handler sees is the one before that instruction retires.
+    private long _stackLoadAt = -1;
+
+    /// <summary>A MOV SS or POP SS completed: interrupts and debug traps wait one instruction.</summary>
+    internal void StackSegmentLoaded()
+    {
+        InterruptShadow = true;
+        _stackLoadAt = InstructionCount;
+    }
+
+    /// <summary>The single-step trap after an instruction that ran with EFLAGS.TF set (DR6.BS).</summary>
     private void RaiseDebugTrap()
     {
+        if (_stackLoadAt == InstructionCount - 1) return; // after MOV SS: the trap comes after the next instruction
         Dr[6] |= 1UL << 14; // BS
         Raise(1, null, null, software: false);
     }
@@ -59,7 +88,6 @@ public sealed partial class Processor
     private bool Raise(byte vector, uint? errorCode, ulong? faultAddress, bool software, bool external = false)
     {
         _previousBlock = null;
-        int first = -1;
         while (true)
         {
             if (vector == GuestException.PageFault && faultAddress is { } cr2) Cr2 = cr2;
@@ -72,15 +100,22 @@ public sealed partial class Processor
             {
                 byte second = e.Vector;
                 int current = vector;
+                // A page fault in delivery loads CR2 even when it becomes a double fault (how a
+                // #DF handler tells a stack overflow into a guard page).
+                if (second == GuestException.PageFault && e.FaultAddress is { } nestedCr2) Cr2 = nestedCr2;
                 if (current == 8)
                 {
                     Exit.Set(ProcessorExitKind.Shutdown);
                     return false;
                 }
-                bool doubleFault = !external && !software && first < 0 &&
+                // Table 6-5: a contributory exception or a page fault while delivering a
+                // contributory exception, or either while delivering a page fault, is a double
+                // fault; every other pair is handled one after the other. An external interrupt
+                // or INT n is not an exception here. Each pair counts, however long the chain:
+                // an unusable IDT ends in #DF and then shutdown, never in an endless loop.
+                bool doubleFault = !external && !software &&
                     (Contributory((byte)current) && Contributory(second)
                      || current == GuestException.PageFault && (second == GuestException.PageFault || Contributory(second)));
-                first = current;
                 software = false;
                 external = false;
                 if (doubleFault)

@@ -9,16 +9,36 @@ public sealed partial class Processor
     internal bool ProtectedMode => (Cr0 & Cr0Pe) != 0 && (_flags & FlagVm) == 0;
 
     /// <summary>Reads the descriptor of <paramref name="selector"/> from the GDT or LDT; #GP(selector) beyond the table's limit.</summary>
-    internal SegmentDescriptor ReadDescriptor(ushort selector)
+    internal SegmentDescriptor ReadDescriptor(ushort selector) =>
+        TryReadDescriptor(selector) ?? throw Gp((uint)(selector & 0xFFFC));
+
+    /// <summary>
+    /// The descriptor of <paramref name="selector"/>, or null where the selector lies beyond its
+    /// table's limit or names the LDT while there is none (LAR, LSL, VERR and VERW answer with ZF
+    /// there; everything else raises #GP(selector)). A fault reading the table is raised.
+    /// </summary>
+    internal SegmentDescriptor? TryReadDescriptor(ushort selector)
     {
         bool ldt = (selector & 4) != 0;
-        if (ldt && (Ldtr.Unusable != 0 || Ldtr.Present == 0)) throw Gp((uint)(selector & 0xFFFC));
+        if (ldt && (Ldtr.Unusable != 0 || Ldtr.Present == 0)) return null;
         ulong tableBase = ldt ? Ldtr.Base : Gdtr.Base;
         uint limit = ldt ? Ldtr.Limit : Gdtr.Limit;
         uint offset = (uint)(selector & 0xFFF8);
-        if (offset + 7 > limit) throw Gp((uint)(selector & 0xFFFC));
-        ulong address = tableBase + offset;
+        if (offset + 7 > limit) return null;
+        ulong address = (tableBase + offset) & LinearMask;
         return new SegmentDescriptor(ReadSystem(address, 8), address);
+    }
+
+    /// <summary>
+    /// The upper 8 bytes of a 16-byte system descriptor (a 64-bit call gate, TSS or LDT) that
+    /// <paramref name="low"/> begins; #GP(selector) where they lie beyond the table's limit.
+    /// </summary>
+    internal ulong ReadDescriptorHigh(SegmentDescriptor low, ushort selector)
+    {
+        bool ldt = (selector & 4) != 0;
+        uint limit = ldt ? Ldtr.Limit : Gdtr.Limit;
+        if ((uint)(selector & 0xFFF8) + 15 > limit) throw Gp((uint)(selector & 0xFFFC));
+        return ReadSystem((low.TableAddress + 8) & LinearMask, 8);
     }
 
     /// <summary>Sets a descriptor's accessed bit in memory, as a segment load does.</summary>
@@ -32,8 +52,12 @@ public sealed partial class Processor
     {
         if (!ProtectedMode)
         {
+            // Real mode changes selector and base only: limit and attributes stay as they were
+            // (so "unreal mode" limits survive), and the segment is usable.
             Seg[seg].Selector = selector;
             Seg[seg].Base = (ulong)selector << 4;
+            Seg[seg].Unusable = 0;
+            Seg[seg].Present = 1;
             if ((Cr0 & Cr0Pe) != 0)
             {
                 // Virtual-8086 mode: every segment is a 64 KiB data segment at privilege 3.
@@ -76,31 +100,6 @@ public sealed partial class Processor
     {
         if (seg == Ss) ModeChanged();
         else RefreshSegmentBases();
-    }
-
-    /// <summary>
-    /// A far JMP/CALL/RET target in protected mode: a code segment (conforming or not) at the
-    /// current privilege. Call gates, task gates and TSS targets are reported, not performed.
-    /// Returns the descriptor to load once the transfer cannot fault any more.
-    /// </summary>
-    internal KvmSegment CheckFarCodeTarget(ushort selector, bool isReturn)
-    {
-        uint error = (uint)(selector & 0xFFFC);
-        if ((selector & 0xFFFC) == 0) throw Gp();
-        var d = ReadDescriptor(selector);
-        if (!d.S) throw new NotEmulatedException($"a far transfer through a system descriptor (type {d.Type:x}, selector {selector:x4}: call gate, task gate or TSS)");
-        if (!d.IsCode) throw Gp(error);
-        int rpl = selector & 3;
-        if (isReturn)
-        {
-            if (rpl < Cpl) throw Gp(error);
-            if (rpl > Cpl) throw new NotEmulatedException("a far return to an outer privilege level");
-        }
-        if (d.IsConforming ? d.Dpl > Cpl : rpl > Cpl || d.Dpl != Cpl) throw Gp(error);
-        if (!d.Present) throw new GuestException(GuestException.SegmentNotPresent, error);
-        if (Long64 || (Efer & EferLma) != 0) { if (d.L && d.Db) throw Gp(error); }
-        MarkAccessed(d);
-        return d.ToKvm((ushort)((selector & 0xFFFC) | Cpl));
     }
 
     /// <summary>Loads CS (after its checks) and continues at <paramref name="rip"/>; the code size may change.</summary>

@@ -342,7 +342,7 @@ internal static unsafe class SystemInstructions
         ushort sel = (ushort)c.ReadOperand(ref d, 1, 2);
         c.LoadDataSegment(seg, sel);
         // MOV SS inhibits interrupts (and debug traps) until after the next instruction.
-        if (seg == Processor.Ss) c.InterruptShadow = true;
+        if (seg == Processor.Ss) c.StackSegmentLoaded();
         c.Rip = d.NextIp;
         return false;
     }
@@ -359,9 +359,11 @@ internal static unsafe class SystemInstructions
         int size = d.I.StackPointerIncrement;
         int seg = SegmentOf(d.I.Op0Register);
         ushort sel = (ushort)c.PeekStack(0, size);
+        // The pop moves the stack pointer with the width of the stack it read from, even when it loads SS.
+        ulong mask = c.StackMask, rsp = c.R(Processor.Rsp);
         c.LoadDataSegment(seg, sel);
-        c.Pop(size);
-        if (seg == Processor.Ss) c.InterruptShadow = true;
+        c.R(Processor.Rsp) = (rsp & ~mask) | ((rsp + (ulong)size) & mask);
+        if (seg == Processor.Ss) c.StackSegmentLoaded();
         c.Rip = d.NextIp;
         return false;
     }
@@ -403,36 +405,15 @@ internal static unsafe class SystemInstructions
 
     private static bool JumpFar(Processor c, ref DecodedInstruction d)
     {
-        var (sel, offset) = FarTarget(c, ref d, out _);
-        if (!c.ProtectedMode) c.LoadRealModeCodeSegment(sel, offset);
-        else c.LoadCodeSegment(c.CheckFarCodeTarget(sel, isReturn: false), offset);
+        var (sel, offset) = FarTarget(c, ref d, out int size);
+        c.FarJump(sel, offset, size);
         return false;
     }
 
     private static bool CallFar(Processor c, ref DecodedInstruction d)
     {
         var (sel, offset) = FarTarget(c, ref d, out int size);
-        ushort oldCs = c.Seg[Processor.Cs].Selector;
-        ulong savedSp = c.R(Processor.Rsp);
-        if (!c.ProtectedMode)
-        {
-            c.Push(oldCs, size);
-            c.Push(d.NextIp, size);
-            c.LoadRealModeCodeSegment(sel, offset);
-            return false;
-        }
-        var cs = c.CheckFarCodeTarget(sel, isReturn: false);
-        try
-        {
-            c.Push(oldCs, size);
-            c.Push(d.NextIp, size);
-        }
-        catch
-        {
-            c.R(Processor.Rsp) = savedSp;
-            throw;
-        }
-        c.LoadCodeSegment(cs, offset);
+        c.FarCall(sel, offset, size, d.NextIp);
         return false;
     }
 
@@ -444,18 +425,7 @@ internal static unsafe class SystemInstructions
             Code.Retfd or Code.Retfd_imm16 => 4,
             _ => 8,
         };
-        ulong offset = c.PeekStack(0, size);
-        ushort sel = (ushort)c.PeekStack((ulong)size, size);
-        ulong release = (ulong)(2 * size) + (d.Kind0 == OperandKind.Immediate ? (ushort)d.Immediate : 0UL);
-        if (!c.ProtectedMode)
-        {
-            c.R(Processor.Rsp) = (c.R(Processor.Rsp) & ~c.StackMask) | ((c.R(Processor.Rsp) + release) & c.StackMask);
-            c.LoadRealModeCodeSegment(sel, offset);
-            return false;
-        }
-        var cs = c.CheckFarCodeTarget(sel, isReturn: true);
-        c.R(Processor.Rsp) = (c.R(Processor.Rsp) & ~c.StackMask) | ((c.R(Processor.Rsp) + release) & c.StackMask);
-        c.LoadCodeSegment(cs, offset);
+        c.FarReturn(size, d.Kind0 == OperandKind.Immediate ? (ushort)d.Immediate : (ushort)0);
         return false;
     }
 
@@ -476,13 +446,13 @@ internal static unsafe class SystemInstructions
 
     private static bool Int(Processor c, ref DecodedInstruction d)
     {
-        c.RaiseSoftwareInterrupt((byte)d.Immediate, d.NextIp);
+        c.DeliverSoftwareInterrupt((byte)d.Immediate, d.NextIp);
         return false;
     }
 
     private static bool Int3(Processor c, ref DecodedInstruction d)
     {
-        c.RaiseSoftwareInterrupt(GuestException.Breakpoint, d.NextIp);
+        c.DeliverSoftwareInterrupt(GuestException.Breakpoint, d.NextIp);
         return false;
     }
 
@@ -490,7 +460,7 @@ internal static unsafe class SystemInstructions
     {
         if (c.Long64) throw Processor.Ud();
         if (!c.Of) return true;
-        c.RaiseSoftwareInterrupt(4, d.NextIp);
+        c.DeliverSoftwareInterrupt(4, d.NextIp);
         return false;
     }
 
