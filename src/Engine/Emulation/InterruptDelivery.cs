@@ -233,12 +233,17 @@ public static class InterruptDelivery
         else if (newCpl < cpl) rsp = ReadTss64(s, mem, 4 + (ulong)newCpl * 8, ext);
         if (!PageWalker.IsCanonical48(rsp)) throw new GuestException(GuestException.StackFault, ext);
         rsp &= ~0xFUL; // the 64-bit frame is 16-byte aligned
-        ulong[] frame = errorCode is { } code ? [code, oldRip, oldCs, oldFlags, oldRsp, oldSs] : [oldRip, oldCs, oldFlags, oldRsp, oldSs];
-        var bytes = new byte[frame.Length * 8];
-        for (int i = 0; i < frame.Length; i++) BitConverter.TryWriteBytes(bytes.AsSpan(i * 8), frame[i]);
-        ulong frameAt = rsp - (ulong)bytes.Length;
+        // Pushed one quadword at a time from SS down, as the processor does: a page fault on the
+        // way reports the first quadword that could not be written.
+        ulong[] frame = errorCode is { } code ? [oldSs, oldRsp, oldFlags, oldCs, oldRip, code] : [oldSs, oldRsp, oldFlags, oldCs, oldRip];
+        ulong frameAt = rsp - (ulong)frame.Length * 8;
         if (!PageWalker.IsCanonical48(frameAt)) throw new GuestException(GuestException.StackFault, ext);
-        mem.Write(frameAt, bytes, user: newCpl == 3);
+        Span<byte> entry = stackalloc byte[8];
+        for (int i = 0; i < frame.Length; i++)
+        {
+            BitConverter.TryWriteBytes(entry, frame[i]);
+            mem.Write(rsp - (ulong)(i + 1) * 8, entry, user: newCpl == 3);
+        }
         cs.MarkAccessed(mem);
         s.Regs.Rsp = frameAt;
         // A privilege change loads SS with a null selector whose RPL is the new CPL.
