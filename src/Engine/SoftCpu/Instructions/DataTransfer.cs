@@ -169,7 +169,8 @@ internal static unsafe class DataTransfer
 
     private static bool Leave(Processor c, ref DecodedInstruction d)
     {
-        int size = StackSize(ref d);
+        // Iced's stack pointer increment does not describe LEAVE (RSP comes from RBP): the size is the code's.
+        int size = d.I.Code switch { Code.Leavew => 2, Code.Leaved => 4, _ => 8 };
         // The frame pointer has the stack's width: BP, EBP or RBP.
         ulong bp = c.R(Processor.Rbp) & c.StackMask;
         ulong v = c.Read(c.Linear(Processor.Ss, bp), size);

@@ -74,6 +74,24 @@ internal sealed class DifferentialCase
         return new DifferentialCase(code, $"{text} ({Convert.ToHexString(code).ToLowerInvariant()})");
     }
 
+    /// <summary>This case with <paramref name="next"/> run after its instruction (e.g. a SETcc that reads the flags it left).</summary>
+    public DifferentialCase Then(Instruction next)
+    {
+        var stream = new MemoryStream();
+        stream.Write(Code);
+        Encoder.Create(64, new StreamCodeWriter(stream)).Encode(next, DifferentialLayout.CodeAddress + (ulong)Code.Length);
+        var c = OfBytes(stream.ToArray());
+        Gpr.CopyTo(c.Gpr, 0);
+        c.Flags = Flags;
+        c.DataSeed = DataSeed;
+        c.Pokes.AddRange(Pokes);
+        c.Fx = Fx;
+        c.GsBase = GsBase;
+        c.UndefinedFlags = UndefinedFlags;
+        c.Compare = Compare;
+        return c;
+    }
+
     /// <summary>The machine code.</summary>
     public byte[] Code { get; }
 

@@ -27,6 +27,27 @@ internal static class RandomOperands
     public static Code[] CodesOf(Mnemonic mnemonic) =>
         Enum.GetValues<Code>().Where(c => c.Mnemonic() == mnemonic && c.ToOpCode() is { Mode64: true, Encoding: EncodingKind.Legacy }).ToArray();
 
+    private static readonly HashSet<OpCodeOperandKind> Handled =
+    [
+        OpCodeOperandKind.r8_or_mem, OpCodeOperandKind.r16_or_mem, OpCodeOperandKind.r32_or_mem, OpCodeOperandKind.r64_or_mem,
+        OpCodeOperandKind.mem, OpCodeOperandKind.mem_offs,
+        OpCodeOperandKind.r8_reg, OpCodeOperandKind.r8_opcode, OpCodeOperandKind.r16_reg, OpCodeOperandKind.r16_rm, OpCodeOperandKind.r16_opcode,
+        OpCodeOperandKind.r16_reg_mem, OpCodeOperandKind.r32_reg, OpCodeOperandKind.r32_rm, OpCodeOperandKind.r32_opcode, OpCodeOperandKind.r32_reg_mem,
+        OpCodeOperandKind.r64_reg, OpCodeOperandKind.r64_rm, OpCodeOperandKind.r64_opcode, OpCodeOperandKind.r64_reg_mem,
+        OpCodeOperandKind.al, OpCodeOperandKind.cl, OpCodeOperandKind.ax, OpCodeOperandKind.dx, OpCodeOperandKind.eax, OpCodeOperandKind.rax,
+        OpCodeOperandKind.imm8_const_1, OpCodeOperandKind.imm8, OpCodeOperandKind.imm8sex16, OpCodeOperandKind.imm8sex32, OpCodeOperandKind.imm8sex64,
+        OpCodeOperandKind.imm16, OpCodeOperandKind.imm32, OpCodeOperandKind.imm32sex64, OpCodeOperandKind.imm64,
+    ];
+
+    /// <summary>Whether <see cref="Case"/> can build <paramref name="code"/> (general registers, memory and immediates only).</summary>
+    public static bool Supports(Code code)
+    {
+        var op = code.ToOpCode();
+        for (int i = 0; i < op.OpCount; i++)
+            if (!Handled.Contains(op.GetOpKind(i))) return false;
+        return true;
+    }
+
     /// <summary>A case of <paramref name="code"/> with random operands; all 16 registers random except RSP (the buffer's middle) and the address registers.</summary>
     public static DifferentialCase Case(Code code, OperandValues values)
     {
@@ -67,6 +88,12 @@ internal static class RandomOperands
                     break;
                 case OpCodeOperandKind.mem:
                     SetMemory(ref ins, i, Math.Max(1, MemorySize(ins)), values, pointers);
+                    break;
+                case OpCodeOperandKind.mem_offs:
+                    // moffs: a 64-bit absolute address, no registers.
+                    ins.SetOpKind(i, OpKind.Memory);
+                    ins.MemoryDisplacement64 = DifferentialLayout.DataAddress + (ulong)values.Between(0, DifferentialLayout.DataSize - 8);
+                    ins.MemoryDisplSize = 8;
                     break;
                 case OpCodeOperandKind.r8_reg or OpCodeOperandKind.r8_opcode
                     or OpCodeOperandKind.r16_reg or OpCodeOperandKind.r16_rm or OpCodeOperandKind.r16_opcode or OpCodeOperandKind.r16_reg_mem
