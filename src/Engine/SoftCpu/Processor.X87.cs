@@ -223,6 +223,31 @@ public sealed unsafe partial class Processor
         FpuTagValid = (byte)valid;
     }
 
+    /// <summary>
+    /// XMM0..<paramref name="count"/>-1 into <paramref name="xmm"/> (16 bytes each) and MXCSR, for
+    /// FXSAVE: taken from the SSE unit through its save hook (from <see cref="Fpu"/> where there is none).
+    /// </summary>
+    internal uint ReadSseState(Span<byte> xmm, int count)
+    {
+        var f = Fpu;
+        SaveSse(ref f);
+        new ReadOnlySpan<byte>(f.Xmm, 16 * count).CopyTo(xmm);
+        return f.Mxcsr;
+    }
+
+    /// <summary>FXRSTOR's XMM0..<paramref name="count"/>-1 and MXCSR, given to the SSE unit through its load hook; the other XMM registers keep their values.</summary>
+    internal void WriteSseState(ReadOnlySpan<byte> xmm, int count, uint mxcsr)
+    {
+        var f = Fpu;
+        SaveSse(ref f);
+        xmm[..(16 * count)].CopyTo(new Span<byte>(f.Xmm, 16 * count));
+        f.Mxcsr = mxcsr;
+        // Fpu holds them too where no SSE unit keeps its own registers.
+        fixed (byte* kept = Fpu.Xmm) xmm[..(16 * count)].CopyTo(new Span<byte>(kept, 16 * count));
+        Fpu.Mxcsr = mxcsr;
+        LoadSse(in f);
+    }
+
     /// <summary>kvm_fpu (like FXSAVE) has the registers in stack order, ST(0) first, and the abridged tags by physical number.</summary>
     partial void SaveX87(ref KvmFpu fpu)
     {

@@ -67,6 +67,9 @@ internal readonly struct Float80 : IEquatable<Float80>
     /// <summary>A NaN with its quiet bit set (what an invalid operation on a signaling NaN delivers).</summary>
     public Float80 Quieted() => new(SignExponent, Significand | QuietBit);
 
+    /// <summary>A pseudo-denormal as the normal number it stands for (exponent 1); other values as they are.</summary>
+    public Float80 Canonical() => Exponent == 0 && (Significand & IntegerBit) != 0 ? new Float80((ushort)(SignExponent | 1), Significand) : this;
+
     public static Float80 Zero(bool sign) => new(sign, 0, 0);
 
     public static Float80 Infinity(bool sign) => new(sign, MaxExponent, IntegerBit);
