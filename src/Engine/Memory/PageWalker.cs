@@ -40,12 +40,12 @@ public static class PageWalker
             case PagingMode.None:
                 return new PageTranslation(PageTranslationStatus.Ok, linear & 0xFFFF_FFFF, 0, 1UL << 32, PageRights.All);
             case PagingMode.ThirtyTwoBit:
-                return Walk32(memory, ctx, (uint)linear, access, updateTables);
+                return FetchBitWhereDefined(ctx, Walk32(memory, ctx, (uint)linear, access, updateTables));
             case PagingMode.Pae:
-                return WalkLong(memory, ctx, linear & 0xFFFF_FFFF, access, levels: 3, updateTables);
+                return FetchBitWhereDefined(ctx, WalkLong(memory, ctx, linear & 0xFFFF_FFFF, access, levels: 3, updateTables));
             case PagingMode.FourLevel:
                 if (!IsCanonical48(linear)) return new PageTranslation(PageTranslationStatus.NonCanonical, 0, 0, 0);
-                return WalkLong(memory, ctx, linear, access, levels: 4, updateTables);
+                return FetchBitWhereDefined(ctx, WalkLong(memory, ctx, linear, access, levels: 4, updateTables));
             default:
                 return new PageTranslation(PageTranslationStatus.Unsupported, 0, 0, 0);
         }
@@ -153,6 +153,13 @@ public static class PageWalker
         if ((access & PageAccess.Execute) != 0 && (rights & PageRights.Execute) == 0) return Fault(true, access);
         return null;
     }
+
+    // The I/D bit of a #PF error code is defined only where execute permission exists: PAE or
+    // 4-level paging with EFER.NXE (SDM 4.7; this walker knows no SMEP). Elsewhere it reads 0.
+    private static PageTranslation FetchBitWhereDefined(in PagingContext ctx, PageTranslation t) =>
+        t.Status == PageTranslationStatus.PageFault && (ctx.Mode == PagingMode.ThirtyTwoBit || (ctx.Efer & PagingContext.EferNxe) == 0)
+            ? t with { PageFaultErrorCode = t.PageFaultErrorCode & ~PfFetch }
+            : t;
 
     private static PageTranslation Fault(bool present, PageAccess access, bool reserved = false)
     {

@@ -37,6 +37,36 @@ public sealed partial class Processor
         FlushTlb();
     }
 
+    /// <summary>
+    /// INVLPG (SDM vol. 2A "INVLPG", vol. 3A 4.10.4.1): drops every cached translation of the
+    /// page that maps <paramref name="linear"/>. That page may be a large one (4 MiB with 32-bit
+    /// paging and PSE, 2 MiB with PAE and 4-level paging), whose 4 KiB pieces the TLB caches one
+    /// per slot: every slot that may hold a piece of it is dropped, whatever the address was
+    /// mapped with before.
+    /// </summary>
+    internal void InvalidatePage(ulong linear)
+    {
+        linear &= LinearMask;
+        ulong largePage = (Cr4 & Cr4Pae) != 0 || (Efer & EferLma) != 0 ? 2UL << 20 : (Cr4 & Cr4Pse) != 0 ? 4UL << 20 : 0x1000;
+        ulong first = linear & ~(largePage - 1);
+        ulong pages = largePage >> 12;
+        for (ulong n = 0; n < pages && n <= TlbMask; n++)
+        {
+            int slot = (int)(((first >> 12) + n) & TlbMask);
+            DropIfWithin(_tlbRead, slot, first, largePage);
+            DropIfWithin(_tlbWrite, slot, first, largePage);
+            DropIfWithin(_tlbFetch, slot, first, largePage);
+        }
+        // Decoded blocks are looked up through the translation: make chained successors look again.
+        _mapGeneration++;
+    }
+
+    private static void DropIfWithin(TlbEntry[] tlb, int slot, ulong first, ulong size)
+    {
+        ulong page = tlb[slot].Tag & PageMask;
+        if (tlb[slot].Tag != InvalidTag && page - first < size) tlb[slot].Tag = InvalidTag;
+    }
+
     // CR4 bits this processor has: VME, PVI, TSD, DE, PSE, PAE, MCE, PGE, PCE, OSFXSR, OSXMMEXCPT.
     private const ulong Cr4Supported = 0x7FF;
 

@@ -361,7 +361,8 @@ public sealed unsafe partial class Processor
     {
         TranslateData(la & LinearMask, write: true, user, out _);
         ulong last = (la + (ulong)size - 1) & LinearMask;
-        if ((last & PageMask) != (la & LinearMask & PageMask)) TranslateData(last, write: true, user, out _);
+        // The second page is checked at its first byte, the address a #PF there reports.
+        if ((last & PageMask) != (la & LinearMask & PageMask)) TranslateData(last & PageMask, write: true, user, out _);
     }
 
     private void WriteAs(ulong la, int size, ulong value, bool user) => WriteSlow(la & LinearMask, size, value, user);

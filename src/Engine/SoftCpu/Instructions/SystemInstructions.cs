@@ -318,7 +318,7 @@ internal static unsafe class SystemInstructions
     private static bool Invlpg(Processor c, ref DecodedInstruction d)
     {
         RequireCpl0(c);
-        c.FlushTlbPage(c.LinearAddress(ref d));
+        c.InvalidatePage(c.LinearAddress(ref d));
         c.Rip = d.NextIp;
         return false;
     }
