@@ -1,5 +1,5 @@
 using System.Security.Cryptography;
-using VmReplay.Engine.Vm;
+using VmReplay.Engine.Backend;
 using VmReplay.Recorder.Events;
 
 namespace VmReplay.Recorder;
@@ -7,9 +7,9 @@ namespace VmReplay.Recorder;
 /// <summary>Hashes of a stopped machine's registers and whole RAM, compared at the end of a replay.</summary>
 public static class FinalState
 {
-    public static (ulong Registers, ulong Memory) Hash(VirtualMachine vm)
+    public static (ulong Registers, ulong Memory) Hash(IMachineBackend vm)
     {
-        ulong regs = RegisterFile.Hash(vm.Vcpus[0].Kvm.GetRegs());
+        ulong regs = RegisterFile.Hash(vm.Vcpus[0].ReadRegisters());
         using var sha = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
         foreach (var r in vm.Memory.Regions)
             for (ulong at = 0; at < r.Size; at += 1 << 20)

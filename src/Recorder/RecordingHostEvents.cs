@@ -1,3 +1,4 @@
+using VmReplay.Engine.Backend;
 using VmReplay.Engine.Memory;
 using VmReplay.Engine.Run;
 using VmReplay.Engine.Vm;
@@ -12,7 +13,7 @@ namespace VmReplay.Recorder;
 /// registers and flags, and a hash of the pages written since the previous service point: a
 /// replay stops at the first place with the same state, which is an equivalent point.
 /// </summary>
-public sealed class RecordingHostEvents(IHostEvents live, TraceWriter writer, Vcpu vcpu, DirtyPageTracker dirty) : IHostEvents
+public sealed class RecordingHostEvents(IHostEvents live, TraceWriter writer, IVcpuBackend vcpu, DirtyPageTracker dirty) : IHostEvents
 {
     public void Arm(long? deadlineNanoseconds, bool interruptBlocked) => live.Arm(deadlineNanoseconds, interruptBlocked);
 
@@ -29,7 +30,7 @@ public sealed class RecordingHostEvents(IHostEvents live, TraceWriter writer, Vc
             writer.Append(new ServiceEvent());
             return true;
         }
-        var regs = vcpu.Kvm.GetRegs();
+        var regs = vcpu.ReadRegisters();
         ulong linear = vcpu.WithState(s => s.LinearRip);
         var (contents, addresses) = dirty.Hashes();
         dirty.Reset();

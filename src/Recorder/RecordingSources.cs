@@ -1,6 +1,6 @@
 using VmReplay.Devices.Platform;
+using VmReplay.Engine.Backend;
 using VmReplay.Engine.Determinism;
-using VmReplay.Engine.Kvm;
 using VmReplay.Engine.Memory;
 using VmReplay.Engine.Run;
 using VmReplay.Engine.Vm;
@@ -36,13 +36,13 @@ public sealed class RecordingSources : IMachineSources
 
     public RunOutcome? AbortReason => _writer.Failure is { } f ? RunOutcome.Error($"recording stopped: {f}") : null;
 
-    public IHostEvents CreateHostEvents(VirtualMachine vm, Vcpu vcpu, Engine.Run.VcpuKicker kicker)
+    public IHostEvents CreateHostEvents(IMachineBackend machine, IVcpuBackend vcpu)
     {
-        ServiceTracker = vm.DirtyLog!.CreateTracker();
-        return new RecordingHostEvents(_live.CreateHostEvents(vm, vcpu, kicker), _writer, vcpu, ServiceTracker);
+        ServiceTracker = machine.DirtyLog!.CreateTracker();
+        return new RecordingHostEvents(_live.CreateHostEvents(machine, vcpu), _writer, vcpu, ServiceTracker);
     }
 
-    public void OnExit(Vcpu vcpu, KvmRun run) => _writer.Append(ExitFingerprint.Capture(vcpu, run));
+    public void OnExit(IVcpuBackend vcpu, VcpuExit exit) => _writer.Append(ExitFingerprint.Capture(vcpu, exit));
 
     public void Dispose() => _live.Dispose();
 }

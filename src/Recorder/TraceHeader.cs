@@ -1,7 +1,7 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
-using VmReplay.Engine.Kvm.Abi;
-using VmReplay.Engine.Vm;
+using VmReplay.Engine.Backend;
+using VmReplay.Engine.KvmBackend;
 
 namespace VmReplay.Recorder;
 
@@ -34,7 +34,11 @@ public sealed record TraceHeader
     public required string Cmdline { get; init; }
     public required DateTime WallClockBase { get; init; }
     public required string HostKernel { get; init; }
-    public required HostCapabilities HostCapabilities { get; init; }
+    /// <summary>The KVM capabilities of the recording host; null for a recording on the software CPU.</summary>
+    public HostCapabilities? HostCapabilities { get; init; }
+
+    /// <summary>The CPU backend that recorded ("kvm" or "soft"); traces from before format version 3 are KVM recordings.</summary>
+    public string Backend { get; init; } = "kvm";
     public required CpuidLeaf[] CpuModel { get; init; }
     public string Recorder { get; init; } = "vmreplay";
 
@@ -49,5 +53,5 @@ public sealed record TraceHeader
 /// <summary>One CPUID leaf of the recorded CPU model.</summary>
 public sealed record CpuidLeaf(uint Function, uint Index, uint Eax, uint Ebx, uint Ecx, uint Edx)
 {
-    public static CpuidLeaf From(KvmCpuidEntry2 e) => new(e.Function, e.Index, e.Eax, e.Ebx, e.Ecx, e.Edx);
+    public static CpuidLeaf From(CpuidEntry e) => new(e.Function, e.Index, e.Eax, e.Ebx, e.Ecx, e.Edx);
 }

@@ -1,5 +1,4 @@
 using VmReplay.Engine.Cpu;
-using VmReplay.Engine.Kvm.Abi;
 using VmReplay.Recorder.Events;
 
 namespace VmReplay.Replayer;
@@ -101,17 +100,17 @@ public sealed record DifferenceCause(DifferenceKind Kind, long Event, string Sum
     private static DifferenceCause ReadValue(long first, ExitEvent a, ExitEvent b)
     {
         string values = $"A {Convert.ToHexString(a.Data)}, B {Convert.ToHexString(b.Data)}";
-        switch ((KvmExitReason)a.Reason)
+        switch ((ExitReason)a.Reason)
         {
-            case KvmExitReason.Io when HostTimedPort(a.Address) is { } device:
+            case ExitReason.Io when HostTimedPort(a.Address) is { } device:
                 return new(DifferenceKind.HostTiming, first,
                     $"the guest read a different value from {device} (port {a.Address:x4}, event {first}: {values}): {SameUpToHere}");
-            case KvmExitReason.X86Rdmsr when MsrModel.FilteredToUserspace.Contains((uint)a.Address):
+            case ExitReason.X86Rdmsr when MsrModel.FilteredToUserspace.Contains((uint)a.Address):
                 return new(DifferenceKind.HostTiming, first,
                     $"the guest read a different clock-derived MSR (msr {a.Address:x}, event {first}: {values}): {SameUpToHere}");
-            case KvmExitReason.Io:
+            case ExitReason.Io:
                 return Input(first, $"port {a.Address:x4} read {values}");
-            case KvmExitReason.Mmio:
+            case ExitReason.Mmio:
                 return Input(first, $"MMIO {a.Address:x} read {values}");
             default:
                 return Input(first, $"msr {a.Address:x} read {values}");

@@ -1,4 +1,4 @@
-using VmReplay.Engine.Kvm.Abi;
+using VmReplay.Engine.Backend;
 using VmReplay.Engine.Memory;
 using VmReplay.Engine.Run;
 using VmReplay.Engine.Vm;
@@ -8,16 +8,16 @@ namespace VmReplay.Replayer;
 
 /// <summary>
 /// Host events from the trace. A service recorded at an exit happens at the same exit. A forced
-/// service point is reached with a hardware execution breakpoint at its instruction: at each hit
-/// the registers are compared, and when they match, the hash of pages written since the previous
-/// service point; the first full match is the point (equal state is an equivalent point). A hit
-/// that does not match is stepped over with a single-step, since this host re-fires a breakpoint
-/// at the same RIP on re-entry.
+/// service point is reached with an execution breakpoint at its instruction (breakpoint 0 of the
+/// vCPU's debug setup): at each hit the registers are compared, and when they match, the hash of
+/// pages written since the previous service point; the first full match is the point (equal
+/// state is an equivalent point). A hit that does not match is stepped over with a single-step,
+/// since a breakpoint fires again at the same RIP on re-entry.
 /// </summary>
-public sealed class ReplayHostEvents(EventCursor events, Vcpu vcpu, DirtyPageTracker dirty) : IHostEvents
+public sealed class ReplayHostEvents(EventCursor events, IVcpuBackend vcpu, DirtyPageTracker dirty) : IHostEvents
 {
-    /// <summary>Debug registers left for a debugger's breakpoints: DR0 finds forced points.</summary>
-    public const int UserBreakpointLimit = 3;
+    /// <summary>Execution breakpoints left for a debugger: breakpoint 0 finds forced points (on KVM, DR0; DR1-DR3 remain).</summary>
+    public int UserBreakpointLimit => vcpu.BreakpointLimit is { } n ? n - 1 : int.MaxValue;
 
     private (bool Step, ulong? Forced, ulong[] User) _armed = (false, null, []);
     private bool _onUnmatchedHit;
@@ -59,11 +59,11 @@ public sealed class ReplayHostEvents(EventCursor events, Vcpu vcpu, DirtyPageTra
     /// Whether the last debug stop ended a single step (DR6.BS) rather than hitting the
     /// breakpoint before its instruction ran: only steps count as executed instructions.
     /// </summary>
-    public bool LastDebugStopWasStep => (vcpu.Kvm.RunPage.DebugDr6 & (1UL << 14)) != 0;
+    public bool LastDebugStopWasStep => vcpu.LastDebugStop.Step;
 
     /// <summary>
     /// A debugger's execution breakpoints (linear addresses), at most <see cref="UserBreakpointLimit"/>,
-    /// armed in DR1-DR3 while the guest runs freely (single-stepping checks addresses instead).
+    /// armed while the guest runs freely (single-stepping checks addresses instead).
     /// </summary>
     public IReadOnlyList<ulong> UserBreakpoints
     {
@@ -71,16 +71,16 @@ public sealed class ReplayHostEvents(EventCursor events, Vcpu vcpu, DirtyPageTra
         set
         {
             if (value.Count > UserBreakpointLimit)
-                throw new HostLimitationException($"at most {UserBreakpointLimit} execution breakpoints: they use debug registers DR1-DR3 (DR0 finds the recorded points)");
+                throw new HostLimitationException($"at most {UserBreakpointLimit} execution breakpoints on this backend: they use debug registers DR1-DR3 (DR0 finds the recorded points)");
             _userBreakpoints = value.ToArray();
         }
     }
 
-    /// <summary>Whether the last debug stop was the forced-point breakpoint (DR0) firing.</summary>
-    public bool LastDebugStopHitForcedPoint => _armed.Forced is not null && (vcpu.Kvm.RunPage.DebugDr6 & 1) != 0;
+    /// <summary>Whether the last debug stop was the forced-point breakpoint (breakpoint 0) firing.</summary>
+    public bool LastDebugStopHitForcedPoint => _armed.Forced is not null && vcpu.LastDebugStop.Hit(0);
 
-    /// <summary>Whether the last debug stop was one of <see cref="UserBreakpoints"/> firing (DR1-DR3).</summary>
-    public bool LastDebugStopHitUserBreakpoint => _armed.User.Length > 0 && (vcpu.Kvm.RunPage.DebugDr6 & 0xE) != 0;
+    /// <summary>Whether the last debug stop was one of <see cref="UserBreakpoints"/> firing.</summary>
+    public bool LastDebugStopHitUserBreakpoint => _armed.User.Length > 0 && vcpu.LastDebugStop.HitFrom(1);
 
     /// <summary>After a snapshot was restored: no breakpoint hit is pending.</summary>
     public void Restored()
@@ -101,14 +101,9 @@ public sealed class ReplayHostEvents(EventCursor events, Vcpu vcpu, DirtyPageTra
         bool stepOver = _onUnmatchedHit || _onUserBreakpoint;
         bool matched = _matchedForcedPoint;
         _onUnmatchedHit = _onUserBreakpoint = _matchedForcedPoint = false;
-        bool forcedHereAgain = matched && forced is { } at && at == VcpuState.LinearRipOf(vcpu.Kvm.GetRegs(), vcpu.Kvm.GetSregs());
+        bool forcedHereAgain = matched && forced is { } at && at == VcpuState.LinearRipOf(vcpu.ReadRegisters(), vcpu.ReadSystemRegisters());
         if (SingleStep)
         {
-            var sregs = vcpu.Kvm.GetSregs();
-            // This host's KVM ends a single-step of CPL3 code in a shutdown exit (see HOST-KVM.md),
-            // which would read as a triple fault; say so instead.
-            if (sregs.Ss.Dpl == 3 && (sregs.Cr0 & 1) != 0)
-                throw new HostLimitationException("single-stepping guest code at CPL3 is not available on this host: KVM_GUESTDBG_SINGLESTEP ends in a shutdown exit there");
             // Keep the forced-point breakpoint: a forced point can lie where the guest has not
             // executed anything yet (a kick right after an interrupt was delivered), which no step
             // reaches; and forced points are taken only where DR0 fires, stepping or not.
@@ -135,8 +130,8 @@ public sealed class ReplayHostEvents(EventCursor events, Vcpu vcpu, DirtyPageTra
         if (next is ForcedServiceEvent f && stop.Kind == StopKind.Debug && LastDebugStopHitForcedPoint)
         {
             DebugStops++;
-            var regs = vcpu.Kvm.GetRegs();
-            ulong linear = VcpuState.LinearRipOf(regs, vcpu.Kvm.GetSregs());
+            var regs = vcpu.ReadRegisters();
+            ulong linear = VcpuState.LinearRipOf(regs, vcpu.ReadSystemRegisters());
             if (linear != f.LinearRip) return false;
             bool registersMatch = f.RegistersMatch(RegisterFile.From(regs));
             bool memoryMatches = false, samePages = false;
@@ -184,29 +179,13 @@ public sealed class ReplayHostEvents(EventCursor events, Vcpu vcpu, DirtyPageTra
         string.Join(", ", Enumerable.Range(0, expected.Length).Where(i => expected[i] != actual[i])
             .Select(i => $"{RegisterNames[i]} {expected[i]:x} recorded, {actual[i]:x} now"));
 
-    private unsafe void SetMode(bool step, ulong? forced, ulong[] user)
+    private void SetMode(bool step, ulong? forced, ulong[] user)
     {
         if (step == _armed.Step && forced == _armed.Forced && user.AsSpan().SequenceEqual(_armed.User)) return;
-        var dbg = new KvmGuestDebug();
-        if (step || forced is not null || user.Length > 0)
-        {
-            dbg.Control = KvmGuestDebug.Enable;
-            if (step) dbg.Control |= KvmGuestDebug.SingleStep;
-            ulong dr7 = 0;
-            if (forced is { } address)
-            {
-                dbg.DebugReg[0] = address;
-                dr7 |= 0x1; // DR0 local enable, execute, 1 byte
-            }
-            for (int i = 0; i < user.Length; i++)
-            {
-                dbg.DebugReg[i + 1] = user[i];
-                dr7 |= 1UL << (2 * (i + 1));
-            }
-            if (dr7 != 0) dbg.Control |= KvmGuestDebug.UseHwBp;
-            dbg.DebugReg[7] = dr7;
-        }
-        vcpu.Kvm.SetGuestDebug(dbg);
+        var breakpoints = new List<ulong?>(user.Length + 1) { forced };
+        foreach (ulong u in user) breakpoints.Add(u);
+        if (forced is null && user.Length == 0) breakpoints.Clear();
+        vcpu.SetDebug(new DebugSetup(step, breakpoints));
         _armed = (step, forced, user);
     }
 }

@@ -1,6 +1,6 @@
 using VmReplay.Devices.Platform;
 using VmReplay.Engine.Emulation;
-using VmReplay.Engine.Kvm.Abi;
+using VmReplay.Engine.Backend;
 using VmReplay.Engine.Memory;
 using VmReplay.Engine.Run;
 using VmReplay.Engine.Vm;
@@ -59,13 +59,14 @@ public sealed class ReplaySession : IDisposable
     public int Restores { get; private set; }
 
     /// <summary>Builds the recorded machine at the start of <paramref name="trace"/>; serial output goes to <paramref name="serialOutput"/>.</summary>
-    public static ReplaySession Open(TraceReader trace, string kvmPath, Stream serialOutput)
+    public static ReplaySession Open(TraceReader trace, string kvmPath, Stream serialOutput, CpuBackendChoice cpu = CpuBackendChoice.Auto)
     {
         var h = trace.Header;
         // The initrd comes from the trace as the image does: a replay needs neither original file.
         var options = new PcMachineOptions
         {
             MemorySize = h.MemorySize, VcpuCount = h.VcpuCount, Cmdline = h.Cmdline, Initrd = trace.Initrd, KvmPath = kvmPath, SerialOutput = serialOutput,
+            Cpu = ReplayBackend.Choose(h, cpu),
         };
         var sources = new ReplaySources(trace);
         var machine = PcMachine.Create(options, trace.Image, h.GuestName, sources);
@@ -355,9 +356,9 @@ public sealed class ReplaySession : IDisposable
     private IReadOnlyList<MemoryAccess> NextAccesses()
     {
         if (_accessWatches.Length == 0) return [];
-        var kvm = Machine.Vm.Vcpus[0].Kvm;
-        var state = new VcpuState { Regs = kvm.GetRegs(), Sregs = kvm.GetSregs() };
-        return InstructionMemoryAccesses.Of(state, Machine.Vm.Memory);
+        var vcpu = Machine.Vcpu;
+        var state = new VcpuState { Regs = vcpu.ReadRegisters(), Sregs = vcpu.ReadSystemRegisters() };
+        return InstructionMemoryAccesses.Of(state, Machine.Memory);
     }
 
     private WatchedRange? AccessedWatch(IReadOnlyList<MemoryAccess> accesses)
@@ -374,7 +375,7 @@ public sealed class ReplaySession : IDisposable
         int at = 0;
         foreach (var (gpa, length) in w.Physical)
         {
-            Machine.Vm.Memory.TryRead(gpa, bytes.AsSpan(at, length));
+            Machine.Memory.TryRead(gpa, bytes.AsSpan(at, length));
             at += length;
         }
         return bytes;
@@ -431,17 +432,17 @@ public sealed class ReplaySession : IDisposable
     // mode FLAGS, CS, IP.
     private IReadOnlyList<MemoryAccess> DeliveryFrame()
     {
-        var kvm = Machine.Vm.Vcpus[0].Kvm;
-        var state = new VcpuState { Regs = kvm.GetRegs(), Sregs = kvm.GetSregs() };
+        var vcpu = Machine.Vcpu;
+        var state = new VcpuState { Regs = vcpu.ReadRegisters(), Sregs = vcpu.ReadSystemRegisters() };
         var s = state.Sregs;
         if ((s.Cr0 & 1) == 0) return [new MemoryAccess(s.Ss.Base + (state.Regs.Rsp & 0xFFFF), 6, false, true)];
         if ((s.Efer & (1UL << 10)) != 0) return [new MemoryAccess(state.Regs.Rsp, 40, false, true)];
         ulong sp = s.Ss.Db != 0 ? state.Regs.Rsp & 0xFFFF_FFFF : state.Regs.Rsp & 0xFFFF;
         ulong linear = (s.Ss.Base + sp) & 0xFFFF_FFFF;
         int size = 12;
-        var t = PageWalker.Translate(Machine.Vm.Memory, state.Paging, (linear + 4) & 0xFFFF_FFFF);
+        var t = PageWalker.Translate(Machine.Memory, state.Paging, (linear + 4) & 0xFFFF_FFFF);
         Span<byte> cs = stackalloc byte[2];
-        if (t.IsValid && Machine.Vm.Memory.TryRead(t.PhysicalAddress, cs) && (cs[0] & 3) != (s.Cs.Selector & 3)) size = 20;
+        if (t.IsValid && Machine.Memory.TryRead(t.PhysicalAddress, cs) && (cs[0] & 3) != (s.Cs.Selector & 3)) size = 20;
         return [new MemoryAccess(linear, size, false, true)];
     }
 
@@ -465,8 +466,8 @@ public sealed class ReplaySession : IDisposable
 
     private ulong LinearRip()
     {
-        var kvm = Machine.Vm.Vcpus[0].Kvm;
-        return VcpuState.LinearRipOf(kvm.GetRegs(), kvm.GetSregs());
+        var vcpu = Machine.Vcpu;
+        return VcpuState.LinearRipOf(vcpu.ReadRegisters(), vcpu.ReadSystemRegisters());
     }
 
     // Whether this stop ends one instruction boundary of single-stepping. An instruction that exits
@@ -476,21 +477,21 @@ public sealed class ReplaySession : IDisposable
     // again. An interrupt delivery is a boundary of its own: the handler's entry, nothing run yet.
     private bool CountArrival(StopPoint stop)
     {
-        var vcpu = Machine.Vm.Vcpus[0].Kvm;
+        var vcpu = Machine.Vcpu;
         long emulated = Machine.Counters.EmulatedInstructions;
         bool emulatedNow = emulated != _emulatedSeen;
         _emulatedSeen = emulated;
         switch (stop.Kind)
         {
             case StopKind.Debug:
-                bool ownTrap = _trapAfterExitAt == vcpu.GetRegs().Rip;
+                bool ownTrap = _trapAfterExitAt == vcpu.ReadRegisters().Rip;
                 _trapAfterExitAt = null;
                 return Sources.HostEvents!.LastDebugStopWasStep && !ownTrap;
             case StopKind.Exit when emulatedNow:
                 return true;
-            case StopKind.Exit when Machine.LastExitReason is KvmExitReason.Io or KvmExitReason.Mmio
-                     or KvmExitReason.Hlt or KvmExitReason.X86Rdmsr or KvmExitReason.X86Wrmsr:
-                _trapAfterExitAt = vcpu.GetRegs().Rip;
+            case StopKind.Exit when Machine.LastExit is VcpuExitKind.PortIo or VcpuExitKind.Mmio
+                     or VcpuExitKind.Halt or VcpuExitKind.MsrRead or VcpuExitKind.MsrWrite:
+                _trapAfterExitAt = vcpu.ReadRegisters().Rip;
                 return true;
             case StopKind.Delivered:
                 return true;
@@ -514,7 +515,7 @@ public sealed class ReplaySession : IDisposable
     /// </summary>
     public void Restore(int number)
     {
-        var memory = Machine.Vm.Memory;
+        var memory = Machine.Memory;
         if (_image?.Number == number && _writtenSinceRestore is not null)
             _image.Rewrite(memory, _writtenSinceRestore.Pages());
         else
@@ -534,8 +535,8 @@ public sealed class ReplaySession : IDisposable
         }
         var target = _image.Target;
         Machine.RestoreState(target.Machine);
-        _writtenSinceRestore ??= Machine.Vm.DirtyLog!.CreateTracker();
-        Machine.Vm.DirtyLog!.Discard();
+        _writtenSinceRestore ??= Machine.Backend.DirtyLog!.CreateTracker();
+        Machine.Backend.DirtyLog!.Discard();
         var host = Sources.HostEvents!;
         host.ServiceTracker.Add(target.ServicePages);
         host.Restored();

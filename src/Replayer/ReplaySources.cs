@@ -1,9 +1,7 @@
 using VmReplay.Devices.Platform;
+using VmReplay.Engine.Backend;
 using VmReplay.Engine.Determinism;
-using VmReplay.Engine.Kvm;
-using VmReplay.Engine.Memory;
 using VmReplay.Engine.Run;
-using VmReplay.Engine.Vm;
 using VmReplay.Recorder;
 using VmReplay.Recorder.Events;
 
@@ -31,12 +29,12 @@ public sealed class ReplaySources : IMachineSources
 
     public ReplayHostEvents? HostEvents { get; private set; }
 
-    public IHostEvents CreateHostEvents(VirtualMachine vm, Vcpu vcpu, Engine.Run.VcpuKicker kicker) =>
-        HostEvents = new ReplayHostEvents(Events, vcpu, vm.DirtyLog!.CreateTracker());
+    public IHostEvents CreateHostEvents(IMachineBackend machine, IVcpuBackend vcpu) =>
+        HostEvents = new ReplayHostEvents(Events, vcpu, machine.DirtyLog!.CreateTracker());
 
-    public void OnExit(Vcpu vcpu, KvmRun run)
+    public void OnExit(IVcpuBackend vcpu, VcpuExit exit)
     {
-        var actual = ExitFingerprint.Capture(vcpu, run);
+        var actual = ExitFingerprint.Capture(vcpu, exit);
         long at = Events.Position;
         var expected = Events.Take<ExitEvent>(actual.Describe());
         if (!expected.Matches(actual)) throw new ReplayDivergenceException(at, expected.Describe(), actual.Describe());

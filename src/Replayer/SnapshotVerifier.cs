@@ -30,7 +30,7 @@ public sealed class SnapshotVerifier : IRunCheckpoints
         _machine = machine;
         _events = events;
         _differences = differences;
-        _written = machine.Vm.DirtyLog?.CreateTracker() ?? throw new InvalidOperationException("verifying snapshots needs a VM with dirty logging");
+        _written = machine.Backend.DirtyLog?.CreateTracker() ?? throw new InvalidOperationException("verifying snapshots needs a VM with dirty logging");
     }
 
     /// <summary>
@@ -79,8 +79,8 @@ public sealed class SnapshotVerifier : IRunCheckpoints
             throw new ReplayDivergenceException(at, $"the {device} state of {where}", "a different one");
         if (expected.Machine.Counters != actual.Counters)
             throw new ReplayDivergenceException(at, $"run-loop counters {expected.Machine.Counters} at {where}", actual.Counters.ToString());
-        var pages = expected.Kind == SnapshotKind.Full ? SnapshotRecorder.NonZeroPages(_machine.Vm.Memory) : _written.Pages();
-        ulong hash = PageSetHash.Of(_machine.Vm.Memory, pages);
+        var pages = expected.Kind == SnapshotKind.Full ? SnapshotRecorder.NonZeroPages(_machine.Memory) : _written.Pages();
+        ulong hash = PageSetHash.Of(_machine.Memory, pages);
         if (hash != expected.MemoryHash)
         {
             string? pageSets = FirstPageDifference(expected.Pages, pages);
@@ -102,7 +102,7 @@ public sealed class SnapshotVerifier : IRunCheckpoints
     // recorded snapshot's again, as if the replay had restored it here.
     private void Adopt(Snapshot recorded, List<int> differing)
     {
-        var memory = _machine.Vm.Memory;
+        var memory = _machine.Memory;
         var pages = differing.Select(i => recorded.Pages[i]).ToList();
         PagesAdopting?.Invoke(_next, pages);
         foreach (int i in differing)
@@ -120,7 +120,7 @@ public sealed class SnapshotVerifier : IRunCheckpoints
     private Content ContentDifference()
     {
         var recorded = _trace.ReadSnapshot(_trace.Snapshots[_next], withPages: true);
-        var memory = _machine.Vm.Memory;
+        var memory = _machine.Memory;
         var differences = new List<string>();
         var pages = new List<int>();
         int bytes = 0;

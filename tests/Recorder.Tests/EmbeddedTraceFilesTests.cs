@@ -1,3 +1,5 @@
+using VmReplay.Engine.KvmBackend;
+using VmReplay.Engine.Backend;
 using System.Text;
 using VmReplay.Engine.Run;
 using VmReplay.Engine.Vm;

@@ -1,3 +1,5 @@
+using VmReplay.Engine.KvmBackend;
+using VmReplay.Engine.Backend;
 using VmReplay.Devices.Platform;
 using VmReplay.Engine.Determinism;
 using VmReplay.Engine.Memory;

@@ -1,3 +1,5 @@
+using VmReplay.Engine.KvmBackend;
+using VmReplay.Engine.Backend;
 using VmReplay.Engine.Run;
 using VmReplay.Engine.Vm;
 using VmReplay.Recorder.Events;

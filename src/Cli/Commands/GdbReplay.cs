@@ -1,5 +1,6 @@
 using System.Net;
 using System.Net.Sockets;
+using VmReplay.Engine.Backend;
 using VmReplay.Engine.Boot;
 using VmReplay.GdbStub.Protocol;
 using VmReplay.GdbStub.Target;
@@ -12,11 +13,12 @@ namespace VmReplay.Cli.Commands;
 /// <summary><c>vmreplay replay FILE --gdb [HOST:]PORT</c>: a replay that gdb drives, forward and backward.</summary>
 internal static class GdbReplay
 {
-    public static int Serve(string path, string kvmPath, string endpointText, bool reattach, bool strict)
+    public static int Serve(string path, string kvmPath, CpuBackendChoice cpu, string endpointText, bool reattach, bool strict)
     {
         var endpoint = ParseEndpoint(endpointText);
         using var trace = TraceReader.Open(path);
-        using var session = ReplaySession.Open(trace, kvmPath, Console.OpenStandardOutput());
+        using var session = ReplaySession.Open(trace, kvmPath, Console.OpenStandardOutput(), cpu);
+        Console.Error.WriteLine($"vmreplay: {RunCommand.DescribeBackend(session.Machine)}");
         session.Differences.Strict = strict;
         // gdb takes the architecture from the program: i386 for a 32-bit ELF, and it refuses a
         // 64-bit description there. So a guest that never enters long mode gets the i386 layout

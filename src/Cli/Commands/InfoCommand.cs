@@ -33,7 +33,7 @@ internal static class InfoCommand
             if (e is ClockEvent c) lastClock = c.Nanoseconds;
             string kind = e switch
             {
-                ExitEvent x => "exit " + ((Engine.Kvm.Abi.KvmExitReason)x.Reason),
+                ExitEvent x => "exit " + ((ExitReason)x.Reason),
                 _ => e.GetType().Name.Replace("Event", ""),
             };
             counts[kind] = counts.GetValueOrDefault(kind) + 1;

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using VmReplay.Devices.Platform;
+using VmReplay.Engine.Backend;
 using VmReplay.Engine.Kvm;
 
 namespace VmReplay.Cli.Commands;
@@ -15,6 +16,19 @@ internal sealed class MachineOptions
     public Option<string?> SerialOut { get; } = new("--serial-out") { Description = "file to write COM1 output to (default: stdout)" };
     public Option<int> Vcpus { get; } = new("--vcpus") { Description = "number of vCPUs (vCPU 0 boots; the others wait for INIT/SIPI)", DefaultValueFactory = _ => 1 };
     public Option<string> Kvm { get; } = new("--kvm") { Description = "KVM device to use", DefaultValueFactory = _ => KvmSystem.DefaultPath };
+    public Option<string> Cpu { get; } = CpuOption();
+    public Option<long?> MaxInstructions { get; } = new("--max-instructions") { Description = "software CPU: stop the guest after this many instructions, with a report (a runaway guest)" };
+
+    /// <summary>--cpu, shared with replay.</summary>
+    internal static Option<string> CpuOption() => new("--cpu")
+    {
+        Description = "CPU backend: kvm (fast, needs a usable /dev/kvm), soft (the software x86 CPU: runs anywhere, counts instructions exactly) or auto (kvm where usable, else soft)",
+        DefaultValueFactory = _ => "auto",
+    };
+
+    /// <summary>Parses --cpu; a wrong value is a one-line user error.</summary>
+    internal static CpuBackendChoice ParseCpu(string text) =>
+        CpuBackendNames.TryParse(text, out var choice) ? choice : throw new UserError($"--cpu {text}: use kvm, soft or auto");
 
     public void AddTo(Command command)
     {
@@ -26,6 +40,8 @@ internal sealed class MachineOptions
         command.Options.Add(SerialOut);
         command.Options.Add(Vcpus);
         command.Options.Add(Kvm);
+        command.Options.Add(Cpu);
+        command.Options.Add(MaxInstructions);
     }
 
     /// <summary>Reads the guest image and validates the options; throws <see cref="UserError"/> with one line.</summary>
@@ -53,6 +69,8 @@ internal sealed class MachineOptions
             Cmdline = r.GetValue(Cmdline) ?? "",
             Initrd = initrd,
             KvmPath = r.GetValue(Kvm)!,
+            Cpu = ParseCpu(r.GetValue(Cpu)!),
+            MaxInstructions = r.GetValue(MaxInstructions) is { } max ? (max > 0 ? max : throw new UserError($"--max-instructions {max}: give a positive count")) : null,
             SerialInputFile = serialIn,
         };
         return (options, image, guest);

@@ -1,10 +1,8 @@
 using System.CommandLine;
 using VmReplay.Devices.Platform;
+using VmReplay.Engine.Backend;
 using VmReplay.Engine.Boot;
-using VmReplay.Engine.Cpu;
-using VmReplay.Engine.Kvm;
 using VmReplay.Engine.Run;
-using VmReplay.Engine.Vm;
 using VmReplay.Recorder;
 using VmReplay.Recorder.Events;
 using VmReplay.Recorder.Faults;
@@ -55,7 +53,9 @@ internal static class RecordCommand
                     throw new UserError($"--kick-after: '{k}' is not a duration: give host time such as 1ms or 200ms");
                 kick = (long)ns;
             }
-            var header = BuildHeader(options, image, source, initrdSource);
+            var profile = BackendProfile.Decide(RunCommand.ChooseBackend(options), options.KvmPath, options.VcpuCount);
+            options = options with { Cpu = profile.Choice };
+            var header = BuildHeader(options, image, source, initrdSource, profile);
             var live = new LiveSources(options.SerialInputFile, kick);
             header = header with { WallClockBase = live.Clock.WallClockBase };
             TraceWriter writer;
@@ -74,6 +74,7 @@ internal static class RecordCommand
                 }
                 using (pc)
                 {
+                    Console.Error.WriteLine($"vmreplay: {profile.Describe()}");
                     RunCommand.WarnIfCpuModelNotApplied(pc);
                     var snapshots = new SnapshotRecorder(pc, writer, policy, sources.RecordingClock, () => sources.ServiceTracker);
                     pc.Checkpoints = snapshots;
@@ -100,9 +101,9 @@ internal static class RecordCommand
                         }
                     }
                     if (!Console.IsErrorRedirected) Console.Error.Write("\r\u001b[K");
-                    var (regs, memory) = FinalState.Hash(pc.Vm);
+                    var (regs, memory) = FinalState.Hash(pc.Backend);
                     string? failure = writer.Finish(new EndEvent(outcome.Kind, outcome.ExitStatus, outcome.Message, regs, memory),
-                        CpuModesSeen.InLongMode(pc.Vm.Vcpus[0].Kvm.GetSregs()));
+                        CpuModesSeen.InLongMode(pc.Vcpu.ReadSystemRegisters()));
                     RunCommand.Report(outcome);
                     Console.Error.WriteLine($"vmreplay: recorded {writer.EventCount} events, {pc.ExitCount} exits, {snapshots.Count} snapshots, {writer.BytesWritten} bytes to {path}");
                     if (failure is not null)
@@ -128,11 +129,8 @@ internal static class RecordCommand
     /// <summary>Set to an exit number to make the recorder throw there (tests the VMM-fault path).</summary>
     internal const string FaultInjectionVariable = "VMREPLAY_INJECT_FAULT_AT_EXIT";
 
-    private static TraceHeader BuildHeader(PcMachineOptions options, byte[] image, string source, string? initrdSource)
+    private static TraceHeader BuildHeader(PcMachineOptions options, byte[] image, string source, string? initrdSource, BackendProfile profile)
     {
-        using var kvm = KvmSystem.Open(options.KvmPath);
-        var caps = HostCapabilities.Probe(kvm);
-        var cpuid = CpuModel.Build(kvm.GetSupportedCpuid(), 0, options.VcpuCount);
         string kernel = File.Exists("/proc/sys/kernel/osrelease") ? File.ReadAllText("/proc/sys/kernel/osrelease").Trim() : "unknown";
         return new TraceHeader
         {
@@ -147,8 +145,9 @@ internal static class RecordCommand
             Cmdline = options.Cmdline,
             WallClockBase = default,
             HostKernel = kernel,
-            HostCapabilities = caps,
-            CpuModel = cpuid.Select(CpuidLeaf.From).ToArray(),
+            HostCapabilities = profile.HostCapabilities,
+            Backend = profile.Kind.Name(),
+            CpuModel = profile.CpuModel.Select(CpuidLeaf.From).ToArray(),
         };
     }
 }

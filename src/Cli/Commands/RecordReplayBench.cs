@@ -92,7 +92,7 @@ internal static class RecordReplayBench
     {
         var options = new PcMachineOptions { MemorySize = SixtyFourMiB, SerialOutput = Stream.Null, SerialInputFile = "/dev/null" };
         using var pc = PcMachine.Create(options, image, source, new LiveSources("/dev/null"));
-        var memory = pc.Vm.Memory;
+        var memory = pc.Memory;
         var line = "vmreplay bench page 0000000000 the quick brown fox jumps over the lazy dog\n"u8.ToArray();
         for (ulong at = 0; at < SixtyFourMiB; at += GuestMemory.PageSize)
         {

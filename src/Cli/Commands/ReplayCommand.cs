@@ -1,5 +1,6 @@
 using System.CommandLine;
 using VmReplay.Devices.Platform;
+using VmReplay.Engine.Backend;
 using VmReplay.Engine.Emulation;
 using VmReplay.Engine.Kvm;
 using VmReplay.Recorder;
@@ -25,28 +26,31 @@ internal static class ReplayCommand
         var fromStart = new Option<bool>("--from-start") { Description = "replay from the start instead of restoring snapshots" };
         var gdb = new Option<string?>("--gdb") { Description = "serve gdb's remote protocol on [HOST:]PORT (loopback unless a host is given) and wait for it at the start of the trace" };
         var gdbOnce = new Option<bool>("--gdb-once") { Description = "with --gdb: end when gdb disconnects instead of waiting for it to attach again" };
+        var cpu = MachineOptions.CpuOption();
         var strict = new Option<bool>("--strict") { Description = "a difference in guest memory alone (values the VMM cannot record, such as RDTSC's) is a divergence too, instead of being reported and taken from the recording" };
         var command = new Command("replay", "replay a trace deterministically; exit status as recorded, 4 on divergence");
         command.Arguments.Add(file);
         command.Options.Add(kvmPath);
+        command.Options.Add(cpu);
         command.Options.Add(to);
         command.Options.Add(fromStart);
         command.Options.Add(gdb);
         command.Options.Add(gdbOnce);
         command.Options.Add(strict);
         command.SetAction(r => Program.Guarded(() => r.GetValue(gdb) is { } endpoint
-            ? GdbReplay.Serve(r.GetValue(file)!, r.GetValue(kvmPath)!, endpoint, !r.GetValue(gdbOnce), r.GetValue(strict))
-            : Replay(r.GetValue(file)!, r.GetValue(kvmPath)!, r.GetValue(to), r.GetValue(fromStart), r.GetValue(strict))));
+            ? GdbReplay.Serve(r.GetValue(file)!, r.GetValue(kvmPath)!, MachineOptions.ParseCpu(r.GetValue(cpu)!), endpoint, !r.GetValue(gdbOnce), r.GetValue(strict))
+            : Replay(r.GetValue(file)!, r.GetValue(kvmPath)!, MachineOptions.ParseCpu(r.GetValue(cpu)!), r.GetValue(to), r.GetValue(fromStart), r.GetValue(strict))));
         return command;
     }
 
-    private static int Replay(string path, string kvmPath, string? to, bool fromStart, bool strict)
+    private static int Replay(string path, string kvmPath, CpuBackendChoice cpu, string? to, bool fromStart, bool strict)
     {
         ReplayPosition? target = to is null ? null : ParsePosition(to);
         using var trace = TraceReader.Open(path);
         if (!trace.File.IsComplete)
             Console.Error.WriteLine($"vmreplay: {path} is incomplete ({trace.File.IncompleteReason}); replaying up to its last complete chunk");
-        using var session = ReplaySession.Open(trace, kvmPath, Console.OpenStandardOutput());
+        using var session = ReplaySession.Open(trace, kvmPath, Console.OpenStandardOutput(), cpu);
+        Console.Error.WriteLine($"vmreplay: {RunCommand.DescribeBackend(session.Machine)}");
         session.UseSnapshots = !fromStart;
         session.Differences.Strict = strict;
         var sources = session.Sources;
@@ -65,7 +69,7 @@ internal static class ReplayCommand
             var end = sources.Events.Take<EndEvent>($"the end of the run ({outcome.Message})");
             if (end.Kind != outcome.Kind || end.ExitStatus != outcome.ExitStatus)
                 throw new ReplayDivergenceException(sources.Events.Position - 1, end.Describe(), $"end: {outcome.Kind}, exit status {outcome.ExitStatus} ({outcome.Message})");
-            var (regs, memory) = FinalState.Hash(pc.Vm);
+            var (regs, memory) = FinalState.Hash(pc.Backend);
             bool memoryOnly = regs == end.RegisterHash && memory != end.MemoryHash && !strict;
             if ((regs != end.RegisterHash || memory != end.MemoryHash) && !memoryOnly)
                 throw new ReplayDivergenceException(sources.Events.Position - 1,
@@ -103,7 +107,7 @@ internal static class ReplayCommand
     private static void ReportPosition(ReplaySession session)
     {
         var pc = session.Machine;
-        var (regs, memory) = FinalState.Hash(pc.Vm);
+        var (regs, memory) = FinalState.Hash(pc.Backend);
         var err = Console.Error;
         err.WriteLine($"vmreplay: at {session.Position} (after exit {pc.Counters.ExitCount}, {session.Restores} snapshot restores); state hash {regs:x16} {memory:x16}");
         WriteRegisters(err, pc);
@@ -111,13 +115,14 @@ internal static class ReplayCommand
     }
 
     /// <summary>The stopped vCPU's main registers and the instruction at RIP, as both reports show them.</summary>
-    private static void WriteRegisters(TextWriter err, PcMachine pc) => pc.Vm.Vcpus[0].WithState(s =>
+    private static void WriteRegisters(TextWriter err, PcMachine pc) => pc.Vcpu.WithState(s =>
     {
         var r = s.Regs;
         err.WriteLine($"  rip {r.Rip:x16}  rflags {r.Rflags:x8}  cs {s.Sregs.Cs.Selector:x4}  cr0 {s.Sregs.Cr0:x}");
         err.WriteLine($"  rax {r.Rax:x16}  rbx {r.Rbx:x16}  rcx {r.Rcx:x16}  rdx {r.Rdx:x16}");
         err.WriteLine($"  rsi {r.Rsi:x16}  rdi {r.Rdi:x16}  rsp {r.Rsp:x16}  rbp {r.Rbp:x16}");
-        err.WriteLine($"  instruction at rip: {new InstructionEmulator().Disassemble(s, pc.Vm.Memory)}");
+        err.WriteLine($"  instruction at rip: {new InstructionEmulator().Disassemble(s, pc.Memory)}");
+        return 0;
     });
 
     private static void ReportDivergence(Exception e, PcMachine pc, ReplaySources sources)

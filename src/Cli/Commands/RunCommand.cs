@@ -1,11 +1,9 @@
 using System.CommandLine;
 using Spectre.Console;
 using VmReplay.Devices.Platform;
-using VmReplay.Engine.Cpu;
-using VmReplay.Engine.Kvm;
-using VmReplay.Engine.Kvm.Abi;
+using VmReplay.Engine.Backend;
 using VmReplay.Engine.Run;
-using VmReplay.Engine.Vm;
+using VmReplay.Engine.SoftCpu;
 
 namespace VmReplay.Cli.Commands;
 
@@ -27,8 +25,15 @@ internal static class RunCommand
             string? serialOut = r.GetValue(machine.SerialOut);
             using var output = serialOut is null ? Console.OpenStandardOutput() : OpenOutput(serialOut);
             options = options with { SerialOutput = output, TraceIo = r.GetValue(traceIo) };
+            options = options with { Cpu = ChooseBackend(options) };
             using var pc = PcMachine.Create(options, image, source);
-            if (r.GetValue(traceExits)) pc.ExitObserver = TraceExit;
+            Console.Error.WriteLine($"vmreplay: {DescribeBackend(pc)}");
+            if (r.GetValue(traceExits))
+            {
+                pc.ExitObserver = TraceExit;
+                if (pc.Backend is SoftMachine soft)
+                    soft.SoftVcpus[0].Cpu.UnimplementedInstruction = what => Console.Error.WriteLine($"unimplemented vcpu0 {what}");
+            }
             if (options.TraceIo || r.GetValue(traceExits)) WarnIfCpuModelNotApplied(pc);
             var outcome = pc.Run();
             output.Flush();
@@ -56,34 +61,42 @@ internal static class RunCommand
     }
 
     /// <summary>
-    /// Warns on stderr when this host's KVM lets the guest see CPUID features the CPU model hides.
-    /// Recording always checks, since what such a feature returns is not recorded; a plain run
-    /// checks only when asked for diagnostics, so that it stays quiet on such hosts.
-    /// Called after the machine exists, so a missing /dev/kvm is reported first. The probe only
-    /// advises: if it fails, the guest still runs.
+    /// Warns on stderr when the guest sees CPUID features the CPU model hides (KVM hosts that
+    /// ignore part of the model). Recording always checks, since what such a feature returns is
+    /// not recorded; a plain run checks only when asked for diagnostics. The check only advises.
     /// </summary>
     internal static void WarnIfCpuModelNotApplied(PcMachine pc)
     {
-        CpuidProbeResult probe;
-        try { probe = CpuidProbe.Run(pc.Vm.Kvm.System); }
-        catch (KvmException e)
-        {
-            Console.Error.WriteLine($"vmreplay: warning: could not check the CPUID the guest sees: {e.Message}");
-            return;
-        }
-        if (!probe.ModelApplied) Console.Error.WriteLine($"vmreplay: warning: {probe.Describe()}");
+        if (pc.Backend.CheckCpuModel() is { } warning) Console.Error.WriteLine($"vmreplay: warning: {warning}");
     }
 
-    private static void TraceExit(Vcpu vcpu, KvmRun run)
+    /// <summary>
+    /// --max-instructions needs a backend that counts instructions: auto then means the software
+    /// CPU, and --cpu kvm is refused.
+    /// </summary>
+    internal static CpuBackendChoice ChooseBackend(PcMachineOptions options)
     {
-        string detail = run.ExitReason switch
+        if (options.MaxInstructions is null) return options.Cpu;
+        if (options.Cpu == CpuBackendChoice.Kvm)
+            throw new UserError("--max-instructions needs the software CPU (KVM does not count instructions): use --cpu soft or auto");
+        return CpuBackendChoice.Soft;
+    }
+
+    /// <summary>The line that says which backend runs the guest.</summary>
+    internal static string DescribeBackend(PcMachine pc) => pc.Backend.Kind == CpuBackendKind.Kvm
+        ? "cpu: kvm"
+        : pc.BackendNote is { } why ? $"cpu: soft (the software x86 CPU; KVM is not usable here: {why})" : "cpu: soft (the software x86 CPU)";
+
+    private static void TraceExit(IVcpuBackend vcpu, VcpuExit exit)
+    {
+        string detail = exit.Kind switch
         {
-            KvmExitReason.Io => $"{(run.IoIsOut ? "out" : "in")} port {run.IoPort:x4} size {run.IoSize} count {run.IoCount} data {Convert.ToHexString(run.IoData)}",
-            KvmExitReason.Mmio => $"{(run.MmioIsWrite ? "write" : "read")} {run.MmioAddress:x} len {run.MmioLength} data {Convert.ToHexString(run.MmioData)}",
-            KvmExitReason.X86Rdmsr or KvmExitReason.X86Wrmsr => $"msr {run.MsrIndex:x} data {run.MsrData:x}{(run.MsrError ? " #GP" : "")}",
-            _ => "",
+            VcpuExitKind.PortIo => $"{(exit.IsWrite ? "out" : "in")} port {exit.Port:x4} size {exit.Size} count {exit.Count} data {Convert.ToHexString(exit.Data)}",
+            VcpuExitKind.Mmio => $"{(exit.IsWrite ? "write" : "read")} {exit.Address:x} len {exit.Size} data {Convert.ToHexString(exit.Data)}",
+            VcpuExitKind.MsrRead or VcpuExitKind.MsrWrite => $"msr {exit.MsrIndex:x} data {exit.MsrData:x}{(exit.MsrFailed ? " #GP" : "")}",
+            _ => exit.Message ?? "",
         };
-        Console.Error.WriteLine($"exit vcpu{vcpu.Id} {run.ExitReason} {detail}");
+        Console.Error.WriteLine($"exit vcpu{vcpu.Id} {exit.Kind} {detail}");
     }
 
     private static void PrintIoSummary(PcPlatform platform)

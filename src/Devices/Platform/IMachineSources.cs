@@ -1,7 +1,6 @@
+using VmReplay.Engine.Backend;
 using VmReplay.Engine.Determinism;
-using VmReplay.Engine.Kvm;
 using VmReplay.Engine.Run;
-using VmReplay.Engine.Vm;
 
 namespace VmReplay.Devices.Platform;
 
@@ -19,11 +18,11 @@ public interface IMachineSources : IDisposable
     /// <summary>Whether the VM must log dirty pages (to recognise recorded points by state).</summary>
     bool NeedsDirtyLog { get; }
 
-    /// <summary>Builds the host-events source for <paramref name="vcpu"/> once the VM exists.</summary>
-    IHostEvents CreateHostEvents(VirtualMachine vm, Vcpu vcpu, VcpuKicker kicker);
+    /// <summary>Builds the host-events source for <paramref name="vcpu"/> once the machine exists.</summary>
+    IHostEvents CreateHostEvents(IMachineBackend machine, IVcpuBackend vcpu);
 
     /// <summary>After every exit, with the vCPU stopped.</summary>
-    void OnExit(Vcpu vcpu, KvmRun run);
+    void OnExit(IVcpuBackend vcpu, VcpuExit exit);
 
     /// <summary>A reason to stop that comes from the sources themselves (a trace that cannot be written or is exhausted).</summary>
     RunOutcome? AbortReason { get; }

@@ -1,7 +1,6 @@
+using VmReplay.Engine.Backend;
 using VmReplay.Engine.Determinism;
-using VmReplay.Engine.Kvm;
 using VmReplay.Engine.Run;
-using VmReplay.Engine.Vm;
 
 namespace VmReplay.Devices.Platform;
 
@@ -32,15 +31,15 @@ public sealed class LiveSources : IMachineSources
 
     public RunOutcome? AbortReason => null;
 
-    public IHostEvents CreateHostEvents(VirtualMachine vm, Vcpu vcpu, VcpuKicker kicker)
+    public IHostEvents CreateHostEvents(IMachineBackend machine, IVcpuBackend vcpu)
     {
-        _events = new LiveHostEvents(_clock, kicker, () => _input.MayHaveMore, _kickAfter);
+        _events = new LiveHostEvents(_clock, vcpu, () => _input.MayHaveMore, _kickAfter);
         _input.Arrived += _events.NotifyInput;
         _input.Start();
         return _events;
     }
 
-    public void OnExit(Vcpu vcpu, KvmRun run) { }
+    public void OnExit(IVcpuBackend vcpu, VcpuExit exit) { }
 
     public void Dispose()
     {

@@ -1,39 +1,48 @@
 using System.Runtime.ExceptionServices;
+using VmReplay.Engine.Backend;
 using VmReplay.Engine.Boot;
-using VmReplay.Engine.Kvm;
+using VmReplay.Engine.Memory;
 using VmReplay.Engine.Run;
-using VmReplay.Engine.Vm;
+using VmReplay.Engine.SoftCpu;
 
 namespace VmReplay.Devices.Platform;
 
 /// <summary>
-/// A complete machine: KVM VM, PC platform and loaded guest, driven by a set of
-/// <see cref="IMachineSources"/>, with the vCPU run loop on its own thread.
+/// A complete machine: a CPU backend (KVM or the software CPU), the PC platform and the loaded
+/// guest, driven by a set of <see cref="IMachineSources"/>, with the vCPU run loop on its own thread.
 /// </summary>
 public sealed class PcMachine : IDisposable
 {
-    private readonly KvmSystem _kvm;
     private readonly IMachineSources _sources;
     private readonly Stream _output;
-    private readonly VcpuKicker _kicker = new();
     private VcpuRunner? _runner;
 
-    private PcMachine(KvmSystem kvm, VirtualMachine vm, PcPlatform platform, IMachineSources sources, Stream output, LoadedImage image)
+    private PcMachine(IMachineBackend backend, PcPlatform platform, IMachineSources sources, Stream output, LoadedImage image, string? backendNote)
     {
-        _kvm = kvm;
-        Vm = vm;
+        Backend = backend;
         Platform = platform;
         _sources = sources;
         _output = output;
         Image = image;
+        BackendNote = backendNote;
     }
 
-    public VirtualMachine Vm { get; }
+    /// <summary>What executes the guest.</summary>
+    public IMachineBackend Backend { get; }
+
+    /// <summary>Why auto chose the software CPU (e.g. "/dev/kvm does not exist: ..."), or null.</summary>
+    public string? BackendNote { get; }
+
+    public GuestMemory Memory => Backend.Memory;
+
+    /// <summary>The boot vCPU (the only one that runs).</summary>
+    public IVcpuBackend Vcpu => Backend.Vcpus[0];
+
     public PcPlatform Platform { get; }
     public LoadedImage Image { get; }
 
     /// <summary>Called after every exit of vCPU 0, on its thread, with the vCPU stopped.</summary>
-    public Action<Vcpu, KvmRun>? ExitObserver { get; set; }
+    public Action<IVcpuBackend, VcpuExit>? ExitObserver { get; set; }
 
     /// <summary>Exits handled by the last <see cref="Run"/>.</summary>
     public long ExitCount => _runner?.ExitCount ?? 0;
@@ -45,27 +54,25 @@ public sealed class PcMachine : IDisposable
     /// <summary>Builds the machine and loads <paramref name="image"/>; takes ownership of <paramref name="sources"/>.</summary>
     public static PcMachine Create(PcMachineOptions options, ReadOnlySpan<byte> image, string source, IMachineSources sources)
     {
-        KvmSystem? kvm = null;
-        VirtualMachine? vm = null;
+        IMachineBackend? backend = null;
         try
         {
             // Detect the format first: an unknown file, or an initrd for a kernel that takes none,
-            // is reported even on a host without KVM.
+            // is reported before any backend is opened.
             GuestLoader.CheckBootable(image, source, options.Initrd);
-            kvm = KvmSystem.Open(options.KvmPath);
-            vm = VirtualMachine.Create(kvm, new VirtualMachineOptions
+            backend = MachineBackends.Create(options.Cpu, options.KvmPath, new MachineBackendOptions
             {
                 MemorySize = options.MemorySize, VcpuCount = options.VcpuCount, DirtyLogging = sources.NeedsDirtyLog,
-            });
+            }, out string? note);
+            if (options.MaxInstructions is { } max && backend is SoftMachine soft) soft.SoftVcpus[0].InstructionLimit = max;
             var output = options.SerialOutput ?? Console.OpenStandardOutput();
             var platform = new PcPlatform(sources.Clock, sources.SerialInput, b => output.WriteByte(b), options.MemorySize, options.TraceIo);
-            var loaded = GuestLoader.Load(vm, image, source, options.Cmdline, options.Initrd);
-            return new PcMachine(kvm, vm, platform, sources, output, loaded);
+            var loaded = GuestLoader.Load(backend, image, source, options.Cmdline, options.Initrd);
+            return new PcMachine(backend, platform, sources, output, loaded, note);
         }
         catch
         {
-            vm?.Dispose();
-            kvm?.Dispose();
+            backend?.Dispose();
             sources.Dispose();
             throw;
         }
@@ -91,19 +98,18 @@ public sealed class PcMachine : IDisposable
         }
     }
 
-    /// <summary>The reason of the last exit the run loop handled.</summary>
-    public Engine.Kvm.Abi.KvmExitReason LastExitReason => Runner.LastExitReason;
+    /// <summary>What the last exit the run loop handled was.</summary>
+    public VcpuExitKind? LastExit => Runner.LastExit;
 
     /// <summary>The run loop's counters at the current point.</summary>
     public RunnerCounters Counters => Runner.Counters;
 
-    private VcpuRunner Runner => _runner ??= new VcpuRunner(Vm, Vm.Vcpus[0], Platform, _sources.Clock,
-        _sources.CreateHostEvents(Vm, Vm.Vcpus[0], _kicker), _kicker)
+    private VcpuRunner Runner => _runner ??= new VcpuRunner(Vcpu, Platform, _sources.Clock, _sources.CreateHostEvents(Backend, Vcpu))
     {
-        ExitObserver = (v, run) =>
+        ExitObserver = (v, exit) =>
         {
-            _sources.OnExit(v, run);
-            ExitObserver?.Invoke(v, run);
+            _sources.OnExit(v, exit);
+            ExitObserver?.Invoke(v, exit);
         },
         AbortCheck = () => _sources.AbortReason,
         Checkpoints = new CheckpointRelay(this),
@@ -118,12 +124,12 @@ public sealed class PcMachine : IDisposable
     }
 
     /// <summary>The whole state of the stopped machine except RAM: vCPU, devices, run-loop counters.</summary>
-    public MachineState CaptureState() => new(Vm.Vcpus[0].CaptureState(), Platform.SaveState(), Runner.Counters);
+    public MachineState CaptureState() => new(Vcpu.CaptureState(), Platform.SaveState(), Runner.Counters);
 
     /// <summary>Puts the stopped machine in <paramref name="state"/> (RAM is restored separately).</summary>
     public void RestoreState(MachineState state)
     {
-        Vm.Vcpus[0].RestoreState(state.Vcpu);
+        Vcpu.RestoreState(state.Vcpu);
         Platform.RestoreState(state.Platform);
         Runner.RestoreCounters(state.Counters);
     }
@@ -149,7 +155,6 @@ public sealed class PcMachine : IDisposable
     public void Dispose()
     {
         _sources.Dispose();
-        Vm.Dispose();
-        _kvm.Dispose();
+        Backend.Dispose();
     }
 }

@@ -1,3 +1,4 @@
+using VmReplay.Engine.Backend;
 using VmReplay.Engine.Kvm;
 
 namespace VmReplay.Devices.Platform;
@@ -10,7 +11,12 @@ public sealed record PcMachineOptions
     public string Cmdline { get; init; } = "";
     /// <summary>Initial ramdisk for a Linux kernel; null or empty is none.</summary>
     public byte[]? Initrd { get; init; }
+    /// <summary>Which CPU backend runs the guest.</summary>
+    public CpuBackendChoice Cpu { get; init; } = CpuBackendChoice.Auto;
+    /// <summary>The KVM device, where the KVM backend is used.</summary>
     public string KvmPath { get; init; } = KvmSystem.DefaultPath;
+    /// <summary>The software CPU stops the run after this many instructions (a runaway guest); no limit by default.</summary>
+    public long? MaxInstructions { get; init; }
     /// <summary>File the guest reads from COM1; null reads the host's stdin.</summary>
     public string? SerialInputFile { get; init; }
     /// <summary>Where COM1 output goes; null is stdout.</summary>

@@ -1,3 +1,4 @@
+using VmReplay.Engine.Backend;
 using VmReplay.Engine.Memory;
 using VmReplay.Engine.Vm;
 
@@ -10,7 +11,7 @@ public static class GuestLoader
     /// Loads <paramref name="image"/> (and <paramref name="initrd"/>, for a Linux kernel; empty is none).
     /// Throws <see cref="GuestImageException"/> with a one-line reason for an image that cannot boot.
     /// </summary>
-    public static LoadedImage Load(VirtualMachine vm, ReadOnlySpan<byte> image, string source, string cmdline = "", ReadOnlySpan<byte> initrd = default)
+    public static LoadedImage Load(IMachineBackend vm, ReadOnlySpan<byte> image, string source, string cmdline = "", ReadOnlySpan<byte> initrd = default)
     {
         var vcpu = vm.Vcpus[0];
         var entry = vcpu.CaptureState();
@@ -21,7 +22,7 @@ public static class GuestLoader
 
     /// <summary>
     /// Places the image in <paramref name="memory"/> and sets <paramref name="entry"/> to the state
-    /// the guest starts in; nothing here needs KVM.
+    /// the guest starts in; nothing here depends on the backend.
     /// </summary>
     internal static LoadedImage Load(GuestMemory memory, VcpuState entry, ReadOnlySpan<byte> image, string source, string cmdline, ReadOnlySpan<byte> initrd) =>
         CheckBootable(image, source, initrd) switch

@@ -1,22 +1,22 @@
-using VmReplay.Engine.Kvm;
-
 namespace VmReplay.Engine.Memory;
 
 /// <summary>
 /// The one reader of a VM's dirty-page log. KVM clears its log on every read, so several
 /// consumers (the hash of a forced service point, the pages of the next incremental snapshot)
 /// each get their own <see cref="DirtyPageTracker"/> and this fans every read out to all of them.
-/// Pages the VMM wrote itself are folded in too.
+/// Pages the VMM wrote itself are folded in too. The guest's writes come from the backend
+/// (KVM's dirty-page log, or the software CPU's own record).
 /// </summary>
 public sealed class DirtyLog
 {
-    private readonly KvmVm _vm;
+    private readonly Action<int, Span<ulong>> _takeGuestWrites;
     private readonly ulong[][] _scratch;
     private readonly List<DirtyPageTracker> _trackers = new();
 
-    public DirtyLog(KvmVm vm, GuestMemory memory)
+    /// <param name="takeGuestWrites">Puts the pages the guest wrote in RAM region i since the last call into the bitmap (and forgets them).</param>
+    public DirtyLog(Action<int, Span<ulong>> takeGuestWrites, GuestMemory memory)
     {
-        _vm = vm;
+        _takeGuestWrites = takeGuestWrites;
         Memory = memory;
         _scratch = memory.Regions.Select(r => new ulong[BitmapWords(r)]).ToArray();
     }
@@ -39,7 +39,8 @@ public sealed class DirtyLog
     {
         for (int i = 0; i < _scratch.Length; i++)
         {
-            _vm.GetDirtyLog(Memory.Regions[i].Slot, _scratch[i]);
+            _scratch[i].AsSpan().Clear();
+            _takeGuestWrites(i, _scratch[i]);
             Memory.TakeVmmWritten(i, _scratch[i]);
             foreach (var t in _trackers) t.Merge(i, _scratch[i]);
         }

@@ -141,7 +141,7 @@ public sealed unsafe class GuestMemory : IDisposable
 
     /// <summary>
     /// Told of every write the VMM makes through this object (interrupt frames, loaders, page-table
-    /// bits): a software CPU drops code it decoded from those bytes.
+    /// bits, restored snapshots): a software CPU drops code it decoded from those bytes.
     /// </summary>
     public Action<ulong, int>? WriteObserver { get; set; }
 
@@ -167,6 +167,7 @@ public sealed unsafe class GuestMemory : IDisposable
     /// <summary>Zeroes all RAM (before restoring a snapshot), without marking pages as written.</summary>
     public void Clear()
     {
+        foreach (var r in _regions) WriteObserver?.Invoke(r.GuestBase, (int)Math.Min(r.Size, int.MaxValue));
         foreach (var r in _regions)
             for (ulong at = 0; at < r.Size; at += 1 << 30)
                 new Span<byte>(r.Host + at, (int)Math.Min(1UL << 30, r.Size - at)).Clear();
@@ -174,7 +175,11 @@ public sealed unsafe class GuestMemory : IDisposable
     }
 
     /// <summary>Writes whole pages restored from a snapshot, without marking them as written.</summary>
-    public void RestorePage(ulong gpa, ReadOnlySpan<byte> page) => page.CopyTo(GetSpan(gpa, (int)PageSize));
+    public void RestorePage(ulong gpa, ReadOnlySpan<byte> page)
+    {
+        page.CopyTo(GetSpan(gpa, (int)PageSize));
+        WriteObserver?.Invoke(gpa, (int)PageSize);
+    }
 
     public void Dispose()
     {

@@ -1,3 +1,4 @@
+using VmReplay.Engine.Backend;
 using VmReplay.Engine.Determinism;
 
 namespace VmReplay.Engine.Run;
@@ -14,7 +15,7 @@ namespace VmReplay.Engine.Run;
 public sealed class LiveHostEvents : IHostEvents, IDisposable
 {
     private readonly HostMonotonicClock _hostTime;
-    private readonly VcpuKicker _kicker;
+    private readonly IVcpuBackend _vcpu;
     private readonly Func<bool> _inputMayArrive;
     private readonly object _lock = new();
     private readonly Thread _timer;
@@ -24,14 +25,14 @@ public sealed class LiveHostEvents : IHostEvents, IDisposable
     private bool _disposed;
 
     /// <param name="hostTime">The unrecorded host time the engine clock is derived from in a live run.</param>
-    /// <param name="kicker">Kicks the vCPU thread.</param>
+    /// <param name="vcpu">The vCPU to kick.</param>
     /// <param name="inputMayArrive">False once the input source is exhausted (EOF).</param>
     /// <param name="kickAfterNanoseconds">How long due work waits for an exit before a kick (host time).</param>
-    public LiveHostEvents(HostMonotonicClock hostTime, VcpuKicker kicker, Func<bool> inputMayArrive, long kickAfterNanoseconds = DefaultKickAfterNanoseconds)
+    public LiveHostEvents(HostMonotonicClock hostTime, IVcpuBackend vcpu, Func<bool> inputMayArrive, long kickAfterNanoseconds = DefaultKickAfterNanoseconds)
     {
         KickAfterNanoseconds = kickAfterNanoseconds;
         _hostTime = hostTime;
-        _kicker = kicker;
+        _vcpu = vcpu;
         _inputMayArrive = inputMayArrive;
         _timer = new Thread(TimerLoop) { IsBackground = true, Name = "vmreplay deadline timer" };
         _timer.Start();
@@ -97,7 +98,7 @@ public sealed class LiveHostEvents : IHostEvents, IDisposable
         }
         // A kick the timer sent just before this exit took the work would stop the guest again
         // at once, for nothing; discard it.
-        _kicker.ConsumePending();
+        _vcpu.DiscardKick();
         return true;
     }
 
@@ -139,7 +140,7 @@ public sealed class LiveHostEvents : IHostEvents, IDisposable
                 if (_due != 0 && now >= _kickAt)
                 {
                     _kickAt = long.MaxValue;
-                    _kicker.Kick();
+                    _vcpu.Kick();
                     continue;
                 }
                 long next = Math.Min(_deadline, _due != 0 ? _kickAt : long.MaxValue);

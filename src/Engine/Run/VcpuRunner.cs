@@ -1,42 +1,34 @@
+using VmReplay.Engine.Backend;
 using VmReplay.Engine.Cpu;
 using VmReplay.Engine.Determinism;
-using VmReplay.Engine.Emulation;
-using VmReplay.Engine.Kvm;
-using VmReplay.Engine.Kvm.Abi;
-using VmReplay.Engine.Vm;
 
 namespace VmReplay.Engine.Run;
 
 /// <summary>
-/// The run loop of one vCPU: enters the guest, handles every exit, delivers interrupts from the
-/// platform's controller with KVM_INTERRUPT at points the VMM chooses, and services timers and
-/// input only between KVM_RUN calls. Returns how the run ended; a guest's misbehaviour is an
-/// outcome, never an exception.
+/// The run loop of one vCPU, on any backend: enters the guest, handles every exit, delivers
+/// interrupts from the platform's controller at points the VMM chooses, and services timers and
+/// input only between runs. Returns how the run ended; a guest's misbehaviour is an outcome,
+/// never an exception.
 /// </summary>
 public sealed class VcpuRunner
 {
-    private readonly VirtualMachine _vm;
-    private readonly Vcpu _vcpu;
+    private readonly IVcpuBackend _vcpu;
     private readonly IMachinePlatform _platform;
     private readonly IEngineClock _clock;
     private readonly IHostEvents _events;
     private readonly MsrModel _msrs;
-    private readonly VcpuKicker _kicker;
-    private readonly InstructionEmulator _emulator = new();
 
-    public VcpuRunner(VirtualMachine vm, Vcpu vcpu, IMachinePlatform platform, IEngineClock clock, IHostEvents events, VcpuKicker kicker)
+    public VcpuRunner(IVcpuBackend vcpu, IMachinePlatform platform, IEngineClock clock, IHostEvents events)
     {
-        _vm = vm;
         _vcpu = vcpu;
         _platform = platform;
         _clock = clock;
         _events = events;
-        _kicker = kicker;
         _msrs = new MsrModel(clock);
     }
 
-    /// <summary>Called after every exit with the vCPU stopped (for --trace-exits and, later, recording).</summary>
-    public Action<Vcpu, KvmRun>? ExitObserver { get; set; }
+    /// <summary>Called after every exit with the vCPU stopped (for --trace-exits and recording).</summary>
+    public Action<IVcpuBackend, VcpuExit>? ExitObserver { get; set; }
 
     /// <summary>Exits handled so far.</summary>
     public long ExitCount { get; private set; }
@@ -76,15 +68,15 @@ public sealed class VcpuRunner
     private long _checkpointDone = -1;
 
     /// <summary>
-    /// The reason of the last exit handled. The run page's own field does not keep it: completing
-    /// the exit's instruction (immediate_exit) overwrites it.
+    /// What the last exit handled was. The exit object does not keep it: completing the exit's
+    /// instruction may refill it.
     /// </summary>
-    public KvmExitReason LastExitReason { get; private set; }
+    public VcpuExitKind? LastExit { get; private set; }
 
     /// <summary>External interrupts the VMM delivered.</summary>
     public long InterruptsDelivered { get; private set; }
 
-    /// <summary>Instructions the VMM emulated because KVM could not.</summary>
+    /// <summary>Instructions the backend executed on the VMM's behalf (KVM's emulation fallback).</summary>
     public long EmulatedInstructions { get; private set; }
 
     /// <summary>The counters that belong to a machine state, as saved in a snapshot.</summary>
@@ -102,7 +94,7 @@ public sealed class VcpuRunner
         _lastStop = StopKind.Exit;
         // The restored stop is a checkpoint, its instruction complete: no exit has been handled
         // since, and an observer must not take the exit before the restore for this one.
-        LastExitReason = KvmExitReason.Unknown;
+        LastExit = null;
         _checkpointDone = c.ExitCount;
         _resumingFromPause = false;
         _resumingAfterDelivery = false;
@@ -111,9 +103,7 @@ public sealed class VcpuRunner
     /// <summary>Runs until the machine stops or pauses. Must be called on the thread that will own the vCPU.</summary>
     public RunOutcome Run()
     {
-        var kvm = _vcpu.Kvm;
-        var run = kvm.RunPage;
-        _kicker.Attach(kvm);
+        _vcpu.AttachThread();
         try
         {
             while (true)
@@ -128,13 +118,13 @@ public sealed class VcpuRunner
                 if (_lastStop == StopKind.Exit && _checkpointDone != ExitCount && Checkpoints is { } checkpoints && checkpoints.IsDue(ExitCount))
                 {
                     _checkpointDone = ExitCount;
-                    CompletePendingInstruction(run);
+                    _vcpu.CompletePendingInstruction();
                     checkpoints.Reached(ExitCount);
                 }
-                if (!_resumingFromPause && CompleteBeforePause && _lastStop == StopKind.Exit) CompletePendingInstruction(run);
+                if (!_resumingFromPause && CompleteBeforePause && _lastStop == StopKind.Exit) _vcpu.CompletePendingInstruction();
                 if (!_resumingFromPause && PauseRequested?.Invoke(new StopPoint(ExitCount, _lastStop)) == true)
                 {
-                    CompletePendingInstruction(run);
+                    _vcpu.CompletePendingInstruction();
                     _resumingFromPause = true;
                     return RunOutcome.Paused;
                 }
@@ -144,7 +134,7 @@ public sealed class VcpuRunner
                 // nothing the guest can see, yet a recording would have to log a point that no
                 // exit marks, in code that often computes on unrecordable values (an entropy
                 // pool mixed with interrupts off).
-                bool deferred = _lastStop == StopKind.Interrupted && !run.IfFlag;
+                bool deferred = _lastStop == StopKind.Interrupted && !_vcpu.InterruptFlag;
                 bool serviced = !deferred && _events.TakeDue(new StopPoint(ExitCount, _lastStop));
                 if (serviced) ServiceAsyncEvents();
                 // Where a replay must reproduce delivery, deliver only at exits and at service
@@ -152,7 +142,7 @@ public sealed class VcpuRunner
                 if (_lastStop == StopKind.Exit || serviced || _events.AllowsInterruptWindow)
                 {
                     long before = InterruptsDelivered;
-                    if (DeliverInterrupt(run) is { } failed) return failed;
+                    if (DeliverInterrupt() is { } failed) return failed;
                     if (InterruptsDelivered != before && PauseAfterDelivery
                         && PauseRequested?.Invoke(new StopPoint(ExitCount, StopKind.Delivered)) == true)
                     {
@@ -161,39 +151,32 @@ public sealed class VcpuRunner
                     }
                 }
             enter:
-                _events.Arm(_platform.NextDeadlineNanoseconds, _platform.HasPendingInterrupt && !run.RequestInterruptWindow);
+                _events.Arm(_platform.NextDeadlineNanoseconds, _platform.HasPendingInterrupt && !_vcpu.RequestInterruptWindow);
 
-                _vcpu.EnterRun();
-                KvmVcpu.RunStatus status;
-                try { status = kvm.Run(); }
-                finally { _vcpu.LeaveRun(); }
-                if (status == KvmVcpu.RunStatus.Interrupted)
+                var exit = _vcpu.Run();
+                switch (exit.Kind)
                 {
-                    _kicker.ConsumePending();
-                    _lastStop = StopKind.Interrupted;
-                    continue;
-                }
-                if (run.ExitReason == KvmExitReason.Debug && _events.OwnsDebugExits)
-                {
-                    _lastStop = StopKind.Debug;
-                    continue;
-                }
-                if (run.ExitReason == KvmExitReason.IrqWindowOpen)
-                {
-                    _lastStop = StopKind.Window;
-                    continue;
+                    case VcpuExitKind.Interrupted:
+                        _lastStop = StopKind.Interrupted;
+                        continue;
+                    case VcpuExitKind.Debug when _events.OwnsDebugExits:
+                        _lastStop = StopKind.Debug;
+                        continue;
+                    case VcpuExitKind.InterruptWindow:
+                        _lastStop = StopKind.Window;
+                        continue;
                 }
                 ExitCount++;
                 _lastStop = StopKind.Exit;
-                LastExitReason = run.ExitReason;
-                var outcome = HandleExit(run);
-                ExitObserver?.Invoke(_vcpu, run);
+                LastExit = exit.Kind;
+                var outcome = HandleExit(exit);
+                ExitObserver?.Invoke(_vcpu, exit);
                 if (outcome is not null) return outcome;
             }
         }
         finally
         {
-            _kicker.Detach();
+            _vcpu.DetachThread();
         }
     }
 
@@ -203,114 +186,88 @@ public sealed class VcpuRunner
         _platform.PollInput();
     }
 
-    // The VMM delivers interrupts itself, at the exact instruction boundary where it stops the
+    // The VMM delivers interrupts itself, at the exact instruction boundary where it stopped the
     // vCPU (KVM_INTERRUPT leaves the moment to KVM, which on some hosts lets the guest run on
-    // first). When the guest cannot take one now, ask KVM for an exit at the next interrupt
-    // window instead of dropping or spinning. Deliverability comes from the vCPU state itself, not
-    // the run page's if_flag, which is stale after the VMM emulated an instruction (an iret).
-    private RunOutcome? DeliverInterrupt(KvmRun run)
+    // first). When the guest cannot take one now, ask for an exit at the next interrupt window
+    // where the host-events source allows it, instead of dropping or spinning.
+    private RunOutcome? DeliverInterrupt()
     {
         if (!_platform.HasPendingInterrupt)
         {
-            run.RequestInterruptWindow = false;
+            _vcpu.RequestInterruptWindow = false;
             return null;
         }
         bool mayWait = _events.AllowsInterruptWindow;
-        CompletePendingInstruction(run);
-        string? failure = null;
-        bool delivered = _vcpu.WithState(s =>
-        {
-            if (!InterruptDelivery.CanDeliver(s)) return false;
-            byte vector = _platform.AcknowledgeInterrupt();
-            failure = InterruptDelivery.Deliver(s, _vm.Memory, vector);
-            return failure is null;
-        });
-        if (failure is not null) return RunOutcome.Error($"cannot deliver an interrupt: {failure}");
-        if (delivered) InterruptsDelivered++;
-        run.RequestInterruptWindow = mayWait && (!delivered || _platform.HasPendingInterrupt);
+        _vcpu.CompletePendingInstruction();
+        var result = _vcpu.TryDeliverInterrupt(_platform.AcknowledgeInterrupt);
+        if (result.Failure is { } failure) return RunOutcome.Error($"cannot deliver an interrupt: {failure}");
+        if (result.Delivered) InterruptsDelivered++;
+        _vcpu.RequestInterruptWindow = mayWait && (!result.Delivered || _platform.HasPendingInterrupt);
         return null;
     }
 
-    // An I/O, MMIO or MSR exit leaves its instruction unfinished until the next KVM_RUN; re-enter
-    // with immediate_exit to complete it without running further (KVM API, "immediate_exit"), so
-    // an interrupt is delivered, or a state saved, at a clean instruction boundary.
-    private void CompletePendingInstruction(KvmRun run)
+    private RunOutcome? HandleExit(VcpuExit exit)
     {
-        run.ImmediateExit = true;
-        _vcpu.EnterRun();
-        try { _vcpu.Kvm.Run(); }
-        finally
+        switch (exit.Kind)
         {
-            _vcpu.LeaveRun();
-            run.ImmediateExit = false;
-        }
-    }
-
-    private RunOutcome? HandleExit(KvmRun run)
-    {
-        switch (run.ExitReason)
-        {
-            case KvmExitReason.Io:
-                HandleIo(run);
+            case VcpuExitKind.PortIo:
+                HandleIo(exit);
                 return null;
-            case KvmExitReason.Mmio:
-                if (run.MmioIsWrite) _platform.MmioWrite(run.MmioAddress, run.MmioData);
-                else _platform.MmioRead(run.MmioAddress, run.MmioData);
+            case VcpuExitKind.Mmio:
+                if (exit.IsWrite) _platform.MmioWrite(exit.Address, exit.Data);
+                else _platform.MmioRead(exit.Address, exit.Data);
                 return null;
-            case KvmExitReason.Intr:
+            case VcpuExitKind.HostInterrupt:
                 return null;
-            case KvmExitReason.Hlt:
-                return HandleHalt(run);
-            case KvmExitReason.X86Rdmsr:
-                if (_msrs.TryRead(run.MsrIndex, out ulong value)) run.MsrData = value;
-                else run.MsrError = true;
+            case VcpuExitKind.EmulatedInstruction:
+                EmulatedInstructions++;
                 return null;
-            case KvmExitReason.X86Wrmsr:
-                if (!_msrs.TryWrite(run.MsrIndex, run.MsrData)) run.MsrError = true;
+            case VcpuExitKind.Halt:
+                return HandleHalt();
+            case VcpuExitKind.MsrRead:
+                if (_msrs.TryRead(exit.MsrIndex, out ulong value)) exit.MsrData = value;
+                else exit.MsrFailed = true;
                 return null;
-            case KvmExitReason.Shutdown:
+            case VcpuExitKind.MsrWrite:
+                if (!_msrs.TryWrite(exit.MsrIndex, exit.MsrData)) exit.MsrFailed = true;
+                return null;
+            case VcpuExitKind.Shutdown:
                 return _vcpu.WithState(s => new RunOutcome(RunOutcomeKind.TripleFault, 2,
-                    $"triple fault (KVM exit SHUTDOWN) at RIP {s.Regs.Rip:x}, CR0 {s.Sregs.Cr0:x}, CS {s.Sregs.Cs.Selector:x4} (base {s.Sregs.Cs.Base:x})"));
-            case KvmExitReason.FailEntry:
-                return _vcpu.WithState(s => RunOutcome.Error(
-                    $"VM entry failed: hardware entry failure reason {run.FailEntryReason:x} at RIP {s.Regs.Rip:x}, CR0 {s.Sregs.Cr0:x}, CS {s.Sregs.Cs.Selector:x4}"));
-            case KvmExitReason.InternalError:
-                return HandleInternalError(run);
-            case KvmExitReason.SystemEvent:
-                return run.SystemEventType switch
+                    $"triple fault (shutdown) at RIP {s.Regs.Rip:x}, CR0 {s.Sregs.Cr0:x}, CS {s.Sregs.Cs.Selector:x4} (base {s.Sregs.Cs.Base:x})"));
+            case VcpuExitKind.SystemEvent:
+                return exit.SystemEvent switch
                 {
-                    1 => new RunOutcome(RunOutcomeKind.PowerOff, 0, "guest powered off"),
-                    2 => new RunOutcome(RunOutcomeKind.Reset, 0, "guest requested a reset (system event); vmreplay ends the VM"),
-                    uint t => RunOutcome.Error($"guest system event {t} ({SystemEventName(t)})"),
+                    SystemEventKind.PowerOff => new RunOutcome(RunOutcomeKind.PowerOff, 0, exit.Message ?? "guest powered off"),
+                    SystemEventKind.Reset => new RunOutcome(RunOutcomeKind.Reset, 0, exit.Message ?? "guest requested a reset"),
+                    _ => RunOutcome.Error(exit.Message ?? "guest system event"),
                 };
-            case KvmExitReason.Debug:
-                return RunOutcome.Error($"unexpected debug exit (exception {run.DebugException}) at RIP {run.DebugPc:x}: no debugger is attached");
+            case VcpuExitKind.Debug:
+                return _vcpu.WithState(s => RunOutcome.Error($"unexpected debug exit at RIP {s.Regs.Rip:x}: no debugger is attached"));
             default:
-                return _vcpu.WithState(s => RunOutcome.Error(
-                    $"unhandled KVM exit reason {(uint)run.ExitReason} ({run.ExitReason}) at RIP {s.Regs.Rip:x}; hardware reason {run.HardwareExitReason:x}"));
+                return RunOutcome.Error(exit.Message ?? $"the vCPU stopped ({exit.Kind})");
         }
     }
 
-    private void HandleIo(KvmRun run)
+    private void HandleIo(VcpuExit exit)
     {
-        var data = run.IoData;
-        int size = run.IoSize;
-        ushort port = run.IoPort;
-        // String I/O (rep ins/outs) arrives as count elements in one exit.
-        for (int i = 0; i < run.IoCount; i++)
+        var data = exit.Data;
+        int size = exit.Size;
+        ushort port = exit.Port;
+        // String I/O (rep ins/outs) may arrive as count elements in one exit.
+        for (int i = 0; i < exit.Count; i++)
         {
             var element = data.Slice(i * size, size);
-            if (run.IoIsOut) _platform.PortWrite(port, element);
+            if (exit.IsWrite) _platform.PortWrite(port, element);
             else _platform.PortRead(port, element);
             if (_platform.StopRequest is not null) return;
         }
     }
 
-    private RunOutcome? HandleHalt(KvmRun run)
+    private RunOutcome? HandleHalt()
     {
-        // Without an in-kernel LAPIC, KVM returns on HLT and resumes after it on the next
-        // KVM_RUN, so the halt is ours to carry out: wait until an interrupt can wake the guest.
-        if (!run.IfFlag)
+        // No in-kernel LAPIC (and no such thing in the software CPU): the halt is ours to carry
+        // out, waiting until an interrupt can wake the guest.
+        if (!_vcpu.InterruptFlag)
             return new RunOutcome(RunOutcomeKind.Halted, 0, "guest halted with interrupts disabled");
         while (!_platform.HasPendingInterrupt)
         {
@@ -321,41 +278,4 @@ public sealed class VcpuRunner
         }
         return null;
     }
-
-    private RunOutcome? HandleInternalError(KvmRun run)
-    {
-        uint sub = run.InternalSuberror;
-        if (sub == 1) // KVM_INTERNAL_ERROR_EMULATION
-        {
-            var result = _vcpu.WithState(s => _emulator.Emulate(s, _vm.Memory));
-            if (result.Status != EmulationStatus.NotEmulated)
-            {
-                EmulatedInstructions++;
-                return null;
-            }
-            string why = result.Reason is null ? "" : $" ({result.Reason})";
-            return RunOutcome.Error($"KVM could not emulate '{result.Instruction}' at RIP {result.Rip:x}{why}");
-        }
-        var data = string.Join(' ', run.InternalData.ToArray().Select(d => d.ToString("x")));
-        ulong rip = _vcpu.WithState(s => s.Regs.Rip);
-        return RunOutcome.Error($"KVM internal error, sub-error {sub} ({InternalErrorName(sub)}) at RIP {rip:x}; data: [{data}]");
-    }
-
-    private static string InternalErrorName(uint sub) => sub switch
-    {
-        1 => "emulation failure",
-        2 => "simultaneous exceptions",
-        3 => "event delivery failed",
-        4 => "unexpected exit reason",
-        _ => "unknown",
-    };
-
-    private static string SystemEventName(uint type) => type switch
-    {
-        3 => "crash",
-        4 => "wakeup",
-        5 => "suspend",
-        6 => "SEV termination",
-        _ => "unknown",
-    };
 }

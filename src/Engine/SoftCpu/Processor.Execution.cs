@@ -67,6 +67,12 @@ public sealed unsafe partial class Processor
     /// </summary>
     public ProcessorExitKind Run(long instructionLimit = long.MaxValue, bool ignoreBreakpointHere = false)
     {
+        if (_deferredExit is { } deferred)
+        {
+            // A fault outside a run (completing an instruction, delivering an interrupt) shut the processor down.
+            _deferredExit = null;
+            return deferred;
+        }
         Exit.Clear();
         if (_completion != null && !CompletePending()) return Exit.Kind;
         bool ignoreBreakpoint = ignoreBreakpointHere;
@@ -190,6 +196,30 @@ public sealed unsafe partial class Processor
         _previousBlock = null;
         return ProcessorExitKind.Unsupported;
     }
+
+    private ProcessorExitKind? _deferredExit;
+
+    /// <summary>
+    /// Completes an instruction the last exit left pending (a port read reaches its register)
+    /// without running further, so that a state can be saved or an interrupt delivered at an
+    /// instruction boundary. An MMIO read with its answer in runs its instruction again now.
+    /// </summary>
+    public void CompletePendingInstruction()
+    {
+        if (_completion != null)
+        {
+            Exit.Clear();
+            if (!CompletePending()) _deferredExit = Exit.Kind;
+        }
+        else if (_mmioAnswerReady)
+        {
+            var kind = Run(InstructionCount + 1);
+            if (kind != ProcessorExitKind.InstructionLimit) _deferredExit = kind;
+        }
+    }
+
+    /// <summary>Forgets a kick that has not stopped a run yet.</summary>
+    public void DiscardKick() => Volatile.Write(ref _kicked, 0);
 
     /// <summary>Completes the instruction an exit left pending; false when that ended the run (a fault that shut down).</summary>
     private bool CompletePending()

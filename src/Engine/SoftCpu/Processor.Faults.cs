@@ -75,7 +75,14 @@ public sealed partial class Processor
         if (!CanTakeInterrupt) return "the guest cannot take an interrupt now";
         _previousBlock = null;
         if (!Raise(vector, null, null, software: false, external: true))
-            return Exit.Kind == ProcessorExitKind.Shutdown ? null : Exit.Message ?? "delivery failed";
+        {
+            if (Exit.Kind == ProcessorExitKind.Shutdown)
+            {
+                _deferredExit = ProcessorExitKind.Shutdown;
+                return null;
+            }
+            return Exit.Message ?? "delivery failed";
+        }
         return null;
     }
 

@@ -175,7 +175,21 @@ public sealed unsafe partial class Processor
             if (Msrs.ContainsKey(index)) Msrs[index] = value;
         ModeChanged();
         FlushTlb();
-        InvalidateAllCode();
+        _previousBlock = null;
+    }
+
+    /// <summary>General registers, RIP and RFLAGS as the engine's state has them.</summary>
+    public KvmRegs ReadRegisters()
+    {
+        SaveRegistersTo(_deliveryState);
+        return _deliveryState.Regs;
+    }
+
+    /// <summary>Segment, descriptor-table and control registers as the engine's state has them.</summary>
+    public KvmSregs ReadSystemRegisters()
+    {
+        SaveRegistersTo(_deliveryState);
+        return _deliveryState.Sregs;
     }
 
     /// <summary>The x87 unit writes its registers (FPR0-7 as 80-bit values, FCW, FSW, abridged tag, last opcode/IP/DP) into <paramref name="fpu"/>.</summary>

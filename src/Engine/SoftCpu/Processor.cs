@@ -27,7 +27,7 @@ public sealed unsafe partial class Processor
     {
         _memory = memory;
         Cpuid = cpuid;
-        _memory.WriteObserver = OnVmmWrite;
+        _memory.WriteObserver += OnVmmWrite;
         InitMemory();
         Reset();
     }

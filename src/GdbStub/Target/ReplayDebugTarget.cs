@@ -1,3 +1,4 @@
+using VmReplay.Engine.Backend;
 using VmReplay.Engine.Memory;
 using VmReplay.GdbStub.Protocol;
 using VmReplay.Recorder;
@@ -26,7 +27,7 @@ public sealed class ReplayDebugTarget(ReplaySession session, TraceReader trace, 
 
     public RegisterLayout Registers => registers;
 
-    public IReadOnlyList<byte[]> ReadRegisters() => X86RegisterFile.From(session.Machine.Vm.Vcpus[0].CaptureState(), registers);
+    public IReadOnlyList<byte[]> ReadRegisters() => X86RegisterFile.From(session.Machine.Vcpu.CaptureState(), registers);
 
     public (byte[] Data, string? Error) ReadMemory(ulong address, int length)
     {
@@ -35,7 +36,7 @@ public sealed class ReplayDebugTarget(ReplaySession session, TraceReader trace, 
         int at = 0;
         foreach (var (gpa, n) in pieces)
         {
-            session.Machine.Vm.Memory.Read(gpa, data.AsSpan(at, n));
+            session.Machine.Memory.Read(gpa, data.AsSpan(at, n));
             at += n;
         }
         return (data, error);
@@ -45,8 +46,8 @@ public sealed class ReplayDebugTarget(ReplaySession session, TraceReader trace, 
     // force now, up to the first byte that is unmapped or not RAM (then named in the error).
     private List<(ulong Gpa, int Length)> Translate(ulong address, int length, out string? error)
     {
-        var paging = session.Machine.Vm.Vcpus[0].CaptureState().Paging;
-        var memory = session.Machine.Vm.Memory;
+        var paging = session.Machine.Vcpu.CaptureState().Paging;
+        var memory = session.Machine.Memory;
         var pieces = new List<(ulong, int)>();
         ulong at = address;
         int left = length;
@@ -86,8 +87,9 @@ public sealed class ReplayDebugTarget(ReplaySession session, TraceReader trace, 
             return null;
         }
         if (_breakpoints.Contains(address)) return null;
-        if (_breakpoints.Count >= ReplayHostEvents.UserBreakpointLimit)
-            return $"at most {ReplayHostEvents.UserBreakpointLimit} breakpoints at once: they use the debug registers DR1-DR3 (DR0 finds recorded points, and int3 cannot be used in a replay whose memory is checked)";
+        int limit = session.Sources.HostEvents!.UserBreakpointLimit;
+        if (_breakpoints.Count >= limit)
+            return $"at most {limit} breakpoints at once on KVM: they use the debug registers DR1-DR3 (DR0 finds recorded points, and int3 cannot be used in a replay whose memory is checked); the software CPU (--cpu soft) takes any number";
         _breakpoints.Add(address);
         Apply();
         return null;

@@ -26,13 +26,13 @@ public sealed record ExitEvent(uint Reason, ulong Rip, ulong Address, byte Size,
 
     public override string Describe()
     {
-        string name = ((Engine.Kvm.Abi.KvmExitReason)Reason).ToString();
+        string name = ((ExitReason)Reason).ToString();
         string dir = (Flags & FlagWrite) != 0 ? "write" : "read";
         return Reason switch
         {
-            2 => $"exit {name} {((Flags & FlagWrite) != 0 ? "out" : "in")} port {Address:x4} size {Size} count {Count} data {Convert.ToHexString(Data)} at RIP {Rip:x}",
-            6 => $"exit {name} {dir} {Address:x} len {Size} data {Convert.ToHexString(Data)} at RIP {Rip:x}",
-            29 or 30 => $"exit {name} msr {Address:x} data {Convert.ToHexString(Data)} at RIP {Rip:x}",
+            (uint)ExitReason.Io => $"exit {name} {((Flags & FlagWrite) != 0 ? "out" : "in")} port {Address:x4} size {Size} count {Count} data {Convert.ToHexString(Data)} at RIP {Rip:x}",
+            (uint)ExitReason.Mmio => $"exit {name} {dir} {Address:x} len {Size} data {Convert.ToHexString(Data)} at RIP {Rip:x}",
+            (uint)ExitReason.X86Rdmsr or (uint)ExitReason.X86Wrmsr => $"exit {name} msr {Address:x} data {Convert.ToHexString(Data)} at RIP {Rip:x}",
             _ => $"exit {name} at RIP {Rip:x}",
         };
     }

@@ -29,7 +29,7 @@ public sealed class SnapshotRecorder : IRunCheckpoints
         _policy = policy;
         _clock = clock;
         _serviceTracker = serviceTracker;
-        _written = machine.Vm.DirtyLog?.CreateTracker() ?? throw new InvalidOperationException("snapshots need a VM with dirty logging");
+        _written = machine.Backend.DirtyLog?.CreateTracker() ?? throw new InvalidOperationException("snapshots need a VM with dirty logging");
     }
 
     /// <summary>Snapshots taken.</summary>
@@ -52,7 +52,7 @@ public sealed class SnapshotRecorder : IRunCheckpoints
     {
         long started = Stopwatch.GetTimestamp();
         bool full = _lastExit < 0;
-        var memory = _machine.Vm.Memory;
+        var memory = _machine.Memory;
         var pages = full ? NonZeroPages(memory) : _written.Pages();
         _written.Reset();
         var data = Snapshot.CopyPages(memory, pages);

@@ -1,3 +1,5 @@
+using VmReplay.Engine.KvmBackend;
+using VmReplay.Engine.Backend;
 using System.Buffers.Binary;
 using VmReplay.Engine.Boot;
 using VmReplay.Engine.Kvm;
@@ -87,9 +89,9 @@ public sealed class GuestLoaderTests
     private static FirstExit RunToFirstExit(byte[] image)
     {
         using var kvm = KvmSystem.Open();
-        using var vm = VirtualMachine.Create(kvm, new VirtualMachineOptions { MemorySize = 16UL << 20 });
+        using var vm = KvmMachine.Create(kvm, new MachineBackendOptions { MemorySize = 16UL << 20 });
         GuestLoader.Load(vm, image, "guest", "console=ttyS0");
-        var vcpu = vm.Vcpus[0];
+        var vcpu = vm.KvmVcpus[0];
         Assert.Equal(KvmVcpu.RunStatus.Exited, vcpu.Kvm.Run());
         var run = vcpu.Kvm.RunPage;
         return new FirstExit(run.ExitReason, run.IoPort, run.IoData.ToArray(), vcpu.Kvm.GetSregs());

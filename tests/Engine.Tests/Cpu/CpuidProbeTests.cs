@@ -1,3 +1,5 @@
+using VmReplay.Engine.KvmBackend;
+using VmReplay.Engine.Backend;
 using VmReplay.Engine.Cpu;
 using VmReplay.Engine.Kvm;
 using VmReplay.Engine.Kvm.Abi;
@@ -89,9 +91,9 @@ public sealed class CpuidProbeTests
         using var kvm = KvmSystem.Open();
         var result = CpuidProbe.Run(kvm);
 
-        using var vm = VirtualMachine.Create(kvm, new VirtualMachineOptions { MemorySize = 2UL << 20 });
+        using var vm = KvmMachine.Create(kvm, new MachineBackendOptions { MemorySize = 2UL << 20 });
         var model = CpuModel.Build(vm.SupportedCpuid, 0, 1);
-        var vcpu = vm.Vcpus[0];
+        var vcpu = vm.KvmVcpus[0];
         uint maxBasic = Cpuid(vm, vcpu, 0, 0).Eax;
         uint maxExtended = Cpuid(vm, vcpu, 0x80000000, 0).Eax;
 
@@ -117,7 +119,7 @@ public sealed class CpuidProbeTests
         r switch { CpuidRegister.Eax => e.Eax, CpuidRegister.Ebx => e.Ebx, CpuidRegister.Ecx => e.Ecx, _ => e.Edx };
 
     // The scratch program that found the problem: real mode, CPUID, HLT, read the registers.
-    private static (uint Eax, uint Ebx, uint Ecx, uint Edx) Cpuid(VirtualMachine vm, Vcpu vcpu, uint leaf, uint subleaf)
+    private static (uint Eax, uint Ebx, uint Ecx, uint Edx) Cpuid(KvmMachine vm, KvmMachineVcpu vcpu, uint leaf, uint subleaf)
     {
         byte[] code = [0x66, 0xB8, 0, 0, 0, 0, 0x66, 0xB9, 0, 0, 0, 0, 0x0F, 0xA2, 0xF4];
         BitConverter.TryWriteBytes(code.AsSpan(2), leaf);

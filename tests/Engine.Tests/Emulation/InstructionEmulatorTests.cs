@@ -1,3 +1,5 @@
+using VmReplay.Engine.KvmBackend;
+using VmReplay.Engine.Backend;
 using VmReplay.Engine.Emulation;
 using VmReplay.Engine.Kvm.Abi;
 using VmReplay.Engine.Memory;

@@ -1,3 +1,5 @@
+using VmReplay.Engine.KvmBackend;
+using VmReplay.Engine.Backend;
 using VmReplay.Engine.Kvm;
 using VmReplay.Engine.Kvm.Abi;
 using VmReplay.Engine.Vm;
@@ -8,13 +10,13 @@ namespace VmReplay.Engine.Tests.Kvm;
 public sealed class GuestDebugTests : IDisposable
 {
     private readonly KvmSystem _kvm;
-    private readonly VirtualMachine _vm;
+    private readonly KvmMachine _vm;
 
     public GuestDebugTests()
     {
         KvmHost.Require(); // skips each test before KVM is opened
         _kvm = KvmSystem.Open();
-        _vm = VirtualMachine.Create(_kvm, new VirtualMachineOptions { MemorySize = 2UL << 20 });
+        _vm = KvmMachine.Create(_kvm, new MachineBackendOptions { MemorySize = 2UL << 20 });
     }
 
     public void Dispose()
@@ -28,7 +30,7 @@ public sealed class GuestDebugTests : IDisposable
     {
         // 7C00: inc ax ; 7C01: jmp 7C00
         _vm.Memory.Write(0x7C00, [0x40, 0xEB, 0xFD]);
-        var vcpu = _vm.Vcpus[0];
+        var vcpu = _vm.KvmVcpus[0];
         vcpu.WithState(s =>
         {
             s.Sregs.Cs = new KvmSegment { Selector = 0, Base = 0, Limit = 0xFFFF, Type = 0xB, Present = 1, S = 1 };

@@ -1,3 +1,5 @@
+using VmReplay.Engine.KvmBackend;
+using VmReplay.Engine.Backend;
 using VmReplay.Engine.Kvm;
 using VmReplay.Engine.Kvm.Abi;
 using VmReplay.Engine.Run;
@@ -9,13 +11,13 @@ namespace VmReplay.Engine.Tests.Kvm;
 public sealed class KvmVcpuTests : IDisposable
 {
     private readonly KvmSystem _kvm;
-    private readonly VirtualMachine _vm;
+    private readonly KvmMachine _vm;
 
     public KvmVcpuTests()
     {
         KvmHost.Require(); // skips each test before KVM is opened
         _kvm = KvmSystem.Open();
-        _vm = VirtualMachine.Create(_kvm, new VirtualMachineOptions { MemorySize = 2UL << 20 });
+        _vm = KvmMachine.Create(_kvm, new MachineBackendOptions { MemorySize = 2UL << 20 });
     }
 
     public void Dispose()
@@ -24,10 +26,10 @@ public sealed class KvmVcpuTests : IDisposable
         _kvm.Dispose();
     }
 
-    private Vcpu LoadRealMode(byte[] code, ushort at = 0x7C00)
+    private KvmMachineVcpu LoadRealMode(byte[] code, ushort at = 0x7C00)
     {
         _vm.Memory.Write(at, code);
-        var vcpu = _vm.Vcpus[0];
+        var vcpu = _vm.KvmVcpus[0];
         vcpu.WithState(s =>
         {
             s.Sregs.Cs = new KvmSegment { Selector = 0, Base = 0, Limit = 0xFFFF, Type = 0xB, Present = 1, S = 1 };
@@ -69,7 +71,7 @@ public sealed class KvmVcpuTests : IDisposable
         });
         t.Start();
         Thread.Sleep(100);
-        kicker.Kick();
+        vcpu.Kick();
         Assert.True(t.Join(TimeSpan.FromSeconds(10)), "KVM_RUN did not return after a kick");
         Assert.Equal(KvmVcpu.RunStatus.Interrupted, status);
     }
@@ -83,7 +85,7 @@ public sealed class KvmVcpuTests : IDisposable
         var t = new Thread(() =>
         {
             kicker.Attach(vcpu.Kvm);
-            kicker.Kick(); // pending before KVM_RUN: no race window
+            vcpu.Kick(); // pending before KVM_RUN: no race window
             try { status = vcpu.Kvm.Run(); }
             finally { kicker.Detach(); }
         });
@@ -142,16 +144,15 @@ public sealed class KvmVcpuTests : IDisposable
         var vm = _vm;
         var vcpu = LoadRealMode([0xEB, 0xFE]); // jmp $
         var platform = new IdlePlatform();
-        var kicker = new VcpuKicker();
         var clock = new Determinism.HostMonotonicClock();
-        using var events = new LiveHostEvents(clock, kicker, () => false);
-        var runner = new VcpuRunner(vm, vcpu, platform, clock, events, kicker);
+        using var events = new LiveHostEvents(clock, vcpu, () => false);
+        var runner = new VcpuRunner(vcpu, platform, clock, events);
         var thread = new Thread(() => runner.Run());
         thread.Start();
         SpinWait.SpinUntil(() => vcpu.IsRunning, TimeSpan.FromSeconds(10));
         Assert.Throws<InvalidOperationException>(() => vcpu.WithState(s => s.Regs.Rip));
         platform.Stop = new RunOutcome(RunOutcomeKind.PowerOff, 0, "test");
-        kicker.Kick();
+        vcpu.Kick();
         Assert.True(thread.Join(TimeSpan.FromSeconds(10)));
         Assert.Equal(0x7C00UL, vcpu.WithState(s => s.Regs.Rip));
     }
@@ -174,7 +175,7 @@ public sealed class KvmVcpuTests : IDisposable
     [Fact]
     public void CpuModelHidesReplayBreakingFeatures()
     {
-        var entries = Engine.Cpu.CpuModel.Build(_kvm.GetSupportedCpuid(), 0, 1);
+        var entries = CpuModel.Build(_kvm.GetSupportedCpuid(), 0, 1);
         var leaf1 = entries.Single(e => e.Function == 1);
         Assert.Equal(0u, leaf1.Ecx & (1u << 30)); // RDRAND
         Assert.Equal(0u, leaf1.Ecx & (1u << 24)); // TSC-deadline
@@ -183,6 +184,6 @@ public sealed class KvmVcpuTests : IDisposable
         var leaf7 = entries.Where(e => e.Function == 7 && e.Index == 0).ToArray();
         Assert.All(leaf7, e => Assert.Equal(0u, e.Ebx & (1u << 18))); // RDSEED
         Assert.Equal(entries.Select(e => (e.Function, e.Index, e.Eax, e.Ebx, e.Ecx, e.Edx)),
-            Engine.Cpu.CpuModel.Build(_kvm.GetSupportedCpuid(), 0, 1).Select(e => (e.Function, e.Index, e.Eax, e.Ebx, e.Ecx, e.Edx)));
+            CpuModel.Build(_kvm.GetSupportedCpuid(), 0, 1).Select(e => (e.Function, e.Index, e.Eax, e.Ebx, e.Ecx, e.Edx)));
     }
 }

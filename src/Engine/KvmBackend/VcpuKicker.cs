@@ -1,7 +1,7 @@
 using VmReplay.Engine.Kvm;
 using VmReplay.Engine.Kvm.Native;
 
-namespace VmReplay.Engine.Run;
+namespace VmReplay.Engine.KvmBackend;
 
 /// <summary>
 /// Forces a vCPU thread out of KVM_RUN from any other thread.

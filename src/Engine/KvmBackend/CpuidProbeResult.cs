@@ -1,6 +1,6 @@
 using System.Text;
 
-namespace VmReplay.Engine.Cpu;
+namespace VmReplay.Engine.KvmBackend;
 
 /// <summary>
 /// What <see cref="CpuidProbe"/> found: the features <see cref="CpuModel"/> hides that a guest

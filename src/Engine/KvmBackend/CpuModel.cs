@@ -1,6 +1,6 @@
 using VmReplay.Engine.Kvm.Abi;
 
-namespace VmReplay.Engine.Cpu;
+namespace VmReplay.Engine.KvmBackend;
 
 /// <summary>
 /// The CPU the guest sees: KVM_GET_SUPPORTED_CPUID with every feature removed that would make a

@@ -1,15 +1,16 @@
-using VmReplay.Engine.Cpu;
+using VmReplay.Engine.Backend;
 using VmReplay.Engine.Kvm;
 using VmReplay.Engine.Kvm.Abi;
 using VmReplay.Engine.Memory;
 
-namespace VmReplay.Engine.Vm;
+namespace VmReplay.Engine.KvmBackend;
 
 /// <summary>
 /// A KVM VM with its RAM mapped, the VMM's MSR interception in place and its vCPUs created
-/// with the deterministic CPU model. No in-kernel irqchip or PIT: interrupts come from the VMM.
+/// with the deterministic CPU model (<see cref="KvmBackend.CpuModel"/>). No in-kernel irqchip or
+/// PIT: interrupts come from the VMM.
 /// </summary>
-public sealed class VirtualMachine : IDisposable
+public sealed class KvmMachine : IMachineBackend
 {
     // Just below the BIOS area at 4 GiB, where Firecracker and QEMU put them; never RAM here.
     private const uint TssAddress = 0xFFFB_D000;
@@ -18,32 +19,57 @@ public sealed class VirtualMachine : IDisposable
     // KVM_MSR_EXIT_REASON_INVAL | _UNKNOWN | _FILTER: every MSR access KVM would fault or we filtered.
     private const ulong UserSpaceMsrReasons = 0x1 | 0x2 | 0x4;
 
-    private readonly List<Vcpu> _vcpus = new();
+    private readonly List<KvmMachineVcpu> _vcpus = new();
+    private readonly KvmSystem? _ownedSystem;
 
-    private VirtualMachine(KvmVm kvm, GuestMemory memory, HostCapabilities caps, KvmCpuidEntry2[] supportedCpuid)
+    private KvmMachine(KvmVm kvm, GuestMemory memory, HostCapabilities caps, KvmCpuidEntry2[] supportedCpuid, KvmSystem? ownedSystem)
     {
         Kvm = kvm;
         Memory = memory;
         Capabilities = caps;
         SupportedCpuid = supportedCpuid;
+        _ownedSystem = ownedSystem;
     }
+
+    public CpuBackendKind Kind => CpuBackendKind.Kvm;
 
     public KvmVm Kvm { get; }
 
     public GuestMemory Memory { get; }
 
-    /// <summary>The dirty-page log, when the VM was created with <see cref="VirtualMachineOptions.DirtyLogging"/>.</summary>
     public DirtyLog? DirtyLog { get; private set; }
 
     public HostCapabilities Capabilities { get; }
 
-    /// <summary>What the host offers; the guest sees <see cref="CpuModel.Build"/> of it.</summary>
+    public object? HostFacts => Capabilities;
+
+    /// <summary>What the host offers; the guest sees <see cref="KvmBackend.CpuModel.Build"/> of it.</summary>
     public KvmCpuidEntry2[] SupportedCpuid { get; }
 
-    public IReadOnlyList<Vcpu> Vcpus => _vcpus;
+    public IReadOnlyList<KvmMachineVcpu> KvmVcpus => _vcpus;
+
+    public IReadOnlyList<IVcpuBackend> Vcpus => _vcpus;
+
+    public IReadOnlyList<CpuidEntry> CpuModel =>
+        KvmBackend.CpuModel.Build(SupportedCpuid, 0, Math.Max(1, _vcpus.Count))
+            .Select(e => new CpuidEntry(e.Function, e.Index, e.Eax, e.Ebx, e.Ecx, e.Edx)).ToArray();
+
+    /// <summary>Opens <paramref name="kvmPath"/> and creates the VM; the machine owns the handle.</summary>
+    public static KvmMachine Open(string kvmPath, MachineBackendOptions options)
+    {
+        var kvm = KvmSystem.Open(kvmPath);
+        try { return Create(kvm, options, owned: true); }
+        catch
+        {
+            kvm.Dispose();
+            throw;
+        }
+    }
 
     /// <summary>Creates the VM on <paramref name="kvm"/>; host faults throw, missing capabilities throw <see cref="KvmUnavailableException"/>.</summary>
-    public static VirtualMachine Create(KvmSystem kvm, VirtualMachineOptions options)
+    public static KvmMachine Create(KvmSystem kvm, MachineBackendOptions options) => Create(kvm, options, owned: false);
+
+    private static KvmMachine Create(KvmSystem kvm, MachineBackendOptions options, bool owned)
     {
         var caps = HostCapabilities.Probe(kvm);
         caps.RequireEssentials(kvm.Path);
@@ -56,7 +82,7 @@ public sealed class VirtualMachine : IDisposable
         try
         {
             memory = GuestMemory.CreatePcLayout(options.MemorySize);
-            var vm = new VirtualMachine(vmHandle, memory, caps, supported);
+            var vm = new KvmMachine(vmHandle, memory, caps, supported, owned ? kvm : null);
             vm.Setup(options);
             return vm;
         }
@@ -68,7 +94,7 @@ public sealed class VirtualMachine : IDisposable
         }
     }
 
-    private void Setup(VirtualMachineOptions options)
+    private void Setup(MachineBackendOptions options)
     {
         // Intel needs these for real-mode emulation; other backends may refuse them harmlessly.
         TryHostSetup(() => Kvm.SetIdentityMapAddress(IdentityMapAddress));
@@ -77,21 +103,33 @@ public sealed class VirtualMachine : IDisposable
         foreach (var region in Memory.Regions)
             Kvm.SetUserMemoryRegion(region.Slot, region.GuestBase, region.Size, region.HostAddress,
                 options.DirtyLogging ? KvmUserspaceMemoryRegion.LogDirtyPages : 0);
-        if (options.DirtyLogging) DirtyLog = new DirtyLog(Kvm, Memory);
+        if (options.DirtyLogging) DirtyLog = new DirtyLog((i, bits) => Kvm.GetDirtyLog(Memory.Regions[i].Slot, bits), Memory);
 
         Kvm.EnableCap(KvmCap.X86UserSpaceMsr, UserSpaceMsrReasons);
-        Kvm.SetMsrFilterToUserspace(MsrModel.FilteredToUserspace);
+        Kvm.SetMsrFilterToUserspace(Cpu.MsrModel.FilteredToUserspace);
 
         for (int id = 0; id < options.VcpuCount; id++)
         {
             var kv = Kvm.CreateVcpu(id);
-            var vcpu = new Vcpu(kv, Kvm.System);
-            kv.SetCpuid(CpuModel.Build(SupportedCpuid, id, options.VcpuCount));
+            var vcpu = new KvmMachineVcpu(kv, Kvm.System, Memory);
+            kv.SetCpuid(KvmBackend.CpuModel.Build(SupportedCpuid, id, options.VcpuCount));
             // Application processors wait for INIT/SIPI, as on a PC. There is no local APIC to
             // send those yet (and KVM refuses other MP states without an in-kernel irqchip), so
             // the run loop simply never enters them.
             _vcpus.Add(vcpu);
         }
+    }
+
+    /// <summary>
+    /// Warns when this host's KVM lets the guest see CPUID features the model hides (some hosts
+    /// accept KVM_SET_CPUID2 but do not apply it to leaves 1 and 7). The probe only advises.
+    /// </summary>
+    public string? CheckCpuModel()
+    {
+        CpuidProbeResult probe;
+        try { probe = CpuidProbe.Run(Kvm.System); }
+        catch (KvmException e) { return $"could not check the CPUID the guest sees: {e.Message}"; }
+        return probe.ModelApplied ? null : probe.Describe();
     }
 
     private static void TryHostSetup(Action a)
@@ -105,5 +143,6 @@ public sealed class VirtualMachine : IDisposable
         foreach (var v in _vcpus) v.Dispose();
         Kvm.Dispose();
         Memory.Dispose();
+        _ownedSystem?.Dispose();
     }
 }

@@ -1,7 +1,7 @@
 using VmReplay.Engine.Kvm;
 using VmReplay.Engine.Kvm.Abi;
 
-namespace VmReplay.Engine.Vm;
+namespace VmReplay.Engine.KvmBackend;
 
 /// <summary>
 /// What this host's KVM offers, probed once. The VMM picks the best mechanism available and

@@ -1,7 +1,7 @@
-namespace VmReplay.Engine.Vm;
+namespace VmReplay.Engine.Backend;
 
-/// <summary>Settings of a virtual machine.</summary>
-public sealed record VirtualMachineOptions
+/// <summary>Settings of a machine, whatever its backend.</summary>
+public sealed record MachineBackendOptions
 {
     /// <summary>Guest RAM in bytes.</summary>
     public ulong MemorySize { get; init; } = 64UL * 1024 * 1024;
@@ -9,6 +9,6 @@ public sealed record VirtualMachineOptions
     /// <summary>Number of vCPUs. vCPU 0 boots; the others wait for INIT/SIPI.</summary>
     public int VcpuCount { get; init; } = 1;
 
-    /// <summary>Log the pages the guest dirties (KVM_MEM_LOG_DIRTY_PAGES), for recording and replay.</summary>
+    /// <summary>Keep a log of the pages the guest writes, for recording and replay.</summary>
     public bool DirtyLogging { get; init; }
 }

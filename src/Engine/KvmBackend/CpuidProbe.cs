@@ -1,9 +1,10 @@
 using VmReplay.Engine.Boot;
 using VmReplay.Engine.Kvm;
 using VmReplay.Engine.Kvm.Abi;
+using VmReplay.Engine.Backend;
 using VmReplay.Engine.Vm;
 
-namespace VmReplay.Engine.Cpu;
+namespace VmReplay.Engine.KvmBackend;
 
 /// <summary>
 /// Asks a real guest what CPUID answers on this host. KVM_SET_CPUID2 succeeds everywhere, but
@@ -82,9 +83,9 @@ public static class CpuidProbe
 
     private static CpuidProbeResult Probe(KvmSystem kvm)
     {
-        using var vm = VirtualMachine.Create(kvm, new VirtualMachineOptions { MemorySize = 2UL << 20 });
+        using var vm = KvmMachine.Create(kvm, new MachineBackendOptions { MemorySize = 2UL << 20 });
         var model = CpuModel.Build(vm.SupportedCpuid, 0, 1);
-        var vcpu = vm.Vcpus[0].Kvm;
+        var vcpu = vm.KvmVcpus[0].Kvm;
         SetRealMode(vcpu);
         var observed = ProbedLeaves.Select(p => RunCpuid(vm, vcpu, p.Leaf, p.Subleaf)).ToArray();
         return Compare(model, observed);
@@ -99,7 +100,7 @@ public static class CpuidProbe
         vcpu.SetSregs(s);
     }
 
-    private static KvmCpuidEntry2 RunCpuid(VirtualMachine vm, KvmVcpu vcpu, uint leaf, uint subleaf)
+    private static KvmCpuidEntry2 RunCpuid(KvmMachine vm, KvmVcpu vcpu, uint leaf, uint subleaf)
     {
         // mov eax,leaf (66 B8 imm32) ; mov ecx,subleaf (66 B9 imm32) ; cpuid (0F A2) ; hlt (F4)
         Span<byte> code = [0x66, 0xB8, 0, 0, 0, 0, 0x66, 0xB9, 0, 0, 0, 0, 0x0F, 0xA2, 0xF4];

@@ -1,0 +1,36 @@
+namespace VmReplay.Engine.Backend;
+
+/// <summary>The two ways vmreplay executes guest code.</summary>
+public enum CpuBackendKind
+{
+    /// <summary>Linux KVM: the host processor runs the guest; fast where /dev/kvm is usable.</summary>
+    Kvm,
+    /// <summary>The software x86 CPU: runs anywhere, counts every instruction, sees every access.</summary>
+    Soft,
+}
+
+/// <summary>What the user asked for with <c>--cpu</c>.</summary>
+public enum CpuBackendChoice
+{
+    /// <summary>KVM where it is usable, else the software CPU.</summary>
+    Auto,
+    Kvm,
+    Soft,
+}
+
+public static class CpuBackendNames
+{
+    /// <summary>The name used on the command line, in traces and in reports: "kvm" or "soft".</summary>
+    public static string Name(this CpuBackendKind kind) => kind == CpuBackendKind.Kvm ? "kvm" : "soft";
+
+    public static bool TryParse(string text, out CpuBackendChoice choice)
+    {
+        switch (text.Trim().ToLowerInvariant())
+        {
+            case "auto": choice = CpuBackendChoice.Auto; return true;
+            case "kvm": choice = CpuBackendChoice.Kvm; return true;
+            case "soft": choice = CpuBackendChoice.Soft; return true;
+            default: choice = default; return false;
+        }
+    }
+}

@@ -1,0 +1,106 @@
+using VmReplay.Engine.Kvm.Abi;
+using VmReplay.Engine.Vm;
+
+namespace VmReplay.Engine.Backend;
+
+/// <summary>
+/// One virtual CPU of a backend. The run loop (<see cref="Run.VcpuRunner"/>) drives it: it
+/// enters the guest with <see cref="Run"/> and handles the exit it returns; between runs the
+/// vCPU is stopped and its state may be read and changed.
+/// </summary>
+public interface IVcpuBackend
+{
+    int Id { get; }
+
+    /// <summary>Binds the calling thread, which will call <see cref="Run"/>, for kicks; call <see cref="DetachThread"/> on it before it ends.</summary>
+    void AttachThread();
+
+    void DetachThread();
+
+    /// <summary>Runs the guest until the next exit; the returned object is reused by the next call.</summary>
+    VcpuExit Run();
+
+    /// <summary>
+    /// Completes an instruction the last exit left unfinished (an I/O read reaches its register)
+    /// without running further, so that a state can be saved or an interrupt delivered at a clean
+    /// instruction boundary.
+    /// </summary>
+    void CompletePendingInstruction();
+
+    /// <summary>RFLAGS.IF at the last exit (cheap; may be stale after the VMM changed the state).</summary>
+    bool InterruptFlag { get; }
+
+    /// <summary>Whether the VMM wants an exit as soon as the guest can take an interrupt.</summary>
+    bool RequestInterruptWindow { get; set; }
+
+    /// <summary>
+    /// Delivers an external interrupt now if the guest can take one (IF set, no interrupt shadow,
+    /// no event in flight): <paramref name="acknowledge"/> is called only then, for the vector.
+    /// </summary>
+    DeliveryResult TryDeliverInterrupt(Func<byte> acknowledge);
+
+    /// <summary>Makes a running <see cref="Run"/> return soon with <see cref="VcpuExitKind.Interrupted"/> (or the next one at once). Any thread.</summary>
+    void Kick();
+
+    /// <summary>Drops a kick that has not taken effect yet. On the vCPU's thread.</summary>
+    void DiscardKick();
+
+    /// <summary>A copy of the complete state (for a snapshot).</summary>
+    VcpuState CaptureState();
+
+    /// <summary>Makes the state <paramref name="state"/> (restoring a snapshot, loading a guest).</summary>
+    void RestoreState(VcpuState state);
+
+    /// <summary>Gives <paramref name="action"/> the full state and takes back what it changed.</summary>
+    T WithState<T>(Func<VcpuState, T> action);
+
+    /// <summary>General registers, RIP and RFLAGS (cheaper than a whole state).</summary>
+    KvmRegs ReadRegisters();
+
+    /// <summary>Segment, descriptor-table and control registers (cheaper than a whole state).</summary>
+    KvmSregs ReadSystemRegisters();
+
+    /// <summary>Retired instructions, where the backend counts them exactly; null where it cannot.</summary>
+    long? InstructionsRetired { get; }
+
+    /// <summary>Execution breakpoints a debug setup may hold at once, or null for any number.</summary>
+    int? BreakpointLimit { get; }
+
+    /// <summary>Arms single-stepping and execution breakpoints (linear addresses); an empty setup disarms.</summary>
+    void SetDebug(DebugSetup setup);
+
+    /// <summary>What the last <see cref="VcpuExitKind.Debug"/> exit was.</summary>
+    DebugExitCause LastDebugStop { get; }
+}
+
+/// <summary>The outcome of <see cref="IVcpuBackend.TryDeliverInterrupt"/>.</summary>
+public readonly record struct DeliveryResult(bool Delivered, string? Failure)
+{
+    public static readonly DeliveryResult NotNow = new(false, null);
+    public static readonly DeliveryResult Done = new(true, null);
+    public static DeliveryResult Failed(string why) => new(false, why);
+}
+
+/// <summary>
+/// Debug exits to ask for: after every instruction (<paramref name="SingleStep"/>), and before
+/// executing an instruction at any of <paramref name="Breakpoints"/>. A breakpoint fires again
+/// when the vCPU is entered at its address (as debug registers do); step over it to go on.
+/// </summary>
+public sealed record DebugSetup(bool SingleStep, IReadOnlyList<ulong?> Breakpoints)
+{
+    public static readonly DebugSetup None = new(false, []);
+
+    public bool IsEmpty => !SingleStep && Breakpoints.Count == 0;
+}
+
+/// <summary>
+/// Why a debug exit happened: a single step completed, and/or the breakpoints (by index in the
+/// setup; bit 63 stands for every index from 63 on) that fired before their instruction.
+/// </summary>
+public readonly record struct DebugExitCause(bool Step, ulong Breakpoints)
+{
+    public bool Hit(int index) => (Breakpoints & (1UL << Math.Min(index, 63))) != 0;
+
+    /// <summary>Whether any breakpoint from index <paramref name="first"/> on fired.</summary>
+    public bool HitFrom(int first) => (Breakpoints >> Math.Min(first, 63)) != 0;
+}

@@ -1,0 +1,78 @@
+namespace VmReplay.Engine.Backend;
+
+/// <summary>Why a vCPU stopped running guest code.</summary>
+public enum VcpuExitKind
+{
+    /// <summary>IN/OUT/INS/OUTS: <see cref="VcpuExit.Count"/> elements of <see cref="VcpuExit.Size"/> bytes at <see cref="VcpuExit.Port"/>.</summary>
+    PortIo,
+    /// <summary>An access to a guest-physical address that is not RAM.</summary>
+    Mmio,
+    /// <summary>RDMSR of an MSR the VMM answers (including the TSC family): set <see cref="VcpuExit.MsrData"/> or <see cref="VcpuExit.MsrFailed"/>.</summary>
+    MsrRead,
+    /// <summary>WRMSR of an MSR the VMM answers.</summary>
+    MsrWrite,
+    /// <summary>HLT: the guest waits for an interrupt (RIP is past the HLT).</summary>
+    Halt,
+    /// <summary>The vCPU shut down: a triple fault.</summary>
+    Shutdown,
+    /// <summary>A single step or an execution breakpoint the VMM asked for (<see cref="IVcpuBackend.LastDebugStop"/>).</summary>
+    Debug,
+    /// <summary>A kick (<see cref="IVcpuBackend.Kick"/>) stopped the guest at an instruction boundary.</summary>
+    Interrupted,
+    /// <summary>The guest can take an interrupt now (<see cref="IVcpuBackend.RequestInterruptWindow"/>).</summary>
+    InterruptWindow,
+    /// <summary>The host interrupted the guest for its own reasons; nothing to do.</summary>
+    HostInterrupt,
+    /// <summary>The backend executed an instruction the host could not, on the VMM's behalf (KVM's emulation fallback); nothing to do.</summary>
+    EmulatedInstruction,
+    /// <summary>A power-off, reset or other system event (<see cref="VcpuExit.SystemEvent"/>).</summary>
+    SystemEvent,
+    /// <summary>The backend could not go on: <see cref="VcpuExit.Message"/> says why, in one line.</summary>
+    Failed,
+}
+
+/// <summary>The system events a backend reports.</summary>
+public enum SystemEventKind
+{
+    PowerOff,
+    Reset,
+    Other,
+}
+
+/// <summary>
+/// An exit, as the backend reports it. One object per vCPU, refilled by every run; the data of
+/// a port or MMIO read is written into <see cref="Data"/> by the VMM and taken by the next run.
+/// </summary>
+public abstract class VcpuExit
+{
+    public VcpuExitKind Kind { get; protected set; }
+
+    public ushort Port { get; protected set; }
+
+    /// <summary>Bytes per element (port I/O) or of the access (MMIO).</summary>
+    public int Size { get; protected set; }
+
+    /// <summary>Port I/O elements (a string instruction may move several in one exit).</summary>
+    public int Count { get; protected set; }
+
+    public bool IsWrite { get; protected set; }
+
+    /// <summary>The guest-physical address of an MMIO access.</summary>
+    public ulong Address { get; protected set; }
+
+    /// <summary>Port I/O: <see cref="Size"/> × <see cref="Count"/> bytes; MMIO: <see cref="Size"/> bytes.</summary>
+    public abstract Span<byte> Data { get; }
+
+    public uint MsrIndex { get; protected set; }
+
+    /// <summary>The value written (WRMSR), or to be read (set by the VMM for RDMSR).</summary>
+    public abstract ulong MsrData { get; set; }
+
+    /// <summary>Set by the VMM: the MSR access raises #GP.</summary>
+    public abstract bool MsrFailed { get; set; }
+
+    public SystemEventKind SystemEvent { get; protected set; }
+
+    /// <summary>For <see cref="VcpuExitKind.Failed"/> and <see cref="VcpuExitKind.SystemEvent"/>: what happened, in one line.</summary>
+    public string? Message { get; protected set; }
+}

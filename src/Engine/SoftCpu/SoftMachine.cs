@@ -1,0 +1,59 @@
+using VmReplay.Engine.Backend;
+using VmReplay.Engine.Memory;
+
+namespace VmReplay.Engine.SoftCpu;
+
+/// <summary>
+/// A machine whose vCPUs are software processors: guest RAM, one <see cref="Processor"/> per
+/// vCPU (vCPU 0 boots; the others wait, as application processors do without a local APIC to
+/// start them) and the dirty-page log kept by the processors themselves.
+/// </summary>
+public sealed class SoftMachine : IMachineBackend
+{
+    private readonly SoftVcpu[] _vcpus;
+    private readonly CpuidTable _cpuid;
+
+    private SoftMachine(GuestMemory memory, CpuidTable cpuid, SoftVcpu[] vcpus, bool dirtyLogging)
+    {
+        Memory = memory;
+        _cpuid = cpuid;
+        _vcpus = vcpus;
+        if (dirtyLogging)
+            DirtyLog = new DirtyLog((region, bits) =>
+            {
+                foreach (var v in _vcpus) v.Cpu.TakeDirtyPages(region, bits);
+            }, memory);
+    }
+
+    public static SoftMachine Create(MachineBackendOptions options)
+    {
+        if (options.VcpuCount < 1 || options.VcpuCount > 64)
+            throw new ArgumentException($"--vcpus must be between 1 and 64 (got {options.VcpuCount})");
+        var memory = GuestMemory.CreatePcLayout(options.MemorySize);
+        var cpuid = SoftCpuModel.Build();
+        var vcpus = new SoftVcpu[options.VcpuCount];
+        for (int i = 0; i < vcpus.Length; i++) vcpus[i] = new SoftVcpu(i, new Processor(memory, cpuid));
+        return new SoftMachine(memory, cpuid, vcpus, options.DirtyLogging);
+    }
+
+    public CpuBackendKind Kind => CpuBackendKind.Soft;
+
+    public GuestMemory Memory { get; }
+
+    public DirtyLog? DirtyLog { get; }
+
+    public IReadOnlyList<IVcpuBackend> Vcpus => _vcpus;
+
+    /// <summary>The vCPUs as software processors.</summary>
+    public IReadOnlyList<SoftVcpu> SoftVcpus => _vcpus;
+
+    public IReadOnlyList<CpuidEntry> CpuModel =>
+        _cpuid.Leaves.Select(l => new CpuidEntry(l.Leaf, l.Subleaf, l.Eax, l.Ebx, l.Ecx, l.Edx)).ToArray();
+
+    /// <summary>The software CPU answers CPUID from its own table: what the model says is what the guest sees.</summary>
+    public string? CheckCpuModel() => null;
+
+    public object? HostFacts => null;
+
+    public void Dispose() => Memory.Dispose();
+}
