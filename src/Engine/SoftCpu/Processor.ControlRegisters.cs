@@ -10,7 +10,8 @@ public sealed partial class Processor
     internal void WriteCr0(ulong v)
     {
         if ((v >> 32) != 0 && Long64 || (v & Cr0Pg) != 0 && (v & Cr0Pe) == 0 || (v & Cr0Nw) != 0 && (v & Cr0Cd) == 0) throw Gp();
-        v = (uint)v | Cr0Et;
+        // Reserved bits of CR0[31:0] are ignored (SDM 2.5); ET is fixed to 1.
+        v = (v & (Cr0Pe | Cr0Mp | Cr0Em | Cr0Ts | Cr0Ne | Cr0Wp | Cr0Am | Cr0Nw | Cr0Cd | Cr0Pg)) | Cr0Et;
         bool pagingOn = (v & Cr0Pg) != 0 && (Cr0 & Cr0Pg) == 0;
         bool pagingOff = (v & Cr0Pg) == 0 && (Cr0 & Cr0Pg) != 0;
         if (pagingOn && (Efer & EferLme) != 0)
@@ -78,7 +79,15 @@ public sealed partial class Processor
         FlushTlb();
     }
 
-    private const uint MsrEfer = 0xC000_0080, MsrFsBase = 0xC000_0100, MsrGsBase = 0xC000_0101, MsrUcodeRev = 0x8B;
+    private const uint MsrEfer = 0xC000_0080, MsrFsBase = 0xC000_0100, MsrGsBase = 0xC000_0101, MsrUcodeRev = 0x8B,
+        MsrFmask = 0xC000_0084, MsrPat = 0x277;
+
+    private static bool ValidPat(ulong pat)
+    {
+        for (int i = 0; i < 8; i++)
+            if (((pat >> (8 * i)) & 0xFF) is not (0 or 1 or 4 or 5 or 6 or 7)) return false;
+        return true;
+    }
 
     /// <summary>An MSR the processor answers itself (the rest go to the VMM as exits).</summary>
     internal bool TryReadOwnMsr(uint index, out ulong value)
@@ -120,6 +129,8 @@ public sealed partial class Processor
             default:
                 if (!Msrs.ContainsKey(index)) return false;
                 if (index is 0xC000_0082 or 0xC000_0083 or 0xC000_0102 or 0x175 or 0x176 && !PageWalker.IsCanonical48(value)) throw Gp();
+                // SFMASK has no bits above 31; PAT holds a memory type per byte (UC, WC, WT, WP, WB, UC-).
+                if (index == MsrFmask && (value >> 32) != 0 || index == MsrPat && !ValidPat(value)) throw Gp();
                 Msrs[index] = value;
                 return true;
         }

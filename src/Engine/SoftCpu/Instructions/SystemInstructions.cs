@@ -1,6 +1,7 @@
 using Iced.Intel;
 using VmReplay.Engine.Emulation;
 using VmReplay.Engine.Kvm.Abi;
+using VmReplay.Engine.Memory;
 using VmReplay.Engine.SoftCpu.Decoding;
 
 namespace VmReplay.Engine.SoftCpu.Instructions;
@@ -182,42 +183,59 @@ internal static unsafe class SystemInstructions
 
     private static bool Lldt(Processor c, ref DecodedInstruction d)
     {
-        RequireCpl0(c);
         if (!c.ProtectedMode) throw Processor.Ud();
+        RequireCpl0(c);
         ushort selector = (ushort)c.ReadOperand(ref d, 0, 2);
+        uint error = (uint)(selector & 0xFFFC);
         if ((selector & 0xFFFC) == 0)
         {
             c.Ldtr = new KvmSegment { Selector = selector, Unusable = 1 };
             return true;
         }
-        if ((selector & 4) != 0) throw Processor.Gp((uint)(selector & 0xFFFC));
+        if ((selector & 4) != 0) throw Processor.Gp(error);
         var desc = c.ReadDescriptor(selector);
-        if (desc.S || desc.Type != 2) throw Processor.Gp((uint)(selector & 0xFFFC));
-        if (!desc.Present) throw new GuestException(GuestException.SegmentNotPresent, (uint)(selector & 0xFFFC));
+        if (desc.S || desc.Type != SegmentDescriptor.Ldt) throw Processor.Gp(error);
+        ulong high = (c.Efer & Processor.EferLma) != 0 ? SystemDescriptorHigh(c, desc, selector) : 0;
+        if (!desc.Present) throw new GuestException(GuestException.SegmentNotPresent, error);
         var ldt = desc.ToKvm(selector);
-        ldt.Type = 2;
-        if (c.Long64 || (c.Efer & Processor.EferLma) != 0) ldt.Base |= c.ReadSystem(desc.TableAddress + 8, 4) << 32;
+        ldt.Base |= high << 32;
         c.Ldtr = ldt;
         return true;
     }
 
     private static bool Ltr(Processor c, ref DecodedInstruction d)
     {
-        RequireCpl0(c);
         if (!c.ProtectedMode) throw Processor.Ud();
+        RequireCpl0(c);
         ushort selector = (ushort)c.ReadOperand(ref d, 0, 2);
         uint error = (uint)(selector & 0xFFFC);
         if ((selector & 0xFFFC) == 0 || (selector & 4) != 0) throw Processor.Gp(error);
         var desc = c.ReadDescriptor(selector);
-        // An available 16- or 32/64-bit TSS (type 1 or 9); it becomes busy.
-        if (desc.S || desc.Type is not (1 or 9)) throw Processor.Gp(error);
+        // An available TSS becomes busy: 16- or 32-bit outside IA-32e mode, the 64-bit one (type 9) in it.
+        bool ia32e = (c.Efer & Processor.EferLma) != 0;
+        bool available = ia32e ? desc.Type == SegmentDescriptor.AvailableTss32
+            : desc.Type is SegmentDescriptor.AvailableTss16 or SegmentDescriptor.AvailableTss32;
+        if (desc.S || !available) throw Processor.Gp(error);
+        ulong high = ia32e ? SystemDescriptorHigh(c, desc, selector) : 0;
         if (!desc.Present) throw new GuestException(GuestException.SegmentNotPresent, error);
         var tr = desc.ToKvm(selector);
         tr.Type = (byte)(desc.Type | 2);
-        if ((c.Efer & Processor.EferLma) != 0) tr.Base |= c.ReadSystem(desc.TableAddress + 8, 4) << 32;
+        tr.Base |= high << 32;
         c.WriteSystem(desc.TableAddress + 5, 1, (byte)((desc.Raw >> 40) | 2));
         c.Tr = tr;
         return true;
+    }
+
+    /// <summary>
+    /// Bits 63:32 of the base of a 16-byte LDT or TSS descriptor in IA-32e mode; #GP(selector)
+    /// where the upper half lies beyond the table, has a nonzero type field, or makes the base non-canonical.
+    /// </summary>
+    private static ulong SystemDescriptorHigh(Processor c, SegmentDescriptor low, ushort selector)
+    {
+        uint error = (uint)(selector & 0xFFFC);
+        ulong high = c.ReadDescriptorHigh(low, selector);
+        if (((high >> 40) & 0x1F) != 0 || !PageWalker.IsCanonical48(low.Base | (high & 0xFFFF_FFFF) << 32)) throw Processor.Gp(error);
+        return high & 0xFFFF_FFFF;
     }
 
     private static bool Sldt(Processor c, ref DecodedInstruction d)
@@ -265,28 +283,45 @@ internal static unsafe class SystemInstructions
             case 2: c.Cr2 = v; break;
             case 3: c.WriteCr3(v); break;
             case 4: c.WriteCr4(v); break;
-            case 8: c.Cr8 = v & 0xF; break;
+            case 8:
+                if ((v & ~0xFUL) != 0) throw Processor.Gp();
+                c.Cr8 = v;
+                break;
             default: throw Processor.Ud();
         }
         c.Rip = d.NextIp;
         return false;
     }
 
-    private static bool MovFromDr(Processor c, ref DecodedInstruction d)
+    /// <summary>
+    /// The debug register an instruction names: DR4 and DR5 are aliases of DR6 and DR7 while
+    /// CR4.DE is clear and raise #UD while it is set (SDM vol. 3A, 18.2.2). The CPL check comes first.
+    /// </summary>
+    private static int DebugRegister(Processor c, Iced.Intel.Register r)
     {
         RequireCpl0(c);
-        int n = d.I.Op1Register - Iced.Intel.Register.DR0;
-        if (n is 4 or 5) n += 2; // aliases of DR6 and DR7 while CR4.DE is clear
+        int n = r - Iced.Intel.Register.DR0;
+        if (n is 4 or 5)
+        {
+            if ((c.Cr4 & Processor.Cr4De) != 0) throw Processor.Ud();
+            n += 2;
+        }
+        return n;
+    }
+
+    private static bool MovFromDr(Processor c, ref DecodedInstruction d)
+    {
+        int n = DebugRegister(c, d.I.Op1Register);
         c.WriteReg(d.Reg0, d.Size0, c.Dr[n]);
         return true;
     }
 
     private static bool MovToDr(Processor c, ref DecodedInstruction d)
     {
-        RequireCpl0(c);
-        int n = d.I.Op0Register - Iced.Intel.Register.DR0;
-        if (n is 4 or 5) n += 2;
+        int n = DebugRegister(c, d.I.Op0Register);
         ulong v = c.ReadReg(d.Reg1, d.Size1);
+        // DR6 and DR7 have no bits above 31: setting one is #GP (64-bit mode, where the source is 64 bits).
+        if (n >= 6 && (v >> 32) != 0) throw Processor.Gp();
         c.Dr[n] = n switch { 6 => (v & 0xE00F) | 0xFFFF_0FF0, 7 => (v & 0xFFFF_2FFF) | 0x400, _ => v };
         return true;
     }
