@@ -125,7 +125,7 @@ internal static unsafe partial class X87
     {
         if (ctx.PreComputationFault)
         {
-            Flags(c, ctx.Raised & X87Exceptions.PreComputation, roundedUp: false);
+            Flags(c, ctx.Raised & (X87Exceptions.PreComputation | X87Exceptions.StackFault), roundedUp: false);
             return;
         }
         PushValue(c, value);

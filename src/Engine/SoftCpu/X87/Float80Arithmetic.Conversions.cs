@@ -34,7 +34,7 @@ internal static partial class Float80Arithmetic
             ctx.Raise(X87Exceptions.Invalid);
             return indefinite;
         }
-        CheckDenormal(ref ctx, a);
+        // A denormal operand raises no #D here (as the host x87 does): it is just inexact.
         if (a.IsZero) return 0;
         var mode = truncate ? RoundingMode.TowardZero : ctx.Rounding;
         if (!RoundToIntegerMagnitude(a, mode, out UInt128 magnitude, out bool inexact, out bool up)
@@ -170,7 +170,6 @@ internal static partial class Float80Arithmetic
         bool inexact = false, up = false;
         if (valid)
         {
-            CheckDenormal(ref ctx, a);
             if (!a.IsZero) valid = RoundToIntegerMagnitude(a, ctx.Rounding, out magnitude, out inexact, out up) && magnitude <= limit;
         }
         if (!valid)

@@ -90,8 +90,9 @@ internal static partial class Float80Arithmetic
             ctx.Raise(X87Exceptions.Overflow);
             if (trap)
             {
-                if (inexact) Inexact(ref ctx, up);
+                // A memory destination is left alone: the overflow is all that is reported.
                 if (!registerDestination) return new Rounded(sign, maxExponent, 0, true);
+                if (inexact) Inexact(ref ctx, up);
                 int biased = roundedExponent - TrapBias;
                 // Massive overflow (FSCALE) still too large after the bias: a signed infinity, rounded up.
                 if (biased > maxExponent)
@@ -137,10 +138,17 @@ internal static partial class Float80Arithmetic
             return new Rounded(sign, biased, (ulong)(rounded >> 64), false);
         }
 
+        if (underflowTrap && tiny)
+        {
+            // A memory destination is left alone: the underflow is all that is reported.
+            ctx.Raise(X87Exceptions.Underflow);
+            return new Rounded(sign, minExponent, 0, false);
+        }
+
         // The denormal: shifted to the minimum exponent, then rounded at the same bit position.
         UInt128 shifted = ShiftRightJam(significand, minExponent - exponent);
         UInt128 denormal = RoundAt(shifted, drop, sign, ctx.Rounding, out bool denormalInexact, out bool denormalUp);
-        if (tiny && (denormalInexact || underflowTrap)) ctx.Raise(X87Exceptions.Underflow);
+        if (tiny && denormalInexact) ctx.Raise(X87Exceptions.Underflow);
         if (denormalInexact) Inexact(ref ctx, denormalUp);
         return new Rounded(sign, minExponent, (ulong)(denormal >> 64), false);
     }

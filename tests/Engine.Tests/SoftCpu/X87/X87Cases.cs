@@ -15,16 +15,21 @@ internal static class X87Cases
 {
     public static DifferentialCase Of(Action<Assembler> emit, ushort fcw, params Float80[] stack) => Of(emit, fcw, top: 5, stack);
 
-    public static DifferentialCase Of(Action<Assembler> emit, ushort fcw, int top, Float80[] stack, ushort statusFlags = 0)
+    /// <summary>
+    /// A case of the instruction <paramref name="emit"/> assembles, from ST(i) = stack[i] with
+    /// TOP = <paramref name="top"/>, the status word's other bits <paramref name="statusFlags"/>;
+    /// of the registers holding a value only those with their physical bit in <paramref name="validTags"/> stay valid.
+    /// </summary>
+    public static DifferentialCase Of(Action<Assembler> emit, ushort fcw, int top, Float80[] stack, ushort statusFlags = 0, byte validTags = 0xFF)
     {
         var plain = DifferentialCase.Of(emit);
-        string state = $"fcw={fcw:x4} top={top} fsw={statusFlags:x4} " + string.Join(" ", stack.Select((v, i) => $"st{i}={v}"));
+        string state = $"fcw={fcw:x4} top={top} fsw={statusFlags:x4} valid={validTags:x2} " + string.Join(" ", stack.Select((v, i) => $"st{i}={v}"));
         var c = new DifferentialCase(plain.Code, $"{plain.Text} [{state}]").PointAt(Register.RBX, 0x100).Comparing(StateParts.Fpu);
-        return WithStack(c, fcw, top, stack, statusFlags);
+        return WithStack(c, fcw, top, stack, statusFlags, validTags);
     }
 
     /// <summary>Loads the x87 part of the case's FXSAVE image: ST(i) = stack[i], every other register empty.</summary>
-    public static DifferentialCase WithStack(DifferentialCase c, ushort fcw, int top, Float80[] stack, ushort statusFlags = 0)
+    public static DifferentialCase WithStack(DifferentialCase c, ushort fcw, int top, Float80[] stack, ushort statusFlags = 0, byte validTags = 0xFF)
     {
         return c.WithFx(fx =>
         {
@@ -36,7 +41,7 @@ internal static class X87Cases
                 tags |= 1 << ((top + i) & 7);
                 stack[i].WriteBytes(fx.AsSpan(32 + 16 * i, 10));
             }
-            fx[4] = (byte)tags;
+            fx[4] = (byte)(tags & validTags);
         });
     }
 

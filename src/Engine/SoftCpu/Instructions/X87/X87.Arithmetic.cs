@@ -195,6 +195,7 @@ internal static unsafe partial class X87
             if ((c.Fcw & Processor.FswIe) != 0)
             {
                 c.St(0) = Float80.Indefinite;
+                c.FpuTagValid |= (byte)(1 << c.FpuTop);
                 PushValue(c, Float80.Indefinite);
             }
             c.UpdateErrorSummary();

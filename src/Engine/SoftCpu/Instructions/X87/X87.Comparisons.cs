@@ -76,7 +76,7 @@ internal static unsafe partial class X87
         return true;
     }
 
-    /// <summary>FCOMI/FUCOMI and the popping forms: ZF, PF, CF as an unsigned compare would set them; OF, SF, AF cleared.</summary>
+    /// <summary>FCOMI/FUCOMI and the popping forms: ZF, PF, CF as an unsigned compare would set them (all three when unordered); OF, SF, AF cleared.</summary>
     private static bool Fcomi(Processor c, ref DecodedInstruction d)
     {
         c.CheckX87(waiting: true);
@@ -87,11 +87,6 @@ internal static unsafe partial class X87
         var b = ReadSt(c, ref ctx, StOperand(ref d, 1));
         var relation = Underflowed(ctx) ? FloatRelation.Unordered
             : Float80Arithmetic.Compare(ref ctx, a, b, quietNaNsInvalid: m is Mnemonic.Fcomi or Mnemonic.Fcomip);
-        if (ctx.PreComputationFault)
-        {
-            Flags(c, ctx.Raised, roundedUp: false);
-            return true;
-        }
         ulong flags = relation switch
         {
             FloatRelation.Greater => 0,
@@ -99,8 +94,10 @@ internal static unsafe partial class X87
             FloatRelation.Equal => Processor.FlagZf,
             _ => Processor.FlagZf | Processor.FlagPf | Processor.FlagCf,
         };
+        // EFLAGS are set even when the exception is unmasked; the stack is then not popped.
         c.SetFlagsMasked(Processor.ArithFlags, flags);
         Flags(c, ctx.Raised, roundedUp: false);
+        if (ctx.PreComputationFault) return true;
         for (int i = PopsOf(m); i > 0; i--) Pop(c);
         return true;
     }

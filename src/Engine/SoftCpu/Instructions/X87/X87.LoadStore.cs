@@ -45,7 +45,13 @@ internal static unsafe partial class X87
             8 => Float80Arithmetic.FromDouble(ref ctx, bits),
             _ => new Float80(signExponent, bits),
         };
-        CompletePush(c, ref ctx, value);
+        // An unmasked denormal exception does not stop the load (the host x87 pushes the normalised value).
+        if ((ctx.Raised & ~ctx.Masks & X87Exceptions.Invalid) == 0)
+        {
+            PushValue(c, value);
+            Flags(c, ctx.Raised, roundedUp: false);
+        }
+        else Flags(c, ctx.Raised, roundedUp: false);
         return true;
     }
 
@@ -54,9 +60,10 @@ internal static unsafe partial class X87
         c.CheckX87(waiting: true);
         c.RecordX87Instruction(ref d, hasMemoryOperand: false);
         int i = StOperand(ref d, 0);
-        if (PushOverflows(c)) return true;
         var ctx = Context(c);
         var value = ReadSt(c, ref ctx, i);
+        // An empty source is a stack underflow (C1 = 0), checked before the overflow.
+        if (!Underflowed(ctx) && PushOverflows(c)) return true;
         CompletePush(c, ref ctx, value);
         return true;
     }
@@ -216,10 +223,23 @@ internal static unsafe partial class X87
         var ctx = Context(c);
         var destination = ReadSt(c, ref ctx, 0);
         var source = ReadSt(c, ref ctx, StOperand(ref d, 1));
-        var result = Underflowed(ctx) ? Float80.Indefinite : c.Condition(d.Condition) ? source : destination;
+        var result = Underflowed(ctx) ? Float80.Indefinite : MoveCondition(c, d.I.Mnemonic) ? source : destination;
         Complete(c, ref ctx, 0, result, pop: false);
         return true;
     }
+
+    /// <summary>The EFLAGS condition of an FCMOVcc (B: CF, E: ZF, BE: CF or ZF, U: PF, and their negations).</summary>
+    private static bool MoveCondition(Processor c, Mnemonic m) => m switch
+    {
+        Mnemonic.Fcmovb => c.Cf,
+        Mnemonic.Fcmove => c.Zf,
+        Mnemonic.Fcmovbe => c.Cf || c.Zf,
+        Mnemonic.Fcmovu => c.Pf,
+        Mnemonic.Fcmovnb => !c.Cf,
+        Mnemonic.Fcmovne => !c.Zf,
+        Mnemonic.Fcmovnbe => !(c.Cf || c.Zf),
+        _ => !c.Pf,
+    };
 
     private static bool Ffree(Processor c, ref DecodedInstruction d)
     {
