@@ -245,7 +245,8 @@ internal static unsafe class ShiftRotate
         if (bits == 16)
         {
             // Within dest:src:dest as one 48-bit value: the SDM's result for counts up to 16;
-            // 17-31, undefined in the SDM, continue into the second copy of the destination.
+            // 17-31, undefined in the SDM, continue into the second copy of the destination, as
+            // P6-and-later Intel processors do (AMD ones, like the test host, shift dest:src:src).
             ulong wide = (v << 32) | (src << 16) | v;
             if (T.IsLeft)
             {
