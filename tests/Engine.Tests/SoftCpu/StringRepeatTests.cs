@@ -96,4 +96,40 @@ public class StringRepeatTests
         Assert.Equal(0x40UL - 8, s.Regs.Rcx & 0xFFFF);
         Assert.Equal(0x40UL, s.Regs.Rflags & 0x40); // ZF: found
     }
+
+    [Fact]
+    public void ALongRepeatRunsInSeveralCallsAndCountsEveryIteration()
+    {
+        const int count = 200_000; // over three times StringInstructions.IterationsPerCall
+        using var m = new SoftCpuMachine(64, a =>
+        {
+            a.mov(edi, 0x100000);
+            a.mov(ecx, count);
+            a.mov(al, 0xEE);
+            a.rep.stosb();
+            a.hlt();
+        });
+        Assert.Equal(ProcessorExitKind.Halt, m.Run());
+        Assert.Equal(3 + count + 1, m.Cpu.InstructionCount);
+        Assert.Equal(0xEE, m.Memory.ReadByte(0x100000 + count - 1));
+        Assert.Equal(0, m.Memory.ReadByte(0x100000 + count));
+    }
+
+    [Fact]
+    public void TheIterationsBeforeAFaultRetireAndTheRegistersStopAtTheFaultingOne()
+    {
+        // The machine maps the first 2 MiB only: the 17th byte faults (and, with no IDT, shuts down).
+        using var m = new SoftCpuMachine(64, a =>
+        {
+            a.mov(edi, 0x1F_FFF0);
+            a.mov(ecx, 0x20);
+            a.rep.stosb();
+            a.hlt();
+        });
+        Assert.Equal(ProcessorExitKind.Shutdown, m.Run());
+        Assert.Equal(2 + 16, m.Cpu.InstructionCount);
+        var s = m.State();
+        Assert.Equal(0x10UL, s.Regs.Rcx);
+        Assert.Equal(0x20_0000UL, s.Regs.Rdi);
+    }
 }
