@@ -34,7 +34,9 @@ internal enum StateParts
 /// host CPU and on the software CPU. The instruction is assembled at <see cref="DifferentialLayout.CodeAddress"/>;
 /// registers, the arithmetic flags and DF, the data buffer at <see cref="DifferentialLayout.DataAddress"/>
 /// (<see cref="DataSeed"/>'s pseudo-random bytes, then <see cref="Pokes"/>) and, if set, the FXSAVE
-/// image <see cref="Fx"/> are the input.
+/// image <see cref="Fx"/> are the input. The code must run straight through (a branch away from
+/// it would leave the native runner nowhere to return to); several instructions may follow one
+/// another (<see cref="Then"/>).
 /// </summary>
 internal sealed class DifferentialCase
 {
