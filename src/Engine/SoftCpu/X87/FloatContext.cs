@@ -52,8 +52,8 @@ internal struct FloatContext
     public static FloatContext FromControlWord(ushort fcw) => new()
     {
         Rounding = (RoundingMode)((fcw >> 10) & 3),
-        // PC 00 single, 01 reserved (taken as double, as processors do), 10 double, 11 extended.
-        Precision = ((fcw >> 8) & 3) switch { 0 => 24, 3 => 64, _ => 53 },
+        // PC 00 single, 10 double, 11 extended; the reserved 01 rounds as extended (as the host x87 does).
+        Precision = ((fcw >> 8) & 3) switch { 0 => 24, 2 => 53, _ => 64 },
         Masks = (X87Exceptions)(fcw & 0x3F),
     };
 
