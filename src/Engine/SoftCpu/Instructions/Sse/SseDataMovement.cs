@@ -229,11 +229,14 @@ internal static unsafe class SseDataMovement
         return c.Linear(d.I.MemorySegment - Iced.Intel.Register.ES, offset);
     }
 
-    /// <summary>Stores the bytes of <paramref name="data"/> whose <paramref name="mask"/> byte has its top bit set; every stored byte is checked first.</summary>
+    /// <summary>
+    /// Stores the bytes of <paramref name="data"/> whose <paramref name="mask"/> byte has its top
+    /// bit set. The whole range is checked first, selected or not (the SDM leaves faults on
+    /// unselected bytes to the implementation; the processors raise them).
+    /// </summary>
     internal static void MaskedStore(Processor c, ulong la, ReadOnlySpan<byte> data, ReadOnlySpan<byte> mask)
     {
-        for (int i = 0; i < data.Length; i++)
-            if ((mask[i] & 0x80) != 0) c.ProbeWrite((la + (ulong)i) & c.LinearMask, 1);
+        c.ProbeWrite(la, data.Length);
         for (int i = 0; i < data.Length; i++)
             if ((mask[i] & 0x80) != 0) c.Write8((la + (ulong)i) & c.LinearMask, data[i]);
     }
