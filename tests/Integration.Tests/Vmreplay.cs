@@ -5,7 +5,11 @@ namespace VmReplay.Integration.Tests;
 /// <summary>Runs the real <c>vmreplay</c> tool (built beside the tests) as a process.</summary>
 internal static class Vmreplay
 {
-    public sealed record Result(int ExitCode, string Stdout, string Stderr);
+    /// <summary>
+    /// How a run ended. <see cref="Stderr"/> leaves out the line naming the CPU backend
+    /// ("vmreplay: cpu: ..."), which every run, record and replay prints first; <see cref="Cpu"/> holds it.
+    /// </summary>
+    public sealed record Result(int ExitCode, string Stdout, string Stderr, string? Cpu = null);
 
     /// <summary>The checkout root (holding guests/Makefile).</summary>
     public static string RepoRoot { get; } = FindRoot();
@@ -32,8 +36,13 @@ internal static class Vmreplay
             p.Kill(entireProcessTree: true);
             throw new TimeoutException($"vmreplay {string.Join(' ', args)} did not finish in {timeoutSeconds} s; stdout so far: {stdout.Result}");
         }
-        return new Result(p.ExitCode, stdout.Result, stderr.Result);
+        var lines = stderr.Result.Split('\n');
+        string? cpu = lines.FirstOrDefault(l => l.StartsWith(CpuLine, StringComparison.Ordinal));
+        string rest = cpu is null ? stderr.Result : string.Join('\n', lines.Where(l => !l.StartsWith(CpuLine, StringComparison.Ordinal)));
+        return new Result(p.ExitCode, stdout.Result, rest, cpu?[CpuLine.Length..]);
     }
+
+    private const string CpuLine = "vmreplay: cpu: ";
 
     private static string FindRoot()
     {

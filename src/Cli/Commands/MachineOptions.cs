@@ -22,13 +22,17 @@ internal sealed class MachineOptions
     /// <summary>--cpu, shared with replay.</summary>
     internal static Option<string> CpuOption() => new("--cpu")
     {
-        Description = "CPU backend: kvm (fast, needs a usable /dev/kvm), soft (the software x86 CPU: runs anywhere, counts instructions exactly) or auto (kvm where usable, else soft)",
-        DefaultValueFactory = _ => "auto",
+        Description = "CPU backend: kvm (fast, needs a usable /dev/kvm), soft (the software x86 CPU: runs anywhere, counts instructions exactly) or auto (kvm where usable, else soft); default $VMREPLAY_CPU, else auto",
+        DefaultValueFactory = _ => Environment.GetEnvironmentVariable(CpuVariable) is { Length: > 0 } v ? v : "auto",
     };
+
+    /// <summary>The environment variable that sets the default of --cpu.</summary>
+    internal const string CpuVariable = "VMREPLAY_CPU";
 
     /// <summary>Parses --cpu; a wrong value is a one-line user error.</summary>
     internal static CpuBackendChoice ParseCpu(string text) =>
-        CpuBackendNames.TryParse(text, out var choice) ? choice : throw new UserError($"--cpu {text}: use kvm, soft or auto");
+        CpuBackendNames.TryParse(text, out var choice) ? choice
+        : throw new UserError($"--cpu {text}: use kvm, soft or auto{(Environment.GetEnvironmentVariable(CpuVariable) == text ? $" (the value comes from ${CpuVariable})" : "")}");
 
     public void AddTo(Command command)
     {

@@ -26,14 +26,16 @@ public static class PageWalker
 
     /// <summary>Translates <paramref name="linear"/> for <paramref name="access"/> without changing guest memory.</summary>
     public static PageTranslation Translate(GuestMemory memory, in PagingContext ctx, ulong linear, PageAccess access = PageAccess.Read) =>
-        Walk(memory, ctx, linear, access, updateTables: false);
+        Walk(memory, ctx, linear, access, updateTables: false, gigabytePages: true);
 
     /// <summary>
     /// Translates <paramref name="linear"/> for <paramref name="access"/>. With
     /// <paramref name="updateTables"/>, sets the accessed bit of every entry used and, for a write,
     /// the dirty bit of the page's entry, as the processor does on a TLB miss.
+    /// <paramref name="gigabytePages"/> says whether the processor has 1 GiB pages (CPUID
+    /// 0x80000001 EDX bit 26): where it has not, a PDPTE's PS bit is reserved.
     /// </summary>
-    public static PageTranslation Walk(GuestMemory memory, in PagingContext ctx, ulong linear, PageAccess access, bool updateTables)
+    public static PageTranslation Walk(GuestMemory memory, in PagingContext ctx, ulong linear, PageAccess access, bool updateTables, bool gigabytePages)
     {
         switch (ctx.Mode)
         {
@@ -42,10 +44,10 @@ public static class PageWalker
             case PagingMode.ThirtyTwoBit:
                 return FetchBitWhereDefined(ctx, Walk32(memory, ctx, (uint)linear, access, updateTables));
             case PagingMode.Pae:
-                return FetchBitWhereDefined(ctx, WalkLong(memory, ctx, linear & 0xFFFF_FFFF, access, levels: 3, updateTables));
+                return FetchBitWhereDefined(ctx, WalkLong(memory, ctx, linear & 0xFFFF_FFFF, access, levels: 3, updateTables, gigabytePages));
             case PagingMode.FourLevel:
                 if (!IsCanonical48(linear)) return new PageTranslation(PageTranslationStatus.NonCanonical, 0, 0, 0);
-                return FetchBitWhereDefined(ctx, WalkLong(memory, ctx, linear, access, levels: 4, updateTables));
+                return FetchBitWhereDefined(ctx, WalkLong(memory, ctx, linear, access, levels: 4, updateTables, gigabytePages));
             default:
                 return new PageTranslation(PageTranslationStatus.Unsupported, 0, 0, 0);
         }
@@ -82,7 +84,7 @@ public static class PageWalker
         return new PageTranslation(PageTranslationStatus.Ok, (pte & 0xFFFF_F000UL) | (linear & 0xFFFu), 0, 4096, r);
     }
 
-    private static PageTranslation WalkLong(GuestMemory m, in PagingContext ctx, ulong linear, PageAccess access, int levels, bool update)
+    private static PageTranslation WalkLong(GuestMemory m, in PagingContext ctx, ulong linear, PageAccess access, int levels, bool update, bool gigabytePages)
     {
         bool nxe = (ctx.Efer & PagingContext.EferNxe) != 0;
         ulong reserved = ReservedHigh | (nxe ? 0 : NoExecute);
@@ -116,7 +118,8 @@ public static class PageWalker
             // PS is reserved in a PML4E, and in a PDPTE where 1 GiB pages are not offered (the
             // software CPU does not offer them); a large page's low address bits are reserved.
             ulong rsvd = reserved;
-            if (large && (level == 4 || level == 3)) rsvd |= LargePage;
+            if (large && (level == 4 || level == 3 && !gigabytePages)) rsvd |= LargePage;
+            else if (large && level == 3) rsvd |= 0x3FFF_E000;
             else if (large && level == 2) rsvd |= 0x1F_E000;
             if ((e & rsvd) != 0) return Fault(true, access, reserved: true);
             writable &= (e & Writable) != 0;
@@ -125,7 +128,7 @@ public static class PageWalker
             used[count] = entryAddr;
             values[count++] = e;
             ulong pageSize = 1UL << shift;
-            if (level == 1 || (level == 2 && large))
+            if (level == 1 || ((level == 2 || level == 3) && large))
             {
                 var rights = Rights(writable, user, nx);
                 if (Denied(ctx, access, rights) is { } denied) return denied;

@@ -265,7 +265,7 @@ public sealed unsafe partial class Processor
     internal ulong Translate(ulong la, PageAccess access)
     {
         if ((Cr0 & Cr0Pg) == 0) return la & 0xFFFF_FFFF;
-        var t = PageWalker.Walk(_memory, new PagingContext(Cr0, Cr3, Cr4, Efer), la, access, updateTables: true);
+        var t = PageWalker.Walk(_memory, new PagingContext(Cr0, Cr3, Cr4, Efer), la, access, updateTables: true, gigabytePages: false);
         switch (t.Status)
         {
             case PageTranslationStatus.Ok:

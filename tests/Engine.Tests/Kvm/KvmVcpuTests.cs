@@ -71,7 +71,7 @@ public sealed class KvmVcpuTests : IDisposable
         });
         t.Start();
         Thread.Sleep(100);
-        vcpu.Kick();
+        kicker.Kick();
         Assert.True(t.Join(TimeSpan.FromSeconds(10)), "KVM_RUN did not return after a kick");
         Assert.Equal(KvmVcpu.RunStatus.Interrupted, status);
     }
@@ -85,7 +85,7 @@ public sealed class KvmVcpuTests : IDisposable
         var t = new Thread(() =>
         {
             kicker.Attach(vcpu.Kvm);
-            vcpu.Kick(); // pending before KVM_RUN: no race window
+            kicker.Kick(); // pending before KVM_RUN: no race window
             try { status = vcpu.Kvm.Run(); }
             finally { kicker.Detach(); }
         });

@@ -26,8 +26,8 @@ internal static unsafe class SystemInstructions
         t.Add([Code.Lidt_m1632_16, Code.Lidt_m1632, Code.Lidt_m1664], &Lidt);
         t.Add([Code.Sgdt_m1632_16, Code.Sgdt_m1632, Code.Sgdt_m1664], &Sgdt);
         t.Add([Code.Sidt_m1632_16, Code.Sidt_m1632, Code.Sidt_m1664], &Sidt);
-        t.Add(Code.Lldt_rm16, &Lldt);
-        t.Add(Code.Ltr_rm16, &Ltr);
+        t.Add([Code.Lldt_rm16, Code.Lldt_r32m16, Code.Lldt_r64m16], &Lldt);
+        t.Add([Code.Ltr_rm16, Code.Ltr_r32m16, Code.Ltr_r64m16], &Ltr);
         t.Add([Code.Sldt_rm16, Code.Sldt_r32m16, Code.Sldt_r64m16], &Sldt);
         t.Add([Code.Str_rm16, Code.Str_r32m16, Code.Str_r64m16], &Str);
         t.Add([Code.Mov_r32_cr, Code.Mov_r64_cr], &MovFromCr);
@@ -36,7 +36,7 @@ internal static unsafe class SystemInstructions
         t.Add([Code.Mov_dr_r32, Code.Mov_dr_r64], &MovToDr);
         t.Add(Code.Clts, &Clts);
         t.Add([Code.Smsw_rm16, Code.Smsw_r32m16, Code.Smsw_r64m16], &Smsw);
-        t.Add(Code.Lmsw_rm16, &Lmsw, endsBlock: true);
+        t.Add([Code.Lmsw_rm16, Code.Lmsw_r32m16, Code.Lmsw_r64m16], &Lmsw, endsBlock: true);
         t.Add(Code.Invlpg_m, &Invlpg, endsBlock: true);
         t.Add([Code.Wbinvd, Code.Invd], &Privileged);
         t.Add([Code.Clflush_m8], &Nothing);
