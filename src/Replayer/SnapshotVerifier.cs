@@ -157,8 +157,10 @@ public sealed class SnapshotVerifier : IRunCheckpoints
     {
         var e = expected.Vcpu;
         var a = actual.Vcpu;
-        // Traces written before captures were canonical carry the host's raw XSTATE_BV.
+        // Traces written before captures were canonical carry the host's raw XSTATE_BV; a state
+        // without an XSAVE area (the software CPU keeps x87/SSE in Fpu) canonicalises the same on both sides.
         e.Xsave = XsaveArea.Canonical(e.Xsave);
+        a.Xsave = XsaveArea.Canonical(a.Xsave);
         var regs = ReplayHostEvents.RegisterDifference(Recorder.Events.RegisterFile.From(e.Regs), Recorder.Events.RegisterFile.From(a.Regs));
         if (regs.Length > 0) return regs;
         if (!VcpuStateCodec.Encode(e).AsSpan().SequenceEqual(VcpuStateCodec.Encode(a)))
