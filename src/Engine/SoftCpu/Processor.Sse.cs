@@ -100,8 +100,26 @@ public sealed unsafe partial class Processor
     internal Vector128<byte> Read128(ulong la, bool aligned)
     {
         if (aligned && (la & 15) != 0) throw Gp();
-        ulong low = Read64(la), high = Read64((la + 8) & LinearMask);
-        return Vector128.Create(low, high).AsByte();
+        bool answerWaiting = _mmioAnswerReady;
+        ulong low = Read64(la);
+        if (answerWaiting && !_mmioAnswerReady) return Vector128.Create(low, SecondMmioHalf(la)).AsByte();
+        return Vector128.Create(low, Read64((la + 8) & LinearMask)).AsByte();
+    }
+
+    // The first half was an MMIO read the VMM answered. An exit carries one answer, so a second
+    // MMIO half would exit again and again: that is reported instead of looping.
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private ulong SecondMmioHalf(ulong la)
+    {
+        try
+        {
+            return Read64((la + 8) & LinearMask);
+        }
+        catch (ExitRequest)
+        {
+            Exit.Clear();
+            throw new NotEmulatedException($"a 16-byte SSE read of MMIO at {la:x}");
+        }
     }
 
     /// <summary>Writes 16 bytes, both halves checked first so that a fault writes nothing.</summary>
