@@ -1,9 +1,9 @@
 namespace VmReplay.Engine.SoftCpu.SseFloat;
 
 /// <summary>
-/// The MXCSR one SSE instruction runs under (rounding, DAZ, FTZ, the underflow mask) and the
-/// exception conditions its operations detect, ORed over all its elements. The instruction
-/// decides from <see cref="Flags"/> and the masks whether it completes or raises #XM.
+/// The MXCSR one SSE instruction runs under (rounding, DAZ, FTZ, the underflow and overflow
+/// masks) and the exception conditions its operations detect, ORed over all its elements. The
+/// instruction decides from <see cref="Flags"/> and the masks whether it completes or raises #XM.
 /// </summary>
 internal struct FloatStatus
 {

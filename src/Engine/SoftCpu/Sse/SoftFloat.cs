@@ -5,10 +5,11 @@ namespace VmReplay.Engine.SoftCpu.SseFloat;
 
 /// <summary>
 /// IEEE 754 arithmetic on the integers of format <typeparamref name="F"/>, exact in every
-/// rounding mode and for every operand: the slow path of <see cref="SseArithmetic"/>, taken
-/// where the host's round-to-nearest arithmetic cannot give the result and its flags directly
-/// (denormal operands and results, overflow, values next to those thresholds). The operations
-/// take finite nonzero operands; zeros, infinities and NaNs are the caller's.
+/// rounding mode and for every operand: the slow path of <see cref="SingleArithmetic"/> and
+/// <see cref="DoubleArithmetic"/>, taken where the host's round-to-nearest arithmetic cannot
+/// give the result and its flags directly (denormal operands and results, overflow, values next
+/// to those thresholds). The operations take finite nonzero operands; zeros, infinities and
+/// NaNs are the caller's.
 /// </summary>
 /// <remarks>
 /// A finite nonzero value is held unpacked as (sign, exponent, significand): the value is
