@@ -21,14 +21,36 @@ public sealed class BadInputTests : IDisposable
 
     [Fact]
     public void MissingKvmDevice() =>
-        AssertOneLineError(Vmreplay.Run(["run", Hello, "--kvm", Path.Combine(_dir, "no-kvm")]), "does not exist: this host has no KVM");
+        AssertOneLineError(Vmreplay.Run(["run", Hello, "--cpu", "kvm", "--kvm", Path.Combine(_dir, "no-kvm")]), "--cpu kvm: " + Path.Combine(_dir, "no-kvm") + " does not exist: this host has no KVM");
+
+    [Fact]
+    public void AutoRunsOnTheSoftwareCpuWhereKvmIsMissingAndSaysWhy()
+    {
+        var r = Vmreplay.Run(["run", Hello, "--serial-in", "/dev/null", "--kvm", Path.Combine(_dir, "no-kvm")], cpu: "auto");
+        Assert.Equal(1, r.ExitCode);
+        Assert.Contains("Hello from vmreplay guest!", r.Stdout);
+        Assert.Equal($"soft (the software x86 CPU; KVM is not usable here: {Path.Combine(_dir, "no-kvm")} does not exist: this host has no KVM (load the kvm module, or enable nested virtualisation for this VM))", r.Cpu);
+    }
+
+    [Fact]
+    public void AnUnknownBackendIsOneLine() =>
+        AssertOneLineError(Vmreplay.Run(["run", Hello, "--cpu", "qemu"]), "--cpu qemu: use kvm, soft or auto");
+
+    [Fact]
+    public void MaxInstructionsStopsARunawayGuestWithAReport()
+    {
+        var r = Vmreplay.Run(["run", Vmreplay.Guest("timer", "timer.elf"), "--serial-in", "/dev/null", "--max-instructions", "5000"]);
+        Assert.Equal(3, r.ExitCode);
+        Assert.StartsWith("soft", r.Cpu);
+        Assert.Matches(@"^vmreplay: the guest ran 5,000 instructions, the limit \(--max-instructions\); stopped at RIP [0-9a-f]+\n$", r.Stderr);
+    }
 
     [Fact]
     public void KvmPathThatIsNotKvm()
     {
         string notKvm = Path.Combine(_dir, "not-kvm");
         File.WriteAllText(notKvm, "x");
-        AssertOneLineError(Vmreplay.Run(["run", Hello, "--kvm", notKvm]), $"{notKvm} is not a KVM device");
+        AssertOneLineError(Vmreplay.Run(["run", Hello, "--cpu", "kvm", "--kvm", notKvm]), $"{notKvm} is not a KVM device");
     }
 
     [Fact]

@@ -1,124 +1,154 @@
 namespace VmReplay.Integration.Tests;
 
-/// <summary>Every sample guest boots on the real /dev/kvm through the real CLI and ends as it should.</summary>
+/// <summary>
+/// Every sample guest boots through the real CLI and ends as it should, on the software CPU and
+/// (where /dev/kvm is usable) on KVM.
+/// </summary>
 public class GuestBootTests
 {
-    private static Vmreplay.Result RunGuest(string name, string file, params string[] extra) =>
-        Vmreplay.Run(["run", Vmreplay.Guest(name, file), "--serial-in", "/dev/null", .. extra]);
-
-    [Fact]
-    public void HelloPrintsItsGreetingAndExitsThroughDebugExit()
+    private static Vmreplay.Result RunGuest(string cpu, string name, string file, params string[] extra)
     {
-        var r = RunGuest("hello", "hello.elf");
+        Vmreplay.RequireBackend(cpu);
+        var r = Vmreplay.Run(["run", Vmreplay.Guest(name, file), "--serial-in", "/dev/null", .. extra], cpu: cpu);
+        Assert.StartsWith(cpu, r.Cpu);
+        return r;
+    }
+
+    [Theory, MemberData(nameof(Vmreplay.Backends), MemberType = typeof(Vmreplay))]
+    public void HelloPrintsItsGreetingAndExitsThroughDebugExit(string cpu)
+    {
+        var r = RunGuest(cpu, "hello", "hello.elf");
         Assert.Contains("Hello from vmreplay guest!", r.Stdout);
         Assert.Equal(1, r.ExitCode); // (0 << 1) | 1
         Assert.Equal("", r.Stderr);
     }
 
-    [Fact]
-    public void HelloSeesTheMultibootCommandLine()
+    [Theory, MemberData(nameof(Vmreplay.Backends), MemberType = typeof(Vmreplay))]
+    public void HelloSeesTheMultibootCommandLine(string cpu)
     {
-        var r = RunGuest("hello", "hello.elf", "--cmdline", "console=ttyS0 answer=42");
+        var r = RunGuest(cpu, "hello", "hello.elf", "--cmdline", "console=ttyS0 answer=42");
         Assert.Contains("cmdline: console=ttyS0 answer=42", r.Stdout);
         Assert.Equal(1, r.ExitCode);
     }
 
-    [Fact]
-    public void TimerCountsHundredTicksWhileItsMainLoopMakesNoExits()
+    [Theory, MemberData(nameof(Vmreplay.Backends), MemberType = typeof(Vmreplay))]
+    public void TimerCountsHundredTicksWhileItsMainLoopMakesNoExits(string cpu)
     {
         // The handler returns with a plain 32-bit iret, which this host's KVM cannot execute.
-        var r = RunGuest("timer", "timer.elf");
+        var r = RunGuest(cpu, "timer", "timer.elf");
         Assert.Contains("timer: 100 ticks", r.Stdout);
         Assert.Equal(1, r.ExitCode);
     }
 
-    [Fact]
-    public void Timer64CountsHundredTicksWithIretqInLongMode()
+    [Theory, MemberData(nameof(Vmreplay.Backends), MemberType = typeof(Vmreplay))]
+    public void Timer64CountsHundredTicksWithIretqInLongMode(string cpu)
     {
-        var r = RunGuest("timer64", "timer64.elf");
+        var r = RunGuest(cpu, "timer64", "timer64.elf");
         Assert.Contains("timer64: 100 ticks", r.Stdout);
         Assert.Equal(1, r.ExitCode);
     }
 
-    [Fact]
-    public void LongmodeSwitchesTo64BitFromMultibootEntry()
+    [Theory, MemberData(nameof(Vmreplay.Backends), MemberType = typeof(Vmreplay))]
+    public void LongmodeSwitchesTo64BitFromMultibootEntry(string cpu)
     {
-        var r = RunGuest("longmode", "longmode.elf");
+        var r = RunGuest(cpu, "longmode", "longmode.elf");
         Assert.Contains("longmode: hello from 64-bit mode", r.Stdout);
         Assert.Equal(1, r.ExitCode);
     }
 
-    [Fact]
-    public void Elf64IsEnteredInLongMode()
+    [Theory, MemberData(nameof(Vmreplay.Backends), MemberType = typeof(Vmreplay))]
+    public void Elf64IsEnteredInLongMode(string cpu)
     {
-        var r = RunGuest("hello64", "hello64.elf");
+        var r = RunGuest(cpu, "hello64", "hello64.elf");
         Assert.Contains("hello64: entered in long mode", r.Stdout);
         Assert.Equal(1, r.ExitCode);
     }
 
-    [Fact]
-    public void BootSectorRunsInRealMode()
+    [Theory, MemberData(nameof(Vmreplay.Backends), MemberType = typeof(Vmreplay))]
+    public void BootSectorRunsInRealMode(string cpu)
     {
-        var r = RunGuest("bootsector", "bootsector.bin");
+        var r = RunGuest(cpu, "bootsector", "bootsector.bin");
         Assert.Contains("bootsector: real mode", r.Stdout);
         Assert.Equal(1, r.ExitCode);
     }
 
-    [Fact]
-    public void PrivilegeChangingIretReachesRing3()
+    [Theory, MemberData(nameof(Vmreplay.Backends), MemberType = typeof(Vmreplay))]
+    public void PrivilegeChangingIretReachesRing3(string cpu)
     {
-        var r = RunGuest("usermode", "usermode.elf");
+        var r = RunGuest(cpu, "usermode", "usermode.elf");
         Assert.Contains("usermode: ring 3", r.Stdout);
         Assert.Equal(1, r.ExitCode);
     }
 
-    [Fact]
-    public void FailingBootPanicsOnTheCorruptedBootStructure()
+    [Theory, MemberData(nameof(Vmreplay.Backends), MemberType = typeof(Vmreplay))]
+    public void FailingBootPanicsOnTheCorruptedBootStructure(string cpu)
     {
-        var r = RunGuest("failing-boot", "failing-boot.elf");
+        var r = RunGuest(cpu, "failing-boot", "failing-boot.elf");
         Assert.Contains("PANIC: boot_info corrupted", r.Stdout);
         Assert.Equal(3, r.ExitCode); // debug-exit 1
     }
 
-    [Fact]
-    public void TripleFaultExitsWithStatus2AndTheMachineState()
+    [Theory, MemberData(nameof(Vmreplay.Backends), MemberType = typeof(Vmreplay))]
+    public void TripleFaultExitsWithStatus2AndTheMachineState(string cpu)
     {
-        var r = RunGuest("triplefault", "triplefault.elf");
+        var r = RunGuest(cpu, "triplefault", "triplefault.elf");
         Assert.Contains("triplefault: about to fault", r.Stdout);
         Assert.Equal(2, r.ExitCode);
-        Assert.Matches(@"^vmreplay: triple fault \(KVM exit SHUTDOWN\) at RIP [0-9a-f]+, CR0 11, CS 0008 \(base 0\)\n$", r.Stderr);
+        Assert.Matches(@"^vmreplay: triple fault \(shutdown\) at RIP [0-9a-f]+, CR0 11, CS 0008 \(base 0\)\n$", r.Stderr);
     }
 
-    [Fact]
-    public void AnInstructionNobodyCanEmulateIsNamedInOneLine()
+    [Theory, MemberData(nameof(Vmreplay.Backends), MemberType = typeof(Vmreplay))]
+    public void AnInstructionNobodyCanEmulateIsNamedInOneLine(string cpu)
     {
-        var r = RunGuest("unemulated", "unemulated.elf");
+        var r = RunGuest(cpu, "unemulated", "unemulated.elf");
         Assert.Contains("unemulated: about to run emms", r.Stdout);
         if (r.ExitCode == 1)
         {
-            // A host whose KVM executes guest code in hardware runs emms natively.
+            // The software CPU runs emms, as does a host whose KVM executes guest code in hardware.
             Assert.Contains("unemulated: survived", r.Stdout);
             return;
         }
+        Assert.Equal("kvm", cpu);
         Assert.Equal(3, r.ExitCode);
         Assert.Matches(@"^vmreplay: KVM could not emulate 'emms' at RIP [0-9a-f]+\n$", r.Stderr);
     }
 
-    [Fact]
-    public void TraceIoShowsPortsByDevice()
+    /// <summary>Every sample guest, on the software CPU, executes only instructions it implements (none is turned into #UD).</summary>
+    [Theory]
+    [InlineData("hello", "hello.elf")]
+    [InlineData("hello64", "hello64.elf")]
+    [InlineData("longmode", "longmode.elf")]
+    [InlineData("bootsector", "bootsector.bin")]
+    [InlineData("timer", "timer.elf")]
+    [InlineData("timer64", "timer64.elf")]
+    [InlineData("usermode", "usermode.elf")]
+    [InlineData("failing-boot", "failing-boot.elf")]
+    [InlineData("triplefault", "triplefault.elf")]
+    [InlineData("tscdata", "tscdata.elf")]
+    [InlineData("unemulated", "unemulated.elf")]
+    [InlineData("echo", "echo.elf")]
+    public void TheSoftwareCpuImplementsEveryInstructionOfEachGuest(string guest, string file)
     {
-        var r = RunGuest("hello", "hello.elf", "--trace-io");
+        var r = RunGuest("soft", guest, file, "--trace-exits");
+        Assert.DoesNotContain("not implemented by the software CPU", r.Stderr);
+        Assert.Contains("exit vcpu0 PortIo", r.Stderr);
+    }
+
+    [Theory, MemberData(nameof(Vmreplay.Backends), MemberType = typeof(Vmreplay))]
+    public void TraceIoShowsPortsByDevice(string cpu)
+    {
+        var r = RunGuest(cpu, "hello", "hello.elf", "--trace-io");
         Assert.Equal(1, r.ExitCode);
         Assert.Contains("com1", r.Stderr);
         Assert.Contains("debug-exit", r.Stderr);
     }
 
-    [Fact]
-    public void TraceExitsPrintsEachExit()
+    [Theory, MemberData(nameof(Vmreplay.Backends), MemberType = typeof(Vmreplay))]
+    public void TraceExitsPrintsEachExit(string cpu)
     {
-        var r = RunGuest("hello", "hello.elf", "--trace-exits");
+        var r = RunGuest(cpu, "hello", "hello.elf", "--trace-exits");
         Assert.Equal(1, r.ExitCode);
-        Assert.Contains("exit vcpu0 Io out port 03f8", r.Stderr);
+        Assert.Contains("exit vcpu0 PortIo out port 03f8", r.Stderr);
     }
 }
 

@@ -16,7 +16,24 @@ internal static class Vmreplay
 
     public static string Guest(string name, string file) => Path.Combine(RepoRoot, "guests", "build", name, file);
 
-    public static Result Run(IEnumerable<string> args, string? stdin = null, int timeoutSeconds = 120)
+    /// <summary>
+    /// The CPU backends a scenario runs on, for <c>[MemberData]</c>: the software CPU always, KVM
+    /// too (a test given "kvm" calls <see cref="RequireBackend"/>, which skips it, with the
+    /// reason, on a host without /dev/kvm).
+    /// </summary>
+    public static TheoryData<string> Backends => new() { "soft", "kvm" };
+
+    /// <summary>Skips the calling test when <paramref name="cpu"/> is "kvm" and this host has no usable KVM.</summary>
+    public static void RequireBackend(string cpu)
+    {
+        if (cpu == "kvm") VmReplay.Tests.KvmHost.Require();
+    }
+
+    /// <summary>
+    /// Runs vmreplay. <paramref name="cpu"/> ("soft", "kvm") sets the default backend of run,
+    /// record and replay through $VMREPLAY_CPU; null leaves it to auto (KVM where usable).
+    /// </summary>
+    public static Result Run(IEnumerable<string> args, string? stdin = null, int timeoutSeconds = 120, string? cpu = null)
     {
         var psi = new ProcessStartInfo("dotnet")
         {
@@ -24,6 +41,7 @@ internal static class Vmreplay
             RedirectStandardError = true,
             RedirectStandardInput = true,
         };
+        if (cpu is not null) psi.Environment["VMREPLAY_CPU"] = cpu;
         psi.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "vmreplay.dll"));
         foreach (var a in args) psi.ArgumentList.Add(a);
         using var p = Process.Start(psi)!;
@@ -37,9 +55,9 @@ internal static class Vmreplay
             throw new TimeoutException($"vmreplay {string.Join(' ', args)} did not finish in {timeoutSeconds} s; stdout so far: {stdout.Result}");
         }
         var lines = stderr.Result.Split('\n');
-        string? cpu = lines.FirstOrDefault(l => l.StartsWith(CpuLine, StringComparison.Ordinal));
-        string rest = cpu is null ? stderr.Result : string.Join('\n', lines.Where(l => !l.StartsWith(CpuLine, StringComparison.Ordinal)));
-        return new Result(p.ExitCode, stdout.Result, rest, cpu?[CpuLine.Length..]);
+        string? backendLine = lines.FirstOrDefault(l => l.StartsWith(CpuLine, StringComparison.Ordinal));
+        string rest = backendLine is null ? stderr.Result : string.Join('\n', lines.Where(l => !l.StartsWith(CpuLine, StringComparison.Ordinal)));
+        return new Result(p.ExitCode, stdout.Result, rest, backendLine?[CpuLine.Length..]);
     }
 
     private const string CpuLine = "vmreplay: cpu: ";

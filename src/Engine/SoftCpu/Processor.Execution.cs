@@ -218,6 +218,19 @@ public sealed unsafe partial class Processor
         }
     }
 
+    // A loaded state is a new starting point: an instruction the last exit left for completion,
+    // an MMIO answer or a deferred exit belong to the state that was replaced (a snapshot restore
+    // would otherwise complete the old instruction at the new RIP).
+    private void ForgetPendingWork()
+    {
+        _completion = null;
+        _incomplete = false;
+        _mmioAnswerReady = false;
+        _deferredExit = null;
+        _exitAfterInstruction = false;
+        Exit.Clear();
+    }
+
     /// <summary>Forgets a kick that has not stopped a run yet.</summary>
     public void DiscardKick() => Volatile.Write(ref _kicked, 0);
 

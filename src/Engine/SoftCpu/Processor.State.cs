@@ -176,6 +176,7 @@ public sealed unsafe partial class Processor
         ModeChanged();
         FlushTlb();
         _previousBlock = null;
+        ForgetPendingWork();
     }
 
     /// <summary>General registers, RIP and RFLAGS as the engine's state has them.</summary>
