@@ -186,21 +186,7 @@ internal static unsafe partial class X87
     {
         var ctx = default(FloatContext);
         var value = BeginUnary(c, ref d, ref ctx);
-        if (Underflowed(ctx) || !c.StEmpty(-1))
-        {
-            // Stack underflow (C1 = 0) or overflow (C1 = 1); masked, both results are the indefinite.
-            bool overflow = !Underflowed(ctx);
-            c.FswBits |= Processor.FswIe | Processor.FswSf;
-            SetC1(c, overflow);
-            if ((c.Fcw & Processor.FswIe) != 0)
-            {
-                c.St(0) = Float80.Indefinite;
-                c.FpuTagValid |= (byte)(1 << c.FpuTop);
-                PushValue(c, Float80.Indefinite);
-            }
-            c.UpdateErrorSummary();
-            return true;
-        }
+        if (PushingStackFault(c, ref ctx)) return true;
         var (exponent, significand) = Float80Arithmetic.Extract(ref ctx, value);
         if (ctx.PreComputationFault)
         {
@@ -210,6 +196,26 @@ internal static unsafe partial class X87
         c.St(0) = exponent;
         PushValue(c, significand);
         Flags(c, ctx.Raised, roundedUp: false);
+        return true;
+    }
+
+    /// <summary>
+    /// The stack faults of an instruction that replaces ST(0) and pushes a second result
+    /// (FXTRACT, FPTAN, FSINCOS): ST(0) empty is an underflow (C1 = 0), the register below it in
+    /// use an overflow (C1 = 1); masked, both results are the indefinite. True if there was one.
+    /// </summary>
+    private static bool PushingStackFault(Processor c, ref FloatContext ctx)
+    {
+        if (!Underflowed(ctx) && c.StEmpty(-1)) return false;
+        c.FswBits |= Processor.FswIe | Processor.FswSf;
+        SetC1(c, !Underflowed(ctx));
+        if ((c.Fcw & Processor.FswIe) != 0)
+        {
+            c.St(0) = Float80.Indefinite;
+            c.FpuTagValid |= (byte)(1 << c.FpuTop);
+            PushValue(c, Float80.Indefinite);
+        }
+        c.UpdateErrorSummary();
         return true;
     }
 
