@@ -11,7 +11,7 @@ namespace VmReplay.Engine.SoftCpu.Instructions;
 /// and MXCSR_MASK, and XMM0-7 (XMM0-15 in 64-bit mode). With REX.W the instruction and data
 /// pointers are 64-bit offsets, else 32-bit offsets with selectors. Bytes 416-511 (288-511
 /// outside 64-bit mode) are neither written nor read. With CR4.OSFXSR clear the XMM registers
-/// are left out (the SDM leaves it to the implementation; MXCSR is kept).
+/// are left out, their bytes too (the SDM leaves it to the implementation; MXCSR is kept).
 /// </summary>
 internal static unsafe partial class X87
 {
@@ -60,7 +60,7 @@ internal static unsafe partial class X87
         uint mxcsr = c.ReadSseState(image.Slice(160, 256), xmm);
         BinaryPrimitives.WriteUInt32LittleEndian(image[24..], mxcsr);
         BinaryPrimitives.WriteUInt32LittleEndian(image[28..], MxcsrMask);
-        c.WriteBytes(la, image[..(c.Long64 ? 416 : 288)]);
+        c.WriteBytes(la, image[..(160 + 16 * xmm)]);
         return true;
     }
 
@@ -68,7 +68,8 @@ internal static unsafe partial class X87
     {
         ulong la = StateImageAddress(c, ref d);
         Span<byte> image = stackalloc byte[416];
-        c.ReadBytes(la, image[..(c.Long64 ? 416 : 288)]);
+        int xmm = XmmCount(c);
+        c.ReadBytes(la, image[..(160 + 16 * xmm)]);
         uint mxcsr = BinaryPrimitives.ReadUInt32LittleEndian(image[24..]);
         if ((mxcsr & ~MxcsrMask) != 0) throw Processor.Gp();
         c.Fcw = (ushort)((BinaryPrimitives.ReadUInt16LittleEndian(image) & FcwWritable) | FcwAlwaysSet);
@@ -80,7 +81,7 @@ internal static unsafe partial class X87
         c.Fip = wide ? ip : ip & 0xFFFF_FFFF_FFFF;
         c.Fdp = wide ? dp : dp & 0xFFFF_FFFF_FFFF;
         for (int i = 0; i < 8; i++) c.St(i) = Float80.FromBytes(image.Slice(32 + 16 * i, 10));
-        c.WriteSseState(image.Slice(160, 256), XmmCount(c), mxcsr);
+        c.WriteSseState(image.Slice(160, 256), xmm, mxcsr);
         return true;
     }
 }
