@@ -10,6 +10,7 @@ namespace VmReplay.Engine.Tests.SoftCpu.X87;
 /// FLDENV, FNSAVE, FRSTOR (the 28/108-byte protected-mode layouts), FXSAVE/FXRSTOR with and
 /// without REX.W (and the #GP of an unaligned operand), FLDCW/FNSTCW with every bit pattern,
 /// FNSTSW, FNCLEX, FNINIT, and #MF for a pending unmasked exception at waiting instructions.
+/// FXSAVE and FXRSTOR carry XMM0-15 and MXCSR through the SSE unit's hooks.
 /// The last instruction and data pointers are not compared: the host's AMD x87 saves them only
 /// while an exception is pending.
 /// </summary>
@@ -32,6 +33,13 @@ public sealed class X87ControlDifferentialTests : IDisposable
         return X87Cases.Of(emit, fcw, values.Values.Between(0, 8), stack, flags, validTags: (byte)values.Values.Random64());
     }
 
+    /// <summary>XMM0-15 random in the state the case starts from.</summary>
+    private static DifferentialCase WithRandomXmm(DifferentialCase c, Float80Values values)
+    {
+        for (int i = 0; i < 16; i++) c.SetXmm(i, values.Values.Random64(), values.Values.Random64());
+        return c;
+    }
+
     [Fact]
     public void EnvironmentAndSaveImagesAgree()
     {
@@ -42,10 +50,10 @@ public sealed class X87ControlDifferentialTests : IDisposable
         {
             cases.Add(RandomState(a => a.fnstenv(__[rbx]), values));
             cases.Add(RandomState(a => a.fnsave(__[rbx]), values));
-            cases.Add(RandomState(a => a.fxsave64(__[rbx]), values));
-            cases.Add(RandomState(a => a.fxsave(__[rbx]), values));
+            cases.Add(WithRandomXmm(RandomState(a => a.fxsave64(__[rbx]), values), values));
+            cases.Add(WithRandomXmm(RandomState(a => a.fxsave(__[rbx]), values), values));
         }
-        foreach (var c in cases) c.Comparing(StateParts.Fpu);
+        foreach (var c in cases) c.Comparing(StateParts.Fpu | StateParts.Sse);
         // MXCSR_MASK (FXSAVE bytes 28-31) is the host's own: this processor's is 0000FFFF.
         AssertAgreeExcept(cases, seed, 0x100 + 28, 4);
     }
@@ -91,7 +99,8 @@ public sealed class X87ControlDifferentialTests : IDisposable
                 var v = values.Next();
                 fx.Poke(0x100 + 32 + 16 * r, v.Significand).Poke(0x100 + 32 + 16 * r + 8, v.SignExponent, 2);
             }
-            cases.Add(fx.Comparing(StateParts.Fpu | StateParts.Mxcsr));
+            for (int r = 0; r < 32; r++) fx.Poke(0x100 + 160 + 8 * r, values.Values.Random64());
+            cases.Add(WithRandomXmm(fx, values).Comparing(StateParts.Fpu | StateParts.Sse));
         }
         _runner.AssertAgree(cases, seed);
     }
