@@ -47,7 +47,7 @@ internal static class Program
     {
         UserError or Engine.Kvm.KvmUnavailableException or Engine.Backend.BackendUnavailableException or Engine.Backend.HostLimitationException or Engine.Boot.GuestImageException or Recorder.Format.TraceFormatException => e.Message,
         Engine.Kvm.KvmException => $"host error: {e.Message}",
-        IOException or UnauthorizedAccessException => e.Message,
+        IOException or UnauthorizedAccessException or InsufficientMemoryException => e.Message,
         ArgumentException => e.Message,
         _ => null,
     };

@@ -17,10 +17,12 @@ public sealed class GdbWatchpointTests : IDisposable
 
     public void Dispose() => Directory.Delete(_dir, recursive: true);
 
-    private string Record(string guest, params string[] options)
+    private string Record(string guest, params string[] options) => Record(null, guest, options);
+
+    private string Record(string? cpu, string guest, params string[] options)
     {
         string trace = Path.Combine(_dir, $"{guest}.vmtrace");
-        var r = Vmreplay.Run(["record", Vmreplay.Guest(guest, $"{guest}.elf"), "-o", trace, "--serial-in", "/dev/null", .. options]);
+        var r = Vmreplay.Run(["record", Vmreplay.Guest(guest, $"{guest}.elf"), "-o", trace, "--serial-in", "/dev/null", .. options], cpu: cpu);
         Assert.True(r.ExitCode == 1 && File.Exists(trace), r.Stderr);
         return trace;
     }
@@ -109,14 +111,40 @@ public sealed class GdbWatchpointTests : IDisposable
     }
 
     [Fact]
+    public void OnTheSoftwareCpuAnRdtscValueIsReplayedAndOnlyTheGuestsStoreIsAHit()
+    {
+        // The software CPU's RDTSC is an exit the VMM answers from the recorded clock: the replay
+        // computes the recorded value itself, so no snapshot rewrites it and the watchpoint stops
+        // only at the guest's own store, in both directions.
+        string elf = Vmreplay.Guest("tscdata", "tscdata.elf");
+        string trace = Record("soft", "tscdata", "--snapshot-every", "500");
+        var (gdb, stub) = Debug(trace, elf, setArchitecture: false,
+            "break done", "continue", "watch *(unsigned int*)&stamp",
+            "reverse-continue", "x/i $pc", "reverse-continue", "x/i $pc", "continue", "x/i $pc", "continue");
+        NoBareTrap(gdb, stub);
+        Assert.DoesNotContain("no guest instruction wrote this value", gdb);
+        var stops = Stops(gdb);
+        Assert.True(stops.Count == 4, gdb + stub);
+        var store = Regex.Match(stops[0], @"Hardware watchpoint 2: \*\(unsigned int\*\)&stamp\s+Old value = (\d+)\s+New value = 0");
+        Assert.True(store.Success, stops[0] + stub);
+        Assert.Equal("stamped", At(stops[0]).Function);
+        Assert.Contains("No more reverse-execution history", stops[1]);
+        Assert.Matches($@"Old value = 0\s+New value = {store.Groups[1].Value}\b", stops[2]);
+        Assert.Equal("stamped", At(stops[2]).Function);
+        Assert.Contains("Breakpoint 1, done", stops[3]);
+    }
+
+    [Fact]
     public void AValueTheReplayTakesFromASnapshotStopsAsAWatchpointHitThatSaysWhy()
     {
-        // tscdata stores an RDTSC reading, then only does port I/O: a replay computes another
-        // value and takes the recorded one at the next snapshot (after exit 500). That change is
-        // a watchpoint hit with gdb's Old/New values and a console line saying what wrote,
-        // both ways; the guest's own store is the hit before it.
+        // On KVM, RDTSC is not recorded (KVM cannot intercept it). tscdata stores an RDTSC
+        // reading, then only does port I/O: a replay computes another value and takes the
+        // recorded one at the next snapshot (after exit 500). That change is a watchpoint hit
+        // with gdb's Old/New values and a console line saying what wrote, both ways; the
+        // guest's own store is the hit before it.
+        Vmreplay.RequireBackend("kvm");
         string elf = Vmreplay.Guest("tscdata", "tscdata.elf");
-        string trace = Record("tscdata", "--snapshot-every", "500");
+        string trace = Record("kvm", "tscdata", "--snapshot-every", "500");
         var (gdb, stub) = Debug(trace, elf, setArchitecture: false,
             "break done", "continue", "watch *(unsigned int*)&stamp",
             "reverse-continue", "x/i $pc", "reverse-continue", "x/i $pc",

@@ -126,7 +126,6 @@ public class GuestBootTests
     [InlineData("triplefault", "triplefault.elf")]
     [InlineData("tscdata", "tscdata.elf")]
     [InlineData("unemulated", "unemulated.elf")]
-    [InlineData("echo", "echo.elf")]
     public void TheSoftwareCpuImplementsEveryInstructionOfEachGuest(string guest, string file)
     {
         var r = RunGuest("soft", guest, file, "--trace-exits");

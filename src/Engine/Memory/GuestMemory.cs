@@ -1,6 +1,5 @@
 using System.Buffers.Binary;
 using System.Runtime.InteropServices;
-using VmReplay.Engine.Kvm;
 using VmReplay.Engine.Kvm.Native;
 
 namespace VmReplay.Engine.Memory;
@@ -57,7 +56,8 @@ public sealed unsafe class GuestMemory : IDisposable
     {
         void* p = Libc.Mmap(null, (nuint)size, Libc.PROT_READ | Libc.PROT_WRITE,
             Libc.MAP_PRIVATE | Libc.MAP_ANONYMOUS | Libc.MAP_NORESERVE, -1, 0);
-        if (p == (void*)-1) throw KvmException.FromErrno($"mmap of {size / (1024 * 1024)} MiB guest RAM");
+        // A host that cannot give the VMM this much address space is a host fault, reported in one line.
+        if (p == (void*)-1) throw new InsufficientMemoryException($"cannot map {size / (1024 * 1024)} MiB of guest RAM: {Marshal.GetPInvokeErrorMessage(Marshal.GetLastPInvokeError())}");
         _regions.Add(new GuestMemoryRegion((uint)_regions.Count, guestBase, size, (byte*)p));
         _vmmWritten.Add(new ulong[(size / PageSize + 63) / 64]);
         TotalSize += size;
