@@ -63,6 +63,9 @@ public interface IVcpuBackend
     /// <summary>Retired instructions, where the backend counts them exactly; null where it cannot.</summary>
     long? InstructionsRetired { get; }
 
+    /// <summary>Sets the retired-instruction count (a restored snapshot's); ignored where the backend does not count.</summary>
+    void RestoreInstructionCount(long count);
+
     /// <summary>Execution breakpoints a debug setup may hold at once, or null for any number.</summary>
     int? BreakpointLimit { get; }
 

@@ -64,6 +64,8 @@ public sealed class KvmMachineVcpu : IVcpuBackend, IDisposable
 
     public long? InstructionsRetired => null;
 
+    public void RestoreInstructionCount(long count) { }
+
     /// <summary>DR0-DR3.</summary>
     public int? BreakpointLimit => 4;
 

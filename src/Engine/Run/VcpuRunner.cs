@@ -80,7 +80,7 @@ public sealed class VcpuRunner
     public long EmulatedInstructions { get; private set; }
 
     /// <summary>The counters that belong to a machine state, as saved in a snapshot.</summary>
-    public RunnerCounters Counters => new(ExitCount, InterruptsDelivered, EmulatedInstructions);
+    public RunnerCounters Counters => new(ExitCount, InterruptsDelivered, EmulatedInstructions, _msrs.TscOffset, _vcpu.InstructionsRetired);
 
     /// <summary>
     /// Continues from a restored snapshot taken at the checkpoint after exit
@@ -91,6 +91,8 @@ public sealed class VcpuRunner
         ExitCount = c.ExitCount;
         InterruptsDelivered = c.InterruptsDelivered;
         EmulatedInstructions = c.EmulatedInstructions;
+        _msrs.TscOffset = c.TscOffset;
+        if (c.Instructions is { } retired) _vcpu.RestoreInstructionCount(retired);
         _lastStop = StopKind.Exit;
         // The restored stop is a checkpoint, its instruction complete: no exit has been handled
         // since, and an observer must not take the exit before the restore for this one.

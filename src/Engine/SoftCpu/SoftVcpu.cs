@@ -49,6 +49,8 @@ public sealed class SoftVcpu : IVcpuBackend
 
     public long? InstructionsRetired => Cpu.InstructionCount;
 
+    public void RestoreInstructionCount(long count) => Cpu.InstructionCount = count;
+
     public int? BreakpointLimit => null;
 
     public DebugExitCause LastDebugStop => _lastDebugStop;
