@@ -29,6 +29,14 @@ internal static partial class BenchCommand
         debug.Options.Add(rounds);
         debug.SetAction(r => Program.Guarded(() => DebugBench.Run(Math.Max(1, r.GetValue(rounds)))));
         bench.Subcommands.Add(debug);
+        var cpu = new Command("cpu", "software CPU speed in MIPS on a tight loop and an instruction mix, beside QEMU TCG (plain and -icount shift=0) on the same guests; startup of run --cpu soft");
+        cpu.Options.Add(rounds);
+        var seconds = new Option<double>("--seconds") { Description = "guest run time each measurement aims at", DefaultValueFactory = _ => 1.5 };
+        var noQemu = new Option<bool>("--no-qemu") { Description = "leave out the QEMU rows (and installing QEMU)" };
+        cpu.Options.Add(seconds);
+        cpu.Options.Add(noQemu);
+        cpu.SetAction(r => Program.Guarded(() => CpuBench.Run(Math.Max(1, r.GetValue(rounds)), Math.Clamp(r.GetValue(seconds), 0.01, 60), !r.GetValue(noQemu))));
+        bench.Subcommands.Add(cpu);
         return bench;
     }
 

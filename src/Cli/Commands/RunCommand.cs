@@ -35,6 +35,7 @@ internal static class RunCommand
                     soft.SoftVcpus[0].Cpu.UnimplementedInstruction = what => Console.Error.WriteLine($"unimplemented vcpu0 {what}");
             }
             if (options.TraceIo || r.GetValue(traceExits)) WarnIfCpuModelNotApplied(pc);
+            StartupStamp.WriteIfAsked();
             var outcome = pc.Run();
             output.Flush();
             if (options.TraceIo) PrintIoSummary(pc.Platform);

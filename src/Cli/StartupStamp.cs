@@ -1,0 +1,24 @@
+using System.Diagnostics;
+
+namespace VmReplay.Cli;
+
+/// <summary>
+/// With <c>$VMREPLAY_STARTUP_STAMP=1</c>, <c>vmreplay run</c> prints
+/// <c>vmreplay: startup-stamp NANOSECONDS</c> on stderr just before the guest's first
+/// instruction: the host's monotonic clock (<see cref="Stopwatch"/>, CLOCK_MONOTONIC on Linux),
+/// which every process on the host reads alike. <c>vmreplay bench cpu</c> reads the clock before
+/// it starts the process and takes the difference as the startup cost: process and runtime start,
+/// JIT, option parsing, building the machine and loading the guest.
+/// </summary>
+internal static class StartupStamp
+{
+    public const string Variable = "VMREPLAY_STARTUP_STAMP";
+    public const string Prefix = "vmreplay: startup-stamp ";
+
+    public static long NowNanoseconds() => (long)((Int128)Stopwatch.GetTimestamp() * 1_000_000_000 / Stopwatch.Frequency);
+
+    public static void WriteIfAsked()
+    {
+        if (Environment.GetEnvironmentVariable(Variable) == "1") Console.Error.WriteLine(Prefix + NowNanoseconds());
+    }
+}
