@@ -102,15 +102,12 @@ public class GuestBootTests
     {
         var r = RunGuest(cpu, "unemulated", "unemulated.elf");
         Assert.Contains("unemulated: about to run emms", r.Stdout);
-        if (r.ExitCode == 1)
-        {
-            // The software CPU runs emms, as does a host whose KVM executes guest code in hardware.
-            Assert.Contains("unemulated: survived", r.Stdout);
-            return;
-        }
-        Assert.Equal("kvm", cpu);
-        Assert.Equal(3, r.ExitCode);
-        Assert.Matches(@"^vmreplay: KVM could not emulate 'emms' at RIP [0-9a-f]+\n$", r.Stderr);
+        bool survived = r.ExitCode == 1 && r.Stdout.Contains("unemulated: survived") && r.Stderr == "";
+        bool named = r.ExitCode == 3 && System.Text.RegularExpressions.Regex.IsMatch(r.Stderr, @"^vmreplay: KVM could not emulate 'emms' at RIP [0-9a-f]+\n$");
+        // The software CPU executes emms. KVM does too where the host runs guest code in hardware;
+        // where its CPL0 instruction emulator runs it (HOST-KVM.md), the run ends naming it.
+        if (cpu == "soft") Assert.True(survived, r.Stdout + r.Stderr);
+        else Assert.True(survived || named, r.Stdout + r.Stderr);
     }
 
     /// <summary>Every sample guest, on the software CPU, executes only instructions it implements (none is turned into #UD).</summary>
