@@ -48,6 +48,11 @@ public sealed partial class Processor
     internal void InvalidatePage(ulong linear)
     {
         linear &= LinearMask;
+        if (!_largePagesCached)
+        {
+            FlushTlbPage(linear);
+            return;
+        }
         ulong largePage = (Cr4 & Cr4Pae) != 0 || (Efer & EferLma) != 0 ? 2UL << 20 : (Cr4 & Cr4Pse) != 0 ? 4UL << 20 : 0x1000;
         ulong first = linear & ~(largePage - 1);
         ulong pages = largePage >> 12;

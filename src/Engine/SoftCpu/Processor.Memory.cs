@@ -40,8 +40,14 @@ public sealed unsafe partial class Processor
     }
 
     /// <summary>Drops every cached translation (CR3, CR0, CR4, EFER writes, INVLPG of a large page, mode changes).</summary>
+    // Whether a translation through a large page may be cached since the last full flush: only
+    // then must INVLPG drop every slot the large page could occupy (Linux invalidates one 4 KiB
+    // kernel page at a time, thousands of times in a boot).
+    private bool _largePagesCached;
+
     internal void FlushTlb()
     {
+        _largePagesCached = false;
         Array.Fill(_tlbRead, new TlbEntry { Tag = InvalidTag });
         Array.Fill(_tlbWrite, new TlbEntry { Tag = InvalidTag });
         Array.Fill(_tlbFetch, new TlbEntry { Tag = InvalidTag });
@@ -269,6 +275,7 @@ public sealed unsafe partial class Processor
         switch (t.Status)
         {
             case PageTranslationStatus.Ok:
+                if (t.PageSize > GuestMemory.PageSize) _largePagesCached = true;
                 return t.PhysicalAddress;
             case PageTranslationStatus.PageFault:
                 throw new GuestException(GuestException.PageFault, t.PageFaultErrorCode, la);
