@@ -12,6 +12,9 @@ public sealed unsafe partial class Processor
     public ProcessorExit Exit { get; } = new();
 
     private int _kicked;
+
+    /// <summary>Whether something during the current instruction wants the run loop to look after it (a REP instruction stops iterating).</summary>
+    internal bool StopAfterInstruction => _exitAfterInstruction;
     // Set during an instruction by something that must end the block after it: code it wrote
     // was decoded, an MMIO write waits for the VMM.
     private bool _exitAfterInstruction;

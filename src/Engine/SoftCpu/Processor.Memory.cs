@@ -211,6 +211,7 @@ public sealed unsafe partial class Processor
             return value;
         }
         ulong pa = TranslateData(la, write: false, user, out byte* host);
+        if (_watches.Length > 0 && IsWatchedPage(la)) CheckWatch(la, size, write: false, 0);
         if (host is null) return MmioRead(pa, size);
         byte* p = host + (la & 0xFFF);
         return size switch { 1 => *p, 2 => *(ushort*)p, 4 => *(uint*)p, _ => *(ulong*)p };
@@ -228,6 +229,7 @@ public sealed unsafe partial class Processor
             return;
         }
         ulong pa = TranslateData(la, write: true, user, out byte* host);
+        if (_watches.Length > 0 && IsWatchedPage(la)) CheckWatch(la, size, write: true, value);
         if (host is null)
         {
             MmioWrite(pa, size, value);
@@ -257,7 +259,8 @@ public sealed unsafe partial class Processor
         ulong page = pa & PageMask;
         if (write) MarkDirty(page);
         bool privilegeOfTlb = user == (Cpl == 3);
-        if (privilegeOfTlb && !(write && _codePages.Contains(page)))
+        // Watched pages stay out of the TLB: every access to them is compared with the watches.
+        if (privilegeOfTlb && !(write && _codePages.Contains(page)) && !IsWatchedPage(la))
         {
             ref var e = ref Slot(write ? _tlbWrite : _tlbRead, la);
             e.Tag = (la & PageMask) | _tlbKey;

@@ -28,6 +28,8 @@ public enum ProcessorExitKind
     Breakpoint,
     /// <summary>The VMM asked for an interrupt window and the guest can take an interrupt now.</summary>
     InterruptWindow,
+    /// <summary>An instruction accessed a watched range (<see cref="Processor.LastWatchHit"/>); it has retired.</summary>
+    Watchpoint,
     /// <summary>The guest did something this processor cannot model (a task gate, virtual-8086 mode): <see cref="ProcessorExit.Message"/> says what.</summary>
     Unsupported,
 }

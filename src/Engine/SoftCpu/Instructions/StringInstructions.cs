@@ -167,7 +167,9 @@ internal static unsafe class StringInstructions
                     completed = true;
                     return true;
                 }
-                if (done == limit) break;
+                // An iteration that hit a watchpoint or rewrote decoded code ends the call: the run
+                // loop must see it at this iteration's boundary.
+                if (done == limit || c.StopAfterInstruction) break;
             }
             completed = true;
         }

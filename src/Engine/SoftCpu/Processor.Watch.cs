@@ -1,0 +1,79 @@
+namespace VmReplay.Engine.SoftCpu;
+
+/// <summary>What a data watchpoint catches.</summary>
+[Flags]
+public enum WatchAccess
+{
+    Read = 1,
+    Write = 2,
+    Any = Read | Write,
+}
+
+/// <summary>A linear range the processor watches.</summary>
+public readonly record struct DataWatch(ulong Linear, int Length, WatchAccess Access);
+
+/// <summary>
+/// The access that made the last run stop with <see cref="ProcessorExitKind.Watchpoint"/>:
+/// which watch, the accessed linear address and size, and whether it was a write (then with the
+/// bytes that were there before and the value written).
+/// </summary>
+public readonly record struct WatchHit(int Watch, ulong Linear, int Size, bool IsWrite, ulong OldValue, ulong NewValue);
+
+/// <summary>
+/// Data watchpoints, exact and at full speed: the pages that hold a watched range get no TLB
+/// entries, so every access to them takes the slow path, which compares it with the ranges. A
+/// hit ends the run after the accessing instruction retires, as a debug-register data
+/// breakpoint traps; every other page keeps its one-compare fast path.
+/// </summary>
+public sealed partial class Processor
+{
+    private DataWatch[] _watches = [];
+    private readonly HashSet<ulong> _watchedPages = new();
+
+    /// <summary>The last watch hit (valid after a <see cref="ProcessorExitKind.Watchpoint"/> exit).</summary>
+    public WatchHit LastWatchHit { get; private set; }
+
+    /// <summary>Watches <paramref name="watches"/> from now on (an empty list stops watching).</summary>
+    public void SetWatches(IReadOnlyList<DataWatch> watches)
+    {
+        _watches = watches.ToArray();
+        _watchedPages.Clear();
+        foreach (var w in _watches)
+            for (ulong page = w.Linear & PageMask; page <= ((w.Linear + (ulong)Math.Max(1, w.Length) - 1) & PageMask); page += 0x1000)
+                _watchedPages.Add(page);
+        FlushTlb();
+    }
+
+    private bool IsWatchedPage(ulong la) => _watchedPages.Count > 0 && _watchedPages.Contains(la & PageMask);
+
+    // Called on the slow path of an access to a watched page, before a write stores.
+    private void CheckWatch(ulong la, int size, bool write, ulong value)
+    {
+        for (int i = 0; i < _watches.Length; i++)
+        {
+            var w = _watches[i];
+            if ((w.Access & (write ? WatchAccess.Write : WatchAccess.Read)) == 0) continue;
+            if (la >= w.Linear + (ulong)w.Length || w.Linear >= la + (ulong)size) continue;
+            // The first hit of an instruction is the one reported; the instruction completes.
+            if (Exit.Kind == ProcessorExitKind.Watchpoint) return;
+            ulong old = write ? PeekLinear(la, size) : 0;
+            LastWatchHit = new WatchHit(i, la, size, write, old, write ? value : 0);
+            Exit.Set(ProcessorExitKind.Watchpoint, la, size);
+            _exitAfterInstruction = true;
+            return;
+        }
+    }
+
+    // The bytes at a watched address before a write (the page is mapped: the write's translation succeeded).
+    private ulong PeekLinear(ulong la, int size)
+    {
+        ulong v = 0;
+        Span<byte> b = stackalloc byte[1];
+        for (int i = 0; i < size; i++)
+        {
+            ulong pa = Translate((la + (ulong)i) & LinearMask, VmReplay.Engine.Memory.PageAccess.Read);
+            v |= (ulong)(_memory.TryRead(pa, b) ? b[0] : 0) << (8 * i);
+        }
+        return v;
+    }
+}
