@@ -63,9 +63,13 @@ public sealed class GdbSession(IDebugTarget target)
                 return [r.Number >= 0 && r.Number < regs.Count ? Hex.Encode(regs[r.Number]) : Reply.Error(0x16)];
             case GdbCommand.WriteRegisters or GdbCommand.WriteRegister or GdbCommand.WriteMemory:
                 return [target.WriteRefusal is { } why ? Reply.ErrorMessage(why) : Reply.Error(0x01)];
+            case GdbCommand.ReadMemory { Length: 0 }:
+                // Zero bytes of hex is the empty reply, which gdb reads as "m is not supported":
+                // a read of nothing is refused as invalid (EINVAL) instead.
+                return [Reply.Error(0x16)];
             case GdbCommand.ReadMemory m:
                 var (data, _) = target.ReadMemory(m.Address, Math.Min(m.Length, (MaxPacketSize - 8) / 2));
-                return [data.Length > 0 || m.Length == 0 ? Hex.Encode(data) : Reply.Error(0x0e)];
+                return [data.Length > 0 ? Hex.Encode(data) : Reply.Error(0x0e)];
             case GdbCommand.Continue:
                 return Stopped(target.Resume(Motion.Continue));
             case GdbCommand.Step:

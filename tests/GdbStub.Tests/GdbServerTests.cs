@@ -189,6 +189,22 @@ public sealed class GdbServerTests
         Assert.True(client.AtEndOfStream());
     }
 
+    [Fact]
+    public async Task AClientThatDoesNotReadItsRepliesIsHeldBackInsteadOfQueuedWithoutEnd()
+    {
+        await using var server = ServerHarness.Start(reattach: false);
+        using var client = server.Connect();
+        // 64 MiB of m requests, sent without reading a reply: the stub stops reading once its
+        // replies back up, so the sender's socket stops taking bytes long before all are sent.
+        var request = Frame("m1000,4");
+        var burst = new byte[request.Length * 4096];
+        for (var i = 0; i < 4096; i++)
+            request.CopyTo(burst, i * request.Length);
+        const long total = 64L << 20;
+        var sent = client.SendUntilRefused(burst, total, TimeSpan.FromSeconds(1));
+        Assert.True(sent < total / 4, $"the stub took {sent} of {total} bytes from a client that read no reply");
+    }
+
     /// <summary>A server on a loopback port of the system's choosing, serving on its own thread, torn down in order.</summary>
     private sealed class ServerHarness : IAsyncDisposable
     {
@@ -282,6 +298,33 @@ public sealed class GdbServerTests
         public bool AckMode { get; set; } = true;
 
         public void SendRaw(byte[] bytes) => _stream.Write(bytes);
+
+        /// <summary>
+        /// Sends <paramref name="burst"/> again and again without blocking until <paramref name="total"/>
+        /// bytes went out or the socket took nothing for <paramref name="stall"/>; returns the bytes sent.
+        /// </summary>
+        public long SendUntilRefused(byte[] burst, long total, TimeSpan stall)
+        {
+            var socket = _tcp.Client;
+            socket.Blocking = false;
+            long sent = 0;
+            var lastProgress = DateTime.UtcNow;
+            while (sent < total && DateTime.UtcNow - lastProgress < stall)
+            {
+                var n = socket.Send(burst, 0, burst.Length, SocketFlags.None, out var error);
+                if (n > 0)
+                {
+                    sent += n;
+                    lastProgress = DateTime.UtcNow;
+                }
+                else if (error == SocketError.WouldBlock)
+                    Thread.Sleep(10);
+                else
+                    throw new SocketException((int)error);
+            }
+            socket.Blocking = true;
+            return sent;
+        }
 
         public void Send(string payload) => SendRaw(Frame(payload));
 

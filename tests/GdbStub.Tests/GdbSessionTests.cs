@@ -87,6 +87,7 @@ public sealed class GdbSessionTests : IDisposable
     {
         var size = Encoding.UTF8.GetByteCount(_target.Registers.TargetXml());
         Assert.Equal("l", SendOne($"qXfer:features:read:target.xml:{size:x},100"));
+        Assert.Equal("E00", SendOne("qXfer:features:read:target.xml:0,0"));
         Assert.Equal("E00", SendOne("qXfer:features:read:other.xml:0,100"));
         Assert.Equal("E00", SendOne("qXfer:libraries:read::0,100"));
     }
@@ -143,7 +144,8 @@ public sealed class GdbSessionTests : IDisposable
 
         Assert.Equal("deadbeef", SendOne("m1000,4"));
         Assert.Equal("ef01", SendOne("m1003,8"));
-        Assert.Equal("", SendOne("m1000,0"));
+        Assert.Equal("E16", SendOne("m1000,0"));
+        Assert.Equal("E16", SendOne("m2000,0"));
         Assert.Equal("E0e", SendOne("m2000,4"));
         Assert.Equal("E0e", SendOne("m0fff,4"));
     }

@@ -171,6 +171,38 @@ public sealed class PacketDecoderTests
     }
 
     [Fact]
+    public void ABodyOfMoreThan2GiBIsReportedWithItsTrueLength()
+    {
+        var decoder = new PacketDecoder();
+        var block = new byte[1 << 20];
+        Array.Fill(block, (byte)'a');
+        decoder.Feed(Bytes("$"));
+        const int blocks = 2049; // 2 GiB + 1 MiB: past int.MaxValue
+        for (var i = 0; i < blocks; i++)
+            decoder.Feed(block);
+        var items = Decode(decoder, "#00" + Framed("g"));
+        Assert.Equal(2, items.Count);
+        Assert.Equal((long)blocks << 20, Assert.IsType<Incoming.Oversized>(items[0]).Length);
+        Assert.Equal("g", PayloadOf(items[1]));
+    }
+
+    [Fact]
+    public void ADollarWhereAChecksumDigitBelongsStartsTheNextPacket()
+    {
+        // The case: the first packet is cut off in its checksum; the second is not lost.
+        var items = Decode(new PacketDecoder(), "$m1000,4#$g#67");
+        Assert.Equal(2, items.Count);
+        Assert.Equal("m1000,4", Encoding.Latin1.GetString(Assert.IsType<Incoming.BadChecksum>(items[0]).Raw));
+        Assert.Equal("g", PayloadOf(items[1]));
+
+        // In the second digit's place too.
+        items = Decode(new PacketDecoder(), "$m1000,4#8$g#67");
+        Assert.Equal(2, items.Count);
+        Assert.IsType<Incoming.BadChecksum>(items[0]);
+        Assert.Equal("g", PayloadOf(items[1]));
+    }
+
+    [Fact]
     public void APacketAtTheLimitIsAccepted()
     {
         var decoder = new PacketDecoder(maxPacketSize: 16);

@@ -63,7 +63,9 @@ public sealed class ReplyTests
     [InlineData(1000UL, 4UL, "l")]
     [InlineData(3UL, ulong.MaxValue, "ldefghij")]
     [InlineData(ulong.MaxValue, ulong.MaxValue, "l")]
-    [InlineData(0UL, 0UL, "m")]
+    [InlineData(0UL, 0UL, "E00")]
+    [InlineData(9UL, 0UL, "E00")]
+    [InlineData(10UL, 0UL, "l")]
     public void ChunksXferReads(ulong offset, ulong length, string expected) =>
         Assert.Equal(expected, Reply.XferChunk("abcdefghij"u8, offset, length));
 

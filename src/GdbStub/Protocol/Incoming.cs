@@ -21,5 +21,5 @@ public abstract record Incoming
     public sealed record Interrupt : Incoming;
 
     /// <summary>A packet longer than the decoder's limit was discarded; <paramref name="Length"/> is how many bytes it had.</summary>
-    public sealed record Oversized(int Length) : Incoming;
+    public sealed record Oversized(long Length) : Incoming;
 }

@@ -14,7 +14,7 @@ public sealed class PacketDecoder
     private readonly List<byte> _raw = new();
     private State _state = State.Outside;
     private bool _oversized;
-    private int _rawLength;
+    private long _rawLength; // a client may send more than 2 GiB between '$' and '#'
     private int _checksumHigh;
 
     /// <param name="maxPacketSize">The most bytes a packet may hold between '$' and '#', and after expansion; advertise it as PacketSize.</param>
@@ -29,8 +29,21 @@ public sealed class PacketDecoder
 
     public void Feed(ReadOnlySpan<byte> data)
     {
-        foreach (var b in data)
-            Step(b);
+        for (var i = 0; i < data.Length; i++)
+        {
+            if (_state == State.Body && _oversized)
+            {
+                // Nothing of an oversized body is kept: skip to the next '$' or '#' at once, so
+                // that gigabytes of it cost a scan, not a state-machine step per byte.
+                var skip = data[i..].IndexOfAny((byte)'$', (byte)'#');
+                var skipped = skip < 0 ? data.Length - i : skip;
+                _rawLength += skipped;
+                i += skipped;
+                if (i >= data.Length)
+                    break;
+            }
+            Step(data[i]);
+        }
     }
 
     public bool TryTake(out Incoming item) => _ready.TryDequeue(out item!);
@@ -44,6 +57,12 @@ public sealed class PacketDecoder
                 break;
             case State.Body:
                 StepBody(b);
+                break;
+            case State.ChecksumHigh or State.ChecksumLow when b == (byte)'$':
+                // A checksum digit never is '$': the packet was cut short and a new one begins.
+                // The cut one is refused (gdb resends it on the '-'), and the new one is not lost.
+                Finish(-1, -1);
+                Begin();
                 break;
             case State.ChecksumHigh:
                 _checksumHigh = Hex.DigitValue((char)b);

@@ -80,7 +80,9 @@ public static class Reply
 
     /// <summary>
     /// One qXfer read answer: "m" + data when more follows, "l" + data when this reaches the end
-    /// (an offset at or past the end gives a bare "l"). The data is returned raw, one char per byte
+    /// (an offset at or past the end gives a bare "l"). A request for 0 bytes short of the end is
+    /// malformed ("E00"): "m" must carry at least one byte, or a client asking again from the same
+    /// offset would loop, and "l" would end the document early. The data is returned raw, one char per byte
     /// (Latin-1); encode it with <see cref="System.Text.Encoding.Latin1"/> and let
     /// <see cref="PacketEncoder"/> escape it. Escaping can make the packet longer than
     /// <paramref name="length"/>; gdb grows its buffer to fit.
@@ -89,6 +91,8 @@ public static class Reply
     {
         if (offset >= (ulong)document.Length)
             return "l";
+        if (length == 0)
+            return Error(0x00);
         var remaining = (ulong)document.Length - offset;
         var take = (int)Math.Min(length, remaining);
         var chunk = document.Slice((int)offset, take);

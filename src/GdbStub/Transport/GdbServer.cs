@@ -49,7 +49,11 @@ public sealed class GdbServer(IDebugTarget target, IPEndPoint endpoint) : IDispo
     private void ServeConnection(NetworkStream stream, GdbSession session, CancellationToken cancel)
     {
         var decoder = new PacketDecoder(GdbSession.MaxPacketSize);
-        var incoming = new BlockingCollection<Incoming>();
+        // Bounded: a client that sends requests without reading the replies finds the reader
+        // stopped once this many wait, and TCP holds back the rest (backpressure), instead of
+        // the stub queueing without end. gdb itself never has more than one packet in flight.
+        var incoming = new BlockingCollection<Incoming>(MaxPendingPackets);
+        using var connectionOver = CancellationTokenSource.CreateLinkedTokenSource(cancel);
         bool noAck = false;
         var reader = new Thread(() =>
         {
@@ -65,13 +69,14 @@ public sealed class GdbServer(IDebugTarget target, IPEndPoint endpoint) : IDispo
                     {
                         // Ctrl-C must reach the target while the session is blocked in Resume.
                         if (item is Incoming.Interrupt) target.RequestInterrupt();
-                        else incoming.Add(item);
+                        else incoming.Add(item, connectionOver.Token);
                     }
                 }
                 if (decoder.InPacket) Log?.Invoke("gdb disconnected in the middle of a packet");
             }
             catch (IOException) { }
             catch (ObjectDisposedException) { }
+            catch (OperationCanceledException) { }
             finally { incoming.CompleteAdding(); }
         }) { IsBackground = true, Name = "gdb connection reader" };
         reader.Start();
@@ -106,8 +111,17 @@ public sealed class GdbServer(IDebugTarget target, IPEndPoint endpoint) : IDispo
         }
         catch (OperationCanceledException) { }
         catch (IOException) { Log?.Invoke("gdb connection lost"); }
-        finally { stream.Close(); }
+        finally
+        {
+            // Frees a reader blocked on a full queue; closing the stream ends its Read.
+            connectionOver.Cancel();
+            stream.Close();
+            reader.Join(TimeSpan.FromSeconds(5));
+        }
     }
+
+    /// <summary>Packets decoded but not yet answered, at most, before the stub stops reading from the client.</summary>
+    public const int MaxPendingPackets = 16;
 
     private static string Printable(string s) =>
         new(s.Take(80).Select(c => c is >= ' ' and <= '~' ? c : '.').ToArray());
