@@ -21,28 +21,20 @@ public sealed class ReverseExecutor(ReplaySession session)
     public ReplayPosition Position => session.Here ?? throw new InvalidOperationException("the replay position is not resolved");
 
     /// <summary>Executes one instruction (an interrupt delivery counts as one: it lands on the handler's first instruction).</summary>
-    public DebugStop StepForward()
-    {
-        try
-        {
-            session.StepUnits(1);
-            return new DebugStop(DebugStopKind.Step);
-        }
-        catch (ArgumentOutOfRangeException)
-        {
-            return End();
-        }
-    }
+    public DebugStop StepForward() =>
+        session.StepUnits(1) is { End: { } end } ? End(end) : new DebugStop(DebugStopKind.Step);
 
     /// <summary>Runs forward to the next breakpoint or watchpoint hit, an interrupt request, or the end of the recording.</summary>
     public DebugStop ContinueForward()
     {
-        HitLocation? hit;
-        try { hit = session.RunFree(long.MaxValue, stopAtHit: true); }
-        catch (ArgumentOutOfRangeException) { return End(); }
-        if (hit is null) return new DebugStop(session.Interrupted ? DebugStopKind.Interrupted : DebugStopKind.Step);
-        var exact = Locate(hit, last: false);
-        return StopFor(exact);
+        var run = session.RunFree(long.MaxValue, stopAtHit: true);
+        return run.Kind switch
+        {
+            RunStopKind.RecordingEnded => End(run.End!),
+            RunStopKind.Hit => StopFor(Locate(run.Hit!, last: false)),
+            RunStopKind.Interrupted => new DebugStop(DebugStopKind.Interrupted),
+            _ => new DebugStop(DebugStopKind.Step),
+        };
     }
 
     /// <summary>Goes back exactly one instruction; at the start of the recording, reports <see cref="DebugStopKind.Begin"/>.</summary>
@@ -51,7 +43,7 @@ public sealed class ReverseExecutor(ReplaySession session)
         var here = Position;
         if (here.Instructions > 0)
         {
-            session.Seek(here with { Instructions = here.Instructions - 1 });
+            Repeated(session.Seek(here with { Instructions = here.Instructions - 1 }));
             return new DebugStop(DebugStopKind.Step);
         }
         long anchor = here.Event;
@@ -65,7 +57,7 @@ public sealed class ReverseExecutor(ReplaySession session)
                 int snapshot = session.NearestSnapshot(anchor - 1);
                 if (snapshot < 0) return Begin();
                 session.Restore(snapshot);
-                session.RunFree(anchor, stopAtHit: false);
+                Repeated(session.RunFree(anchor, stopAtHit: false));
                 link = session.LinkBefore(anchor);
                 if (link is null) return Begin();
             }
@@ -73,13 +65,13 @@ public sealed class ReverseExecutor(ReplaySession session)
             if (instructions < 0)
             {
                 // Count the instructions between the two stops by single-stepping that stretch.
-                session.Seek(new ReplayPosition(previous, 0));
-                session.StepUnits(long.MaxValue, untilEvent: anchor);
+                Repeated(session.Seek(new ReplayPosition(previous, 0)));
+                Repeated(session.StepUnits(long.MaxValue, untilEvent: anchor));
                 (previous, instructions) = session.LinkBefore(anchor)!.Value;
             }
             if (instructions > 0)
             {
-                session.Seek(new ReplayPosition(previous, instructions - 1));
+                Repeated(session.Seek(new ReplayPosition(previous, instructions - 1)));
                 return new DebugStop(DebugStopKind.Step);
             }
             anchor = previous; // both stops are the same instruction boundary
@@ -100,8 +92,8 @@ public sealed class ReverseExecutor(ReplaySession session)
             session.RecordHits = true;
             try
             {
-                if (from < end.Event) session.RunFree(end.Event, stopAtHit: false);
-                if (end.Instructions > 0) session.StepUnits(end.Instructions - session.Here!.Value.Instructions);
+                if (from < end.Event) Repeated(session.RunFree(end.Event, stopAtHit: false));
+                if (end.Instructions > 0) Repeated(session.StepUnits(end.Instructions - session.Here!.Value.Instructions));
             }
             finally { session.RecordHits = false; }
             Trace($"segment from snapshot {snapshot} (event {from}) to {end}: {session.Hits.Count} hits {string.Join(", ", session.Hits.TakeLast(3))}");
@@ -121,11 +113,9 @@ public sealed class ReverseExecutor(ReplaySession session)
         return Begin();
     }
 
-    /// <summary>Goes to a position (a `monitor goto`).</summary>
-    public void GoTo(ReplayPosition target) => session.Seek(target);
+    /// <summary>Goes to a position (a `monitor goto`): <see cref="RunStopKind.RecordingEnded"/> when the recording ends before it.</summary>
+    public RunStop GoTo(ReplayPosition target) => session.Seek(target);
 
-    // Replays from the hit's base position, single-stepping until the hit recurs: that is its
-    // exact instruction.
     private static readonly bool Tracing = Environment.GetEnvironmentVariable("VMREPLAY_TRACE_REVERSE") == "1";
 
     private static void Trace(string line)
@@ -133,44 +123,50 @@ public sealed class ReverseExecutor(ReplaySession session)
         if (Tracing) Console.Error.WriteLine($"reverse: {line}");
     }
 
+    // Replays from the hit's base position, single-stepping until the hit recurs: that is its
+    // exact instruction.
     private HitLocation Locate(HitLocation hit, bool last)
     {
         Trace($"locating {hit}");
-        try { return LocateExactly(hit, last); }
-        catch (ArgumentOutOfRangeException)
-        {
-            // Stepping ran into the end of the recording without seeing the hit again.
-            throw NotRecurring(hit);
-        }
-    }
-
-    private HitLocation LocateExactly(HitLocation hit, bool last)
-    {
         if (hit.At is { } at)
         {
-            session.Seek(at);
+            Recurring(session.Seek(at), hit);
             return hit;
         }
-        session.Seek(hit.From);
+        Recurring(session.Seek(hit.From), hit);
         if (hit.Kind == HitKind.Breakpoint)
-            return session.StepUnits(long.MaxValue, untilHit: hit.Ordinal) ?? throw NotRecurring(hit);
+            return session.StepUnits(long.MaxValue, untilHit: hit.Ordinal).Hit ?? throw NotRecurring(hit);
         if (!last)
-            return session.StepUnits(long.MaxValue, untilWatch: true) ?? throw NotRecurring(hit);
+            return session.StepUnits(long.MaxValue, untilWatch: true).Hit ?? throw NotRecurring(hit);
         // The last change before the stop where the free run saw it: step that stretch, keep all.
         session.Hits.Clear();
         session.RecordHits = true;
         try
         {
-            if (hit.EndEvent is { } end) session.StepUnits(long.MaxValue, untilEvent: end);
-            else session.StepUnits(long.MaxValue, untilHit: hit.EndBreakpointHit ?? 1);
+            Recurring(hit.EndEvent is { } end
+                ? session.StepUnits(long.MaxValue, untilEvent: end)
+                : session.StepUnits(long.MaxValue, untilHit: hit.EndBreakpointHit ?? 1), hit);
         }
         finally { session.RecordHits = false; }
         var change = session.Hits.LastOrDefault(h => h.Kind == HitKind.Watch) ?? throw NotRecurring(hit);
-        session.Seek(change.At!.Value);
+        Recurring(session.Seek(change.At!.Value), hit);
         return change;
     }
 
-    private InvalidOperationException NotRecurring(HitLocation hit)
+    // Stepping that ran into the end of the recording did not see the hit again either.
+    private void Recurring(RunStop run, HitLocation hit)
+    {
+        if (run.Kind == RunStopKind.RecordingEnded) throw NotRecurring(hit);
+    }
+
+    // Whatever a motion replays again was reached by an earlier pass: the recording ending
+    // before it means this pass went another way.
+    private static void Repeated(RunStop run)
+    {
+        if (run.End is { } end) throw new ReplayNondeterminismException($"{end.Message}, which an earlier pass of the replay reached");
+    }
+
+    private ReplayNondeterminismException NotRecurring(HitLocation hit)
     {
         string why = hit.Kind == HitKind.Watch && session.Differences.Any
             ? "this replay computes some data differently from the recording (values read with RDTSC, which vmreplay cannot record), so a value one run saw change may not change in another"
@@ -196,22 +192,21 @@ public sealed class ReverseExecutor(ReplaySession session)
 
     private DebugStop Begin()
     {
-        session.Seek(Start);
+        Repeated(session.Seek(Start));
         return new DebugStop(DebugStopKind.Begin);
     }
 
     // The recording's last instruction ends the run without a stop after it, so the end is shown
     // just before that instruction: the last position that exists.
-    private DebugStop End()
+    private DebugStop End(RecordingEnd end)
     {
-        string? detail = session.Outcome?.Message;
         if (session.Here is null)
         {
-            session.Seek(new ReplayPosition(session.Anchor, 0));
-            try { session.StepUnits(long.MaxValue); }
-            catch (ArgumentOutOfRangeException) { }
+            // A free run ended it: count the last stretch by stepping it to the end again.
+            Repeated(session.Seek(new ReplayPosition(session.Anchor, 0)));
+            _ = session.StepUnits(long.MaxValue);
         }
-        session.Seek(session.Here!.Value);
-        return new DebugStop(DebugStopKind.End, Detail: detail);
+        Repeated(session.Seek(session.Here!.Value));
+        return new DebugStop(DebugStopKind.End, Detail: end.Outcome.Message);
     }
 }

@@ -59,8 +59,7 @@ internal static class ReplayCommand
         {
             if (target is { } t)
             {
-                try { session.Seek(t); }
-                catch (ArgumentOutOfRangeException e) { throw new UserError($"{path}: {e.Message.Split(" (Parameter")[0]}"); }
+                if (session.Seek(t).End is { } ended) throw new UserError($"{path}: {ended.Message}");
                 ReportPosition(session);
                 if (session.Differences.Summary() is { } seen) Console.Error.WriteLine($"vmreplay: {seen}");
                 return 0;

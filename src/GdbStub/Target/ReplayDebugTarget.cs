@@ -130,12 +130,11 @@ public sealed class ReplayDebugTarget(ReplaySession session, TraceReader trace, 
                 _ => _executor.StepBackward(),
             };
         }
-        catch (Exception e) when (e is HostLimitationException or ReplayDivergenceException or InvalidOperationException or ArgumentOutOfRangeException)
+        catch (Exception e) when (IsReportedToGdb(e))
         {
             // gdb reports a plain SIGTRAP here: say why on its console too.
-            string why = e.Message.Split(" (Parameter")[0];
-            Log?.Invoke(why);
-            return CurrentStop = new TargetStop(StopCause.None, Signal: 5, Message: $"vmreplay: the {MotionName(motion)} stopped here: {why}\n");
+            Log?.Invoke(e.Message);
+            return CurrentStop = new TargetStop(StopCause.None, Signal: 5, Message: $"vmreplay: the {MotionName(motion)} stopped here: {e.Message}\n");
         }
         return CurrentStop = stop.Kind switch
         {
@@ -149,6 +148,13 @@ public sealed class ReplayDebugTarget(ReplaySession session, TraceReader trace, 
             _ => new TargetStop(StopCause.None),
         };
     }
+
+    // What a motion or a monitor command can fail with while the debugging session goes on: a
+    // host limit, a divergence, a replay that does not repeat itself, a trace without the
+    // snapshot to go back to, and a broken invariant of reverse execution
+    // (InvalidOperationException), which gdb's user is told about rather than losing the session.
+    private static bool IsReportedToGdb(Exception e) =>
+        e is HostLimitationException or ReplayDivergenceException or ReplayNondeterminismException or MissingSnapshotException or InvalidOperationException;
 
     private static string MotionName(Motion motion) => motion switch
     {
@@ -179,11 +185,7 @@ public sealed class ReplayDebugTarget(ReplaySession session, TraceReader trace, 
                 _ => $"unknown monitor command '{words[0]}'\n{Help}",
             };
         }
-        catch (ArgumentOutOfRangeException e)
-        {
-            return e.Message.Split(" (Parameter")[0] + "\n";
-        }
-        catch (Exception e) when (e is HostLimitationException or ReplayDivergenceException or InvalidOperationException)
+        catch (Exception e) when (IsReportedToGdb(e))
         {
             Log?.Invoke(e.Message);
             return $"monitor {command}: {e.Message}\n";
@@ -210,7 +212,7 @@ public sealed class ReplayDebugTarget(ReplaySession session, TraceReader trace, 
 
     private string GoTo(ReplayPosition p)
     {
-        _executor.GoTo(p);
+        if (_executor.GoTo(p).End is { } end) return end.Message + "\n";
         CurrentStop = new TargetStop(StopCause.None);
         return $"now {When()}use 'flushregs' so gdb reads the new registers\n";
     }

@@ -1,0 +1,90 @@
+using VmReplay.Devices.Platform;
+using VmReplay.Engine.Memory;
+using VmReplay.Recorder;
+using VmReplay.Recorder.Format;
+using VmReplay.Recorder.Snapshots;
+
+namespace VmReplay.Replayer;
+
+/// <summary>
+/// Puts a replay's machine back at one of the trace's snapshots: RAM, vCPU and device state, the
+/// host-events source, the event cursor and the snapshot checks. It keeps the RAM image of the
+/// snapshot restored last and tracks the pages written since, so that restoring the same snapshot
+/// again (as reverse stepping does over and over) rewrites only those pages.
+/// </summary>
+internal sealed class SnapshotRestorer
+{
+    private readonly TraceReader _trace;
+    private readonly PcMachine _machine;
+    private readonly ReplaySources _sources;
+    private readonly SnapshotVerifier _verifier;
+    private RestoredImage? _image;
+    private DirtyPageTracker? _writtenSinceRestore;
+
+    public SnapshotRestorer(TraceReader trace, PcMachine machine, ReplaySources sources, SnapshotVerifier verifier)
+    {
+        _trace = trace;
+        _machine = machine;
+        _sources = sources;
+        _verifier = verifier;
+        // The verifier writes recorded pages where the replay computed others (host writes,
+        // which the dirty log does not see): the next restore must put those back too.
+        verifier.PagesAdopted = pages => _writtenSinceRestore?.Add(pages);
+    }
+
+    /// <summary>Snapshots restored so far.</summary>
+    public int Restores { get; private set; }
+
+    /// <summary>The last snapshot taken at or before <paramref name="eventIndex"/>, or -1.</summary>
+    public int NearestSnapshot(long eventIndex)
+    {
+        var snaps = _trace.Snapshots;
+        for (int i = snaps.Count - 1; i >= 0; i--)
+            if ((long)snaps[i].FirstEvent <= eventIndex) return i;
+        return -1;
+    }
+
+    /// <summary>
+    /// Restores snapshot <paramref name="number"/>: its full base, then every incremental one up to
+    /// it. Returns the snapshot's event index, where the replay goes on from.
+    /// </summary>
+    public long Restore(int number)
+    {
+        var memory = _machine.Memory;
+        if (_image?.Number == number && _writtenSinceRestore is not null)
+            _image.Rewrite(memory, _writtenSinceRestore.Pages());
+        else
+        {
+            _image = new RestoredImage(number, Chain(number));
+            _image.WriteAll(memory);
+        }
+        var target = _image.Target;
+        _machine.RestoreState(target.Machine);
+        var dirtyLog = _machine.Backend.DirtyLog!;
+        _writtenSinceRestore ??= dirtyLog.CreateTracker();
+        dirtyLog.Discard();
+        var host = _sources.HostEvents!;
+        host.ServiceTracker.Add(target.ServicePages);
+        host.Restored();
+        _sources.Events.Reset(_trace.Events(target.EventIndex), target.EventIndex);
+        _verifier.ContinueAfter(number);
+        Restores++;
+        return target.EventIndex;
+    }
+
+    // The full snapshot at or before `number`, then every incremental one up to it.
+    private List<Snapshot> Chain(int number)
+    {
+        var chain = new List<Snapshot>();
+        for (int i = number; i >= 0; i--)
+        {
+            var s = _trace.ReadSnapshot(_trace.Snapshots[i], withPages: true);
+            chain.Add(s);
+            if (s.Kind == SnapshotKind.Full) break;
+        }
+        if (chain[^1].Kind != SnapshotKind.Full)
+            throw new TraceFormatException($"{_trace.Path}: snapshot {number} has no full snapshot before it");
+        chain.Reverse();
+        return chain;
+    }
+}
