@@ -62,6 +62,7 @@ public static class EmbeddedFile
             written = decompressor.Unwrap(frame, file);
         }
         catch (ZstdException e) { throw new FormatException($"zstd: {e.Message}"); }
+        catch (ArgumentException e) { throw new FormatException($"the frame holds more than the {size} bytes it declares ({e.Message})"); }
         if (written != size) throw new FormatException($"the frame decoded to {written} bytes, the header says {size}");
         Verify(file, size, sha256);
         return file;

@@ -44,8 +44,75 @@ public sealed record TraceHeader
 
     public byte[] ToJson() => JsonSerializer.SerializeToUtf8Bytes(this, Options);
 
-    public static TraceHeader FromJson(ReadOnlySpan<byte> json) =>
-        JsonSerializer.Deserialize<TraceHeader>(json, Options) ?? throw new JsonException("empty trace header");
+    /// <summary>
+    /// Reads a HEAD payload; throws <see cref="JsonException"/> when it is not JSON of this shape
+    /// and <see cref="FormatException"/> naming the member when a value breaks the format's rules
+    /// (<see cref="Problem"/>).
+    /// </summary>
+    public static TraceHeader FromJson(ReadOnlySpan<byte> json)
+    {
+        var header = JsonSerializer.Deserialize<TraceHeader>(json, Options) ?? throw new JsonException("the header is null");
+        if (header.Problem() is { } problem) throw new FormatException(problem);
+        return header;
+    }
+
+    // Limits a reader enforces (traces/FORMAT.md, "HEAD, IMGZ and INRD payloads"): what a
+    // recorder can write, with room to spare, and small enough for a table or a report line.
+    internal const int MaxNameLength = 255;         // NAME_MAX: the names are file names
+    internal const int MaxCmdlineLength = 0xFFFF;   // the command-line area vmreplay gives a kernel
+    internal const int MaxShortTextLength = 256;    // a kernel release, the recorder's name
+    internal const int MaxCpuidLeaves = 256;        // KVM_MAX_CPUID_ENTRIES
+    internal const int MaxVcpus = 4096;             // KVM's largest KVM_CAP_MAX_VCPUS
+    internal const ulong MaxMemorySize = 1UL << 52; // x86-64's physical address space
+
+    /// <summary>
+    /// What is wrong with this header as read from a trace, in one line naming the member; null
+    /// when nothing is. The serializer leaves a member null whatever its declared nullability,
+    /// so every member the rest of vmreplay relies on is checked here, once.
+    /// </summary>
+    public string? Problem()
+    {
+        if (Text(GuestName, nameof(GuestName), MaxNameLength) is { } name) return name;
+        if (Sha256Problem(ImageSha256, nameof(ImageSha256)) is { } sha) return sha;
+        if (ImageSize is < 0 or > Format.TraceFormat.MaxPayload) return $"{nameof(ImageSize)} {ImageSize} is outside 0..{Format.TraceFormat.MaxPayload}";
+        if (InitrdName is not null || InitrdSha256 is not null || InitrdSize is not null)
+        {
+            if (InitrdName is null || InitrdSha256 is null || InitrdSize is null)
+                return "it names an initrd without all of InitrdName, InitrdSha256 and InitrdSize";
+            if (Text(InitrdName, nameof(InitrdName), MaxNameLength) is { } initrdName) return initrdName;
+            if (Sha256Problem(InitrdSha256, nameof(InitrdSha256)) is { } initrdSha) return initrdSha;
+            if (InitrdSize is < 1 or > Format.TraceFormat.MaxPayload) return $"{nameof(InitrdSize)} {InitrdSize} is outside 1..{Format.TraceFormat.MaxPayload}";
+        }
+        if (MemorySize == 0 || MemorySize % 4096 != 0 || MemorySize > MaxMemorySize)
+            return $"{nameof(MemorySize)} {MemorySize} is not a whole number of 4 KiB pages up to {MaxMemorySize} bytes";
+        if (VcpuCount is < 1 or > MaxVcpus) return $"{nameof(VcpuCount)} {VcpuCount} is outside 1..{MaxVcpus}";
+        if (Text(Cmdline, nameof(Cmdline), MaxCmdlineLength, mayBeEmpty: true) is { } cmdline) return cmdline;
+        if (Text(HostKernel, nameof(HostKernel), MaxShortTextLength, mayBeEmpty: true) is { } kernel) return kernel;
+        if (Backend is not ("kvm" or "soft")) return Backend is null ? $"{nameof(Backend)} is null" : $"{nameof(Backend)} '{Shorten(Backend)}' is neither kvm nor soft";
+        if (CpuModel is null) return $"{nameof(CpuModel)} is null";
+        if (CpuModel.Length > MaxCpuidLeaves) return $"{nameof(CpuModel)} has {CpuModel.Length} leaves, more than {MaxCpuidLeaves}";
+        if (Array.IndexOf(CpuModel, null) is var at and >= 0) return $"{nameof(CpuModel)} leaf {at} is null";
+        if (Text(Recorder, nameof(Recorder), MaxShortTextLength, mayBeEmpty: true) is { } recorder) return recorder;
+        return null;
+    }
+
+    private static string? Text(string? value, string member, int maxLength, bool mayBeEmpty = false) =>
+        value is null ? $"{member} is null"
+        : value.Length == 0 && !mayBeEmpty ? $"{member} is empty"
+        : value.Length > maxLength ? $"{member} is {value.Length} characters long, more than {maxLength}"
+        : null;
+
+    private static string? Sha256Problem(string? value, string member) =>
+        value is null ? $"{member} is null"
+        : value.Length != 64 || !value.All(char.IsAsciiHexDigit) ? $"{member} '{Shorten(value)}' is not 64 hex digits"
+        : null;
+
+    // A value quoted in a one-line message: control characters shown as '.', long ones cut.
+    private static string Shorten(string s)
+    {
+        var printable = new string(s.Take(65).Select(c => char.IsControl(c) ? '.' : c).ToArray());
+        return printable.Length <= 64 ? printable : printable[..64] + "…";
+    }
 
     private static readonly JsonSerializerOptions Options = new() { WriteIndented = true };
 }

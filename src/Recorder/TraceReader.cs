@@ -1,7 +1,6 @@
 using VmReplay.Recorder.Events;
 using VmReplay.Recorder.Format;
 using VmReplay.Recorder.Snapshots;
-using ZstdSharp;
 
 namespace VmReplay.Recorder;
 
@@ -45,9 +44,13 @@ public sealed class TraceReader : IDisposable
     public ChunkInfo? InitrdChunk => _initrdChunk;
 
     /// <summary>Opens <paramref name="path"/>; throws <see cref="TraceFormatException"/> with a one-line reason.</summary>
-    public static TraceReader Open(string path)
+    public static TraceReader Open(string path) => Open(TraceFileReader.Open(path), path);
+
+    /// <summary>Reads a trace from <paramref name="stream"/> (seekable), named <paramref name="name"/> in messages; the reader owns the stream.</summary>
+    public static TraceReader Open(Stream stream, string name) => Open(TraceFileReader.Open(stream, name), name);
+
+    private static TraceReader Open(TraceFileReader file, string path)
     {
-        var file = TraceFileReader.Open(path);
         try
         {
             // Version 1 stored the image raw and had no initrd; version 2 compresses both.
@@ -57,13 +60,12 @@ public sealed class TraceReader : IDisposable
             if (head.Type != ChunkType.Header || image.Type != imageType)
                 throw new TraceFormatException($"{path}: the trace has no header or guest image chunk (HEAD, {imageType}; format version {file.Version})");
             TraceHeader header;
-            try { header = TraceHeader.FromJson(file.ReadPayload(head)); }
-            catch (System.Text.Json.JsonException e) { throw new TraceFormatException($"{path}: chunk {head.Number} (HEAD) is not a valid header: {e.Message}"); }
+            try { header = TraceHeader.FromJson(file.ReadPayload(head, TraceFormat.MaxHeaderPayload, "header")); }
+            catch (System.Text.Json.JsonException e) { throw new TraceFormatException($"{path}: chunk {head.Number} (HEAD) at offset {head.Offset} is not a valid header: {OneLine(e.Message)}"); }
+            catch (FormatException e) { throw new TraceFormatException($"{path}: chunk {head.Number} (HEAD) at offset {head.Offset} is not a valid header: {e.Message}"); }
             ChunkInfo? initrd = null;
-            if (header.InitrdName is not null || header.InitrdSha256 is not null || header.InitrdSize is not null)
+            if (header.HasInitrd)
             {
-                if (header.InitrdName is null || header.InitrdSha256 is null || header.InitrdSize is null)
-                    throw new TraceFormatException($"{path}: chunk {head.Number} (HEAD) names an initrd without all of its name, SHA-256 and size");
                 var chunk = file.Chunks.FirstOrDefault(c => c.Type == ChunkType.Initrd);
                 if (chunk.Type != ChunkType.Initrd)
                     throw new TraceFormatException($"{path}: the header names the initrd {header.InitrdName} but the trace has no INRD chunk");
@@ -101,8 +103,8 @@ public sealed class TraceReader : IDisposable
     {
         var chunk = _file.Chunks.FirstOrDefault(c => c.Type == ChunkType.Fault);
         if (chunk.Type != ChunkType.Fault) return null;
-        try { return Faults.VmmFault.FromJson(_file.ReadPayload(chunk)); }
-        catch (System.Text.Json.JsonException e) { throw new TraceFormatException($"{Path}: chunk {chunk.Number} (FALT) at offset {chunk.Offset} is not a fault record: {e.Message}"); }
+        try { return Faults.VmmFault.FromJson(_file.ReadPayload(chunk, TraceFormat.MaxRecordPayload, "fault record")); }
+        catch (System.Text.Json.JsonException e) { throw new TraceFormatException($"{Path}: chunk {chunk.Number} (FALT) at offset {chunk.Offset} is not a fault record: {OneLine(e.Message)}"); }
     }
 
     /// <summary>
@@ -114,8 +116,8 @@ public sealed class TraceReader : IDisposable
         var chunk = _file.Chunks.FirstOrDefault(c => c.Type == ChunkType.Modes);
         if (chunk.Type == ChunkType.Modes)
         {
-            try { return CpuModesSeen.FromJson(_file.ReadPayload(chunk)); }
-            catch (System.Text.Json.JsonException e) { throw new TraceFormatException($"{Path}: chunk {chunk.Number} (MODE) at offset {chunk.Offset} is not a CPU-mode record: {e.Message}"); }
+            try { return CpuModesSeen.FromJson(_file.ReadPayload(chunk, TraceFormat.MaxRecordPayload, "CPU-mode record")); }
+            catch (System.Text.Json.JsonException e) { throw new TraceFormatException($"{Path}: chunk {chunk.Number} (MODE) at offset {chunk.Offset} is not a CPU-mode record: {OneLine(e.Message)}"); }
         }
         return new CpuModesSeen(Snapshots.Any(c => CpuModesSeen.InLongMode(ReadSnapshot(c, withPages: false).Machine.Vcpu.Sregs)));
     }
@@ -127,6 +129,16 @@ public sealed class TraceReader : IDisposable
         {
             LocateEvents();
             return _snapshots!;
+        }
+    }
+
+    /// <summary>The EVNT chunks in recorded order; each one's <see cref="ChunkInfo.FirstEvent"/> is the index of its first event.</summary>
+    public IReadOnlyList<ChunkInfo> EventChunks
+    {
+        get
+        {
+            LocateEvents();
+            return _eventChunks!;
         }
     }
 
@@ -145,7 +157,7 @@ public sealed class TraceReader : IDisposable
             for (int i = 0; i < events.Count; i++)
             {
                 events[i] = events[i] with { FirstEvent = next };
-                next += (ulong)DecodeEvents(events[i], new Decompressor()).Count;
+                next += (ulong)DecodeEvents(events[i]).Count;
             }
             for (int i = 0; i < snapshots.Count; i++)
                 snapshots[i] = snapshots[i] with { FirstEvent = (ulong)ReadSnapshot(snapshots[i], withPages: false).EventIndex };
@@ -154,10 +166,15 @@ public sealed class TraceReader : IDisposable
         _snapshots = snapshots;
     }
 
-    private List<TraceEvent> DecodeEvents(ChunkInfo chunk, Decompressor decompressor)
+    /// <summary>The events of one EVNT chunk; throws <see cref="TraceFormatException"/> naming the chunk.</summary>
+    public List<TraceEvent> DecodeEvents(ChunkInfo chunk)
     {
-        try { return EventCodec.Decode(decompressor.Unwrap(_file.ReadPayload(chunk))); }
-        catch (Exception e) when (e is FormatException or ZstdException)
+        try
+        {
+            var batch = ZstdFrame.Decompress(_file.ReadPayload(chunk), TraceFormat.MaxBatchBytes, TraceFormat.MaxBatchExpansion);
+            return EventCodec.Decode(batch);
+        }
+        catch (FormatException e)
         {
             throw new TraceFormatException($"{Path}: chunk {chunk.Number} (EVNT) at offset {chunk.Offset} does not decode: {e.Message}");
         }
@@ -166,12 +183,14 @@ public sealed class TraceReader : IDisposable
     /// <summary>Decodes a snapshot chunk (its pages only when <paramref name="withPages"/>); throws <see cref="TraceFormatException"/> naming the chunk.</summary>
     public Snapshot ReadSnapshot(ChunkInfo chunk, bool withPages)
     {
-        try { return SnapshotCodec.Decode(_file.ReadPayload(chunk), withPages); }
+        try { return SnapshotCodec.Decode(_file.ReadPayload(chunk), withPages, Header.MemorySize); }
         catch (FormatException e)
         {
             throw new TraceFormatException($"{Path}: chunk {chunk.Number} (SNAP) at offset {chunk.Offset} does not decode: {e.Message}");
         }
     }
+
+    private static string OneLine(string message) => message.ReplaceLineEndings(" ");
 
     /// <summary>Every event in recorded order, decoded chunk by chunk.</summary>
     public IEnumerable<TraceEvent> Events() => Events(0);
@@ -180,13 +199,12 @@ public sealed class TraceReader : IDisposable
     public IEnumerable<TraceEvent> Events(long first)
     {
         LocateEvents();
-        using var decompressor = new Decompressor();
         var chunks = _eventChunks!;
         int start = Math.Max(0, chunks.FindLastIndex(c => (long)c.FirstEvent <= first));
         long index = chunks.Count > 0 ? (long)chunks[start].FirstEvent : 0;
         foreach (var chunk in chunks.Skip(start))
         {
-            foreach (var e in DecodeEvents(chunk, decompressor))
+            foreach (var e in DecodeEvents(chunk))
             {
                 if (index++ >= first) yield return e;
             }

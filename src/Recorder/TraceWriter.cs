@@ -14,13 +14,14 @@ namespace VmReplay.Recorder;
 /// </summary>
 public sealed class TraceWriter : IDisposable
 {
-    private const int BatchSize = 16384;
+    private const int BatchSize = TraceFormat.MaxEventsPerBatch;
     private readonly ChunkWriter _chunks;
     // An item is a batch of events (with the index of its first event) or a snapshot.
     private readonly BlockingCollection<(List<TraceEvent>? Events, ulong First, Snapshot? Snapshot)> _queue = new(boundedCapacity: 64);
     private readonly Thread _thread;
     private List<TraceEvent> _batch = new(BatchSize);
     private ulong _batchFirst;
+    private long _batchBytes; // the batch's encoded size at most
     private volatile string? _failure;
     private long _compressedBytes, _rawBytes, _snapshotBytes, _snapshotPageBytes;
     private int _snapshots;
@@ -90,7 +91,11 @@ public sealed class TraceWriter : IDisposable
     /// <summary>Appends an event. Called on the vCPU thread only.</summary>
     public void Append(TraceEvent e)
     {
+        // A batch ends before it would pass either of the format's limits.
+        int size = EventCodec.MaxEncodedSize(e);
+        if (_batchBytes + size > TraceFormat.MaxBatchBytes) Flush();
         _batch.Add(e);
+        _batchBytes += size;
         EventCount++;
         if (_batch.Count >= BatchSize) Flush();
     }
@@ -101,6 +106,7 @@ public sealed class TraceWriter : IDisposable
         if (_failure is null) _queue.Add((_batch, _batchFirst, null));
         _batchFirst += (ulong)_batch.Count;
         _batch = new List<TraceEvent>(BatchSize);
+        _batchBytes = 0;
     }
 
     /// <summary>
@@ -159,17 +165,36 @@ public sealed class TraceWriter : IDisposable
             }
             try
             {
-                var raw = EventCodec.Encode(events!);
-                var packed = compressor.Wrap(raw);
-                _chunks.Write(ChunkType.Events, packed, first);
-                Interlocked.Add(ref _rawBytes, raw.Length);
-                Interlocked.Add(ref _compressedBytes, packed.Length);
+                WriteEvents(compressor, events!, first);
             }
             catch (Exception e) when (IsWriteFailure(e))
             {
                 _failure = $"{Path}: writing the trace failed after {first} events: {Reason(e)}";
             }
         }
+    }
+
+    // A batch that compresses better than a reader accepts (a guest repeating one exit) is
+    // written as two halves, each with its own frame overhead; a single event that still does
+    // is stored uncompressed.
+    private void WriteEvents(Compressor compressor, List<TraceEvent> events, ulong first)
+    {
+        var raw = EventCodec.Encode(events);
+        byte[] packed = compressor.Wrap(raw).ToArray();
+        if (raw.Length > (long)packed.Length * TraceFormat.MaxBatchExpansion)
+        {
+            if (events.Count > 1)
+            {
+                int half = events.Count / 2;
+                WriteEvents(compressor, events.GetRange(0, half), first);
+                WriteEvents(compressor, events.GetRange(half, events.Count - half), first + (ulong)half);
+                return;
+            }
+            packed = ZstdFrame.Store(raw);
+        }
+        _chunks.Write(ChunkType.Events, packed, first);
+        Interlocked.Add(ref _rawBytes, raw.Length);
+        Interlocked.Add(ref _compressedBytes, packed.Length);
     }
 
     // ENOSPC and EIO arrive as IOException; EFBIG (past the file-size limit) as .NET's

@@ -65,7 +65,8 @@ public sealed class TraceComparison
         var headers = CompareHeaders(headerA, headerB);
         using var ea = eventsA.GetEnumerator();
         using var eb = eventsB.GetEnumerator();
-        var window = new Queue<(long, string, string)>();
+        // Events, not their descriptions: describing every event of a long trace costs more than comparing it.
+        var window = new Queue<(long Index, TraceEvent A, TraceEvent B)>();
         var aheadA = new List<TraceEvent>();
         var aheadB = new List<TraceEvent>();
         long? serviceSinceExit = null;
@@ -94,7 +95,7 @@ public sealed class TraceComparison
                 }
                 else
                 {
-                    window.Enqueue((index, x!.Describe(), y!.Describe()));
+                    window.Enqueue((index, x!, y!));
                     if (window.Count > Context) window.Dequeue();
                     if (x is ExitEvent) serviceSinceExit = null;
                     else if (x is ServiceEvent or ForcedServiceEvent) serviceSinceExit = index;
@@ -109,7 +110,8 @@ public sealed class TraceComparison
         }
         return new TraceComparison
         {
-            FirstDifference = first, DifferenceA = diffA, DifferenceB = diffB, ContextBefore = window.ToList(),
+            FirstDifference = first, DifferenceA = diffA, DifferenceB = diffB,
+            ContextBefore = window.Select(w => (w.Index, w.A.Describe(), w.B.Describe())).ToList(),
             EventsA = countA, EventsB = countB, SerialA = serialA.ToString(), SerialB = serialB.ToString(),
             HeaderDifferences = headers,
             Cause = first is { } at ? DifferenceCause.Classify(at, serviceSinceExit, aheadA, aheadB, headers.Count > 0) : null,

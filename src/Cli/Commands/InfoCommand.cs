@@ -24,27 +24,14 @@ internal static class InfoCommand
     private static int Info(string path, bool asJson)
     {
         using var trace = TraceReader.Open(path);
-        var counts = new SortedDictionary<string, long>();
-        EndEvent? end = null;
-        long events = 0, lastClock = 0;
-        foreach (var e in trace.Events())
-        {
-            events++;
-            if (e is ClockEvent c) lastClock = c.Nanoseconds;
-            string kind = e switch
-            {
-                ExitEvent x => "exit " + ((ExitReason)x.Reason),
-                _ => e.GetType().Name.Replace("Event", ""),
-            };
-            counts[kind] = counts.GetValueOrDefault(kind) + 1;
-            if (e is EndEvent ee) end = ee;
-        }
-        var eventChunks = trace.File.Chunks.Where(c => c.Type == ChunkType.Events).ToList();
-        long compressed = eventChunks.Sum(c => (long)c.PayloadLength);
-        var snapshots = trace.Snapshots.Select(c => (Chunk: c, Snapshot: trace.ReadSnapshot(c, withPages: false))).ToList();
-        long snapshotBytes = snapshots.Sum(x => (long)x.Chunk.PayloadLength);
-        long snapshotPageBytes = snapshots.Sum(x => (long)x.Snapshot.Pages.Length * 4096);
-        var fault = trace.Fault();
+        var sum = TraceSummary.Of(trace);
+        var counts = sum.EventsByKind;
+        var end = sum.End;
+        long events = sum.Events, lastClock = sum.LastClockNanoseconds;
+        long compressed = sum.EventChunkBytes;
+        long snapshotBytes = sum.SnapshotBytes;
+        long snapshotPageBytes = sum.SnapshotPageBytes;
+        var fault = sum.Fault;
         var h = trace.Header;
         var summary = new
         {
@@ -62,8 +49,8 @@ internal static class InfoCommand
             guestTimeSeconds = Math.Round(lastClock / 1e9, 6),
             events,
             eventsByKind = counts,
-            snapshots = snapshots.Count,
-            fullSnapshots = snapshots.Count(x => x.Snapshot.Kind == Recorder.Snapshots.SnapshotKind.Full),
+            snapshots = sum.Snapshots,
+            fullSnapshots = sum.FullSnapshots,
             snapshotBytes,
             snapshotPageBytes,
             snapshotCompression = snapshotBytes == 0 ? 0 : Math.Round((double)snapshotPageBytes / snapshotBytes, 2),
@@ -93,9 +80,9 @@ internal static class InfoCommand
         t.AddRow("events", $"{events}");
         foreach (var (k, n) in counts) t.AddRow("  " + Markup.Escape(k), n.ToString());
         t.AddRow("size", $"{trace.File.FileLength} bytes in {trace.File.Chunks.Count} chunks; events {compressed} bytes compressed ({summary.bytesPerEvent} bytes/event)");
-        t.AddRow("snapshots", snapshots.Count == 0 ? "none" :
-            $"{snapshots.Count} ({summary.fullSnapshots} full), {snapshotBytes} bytes holding {snapshotPageBytes} bytes of pages (LZ4 ratio {summary.snapshotCompression}); " +
-            $"events {snapshots[0].Snapshot.EventIndex}…{snapshots[^1].Snapshot.EventIndex}");
+        t.AddRow("snapshots", sum.Snapshots == 0 ? "none" :
+            $"{sum.Snapshots} ({summary.fullSnapshots} full), {snapshotBytes} bytes holding {snapshotPageBytes} bytes of pages (LZ4 ratio {summary.snapshotCompression}); " +
+            $"events {sum.FirstSnapshotEvent}…{sum.LastSnapshotEvent}");
         t.AddRow("outcome", end is null ? "[yellow]not recorded[/]" : Markup.Escape(end.Describe()));
         if (fault is not null) t.AddRow("[red]VMM fault[/]", Markup.Escape(fault.Describe().TrimEnd()));
         AnsiConsole.Write(t);

@@ -69,7 +69,10 @@ public static class EventCodec
         return b.ToArray();
     }
 
-    /// <summary>Decodes a batch; throws <see cref="FormatException"/> naming the byte offset of a malformed event.</summary>
+    /// <summary>
+    /// Decodes a batch of at most <see cref="Format.TraceFormat.MaxEventsPerBatch"/> events;
+    /// throws <see cref="FormatException"/> naming the byte offset of a malformed event.
+    /// </summary>
     public static List<TraceEvent> Decode(ReadOnlySpan<byte> data)
     {
         var list = new List<TraceEvent>();
@@ -79,18 +82,20 @@ public static class EventCodec
         while (!r.AtEnd)
         {
             int at = r.Position;
+            if (list.Count == Format.TraceFormat.MaxEventsPerBatch)
+                throw new FormatException($"the batch holds more than {Format.TraceFormat.MaxEventsPerBatch} events (event {list.Count} at byte {at})");
             byte kind = r.Byte();
             switch (kind)
             {
                 case KExit:
-                    uint reason = (uint)r.Var();
+                    uint reason = r.Var32("exit reason");
                     ulong rip = prevRip + (ulong)UnZigZag(r.Var());
                     prevRip = rip;
                     ulong address = r.Var();
                     byte size = r.Byte();
                     byte flags = r.Byte();
-                    uint count = (uint)r.Var();
-                    var bytes = r.Bytes((int)r.Var()).ToArray();
+                    uint count = r.Var32("exit count");
+                    var bytes = r.Bytes(r.Var(), "exit data").ToArray();
                     list.Add(new ExitEvent(reason, rip, address, size, flags, count, bytes));
                     break;
                 case KClock:
@@ -98,10 +103,13 @@ public static class EventCodec
                     list.Add(new ClockEvent(prevClock));
                     break;
                 case KInput:
-                    list.Add(new InputEvent((int)r.Var() - 1));
+                    // byte + 1, or 0 for nothing: anything above 256 is not a byte.
+                    ulong input = r.Var();
+                    if (input > 256) throw new FormatException($"serial input {input - 1} at byte {at} is not a byte");
+                    list.Add(new InputEvent((int)input - 1));
                     break;
                 case KService:
-                    list.Add(new ServiceEvent());
+                    list.Add(Service);
                     break;
                 case KForced or KForcedWithPageList:
                     ulong linear = r.Var();
@@ -111,9 +119,13 @@ public static class EventCodec
                     list.Add(new ForcedServiceEvent(linear, regs, contents, kind == KForcedWithPageList ? r.U64() : null));
                     break;
                 case KEnd:
-                    var k = (RunOutcomeKind)r.Var();
-                    int status = (int)r.Var();
-                    string message = Encoding.UTF8.GetString(r.Bytes((int)r.Var()));
+                    var k = (RunOutcomeKind)r.Var32("outcome kind");
+                    // Written as the int sign-extended to 64 bits.
+                    int statusAt = r.Position;
+                    long status64 = (long)r.Var();
+                    if (status64 is < int.MinValue or > int.MaxValue) throw new FormatException($"exit status {status64} at byte {statusAt} is not a 32-bit value");
+                    int status = (int)status64;
+                    string message = Encoding.UTF8.GetString(r.Bytes(r.Var(), "end message"));
                     list.Add(new EndEvent(k, status, message, r.U64(), r.U64()));
                     break;
                 default:
@@ -122,6 +134,23 @@ public static class EventCodec
         }
         return list;
     }
+
+    // Service events carry nothing: one instance serves every batch.
+    private static readonly ServiceEvent Service = new();
+
+    /// <summary>
+    /// The most bytes <paramref name="e"/> can take encoded (varints at their longest), so that a
+    /// writer can close a batch before it outgrows <see cref="Format.TraceFormat.MaxBatchBytes"/>.
+    /// </summary>
+    public static int MaxEncodedSize(TraceEvent e) => e switch
+    {
+        ExitEvent x => 1 + 5 * MaxVarint + 2 + x.Data.Length,
+        EndEvent end => 1 + 3 * MaxVarint + Encoding.UTF8.GetMaxByteCount(end.Message.Length) + 16,
+        ForcedServiceEvent => 1 + (1 + ForcedServiceEvent.RegisterCount) * MaxVarint + 16,
+        _ => 1 + MaxVarint,
+    };
+
+    private const int MaxVarint = 10;
 
     private static ulong ZigZag(long v) => (ulong)((v << 1) ^ (v >> 63));
 
@@ -195,17 +224,28 @@ public static class EventCodec
             throw new FormatException($"varint too long at byte {Position}");
         }
 
+        /// <summary>A varint that must fit 32 bits (<paramref name="what"/> names it in the error).</summary>
+        public uint Var32(string what)
+        {
+            int at = Position;
+            ulong v = Var();
+            if (v > uint.MaxValue) throw new FormatException($"{what} {v} at byte {at} does not fit 32 bits");
+            return (uint)v;
+        }
+
         public ulong U64()
         {
-            var s = Bytes(8);
+            var s = Bytes(8, "u64");
             return BitConverter.ToUInt64(s);
         }
 
-        public ReadOnlySpan<byte> Bytes(int n)
+        /// <summary>The next <paramref name="n"/> bytes, when that many remain (compared without overflow).</summary>
+        public ReadOnlySpan<byte> Bytes(ulong n, string what)
         {
-            if (n < 0 || Position + n > _data.Length) throw new FormatException($"event batch ends early at byte {Position}");
-            var s = _data.Slice(Position, n);
-            Position += n;
+            if (n > (ulong)(_data.Length - Position))
+                throw new FormatException($"event batch ends early at byte {Position}: {what} of {n} bytes, {_data.Length - Position} left");
+            var s = _data.Slice(Position, (int)n);
+            Position += (int)n;
             return s;
         }
     }

@@ -4,19 +4,22 @@ namespace VmReplay.Recorder.Format;
 
 /// <summary>
 /// Opens a trace file and lists its chunks: from the index when the trace was finished, by a
-/// scan when it was not (a killed recording), in which case it says where and why reading
-/// stopped. Payloads are CRC-checked on every read.
+/// scan when it was not (a killed recording) or when its index is damaged, in which case it says
+/// where and why reading stopped. Payloads are CRC-checked on every read. Every offset and length
+/// the file declares is checked against the bytes present before it is used.
 /// </summary>
 public sealed class TraceFileReader : IDisposable
 {
-    private readonly FileStream _file;
+    private readonly Stream _file;
     private readonly string _path;
+    private readonly long _length;
     private readonly List<ChunkInfo> _chunks = new();
 
-    private TraceFileReader(FileStream file, string path)
+    private TraceFileReader(Stream file, string path)
     {
         _file = file;
         _path = path;
+        _length = file.Length;
     }
 
     public IReadOnlyList<ChunkInfo> Chunks => _chunks;
@@ -27,7 +30,7 @@ public sealed class TraceFileReader : IDisposable
     /// <summary>For an incomplete trace: where reading stopped and why.</summary>
     public string? IncompleteReason { get; private set; }
 
-    public long FileLength => _file.Length;
+    public long FileLength => _length;
 
     /// <summary>The format version in the file header (one this vmreplay reads).</summary>
     public uint Version { get; private set; }
@@ -43,16 +46,25 @@ public sealed class TraceFileReader : IDisposable
         catch (FileNotFoundException) { throw new TraceFormatException($"{path}: no such trace file"); }
         catch (DirectoryNotFoundException) { throw new TraceFormatException($"{path}: no such trace file"); }
         catch (UnauthorizedAccessException) { throw new TraceFormatException($"{path}: permission denied"); }
-        var reader = new TraceFileReader(file, path);
+        return Open(file, path);
+    }
+
+    /// <summary>
+    /// Reads a trace from <paramref name="stream"/> (seekable; disposed with the reader, or here on
+    /// failure), naming it <paramref name="name"/> in messages.
+    /// </summary>
+    public static TraceFileReader Open(Stream stream, string name)
+    {
         try
         {
+            var reader = new TraceFileReader(stream, name);
             reader.ReadFileHeader();
-            if (!reader.TryReadIndex()) reader.Scan();
+            if (reader.ReadIndex() is { } damage) reader.Scan(damage);
             return reader;
         }
         catch
         {
-            file.Dispose();
+            stream.Dispose();
             throw;
         }
     }
@@ -60,6 +72,9 @@ public sealed class TraceFileReader : IDisposable
     /// <summary>The payload of <paramref name="chunk"/>, after checking its CRC.</summary>
     public byte[] ReadPayload(ChunkInfo chunk)
     {
+        // The chunk list only holds chunks that lie within the file; this guards a ChunkInfo made elsewhere.
+        if (chunk.Offset < TraceFormat.FileHeaderSize || chunk.PayloadLength > TraceFormat.MaxPayload || chunk.End > _length)
+            throw new TraceFormatException($"{_path}: chunk {chunk.Number} ({chunk.Type}) at offset {chunk.Offset} is cut off by the end of the file");
         var header = new byte[TraceFormat.ChunkHeaderSize];
         var payload = new byte[chunk.PayloadLength];
         var crc = new byte[TraceFormat.ChunkCrcSize];
@@ -73,10 +88,23 @@ public sealed class TraceFileReader : IDisposable
         return payload;
     }
 
+    /// <summary>
+    /// The payload of <paramref name="chunk"/> when it is at most <paramref name="limit"/> bytes
+    /// (checked before anything is read); otherwise a <see cref="TraceFormatException"/> naming
+    /// the chunk and the limit.
+    /// </summary>
+    public byte[] ReadPayload(ChunkInfo chunk, uint limit, string what)
+    {
+        if (chunk.PayloadLength > limit)
+            throw new TraceFormatException($"{_path}: chunk {chunk.Number} ({chunk.Type}) at offset {chunk.Offset} declares a {chunk.PayloadLength}-byte {what}; the format allows at most {limit} bytes");
+        return ReadPayload(chunk);
+    }
+
     private void ReadFileHeader()
     {
-        if (_file.Length == 0) throw new TraceFormatException($"{_path}: empty file, not a vmreplay trace");
+        if (_length == 0) throw new TraceFormatException($"{_path}: empty file, not a vmreplay trace");
         var header = new byte[TraceFormat.FileHeaderSize];
+        _file.Position = 0;
         if (!ReadExactly(header) || !header.AsSpan(0, 8).SequenceEqual(TraceFormat.FileMagic))
             throw new TraceFormatException($"{_path}: not a vmreplay trace (no VMRTRACE header)");
         uint version = BinaryPrimitives.ReadUInt32LittleEndian(header.AsSpan(8));
@@ -85,62 +113,83 @@ public sealed class TraceFileReader : IDisposable
         Version = version;
     }
 
-    private bool TryReadIndex()
+    // Reads the chunk list from the index. Returns null when it did; otherwise the reason the
+    // chunks must be found by a scan: no trailer (the recording did not finish), or what is
+    // wrong with the index (then the reason says it is damaged).
+    private string? ReadIndex()
     {
-        long length = _file.Length;
-        if (length < TraceFormat.FileHeaderSize + TraceFormat.TrailerSize) return false;
+        if (_length < TraceFormat.FileHeaderSize + TraceFormat.TrailerSize) return NotFinished;
         var trailer = new byte[TraceFormat.TrailerSize];
-        _file.Position = length - TraceFormat.TrailerSize;
-        if (!ReadExactly(trailer) || !trailer.AsSpan(0, 8).SequenceEqual(TraceFormat.TrailerMagic)) return false;
+        _file.Position = _length - TraceFormat.TrailerSize;
+        if (!ReadExactly(trailer) || !trailer.AsSpan(0, 8).SequenceEqual(TraceFormat.TrailerMagic)) return NotFinished;
         long indexOffset = BinaryPrimitives.ReadInt64LittleEndian(trailer.AsSpan(8));
-        if (indexOffset < TraceFormat.FileHeaderSize || indexOffset >= length) return false;
-        var indexChunk = ReadChunkHeader(-1, indexOffset, length - TraceFormat.TrailerSize, out _);
-        if (indexChunk is not { } ic || ic.Type != ChunkType.Index) return false;
+        long indexLimit = _length - TraceFormat.TrailerSize;
+        var indexChunk = ReadChunkHeader(-1, indexOffset, indexLimit, out string? problem);
+        if (indexChunk is not { } ic) return Damaged($"the trailer gives the index offset {indexOffset}: {problem}");
+        if (ic.Type != ChunkType.Index) return Damaged($"the trailer points at offset {indexOffset}, which holds a {ic.Type} chunk, not INDX");
+        if (ic.End != indexLimit) return Damaged($"the INDX chunk at offset {indexOffset} does not end where the trailer begins ({ic.End}, not {indexLimit})");
         byte[] payload;
         try { payload = ReadPayload(ic); }
-        catch (TraceFormatException) { return false; }
-        int count = (int)BinaryPrimitives.ReadUInt32LittleEndian(payload);
-        if (4 + (long)count * TraceFormat.IndexEntrySize != payload.Length) return false;
-        for (int i = 0; i < count; i++)
+        catch (TraceFormatException) { return Damaged($"the INDX chunk at offset {indexOffset} fails its CRC check"); }
+        if (payload.Length < 4) return Damaged($"the INDX payload is {payload.Length} bytes, too short for its entry count");
+        uint count = BinaryPrimitives.ReadUInt32LittleEndian(payload);
+        if (4 + (long)count * TraceFormat.IndexEntrySize != payload.Length)
+            return Damaged($"the INDX chunk at offset {indexOffset} counts {count} entries in {payload.Length - 4} bytes of {TraceFormat.IndexEntrySize}-byte entries");
+        long previousEnd = TraceFormat.FileHeaderSize;
+        ulong previousFirstEvent = 0;
+        for (int i = 0; i < (int)count; i++)
         {
             var e = payload.AsSpan(4 + i * TraceFormat.IndexEntrySize);
             long offset = BinaryPrimitives.ReadInt64LittleEndian(e[8..]);
-            var chunk = ReadChunkHeader(i, offset, indexOffset, out _);
-            if (chunk is not { } c || c.Type.Value != BinaryPrimitives.ReadUInt32LittleEndian(e)) return Reset();
-            _chunks.Add(c with { FirstEvent = BinaryPrimitives.ReadUInt64LittleEndian(e[16..]) });
+            ulong firstEvent = BinaryPrimitives.ReadUInt64LittleEndian(e[16..]);
+            var type = new ChunkType(BinaryPrimitives.ReadUInt32LittleEndian(e));
+            var chunk = ReadChunkHeader(i, offset, indexOffset, out problem);
+            if (chunk is not { } c) return Damaged($"entry {i} gives offset {offset}: {problem}");
+            // Chunks are appended in order and never overlap; event positions only grow.
+            if (offset < previousEnd) return Damaged($"entry {i} gives offset {offset}, inside the chunk before it (which ends at {previousEnd})");
+            if (c.Type != type) return Damaged($"entry {i} names a {type} chunk at offset {offset}, which holds a {c.Type} chunk");
+            if (firstEvent > long.MaxValue || (type == ChunkType.Events && firstEvent < previousFirstEvent))
+                return Damaged($"entry {i} ({type} at offset {offset}) gives first event {firstEvent}, out of order");
+            if (type == ChunkType.Events) previousFirstEvent = firstEvent;
+            _chunks.Add(c with { FirstEvent = firstEvent });
+            previousEnd = c.End;
         }
         IsComplete = true;
-        return true;
+        return null;
     }
 
-    private bool Reset()
+    private const string NotFinished = "the recording did not finish (no index)";
+
+    private string Damaged(string why)
     {
         _chunks.Clear();
-        return false;
+        return $"the index is damaged ({why}), so the chunks were found by a scan";
     }
 
-    // Rebuilds the chunk list from the chunks themselves, for a trace whose writer never finished.
-    private void Scan()
+    // Rebuilds the chunk list from the chunks themselves, for a trace whose writer never finished
+    // or whose index cannot be trusted; stops at the first chunk that is not all there.
+    private void Scan(string why)
     {
         long offset = TraceFormat.FileHeaderSize;
-        long length = _file.Length;
         while (true)
         {
-            if (offset == length)
+            if (offset == _length)
             {
-                IncompleteReason = $"the recording did not finish (no index): read {_chunks.Count} complete chunks, up to offset {offset}";
+                IncompleteReason = $"{why}: read {_chunks.Count} complete chunks, up to offset {offset}";
                 return;
             }
-            var chunk = ReadChunkHeader(_chunks.Count, offset, length, out string? problem);
+            var chunk = ReadChunkHeader(_chunks.Count, offset, _length, out string? problem);
             if (chunk is not { } c)
             {
-                IncompleteReason = $"read {_chunks.Count} complete chunks up to offset {offset}; then {problem}";
+                IncompleteReason = (why == NotFinished ? "" : why + ": ") + $"read {_chunks.Count} complete chunks up to offset {offset}; then {problem}";
                 return;
             }
             if (c.Type == ChunkType.Index)
             {
-                // An index without its trailer: the writer stopped between the two.
-                IncompleteReason = $"the index chunk at offset {offset} has no trailer";
+                // An index without its trailer (the writer stopped between the two), or the damaged one.
+                IncompleteReason = why == NotFinished
+                    ? $"the index chunk at offset {offset} has no trailer"
+                    : $"{why}: read {_chunks.Count} complete chunks up to the index at offset {offset}";
                 return;
             }
             ReadPayload(c); // a bad CRC here is corruption, not a torn write: report it
@@ -149,11 +198,20 @@ public sealed class TraceFileReader : IDisposable
         }
     }
 
+    // The chunk header at offset, when the whole chunk lies within [offset, limit). Checked
+    // before seeking, so no offset a damaged file gives is ever used as one.
     private ChunkInfo? ReadChunkHeader(int number, long offset, long limit, out string? problem)
     {
+        if (offset < TraceFormat.FileHeaderSize || offset > limit - TraceFormat.ChunkHeaderSize)
+        {
+            problem = offset >= TraceFormat.FileHeaderSize && offset <= limit
+                ? $"the file ends inside the header of chunk {number} at offset {offset}"
+                : $"outside the chunks, which lie in {TraceFormat.FileHeaderSize}..{limit}";
+            return null;
+        }
         var header = new byte[TraceFormat.ChunkHeaderSize];
         _file.Position = offset;
-        if (offset + TraceFormat.ChunkHeaderSize > limit || !ReadExactly(header))
+        if (!ReadExactly(header))
         {
             problem = $"the file ends inside the header of chunk {number} at offset {offset}";
             return null;

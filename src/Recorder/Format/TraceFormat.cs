@@ -21,6 +21,29 @@ public static class TraceFormat
     /// <summary>Upper bound on one chunk's payload; a larger length marks a damaged chunk header.</summary>
     public const uint MaxPayload = 256u << 20;
 
+    // The limits below are what a reader checks a declared size against before it allocates or
+    // decompresses anything (traces/FORMAT.md, "Limits"): a small damaged or hostile file must
+    // not be able to ask for gigabytes or minutes. A recorder never writes past them.
+
+    /// <summary>The most bytes a HEAD (JSON) payload may hold: a header is a few kilobytes.</summary>
+    public const uint MaxHeaderPayload = 1u << 20;
+
+    /// <summary>The most bytes a MODE or FALT (JSON) payload may hold.</summary>
+    public const uint MaxRecordPayload = 1u << 20;
+
+    /// <summary>The most events one EVNT batch holds.</summary>
+    public const int MaxEventsPerBatch = 16384;
+
+    /// <summary>The most bytes one EVNT batch decodes to (its zstd frame's declared content size).</summary>
+    public const int MaxBatchBytes = 8 << 20;
+
+    /// <summary>
+    /// An EVNT batch decodes to at most this many bytes per byte of its payload. Decoding time
+    /// follows the decoded size, so this bounds the work a file of a given size can ask for; a
+    /// recorder splits a batch that compresses better than this (a guest repeating one exit).
+    /// </summary>
+    public const int MaxBatchExpansion = 8;
+
     public static ReadOnlySpan<byte> FileMagic => "VMRTRACE"u8;
     public static ReadOnlySpan<byte> TrailerMagic => "VMRINDEX"u8;
 

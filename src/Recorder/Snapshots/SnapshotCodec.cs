@@ -53,8 +53,15 @@ public static class SnapshotCodec
         return w.ToArray();
     }
 
-    /// <summary>Decodes a SNAP payload; the pages are decompressed only when <paramref name="withPages"/>. Throws <see cref="FormatException"/> on a malformed payload.</summary>
-    public static Snapshot Decode(ReadOnlySpan<byte> payload, bool withPages)
+    /// <summary>Decodes a SNAP payload without knowing the machine's RAM size (<see cref="Decode(ReadOnlySpan{byte}, bool, ulong)"/>).</summary>
+    public static Snapshot Decode(ReadOnlySpan<byte> payload, bool withPages) => Decode(payload, withPages, TraceHeader.MaxMemorySize);
+
+    /// <summary>
+    /// Decodes a SNAP payload of a machine with <paramref name="memorySize"/> bytes of RAM; the
+    /// pages are decompressed only when <paramref name="withPages"/>. Throws
+    /// <see cref="FormatException"/> on a malformed payload, before allocating for what it lacks.
+    /// </summary>
+    public static Snapshot Decode(ReadOnlySpan<byte> payload, bool withPages, ulong memorySize)
     {
         if (payload.Length < HeaderSize) throw new FormatException("snapshot shorter than its header");
         var kind = (SnapshotKind)payload[0];
@@ -64,30 +71,52 @@ public static class SnapshotCodec
         long engineNs = BinaryPrimitives.ReadInt64LittleEndian(payload[24..]);
         ulong memoryHash = BinaryPrimitives.ReadUInt64LittleEndian(payload[32..]);
         int pageCount = BinaryPrimitives.ReadInt32LittleEndian(payload[40..]);
+        if (eventIndex < 0 || exitCount < 0) throw new FormatException($"snapshot at event {eventIndex}, exit {exitCount}: neither may be negative");
+        // Every page is a distinct page of RAM, and the pages are one array.
+        ulong maxPages = Math.Min(memorySize / PageSize, (ulong)Array.MaxLength / PageSize);
+        if (pageCount < 0 || (ulong)pageCount > maxPages) throw new FormatException($"snapshot header says {pageCount} pages, outside 0..{maxPages} for {memorySize} bytes of RAM");
         int at = HeaderSize;
         var vcpu = VcpuStateCodec.Decode(GetBlob(payload, ref at, "vCPU state"));
         MachinePart machine;
         try { machine = JsonSerializer.Deserialize<MachinePart>(GetBlob(payload, ref at, "device state"), DeviceStateJson) ?? throw new FormatException("empty device state"); }
-        catch (JsonException e) { throw new FormatException($"device state does not decode: {e.Message}"); }
+        catch (JsonException e) { throw new FormatException($"device state does not decode: {e.Message.ReplaceLineEndings(" ")}"); }
+        if (machine.Platform is null) throw new FormatException("device state lacks its Platform");
+        if (typeof(PcPlatformState).GetProperties().FirstOrDefault(p => p.GetValue(machine.Platform) is null) is { } missing)
+            throw new FormatException($"device state lacks the {missing.Name} device");
         var servicePages = GetAddresses(payload, ref at, "service pages");
         var pages = GetAddresses(payload, ref at, "pages");
         if (pages.Length != pageCount) throw new FormatException($"snapshot header says {pageCount} pages, its list holds {pages.Length}");
+        for (int i = 1; i < pages.Length; i++)
+            if (pages[i] <= pages[i - 1]) throw new FormatException($"page {i} ({pages[i]:x}) does not follow page {i - 1} ({pages[i - 1]:x}) in ascending order");
         byte[] data = [];
         if (withPages)
         {
-            data = new byte[pages.Length * PageSize];
+            // Every block is located first: the page data is allocated only for blocks that are there.
+            var blocks = new List<(int Start, int Length)>();
             for (int first = 0; first < pages.Length; first += PagesPerBlock)
             {
                 int count = Math.Min(PagesPerBlock, pages.Length - first);
                 var block = GetBlob(payload, ref at, $"page block {first / PagesPerBlock}");
-                int length = LZ4Codec.Decode(block, data.AsSpan(first * PageSize, count * PageSize));
-                if (length != count * PageSize) throw new FormatException($"page block {first / PagesPerBlock} decodes to {length} bytes, not {count * PageSize}");
+                // LZ4 turns a byte into at most 255: a shorter block cannot hold its pages.
+                if ((long)block.Length * MaxLz4Expansion < (long)count * PageSize)
+                    throw new FormatException($"page block {first / PagesPerBlock} is {block.Length} bytes, too short for {count} pages");
+                blocks.Add((at - block.Length, block.Length));
+            }
+            data = new byte[pages.Length * PageSize];
+            for (int b = 0; b < blocks.Count; b++)
+            {
+                int first = b * PagesPerBlock;
+                int count = Math.Min(PagesPerBlock, pages.Length - first);
+                int length = LZ4Codec.Decode(payload.Slice(blocks[b].Start, blocks[b].Length), data.AsSpan(first * PageSize, count * PageSize));
+                if (length != count * PageSize) throw new FormatException($"page block {b} decodes to {length} bytes, not {count * PageSize}");
             }
             if (PageSetHash.Of(pages, data) != memoryHash) throw new FormatException("the pages do not match the snapshot's memory hash");
         }
         return new Snapshot(kind, eventIndex, exitCount, engineNs, memoryHash,
             new MachineState(vcpu, machine.Platform, machine.Counters), servicePages, pages, data);
     }
+
+    private const int MaxLz4Expansion = 256;
 
     private static void PutBlob(Stream w, ReadOnlySpan<byte> blob)
     {

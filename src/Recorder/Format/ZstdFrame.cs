@@ -1,0 +1,64 @@
+using System.Buffers.Binary;
+using ZstdSharp;
+
+namespace VmReplay.Recorder.Format;
+
+/// <summary>
+/// Decompresses a zstd frame only after checking the content size its header declares against a
+/// limit and against the frame's own size, so that a small frame cannot ask for gigabytes (zstd
+/// turns a few bytes into up to 128 KiB of one repeated byte).
+/// </summary>
+public static class ZstdFrame
+{
+    /// <summary>
+    /// The frame's content, at most <paramref name="maxBytes"/> bytes and at most
+    /// <paramref name="maxExpansion"/> times the frame's size; throws <see cref="FormatException"/>
+    /// saying which limit a frame breaks, or why it does not decode, before allocating for it.
+    /// </summary>
+    public static byte[] Decompress(ReadOnlySpan<byte> frame, int maxBytes, int maxExpansion)
+    {
+        ulong declared;
+        try { declared = Decompressor.GetDecompressedSize(frame); }
+        catch (ZstdException e) { throw new FormatException($"not a zstd frame that declares its size ({e.Message})"); }
+        if (declared > (ulong)maxBytes) throw new FormatException($"its zstd frame declares {declared} bytes, more than the {maxBytes} the format allows");
+        if (declared > (ulong)frame.Length * (ulong)maxExpansion)
+            throw new FormatException($"its zstd frame declares {declared} bytes from {frame.Length}, more than {maxExpansion} times its size");
+        var content = new byte[declared];
+        int written;
+        try
+        {
+            using var decompressor = new Decompressor();
+            written = decompressor.Unwrap(frame, content);
+        }
+        catch (ZstdException e) { throw new FormatException($"its zstd frame does not decode ({e.Message})"); }
+        catch (ArgumentException e) { throw new FormatException($"its zstd frame holds more than the {declared} bytes it declares ({e.Message})"); }
+        if ((ulong)written != declared) throw new FormatException($"its zstd frame decodes to {written} bytes, not the {declared} it declares");
+        return content;
+    }
+
+    /// <summary>
+    /// <paramref name="content"/> as a zstd frame of raw (stored) blocks: for content that
+    /// compresses better than a reader accepts. Any zstd decoder reads it.
+    /// </summary>
+    public static byte[] Store(ReadOnlySpan<byte> content)
+    {
+        const int maxBlock = 128 << 10; // zstd's largest block
+        int blocks = Math.Max(1, (content.Length + maxBlock - 1) / maxBlock);
+        var frame = new byte[4 + 1 + 8 + 3 * blocks + content.Length];
+        BinaryPrimitives.WriteUInt32LittleEndian(frame, 0xFD2FB528); // magic
+        frame[4] = 0xE0; // 8-byte content size, single segment: no window descriptor, no checksum
+        BinaryPrimitives.WriteUInt64LittleEndian(frame.AsSpan(5), (ulong)content.Length);
+        int at = 13;
+        for (int b = 0, start = 0; b < blocks; b++, start += maxBlock)
+        {
+            int size = Math.Min(maxBlock, content.Length - start);
+            uint header = (b == blocks - 1 ? 1u : 0u) | (uint)size << 3; // last flag, type 0 (raw), size
+            frame[at] = (byte)header;
+            frame[at + 1] = (byte)(header >> 8);
+            frame[at + 2] = (byte)(header >> 16);
+            content.Slice(start, size).CopyTo(frame.AsSpan(at + 3));
+            at += 3 + size;
+        }
+        return frame;
+    }
+}
