@@ -10,8 +10,11 @@ public static class GuestImageDetector
         {
             // A PVH note wins over the ELF class: a vmlinux is an ELF64 whose 64-bit entry expects a zero page.
             if (ElfImage.TryParse(image) is { } elf && PvhEntryNote.Find(image, elf) is not null) return BootImageFormat.LinuxPvh;
-            if (image.Length > 4 && image[4] == 2) return BootImageFormat.Elf64;
+            // A Multiboot header wins over the ELF class too: GRUB enters an ELF64 that has one in
+            // 32-bit protected mode, and x86-64 kernels are commonly built that way (a 32-bit stub
+            // that enables long mode); entered in long mode, that stub would not run.
             if (MultibootHeader.Find(image) is not null) return BootImageFormat.Multiboot;
+            if (image.Length > 4 && image[4] == 2) return BootImageFormat.Elf64;
             throw new GuestImageException($"{source}: ELF32 image without a Multiboot header in its first 8 KiB or a PVH entry note (vmreplay boots Multiboot ELF32, ELF64, Linux bzImage and PVH kernels, and boot sectors)");
         }
         // Before the boot-sector rule: a bzImage starts with a boot sector (55 AA at 510) that only prints "use a boot loader".

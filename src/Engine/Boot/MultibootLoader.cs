@@ -6,7 +6,8 @@ namespace VmReplay.Engine.Boot;
 /// <summary>
 /// Loads a Multiboot 1 kernel as GRUB and QEMU's <c>-kernel</c> do: segments at their physical
 /// addresses (or the a.out-kludge addresses), then 32-bit protected mode with flat segments,
-/// paging and interrupts off, EAX = 0x2BADB002 and EBX = the Multiboot information.
+/// paging and interrupts off, EAX = 0x2BADB002 and EBX = the Multiboot information. The ELF may
+/// be an ELF64 for x86-64, as GRUB takes it: loaded below 4 GiB and entered in 32-bit mode all the same.
 /// </summary>
 internal static class MultibootLoader
 {
@@ -42,10 +43,15 @@ internal static class MultibootLoader
         else
         {
             var elf = ElfImage.Parse(image, source);
-            if (elf.Is64 || elf.Machine != ElfImage.MachineI386)
-                throw new GuestImageException($"{source}: a Multiboot ELF must be ELF32 for i386 (machine {elf.Machine})");
+            if (elf.Machine != (elf.Is64 ? ElfImage.MachineX86_64 : ElfImage.MachineI386))
+                throw new GuestImageException($"{source}: a Multiboot ELF must be ELF32 for i386 or ELF64 for x86-64 (machine {elf.Machine})");
+            foreach (var seg in elf.LoadSegments)
+                if (seg.PhysicalAddress >= GuestMemory.FourGiB || seg.MemorySize > GuestMemory.FourGiB - seg.PhysicalAddress)
+                    throw new GuestImageException($"{source}: a Multiboot segment at physical {seg.PhysicalAddress:x} lies above 4 GiB");
             (low, high) = ImagePlacement.PlaceSegments(memory, source, image, elf);
-            entryPoint = elf.Entry;
+            entryPoint = PhysicalEntry(elf);
+            if (entryPoint > uint.MaxValue)
+                throw new GuestImageException($"{source}: the Multiboot entry point {entryPoint:x} is not a 32-bit physical address");
         }
 
         ulong info = MultibootInfoWriter.Write(memory, cmdline, source);
@@ -58,5 +64,16 @@ internal static class MultibootLoader
         entry.Sregs.Efer = 0;
         entry.Regs = new() { Rax = MultibootInfoWriter.BootloaderMagic, Rbx = info, Rip = entryPoint, Rflags = 0x2 };
         return new LoadedImage(BootImageFormat.Multiboot, entryPoint, low, high);
+    }
+
+    // The kernel starts with paging off, so GRUB enters a higher-half kernel, whose e_entry is a
+    // virtual address, at the physical address of the segment byte it names. An entry no segment
+    // holds is taken as it is, as QEMU takes every entry (GRUB refuses such an image).
+    private static ulong PhysicalEntry(ElfImage elf)
+    {
+        foreach (var seg in elf.LoadSegments)
+            if (elf.Entry >= seg.VirtualAddress && elf.Entry - seg.VirtualAddress < seg.MemorySize)
+                return elf.Entry - seg.VirtualAddress + seg.PhysicalAddress;
+        return elf.Entry;
     }
 }
