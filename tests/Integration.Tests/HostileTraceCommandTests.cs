@@ -1,0 +1,115 @@
+using System.Text.Json;
+using VmReplay.Fuzz;
+
+namespace VmReplay.Integration.Tests;
+
+/// <summary>
+/// The traces issue 11 found mishandled (tests/Fuzz/Corpus/trace, and the two over 1 MB made
+/// here), given to info, info --json, diff and replay: one line naming the file, the chunk and
+/// what is wrong, and exit status 3; or, for a damaged index, a rescan that says why.
+/// </summary>
+public sealed class HostileTraceCommandTests : IDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("vmreplay-hostile-").FullName;
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    private static string Hello => CorpusFile("hello-v2");
+
+    private static string CorpusFile(string name) => Path.Combine(Vmreplay.RepoRoot, "tests", "Fuzz", "Corpus", "trace", name + ".vmtrace");
+
+    private string PathOf(string name)
+    {
+        if (File.Exists(CorpusFile(name))) return CorpusFile(name);
+        string path = Path.Combine(_dir, name + ".vmtrace");
+        File.WriteAllBytes(path, HostileTraces.Large(File.ReadAllBytes(Hello)).Single(c => c.Name == name).Make());
+        return path;
+    }
+
+    private static void AssertRefused(Vmreplay.Result r, string path, string refusal, string command)
+    {
+        Assert.True(r.ExitCode == 3, $"{command}: exit {r.ExitCode}\n{r.Stderr}");
+        Assert.Equal($"vmreplay: {path}: {refusal}\n", r.Stderr);
+    }
+
+    /// <summary>Traces every command refuses: the header, or the first event batch, which all of them read.</summary>
+    public static TheoryData<string, string> RefusedByEveryCommand => new()
+    {
+        { "head-imagesha256-null", "chunk 0 (HEAD) at offset 16 is not a valid header: ImageSha256 is null" },
+        { "head-imagesha256-empty", "chunk 0 (HEAD) at offset 16 is not a valid header: ImageSha256 '' is not 64 hex digits" },
+        { "head-initrdsha256-empty", "chunk 0 (HEAD) at offset 16 is not a valid header: InitrdSha256 '' is not 64 hex digits" },
+        { "head-cpumodel-null", "chunk 0 (HEAD) at offset 16 is not a valid header: CpuModel is null" },
+        { "head-cpumodel-null-leaf", "chunk 0 (HEAD) at offset 16 is not a valid header: CpuModel leaf 0 is null" },
+        { "head-guestname-300-characters", "chunk 0 (HEAD) at offset 16 is not a valid header: GuestName is 300 characters long, more than 255" },
+        { "head-guestname-20-mb", "chunk 0 (HEAD) at offset 16 declares a 20973015-byte header; the format allows at most 1048576 bytes" },
+        { "event-exit-data-length-ffffffff", "chunk 3 (EVNT) at offset 13230 does not decode: event batch ends early at byte 13: exit data of 4294967295 bytes, 16 left" },
+        { "event-exit-data-length-7fffffff", "chunk 3 (EVNT) at offset 13230 does not decode: event batch ends early at byte 13: exit data of 2147483647 bytes, 16 left" },
+        { "event-frame-2gib-of-zeros", "chunk 3 (EVNT) at offset 13230 does not decode: its zstd frame declares 2147483648 bytes, more than the 8388608 the format allows" },
+        { "event-64mi-service-events", "chunk 3 (EVNT) at offset 13230 does not decode: its zstd frame declares 67108864 bytes, more than the 8388608 the format allows" },
+        { "event-256mi-service-events", "chunk 3 (EVNT) at offset 13230 does not decode: its zstd frame declares 268435456 bytes, more than the 8388608 the format allows" },
+        { "event-batch-of-16385", "chunk 3 (EVNT) at offset 13230 does not decode: the batch holds more than 16384 events (event 16384 at byte 16384)" },
+    };
+
+    [Theory, MemberData(nameof(RefusedByEveryCommand))]
+    public void InfoDiffAndReplayRefuseItInOneLineWithStatus3(string name, string refusal)
+    {
+        string path = PathOf(name);
+        AssertRefused(Vmreplay.Run(["info", path]), path, refusal, "info");
+        AssertRefused(Vmreplay.Run(["info", path, "--json"]), path, refusal, "info --json");
+        AssertRefused(Vmreplay.Run(["diff", path, Hello]), path, refusal, "diff");
+        AssertRefused(Vmreplay.Run(["replay", path], cpu: "soft"), path, refusal, "replay");
+    }
+
+    /// <summary>
+    /// A damaged snapshot (the last, at event 87): info reads every snapshot header, diff reads
+    /// none, a replay that seeks past it restores it, pages and all.
+    /// </summary>
+    [Theory]
+    [InlineData("snapshot-600000-pages", true, "chunk 8 (SNAP) at offset 30441 does not decode: snapshot header says 600000 pages, outside 0..16384 for 67108864 bytes of RAM")]
+    [InlineData("snapshot-16000-pages-without-data", false, "chunk 8 (SNAP) at offset 30441 does not decode: snapshot ends before its page block 0")]
+    [InlineData("snapshot-300000-pages-without-data", false, "chunk 8 (SNAP) at offset 29405 does not decode: snapshot ends before its page block 0")]
+    public void ADamagedSnapshotIsRefusedByWhatReadsIt(string name, bool headerDamaged, string refusal)
+    {
+        string path = PathOf(name);
+        var info = Vmreplay.Run(["info", path, "--json"]);
+        if (headerDamaged) AssertRefused(info, path, refusal, "info --json");
+        else Assert.True(info.ExitCode == 0 && info.Stderr == "", info.Stderr);
+        var diff = Vmreplay.Run(["diff", path, path]);
+        Assert.Equal((0, "identical: 90 events (clock values are host timing and not compared)\n"), (diff.ExitCode, diff.Stdout));
+        AssertRefused(Vmreplay.Run(["replay", path, "--to", "88"], cpu: "soft"), path, refusal, "replay --to 88");
+    }
+
+    [Theory]
+    [InlineData("index-entry-offset-minus-1", "entry 2 gives offset -1: outside the chunks, which lie in 16..{0}")]
+    [InlineData("index-entry-offset-7fffffffffffffff", "entry 2 gives offset 9223372036854775807: outside the chunks, which lie in 16..{0}")]
+    [InlineData("index-payload-0-bytes", "the INDX payload is 0 bytes, too short for its entry count")]
+    [InlineData("index-payload-3-bytes", "the INDX payload is 3 bytes, too short for its entry count")]
+    public void ADamagedIndexIsRescannedAndTheTraceStillReadsAndReplays(string name, string damage)
+    {
+        string path = PathOf(name);
+        var bytes = File.ReadAllBytes(path);
+        long index = BitConverter.ToInt64(bytes, bytes.Length - 8);
+        string reason = $"the index is damaged ({string.Format(damage, index)}), so the chunks were found by a scan: read 11 complete chunks up to the index at offset {index}";
+
+        var info = Vmreplay.Run(["info", path, "--json"]);
+        Assert.True(info.ExitCode == 0 && info.Stderr == "", info.Stderr);
+        using (var json = JsonDocument.Parse(info.Stdout))
+        {
+            Assert.False(json.RootElement.GetProperty("complete").GetBoolean());
+            Assert.Equal(reason, json.RootElement.GetProperty("incompleteReason").GetString());
+            Assert.Equal(90, json.RootElement.GetProperty("events").GetInt32());
+        }
+        var table = Vmreplay.Run(["info", path]);
+        Assert.Equal(0, table.ExitCode);
+        Assert.Matches(@"│ complete +│ no: the index is damaged \(", table.Stdout);
+
+        var diff = Vmreplay.Run(["diff", path, Hello]);
+        Assert.Equal((0, "identical: 90 events (clock values are host timing and not compared)\n"), (diff.ExitCode, diff.Stdout));
+
+        var replay = Vmreplay.Run(["replay", path], cpu: "soft");
+        Assert.True(replay.ExitCode == 1, replay.Stderr);
+        Assert.Equal("Hello from vmreplay guest!\n", replay.Stdout);
+        Assert.StartsWith($"vmreplay: {path} is incomplete ({reason}); replaying up to its last complete chunk\n", replay.Stderr);
+        Assert.Contains("vmreplay: replay matched 90 events", replay.Stderr);
+    }
+}
