@@ -30,6 +30,13 @@ public sealed class RecordingHostEvents(IHostEvents live, TraceWriter writer, IV
             writer.Append(new ServiceEvent());
             return true;
         }
+        // A backend that counts instructions names the point exactly.
+        if (stop.Instructions is { } retired)
+        {
+            dirty.Reset();
+            writer.Append(new ScheduledServiceEvent(retired));
+            return true;
+        }
         var regs = vcpu.ReadRegisters();
         ulong linear = vcpu.WithState(s => s.LinearRip);
         var (contents, addresses) = dirty.Hashes();

@@ -89,7 +89,7 @@ public sealed record DifferenceCause(DifferenceKind Kind, long Event, string Sum
         }
     }
 
-    private static bool IsService(TraceEvent e) => e is ServiceEvent or ForcedServiceEvent;
+    private static bool IsService(TraceEvent e) => e is ServiceEvent or ForcedServiceEvent or ScheduledServiceEvent;
 
     // The first event that is not a device's clock reading or input poll: what the guest did, or a service point.
     private static TraceEvent? NextStop(IReadOnlyList<TraceEvent> events) =>

@@ -93,6 +93,12 @@ public sealed class ReplayHostEvents(EventCursor events, IVcpuBackend vcpu, Dirt
 
     public void Arm(long? deadlineNanoseconds, bool interruptBlocked)
     {
+        // A point recorded by its instruction count is reached by counting: the vCPU stops there by
+        // itself. One the replay has already passed can never come.
+        var scheduled = events.Peek() as ScheduledServiceEvent;
+        if (scheduled is not null && vcpu.InstructionsRetired is { } now && now > scheduled.Instructions)
+            throw new ReplayDivergenceException(events.Position, scheduled.Describe(), $"the replay is past it, at instruction {now}");
+        vcpu.StopAtInstruction(scheduled?.Instructions);
         ulong? forced = events.Peek() is ForcedServiceEvent f ? f.LinearRip : null;
         // A breakpoint that just fired would fire again at the same RIP on re-entry (this host
         // does not honour RF there): step over it once with nothing armed. Except where the next
@@ -117,10 +123,25 @@ public sealed class ReplayHostEvents(EventCursor events, IVcpuBackend vcpu, Dirt
 
     public bool WaitIdle(long? deadlineNanoseconds) => events.Peek() is ServiceEvent;
 
+    /// <summary>
+    /// Whether <paramref name="stop"/> is the recorded point the next event names by its
+    /// instruction count: a stop there that is not an exit (the vCPU stopped by counting, or a
+    /// single step landed on it). Such a stop is a natural stop of the replay.
+    /// </summary>
+    public bool IsScheduledPoint(StopPoint stop) =>
+        events.Peek() is ScheduledServiceEvent s && stop.Instructions == s.Instructions
+        && stop.Kind is StopKind.Scheduled or StopKind.Debug or StopKind.Interrupted or StopKind.Window;
+
     public bool TakeDue(StopPoint stop)
     {
         var next = events.Peek();
         if (next is ServiceEvent && stop.Kind == StopKind.Exit)
+        {
+            events.Advance();
+            dirty.Reset();
+            return true;
+        }
+        if (IsScheduledPoint(stop))
         {
             events.Advance();
             dirty.Reset();

@@ -253,7 +253,7 @@ public sealed class ReplaySession : IDisposable
         var host = Sources.HostEvents!;
         bool arrival = _stepping && _steps.Cross(stop);
         if (arrival) _timeline.CrossBoundary();
-        bool natural = stop.Kind == StopKind.Exit || stop.Kind == StopKind.Debug && host.LastDebugStopHitForcedPoint;
+        bool natural = stop.Kind == StopKind.Exit || stop.Kind == StopKind.Debug && host.LastDebugStopHitForcedPoint || host.IsScheduledPoint(stop);
         bool userBreakpoint = !_stepping && stop.Kind == StopKind.Debug && host.LastDebugStopHitUserBreakpoint;
         bool delivered = arrival && stop.Kind == StopKind.Delivered;
         long check = Sources.Events.Position;

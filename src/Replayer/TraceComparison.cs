@@ -98,7 +98,7 @@ public sealed class TraceComparison
                     window.Enqueue((index, x!, y!));
                     if (window.Count > Context) window.Dequeue();
                     if (x is ExitEvent) serviceSinceExit = null;
-                    else if (x is ServiceEvent or ForcedServiceEvent) serviceSinceExit = index;
+                    else if (x is ServiceEvent or ForcedServiceEvent or ScheduledServiceEvent) serviceSinceExit = index;
                 }
             }
             if (first is not null)
@@ -146,6 +146,7 @@ public sealed class TraceComparison
         (ExitEvent p, ExitEvent q) => p.Matches(q),
         (ClockEvent, ClockEvent) => true,
         (ForcedServiceEvent p, ForcedServiceEvent q) => p.LinearRip == q.LinearRip && p.DirtyHash == q.DirtyHash && p.RegistersMatch(q.Registers),
+        (ScheduledServiceEvent p, ScheduledServiceEvent q) => p.Instructions == q.Instructions,
         (EndEvent p, EndEvent q) => p.Kind == q.Kind && p.ExitStatus == q.ExitStatus && p.MemoryHash == q.MemoryHash && p.RegisterHash == q.RegisterHash,
         (null, _) or (_, null) => false,
         _ => x == y,

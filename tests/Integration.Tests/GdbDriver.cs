@@ -21,6 +21,8 @@ internal static class GdbDriver
     {
         int port = FreePort();
         var psi = new ProcessStartInfo("dotnet") { RedirectStandardError = true, RedirectStandardOutput = true };
+        // The replay takes the backend the trace was recorded on (a test run's $VMREPLAY_CPU is for recording).
+        psi.Environment["VMREPLAY_CPU"] = "auto";
         psi.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "vmreplay.dll"));
         foreach (var a in new[] { "replay", trace, "--gdb", port.ToString(), "--gdb-once" }) psi.ArgumentList.Add(a);
         var stub = Process.Start(psi)!;

@@ -87,24 +87,47 @@ public sealed class RecordReplayTests : IDisposable
     }
 
     [Fact]
+    public void OnTheSoftwareCpuAServicePointThatIsNeverReachedIsADivergenceNotAHang()
+    {
+        // The software CPU records where it stopped to deliver timer interrupts by instruction
+        // count, and a replay stops there by counting. With the first point moved ten ticks on,
+        // the replay meets the next ones behind it: a divergence, named. (A point moved by an
+        // instruction or two inside a polling loop can leave no trace in any later state: a
+        // replay is then rightly equal to the recording at every exit and snapshot.)
+        string trace = Trace("timer-soft");
+        var rec = Vmreplay.Run(["record", Vmreplay.Guest("timer", "timer.elf"), "-o", trace, "--serial-in", "/dev/null"], cpu: "soft");
+        Assert.True(rec.ExitCode == 1 && File.Exists(trace), rec.Stderr);
+        var straight = Vmreplay.Run(["replay", trace, "--strict"], cpu: "soft");
+        Assert.True(straight.ExitCode == 1, straight.Stderr);
+        Assert.Contains("(0 breakpoint stops to reach forced points)", straight.Stderr);
+        string moved = Trace("timer-soft-moved");
+        long at = RewriteFirstEvent(trace, moved, e => e is ScheduledServiceEvent s ? s with { Instructions = s.Instructions + 1_000_000 } : null);
+        Assert.True(at >= 0, "the recording has no point named by its instruction count");
+        var replay = Vmreplay.Run(["replay", moved, "--strict"], cpu: "soft", timeoutSeconds: 300);
+        Assert.True(replay.ExitCode == 4, replay.Stderr);
+        Assert.Matches(@"replay diverged at event \d+: expected timers and input serviced at instruction \d+, got the replay is past it, at instruction \d+", replay.Stderr);
+    }
+
+    [Fact]
     public void AForcedPointThatIsNeverReachedIsADivergenceNotAHang()
     {
-        // timer polls memory with no exits, so its interrupts are delivered at forced points. With
-        // the first one's memory hash changed, no pass through its instruction can match.
+        // timer polls memory with no exits, so on KVM its interrupts are delivered at forced
+        // points. With the first one's memory hash changed, no pass through its instruction can match.
+        Vmreplay.RequireBackend("kvm");
         string trace = Trace("timer");
-        var rec = Vmreplay.Run(["record", Vmreplay.Guest("timer", "timer.elf"), "-o", trace, "--serial-in", "/dev/null"]);
+        var rec = Vmreplay.Run(["record", Vmreplay.Guest("timer", "timer.elf"), "-o", trace, "--serial-in", "/dev/null"], cpu: "kvm");
         Assert.True(File.Exists(trace), rec.Stderr);
         string tampered = Trace("timer-tampered");
         long at = RewriteFirstEvent(trace, tampered, e => e is ForcedServiceEvent f ? f with { DirtyHash = f.DirtyHash ^ 1 } : null);
         Assert.True(at >= 0, "the recording has no forced point");
-        var replay = Vmreplay.Run(["replay", tampered, "--strict"], timeoutSeconds: 300);
+        var replay = Vmreplay.Run(["replay", tampered, "--strict"], timeoutSeconds: 300, cpu: "kvm");
         Assert.Equal(4, replay.ExitCode);
         Assert.Contains($"replay diverged at event {at}: expected forced service point", replay.Stderr);
         Assert.Contains("passes through", replay.Stderr);
 
         // Without --strict, equal registers at the recorded instruction are the point and the
         // memory difference is reported, not hidden.
-        var tolerant = Vmreplay.Run(["replay", tampered], timeoutSeconds: 300);
+        var tolerant = Vmreplay.Run(["replay", tampered], timeoutSeconds: 300, cpu: "kvm");
         Assert.True(tolerant.ExitCode == rec.ExitCode, tolerant.Stderr);
         Assert.Contains("replay matched", tolerant.Stderr);
         Assert.Matches(@"guest memory differed from the recording in data only .*at 1 forced point taken on equal registers \(first event " + at + @", rip [0-9a-f]+\)", tolerant.Stderr);
@@ -114,7 +137,7 @@ public sealed class RecordReplayTests : IDisposable
         string otherPages = Trace("timer-other-pages");
         Assert.Equal(at, RewriteFirstEvent(trace, otherPages, e => e is ForcedServiceEvent f
             ? f with { DirtyHash = f.DirtyHash ^ 1, PageListHash = f.PageListHash!.Value ^ 1 } : null));
-        var pages = Vmreplay.Run(["replay", otherPages], timeoutSeconds: 300);
+        var pages = Vmreplay.Run(["replay", otherPages], timeoutSeconds: 300, cpu: "kvm");
         Assert.True(pages.ExitCode == 4, pages.Stderr);
         Assert.Contains($"replay diverged at event {at}: expected forced service point", pages.Stderr);
         Assert.Contains("registers equal, written pages differ", pages.Stderr);

@@ -18,6 +18,29 @@ internal sealed class MachineOptions
     public Option<string> Kvm { get; } = new("--kvm") { Description = "KVM device to use", DefaultValueFactory = _ => KvmSystem.DefaultPath };
     public Option<string> Cpu { get; } = CpuOption();
     public Option<long?> MaxInstructions { get; } = new("--max-instructions") { Description = "software CPU: stop the guest after this many instructions, with a report (a runaway guest)" };
+    public Option<string?> Clock { get; } = new("--clock")
+    {
+        Description = "where guest time comes from: virtual (the instruction count, 10 ns per instruction: the same in every run; software CPU only; its default) or host (the host's monotonic clock; KVM's only choice)",
+    };
+
+    /// <summary>
+    /// The clock for a machine on <paramref name="kind"/>: --clock if given, else virtual on the
+    /// software CPU and host time on KVM. A virtual clock on KVM is a one-line error.
+    /// </summary>
+    internal Engine.Determinism.ClockMode ResolveClock(ParseResult r, CpuBackendKind kind, Engine.Determinism.ClockMode softDefault = Engine.Determinism.ClockMode.Virtual)
+    {
+        string? text = r.GetValue(Clock);
+        var mode = text?.Trim().ToLowerInvariant() switch
+        {
+            null => kind == CpuBackendKind.Soft ? softDefault : Engine.Determinism.ClockMode.Host,
+            "virtual" => Engine.Determinism.ClockMode.Virtual,
+            "host" => Engine.Determinism.ClockMode.Host,
+            _ => throw new UserError($"--clock {text}: use virtual or host"),
+        };
+        if (mode == Engine.Determinism.ClockMode.Virtual && kind == CpuBackendKind.Kvm)
+            throw new UserError("--clock virtual needs the software CPU (KVM does not count instructions): use --cpu soft, or --clock host");
+        return mode;
+    }
 
     /// <summary>--cpu, shared with replay.</summary>
     internal static Option<string> CpuOption() => new("--cpu")
@@ -46,6 +69,7 @@ internal sealed class MachineOptions
         command.Options.Add(Kvm);
         command.Options.Add(Cpu);
         command.Options.Add(MaxInstructions);
+        command.Options.Add(Clock);
     }
 
     /// <summary>Reads the guest image and validates the options; throws <see cref="UserError"/> with one line.</summary>

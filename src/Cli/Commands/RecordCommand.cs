@@ -54,9 +54,9 @@ internal static class RecordCommand
                 kick = (long)ns;
             }
             var profile = BackendProfile.Decide(RunCommand.ChooseBackend(options), options.KvmPath, options.VcpuCount);
-            options = options with { Cpu = profile.Choice };
+            options = options with { Cpu = profile.Choice, Clock = machine.ResolveClock(r, profile.Kind) };
             var header = BuildHeader(options, image, source, initrdSource, profile);
-            var live = new LiveSources(options.SerialInputFile, kick);
+            var live = new LiveSources(options.SerialInputFile, kick, options.Clock);
             header = header with { WallClockBase = live.Clock.WallClockBase };
             TraceWriter writer;
             try { writer = new TraceWriter(path, header, image, options.Initrd); }

@@ -25,9 +25,10 @@ internal static class RunCommand
             string? serialOut = r.GetValue(machine.SerialOut);
             using var output = serialOut is null ? Console.OpenStandardOutput() : OpenOutput(serialOut);
             options = options with { SerialOutput = output, TraceIo = r.GetValue(traceIo) };
-            options = options with { Cpu = ChooseBackend(options) };
+            var profile = BackendProfile.Decide(ChooseBackend(options), options.KvmPath, options.VcpuCount);
+            options = options with { Cpu = profile.Choice, Clock = machine.ResolveClock(r, profile.Kind) };
             using var pc = PcMachine.Create(options, image, source);
-            Console.Error.WriteLine($"vmreplay: {DescribeBackend(pc)}");
+            Console.Error.WriteLine($"vmreplay: {profile.Describe()}");
             if (r.GetValue(traceExits))
             {
                 pc.ExitObserver = TraceExit;

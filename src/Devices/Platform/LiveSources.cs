@@ -4,20 +4,27 @@ using VmReplay.Engine.Run;
 
 namespace VmReplay.Devices.Platform;
 
-/// <summary>The host as it is: monotonic clock, stdin or a file for COM1, a timer thread that kicks the vCPU.</summary>
+/// <summary>
+/// The host as it is: stdin or a file for COM1, and engine time from the host's monotonic clock
+/// (with a timer thread that kicks the vCPU) or from the instruction count (no timing at all).
+/// </summary>
 public sealed class LiveSources : IMachineSources
 {
-    private readonly HostMonotonicClock _clock = new();
+    private readonly IEngineClock _clock;
     private readonly StreamSerialInput _input;
     private LiveHostEvents? _events;
+    private VirtualTimeEvents? _virtualEvents;
 
     private readonly long _kickAfter;
 
     /// <param name="serialInputFile">File for COM1 input; null reads the host's stdin.</param>
     /// <param name="kickAfterNanoseconds">How long due timer or input work waits for the guest's next exit before the vCPU is kicked (see <see cref="LiveHostEvents"/>).</param>
-    public LiveSources(string? serialInputFile, long kickAfterNanoseconds = LiveHostEvents.DefaultKickAfterNanoseconds)
+    /// <param name="clock">Host time, or the instruction count (<see cref="InstructionClock"/>, software CPU only).</param>
+    public LiveSources(string? serialInputFile, long kickAfterNanoseconds = LiveHostEvents.DefaultKickAfterNanoseconds, ClockMode clock = ClockMode.Host)
     {
         _kickAfter = kickAfterNanoseconds;
+        // The RTC's base is the one wall-clock reading either way; a recording stores it.
+        _clock = clock == ClockMode.Virtual ? new InstructionClock(DateTime.UtcNow) : new HostMonotonicClock();
         _input = serialInputFile is null
             ? StreamSerialInput.FromLiveStream(Console.OpenStandardInput())
             : StreamSerialInput.FromFile(serialInputFile);
@@ -33,7 +40,14 @@ public sealed class LiveSources : IMachineSources
 
     public IHostEvents CreateHostEvents(IMachineBackend machine, IVcpuBackend vcpu)
     {
-        _events = new LiveHostEvents(_clock, vcpu, () => _input.MayHaveMore, _kickAfter);
+        if (_clock is InstructionClock virtualClock)
+        {
+            _virtualEvents = new VirtualTimeEvents(virtualClock, vcpu, () => _input.MayHaveMore);
+            _input.Arrived += _virtualEvents.NotifyInput;
+            _input.Start();
+            return _virtualEvents;
+        }
+        _events = new LiveHostEvents((HostMonotonicClock)_clock, vcpu, () => _input.MayHaveMore, _kickAfter);
         _input.Arrived += _events.NotifyInput;
         _input.Start();
         return _events;
@@ -44,6 +58,7 @@ public sealed class LiveSources : IMachineSources
     public void Dispose()
     {
         if (_events is not null) _input.Arrived -= _events.NotifyInput;
+        if (_virtualEvents is not null) _input.Arrived -= _virtualEvents.NotifyInput;
         _events?.Dispose();
         _input.Dispose();
     }

@@ -49,7 +49,7 @@ public sealed class PcMachine : IDisposable
 
     /// <summary>Builds a live machine (host clock, stdin or <see cref="PcMachineOptions.SerialInputFile"/>).</summary>
     public static PcMachine Create(PcMachineOptions options, ReadOnlySpan<byte> image, string source) =>
-        Create(options, image, source, new LiveSources(options.SerialInputFile));
+        Create(options, image, source, new LiveSources(options.SerialInputFile, clock: options.Clock));
 
     /// <summary>Builds the machine and loads <paramref name="image"/>; takes ownership of <paramref name="sources"/>.</summary>
     public static PcMachine Create(PcMachineOptions options, ReadOnlySpan<byte> image, string source, IMachineSources sources)

@@ -11,6 +11,8 @@ public sealed record PcMachineOptions
     public string Cmdline { get; init; } = "";
     /// <summary>Initial ramdisk for a Linux kernel; null or empty is none.</summary>
     public byte[]? Initrd { get; init; }
+    /// <summary>Where engine time comes from in a live run (virtual: the software CPU only).</summary>
+    public Engine.Determinism.ClockMode Clock { get; init; } = Engine.Determinism.ClockMode.Host;
     /// <summary>Which CPU backend runs the guest.</summary>
     public CpuBackendChoice Cpu { get; init; } = CpuBackendChoice.Auto;
     /// <summary>The KVM device, where the KVM backend is used.</summary>

@@ -66,6 +66,13 @@ public interface IVcpuBackend
     /// <summary>Sets the retired-instruction count (a restored snapshot's); ignored where the backend does not count.</summary>
     void RestoreInstructionCount(long count);
 
+    /// <summary>
+    /// Ends a run with <see cref="VcpuExitKind.Scheduled"/> when the retired-instruction count
+    /// reaches <paramref name="count"/> (null: no such stop). Only where the backend counts
+    /// instructions (<see cref="InstructionsRetired"/> not null); elsewhere it is never reached.
+    /// </summary>
+    void StopAtInstruction(long? count);
+
     /// <summary>Execution breakpoints a debug setup may hold at once, or null for any number.</summary>
     int? BreakpointLimit { get; }
 

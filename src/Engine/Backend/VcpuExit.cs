@@ -21,6 +21,8 @@ public enum VcpuExitKind
     Interrupted,
     /// <summary>The guest can take an interrupt now (<see cref="IVcpuBackend.RequestInterruptWindow"/>).</summary>
     InterruptWindow,
+    /// <summary>The retired-instruction count reached the one asked for (<see cref="IVcpuBackend.StopAtInstruction"/>): a point every run reaches.</summary>
+    Scheduled,
     /// <summary>The host interrupted the guest for its own reasons; nothing to do.</summary>
     HostInterrupt,
     /// <summary>The backend executed an instruction the host could not, on the VMM's behalf (KVM's emulation fallback); nothing to do.</summary>

@@ -66,6 +66,9 @@ public sealed class KvmMachineVcpu : IVcpuBackend, IDisposable
 
     public void RestoreInstructionCount(long count) { }
 
+    // KVM does not count instructions (no PMU on the hosts vmreplay meets): no such stop.
+    public void StopAtInstruction(long? count) { }
+
     /// <summary>DR0-DR3.</summary>
     public int? BreakpointLimit => 4;
 

@@ -15,11 +15,20 @@ public enum StopKind
     /// </summary>
     Window,
     /// <summary>
+    /// The vCPU stopped at the retired-instruction count the host-events source asked for
+    /// (<see cref="Backend.IVcpuBackend.StopAtInstruction"/>): a point every replay reaches by itself.
+    /// </summary>
+    Scheduled,
+    /// <summary>
     /// The VMM just delivered an interrupt at this stop: the vCPU is at the handler's first
     /// instruction, nothing of it executed. Asked only when <see cref="VcpuRunner.PauseAfterDelivery"/> is set.
     /// </summary>
     Delivered,
 }
 
-/// <summary>Where the run loop is when it asks whether asynchronous work is due: after <paramref name="ExitCount"/> exits.</summary>
-public readonly record struct StopPoint(long ExitCount, StopKind Kind);
+/// <summary>
+/// Where the run loop is when it asks whether asynchronous work is due: after
+/// <paramref name="ExitCount"/> exits, and after <paramref name="Instructions"/> retired
+/// instructions where the backend counts them.
+/// </summary>
+public readonly record struct StopPoint(long ExitCount, StopKind Kind, long? Instructions = null);

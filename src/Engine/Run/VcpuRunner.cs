@@ -80,7 +80,8 @@ public sealed class VcpuRunner
     public long EmulatedInstructions { get; private set; }
 
     /// <summary>The counters that belong to a machine state, as saved in a snapshot.</summary>
-    public RunnerCounters Counters => new(ExitCount, InterruptsDelivered, EmulatedInstructions, _msrs.TscOffset, _vcpu.InstructionsRetired);
+    public RunnerCounters Counters => new(ExitCount, InterruptsDelivered, EmulatedInstructions, _msrs.TscOffset, _vcpu.InstructionsRetired,
+        (_clock as InstructionClock)?.IdleNanoseconds);
 
     /// <summary>
     /// Continues from a restored snapshot taken at the checkpoint after exit
@@ -93,6 +94,7 @@ public sealed class VcpuRunner
         EmulatedInstructions = c.EmulatedInstructions;
         _msrs.TscOffset = c.TscOffset;
         if (c.Instructions is { } retired) _vcpu.RestoreInstructionCount(retired);
+        if (c.IdleNanoseconds is { } idle && _clock is InstructionClock virtualClock) virtualClock.IdleNanoseconds = idle;
         _lastStop = StopKind.Exit;
         // The restored stop is a checkpoint, its instruction complete: no exit has been handled
         // since, and an observer must not take the exit before the restore for this one.
@@ -124,7 +126,7 @@ public sealed class VcpuRunner
                     checkpoints.Reached(ExitCount);
                 }
                 if (!_resumingFromPause && CompleteBeforePause && _lastStop == StopKind.Exit) _vcpu.CompletePendingInstruction();
-                if (!_resumingFromPause && PauseRequested?.Invoke(new StopPoint(ExitCount, _lastStop)) == true)
+                if (!_resumingFromPause && PauseRequested?.Invoke(new StopPoint(ExitCount, _lastStop, _vcpu.InstructionsRetired)) == true)
                 {
                     _vcpu.CompletePendingInstruction();
                     _resumingFromPause = true;
@@ -137,7 +139,7 @@ public sealed class VcpuRunner
                 // exit marks, in code that often computes on unrecordable values (an entropy
                 // pool mixed with interrupts off).
                 bool deferred = _lastStop == StopKind.Interrupted && !_vcpu.InterruptFlag;
-                bool serviced = !deferred && _events.TakeDue(new StopPoint(ExitCount, _lastStop));
+                bool serviced = !deferred && _events.TakeDue(new StopPoint(ExitCount, _lastStop, _vcpu.InstructionsRetired));
                 if (serviced) ServiceAsyncEvents();
                 // Where a replay must reproduce delivery, deliver only at exits and at service
                 // points the host-events source logged; anywhere else the point is not recorded.
@@ -146,7 +148,7 @@ public sealed class VcpuRunner
                     long before = InterruptsDelivered;
                     if (DeliverInterrupt() is { } failed) return failed;
                     if (InterruptsDelivered != before && PauseAfterDelivery
-                        && PauseRequested?.Invoke(new StopPoint(ExitCount, StopKind.Delivered)) == true)
+                        && PauseRequested?.Invoke(new StopPoint(ExitCount, StopKind.Delivered, _vcpu.InstructionsRetired)) == true)
                     {
                         _resumingAfterDelivery = true;
                         return RunOutcome.Paused;
@@ -166,6 +168,9 @@ public sealed class VcpuRunner
                         continue;
                     case VcpuExitKind.InterruptWindow:
                         _lastStop = StopKind.Window;
+                        continue;
+                    case VcpuExitKind.Scheduled:
+                        _lastStop = StopKind.Scheduled;
                         continue;
                 }
                 ExitCount++;
@@ -276,7 +281,7 @@ public sealed class VcpuRunner
             if (_platform.StopRequest is { } stop) return stop;
             if (!_events.WaitIdle(_platform.NextDeadlineNanoseconds))
                 return new RunOutcome(RunOutcomeKind.Halted, 0, "guest halted with interrupts enabled and nothing left to wake it (no timer armed, no more input)");
-            if (_events.TakeDue(new StopPoint(ExitCount, StopKind.Exit))) ServiceAsyncEvents();
+            if (_events.TakeDue(new StopPoint(ExitCount, StopKind.Exit, _vcpu.InstructionsRetired))) ServiceAsyncEvents();
         }
         return null;
     }

@@ -51,6 +51,10 @@ public sealed class SoftVcpu : IVcpuBackend
 
     public void RestoreInstructionCount(long count) => Cpu.InstructionCount = count;
 
+    private long? _stopAt;
+
+    public void StopAtInstruction(long? count) => _stopAt = count;
+
     public int? BreakpointLimit => null;
 
     public DebugExitCause LastDebugStop => _lastDebugStop;
@@ -59,9 +63,12 @@ public sealed class SoftVcpu : IVcpuBackend
     {
         _exit.BeforeRun(Cpu);
         long limit = _debug.SingleStep ? Math.Min(InstructionLimit, Cpu.InstructionCount + 1) : InstructionLimit;
+        if (_stopAt is { } at && at > Cpu.InstructionCount) limit = Math.Min(limit, at);
         var kind = Cpu.Run(limit);
         switch (kind)
         {
+            case ProcessorExitKind.InstructionLimit when Cpu.InstructionCount == _stopAt && !_debug.SingleStep:
+                return _exit.Set(VcpuExitKind.Scheduled);
             case ProcessorExitKind.InstructionLimit when _debug.SingleStep && Cpu.InstructionCount < InstructionLimit:
                 _lastDebugStop = new DebugExitCause(Step: true, 0);
                 return _exit.Set(VcpuExitKind.Debug);

@@ -10,17 +10,22 @@ namespace VmReplay.Recorder.Events;
 /// </summary>
 public static class EventCodec
 {
-    private const byte KExit = 1, KClock = 2, KInput = 3, KService = 4, KForced = 5, KEnd = 6, KForcedWithPageList = 7;
+    private const byte KExit = 1, KClock = 2, KInput = 3, KService = 4, KForced = 5, KEnd = 6, KForcedWithPageList = 7, KScheduled = 8;
 
     public static byte[] Encode(IReadOnlyList<TraceEvent> events)
     {
         var b = new ByteBuffer();
         ulong prevRip = 0;
-        long prevClock = 0;
+        long prevClock = 0, prevScheduled = 0;
         foreach (var e in events)
         {
             switch (e)
             {
+                case ScheduledServiceEvent s:
+                    b.Byte(KScheduled);
+                    b.Var(ZigZag(s.Instructions - prevScheduled));
+                    prevScheduled = s.Instructions;
+                    break;
                 case ExitEvent x:
                     b.Byte(KExit);
                     b.Var(x.Reason);
@@ -77,6 +82,7 @@ public static class EventCodec
     {
         var list = new List<TraceEvent>();
         var r = new ByteReader(data);
+        long prevScheduled = 0;
         ulong prevRip = 0;
         long prevClock = 0;
         while (!r.AtEnd)
@@ -110,6 +116,11 @@ public static class EventCodec
                     break;
                 case KService:
                     list.Add(Service);
+                    break;
+                case KScheduled:
+                    prevScheduled += UnZigZag(r.Var());
+                    if (prevScheduled < 0) throw new FormatException($"scheduled service point at byte {at} has a negative instruction count");
+                    list.Add(new ScheduledServiceEvent(prevScheduled));
                     break;
                 case KForced or KForcedWithPageList:
                     ulong linear = r.Var();

@@ -73,6 +73,16 @@ public sealed record ForcedServiceEvent(ulong LinearRip, ulong[] Registers, ulon
         $"forced service point at {LinearRip:x} (RIP {Registers[16]:x}, memory hash {DirtyHash:x16})";
 }
 
+/// <summary>
+/// Timers and input were serviced where the software CPU stopped by itself at a retired-
+/// instruction count (a kick, or a virtual-time deadline): the count names the point exactly,
+/// and a replay stops there by counting, with no breakpoints or state matching.
+/// </summary>
+public sealed record ScheduledServiceEvent(long Instructions) : TraceEvent
+{
+    public override string Describe() => $"timers and input serviced at instruction {Instructions}";
+}
+
 /// <summary>How the run ended, and hashes of the final state that a replay must reproduce.</summary>
 public sealed record EndEvent(RunOutcomeKind Kind, int ExitStatus, string Message, ulong RegisterHash, ulong MemoryHash) : TraceEvent
 {

@@ -99,7 +99,9 @@ public sealed class PageWalkerTests : IDisposable
         var fetch = T(ctx, kernel + 0x1000, PageAccess.Execute);
         Assert.Equal(PageTranslationStatus.PageFault, fetch.Status);
         Assert.Equal(0x11u, fetch.PageFaultErrorCode); // present | instruction fetch
-        Assert.True(T(ctx with { Efer = EferLme | EferLma }, kernel + 0x1000, PageAccess.Execute).IsValid); // NX ignored without EFER.NXE
+        // Without EFER.NXE, bit 63 is reserved (SDM vol. 3A, 4.5.4): a reserved-bit fault, not an ignored bit.
+        var reserved = T(ctx with { Efer = EferLme | EferLma }, kernel + 0x1000, PageAccess.Execute);
+        Assert.Equal((PageTranslationStatus.PageFault, 0x9u), (reserved.Status, reserved.PageFaultErrorCode)); // present | reserved bit
         Assert.Equal(PageTranslationStatus.NonCanonical, T(ctx, 0x0000_8000_0000_0000).Status);
     }
 

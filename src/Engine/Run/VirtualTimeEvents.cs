@@ -1,0 +1,85 @@
+using VmReplay.Engine.Backend;
+using VmReplay.Engine.Determinism;
+
+namespace VmReplay.Engine.Run;
+
+/// <summary>
+/// Host events when time is the instruction count (<see cref="InstructionClock"/>): a timer
+/// deadline falls due at an exact retired-instruction count, where the vCPU is told to stop; a
+/// halt skips to the next deadline at once. The only host asynchrony left is live input, which
+/// kicks the vCPU (the stop is then logged by its instruction count). No host thread, no timing.
+/// </summary>
+public sealed class VirtualTimeEvents : IHostEvents
+{
+    private readonly InstructionClock _clock;
+    private readonly IVcpuBackend _vcpu;
+    private readonly Func<bool> _inputMayArrive;
+    private readonly object _lock = new();
+    private long? _deadline;
+    private bool _inputArrived;
+
+    /// <param name="clock">The engine clock, bound to <paramref name="vcpu"/>.</param>
+    /// <param name="inputMayArrive">False once the input source is exhausted (EOF); a file's bytes are all there at start.</param>
+    public VirtualTimeEvents(InstructionClock clock, IVcpuBackend vcpu, Func<bool> inputMayArrive)
+    {
+        _clock = clock;
+        _vcpu = vcpu;
+        _inputMayArrive = inputMayArrive;
+        clock.Attach(vcpu);
+    }
+
+    /// <summary>Live input arrived (on the reader's thread): take it at the next stop.</summary>
+    public void NotifyInput()
+    {
+        lock (_lock)
+        {
+            _inputArrived = true;
+            Monitor.PulseAll(_lock);
+        }
+        _vcpu.Kick();
+    }
+
+    /// <summary>Exact interrupt windows are deterministic on a backend that counts instructions.</summary>
+    public bool AllowsInterruptWindow => true;
+
+    public void Arm(long? deadlineNanoseconds, bool interruptBlocked)
+    {
+        _deadline = deadlineNanoseconds;
+        _vcpu.StopAtInstruction(deadlineNanoseconds is { } d ? Math.Max(_clock.InstructionAt(d), (_vcpu.InstructionsRetired ?? 0) + 1) : null);
+    }
+
+    public bool TakeDue(StopPoint stop)
+    {
+        bool due = _deadline is { } d && _clock.ReadNanoseconds() >= d;
+        lock (_lock)
+        {
+            if (_inputArrived)
+            {
+                _inputArrived = false;
+                due = true;
+                _vcpu.DiscardKick();
+            }
+        }
+        return due;
+    }
+
+    public bool WaitIdle(long? deadlineNanoseconds)
+    {
+        if (deadlineNanoseconds is { } d)
+        {
+            _deadline = d;
+            _clock.SkipTo(d);
+            return true;
+        }
+        // Nothing will fall due by itself: only input can wake the guest.
+        lock (_lock)
+        {
+            while (!_inputArrived)
+            {
+                if (!_inputMayArrive()) return false;
+                Monitor.Wait(_lock, 50);
+            }
+            return true;
+        }
+    }
+}
