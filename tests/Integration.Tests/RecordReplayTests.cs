@@ -167,16 +167,33 @@ public sealed class RecordReplayTests : IDisposable
     [Fact]
     public void ATruncatedTraceReplaysUpToItsLastCompleteChunk()
     {
-        RecordAndReplay("hello", "hello.elf");
+        var (record, _) = RecordAndReplay("hello", "hello.elf");
         var bytes = File.ReadAllBytes(Trace("hello"));
         string cut = Trace("cut");
-        File.WriteAllBytes(cut, bytes.AsSpan(0, bytes.Length - 30).ToArray()); // loses the index and part of the last chunk
-        var info = Vmreplay.Run(["info", cut]);
-        Assert.Equal(0, info.ExitCode);
-        Assert.Contains("no", info.Stdout);
+        File.WriteAllBytes(cut, bytes.AsSpan(0, bytes.Length - 30).ToArray()); // loses the trailer and the end of the index
+        long index = BitConverter.ToInt64(bytes, bytes.Length - 8);
+        int chunks;
+        using (var whole = TraceFileReader.Open(Trace("hello"))) chunks = whole.Chunks.Count;
+        string reason = $"read {chunks} complete chunks up to offset {index}; then the file ends inside chunk {chunks} (INDX) at offset {index}";
+
+        var info = Vmreplay.Run(["info", cut, "--json"]);
+        Assert.True(info.ExitCode == 0 && info.Stderr == "", info.Stderr);
+        using (var json = System.Text.Json.JsonDocument.Parse(info.Stdout))
+        {
+            Assert.False(json.RootElement.GetProperty("complete").GetBoolean());
+            Assert.Equal(reason, json.RootElement.GetProperty("incompleteReason").GetString());
+            Assert.Equal(90, json.RootElement.GetProperty("events").GetInt32());
+        }
+        var table = Vmreplay.Run(["info", cut]);
+        Assert.Equal(0, table.ExitCode);
+        Assert.Contains("│ complete   │ no: read ", table.Stdout);
+
+        // Every event is in a complete chunk: the replay runs to the recorded end.
         var replay = Vmreplay.Run(["replay", cut]);
-        Assert.Contains("incomplete", replay.Stderr);
-        Assert.NotEqual(4, replay.ExitCode);
+        Assert.True(replay.ExitCode == record.ExitCode, replay.Stderr);
+        Assert.Equal(record.Stdout, replay.Stdout);
+        Assert.StartsWith($"vmreplay: {cut} is incomplete ({reason}); replaying up to its last complete chunk\n", replay.Stderr);
+        Assert.Contains("vmreplay: replay matched 90 events", replay.Stderr);
     }
 
     /// <summary>Copies a trace with the first event <paramref name="change"/> rewrites (valid CRCs); returns its index, or -1.</summary>

@@ -21,7 +21,7 @@ public static partial class VmmFaultCapture
     private const int MaxFrames = 64;
 
     // createdump writes about 4 ms per MiB here, so a heap dump stays near 2 s.
-    private const long HeapDumpBudget = 512L << 20;
+    internal const long HeapDumpBudget = 512L << 20;
 
     private static readonly TimeSpan DumpTimeout = TimeSpan.FromSeconds(5);
 
@@ -29,15 +29,17 @@ public static partial class VmmFaultCapture
     private static readonly Lock Gate = new();
 
     /// <summary>Never throws: if the stacks cannot be read, the record says why.</summary>
-    public static VmmFault Capture(Exception e) => Capture(e, HeapDumpBudget);
+    public static VmmFault Capture(Exception e) => Capture(e, HeapDumpBudget, DumpTimeout);
 
-    internal static VmmFault Capture(Exception e, long heapDumpBudget)
+    /// <param name="heapDumpBudget">The most private memory the VMM may have for the dump to include the heap.</param>
+    /// <param name="dumpTimeout">How long the dump may take before the record says it timed out instead.</param>
+    internal static VmmFault Capture(Exception e, long heapDumpBudget, TimeSpan dumpTimeout)
     {
         IReadOnlyList<VmmThreadStack> threads = [];
         string? error = null;
         try
         {
-            lock (Gate) threads = ReadThreads(heapDumpBudget);
+            lock (Gate) threads = ReadThreads(heapDumpBudget, dumpTimeout);
         }
         catch (Exception ce)
         {
@@ -46,7 +48,7 @@ public static partial class VmmFaultCapture
         return new VmmFault(e.GetType().FullName ?? e.GetType().Name, e.Message, e.ToString(), threads, error);
     }
 
-    private static List<VmmThreadStack> ReadThreads(long heapDumpBudget)
+    private static List<VmmThreadStack> ReadThreads(long heapDumpBudget, TimeSpan dumpTimeout)
     {
         // ClrMD reads the runtime's version as 0.0 from a Linux dump, so it cannot pick the DAC
         // itself; the matching one ships beside the runtime.
@@ -56,7 +58,7 @@ public static partial class VmmFaultCapture
         string path = Path.GetTempFileName();
         try
         {
-            WriteDump(path, withHeap ? DumpType.WithHeap : DumpType.Normal);
+            WriteDump(path, withHeap ? DumpType.WithHeap : DumpType.Normal, dumpTimeout);
             // No symbol paths: everything ClrMD needs is in the dump or on this machine, and a VMM
             // that just failed should not wait on a symbol server.
             using var target = DataTarget.LoadDump(path, new DataTargetOptions { SymbolPaths = [] });
@@ -83,17 +85,17 @@ public static partial class VmmFaultCapture
         }
     }
 
-    private static void WriteDump(string path, DumpType type)
+    private static void WriteDump(string path, DumpType type, TimeSpan timeout)
     {
         using var silence = new SilencedStdio();
         // On another thread so that a hung dump costs a timeout, not the caller; the caller's stack
         // is then short too.
         var dump = Task.Run(() => new DiagnosticsClient(Environment.ProcessId).WriteDump(type, path, logDumpGeneration: false));
-        if (Task.WaitAny([dump], DumpTimeout) < 0)
+        if (Task.WaitAny([dump], timeout) < 0)
         {
             // createdump may still create the file after the caller's cleanup.
             _ = dump.ContinueWith(_ => File.Delete(path), TaskScheduler.Default);
-            throw new TimeoutException($"the process dump took longer than {DumpTimeout.TotalSeconds:0} s");
+            throw new TimeoutException($"the process dump took longer than {timeout.TotalSeconds:0.###} s");
         }
         dump.GetAwaiter().GetResult();
     }
