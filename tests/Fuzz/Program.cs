@@ -2,13 +2,15 @@ using System.Diagnostics;
 using SharpFuzz;
 using VmReplay.Fuzz;
 
-// vmreplay-fuzz trace|rsp         one input on stdin, run under afl-fuzz (SharpFuzz): tests/Fuzz/run
+// vmreplay-fuzz trace|rsp         one input on stdin, run under afl-fuzz (SharpFuzz): tests/Fuzz/run;
+//                                 trace makes every chunk's CRC right first
 // vmreplay-fuzz corpus            writes the hostile traces under 1 MB and the client streams into tests/Fuzz/Corpus
 // vmreplay-fuzz large DIR         writes the hostile traces over 1 MB into DIR
 // vmreplay-fuzz measure FILE...   runs the trace target on each file and prints its time and allocation
 return args switch
 {
-    ["trace"] => Fuzz(data => TraceTarget.Run(data)),
+    // CRCs are made right first: AFL's mutations should reach the decoders behind them.
+    ["trace"] => Fuzz(data => TraceTarget.Run(TraceBytes.WithCrcsFixed(data))),
     ["rsp"] => Fuzz(data => RspTarget.Run(data)),
     ["corpus"] => WriteCorpus(),
     ["large", var dir] => WriteLarge(dir),

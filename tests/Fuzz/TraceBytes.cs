@@ -77,6 +77,27 @@ public static class TraceBytes
         return bytes;
     }
 
+    /// <summary>
+    /// <paramref name="trace"/> with the CRC of every chunk that lies whole in it, from the first
+    /// on, made right: a coverage-guided fuzzer's mutations then reach the payload decoders
+    /// instead of stopping at the checksum.
+    /// </summary>
+    public static byte[] WithCrcsFixed(byte[] trace)
+    {
+        var fixedUp = (byte[])trace.Clone();
+        long at = TraceFormat.FileHeaderSize;
+        while (at + TraceFormat.ChunkHeaderSize <= fixedUp.Length)
+        {
+            uint length = BinaryPrimitives.ReadUInt32LittleEndian(fixedUp.AsSpan((int)at + 4));
+            long end = at + TraceFormat.ChunkHeaderSize + length;
+            if (end + TraceFormat.ChunkCrcSize > fixedUp.Length) break;
+            uint crc = Crc32C.Compute(fixedUp.AsSpan((int)at, (int)(end - at)));
+            BinaryPrimitives.WriteUInt32LittleEndian(fixedUp.AsSpan((int)end), crc);
+            at = end + TraceFormat.ChunkCrcSize;
+        }
+        return fixedUp;
+    }
+
     /// <summary>Index entry <paramref name="entry"/>'s file offset set to <paramref name="offset"/>.</summary>
     public static Func<byte[], byte[]> IndexOffset(int entry, long offset) => payload =>
     {
