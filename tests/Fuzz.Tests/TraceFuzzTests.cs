@@ -8,8 +8,8 @@ namespace VmReplay.Fuzz.Tests;
 public sealed class TraceFuzzTests(ITestOutputHelper output)
 {
     [Theory]
-    [InlineData(1, 25000)]
-    [InlineData(2, 25000)]
+    [InlineData(1, 20000)]
+    [InlineData(2, 20000)]
     public void MutatedTracesReadOrAreRefusedInOneLine(int seed, int inputs)
     {
         var corpus = Corpus.Load("trace");
