@@ -24,8 +24,11 @@ public static class GuestLoader
     /// Places the image in <paramref name="memory"/> and sets <paramref name="entry"/> to the state
     /// the guest starts in; nothing here depends on the backend.
     /// </summary>
-    internal static LoadedImage Load(GuestMemory memory, VcpuState entry, ReadOnlySpan<byte> image, string source, string cmdline, ReadOnlySpan<byte> initrd) =>
-        CheckBootable(image, source, initrd) switch
+    internal static LoadedImage Load(GuestMemory memory, VcpuState entry, ReadOnlySpan<byte> image, string source, string cmdline, ReadOnlySpan<byte> initrd)
+    {
+        var format = CheckBootable(image, source, initrd);
+        BiosDataArea.Write(memory);
+        return format switch
         {
             BootImageFormat.Multiboot => MultibootLoader.Load(memory, entry, image, source, cmdline),
             BootImageFormat.Elf64 => Elf64LongModeLoader.Load(memory, entry, image, source, cmdline),
@@ -33,6 +36,7 @@ public static class GuestLoader
             BootImageFormat.LinuxPvh => PvhLoader.Load(memory, entry, image, source, cmdline, initrd),
             _ => BootSectorLoader.Load(memory, entry, image, source),
         };
+    }
 
     /// <summary>
     /// Detects the format and checks what can be checked before a VM exists: an initrd only
