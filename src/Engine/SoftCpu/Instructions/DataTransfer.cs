@@ -50,6 +50,14 @@ internal static unsafe class DataTransfer
                     or Mnemonic.Lfence or Mnemonic.Sfence or Mnemonic.Mfence:
                     t.Add(code, &Nothing);
                     break;
+                // 0F 18-0F 1F is the hint-NOP space: a processor without the feature that gave an
+                // encoding there its meaning runs it as a NOP, and this one offers none of them.
+                // CET put RDSSP there so that software can run it to learn that shadow stacks are
+                // off (Xen does at boot, where a #UD is fatal). INCSSP, outside it, stays #UD.
+                case Mnemonic.Reservednop when !s.EndsWith("_0F0D", StringComparison.Ordinal):
+                case Mnemonic.Rdsspd or Mnemonic.Rdsspq or Mnemonic.Cldemote or Mnemonic.Prefetchit0 or Mnemonic.Prefetchit1:
+                    t.Add(code, &Nothing);
+                    break;
             }
         }
     }
