@@ -12,6 +12,9 @@ namespace VmReplay.Engine.Boot;
 internal static class MultibootLoader
 {
     private const ulong GdtAddress = 0x500;
+    // The specification leaves ESP undefined, but GRUB and QEMU hand over their own stack in low
+    // memory, and kernels that call into C before setting one up rely on it (beginOS does).
+    private const ulong StackTop = 0x9F000;
 
     // Flags 0-15 are requirements; a loader must refuse the ones it cannot meet.
     private const uint Supported = MultibootHeader.FlagPageAlign | MultibootHeader.FlagMemoryInfo;
@@ -62,7 +65,7 @@ internal static class MultibootLoader
         entry.Sregs.Cr0 = 0x11; // PE | ET
         entry.Sregs.Cr4 = 0;
         entry.Sregs.Efer = 0;
-        entry.Regs = new() { Rax = MultibootInfoWriter.BootloaderMagic, Rbx = info, Rip = entryPoint, Rflags = 0x2 };
+        entry.Regs = new() { Rax = MultibootInfoWriter.BootloaderMagic, Rbx = info, Rsp = StackTop, Rip = entryPoint, Rflags = 0x2 };
         return new LoadedImage(BootImageFormat.Multiboot, entryPoint, low, high);
     }
 

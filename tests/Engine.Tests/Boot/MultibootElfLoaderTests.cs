@@ -65,6 +65,20 @@ public sealed class MultibootElfLoaderTests : IDisposable
     }
 
     [Fact]
+    public void TheKernelCanCallBeforeSettingUpAStack()
+    {
+        // call next; next: pop eax; out 0x80, eax; hlt: the return address comes back through the stack.
+        var elf = new SyntheticMultibootElf { Code = [0xE8, 0, 0, 0, 0, 0x58, 0xE7, 0x80, 0xF4] };
+        Load(elf);
+        Assert.InRange(_entry.Regs.Rsp, 0x10000UL, PcMemoryMap.ConventionalEnd);
+        var cpu = new Processor(_memory, SoftCpuModel.Build());
+        cpu.LoadState(_entry);
+
+        Assert.Equal(ProcessorExitKind.PortOut, cpu.Run(100));
+        Assert.Equal(0x100000u + SyntheticMultibootElf.HeaderSize + 5, BitConverter.ToUInt32(cpu.Exit.Data));
+    }
+
+    [Fact]
     public void AnEntryNoSegmentHoldsIsTakenAsItIs()
     {
         // A higher-half ELF32 whose e_entry is already physical, as kernels written for QEMU's -kernel have it.
