@@ -1,6 +1,7 @@
 using System.Buffers.Binary;
 using System.Text.Json.Nodes;
 using VmReplay.Recorder.Events;
+using VmReplay.Recorder.Faults;
 using VmReplay.Recorder.Format;
 using ZstdSharp;
 
@@ -45,6 +46,10 @@ public static class HostileTraces
         // The most events a reader accepts in 1 MB: batches of 16384 service events, each as
         // small as the expansion limit lets it be (the frame padded with a skippable frame).
         ("event-most-events-in-1-mb", () => MostEvents(valid, 1 << 20)),
+        // A VMM fault record (FALT) of about 1 MB: one long message, and stacks of 35,000 lines.
+        ("fault-record-1-mb-message", () => WithFault(valid, new VmmFault("X", new string('m', 1_000_000), "s", [], null))),
+        ("fault-record-35000-lines", () => WithFault(valid, new VmmFault("X", "m", string.Join("\n", Enumerable.Repeat("at A.B()", 20_000)),
+            [new VmmThreadStack(1, 2, "t", Enumerable.Range(0, 15_000).Select(i => $"Frame{i}()").ToList())], null))),
         ("snapshot-300000-pages-without-data", () => TraceBytes.ReplaceLast(
             Header(valid, h => h["MemorySize"] = 300_000L * 4096), ChunkType.Snapshot, p => Snapshot(p, 300_000, Pages(300_000)))),
     ];
@@ -67,6 +72,14 @@ public static class HostileTraces
         int end = chunks.FindIndex(c => c.Type == ChunkType.Modes);
         if (end < 0) end = chunks.Count;
         chunks.InsertRange(end, Enumerable.Range(0, batches).Select(i => new RawChunk(ChunkType.Events, padded, (ulong)i * perBatch)));
+        return TraceBytes.Build(chunks);
+    }
+
+    /// <summary><paramref name="valid"/> with <paramref name="fault"/> recorded before its last chunk, as a recorder that failed writes it.</summary>
+    public static byte[] WithFault(byte[] valid, VmmFault fault)
+    {
+        var chunks = TraceBytes.Chunks(valid);
+        chunks.Insert(chunks.Count - 1, new RawChunk(ChunkType.Fault, fault.ToJson(), 0));
         return TraceBytes.Build(chunks);
     }
 

@@ -79,6 +79,23 @@ public sealed class HostileTraceCommandTests : IDisposable
         AssertRefused(Vmreplay.Run(["replay", path, "--to", "88"], cpu: "soft"), path, refusal, "replay --to 88");
     }
 
+    /// <summary>A fault record of about 1 MB: the table shows an excerpt (laying out all of it took info 3.4 s), --json all of it.</summary>
+    [Theory]
+    [InlineData("fault-record-1-mb-message", "… (999703 more", 1_000_000)]
+    [InlineData("fault-record-35000-lines", "… (34802 more lines; info --json shows them all)", 1)]
+    public void InfoShowsAnExcerptOfALongFaultRecordAndJsonAllOfIt(string name, string cut, int messageLength)
+    {
+        string path = PathOf(name);
+        var table = Vmreplay.Run(["info", path]);
+        Assert.True(table.ExitCode == 0 && table.Stderr == "", table.Stderr);
+        Assert.Contains(cut, table.Stdout);
+        Assert.True(table.Stdout.Length < 64 << 10, $"{table.Stdout.Length} characters of table");
+        var json = Vmreplay.Run(["info", path, "--json"]);
+        Assert.Equal(0, json.ExitCode);
+        using var document = JsonDocument.Parse(json.Stdout);
+        Assert.Equal(messageLength, document.RootElement.GetProperty("vmmFault").GetProperty("Message").GetString()!.Length);
+    }
+
     [Theory]
     [InlineData("index-entry-offset-minus-1", "entry 2 gives offset -1: outside the chunks, which lie in 16..{0}")]
     [InlineData("index-entry-offset-7fffffffffffffff", "entry 2 gives offset 9223372036854775807: outside the chunks, which lie in 16..{0}")]
