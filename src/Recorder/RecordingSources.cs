@@ -19,7 +19,8 @@ public sealed class RecordingSources : IMachineSources
         _live = live;
         _writer = writer;
         RecordingClock = new RecordingClock(live.Clock, writer);
-        Clock = RecordingClock;
+        // A virtual clock is not recorded: a replay computes the same readings from the instruction count.
+        Clock = live.Clock is InstructionClock ? live.Clock : RecordingClock;
         SerialInput = new RecordingSerialInput(live.SerialInput, writer);
     }
 

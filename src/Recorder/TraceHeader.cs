@@ -39,6 +39,16 @@ public sealed record TraceHeader
 
     /// <summary>The CPU backend that recorded ("kvm" or "soft"); traces from before format version 3 are KVM recordings.</summary>
     public string Backend { get; init; } = "kvm";
+
+    /// <summary>
+    /// Where guest time came from: "host" (every reading is in the trace) or "virtual" (the
+    /// instruction count, <see cref="NanosecondsPerInstruction"/> per instruction: nothing recorded).
+    /// </summary>
+    public string Clock { get; init; } = "host";
+
+    /// <summary>Guest nanoseconds per retired instruction of a virtual clock; null with host time.</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public long? NanosecondsPerInstruction { get; init; }
     public required CpuidLeaf[] CpuModel { get; init; }
     public string Recorder { get; init; } = "vmreplay";
 

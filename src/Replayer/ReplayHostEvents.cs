@@ -1,4 +1,5 @@
 using VmReplay.Engine.Backend;
+using VmReplay.Engine.Determinism;
 using VmReplay.Engine.Memory;
 using VmReplay.Engine.Run;
 using VmReplay.Engine.Vm;
@@ -121,7 +122,16 @@ public sealed class ReplayHostEvents(EventCursor events, IVcpuBackend vcpu, Dirt
         else SetMode(false, forced, _userBreakpoints);
     }
 
-    public bool WaitIdle(long? deadlineNanoseconds) => events.Peek() is ServiceEvent;
+    /// <summary>The engine clock when it is the instruction count: a halt skips it to the next deadline, as the recording's did.</summary>
+    public InstructionClock? VirtualClock { get; init; }
+
+    public bool WaitIdle(long? deadlineNanoseconds)
+    {
+        if (events.Peek() is not ServiceEvent) return false;
+        // The recording skipped to the deadline whenever there was one (VirtualTimeEvents.WaitIdle).
+        if (VirtualClock is { } clock && deadlineNanoseconds is { } deadline) clock.SkipTo(deadline);
+        return true;
+    }
 
     /// <summary>
     /// Whether <paramref name="stop"/> is the recorded point the next event names by its

@@ -73,9 +73,23 @@ public sealed class ReplaySession : IDisposable
         {
             MemorySize = h.MemorySize, VcpuCount = h.VcpuCount, Cmdline = h.Cmdline, Initrd = trace.Initrd, KvmPath = kvmPath, SerialOutput = serialOutput,
             Cpu = ReplayBackend.Choose(h, cpu),
+            // The guest sees the CPU it was recorded with, on either backend.
+            CpuModel = h.CpuModel.Select(l => new CpuidEntry(l.Function, l.Index, l.Eax, l.Ebx, l.Ecx, l.Edx)).ToArray(),
+            TscUnrecorded = h.Backend != CpuBackendKind.Soft.Name(),
         };
         var sources = new ReplaySources(trace);
-        var machine = PcMachine.Create(options, trace.Image, h.GuestName, sources);
+        var session = Create(trace, options, sources);
+        // The machine starts from the recorded start state, not from what this build's loader
+        // makes of the image: a loader that learnt something since (a BIOS data area field)
+        // must not change what an older recording replays.
+        if (trace.Snapshots.Count > 0 && (long)trace.Snapshots[0].FirstEvent == 0)
+            session.Restore(0, counted: false);
+        return session;
+    }
+
+    private static ReplaySession Create(TraceReader trace, PcMachineOptions options, ReplaySources sources)
+    {
+        var machine = PcMachine.Create(options, trace.Image, trace.Header.GuestName, sources);
         return new ReplaySession(trace, machine, sources);
     }
 
@@ -343,9 +357,11 @@ public sealed class ReplaySession : IDisposable
     /// Restores snapshot <paramref name="number"/>: its full base, then every incremental one up to
     /// it. Restoring the snapshot restored last rewrites only the pages written since.
     /// </summary>
-    public void Restore(int number)
+    public void Restore(int number) => Restore(number, counted: true);
+
+    private void Restore(int number, bool counted)
     {
-        long at = _restorer.Restore(number);
+        long at = _restorer.Restore(number, counted);
         Outcome = null;
         Position = new ReplayPosition(at, 0);
         _timeline.StandAt(at);

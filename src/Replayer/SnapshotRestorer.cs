@@ -48,7 +48,7 @@ internal sealed class SnapshotRestorer
     /// Restores snapshot <paramref name="number"/>: its full base, then every incremental one up to
     /// it. Returns the snapshot's event index, where the replay goes on from.
     /// </summary>
-    public long Restore(int number)
+    public long Restore(int number, bool counted = true)
     {
         var memory = _machine.Memory;
         if (_image?.Number == number && _writtenSinceRestore is not null)
@@ -68,7 +68,7 @@ internal sealed class SnapshotRestorer
         host.Restored();
         _sources.Events.Reset(_trace.Events(target.EventIndex), target.EventIndex);
         _verifier.ContinueAfter(number);
-        Restores++;
+        if (counted) Restores++;
         return target.EventIndex;
     }
 

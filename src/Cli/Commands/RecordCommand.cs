@@ -147,6 +147,8 @@ internal static class RecordCommand
             HostKernel = kernel,
             HostCapabilities = profile.HostCapabilities,
             Backend = profile.Kind.Name(),
+            Clock = options.Clock == Engine.Determinism.ClockMode.Virtual ? "virtual" : "host",
+            NanosecondsPerInstruction = options.Clock == Engine.Determinism.ClockMode.Virtual ? Engine.Determinism.InstructionClock.DefaultNanosecondsPerInstruction : null,
             CpuModel = profile.CpuModel.Select(CpuidLeaf.From).ToArray(),
         };
     }

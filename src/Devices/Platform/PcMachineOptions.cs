@@ -17,6 +17,10 @@ public sealed record PcMachineOptions
     public CpuBackendChoice Cpu { get; init; } = CpuBackendChoice.Auto;
     /// <summary>The KVM device, where the KVM backend is used.</summary>
     public string KvmPath { get; init; } = KvmSystem.DefaultPath;
+    /// <summary>The CPUID leaves the guest must see (a replay's recorded model); null: the backend's own.</summary>
+    public IReadOnlyList<Engine.Backend.CpuidEntry>? CpuModel { get; init; }
+    /// <summary>RDTSC values were never recorded (a KVM recording replayed on the software CPU).</summary>
+    public bool TscUnrecorded { get; init; }
     /// <summary>The software CPU stops the run after this many instructions (a runaway guest); no limit by default.</summary>
     public long? MaxInstructions { get; init; }
     /// <summary>File the guest reads from COM1; null reads the host's stdin.</summary>

@@ -11,4 +11,17 @@ public sealed record MachineBackendOptions
 
     /// <summary>Keep a log of the pages the guest writes, for recording and replay.</summary>
     public bool DirtyLogging { get; init; }
+
+    /// <summary>
+    /// The CPUID leaves the guest must see (a replay gives the recorded model back); null: the
+    /// backend's own model. A backend that cannot present it refuses with one line.
+    /// </summary>
+    public IReadOnlyList<CpuidEntry>? CpuModel { get; init; }
+
+    /// <summary>
+    /// RDTSC values were not recorded (a recording made on KVM): the software CPU then answers
+    /// RDTSC itself, deterministically, instead of asking the VMM (whose answer would be an
+    /// exit the recording does not have).
+    /// </summary>
+    public bool TscUnrecorded { get; init; }
 }

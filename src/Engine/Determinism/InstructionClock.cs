@@ -8,7 +8,7 @@ namespace VmReplay.Engine.Determinism;
 /// (a halt jumps to the next timer deadline). Nothing in it comes from the host, so a run is
 /// the same every time and a recording needs to store no clock readings.
 /// </summary>
-public sealed class InstructionClock : IEngineClock
+public sealed class InstructionClock : IVirtualClock
 {
     private IVcpuBackend? _vcpu;
 

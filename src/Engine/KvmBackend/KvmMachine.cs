@@ -108,17 +108,49 @@ public sealed class KvmMachine : IMachineBackend
         Kvm.EnableCap(KvmCap.X86UserSpaceMsr, UserSpaceMsrReasons);
         Kvm.SetMsrFilterToUserspace(Cpu.MsrModel.FilteredToUserspace);
 
+        if (options.CpuModel is { } recorded) RequireHostHas(recorded);
         for (int id = 0; id < options.VcpuCount; id++)
         {
             var kv = Kvm.CreateVcpu(id);
             var vcpu = new KvmMachineVcpu(kv, Kvm.System, Memory);
-            kv.SetCpuid(KvmBackend.CpuModel.Build(SupportedCpuid, id, options.VcpuCount));
+            kv.SetCpuid(options.CpuModel is { } model ? ForVcpu(model, id) : KvmBackend.CpuModel.Build(SupportedCpuid, id, options.VcpuCount));
             // Application processors wait for INIT/SIPI, as on a PC. There is no local APIC to
             // send those yet (and KVM refuses other MP states without an in-kernel irqchip), so
             // the run loop simply never enters them.
             _vcpus.Add(vcpu);
         }
     }
+
+    // The feature leaves a replay checks: a recorded model may only ask for what this host's KVM offers.
+    private static readonly (uint Leaf, uint Subleaf)[] FeatureLeaves = [(1, 0), (7, 0), (0x8000_0001, 0)];
+
+    private void RequireHostHas(IReadOnlyList<CpuidEntry> recorded)
+    {
+        var host = KvmBackend.CpuModel.Build(SupportedCpuid, 0, 1);
+        foreach (var (leaf, sub) in FeatureLeaves)
+        {
+            var want = recorded.FirstOrDefault(e => e.Function == leaf && e.Index == sub);
+            var have = host.FirstOrDefault(e => e.Function == leaf && e.Index == sub);
+            uint[] w = [want.Ecx, want.Edx, want.Ebx], h = [have.Ecx, have.Edx, have.Ebx];
+            string[] names = ["ECX", "EDX", "EBX"];
+            for (int r = 0; r < 3; r++)
+            {
+                if (leaf == 1 && r == 2) continue; // leaf 1 EBX is APIC id and counts, not features
+                uint missing = w[r] & ~h[r];
+                if (missing != 0)
+                    throw new BackendUnavailableException($"the trace's CPU model asks for CPUID leaf {leaf:x} {names[r]} bits {missing:x8}, which this host's KVM does not offer: replay it with --cpu soft or on a host like the recording one");
+            }
+        }
+    }
+
+    // The recorded model is vCPU 0's: each vCPU gets its own initial APIC id in leaf 1 EBX[31:24].
+    private static KvmCpuidEntry2[] ForVcpu(IReadOnlyList<CpuidEntry> model, int id) =>
+        model.Select(e => new KvmCpuidEntry2
+        {
+            Function = e.Function, Index = e.Index, Eax = e.Eax, Ecx = e.Ecx, Edx = e.Edx,
+            Ebx = e.Function == 1 ? (e.Ebx & 0x00FF_FFFF) | ((uint)id << 24) : e.Ebx,
+            Flags = model.Count(x => x.Function == e.Function) > 1 || e.Index != 0 ? 1u : 0u, // KVM_CPUID_FLAG_SIGNIFCANT_INDEX
+        }).ToArray();
 
     /// <summary>
     /// Warns when this host's KVM lets the guest see CPUID features the model hides (some hosts

@@ -81,7 +81,7 @@ public sealed class VcpuRunner
 
     /// <summary>The counters that belong to a machine state, as saved in a snapshot.</summary>
     public RunnerCounters Counters => new(ExitCount, InterruptsDelivered, EmulatedInstructions, _msrs.TscOffset, _vcpu.InstructionsRetired,
-        (_clock as InstructionClock)?.IdleNanoseconds);
+        (_clock as IVirtualClock)?.IdleNanoseconds);
 
     /// <summary>
     /// Continues from a restored snapshot taken at the checkpoint after exit
@@ -94,7 +94,7 @@ public sealed class VcpuRunner
         EmulatedInstructions = c.EmulatedInstructions;
         _msrs.TscOffset = c.TscOffset;
         if (c.Instructions is { } retired) _vcpu.RestoreInstructionCount(retired);
-        if (c.IdleNanoseconds is { } idle && _clock is InstructionClock virtualClock) virtualClock.IdleNanoseconds = idle;
+        if (c.IdleNanoseconds is { } idle && _clock is IVirtualClock virtualClock) virtualClock.IdleNanoseconds = idle;
         _lastStop = StopKind.Exit;
         // The restored stop is a checkpoint, its instruction complete: no exit has been handled
         // since, and an observer must not take the exit before the restore for this one.

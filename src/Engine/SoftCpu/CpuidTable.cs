@@ -20,6 +20,11 @@ public sealed class CpuidTable
         MaxExtended = _leaves.TryGetValue((0x8000_0000, 0), out var e) ? e.Eax : 0;
     }
 
+    /// <summary>A table from a recorded model's leaves; a leaf listed with several subleaves is indexed by ECX.</summary>
+    public static CpuidTable From(IReadOnlyList<Backend.CpuidEntry> entries) =>
+        new(entries.Select(e => (e.Function, e.Index, e.Eax, e.Ebx, e.Ecx, e.Edx)),
+            entries.GroupBy(e => e.Function).Where(g => g.Count() > 1 || g.Any(e => e.Index != 0)).Select(g => g.Key));
+
     public uint MaxBasic { get; }
     public uint MaxExtended { get; }
 

@@ -40,4 +40,14 @@ public sealed unsafe partial class Processor
 
     /// <summary>Instructions retired since the processor was created (or since the count was restored).</summary>
     public long InstructionCount { get; internal set; }
+
+    /// <summary>
+    /// Whether RDTSC asks the VMM (an exit answered from the engine clock, which a recording
+    /// logs). Off for a replay of a recording made on KVM, which never saw those exits: RDTSC
+    /// then reads <see cref="LocalTsc"/>.
+    /// </summary>
+    public bool TscExits { get; set; } = true;
+
+    /// <summary>The TSC the processor answers by itself: 10 per retired instruction, the virtual clock's rate.</summary>
+    internal ulong LocalTsc => (ulong)InstructionCount * 10;
 }

@@ -30,9 +30,9 @@ public sealed class SoftMachine : IMachineBackend
         if (options.VcpuCount < 1 || options.VcpuCount > 64)
             throw new ArgumentException($"--vcpus must be between 1 and 64 (got {options.VcpuCount})");
         var memory = GuestMemory.CreatePcLayout(options.MemorySize);
-        var cpuid = SoftCpuModel.Build();
+        var cpuid = options.CpuModel is { } model ? CpuidTable.From(model) : SoftCpuModel.Build();
         var vcpus = new SoftVcpu[options.VcpuCount];
-        for (int i = 0; i < vcpus.Length; i++) vcpus[i] = new SoftVcpu(i, new Processor(memory, cpuid));
+        for (int i = 0; i < vcpus.Length; i++) vcpus[i] = new SoftVcpu(i, new Processor(memory, cpuid) { TscExits = !options.TscUnrecorded });
         return new SoftMachine(memory, cpuid, vcpus, options.DirtyLogging);
     }
 

@@ -206,7 +206,9 @@ public sealed class ReplayDebugTarget(ReplaySession session, TraceReader trace, 
     {
         var here = _executor.Position;
         var next = session.Sources.Events.Peek();
-        return $"at event {here.Event} + {here.Instructions} instructions (after exit {session.Machine.Counters.ExitCount}); " +
+        // A backend that counts instructions also gives the exact instruction count.
+        string retired = session.Machine.Vcpu.InstructionsRetired is { } n ? $", instruction {n}" : "";
+        return $"at event {here.Event} + {here.Instructions} instructions (after exit {session.Machine.Counters.ExitCount}{retired}); " +
                $"next event {session.Sources.Events.Position}: {next?.Describe() ?? "none (end of the recording)"}\n";
     }
 

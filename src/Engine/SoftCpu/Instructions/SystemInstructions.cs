@@ -136,6 +136,13 @@ internal static unsafe class SystemInstructions
     private static bool Rdtsc(Processor c, ref DecodedInstruction d)
     {
         if ((c.Cr4 & Processor.Cr4Tsd) != 0 && c.ProtectedMode && c.Cpl != 0) throw Processor.Gp();
+        if (!c.TscExits)
+        {
+            ulong tsc = c.LocalTsc;
+            c.R(Processor.Rax) = (uint)tsc;
+            c.R(Processor.Rdx) = tsc >> 32;
+            return true;
+        }
         return c.ExitBeforeCompletion(ref d, ProcessorExitKind.MsrRead, 0x10, 8, &CompleteRdmsr);
     }
 
