@@ -23,8 +23,9 @@ public sealed class LiveSources : IMachineSources
     public LiveSources(string? serialInputFile, long kickAfterNanoseconds = LiveHostEvents.DefaultKickAfterNanoseconds, ClockMode clock = ClockMode.Host)
     {
         _kickAfter = kickAfterNanoseconds;
-        // The RTC's base is the one wall-clock reading either way; a recording stores it.
-        _clock = clock == ClockMode.Virtual ? new InstructionClock(DateTime.UtcNow) : new HostMonotonicClock();
+        // With host time the RTC starts from the one wall-clock reading (a recording stores it);
+        // a virtual clock starts from a fixed date, so that two runs are the same run.
+        _clock = clock == ClockMode.Virtual ? new InstructionClock(InstructionClock.WallClockEpoch) : new HostMonotonicClock();
         _input = serialInputFile is null
             ? StreamSerialInput.FromLiveStream(Console.OpenStandardInput())
             : StreamSerialInput.FromFile(serialInputFile);

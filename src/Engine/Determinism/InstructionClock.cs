@@ -32,6 +32,9 @@ public sealed class InstructionClock : IVirtualClock
 
     public DateTime WallClockBase { get; }
 
+    /// <summary>Where a virtual clock's wall-clock time (the RTC) starts: 2000-01-01 00:00:00 UTC, the same in every run.</summary>
+    public static readonly DateTime WallClockEpoch = new(2000, 1, 1, 0, 0, 0, DateTimeKind.Utc);
+
     public long NanosecondsPerInstruction { get; }
 
     /// <summary>Guest time skipped while halted (part of the machine's state: a snapshot keeps it).</summary>
