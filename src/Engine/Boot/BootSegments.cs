@@ -23,11 +23,12 @@ internal static class BootSegments
 
     /// <summary>
     /// Linux's boot selectors, __BOOT_CS and __BOOT_DS (GDT entries 2 and 3, arch/x86/include/asm/segment.h):
-    /// the 64-bit boot protocol requires CS = 0x10 and DS/ES/SS = 0x18 in a GDT that holds them.
+    /// the 32- and 64-bit boot protocols require CS = 0x10 and DS/ES/SS = 0x18 in a GDT that holds them.
     /// </summary>
     internal const ushort LinuxBootCodeSelector = 0x10, LinuxBootDataSelector = 0x18;
 
     internal static KvmSegment LinuxBootCode64() => Code64() with { Selector = LinuxBootCodeSelector };
+    internal static KvmSegment LinuxBootCode32() => FlatCode32() with { Selector = LinuxBootCodeSelector };
     internal static KvmSegment LinuxBootData() => FlatData32() with { Selector = LinuxBootDataSelector };
 
     /// <summary>
@@ -40,9 +41,9 @@ internal static class BootSegments
     internal static KvmDtable WriteGdt(GuestMemory memory, ulong address) =>
         Write(memory, address, [0, Encode(FlatCode32()), Encode(FlatData32()), Encode(Code64())]);
 
-    /// <summary>Writes the GDT of Linux's 64-bit boot protocol (null, unused, __BOOT_CS code64, __BOOT_DS flat data).</summary>
-    internal static KvmDtable WriteLinuxBootGdt(GuestMemory memory, ulong address) =>
-        Write(memory, address, [0, 0, Encode(LinuxBootCode64()), Encode(LinuxBootData())]);
+    /// <summary>Writes the GDT of Linux's boot protocol (null, unused, __BOOT_CS <paramref name="code"/>, __BOOT_DS flat data).</summary>
+    internal static KvmDtable WriteLinuxBootGdt(GuestMemory memory, ulong address, KvmSegment code) =>
+        Write(memory, address, [0, 0, Encode(code), Encode(LinuxBootData())]);
 
     private static KvmDtable Write(GuestMemory memory, ulong address, ulong[] gdt)
     {

@@ -9,7 +9,8 @@ namespace VmReplay.Engine.Boot;
 /// Firecracker and cloud-hypervisor do: the protected-mode kernel in RAM, a zero page with the
 /// setup header, command line, initrd and e820 map, then the 64-bit entry in long mode with the
 /// first 4 GiB identity mapped, CS = __BOOT_CS, DS/ES/SS = __BOOT_DS, RSI = the zero page and
-/// interrupts off. The real-mode setup code is not used.
+/// interrupts off. A kernel without a 64-bit entry (xloadflags XLF_KERNEL_64 clear) is entered
+/// through the 32-bit boot protocol instead. The real-mode setup code is not used.
 /// </summary>
 internal static class BzImageLoader
 {
@@ -57,14 +58,29 @@ internal static class BzImageLoader
         memory.Write(CmdlineAddress, [.. cmd, 0]);
         var bootParams = BootParamsWriter.Build(image, header, PcMemoryMap.Build(memory), load, CmdlineAddress, initrdAddress, (ulong)initrd.Length);
         memory.Write(BootParamsAddress, bootParams);
-        IdentityPaging.Write(memory);
-
-        ulong entryPoint = load + LinuxSetupHeader.Entry64Offset;
-        entry.Sregs.Cs = BootSegments.LinuxBootCode64();
+        ulong entryPoint;
+        if ((header.XLoadFlags & LinuxSetupHeader.XlfKernel64) != 0)
+        {
+            IdentityPaging.Write(memory);
+            entryPoint = load + LinuxSetupHeader.Entry64Offset;
+            entry.Sregs.Cs = BootSegments.LinuxBootCode64();
+            entry.Sregs.Gdt = BootSegments.WriteLinuxBootGdt(memory, GdtAddress, entry.Sregs.Cs);
+            IdentityPaging.Enable(ref entry.Sregs);
+        }
+        else
+        {
+            // The 32-bit boot protocol, for a kernel without a 64-bit entry (i386 Linux, memtest86+'s
+            // ia32 image): the start of the protected-mode kernel in flat 32-bit mode, paging off.
+            entryPoint = load;
+            entry.Sregs.Cs = BootSegments.LinuxBootCode32();
+            entry.Sregs.Gdt = BootSegments.WriteLinuxBootGdt(memory, GdtAddress, entry.Sregs.Cs);
+            entry.Sregs.Cr0 = 0x11; // PE, and ET, which the CPU keeps set
+            entry.Sregs.Cr3 = 0;
+            entry.Sregs.Cr4 = 0;
+            entry.Sregs.Efer = 0;
+        }
         entry.Sregs.Ds = entry.Sregs.Es = entry.Sregs.Fs = entry.Sregs.Gs = entry.Sregs.Ss = BootSegments.LinuxBootData();
-        entry.Sregs.Gdt = BootSegments.WriteLinuxBootGdt(memory, GdtAddress);
         entry.Sregs.Idt = new() { Base = 0, Limit = 0 };
-        IdentityPaging.Enable(ref entry.Sregs);
         entry.Regs = new() { Rsi = BootParamsAddress, Rsp = StackTop, Rip = entryPoint, Rflags = 0x2 };
         return new LoadedImage(BootImageFormat.LinuxBzImage, entryPoint, load, kernelEnd, initrdAddress, (ulong)initrd.Length);
     }

@@ -97,8 +97,6 @@ public sealed record LinuxSetupHeader
         };
         if ((header.LoadFlags & LoadedHigh) == 0)
             throw Bad(source, "a zImage (loadflags LOADED_HIGH clear) is loaded at 64 KiB in real mode; vmreplay boots bzImages");
-        if ((header.XLoadFlags & XlfKernel64) == 0)
-            throw Bad(source, "the kernel has no 64-bit entry point (xloadflags XLF_KERNEL_64 clear); vmreplay boots 64-bit Linux kernels");
         if (header.ProtectedModeOffset >= image.Length)
             throw Bad(source, $"the file ends at {image.Length:x}, before the protected-mode kernel at {header.ProtectedModeOffset:x} ({setupSectors} setup sectors)");
         return header;

@@ -6,7 +6,7 @@ using VmReplay.Engine.Vm;
 
 namespace VmReplay.Engine.Tests.Boot;
 
-/// <summary>The Linux 64-bit boot protocol on synthetic bzImages, without KVM: placement, zero page, entry state, errors.</summary>
+/// <summary>The Linux 64-bit (and 32-bit) boot protocol on synthetic bzImages, without KVM: placement, zero page, entry state, errors.</summary>
 public sealed class BzImageLoaderTests : IDisposable
 {
     private const ulong ZeroPage = 0x7000, Cmdline = 0x20000;
@@ -203,9 +203,32 @@ public sealed class BzImageLoaderTests : IDisposable
             LoadFails(new SyntheticBzImage { LoadFlags = 0 }).Message);
 
     [Fact]
-    public void AKernelWithoutA64BitEntryIsRefused() =>
-        Assert.Equal("vmlinuz: the kernel has no 64-bit entry point (xloadflags XLF_KERNEL_64 clear); vmreplay boots 64-bit Linux kernels",
-            LoadFails(new SyntheticBzImage { XLoadFlags = 0x02 }).Message);
+    public void AKernelWithoutA64BitEntryIsEnteredThroughThe32BitProtocol()
+    {
+        var loaded = Load(new SyntheticBzImage { XLoadFlags = 0x04 });   // XLF_EFI_HANDOVER_32 only, as memtest86+'s ia32 image
+        Assert.Equal(0x200000UL, loaded.Entry);                         // the start of the protected-mode kernel
+        Assert.Equal((0x200000UL, ZeroPage), (_entry.Regs.Rip, _entry.Regs.Rsi));
+        Assert.Equal((0x11UL, 0UL, 0UL), (_entry.Sregs.Cr0, _entry.Sregs.Cr4, _entry.Sregs.Efer));
+        Assert.Equal(((ushort)0x10, (byte)1, (byte)0), (_entry.Sregs.Cs.Selector, _entry.Sregs.Cs.Db, _entry.Sregs.Cs.L));
+        Assert.Equal((ushort)0x18, _entry.Sregs.Ds.Selector);
+        // The GDT holds __BOOT_CS as the flat 32-bit code segment the CS register caches.
+        Assert.Equal(BootSegments.Encode(_entry.Sregs.Cs), _memory.ReadUInt64(_entry.Sregs.Gdt.Base + 0x10));
+    }
+
+    [Fact]
+    public void The32BitEntryRunsOnTheSoftwareCpuAndReadsTheZeroPageThroughEsi()
+    {
+        // mov eax, [esi+0x202]; out 0x80, eax; hlt: the same bytes as the 64-bit entry's code, at offset 0.
+        var code = new byte[0x400];
+        byte[] entry32 = [0x8B, 0x86, 0x02, 0x02, 0x00, 0x00, 0xE7, 0x80, 0xF4];
+        entry32.CopyTo(code, 0);
+        Load(new SyntheticBzImage { XLoadFlags = 0, ProtectedMode = code });
+        var cpu = new VmReplay.Engine.SoftCpu.Processor(_memory, VmReplay.Engine.SoftCpu.SoftCpuModel.Build());
+        cpu.LoadState(_entry);
+
+        Assert.Equal(VmReplay.Engine.SoftCpu.ProcessorExitKind.PortOut, cpu.Run(100));
+        Assert.Equal("HdrS"u8.ToArray(), cpu.Exit.Data.AsSpan(0, 4).ToArray());
+    }
 
     [Fact]
     public void AKernelThatDoesNotFitInRamIsRefused()
