@@ -74,6 +74,7 @@ public sealed record TraceHeader
     internal const int MaxCpuidLeaves = 256;        // KVM_MAX_CPUID_ENTRIES
     internal const int MaxVcpus = 4096;             // KVM's largest KVM_CAP_MAX_VCPUS
     internal const ulong MaxMemorySize = 1UL << 52; // x86-64's physical address space
+    internal const long MaxNanosecondsPerInstruction = 1_000_000; // a virtual clock's step: 0 would divide by zero
 
     /// <summary>
     /// What is wrong with this header as read from a trace, in one line naming the member; null
@@ -99,6 +100,9 @@ public sealed record TraceHeader
         if (Text(Cmdline, nameof(Cmdline), MaxCmdlineLength, mayBeEmpty: true) is { } cmdline) return cmdline;
         if (Text(HostKernel, nameof(HostKernel), MaxShortTextLength, mayBeEmpty: true) is { } kernel) return kernel;
         if (Backend is not ("kvm" or "soft")) return Backend is null ? $"{nameof(Backend)} is null" : $"{nameof(Backend)} '{Shorten(Backend)}' is neither kvm nor soft";
+        if (Clock is not ("host" or "virtual")) return Clock is null ? $"{nameof(Clock)} is null" : $"{nameof(Clock)} '{Shorten(Clock)}' is neither host nor virtual";
+        if (NanosecondsPerInstruction is < 1 or > MaxNanosecondsPerInstruction)
+            return $"{nameof(NanosecondsPerInstruction)} {NanosecondsPerInstruction} is outside 1..{MaxNanosecondsPerInstruction}";
         if (CpuModel is null) return $"{nameof(CpuModel)} is null";
         if (CpuModel.Length > MaxCpuidLeaves) return $"{nameof(CpuModel)} has {CpuModel.Length} leaves, more than {MaxCpuidLeaves}";
         if (Array.IndexOf(CpuModel, null) is var at and >= 0) return $"{nameof(CpuModel)} leaf {at} is null";

@@ -18,6 +18,7 @@ public sealed class HostileTraceTests(ITestOutputHelper output)
         { "head-cpumodel-null", "chunk 0 (HEAD) at offset 16 is not a valid header: CpuModel is null" },
         { "head-cpumodel-null-leaf", "chunk 0 (HEAD) at offset 16 is not a valid header: CpuModel leaf 0 is null" },
         { "head-guestname-300-characters", "chunk 0 (HEAD) at offset 16 is not a valid header: GuestName is 300 characters long, more than 255" },
+        { "head-virtual-clock-0-ns-per-instruction", "chunk 0 (HEAD) at offset 16 is not a valid header: NanosecondsPerInstruction 0 is outside 1..1000000" },
         { "head-guestname-20-mb", "chunk 0 (HEAD) at offset 16 declares a 20973015-byte header; the format allows at most 1048576 bytes" },
         { "index-entry-offset-minus-1", null },
         { "index-entry-offset-7fffffffffffffff", null },

@@ -23,6 +23,9 @@ public static class HostileTraces
         ("head-cpumodel-null", () => Header(valid, h => h["CpuModel"] = null)),
         ("head-cpumodel-null-leaf", () => Header(valid, h => h["CpuModel"]!.AsArray().Insert(0, null))),
         ("head-guestname-300-characters", () => Header(valid, h => h["GuestName"] = new string('g', 300))),
+        // Found after the issue: a virtual clock of 0 ns per instruction made replay print a raw
+        // .NET message ("Specified argument was out of the range ... nanosecondsPerInstruction").
+        ("head-virtual-clock-0-ns-per-instruction", () => Header(valid, h => { h["Clock"] = "virtual"; h["NanosecondsPerInstruction"] = 0; })),
         ("index-entry-offset-minus-1", () => TraceBytes.ReplaceIndex(valid, TraceBytes.IndexOffset(2, -1))),
         ("index-entry-offset-7fffffffffffffff", () => TraceBytes.ReplaceIndex(valid, TraceBytes.IndexOffset(2, long.MaxValue))),
         ("index-payload-0-bytes", () => TraceBytes.ReplaceIndex(valid, _ => [])),
@@ -72,7 +75,7 @@ public static class HostileTraces
         int end = chunks.FindIndex(c => c.Type == ChunkType.Modes);
         if (end < 0) end = chunks.Count;
         chunks.InsertRange(end, Enumerable.Range(0, batches).Select(i => new RawChunk(ChunkType.Events, padded, (ulong)i * perBatch)));
-        return TraceBytes.Build(chunks);
+        return TraceBytes.Build(chunks, version: TraceBytes.Version(valid));
     }
 
     /// <summary><paramref name="valid"/> with <paramref name="fault"/> recorded before its last chunk, as a recorder that failed writes it.</summary>
@@ -80,7 +83,7 @@ public static class HostileTraces
     {
         var chunks = TraceBytes.Chunks(valid);
         chunks.Insert(chunks.Count - 1, new RawChunk(ChunkType.Fault, fault.ToJson(), 0));
-        return TraceBytes.Build(chunks);
+        return TraceBytes.Build(chunks, version: TraceBytes.Version(valid));
     }
 
     /// <summary><paramref name="valid"/> with its HEAD JSON changed by <paramref name="edit"/>.</summary>

@@ -19,8 +19,11 @@ public static class TraceBytes
         return reader.Chunks.Where(c => c.Type != ChunkType.Index).Select(c => new RawChunk(c.Type, reader.ReadPayload(c), c.FirstEvent)).ToList();
     }
 
-    /// <summary>A version 2 trace of <paramref name="chunks"/>, with an index and trailer when <paramref name="finish"/>.</summary>
-    public static byte[] Build(IEnumerable<RawChunk> chunks, bool finish = true)
+    /// <summary>
+    /// A trace of <paramref name="chunks"/> in format <paramref name="version"/> (by default the
+    /// one this build writes), with an index and trailer when <paramref name="finish"/>.
+    /// </summary>
+    public static byte[] Build(IEnumerable<RawChunk> chunks, bool finish = true, uint? version = null)
     {
         var file = new MemoryStream();
         using (var writer = new ChunkWriter(file))
@@ -28,8 +31,14 @@ public static class TraceBytes
             foreach (var c in chunks) writer.Write(c.Type, c.Payload, c.FirstEvent);
             if (finish) writer.Finish();
         }
-        return file.ToArray();
+        var bytes = file.ToArray();
+        // The file header's version is outside every CRC.
+        if (version is { } v) BinaryPrimitives.WriteUInt32LittleEndian(bytes.AsSpan(8), v);
+        return bytes;
     }
+
+    /// <summary>The format version in <paramref name="trace"/>'s file header.</summary>
+    public static uint Version(byte[] trace) => BinaryPrimitives.ReadUInt32LittleEndian(trace.AsSpan(8));
 
     /// <summary><paramref name="trace"/> with the payload of the first chunk of <paramref name="type"/> replaced.</summary>
     public static byte[] ReplaceFirst(byte[] trace, ChunkType type, Func<byte[], byte[]> replace) => Replace(trace, type, replace, last: false);
@@ -43,7 +52,7 @@ public static class TraceBytes
         int at = last ? chunks.FindLastIndex(c => c.Type == type) : chunks.FindIndex(c => c.Type == type);
         if (at < 0) throw new ArgumentException($"the trace has no {type} chunk");
         chunks[at] = chunks[at] with { Payload = replace(chunks[at].Payload) };
-        return Build(chunks);
+        return Build(chunks, version: Version(trace));
     }
 
     /// <summary>

@@ -49,12 +49,12 @@ public static class TraceMutator
                 chunks[at] = chunk with { FirstEvent = random.Next(3) switch { 0 => 0, 1 => chunk.FirstEvent + (ulong)random.Next(1, 100), _ => ulong.MaxValue - (ulong)random.Next(2) } };
                 break;
             default:
-                var built = TraceBytes.Build(chunks);
+                var built = TraceBytes.Build(chunks, version: TraceBytes.Version(trace));
                 return random.Next(2) == 0
                     ? TraceBytes.ReplaceIndex(built, index => ByteMutator.Mutate(random, index, other))
                     : built[..random.Next(built.Length)];
         }
-        return TraceBytes.Build(chunks, finish: random.Next(6) != 0);
+        return TraceBytes.Build(chunks, finish: random.Next(6) != 0, version: TraceBytes.Version(trace));
     }
 
     // The frame's content mutated, then compressed again (or sometimes left as a raw-block frame).

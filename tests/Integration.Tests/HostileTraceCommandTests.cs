@@ -70,6 +70,7 @@ public sealed class HostileTraceCommandTests(HostileTraceCommandTests.FreshHello
         { "head-cpumodel-null", "chunk 0 (HEAD) at offset 16 is not a valid header: CpuModel is null" },
         { "head-cpumodel-null-leaf", "chunk 0 (HEAD) at offset 16 is not a valid header: CpuModel leaf 0 is null" },
         { "head-guestname-300-characters", "chunk 0 (HEAD) at offset 16 is not a valid header: GuestName is 300 characters long, more than 255" },
+        { "head-virtual-clock-0-ns-per-instruction", "chunk 0 (HEAD) at offset 16 is not a valid header: NanosecondsPerInstruction 0 is outside 1..1000000" },
         { "head-guestname-20-mb", "chunk 0 (HEAD) at offset 16 declares a {HEAD}-byte header; the format allows at most 1048576 bytes" },
         { "event-exit-data-length-ffffffff", "{EVNT} does not decode: event batch ends early at byte 13: exit data of 4294967295 bytes, 16 left" },
         { "event-exit-data-length-7fffffff", "{EVNT} does not decode: event batch ends early at byte 13: exit data of 2147483647 bytes, 16 left" },
