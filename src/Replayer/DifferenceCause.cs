@@ -64,6 +64,10 @@ public sealed record DifferenceCause(DifferenceKind Kind, long Event, string Sum
 
         switch (x, y)
         {
+            // With instruction counts (the software CPU) there is no host timing in between: the
+            // same access after a different number of instructions is the guest's own doing.
+            case (ExitEvent ea, ExitEvent eb) when ea.SameAccess(eb) && ea.Instructions is { } na && eb.Instructions is { } nb && na != nb:
+                return Guest(first, $"event {first}: the same access at RIP {ea.Rip:x}, after {na} instructions in A and {nb} in B", headersDiffer);
             case (ExitEvent ea, ExitEvent eb) when ea.SameAccess(eb):
                 if (ea.Data.AsSpan().SequenceEqual(eb.Data))
                     return new(DifferenceKind.HostTiming, first,

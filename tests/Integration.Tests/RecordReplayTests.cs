@@ -87,13 +87,13 @@ public sealed class RecordReplayTests : IDisposable
     }
 
     [Fact]
-    public void OnTheSoftwareCpuAServicePointThatIsNeverReachedIsADivergenceNotAHang()
+    public void OnTheSoftwareCpuAServicePointMovedIsADivergenceAtTheNextExitNotAHang()
     {
         // The software CPU records where it stopped to deliver timer interrupts by instruction
-        // count, and a replay stops there by counting. With the first point moved ten ticks on,
-        // the replay meets the next ones behind it: a divergence, named. (A point moved by an
-        // instruction or two inside a polling loop can leave no trace in any later state: a
-        // replay is then rightly equal to the recording at every exit and snapshot.)
+        // count, and a replay stops there by counting; every exit carries its count too. With the
+        // first point moved a million instructions on, the guest polls a million instructions
+        // longer before the interrupt and its handler's first exit (the EOI) comes that much
+        // later: the same access at another count, named as a divergence at that exit.
         string trace = Trace("timer-soft");
         var rec = Vmreplay.Run(["record", Vmreplay.Guest("timer", "timer.elf"), "-o", trace, "--serial-in", "/dev/null"], cpu: "soft");
         Assert.True(rec.ExitCode == 1 && File.Exists(trace), rec.Stderr);
@@ -105,7 +105,18 @@ public sealed class RecordReplayTests : IDisposable
         Assert.True(at >= 0, "the recording has no point named by its instruction count");
         var replay = Vmreplay.Run(["replay", moved, "--strict"], cpu: "soft", timeoutSeconds: 300);
         Assert.True(replay.ExitCode == 4, replay.Stderr);
-        Assert.Matches(@"replay diverged at event \d+: expected timers and input serviced at instruction \d+, got the replay is past it, at instruction \d+", replay.Stderr);
+        var m = System.Text.RegularExpressions.Regex.Match(replay.Stderr,
+            @"replay diverged at event (\d+): expected exit Io out port 0020 size 1 count 1 data 20 at RIP (\w+) \(instruction (\d+)\), got exit Io out port 0020 size 1 count 1 data 20 at RIP \2 \(instruction (\d+)\)");
+        Assert.True(m.Success, replay.Stderr);
+        Assert.True(long.Parse(m.Groups[1].Value) > at, replay.Stderr);
+        Assert.Equal(1_000_000, long.Parse(m.Groups[4].Value) - long.Parse(m.Groups[3].Value));
+
+        // Moved back before the exits that precede it, the point is one the replay is already past.
+        string early = Trace("timer-soft-early");
+        Assert.Equal(at, RewriteFirstEvent(trace, early, e => e is ScheduledServiceEvent s ? s with { Instructions = 1 } : null));
+        var past = Vmreplay.Run(["replay", early, "--strict"], cpu: "soft", timeoutSeconds: 300);
+        Assert.True(past.ExitCode == 4, past.Stderr);
+        Assert.Contains($"replay diverged at event {at}: expected timers and input serviced at instruction 1, got the replay is past it, at instruction ", past.Stderr);
     }
 
     [Fact]

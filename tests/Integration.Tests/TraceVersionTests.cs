@@ -54,13 +54,13 @@ public sealed class TraceVersionTests : IDisposable
         string trace = Path.Combine(_dir, "hello.vmtrace");
         Vmreplay.Run(["record", Vmreplay.Guest("hello", "hello.elf"), "-o", trace, "--serial-in", "/dev/null"]);
         var bytes = File.ReadAllBytes(trace);
-        bytes[8] = 3;
+        bytes[8] = 4;
         File.WriteAllBytes(trace, bytes);
         foreach (var command in new[] { "replay", "info" })
         {
             var r = Vmreplay.Run([command, trace]);
             Assert.Equal(3, r.ExitCode);
-            Assert.Equal($"vmreplay: {trace}: trace format version 3 is not supported (this vmreplay reads versions 1 and 2)\n", r.Stderr);
+            Assert.Equal($"vmreplay: {trace}: trace format version 4 is not supported (this vmreplay reads versions 1, 2 and 3)\n", r.Stderr);
         }
     }
 

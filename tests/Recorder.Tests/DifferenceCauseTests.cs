@@ -81,6 +81,14 @@ public sealed class DifferenceCauseTests
     }
 
     [Fact]
+    public void TheSameAccessAfterADifferentInstructionCountIsTheGuestEvenRightAfterAService()
+    {
+        var c = Classify([In(0x3FD, 0x60) with { Instructions = 1000 }], [In(0x3FD, 0x60) with { Instructions = 1200 }], service: 99);
+        Assert.Equal(DifferenceKind.GuestBehaviour, c.Kind);
+        Assert.Contains("the same access at RIP ffffffff810c78de, after 1000 instructions in A and 1200 in B", c.Summary);
+    }
+
+    [Fact]
     public void ADifferentPathRightAfterAServicePointIsHostTimingAndWithoutOneIsTheGuest()
     {
         TraceEvent[] a = [Out(0x3F8, 0x41, rip: 0x1000)], b = [Out(0x20, 0x20, rip: 0x2000)];

@@ -10,7 +10,7 @@ using ZstdSharp;
 namespace VmReplay.Recorder.Tests;
 
 /// <summary>
-/// The guest image and initrd a trace carries (format version 2: IMGZ and INRD, zstd frames
+/// The guest image and initrd a trace carries (format version 2 on: IMGZ and INRD, zstd frames
 /// checked against the header), and version 1 traces, which stored the image raw, still read.
 /// </summary>
 public sealed class EmbeddedTraceFilesTests : IDisposable
@@ -46,11 +46,11 @@ public sealed class EmbeddedTraceFilesTests : IDisposable
     }
 
     [Fact]
-    public void AVersion2TraceHoldsTheImageCompressedAndNoInitrdWhenThereIsNone()
+    public void ATraceHoldsTheImageCompressedAndNoInitrdWhenThereIsNone()
     {
         var image = SampleImage(1 << 20, 7);
         using var trace = TraceReader.Open(Write("plain.vmtrace", image, null));
-        Assert.Equal(2u, trace.Version);
+        Assert.Equal(3u, trace.Version);
         Assert.Equal([ChunkType.Header, ChunkType.CompressedImage], trace.File.Chunks.Take(2).Select(c => c.Type));
         Assert.DoesNotContain(trace.File.Chunks, c => c.Type == ChunkType.Image || c.Type == ChunkType.Initrd);
         Assert.True(trace.ImageChunk.PayloadLength < image.Length / 4, $"IMGZ holds {trace.ImageChunk.PayloadLength} bytes for a {image.Length}-byte image");
@@ -64,7 +64,7 @@ public sealed class EmbeddedTraceFilesTests : IDisposable
     }
 
     [Fact]
-    public void AVersion2TraceRoundTripsItsInitrdAfterTheImage()
+    public void ATraceRoundTripsItsInitrdAfterTheImage()
     {
         var image = SampleImage(300_000, 3);
         var initrd = SampleImage(70_000, 11);
@@ -170,12 +170,12 @@ public sealed class EmbeddedTraceFilesTests : IDisposable
     }
 
     [Fact]
-    public void AVersion2TraceWithoutItsImageChunkIsRefusedNamingIt()
+    public void ATraceWithoutItsImageChunkIsRefusedNamingIt()
     {
         string path = Write("p.vmtrace", SampleImage(10_000, 1), null);
         string bad = Rewrite(path, "no-imgz.vmtrace", ChunkType.CompressedImage, null);
         var e = Assert.Throws<TraceFormatException>(() => TraceReader.Open(bad));
-        Assert.Contains("no header or guest image chunk (HEAD, IMGZ; format version 2)", e.Message);
+        Assert.Contains("no header or guest image chunk (HEAD, IMGZ; format version 3)", e.Message);
     }
 
     [Fact]

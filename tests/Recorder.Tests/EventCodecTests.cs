@@ -53,4 +53,41 @@ public sealed class EventCodecTests
         Assert.Null(((ForcedServiceEvent)EventCodec.Decode(v1)[0]).PageListHash);
         Assert.Equal(9UL, ((ForcedServiceEvent)EventCodec.Decode(v2)[0]).PageListHash);
     }
+
+    [Fact]
+    public void ExitsWithInstructionCountsAreKind9AndShareTheCountDeltaWithServicePoints()
+    {
+        TraceEvent[] events =
+        [
+            new ExitEvent(2, 0x1000, 0x3f8, 1, ExitEvent.FlagWrite, 1, [0x41]) { Instructions = 1_000_000 },
+            new ScheduledServiceEvent(1_000_500),
+            new ExitEvent(29, 0x1010, 0x10, 8, 0, 1, new byte[8]) { Instructions = 1_000_501 },
+            new ExitEvent(2, 0x1020, 0x3fd, 1, 0, 1, [0x60]),
+        ];
+        var bytes = EventCodec.Encode(events);
+        Assert.Equal(9, bytes[0]);
+        var decoded = EventCodec.Decode(bytes);
+        Assert.Equal([1_000_000L, 1_000_501L, null], decoded.OfType<ExitEvent>().Select(x => x.Instructions));
+        Assert.Equal(1_000_500, ((ScheduledServiceEvent)decoded[1]).Instructions);
+        Assert.Equal("instruction 1000000", System.Text.RegularExpressions.Regex.Match(decoded[0].Describe(), @"instruction \d+").Value);
+    }
+
+    [Fact]
+    public void ExitsMatchOnTheirCountWhereBothHaveOne()
+    {
+        var exit = new ExitEvent(2, 0x1000, 0x3f8, 1, ExitEvent.FlagWrite, 1, [0x41]);
+        Assert.True((exit with { Instructions = 5 }).Matches(exit with { Instructions = 5 }));
+        Assert.False((exit with { Instructions = 5 }).Matches(exit with { Instructions = 6 }));
+        // A KVM recording has no counts; replayed on the software CPU, the access alone decides.
+        Assert.True(exit.Matches(exit with { Instructions = 6 }));
+    }
+
+    [Fact]
+    public void ANegativeInstructionCountIsRefusedNamingTheByte()
+    {
+        var bytes = EventCodec.Encode([new ExitEvent(2, 0x1000, 0x3f8, 1, 0, 1, [0x41]) { Instructions = 0 }]);
+        bytes[^1] = 1; // zigzag 1 = -1
+        var e = Assert.Throws<FormatException>(() => EventCodec.Decode(bytes));
+        Assert.Equal("exit at byte 0 has a negative instruction count", e.Message);
+    }
 }

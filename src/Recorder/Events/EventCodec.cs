@@ -10,7 +10,7 @@ namespace VmReplay.Recorder.Events;
 /// </summary>
 public static class EventCodec
 {
-    private const byte KExit = 1, KClock = 2, KInput = 3, KService = 4, KForced = 5, KEnd = 6, KForcedWithPageList = 7, KScheduled = 8;
+    private const byte KExit = 1, KClock = 2, KInput = 3, KService = 4, KForced = 5, KEnd = 6, KForcedWithPageList = 7, KScheduled = 8, KExitCounted = 9;
 
     public static byte[] Encode(IReadOnlyList<TraceEvent> events)
     {
@@ -27,7 +27,7 @@ public static class EventCodec
                     prevScheduled = s.Instructions;
                     break;
                 case ExitEvent x:
-                    b.Byte(KExit);
+                    b.Byte(x.Instructions is null ? KExit : KExitCounted);
                     b.Var(x.Reason);
                     b.Var(ZigZag((long)(x.Rip - prevRip)));
                     prevRip = x.Rip;
@@ -37,6 +37,11 @@ public static class EventCodec
                     b.Var(x.Count);
                     b.Var((ulong)x.Data.Length);
                     b.Bytes(x.Data);
+                    if (x.Instructions is { } retired)
+                    {
+                        b.Var(ZigZag(retired - prevScheduled));
+                        prevScheduled = retired;
+                    }
                     break;
                 case ClockEvent c:
                     b.Byte(KClock);
@@ -93,7 +98,7 @@ public static class EventCodec
             byte kind = r.Byte();
             switch (kind)
             {
-                case KExit:
+                case KExit or KExitCounted:
                     uint reason = r.Var32("exit reason");
                     ulong rip = prevRip + (ulong)UnZigZag(r.Var());
                     prevRip = rip;
@@ -102,7 +107,14 @@ public static class EventCodec
                     byte flags = r.Byte();
                     uint count = r.Var32("exit count");
                     var bytes = r.Bytes(r.Var(), "exit data").ToArray();
-                    list.Add(new ExitEvent(reason, rip, address, size, flags, count, bytes));
+                    long? retired = null;
+                    if (kind == KExitCounted)
+                    {
+                        prevScheduled += UnZigZag(r.Var());
+                        if (prevScheduled < 0) throw new FormatException($"exit at byte {at} has a negative instruction count");
+                        retired = prevScheduled;
+                    }
+                    list.Add(new ExitEvent(reason, rip, address, size, flags, count, bytes) { Instructions = retired });
                     break;
                 case KClock:
                     prevClock += UnZigZag(r.Var());
@@ -155,7 +167,7 @@ public static class EventCodec
     /// </summary>
     public static int MaxEncodedSize(TraceEvent e) => e switch
     {
-        ExitEvent x => 1 + 5 * MaxVarint + 2 + x.Data.Length,
+        ExitEvent x => 1 + 6 * MaxVarint + 2 + x.Data.Length,
         EndEvent end => 1 + 3 * MaxVarint + Encoding.UTF8.GetMaxByteCount(end.Message.Length) + 16,
         ForcedServiceEvent => 1 + (1 + ForcedServiceEvent.RegisterCount) * MaxVarint + 16,
         _ => 1 + MaxVarint,

@@ -10,6 +10,11 @@ public static class ExitFingerprint
         ulong rip = vcpu.ReadRegisters().Rip;
         var reason = ExitReasons.Of(exit.Kind);
         byte write = exit.IsWrite ? ExitEvent.FlagWrite : (byte)0;
+        return Fingerprint(exit, rip, reason, write) with { Instructions = vcpu.InstructionsRetired };
+    }
+
+    private static ExitEvent Fingerprint(VcpuExit exit, ulong rip, ExitReason reason, byte write)
+    {
         return exit.Kind switch
         {
             VcpuExitKind.PortIo => new ExitEvent((uint)reason, rip, exit.Port, (byte)exit.Size, write, (uint)exit.Count, exit.Data.ToArray()),

@@ -17,14 +17,23 @@ public sealed record ExitEvent(uint Reason, ulong Rip, ulong Address, byte Size,
 {
     public const byte FlagWrite = 1;
 
-    public bool Matches(ExitEvent other) => SameAccess(other) && Data.AsSpan().SequenceEqual(other.Data);
+    /// <summary>
+    /// Instructions retired when the exit was taken, where the backend counts them (the software
+    /// CPU); null on KVM. Two exits that both have one must agree on it.
+    /// </summary>
+    public long? Instructions { get; init; }
+
+    public bool Matches(ExitEvent other) => SameAccess(other) && Data.AsSpan().SequenceEqual(other.Data)
+        && (Instructions is null || other.Instructions is null || Instructions == other.Instructions);
 
     /// <summary>The same instruction making the same access; only the data moved may differ.</summary>
     public bool SameAccess(ExitEvent other) =>
         Reason == other.Reason && Rip == other.Rip && Address == other.Address && Size == other.Size
         && Flags == other.Flags && Count == other.Count;
 
-    public override string Describe()
+    public override string Describe() => Instructions is { } n ? $"{DescribeAccess()} (instruction {n})" : DescribeAccess();
+
+    private string DescribeAccess()
     {
         string name = ((ExitReason)Reason).ToString();
         string dir = (Flags & FlagWrite) != 0 ? "write" : "read";

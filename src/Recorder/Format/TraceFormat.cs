@@ -4,11 +4,12 @@ namespace VmReplay.Recorder.Format;
 public static class TraceFormat
 {
     /// <summary>The version this vmreplay writes.</summary>
-    public const uint Version = 2;
+    public const uint Version = 3;
 
     /// <summary>
     /// The oldest version it still reads. Version 1 differs only in how the guest image is
-    /// stored (raw, in IMAG) and in having no initrd; recordings made with it must keep replaying.
+    /// stored (raw, in IMAG) and in having no initrd, version 2 in having no instruction counts
+    /// (event kinds 8 and 9); recordings made with them must keep replaying.
     /// </summary>
     public const uint OldestReadableVersion = 1;
 
@@ -47,7 +48,7 @@ public static class TraceFormat
     public static ReadOnlySpan<byte> FileMagic => "VMRTRACE"u8;
     public static ReadOnlySpan<byte> TrailerMagic => "VMRINDEX"u8;
 
-    /// <summary>"versions 1 and 2": what a message rejecting a version says this vmreplay reads.</summary>
+    /// <summary>"versions 1, 2 and 3": what a message rejecting a version says this vmreplay reads.</summary>
     public static string ReadableVersions
     {
         get
