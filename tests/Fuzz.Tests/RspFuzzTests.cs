@@ -7,7 +7,7 @@ public sealed class RspFuzzTests(ITestOutputHelper output)
     public void MutatedClientStreamsAreAnsweredWithoutAnException()
     {
         var corpus = Corpus.Load("rsp");
-        var run = MutationalRun.Run("rsp", corpus, 20000, seed: 1, (random, input, other) => ByteMutator.Mutate(random, input, other), bytes => RspTarget.Run(bytes) >= 0);
+        var run = MutationalRun.Run("rsp", corpus, 40000, seed: 1, (random, input, other) => ByteMutator.Mutate(random, input, other), bytes => RspTarget.Run(bytes) >= 0);
         output.WriteLine(run.Report("rsp"));
         Assert.True(run.Findings.Count == 0, string.Join("\n", run.Findings));
         Assert.True(run.MaxAllocated <= MutationalRun.MemoryLimit, run.Report("rsp"));

@@ -8,8 +8,8 @@ namespace VmReplay.Fuzz.Tests;
 public sealed class TraceFuzzTests(ITestOutputHelper output)
 {
     [Theory]
-    [InlineData(1, 20000)]
-    [InlineData(2, 20000)]
+    [InlineData(1, 40000)]
+    [InlineData(2, 40000)]
     public void MutatedTracesReadOrAreRefusedInOneLine(int seed, int inputs)
     {
         var corpus = Corpus.Load("trace");
