@@ -26,6 +26,13 @@ public sealed class TraceComparison
     /// <summary>Index of the first differing event, or null when identical.</summary>
     public long? FirstDifference { get; private init; }
 
+    /// <summary>
+    /// The retired-instruction count of the last event both traces share before the first
+    /// difference, where they count instructions (software CPU recordings): an input event has
+    /// no count of its own, so this places it. Null without counts.
+    /// </summary>
+    public long? InstructionsBeforeDifference { get; private init; }
+
     public IReadOnlyList<(long Index, string A, string B)> ContextBefore { get; private init; } = [];
     public string? DifferenceA { get; private init; }
     public string? DifferenceB { get; private init; }
@@ -73,7 +80,7 @@ public sealed class TraceComparison
         var serialA = new SerialText();
         var serialB = new SerialText();
         long index = 0, countA = 0, countB = 0;
-        long? first = null;
+        long? first = null, counted = null;
         string? diffA = null, diffB = null;
         bool moreA = true, moreB = true;
         while (moreA || moreB)
@@ -97,6 +104,8 @@ public sealed class TraceComparison
                 {
                     window.Enqueue((index, x!, y!));
                     if (window.Count > Context) window.Dequeue();
+                    if (x is ExitEvent { Instructions: { } n }) counted = n;
+                    else if (x is ScheduledServiceEvent s) counted = s.Instructions;
                     if (x is ExitEvent) serviceSinceExit = null;
                     else if (x is ServiceEvent or ForcedServiceEvent or ScheduledServiceEvent) serviceSinceExit = index;
                 }
@@ -110,7 +119,7 @@ public sealed class TraceComparison
         }
         return new TraceComparison
         {
-            FirstDifference = first, DifferenceA = diffA, DifferenceB = diffB,
+            FirstDifference = first, DifferenceA = diffA, DifferenceB = diffB, InstructionsBeforeDifference = first is null ? null : counted,
             ContextBefore = window.Select(w => (w.Index, w.A.Describe(), w.B.Describe())).ToList(),
             EventsA = countA, EventsB = countB, SerialA = serialA.ToString(), SerialB = serialB.ToString(),
             HeaderDifferences = headers,
@@ -133,6 +142,8 @@ public sealed class TraceComparison
             int leaves = a.CpuModel.Except(b.CpuModel).Concat(b.CpuModel.Except(a.CpuModel)).Select(l => (l.Function, l.Index)).Distinct().Count();
             lines.Add($"CPU model differs: {leaves} CPUID leaves (A {a.CpuModel.Length}, B {b.CpuModel.Length})");
         }
+        if (a.Backend != b.Backend) lines.Add($"CPU backend differs: A {a.Backend} B {b.Backend}");
+        if (a.Clock != b.Clock) lines.Add($"clock differs: A {a.Clock} B {b.Clock}");
         if (a.HostCapabilities != b.HostCapabilities) lines.Add($"host KVM capabilities differ: A {a.HostCapabilities} B {b.HostCapabilities}");
         if (a.HostKernel != b.HostKernel) lines.Add($"host kernel differs: A '{a.HostKernel}' B '{b.HostKernel}'");
         if (a.Recorder != b.Recorder) lines.Add($"recorder differs: A '{a.Recorder}' B '{b.Recorder}'");

@@ -71,6 +71,26 @@ public sealed class TraceComparisonTests
     }
 
     [Fact]
+    public void ADifferentBackendAndClockAreNamed()
+    {
+        var soft = Header() with { Backend = "soft", Clock = "virtual", NanosecondsPerInstruction = 10 };
+        var c = TraceComparison.Compare(Header(), [End], soft, [End]);
+        Assert.Equal(["CPU backend differs: A kvm B soft", "clock differs: A host B virtual"], c.HeaderDifferences);
+    }
+
+    [Fact]
+    public void TheFirstDifferenceIsPlacedByTheLastInstructionCountBothShare()
+    {
+        ExitEvent Read(byte value, long n) => new(2, 0x1000, 0x3F8, 1, 0, 1, [value]) { Instructions = n };
+        TraceEvent[] a = [Read(1, 50), new ScheduledServiceEvent(70), new InputEvent(0x41), End];
+        TraceEvent[] b = [Read(1, 50), new ScheduledServiceEvent(70), new InputEvent(0x42), End];
+        var c = TraceComparison.Compare(Header(), a, Header(), b);
+        Assert.Equal(2, c.FirstDifference);
+        Assert.Equal(70, c.InstructionsBeforeDifference);
+        Assert.Null(TraceComparison.Compare(Header(), [new InputEvent(1), End], Header(), [new InputEvent(2), End]).InstructionsBeforeDifference);
+    }
+
+    [Fact]
     public void ADifferentPathAfterASharedServicePointIsHostTiming()
     {
         TraceEvent[] a = [StatusRead, new ServiceEvent(), new ClockEvent(5), new InputEvent(-1), Out(0x3F8, 'a'), End];

@@ -33,7 +33,7 @@ internal static class DiffCommand
             {
                 a = pathA, b = pathB, result = status switch { 0 => "identical", 1 => "different", _ => "not comparable" },
                 notComparable = c.NotComparable, headerDifferences = c.HeaderDifferences,
-                firstDifference = c.FirstDifference, kind = c.Cause?.Label, cause = c.Cause?.Summary, eventA = c.DifferenceA, eventB = c.DifferenceB,
+                firstDifference = c.FirstDifference, instructionsBeforeDifference = c.InstructionsBeforeDifference, kind = c.Cause?.Label, cause = c.Cause?.Summary, eventA = c.DifferenceA, eventB = c.DifferenceB,
                 context = c.ContextBefore.Select(x => new { index = x.Index, a = x.A, b = x.B }),
                 eventsA = c.EventsA, eventsB = c.EventsB, serialA = c.SerialA, serialB = c.SerialB, serialDifferenceAt = c.SerialDifference,
             }, new JsonSerializerOptions { WriteIndented = true }));
@@ -48,10 +48,15 @@ internal static class DiffCommand
         foreach (var line in c.HeaderDifferences) Console.WriteLine(line);
         if (c.Identical)
         {
-            Console.WriteLine($"identical: {c.EventsA} events (clock values are host timing and not compared)");
+            // A virtual clock records no readings: the runs are equal at every instruction count.
+            bool virtualClocks = a.Header.Clock == "virtual" && b.Header.Clock == "virtual";
+            Console.WriteLine(virtualClocks
+                ? $"identical: {c.EventsA} events (virtual clock: every exit at the same instruction count)"
+                : $"identical: {c.EventsA} events (clock values are host timing and not compared)");
             return status;
         }
-        Console.WriteLine($"first difference at event {c.FirstDifference}:");
+        string after = c.InstructionsBeforeDifference is { } n ? $" (after instruction {n})" : "";
+        Console.WriteLine($"first difference at event {c.FirstDifference}{after}:");
         foreach (var (i, x, _) in c.ContextBefore) Console.WriteLine($"    {i}: {x}");
         Console.WriteLine($"  A {c.FirstDifference}: {c.DifferenceA}");
         Console.WriteLine($"  B {c.FirstDifference}: {c.DifferenceB}");
