@@ -11,11 +11,12 @@ internal static class Program
     private static int Main(string[] args)
     {
         FileSizeLimit.ReportInsteadOfDying();
-        var root = new RootCommand("vmreplay: a record/replay virtual-machine monitor with a time-travel debugger (Linux KVM)");
+        var root = new RootCommand("vmreplay: a record/replay virtual-machine monitor with a time-travel debugger, on Linux KVM or its own software x86 CPU");
         root.Subcommands.Add(RunCommand.Create());
         root.Subcommands.Add(RecordCommand.Create());
         root.Subcommands.Add(ReplayCommand.Create());
         root.Subcommands.Add(InfoCommand.Create());
+        root.Subcommands.Add(EventsCommand.Create());
         root.Subcommands.Add(DiffCommand.Create());
         root.Subcommands.Add(BenchCommand.Create());
         var parsed = root.Parse(args);

@@ -105,7 +105,7 @@ public sealed class HostileTraceCommandTests(HostileTraceCommandTests.FreshHello
         if (headerDamaged) AssertRefused(info, path, refusal, "info --json");
         else Assert.True(info.ExitCode == 0 && info.Stderr == "", info.Stderr);
         var diff = Vmreplay.Run(["diff", path, path]);
-        Assert.Equal((0, "identical: 90 events (clock values are host timing and not compared)\n"), (diff.ExitCode, diff.Stdout));
+        Assert.Equal((0, "identical: 90 events (virtual clock: every exit at the same instruction count)\n"), (diff.ExitCode, diff.Stdout));
         AssertRefused(Vmreplay.Run(["replay", path, "--to", "88"], cpu: "soft"), path, refusal, "replay --to 88");
     }
 
@@ -151,7 +151,7 @@ public sealed class HostileTraceCommandTests(HostileTraceCommandTests.FreshHello
         Assert.Matches(@"│ complete +│ no: the index is damaged \(", table.Stdout);
 
         var diff = Vmreplay.Run(["diff", path, Hello]);
-        Assert.Equal((0, "identical: 90 events (clock values are host timing and not compared)\n"), (diff.ExitCode, diff.Stdout));
+        Assert.Equal((0, "identical: 90 events (virtual clock: every exit at the same instruction count)\n"), (diff.ExitCode, diff.Stdout));
 
         var replay = Vmreplay.Run(["replay", path], cpu: "soft");
         Assert.True(replay.ExitCode == 1, replay.Stderr);

@@ -1,6 +1,7 @@
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
+using VmReplay.Recorder.Format;
 
 namespace VmReplay.Integration.Tests;
 
@@ -46,7 +47,7 @@ public sealed class LinuxInitrdTests(LinuxKernel kernel) : IClassFixture<LinuxKe
         using (var json = JsonDocument.Parse(info.Stdout))
         {
             var root = json.RootElement;
-            Assert.Equal(2, root.GetProperty("formatVersion").GetInt32());
+            Assert.Equal((int)TraceFormat.Version, root.GetProperty("formatVersion").GetInt32());
             var embedded = root.GetProperty("initrd");
             Assert.Equal("hello.cpio", embedded.GetProperty("name").GetString());
             Assert.Equal(archive.Length, embedded.GetProperty("bytes").GetInt64());
