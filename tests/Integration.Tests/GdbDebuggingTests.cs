@@ -176,10 +176,12 @@ public sealed class GdbDebuggingTests : IDisposable
         var dumps = RegisterDumps(gdb);
         Assert.True(dumps.Count == 2, gdb + stub);
         Assert.Matches(@"efer\s+0x5[0-9a-f]{2}\s", dumps[0]); // LMA and LME
-        // On this host's KVM the ticks come faster than its emulated CPL0 code runs, so the walk
-        // back crosses the previous handler's (VMM-emulated) iretq; on the software CPU, with
-        // 100,000 instructions of polling between ticks, it stays in the polling loop.
-        Assert.Contains(cpu == "kvm" ? "iretq" : "poll", gdb);
+        // On the software CPU, with 100,000 instructions of polling between ticks, the walk back
+        // stays in the polling loop. On KVM where the ticks fall depends on the host's speed when
+        // recording: on a loaded paravirtual host they come faster than its emulated CPL0 code
+        // runs, and the walk crosses the previous handler's (VMM-emulated) iretq instead.
+        if (cpu == "kvm") Assert.Matches("iretq|poll", gdb);
+        else Assert.Contains("poll", gdb);
         Assert.Equal(dumps[0], dumps[1]);
     }
 
@@ -235,7 +237,14 @@ public sealed class GdbDebuggingTests : IDisposable
         int b;
         while ((b = stream.ReadByte()) != '$') Assert.NotEqual(-1, b);
         var payload = new System.Text.StringBuilder();
-        while ((b = stream.ReadByte()) != '#') { Assert.NotEqual(-1, b); payload.Append((char)b); }
+        while ((b = stream.ReadByte()) != '#')
+        {
+            Assert.NotEqual(-1, b);
+            // The stub run-length encodes replies as gdbserver does ("0*%" is eight zeros): a
+            // monitor reply in hex has runs whenever its text repeats a digit.
+            if (b == '*') payload.Append(payload[^1], stream.ReadByte() - 29);
+            else payload.Append((char)b);
+        }
         stream.ReadByte();
         stream.ReadByte();
         return payload.ToString();
