@@ -76,15 +76,25 @@ public interface IVcpuBackend
     /// <summary>Execution breakpoints a debug setup may hold at once, or null for any number.</summary>
     int? BreakpointLimit { get; }
 
-    /// <summary>Arms single-stepping and execution breakpoints (linear addresses); an empty setup disarms.</summary>
+    /// <summary>
+    /// Whether <see cref="SetDebug"/> honours <see cref="DebugSetup.Watches"/>: every access to a
+    /// watched range ends the run after its instruction, exactly (a backend that sees every
+    /// memory access). Elsewhere a setup with watches is refused.
+    /// </summary>
+    bool DataWatchpoints { get; }
+
+    /// <summary>Arms single-stepping, execution breakpoints (linear addresses) and data watchpoints; an empty setup disarms.</summary>
     void SetDebug(DebugSetup setup);
 
     /// <summary>What the last <see cref="VcpuExitKind.Debug"/> exit was.</summary>
     DebugExitCause LastDebugStop { get; }
 }
 
-/// <summary>The outcome of <see cref="IVcpuBackend.TryDeliverInterrupt"/>.</summary>
-public readonly record struct DeliveryResult(bool Delivered, string? Failure)
+/// <summary>
+/// The outcome of <see cref="IVcpuBackend.TryDeliverInterrupt"/>; <paramref name="Watch"/> is a
+/// data watchpoint the delivery itself accessed (the frame it pushed), where the backend has them.
+/// </summary>
+public readonly record struct DeliveryResult(bool Delivered, string? Failure, DataWatchpointHit? Watch = null)
 {
     public static readonly DeliveryResult NotNow = new(false, null);
     public static readonly DeliveryResult Done = new(true, null);
@@ -92,22 +102,28 @@ public readonly record struct DeliveryResult(bool Delivered, string? Failure)
 }
 
 /// <summary>
-/// Debug exits to ask for: after every instruction (<paramref name="SingleStep"/>), and before
-/// executing an instruction at any of <paramref name="Breakpoints"/>. A breakpoint fires again
-/// when the vCPU is entered at its address (as debug registers do); step over it to go on.
+/// Debug exits to ask for: after every instruction (<paramref name="SingleStep"/>), before
+/// executing an instruction at any of <paramref name="Breakpoints"/>, and after an instruction
+/// that accessed one of <paramref name="Watches"/> (where the backend has
+/// <see cref="IVcpuBackend.DataWatchpoints"/>). A breakpoint fires again when the vCPU is entered
+/// at its address (as debug registers do); step over it to go on.
 /// </summary>
-public sealed record DebugSetup(bool SingleStep, IReadOnlyList<ulong?> Breakpoints)
+public sealed record DebugSetup(bool SingleStep, IReadOnlyList<ulong?> Breakpoints, IReadOnlyList<DataWatchpoint>? Watches = null)
 {
     public static readonly DebugSetup None = new(false, []);
 
-    public bool IsEmpty => !SingleStep && Breakpoints.Count == 0;
+    /// <summary>The data watchpoints (none when not given).</summary>
+    public IReadOnlyList<DataWatchpoint> WatchList => Watches ?? [];
+
+    public bool IsEmpty => !SingleStep && Breakpoints.Count == 0 && WatchList.Count == 0;
 }
 
 /// <summary>
 /// Why a debug exit happened: a single step completed, and/or the breakpoints (by index in the
-/// setup; bit 63 stands for every index from 63 on) that fired before their instruction.
+/// setup; bit 63 stands for every index from 63 on) that fired before their instruction, or the
+/// data watchpoint an instruction that just retired accessed (<paramref name="Watch"/>).
 /// </summary>
-public readonly record struct DebugExitCause(bool Step, ulong Breakpoints)
+public readonly record struct DebugExitCause(bool Step, ulong Breakpoints, DataWatchpointHit? Watch = null)
 {
     public bool Hit(int index) => (Breakpoints & (1UL << Math.Min(index, 63))) != 0;
 

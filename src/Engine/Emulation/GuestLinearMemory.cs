@@ -12,8 +12,16 @@ internal sealed class GuestLinearMemory(GuestMemory memory, VcpuState state)
 {
     private readonly List<(ulong Physical, byte[] Data)> _pendingWrites = new();
 
+    /// <summary>
+    /// Told of every data access before it is made (linear address, size, whether a write, the
+    /// value written): how a processor that watches its accesses sees those this emulation makes
+    /// for it (an interrupt frame pushed, an IRET's pops).
+    /// </summary>
+    public Action<ulong, int, bool, ulong>? Accessed { get; init; }
+
     public void Read(ulong linear, Span<byte> destination, bool user, bool execute = false)
     {
+        if (!execute) Accessed?.Invoke(linear, destination.Length, false, 0);
         var access = (user ? PageAccess.User : PageAccess.Read) | (execute ? PageAccess.Execute : PageAccess.Read);
         int done = 0;
         while (done < destination.Length)
@@ -29,6 +37,13 @@ internal sealed class GuestLinearMemory(GuestMemory memory, VcpuState state)
 
     public void Write(ulong linear, ReadOnlySpan<byte> source, bool user)
     {
+        if (Accessed is { } accessed)
+        {
+            Span<byte> value = stackalloc byte[8];
+            value.Clear();
+            source[..Math.Min(8, source.Length)].CopyTo(value);
+            accessed(linear, source.Length, true, BitConverter.ToUInt64(value));
+        }
         var access = PageAccess.Write | (user ? PageAccess.User : PageAccess.Read);
         int done = 0;
         while (done < source.Length)

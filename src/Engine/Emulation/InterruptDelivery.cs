@@ -60,14 +60,17 @@ public static class InterruptDelivery
     /// <paramref name="software"/> marks INT n, INT3 and INTO, whose gates must allow the CPL.
     /// RIP must already hold the return address (the faulting instruction for a fault, the next
     /// one for a trap). Throws the <see cref="GuestException"/> delivery itself raises.
+    /// <paramref name="accessed"/> is told of every data access the delivery makes (see <see cref="GuestLinearMemory.Accessed"/>).
     /// </summary>
-    public static void DeliverException(VcpuState s, GuestMemory memory, byte vector, uint? errorCode, bool software) =>
-        Through(s, memory, vector, software, errorCode);
+    public static void DeliverException(VcpuState s, GuestMemory memory, byte vector, uint? errorCode, bool software,
+        Action<ulong, int, bool, ulong>? accessed = null) =>
+        Through(s, memory, vector, software, errorCode, accessed);
 
-    private static void Through(VcpuState s, GuestMemory memory, byte vector, bool software, uint? errorCode = null)
+    private static void Through(VcpuState s, GuestMemory memory, byte vector, bool software, uint? errorCode = null,
+        Action<ulong, int, bool, ulong>? accessed = null)
     {
         var work = new VcpuState { Regs = s.Regs, Sregs = s.Sregs, Events = s.Events };
-        var mem = new GuestLinearMemory(memory, work);
+        var mem = new GuestLinearMemory(memory, work) { Accessed = accessed };
         if ((work.Sregs.Cr0 & 1) == 0) RealMode(work, mem, vector);
         else if ((work.Regs.Rflags & VM) != 0) throw new NotEmulatedException($"delivering vector {vector:x2} from virtual-8086 mode is not emulated");
         else if ((work.Sregs.Efer & (1UL << 10)) != 0) LongMode(work, mem, vector, software, errorCode);

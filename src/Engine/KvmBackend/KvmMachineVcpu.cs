@@ -72,6 +72,12 @@ public sealed class KvmMachineVcpu : IVcpuBackend, IDisposable
     /// <summary>DR0-DR3.</summary>
     public int? BreakpointLimit => 4;
 
+    /// <summary>
+    /// Data breakpoints in debug registers do not fire on every host (not on this one), and
+    /// there are four of them: a replay on KVM finds watched accesses itself.
+    /// </summary>
+    public bool DataWatchpoints => false;
+
     public VcpuExit Run()
     {
         var run = Kvm.RunPage;
@@ -172,6 +178,7 @@ public sealed class KvmMachineVcpu : IVcpuBackend, IDisposable
     public unsafe void SetDebug(DebugSetup setup)
     {
         if (setup.Breakpoints.Count > 4) throw new HostLimitationException("at most 4 execution breakpoints: they are debug registers DR0-DR3");
+        if (setup.WatchList.Count > 0) throw new HostLimitationException("data watchpoints are not available on KVM (see DataWatchpoints)");
         if (setup.SingleStep)
         {
             var sregs = Kvm.GetSregs();

@@ -29,6 +29,7 @@ public enum StopKind
 /// <summary>
 /// Where the run loop is when it asks whether asynchronous work is due: after
 /// <paramref name="ExitCount"/> exits, and after <paramref name="Instructions"/> retired
-/// instructions where the backend counts them.
+/// instructions where the backend counts them. At a <see cref="StopKind.Delivered"/> stop,
+/// <paramref name="DeliveryWatch"/> is the data watchpoint the delivery accessed, if any.
 /// </summary>
-public readonly record struct StopPoint(long ExitCount, StopKind Kind, long? Instructions = null);
+public readonly record struct StopPoint(long ExitCount, StopKind Kind, long? Instructions = null, Backend.DataWatchpointHit? DeliveryWatch = null);

@@ -148,7 +148,7 @@ public sealed class VcpuRunner
                     long before = InterruptsDelivered;
                     if (DeliverInterrupt() is { } failed) return failed;
                     if (InterruptsDelivered != before && PauseAfterDelivery
-                        && PauseRequested?.Invoke(new StopPoint(ExitCount, StopKind.Delivered, _vcpu.InstructionsRetired)) == true)
+                        && PauseRequested?.Invoke(new StopPoint(ExitCount, StopKind.Delivered, _vcpu.InstructionsRetired, _deliveryWatch)) == true)
                     {
                         _resumingAfterDelivery = true;
                         return RunOutcome.Paused;
@@ -197,6 +197,8 @@ public sealed class VcpuRunner
     // vCPU (KVM_INTERRUPT leaves the moment to KVM, which on some hosts lets the guest run on
     // first). When the guest cannot take one now, ask for an exit at the next interrupt window
     // where the host-events source allows it, instead of dropping or spinning.
+    private DataWatchpointHit? _deliveryWatch;
+
     private RunOutcome? DeliverInterrupt()
     {
         if (!_platform.HasPendingInterrupt)
@@ -209,6 +211,7 @@ public sealed class VcpuRunner
         var result = _vcpu.TryDeliverInterrupt(_platform.AcknowledgeInterrupt);
         if (result.Failure is { } failure) return RunOutcome.Error($"cannot deliver an interrupt: {failure}");
         if (result.Delivered) InterruptsDelivered++;
+        _deliveryWatch = result.Watch;
         _vcpu.RequestInterruptWindow = mayWait && (!result.Delivered || _platform.HasPendingInterrupt);
         return null;
     }

@@ -142,5 +142,5 @@ public sealed partial class Processor
     }
 
     /// <summary>Linear-memory access for engine code shared with the KVM path, on <paramref name="state"/>'s translation.</summary>
-    internal GuestLinearMemory LinearMemoryFor(VcpuState state) => new(_memory, state);
+    internal GuestLinearMemory LinearMemoryFor(VcpuState state) => new(_memory, state) { Accessed = WatchObserver };
 }

@@ -152,7 +152,7 @@ public sealed partial class Processor
         var s = _deliveryState;
         s.Regs = default;
         SaveRegistersTo(s);
-        InterruptDelivery.DeliverException(s, _memory, vector, errorCode, software);
+        InterruptDelivery.DeliverException(s, _memory, vector, errorCode, software, WatchObserver);
         LoadRegistersFrom(s);
     }
 

@@ -44,6 +44,40 @@ public sealed partial class Processor
         FlushTlb();
     }
 
+    /// <summary>
+    /// Delivers an external interrupt (<see cref="DeliverExternalInterrupt"/>) and returns in
+    /// <paramref name="watched"/> the watched access its frame push made, if any: a delivery runs
+    /// outside <see cref="Run"/>, so its hit cannot end a run.
+    /// </summary>
+    public string? DeliverExternalInterrupt(byte vector, out WatchHit? watched)
+    {
+        // The last run's hit was reported with its exit; it must not hide the delivery's own.
+        if (Exit.Kind == ProcessorExitKind.Watchpoint) Exit.Clear();
+        string? failure = DeliverExternalInterrupt(vector);
+        watched = null;
+        if (Exit.Kind == ProcessorExitKind.Watchpoint)
+        {
+            watched = LastWatchHit;
+            Exit.Clear();
+            _exitAfterInstruction = false;
+        }
+        return failure;
+    }
+
+    // What the engine's shared emulation (interrupt delivery, IRET, far transfers through it)
+    // reports of its accesses, while anything is watched.
+    private Action<ulong, int, bool, ulong>? WatchObserver => _watches.Length > 0 ? _watchObserver ??= ObserveAccess : null;
+    private Action<ulong, int, bool, ulong>? _watchObserver;
+
+    private void ObserveAccess(ulong la, int size, bool write, ulong value)
+    {
+        la &= LinearMask;
+        // A descriptor or frame read of more than 8 bytes is compared in 8-byte pieces.
+        for (int at = 0; at < size; at += 8)
+            if (IsWatchedPage(la + (ulong)at) || IsWatchedPage(la + (ulong)Math.Min(size, at + 8) - 1))
+                CheckWatch(la + (ulong)at, Math.Min(8, size - at), write, at == 0 ? value : 0);
+    }
+
     private bool IsWatchedPage(ulong la) => _watchedPages.Count > 0 && _watchedPages.Contains(la & PageMask);
 
     // Called on the slow path of an access to a watched page, before a write stores.

@@ -57,6 +57,8 @@ public sealed class SoftVcpu : IVcpuBackend
 
     public int? BreakpointLimit => null;
 
+    public bool DataWatchpoints => true;
+
     public DebugExitCause LastDebugStop => _lastDebugStop;
 
     public VcpuExit Run()
@@ -77,10 +79,16 @@ public sealed class SoftVcpu : IVcpuBackend
             case ProcessorExitKind.Breakpoint:
                 _lastDebugStop = new DebugExitCause(Step: false, BreakpointsAt(Cpu.LinearRip));
                 return _exit.Set(VcpuExitKind.Debug);
+            case ProcessorExitKind.Watchpoint:
+                // The accessing instruction has retired: while single-stepping, that is the step too.
+                _lastDebugStop = new DebugExitCause(Step: _debug.SingleStep, 0, ToBackend(Cpu.LastWatchHit));
+                return _exit.Set(VcpuExitKind.Debug);
             default:
                 return _exit.From(kind);
         }
     }
+
+    private static DataWatchpointHit ToBackend(WatchHit hit) => new(hit.Watch, hit.Linear, hit.Size, hit.IsWrite, hit.OldValue, hit.NewValue);
 
     private ulong BreakpointsAt(ulong linear)
     {
@@ -99,14 +107,19 @@ public sealed class SoftVcpu : IVcpuBackend
     public DeliveryResult TryDeliverInterrupt(Func<byte> acknowledge)
     {
         if (!Cpu.CanTakeInterrupt) return DeliveryResult.NotNow;
-        string? failure = Cpu.DeliverExternalInterrupt(acknowledge());
-        return failure is null ? DeliveryResult.Done : DeliveryResult.Failed(failure);
+        string? failure = Cpu.DeliverExternalInterrupt(acknowledge(), out var watched);
+        if (failure is not null) return DeliveryResult.Failed(failure);
+        return watched is { } hit ? DeliveryResult.Done with { Watch = ToBackend(hit) } : DeliveryResult.Done;
     }
 
     public void SetDebug(DebugSetup setup)
     {
+        var previous = _debug;
         _debug = setup;
         Cpu.SetBreakpoints(setup.Breakpoints.Where(b => b is not null).Select(b => b!.Value));
+        // Setting watches flushes the processor's TLB: only when they change.
+        if (!previous.WatchList.SequenceEqual(setup.WatchList))
+            Cpu.SetWatches(setup.WatchList.Select(w => new DataWatch(w.Linear, w.Length, (w.Reads ? WatchAccess.Read : 0) | (w.Writes ? WatchAccess.Write : 0))).ToList());
     }
 
     public VcpuState CaptureState()
