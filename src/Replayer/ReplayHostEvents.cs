@@ -20,7 +20,7 @@ public sealed class ReplayHostEvents(EventCursor events, IVcpuBackend vcpu, Dirt
     /// <summary>Execution breakpoints left for a debugger: breakpoint 0 finds forced points (on KVM, DR0; DR1-DR3 remain).</summary>
     public int UserBreakpointLimit => vcpu.BreakpointLimit is { } n ? n - 1 : int.MaxValue;
 
-    private (bool Step, ulong? Forced, ulong[] User) _armed = (false, null, []);
+    private (bool Step, ulong? Forced, ulong[] User, DataWatchpoint[] Watches) _armed = (false, null, [], []);
     private bool _onUnmatchedHit;
     private bool _onUserBreakpoint;
     private bool _matchedForcedPoint;
@@ -77,6 +77,24 @@ public sealed class ReplayHostEvents(EventCursor events, IVcpuBackend vcpu, Dirt
         }
     }
 
+    /// <summary>
+    /// A debugger's data watchpoints, armed in every run while set (the backend checks every
+    /// access; only where <see cref="IVcpuBackend.DataWatchpoints"/>).
+    /// </summary>
+    public IReadOnlyList<DataWatchpoint> UserWatches { get; set; } = [];
+
+    /// <summary>
+    /// Asked before every run: an instruction count where a debugger also wants the vCPU to stop
+    /// (a position it seeks, a checkpoint it lays), or null. Only where the backend counts.
+    /// </summary>
+    public Func<long?>? DebuggerStop { get; set; }
+
+    /// <summary>
+    /// Arms <see cref="UserWatches"/> now, not at the next entry: a run resumed where an interrupt
+    /// is about to be delivered must watch the frame that delivery pushes.
+    /// </summary>
+    public void ArmWatchesNow() => SetMode(_armed.Step, _armed.Forced, _armed.User);
+
     /// <summary>Whether the last debug stop was the forced-point breakpoint (breakpoint 0) firing.</summary>
     public bool LastDebugStopHitForcedPoint => _armed.Forced is not null && vcpu.LastDebugStop.Hit(0);
 
@@ -99,7 +117,9 @@ public sealed class ReplayHostEvents(EventCursor events, IVcpuBackend vcpu, Dirt
         var scheduled = events.Peek() as ScheduledServiceEvent;
         if (scheduled is not null && vcpu.InstructionsRetired is { } now && now > scheduled.Instructions)
             throw new ReplayDivergenceException(events.Position, scheduled.Describe(), $"the replay is past it, at instruction {now}");
-        vcpu.StopAtInstruction(scheduled?.Instructions);
+        long? stopAt = scheduled?.Instructions;
+        if (DebuggerStop?.Invoke() is { } wanted && wanted > (vcpu.InstructionsRetired ?? long.MaxValue) && !(stopAt <= wanted)) stopAt = wanted;
+        vcpu.StopAtInstruction(stopAt);
         ulong? forced = events.Peek() is ForcedServiceEvent f ? f.LinearRip : null;
         // A breakpoint that just fired would fire again at the same RIP on re-entry (this host
         // does not honour RF there): step over it once with nothing armed. Except where the next
@@ -212,11 +232,12 @@ public sealed class ReplayHostEvents(EventCursor events, IVcpuBackend vcpu, Dirt
 
     private void SetMode(bool step, ulong? forced, ulong[] user)
     {
-        if (step == _armed.Step && forced == _armed.Forced && user.AsSpan().SequenceEqual(_armed.User)) return;
+        var watches = UserWatches;
+        if (step == _armed.Step && forced == _armed.Forced && user.AsSpan().SequenceEqual(_armed.User) && watches.SequenceEqual(_armed.Watches)) return;
         var breakpoints = new List<ulong?>(user.Length + 1) { forced };
         foreach (ulong u in user) breakpoints.Add(u);
         if (forced is null && user.Length == 0) breakpoints.Clear();
-        vcpu.SetDebug(new DebugSetup(step, breakpoints));
-        _armed = (step, forced, user);
+        vcpu.SetDebug(new DebugSetup(step, breakpoints, watches.Count > 0 ? watches : null));
+        _armed = (step, forced, user, watches.ToArray());
     }
 }

@@ -18,7 +18,7 @@ namespace VmReplay.Replayer;
 /// of single-stepping are instruction boundaries), the <see cref="WatchTracker"/> (watchpoint
 /// hits) and the <see cref="SnapshotRestorer"/>, counts breakpoint hits and decides where to pause.
 /// </remarks>
-public sealed class ReplaySession : IDisposable
+public sealed partial class ReplaySession : IDisposable
 {
     private readonly TraceReader _trace;
     private readonly ReplayTimeline _timeline = new();
@@ -223,7 +223,12 @@ public sealed class ReplaySession : IDisposable
     private volatile bool _interruptRequested;
 
     /// <summary>Asks a running free run to pause at its next natural stop (a debugger's Ctrl-C); safe from any thread.</summary>
-    public void RequestInterrupt() => _interruptRequested = true;
+    public void RequestInterrupt()
+    {
+        _interruptRequested = true;
+        // A CPU that counts stops where it is, at an exact position, rather than at the next exit.
+        if (CountsInstructions) Machine.Vcpu.Kick();
+    }
 
     // What a run is for: the natural stop at Event, StepLimit boundaries (-1: no limit), the
     // StopAtHit-th breakpoint or watch-interval hit (0: none), or the first stepped watch hit.
@@ -264,6 +269,9 @@ public sealed class ReplaySession : IDisposable
     // and decides where to pause.
     private bool ShouldPause(StopPoint stop)
     {
+        if (stop.Instructions is { } retired)
+            _instructions.Observe(retired, Machine.Counters.InterruptsDelivered, complete: Machine.InstructionStops);
+        if (_counted is not null) return CountedStop(stop);
         var host = Sources.HostEvents!;
         bool arrival = _stepping && _steps.Cross(stop);
         if (arrival) _timeline.CrossBoundary();
@@ -365,6 +373,7 @@ public sealed class ReplaySession : IDisposable
         Outcome = null;
         Position = new ReplayPosition(at, 0);
         _timeline.StandAt(at);
+        _instructions.StandAt(Machine.Vcpu.InstructionsRetired ?? 0, Machine.Counters.InterruptsDelivered);
     }
 
     public void Dispose() => Machine.Dispose();

@@ -124,7 +124,7 @@ internal sealed class WatchTracker(PcMachine machine, EventCursor events)
         return bytes;
     }
 
-    private static string DeliveryNote(WatchedRange w) =>
+    internal static string DeliveryNote(WatchedRange w) =>
         $"vmreplay: watchpoint 0x{w.Address:x}: written by the delivery of an external interrupt (the frame pushed on the handler's stack), " +
         "not by an instruction: forward, the stop is at the handler's first instruction; in reverse, at the interrupted one.\n";
 }

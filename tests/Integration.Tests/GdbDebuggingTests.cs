@@ -35,11 +35,12 @@ public sealed class GdbDebuggingTests : IDisposable
         return Convert.ToUInt64(line.Split(' ')[0], 16);
     }
 
-    [Fact]
-    public void ReverseContinueFromThePanicLandsOnTheCorruptingStoreInTheInterruptHandler()
+    [Theory, MemberData(nameof(Vmreplay.Backends), MemberType = typeof(Vmreplay))]
+    public void ReverseContinueFromThePanicLandsOnTheCorruptingStoreInTheInterruptHandler(string cpu)
     {
+        Vmreplay.RequireBackend(cpu);
         string elf = Vmreplay.Guest("failing-boot", "failing-boot.elf");
-        string trace = Record("failing-boot", "failing-boot.elf", 3);
+        string trace = Record("failing-boot", "failing-boot.elf", 3, cpu);
         var (gdb, stub) = Debug(trace, elf, setArchitecture: false,
             "break panic", "continue", "print $pc",
             "watch boot_info->mmap[1].length", "reverse-continue", "print/x $pc", "x/i $pc",
@@ -62,14 +63,16 @@ public sealed class GdbDebuggingTests : IDisposable
         Assert.Equal(0, changes[0].Old % 25);
         Assert.Equal(changes[0].Old - 25, changes[0].New);
         Assert.Equal(changes[0].New, changes[1].Old);
-        Assert.Matches(@"at event \d+ \+ \d+ instructions", gdb);
+        // The software CPU names positions by instruction count; KVM by event and offset.
+        Assert.Matches(cpu == "soft" ? @"at instruction \d+, event \d+" : @"at event \d+ \+ \d+ instructions", gdb);
     }
 
-    [Fact]
-    public void ReadAndAccessWatchpointsStopAtTheInstructionsThatTouchTheField()
+    [Theory, MemberData(nameof(Vmreplay.Backends), MemberType = typeof(Vmreplay))]
+    public void ReadAndAccessWatchpointsStopAtTheInstructionsThatTouchTheField(string cpu)
     {
+        Vmreplay.RequireBackend(cpu);
         string elf = Vmreplay.Guest("failing-boot", "failing-boot.elf");
-        string trace = Record("failing-boot", "failing-boot.elf", 3);
+        string trace = Record("failing-boot", "failing-boot.elf", 3, cpu);
         var (gdb, stub) = Debug(trace, elf, setArchitecture: false,
             "break panic", "continue", "delete", "rwatch boot_info->mmap[1].length",
             "reverse-continue", "x/i $pc", "reverse-continue", "x/i $pc",
@@ -92,11 +95,12 @@ public sealed class GdbDebuggingTests : IDisposable
         Assert.Matches(@"Value = \d+\s+0x[0-9a-f]+ in build_boot_info", gdb);
     }
 
-    [Fact]
-    public void ReverseStepiThenStepiReturnsToTheSameRegistersAcrossInterruptsAndPortIo()
+    [Theory, MemberData(nameof(Vmreplay.Backends), MemberType = typeof(Vmreplay))]
+    public void ReverseStepiThenStepiReturnsToTheSameRegistersAcrossInterruptsAndPortIo(string cpu)
     {
+        Vmreplay.RequireBackend(cpu);
         string elf = Vmreplay.Guest("failing-boot", "failing-boot.elf");
-        string trace = Record("failing-boot", "failing-boot.elf", 3);
+        string trace = Record("failing-boot", "failing-boot.elf", 3, cpu);
         // Stop in the timer handler's call chain, then walk back over the interrupt delivery
         // (into the interrupted loop) and forward again; puts' port I/O comes next.
         const int n = 40;
@@ -208,15 +212,89 @@ public sealed class GdbDebuggingTests : IDisposable
         Assert.StartsWith("T02", stop);
         // Stopped part-way: a position, and stepping on from it works.
         string when = Monitor(stream, "when");
-        var at = Regex.Match(when, @"at event (\d+) \+ (\d+) instructions");
+        // By event and offset on KVM; on the software CPU by instruction count, with the event.
+        var at = Regex.Match(when, @"at (?:event (\d+) \+ \d+ instructions|instruction \d+, event (\d+))");
         Assert.True(at.Success, when);
-        Assert.InRange(long.Parse(at.Groups[1].Value), 1, 190_000);
+        Assert.InRange(long.Parse(at.Groups[1].Success ? at.Groups[1].Value : at.Groups[2].Value), 1, 190_000);
         Assert.StartsWith("T05", Exchange(stream, "s"));
         Assert.StartsWith("T05", Exchange(stream, "bs"));
         Assert.Equal(when, Monitor(stream, "when"));
         Send(stream, "k");
         Assert.True(stub.WaitForExit(30_000), stubErr.ToString());
         Assert.Equal(0, stub.ExitCode);
+    }
+
+    [Fact]
+    public void OnTheSoftwareCpuFiveBreakpointsHoldAtOnceForwardAndBackward()
+    {
+        // No debug registers to run out of: the processor checks every breakpoint itself. Five at
+        // once; twelve continues hit them in program order (the timer's handler and log_tick at
+        // every tick, then the boot_info code), and eleven reverse-continues hit the same stops,
+        // arguments and all, in reverse.
+        string elf = Vmreplay.Guest("failing-boot", "failing-boot.elf");
+        string trace = Record("failing-boot", "failing-boot.elf", 3, "soft");
+        string[] functions = ["timer_interrupt", "log_tick", "build_boot_info", "mmap_checksum", "panic"];
+        var commands = functions.Select(f => $"break {f}").ToList();
+        commands.AddRange(Enumerable.Repeat("continue", 12));
+        commands.AddRange(Enumerable.Repeat("reverse-continue", 11));
+        var (gdb, stub) = Debug(trace, elf, setArchitecture: false, commands.ToArray());
+        Assert.DoesNotContain("at most", gdb + stub);
+        Assert.DoesNotContain("Could not insert", gdb);
+        Assert.DoesNotContain("SIGTRAP", gdb);
+        Assert.Equal(5, Regex.Matches(gdb, @"^Breakpoint \d+ at 0x", RegexOptions.Multiline).Count);
+        var hits = Regex.Matches(gdb, @"^Breakpoint (\d+), (\w+ \(.*)$", RegexOptions.Multiline).Select(m => m.Groups[0].Value).ToList();
+        Assert.True(hits.Count == 23, gdb + stub);
+        var forward = hits.Take(12).ToList();
+        var backward = hits.Skip(12).ToList();
+        Assert.Equal(forward.Take(11).Reverse(), backward);
+        var hitFunctions = forward.Select(h => Regex.Match(h, @", (\w+) \(").Groups[1].Value).Distinct().ToList();
+        Assert.True(hitFunctions.Count >= 4, string.Join("\n", forward));
+    }
+
+    [Fact]
+    public void OnTheSoftwareCpuStepiOntoTheCorruptingStoreReportsTheWatchpoint()
+    {
+        // Back to the store that corrupts the length, then one stepi forward executes it: gdb
+        // reports the watchpoint with its old and new value, not a plain step. (On KVM a step
+        // that changes a watched value is a plain step.)
+        string elf = Vmreplay.Guest("failing-boot", "failing-boot.elf");
+        string trace = Record("failing-boot", "failing-boot.elf", 3, "soft");
+        var (gdb, stub) = Debug(trace, elf, setArchitecture: false,
+            "break panic", "continue", "delete", "watch boot_info->mmap[1].length", "reverse-continue", "x/i $pc", "stepi", "x/i $pc");
+        var changes = Regex.Matches(gdb, @"Hardware watchpoint 2: boot_info->mmap\[1\]\.length\s+Old value = (\d+)\s+New value = (\d+)").ToList();
+        Assert.True(changes.Count == 2, gdb + stub);
+        // In reverse the value goes from the corrupt one back; the step makes it corrupt again.
+        Assert.Equal(changes[0].Groups[1].Value, changes[1].Groups[2].Value);
+        Assert.Equal(changes[0].Groups[2].Value, changes[1].Groups[1].Value);
+        var pcs = Regex.Matches(gdb, @"=> 0x([0-9a-f]+) <log_tick\+\d+>:\s+(\S+)").Select(m => (Pc: Convert.ToUInt64(m.Groups[1].Value, 16), Op: m.Groups[2].Value)).ToList();
+        Assert.True(pcs.Count == 2, gdb + stub);
+        Assert.Equal("mov", pcs[0].Op);
+        Assert.True(pcs[1].Pc > pcs[0].Pc, gdb);
+    }
+
+    [Fact]
+    public void OnTheSoftwareCpuMonitorWhenAndGotoSpeakInstructionCounts()
+    {
+        // monitor when names the instruction count; goto takes one, back or forward, and lands
+        // on the same registers as the motion that got there first.
+        string elf = Vmreplay.Guest("failing-boot", "failing-boot.elf");
+        string trace = Record("failing-boot", "failing-boot.elf", 3, "soft");
+        var (first, _) = Debug(trace, elf, setArchitecture: false, "break log_tick", "continue", "monitor when");
+        long n = long.Parse(Regex.Match(first, @"at instruction (\d+), event").Groups[1].Value);
+        Assert.True(n > 1000, first);
+        var (gdb, stub) = Debug(trace, elf, setArchitecture: false,
+            "break log_tick", "continue", "delete", "info registers", "stepi 5", "monitor when",
+            $"monitor goto {n - 1000}", "flushregs", "monitor when", "info registers",
+            $"monitor goto {n}", "flushregs", "monitor when", "info registers", "monitor goto x");
+        var whens = Regex.Matches(gdb, @"at instruction (\d+), event").Select(m => long.Parse(m.Groups[1].Value)).ToList();
+        // when, goto's own report and when again, for each goto.
+        Assert.True(whens.Count == 5, gdb + stub);
+        Assert.Equal([n + 5, n - 1000, n - 1000, n, n], whens);
+        var dumps = RegisterDumps(gdb);
+        Assert.True(dumps.Count == 3, gdb + stub);
+        Assert.NotEqual(dumps[0], dumps[1]);
+        Assert.Equal(dumps[0], dumps[2]);
+        Assert.Contains("usage: monitor goto INSTRUCTIONS", gdb);
     }
 
     private static void Send(NetworkStream stream, string payload)

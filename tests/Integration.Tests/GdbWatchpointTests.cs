@@ -54,14 +54,17 @@ public sealed class GdbWatchpointTests : IDisposable
         Assert.DoesNotContain("recording ends", stub);
     }
 
-    [Fact]
-    public void WatchpointsOnAnInterruptFrameStopAtTheDeliveryAndAtTheEmulatedIretBothWays()
+    [Theory, MemberData(nameof(Vmreplay.Backends), MemberType = typeof(Vmreplay))]
+    public void WatchpointsOnAnInterruptFrameStopAtTheDeliveryAndAtTheEmulatedIretBothWays(string cpu)
     {
         // The timer guest's main loop polls with the stack at stack_top; IRQ 0's delivery pushes
         // EFLAGS, CS and EIP below it, and the handler's plain iret (emulated by the VMM on this
-        // host: it exits) reads them back. The CS slot is 8 from the first interrupt on.
+        // host's KVM: it exits; on the software CPU, the processor's own) reads them back. The CS
+        // slot is 8 from the first interrupt on. The software CPU watches the delivery's and the
+        // iret's accesses as it watches every instruction's.
+        Vmreplay.RequireBackend(cpu);
         string elf = Vmreplay.Guest("timer", "timer.elf");
-        string trace = Record("timer");
+        string trace = Record(cpu, "timer");
         ulong csSlot = Symbol(elf, "stack_top") - 8;
         ulong handler = Symbol(elf, "irq0_handler"), poll = Symbol(elf, "poll");
         string w = $"*(int*)0x{csSlot:x}";

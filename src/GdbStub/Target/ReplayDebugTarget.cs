@@ -9,12 +9,16 @@ namespace VmReplay.GdbStub.Target;
 
 /// <summary>
 /// A replay as gdb's target: registers and memory of the replayed machine, forward and reverse
-/// motion through <see cref="ReverseExecutor"/>, breakpoints in debug registers, watchpoints on
-/// value changes (see <see cref="ReplaySession.Watches"/>), and `monitor` commands that show the VMM's own state at this point.
+/// motion, and `monitor` commands that show the VMM's own state at this point. On a replay that
+/// counts instructions (the software CPU) motion is by instruction count through
+/// <see cref="ExactReverseExecutor"/>, with the processor's own breakpoints and watchpoints, any
+/// number of each; elsewhere through <see cref="ReverseExecutor"/>, with breakpoints in debug
+/// registers and watchpoints on value changes (see <see cref="ReplaySession.Watches"/>).
 /// </summary>
 public sealed class ReplayDebugTarget(ReplaySession session, TraceReader trace, RegisterLayout registers) : IDebugTarget
 {
     private readonly ReverseExecutor _executor = new(session);
+    private readonly ExactReverseExecutor? _exact = session.CountsInstructions ? new ExactReverseExecutor(session) : null;
     private readonly List<ulong> _breakpoints = new();
     private readonly List<WatchedRange> _watches = new();
 
@@ -122,7 +126,13 @@ public sealed class ReplayDebugTarget(ReplaySession session, TraceReader trace, 
         DebugStop stop;
         try
         {
-            stop = motion switch
+            stop = _exact is { } exact ? motion switch
+            {
+                Motion.Continue => exact.ContinueForward(),
+                Motion.Step => exact.StepForward(),
+                Motion.ReverseContinue => exact.ContinueBackward(),
+                _ => exact.StepBackward(),
+            } : motion switch
             {
                 Motion.Continue => _executor.ContinueForward(),
                 Motion.Step => _executor.StepForward(),
@@ -174,8 +184,9 @@ public sealed class ReplayDebugTarget(ReplaySession session, TraceReader trace, 
             return words.FirstOrDefault() switch
             {
                 "when" => When(),
-                "goto" when words.Length == 2 && ReplayPosition.TryParse(words[1]) is { } p => GoTo(p),
-                "goto" => "usage: monitor goto EVENT[+INSTRUCTIONS]\n",
+                "goto" when words.Length == 2 && _exact is not null && InstructionPosition.TryParse(words[1]) is { } n => GoTo(n),
+                "goto" when words.Length == 2 && _exact is null && ReplayPosition.TryParse(words[1]) is { } p => GoTo(p),
+                "goto" => _exact is not null ? "usage: monitor goto INSTRUCTIONS[+DELIVERIES] (an instruction count, as monitor when prints it)\n" : "usage: monitor goto EVENT[+INSTRUCTIONS]\n",
                 "devices" => Devices(null, json: false),
                 "device" when words.Length == 2 => Devices(words[1], json: false),
                 "device" when words.Length == 3 && words[2] == "json" => Devices(words[1], json: true),
@@ -194,8 +205,9 @@ public sealed class ReplayDebugTarget(ReplaySession session, TraceReader trace, 
 
     private const string Help =
         "vmreplay monitor commands:\n" +
-        "  when            the current position: event and instruction offset\n" +
-        "  goto E[+N]      go to event E, N instructions on (then 'flushregs' so gdb re-reads)\n" +
+        "  when            the current position: event and instruction offset (the instruction count on the software CPU)\n" +
+        "  goto E[+N]      go to event E, N instructions on (then 'flushregs' so gdb re-reads);\n" +
+        "                  on the software CPU: goto N[+D], instruction count N (D interrupt deliveries made there)\n" +
         "  devices         every device model's registers at this point, as their datasheets name them\n" +
         "  device NAME     one device's (Pic, Com1, Pit, PortB, Rtc, Keyboard, DebugExit, Post, Pci)\n" +
         "  device NAME json  that device's whole model state, as a snapshot stores it\n" +
@@ -204,12 +216,26 @@ public sealed class ReplayDebugTarget(ReplaySession session, TraceReader trace, 
 
     private string When()
     {
+        if (_exact is { } exact)
+        {
+            var at = exact.Position;
+            var following = session.Sources.Events.Peek();
+            return $"at instruction {at.Instructions}{(at.Deliveries > 0 ? $"+{at.Deliveries} ({at.Deliveries} interrupt deliver{(at.Deliveries == 1 ? "y" : "ies")} made there)" : "")}, " +
+                   $"event {session.Sources.Events.Position} (after exit {session.Machine.Counters.ExitCount}); next event {session.Sources.Events.Position}: {following?.Describe() ?? "none (end of the recording)"}\n";
+        }
         var here = _executor.Position;
         var next = session.Sources.Events.Peek();
         // A backend that counts instructions also gives the exact instruction count.
         string retired = session.Machine.Vcpu.InstructionsRetired is { } n ? $", instruction {n}" : "";
         return $"at event {here.Event} + {here.Instructions} instructions (after exit {session.Machine.Counters.ExitCount}{retired}); " +
                $"next event {session.Sources.Events.Position}: {next?.Describe() ?? "none (end of the recording)"}\n";
+    }
+
+    private string GoTo(InstructionPosition p)
+    {
+        if (_exact!.GoTo(p).End is { } end) return end.Message + "\n";
+        CurrentStop = new TargetStop(StopCause.None);
+        return $"now {When()}use 'flushregs' so gdb reads the new registers\n";
     }
 
     private string GoTo(ReplayPosition p)
@@ -234,6 +260,6 @@ public sealed class ReplayDebugTarget(ReplaySession session, TraceReader trace, 
     {
         var h = trace.Header;
         return $"trace {trace.Path}: guest {h.GuestName}, {h.MemorySize / (1024 * 1024)} MiB, {h.VcpuCount} vCPU; " +
-               $"{trace.Snapshots.Count} snapshots; position {_executor.Position}\n";
+               $"{trace.Snapshots.Count} snapshots; position {(_exact is { } exact ? exact.Position.ToString() : _executor.Position.ToString())}\n";
     }
 }

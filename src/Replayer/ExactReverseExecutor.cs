@@ -1,0 +1,128 @@
+namespace VmReplay.Replayer;
+
+/// <summary>
+/// Forward and reverse execution by instruction count, for a debugger on a replay that counts
+/// instructions (<see cref="ReplaySession.CountsInstructions"/>): the software CPU.
+/// </summary>
+/// <remarks>
+/// Going back one step restores the nearest snapshot at or before the step before and runs to
+/// it, the vCPU stopping at that count by itself; so it costs at most one snapshot interval of
+/// execution, however long the trace. Going back to a hit replays the stretch from the snapshot
+/// before here with the processor's own breakpoints and watchpoints armed, which report every
+/// hit exactly, and goes to the last one; a stretch without hits moves the search one snapshot
+/// further back. Nothing single-steps.
+/// </remarks>
+public sealed class ExactReverseExecutor(ReplaySession session)
+{
+    /// <summary>The current position.</summary>
+    public InstructionPosition Position => session.At;
+
+    // The start of the recording: where snapshot 0 was taken.
+    private InstructionPosition Start => session.SnapshotPosition(0);
+
+    /// <summary>Executes one instruction, or the interrupt delivery due here; a watched access by it is reported as the watchpoint.</summary>
+    public DebugStop StepForward()
+    {
+        var run = session.StepInstruction();
+        return run.Kind switch
+        {
+            RunStopKind.RecordingEnded => End(run.End!),
+            RunStopKind.Hit => StopFor(session.LastHit!),
+            _ => new DebugStop(DebugStopKind.Step),
+        };
+    }
+
+    /// <summary>Runs forward to the next breakpoint or watchpoint hit, an interrupt request, or the end of the recording.</summary>
+    public DebugStop ContinueForward()
+    {
+        var run = session.ContinueToHit();
+        return run.Kind switch
+        {
+            RunStopKind.RecordingEnded => End(run.End!),
+            RunStopKind.Hit => StopFor(session.LastHit!),
+            RunStopKind.Interrupted => new DebugStop(DebugStopKind.Interrupted),
+            _ => new DebugStop(DebugStopKind.Step),
+        };
+    }
+
+    /// <summary>Goes back exactly one step (an instruction or an interrupt delivery); at the start of the recording, reports <see cref="DebugStopKind.Begin"/>.</summary>
+    public DebugStop StepBackward()
+    {
+        var here = Position;
+        if (here <= Start) return Begin();
+        if (here.Deliveries > 0)
+        {
+            Repeated(session.SeekTo(here with { Deliveries = here.Deliveries - 1 }));
+            return new DebugStop(DebugStopKind.Step);
+        }
+        // The step before (N, 0) is instruction N, which begins after every delivery at N-1.
+        long previous = here.Instructions - 1;
+        if (session.DeliveriesAt(previous) is null)
+        {
+            // Learn them: run over that count again, pausing at each delivery.
+            Repeated(session.SeekTo(new InstructionPosition(previous, 0)));
+            Repeated(session.SeekTo(here));
+        }
+        Repeated(session.SeekTo(new InstructionPosition(previous, session.DeliveriesAt(previous) ?? 0)));
+        return new DebugStop(DebugStopKind.Step);
+    }
+
+    /// <summary>Runs backward to the most recent breakpoint or watchpoint hit before here (stopping before the instruction that hit), or to the start.</summary>
+    public DebugStop ContinueBackward()
+    {
+        var end = Position;
+        int snapshot = session.SnapshotAtOrBefore(end);
+        while (snapshot >= 0 && end > Start)
+        {
+            var from = session.SnapshotPosition(snapshot);
+            if (from >= end)
+            {
+                snapshot--;
+                continue;
+            }
+            session.Restore(snapshot);
+            var hits = session.HitsUntil(end);
+            if (hits.Count > 0)
+            {
+                var last = hits[^1];
+                Repeated(session.SeekTo(last.Before));
+                return StopFor(last);
+            }
+            end = from;
+            snapshot--;
+        }
+        return Begin();
+    }
+
+    /// <summary>Goes to a position (a `monitor goto`): <see cref="RunStopKind.RecordingEnded"/> when the recording ends before it.</summary>
+    public RunStop GoTo(InstructionPosition target) => session.SeekTo(target);
+
+    private static DebugStop StopFor(InstructionHit hit) => new(hit.Kind switch
+    {
+        HitKind.Watch => DebugStopKind.Watch,
+        HitKind.ReadWatch => DebugStopKind.ReadWatch,
+        HitKind.AccessWatch => DebugStopKind.AccessWatch,
+        _ => DebugStopKind.Breakpoint,
+    }, hit.Address, hit.Note);
+
+    // Whatever a motion replays again was reached by an earlier pass: the recording ending
+    // before it means this pass went another way.
+    private static void Repeated(RunStop run)
+    {
+        if (run.End is { } end) throw new ReplayNondeterminismException($"{end.Message}, which an earlier pass of the replay reached");
+    }
+
+    private DebugStop Begin()
+    {
+        Repeated(session.SeekTo(Start));
+        return new DebugStop(DebugStopKind.Begin);
+    }
+
+    // The recording's last instruction ends the run without a stop after it, so the end is shown
+    // just before that instruction: the last position that exists.
+    private DebugStop End(RecordingEnd end)
+    {
+        Repeated(session.SeekTo(Position));
+        return new DebugStop(DebugStopKind.End, Detail: end.Outcome.Message);
+    }
+}
