@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Text.Json;
 using VmReplay.Engine.Backend;
 using VmReplay.Recorder;
@@ -15,10 +16,10 @@ public sealed class InstructionSeekTests : IDisposable
 
     public void Dispose() => Directory.Delete(_dir, recursive: true);
 
-    private string Record(string guest, string file, int status)
+    private string Record(string guest, string file, int status, params string[] options)
     {
         string trace = Path.Combine(_dir, $"{guest}.vmtrace");
-        var r = Vmreplay.Run(["record", Vmreplay.Guest(guest, file), "-o", trace, "--serial-in", "/dev/null", "--snapshot-every", "20"], cpu: "soft");
+        var r = Vmreplay.Run(["record", Vmreplay.Guest(guest, file), "-o", trace, "--serial-in", "/dev/null", "--snapshot-every", "20", .. options], cpu: "soft");
         Assert.True(r.ExitCode == status, r.Stderr);
         return trace;
     }
@@ -71,5 +72,48 @@ public sealed class InstructionSeekTests : IDisposable
             Assert.True(straight[t] == actual, $"at {t} after {seek.Restores} restores:\nstraight {straight[t]}\nseek     {actual}");
         }
         Assert.True(seek.Restores > 0);
+    }
+
+    private static ulong Symbol(string elf, string name)
+    {
+        var psi = new ProcessStartInfo("nm") { RedirectStandardOutput = true };
+        psi.ArgumentList.Add(elf);
+        using var p = Process.Start(psi)!;
+        var line = p.StandardOutput.ReadToEnd().Split('\n').First(l => l.EndsWith(" " + name));
+        return Convert.ToUInt64(line.Split(' ')[0], 16);
+    }
+
+    [Fact]
+    public void EveryWriteOfAWatchedValueIsAHitAtItsExactInstruction()
+    {
+        // ticks counts 30 timer interrupts; the poll loop reads it all the time, the handler
+        // increments it once a tick. A run to the end with the value watched sees all 30 writes,
+        // each one instruction long: before it the old count, after it the new one.
+        string elf = Vmreplay.Guest("ticks", "ticks.elf");
+        string trace = Record("ticks", "ticks.elf", 1, "--cmdline", "n=30");
+        ulong ticks = Symbol(elf, "ticks");
+        using var reader = TraceReader.Open(trace);
+        using var s = ReplaySession.Open(reader, "/dev/kvm", Stream.Null, CpuBackendChoice.Soft);
+        long last = reader.Events().OfType<Recorder.Events.ExitEvent>().Max(e => e.Instructions!.Value);
+        s.Watches = [new WatchedRange(ticks, 4, [(ticks, 4)], WatchKind.Write)];
+        var hits = s.HitsUntil(new InstructionPosition(last - 1));
+        Assert.Equal(30, hits.Count);
+        Assert.All(hits, h => Assert.Equal((HitKind.Watch, ticks, h.Before.Instructions + 1), (h.Kind, h.Address, h.At.Instructions)));
+        var span = new byte[4];
+        for (int i = 0; i < hits.Count; i += 7)
+        {
+            s.SeekTo(hits[i].Before);
+            s.Machine.Memory.Read(ticks, span);
+            Assert.Equal((uint)i, BitConverter.ToUInt32(span));
+            s.SeekTo(hits[i].At);
+            s.Machine.Memory.Read(ticks, span);
+            Assert.Equal((uint)i + 1, BitConverter.ToUInt32(span));
+        }
+        // Read watches see the poll loop's reads too: far more of them, the first right at the start of polling.
+        s.Watches = [new WatchedRange(ticks, 4, [(ticks, 4)], WatchKind.Read)];
+        s.Restore(0);
+        var reads = s.HitsUntil(hits[0].Before);
+        Assert.True(reads.Count > 100, $"{reads.Count} reads");
+        Assert.All(reads, r => Assert.Equal(HitKind.ReadWatch, r.Kind));
     }
 }

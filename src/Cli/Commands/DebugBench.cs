@@ -1,8 +1,5 @@
 using System.Diagnostics;
 using System.Globalization;
-using System.Net;
-using System.Net.Sockets;
-using System.Text.RegularExpressions;
 using Spectre.Console;
 
 namespace VmReplay.Cli.Commands;
@@ -11,12 +8,15 @@ namespace VmReplay.Cli.Commands;
 /// <c>vmreplay bench debug</c>: what a gdb user waits for, timed inside the real gdb (its Python
 /// clock around each command) against <c>vmreplay replay --gdb</c>: reverse-continue to the
 /// failing-boot watchpoint hit across the whole trace, the one before it, reverse-stepi and
-/// stepi. The same recording is served with its snapshots and with the initial one only,
-/// alternately in one run, which shows what snapshots buy.
+/// stepi, on the default backend, the same recording served with its snapshots and with the
+/// initial one only, alternately in one run, which shows what snapshots buy; then, on the software
+/// CPU, reverse-stepi and reverse-continue at two trace lengths (<see cref="ReverseLatencyBench"/>)
+/// and 100 scripted reverse sessions counting hangs (<see cref="ReverseSessionsBench"/>).
 /// </summary>
-internal static partial class DebugBench
+internal static class DebugBench
 {
     private const int Steps = 20;
+    private const int Sessions = 100;
 
     public static int Run(int rounds)
     {
@@ -48,6 +48,15 @@ internal static partial class DebugBench
             var dense = figures[sides[0].Name];
             var only = figures[sides[1].Name];
             Console.WriteLine(Inv($"reverse_continue_ms={BenchCommand.Median(dense["reverse-continue to the watchpoint hit"]):F1} reverse_continue_again_ms={BenchCommand.Median(dense["reverse-continue again"]):F1} reverse_stepi_ms={BenchCommand.Median(dense[$"reverse-stepi (mean of {Steps})"]):F2} stepi_ms={BenchCommand.Median(dense[$"stepi (mean of {Steps})"]):F2} reverse_continue_initial_snapshot_only_ms={BenchCommand.Median(only["reverse-continue to the watchpoint hit"]):F1}"));
+
+            // The software CPU at two trace lengths, then scripted sessions counting hangs.
+            var short_ = ReverseLatencyBench.Record(self, dir, 10, "ticks n=10");
+            var long_ = ReverseLatencyBench.Record(self, dir, 1000, "ticks n=1000");
+            var soft = ReverseLatencyBench.Run(self, [short_, long_], rounds);
+            Console.WriteLine(Inv($"soft_reverse_stepi_ms_1m={soft[short_.Name][ReverseLatencyBench.ReverseStepi]:F1} soft_reverse_stepi_ms_100m={soft[long_.Name][ReverseLatencyBench.ReverseStepi]:F1} soft_reverse_continue_ms_1m={soft[short_.Name][ReverseLatencyBench.ReverseContinue]:F1} soft_reverse_continue_ms_100m={soft[long_.Name][ReverseLatencyBench.ReverseContinue]:F1} (instructions {short_.Instructions} and {long_.Instructions})"));
+            var sessions = ReverseSessionsBench.Run(self, short_, Sessions, TimeSpan.FromSeconds(60));
+            Console.WriteLine(ReverseSessionsBench.Summary(sessions));
+            if (sessions.FirstFailure is { } failure) Console.WriteLine($"first failed session: {failure}");
             return 0;
         }
         finally
@@ -70,71 +79,23 @@ internal static partial class DebugBench
     // One gdb session: continue to the panic, watch the corrupted field, then the timed commands.
     private static List<(string Measure, double Seconds)> Session(string self, string elf, string trace)
     {
-        int port = FreePort();
-        var stub = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var a in new[] { self, "replay", trace, "--gdb", port.ToString(CultureInfo.InvariantCulture), "--gdb-once" }) stub.ArgumentList.Add(a);
-        using var server = Process.Start(stub) ?? throw new UserError("cannot start dotnet");
-        var ready = new ManualResetEventSlim();
-        var stubLog = new System.Text.StringBuilder();
-        server.ErrorDataReceived += (_, e) =>
-        {
-            if (e.Data is null) return;
-            lock (stubLog) stubLog.AppendLine(e.Data);
-            if (e.Data.Contains("waiting for gdb")) ready.Set();
-        };
-        server.BeginErrorReadLine();
-        server.BeginOutputReadLine();
-        if (!ready.Wait(TimeSpan.FromSeconds(60))) throw new UserError($"the gdb stub did not start: {stubLog}");
-
-        var commands = new List<string> { $"target remote 127.0.0.1:{port}", "python import time", "break panic" };
-        void Timed(string measure, IEnumerable<string> run, int per = 1)
-        {
-            commands.Add("python t0 = time.perf_counter()");
-            commands.AddRange(run);
-            commands.Add($"python print('BENCH {measure}|%.6f' % ((time.perf_counter() - t0) / {per}))");
-        }
-        Timed("continue to the panic", ["continue"]);
+        var commands = new List<string> { "break panic" };
+        commands.AddRange(GdbBenchSession.Timed("continue to the panic", ["continue"]));
         commands.Add("delete");
         commands.Add("watch boot_info->mmap[1].length");
-        Timed("reverse-continue to the watchpoint hit", ["reverse-continue"]);
-        Timed("reverse-continue again", ["reverse-continue"]);
+        commands.AddRange(GdbBenchSession.Timed("reverse-continue to the watchpoint hit", ["reverse-continue"]));
+        commands.AddRange(GdbBenchSession.Timed("reverse-continue again", ["reverse-continue"]));
         commands.Add("delete");
-        Timed($"reverse-stepi (mean of {Steps})", Enumerable.Repeat("reverse-stepi", Steps), Steps);
-        Timed($"stepi (mean of {Steps})", Enumerable.Repeat("stepi", Steps), Steps);
-        commands.Add("kill");
-
-        var gdb = new ProcessStartInfo("gdb") { RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var a in new[] { "-batch", "-nx", elf }) gdb.ArgumentList.Add(a);
-        foreach (var c in commands) { gdb.ArgumentList.Add("-ex"); gdb.ArgumentList.Add(c); }
-        string output;
-        try
-        {
-            using var g = Process.Start(gdb) ?? throw new UserError("cannot start gdb");
-            var errors = g.StandardError.ReadToEndAsync();
-            output = g.StandardOutput.ReadToEnd() + errors.Result;
-            g.WaitForExit();
-        }
-        catch (System.ComponentModel.Win32Exception e) { throw new UserError($"gdb is needed for this benchmark: {e.Message}"); }
-        if (!server.WaitForExit(TimeSpan.FromSeconds(30))) server.Kill(true);
-        var found = BenchLine().Matches(output).Select(m => (m.Groups[1].Value, double.Parse(m.Groups[2].Value, CultureInfo.InvariantCulture))).ToList();
-        if (found.Count != 5 || !output.Contains("Old value"))
-            throw new UserError($"the gdb session did not go as expected:\n{output}\n{stubLog}");
+        commands.AddRange(GdbBenchSession.Timed($"reverse-stepi (mean of {Steps})", Enumerable.Repeat("reverse-stepi", Steps), Steps));
+        commands.AddRange(GdbBenchSession.Timed($"stepi (mean of {Steps})", Enumerable.Repeat("stepi", Steps), Steps));
+        var result = GdbBenchSession.Run(self, elf, trace, commands, TimeSpan.FromMinutes(10));
+        var found = GdbBenchSession.Figures(result.Gdb);
+        if (result.TimedOut || found.Count != 5 || !result.Gdb.Contains("Old value"))
+            throw new UserError($"the gdb session did not go as expected:\n{result.Gdb}\n{result.Stub}");
         return found;
-    }
-
-    private static int FreePort()
-    {
-        var l = new TcpListener(IPAddress.Loopback, 0);
-        l.Start();
-        int port = ((IPEndPoint)l.LocalEndpoint).Port;
-        l.Stop();
-        return port;
     }
 
     private static string Ms(List<double> xs) => Inv($"{xs.Min():F1} / {BenchCommand.Median(xs):F1} / {xs.Max():F1}");
 
     private static string Inv(FormattableString s) => s.ToString(CultureInfo.InvariantCulture);
-
-    [GeneratedRegex(@"^BENCH (.+)\|([0-9.]+)$", RegexOptions.Multiline)]
-    private static partial Regex BenchLine();
 }

@@ -34,6 +34,31 @@ public class WatchpointTests
     }
 
     [Fact]
+    public void AValueChangedAndChangedBackWithinOneRunIsTwoHits()
+    {
+        // No exit between the two stores: a debugger comparing values at stops would see no
+        // change at all. The processor reports both, each with what it replaced.
+        using var m = new SoftCpuMachine(64, a =>
+        {
+            a.mov(rbx, Data);
+            a.mov(__dword_ptr[rbx], 9);
+            a.add(ecx, 1);
+            a.mov(__dword_ptr[rbx], 5);
+            a.hlt();
+        });
+        m.Memory.WriteUInt32(Data, 5);
+        m.Cpu.SetWatches([new DataWatch(Data, 4, WatchAccess.Write)]);
+        Assert.Equal(ProcessorExitKind.Watchpoint, m.Cpu.Run());
+        Assert.Equal(new WatchHit(0, Data, 4, true, 5, 9), m.Cpu.LastWatchHit);
+        Assert.Equal(2, m.Cpu.InstructionCount);
+        Assert.Equal(ProcessorExitKind.Watchpoint, m.Cpu.Run());
+        Assert.Equal(new WatchHit(0, Data, 4, true, 9, 5), m.Cpu.LastWatchHit);
+        Assert.Equal(4, m.Cpu.InstructionCount);
+        Assert.Equal(ProcessorExitKind.Halt, m.Cpu.Run());
+        Assert.Equal(5u, m.Memory.ReadUInt32(Data));
+    }
+
+    [Fact]
     public void ReadAndAccessWatchesSeeReadsOfAnyPartOfTheRange()
     {
         using var m = new SoftCpuMachine(32, a =>
