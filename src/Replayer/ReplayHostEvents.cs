@@ -85,7 +85,7 @@ public sealed class ReplayHostEvents(EventCursor events, IVcpuBackend vcpu, Dirt
 
     /// <summary>
     /// Asked before every run: an instruction count where a debugger also wants the vCPU to stop
-    /// (a position it seeks, a checkpoint it lays), or null. Only where the backend counts.
+    /// (a position it seeks, the next step), or null. Only where the backend counts.
     /// </summary>
     public Func<long?>? DebuggerStop { get; set; }
 

@@ -48,6 +48,8 @@ public sealed class VcpuRunner
 
     private bool _resumingFromPause;
     private bool _resumingAfterDelivery;
+    // The data watchpoint the last delivery accessed (its frame), for the Delivered stop after it.
+    private DataWatchpointHit? _deliveryWatch;
 
     /// <summary>
     /// Also ask <see cref="PauseRequested"/> right after an interrupt was delivered (a
@@ -197,8 +199,6 @@ public sealed class VcpuRunner
     // vCPU (KVM_INTERRUPT leaves the moment to KVM, which on some hosts lets the guest run on
     // first). When the guest cannot take one now, ask for an exit at the next interrupt window
     // where the host-events source allows it, instead of dropping or spinning.
-    private DataWatchpointHit? _deliveryWatch;
-
     private RunOutcome? DeliverInterrupt()
     {
         if (!_platform.HasPendingInterrupt)
