@@ -53,12 +53,13 @@ internal sealed class InstructionTimeline
     }
 
     /// <summary>
-    /// Where an instruction that retired to reach count <paramref name="count"/> began: the
-    /// previous stop if it was at the count before, else the count before with no deliveries (a
-    /// free run passes counts with none without stopping).
+    /// Where the access that stopped the run at count <paramref name="count"/> began: the previous
+    /// stop if it was at the count before (the instruction that retired) or at this count (an
+    /// instruction that faulted after its access retired nothing), else the count before with no
+    /// deliveries (a free run passes counts with none without stopping).
     /// </summary>
     public InstructionPosition Before(long count) =>
-        Previous is { } p && p.Instructions == count - 1 ? p : new InstructionPosition(count - 1, 0);
+        Previous is { } p && (p.Instructions == count - 1 || p.Instructions == count) ? p : new InstructionPosition(count - 1, 0);
 
     /// <summary>The deliveries made at <paramref name="count"/>, where a run passed it; null where none did.</summary>
     public int? DeliveriesAt(long count)

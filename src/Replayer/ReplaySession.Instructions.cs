@@ -82,7 +82,7 @@ public sealed partial class ReplaySession
     public RunStop ContinueToHit()
     {
         RequireCounts();
-        var run = new CountedRun("a breakpoint or watchpoint hit") { StopAtHit = true, IgnoreBreakpointAtStart = true };
+        var run = new CountedRun("a breakpoint or watchpoint hit") { StopAtHit = true, IgnoreBreakpointAtStart = true, Interruptible = true };
         return RunCounted(run, breakpoints: true, watches: true);
     }
 
@@ -105,6 +105,9 @@ public sealed partial class ReplaySession
         public InstructionPosition? StepFrom { get; init; }
         public bool StopAtHit { get; init; }
         public bool IgnoreBreakpointAtStart { get; init; }
+        // Only a run to the next hit stops for the debugger's interrupt: a seek or a scan that
+        // stopped short would leave the machine somewhere its caller did not ask for.
+        public bool Interruptible { get; init; }
         public List<InstructionHit>? Hits { get; init; }
         public InstructionPosition Start { get; set; }
         public InstructionHit? StoppedAt { get; set; }
@@ -147,6 +150,9 @@ public sealed partial class ReplaySession
         }
         finally
         {
+            // A motion that cannot stop short ends by itself: that end answers an interrupt
+            // asked for meanwhile, which must not stop the next run at its start.
+            if (!run.Interruptible) _interruptRequested = false;
             _counted = null;
             _armedWatches = [];
             host.UserBreakpoints = [];
@@ -182,7 +188,7 @@ public sealed partial class ReplaySession
             return true;
         }
         if (run.StepFrom is { } from && here != from) return true;
-        if (_interruptRequested)
+        if (run.Interruptible && _interruptRequested)
         {
             _interruptRequested = false;
             run.Interrupted = true;
