@@ -273,6 +273,37 @@ public sealed class GdbDebuggingTests : IDisposable
     }
 
     [Fact]
+    public void OnTheSoftwareCpuWatchRwatchAndAwatchStopForwardJustAfterWhereTheyStoppedBackward()
+    {
+        // From the panic: two changes of the length back, then forward over both again; the
+        // validation's read back and forward; any access back and forward. Backward stops are
+        // before the accessing instruction, forward ones just after it: the same instruction.
+        string elf = Vmreplay.Guest("failing-boot", "failing-boot.elf");
+        string trace = Record("failing-boot", "failing-boot.elf", 3, "soft");
+        const string field = "boot_info->mmap[1].length";
+        var (gdb, stub) = Debug(trace, elf, setArchitecture: false,
+            "break panic", "continue", "delete",
+            $"watch {field}", "reverse-continue", "print/x $pc", "reverse-continue", "print/x $pc", "continue", "print/x $pc", "continue", "print/x $pc", "delete",
+            $"rwatch {field}", "reverse-continue", "print/x $pc", "continue", "print/x $pc", "delete",
+            $"awatch {field}", "reverse-continue", "print/x $pc", "continue", "print/x $pc");
+        Assert.DoesNotContain("SIGTRAP", gdb);
+        var pcs = Regex.Matches(gdb, @"\$\d+ = 0x([0-9a-f]+)").Select(m => Convert.ToUInt64(m.Groups[1].Value, 16)).ToList();
+        Assert.True(pcs.Count == 8, gdb + stub);
+        // watch: back to X, back to Y, forward just after Y, forward just after X.
+        Assert.InRange(pcs[2] - pcs[1], 1UL, 15UL);
+        Assert.InRange(pcs[3] - pcs[0], 1UL, 15UL);
+        var changes = Regex.Matches(gdb, @"Old value = (\d+)\s+New value = (\d+)").Select(m => (Old: m.Groups[1].Value, New: m.Groups[2].Value)).ToList();
+        Assert.True(changes.Count == 4, gdb + stub);
+        Assert.Equal((changes[1].New, changes[1].Old), changes[2]); // forward over Y undoes the reverse step over it
+        Assert.Equal((changes[0].New, changes[0].Old), changes[3]);
+        // rwatch and awatch: forward stops just after the instruction the reverse one stopped before.
+        Assert.Contains("Hardware read watchpoint", gdb);
+        Assert.Contains("Hardware access (read/write) watchpoint", gdb);
+        Assert.InRange(pcs[5] - pcs[4], 1UL, 15UL);
+        Assert.InRange(pcs[7] - pcs[6], 1UL, 15UL);
+    }
+
+    [Fact]
     public void OnTheSoftwareCpuMonitorWhenAndGotoSpeakInstructionCounts()
     {
         // monitor when names the instruction count; goto takes one, back or forward, and lands
