@@ -26,4 +26,14 @@ public enum DebugStopKind
 /// address. <see cref="Detail"/> is text for the debugger's user: how the recording ended, or
 /// what changed a watched value where no guest instruction did (see <see cref="HitLocation.Note"/>).
 /// </summary>
-public sealed record DebugStop(DebugStopKind Kind, ulong Address = 0, string? Detail = null);
+public sealed record DebugStop(DebugStopKind Kind, ulong Address = 0, string? Detail = null)
+{
+    /// <summary>The stop a hit of <paramref name="kind"/> makes.</summary>
+    public static DebugStopKind KindOf(HitKind kind) => kind switch
+    {
+        HitKind.Watch => DebugStopKind.Watch,
+        HitKind.ReadWatch => DebugStopKind.ReadWatch,
+        HitKind.AccessWatch => DebugStopKind.AccessWatch,
+        _ => DebugStopKind.Breakpoint,
+    };
+}

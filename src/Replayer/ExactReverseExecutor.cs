@@ -97,20 +97,9 @@ public sealed class ExactReverseExecutor(ReplaySession session)
     /// <summary>Goes to a position (a `monitor goto`): <see cref="RunStopKind.RecordingEnded"/> when the recording ends before it.</summary>
     public RunStop GoTo(InstructionPosition target) => session.SeekTo(target);
 
-    private static DebugStop StopFor(InstructionHit hit) => new(hit.Kind switch
-    {
-        HitKind.Watch => DebugStopKind.Watch,
-        HitKind.ReadWatch => DebugStopKind.ReadWatch,
-        HitKind.AccessWatch => DebugStopKind.AccessWatch,
-        _ => DebugStopKind.Breakpoint,
-    }, hit.Address, hit.Note);
+    private static DebugStop StopFor(InstructionHit hit) => new(DebugStop.KindOf(hit.Kind), hit.Address, hit.Note);
 
-    // Whatever a motion replays again was reached by an earlier pass: the recording ending
-    // before it means this pass went another way.
-    private static void Repeated(RunStop run)
-    {
-        if (run.End is { } end) throw new ReplayNondeterminismException($"{end.Message}, which an earlier pass of the replay reached");
-    }
+    private static void Repeated(RunStop run) => ReverseExecutor.Repeated(run);
 
     private DebugStop Begin()
     {

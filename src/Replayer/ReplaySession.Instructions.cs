@@ -91,8 +91,7 @@ public sealed partial class ReplaySession
     {
         RequireCounts();
         var run = new CountedRun($"{end}") { Target = end, Hits = new() };
-        if (RunCounted(run, breakpoints: true, watches: true).End is { } ended)
-            throw new ReplayNondeterminismException($"{ended.Message}, which an earlier pass of the replay reached");
+        ReverseExecutor.Repeated(RunCounted(run, breakpoints: true, watches: true));
         return run.Hits;
     }
 

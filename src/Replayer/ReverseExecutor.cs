@@ -161,7 +161,7 @@ public sealed class ReverseExecutor(ReplaySession session)
 
     // Whatever a motion replays again was reached by an earlier pass: the recording ending
     // before it means this pass went another way.
-    private static void Repeated(RunStop run)
+    internal static void Repeated(RunStop run)
     {
         if (run.End is { } end) throw new ReplayNondeterminismException($"{end.Message}, which an earlier pass of the replay reached");
     }
@@ -182,13 +182,7 @@ public sealed class ReverseExecutor(ReplaySession session)
         _ => "breakpoint",
     };
 
-    private static DebugStop StopFor(HitLocation hit) => new(hit.Kind switch
-    {
-        HitKind.Watch => DebugStopKind.Watch,
-        HitKind.ReadWatch => DebugStopKind.ReadWatch,
-        HitKind.AccessWatch => DebugStopKind.AccessWatch,
-        _ => DebugStopKind.Breakpoint,
-    }, hit.Address, hit.Note);
+    private static DebugStop StopFor(HitLocation hit) => new(DebugStop.KindOf(hit.Kind), hit.Address, hit.Note);
 
     private DebugStop Begin()
     {
