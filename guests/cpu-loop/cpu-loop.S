@@ -10,31 +10,7 @@ _start:
         mov %ebx, %edi                  /* Multiboot information */
         call serial_init
         xor %ecx, %ecx
-        testl $4, (%edi)                /* flags bit 2: cmdline valid */
-        jz run
-        mov 16(%edi), %esi
-        mov $' ', %dl                   /* the character before; n= must start a word */
-find:   lodsb
-        test %al, %al
-        jz run
-        cmp $'n', %al
-        jne next
-        cmp $' ', %dl
-        jne next
-        cmpb $'=', (%esi)
-        je digits_start
-next:   mov %al, %dl
-        jmp find
-digits_start:
-        inc %esi
-digits: movzbl (%esi), %eax
-        sub $'0', %eax
-        cmp $9, %eax
-        ja run
-        imul $10, %ecx, %ecx
-        add %eax, %ecx
-        inc %esi
-        jmp digits
+        call cmdline_n
 
 run:    mov %ecx, %ebx
         xor %eax, %eax

@@ -11,34 +11,8 @@ _start:
         mov %ebx, %edi                  /* Multiboot information */
         call serial_init
         mov $100, %ecx
-        testl $4, (%edi)                /* flags bit 2: cmdline valid */
-        jz start
-        mov 16(%edi), %esi
-        mov $' ', %dl                   /* the character before; n= must start a word */
-find:   lodsb
-        test %al, %al
-        jz start
-        cmp $'n', %al
-        jne next
-        cmp $' ', %dl
-        jne next
-        cmpb $'=', (%esi)
-        je digits_start
-next:   mov %al, %dl
-        jmp find
-digits_start:
-        inc %esi
-        xor %ecx, %ecx
-digits: movzbl (%esi), %eax
-        sub $'0', %eax
-        cmp $9, %eax
-        ja start
-        imul $10, %ecx, %ecx
-        add %eax, %ecx
-        inc %esi
-        jmp digits
-
-start:  mov %ecx, limit
+        call cmdline_n
+        mov %ecx, limit
         call gdt_setup
         call idt_setup
         push $0
