@@ -175,26 +175,32 @@ public sealed class TraceWriter : IDisposable
     }
 
     // A batch that compresses better than a reader accepts (a guest repeating one exit) is
-    // written as two halves, each with its own frame overhead; a single event that still does
-    // is stored uncompressed.
+    // written in parts, each with its own frame overhead; a single event that still does is
+    // stored uncompressed. The part size only shrinks within a batch: halving each failed part
+    // again from the whole batch compressed every event of a repetitive guest ten times over
+    // (its parts end up tens of events long), and that, not the guest, set the pace of recording.
     private void WriteEvents(Compressor compressor, List<TraceEvent> events, ulong first)
     {
-        var raw = EventCodec.Encode(events);
-        byte[] packed = compressor.Wrap(raw).ToArray();
-        if (raw.Length > (long)packed.Length * TraceFormat.MaxBatchExpansion)
+        int size = events.Count;
+        for (int at = 0; at < events.Count;)
         {
-            if (events.Count > 1)
+            int n = Math.Min(size, events.Count - at);
+            var raw = EventCodec.Encode(n == events.Count ? events : events.GetRange(at, n));
+            byte[] packed = compressor.Wrap(raw).ToArray();
+            if (raw.Length > (long)packed.Length * TraceFormat.MaxBatchExpansion)
             {
-                int half = events.Count / 2;
-                WriteEvents(compressor, events.GetRange(0, half), first);
-                WriteEvents(compressor, events.GetRange(half, events.Count - half), first + (ulong)half);
-                return;
+                if (n > 1)
+                {
+                    size = n / 2;
+                    continue;
+                }
+                packed = ZstdFrame.Store(raw);
             }
-            packed = ZstdFrame.Store(raw);
+            _chunks.Write(ChunkType.Events, packed, first + (ulong)at);
+            Interlocked.Add(ref _rawBytes, raw.Length);
+            Interlocked.Add(ref _compressedBytes, packed.Length);
+            at += n;
         }
-        _chunks.Write(ChunkType.Events, packed, first);
-        Interlocked.Add(ref _rawBytes, raw.Length);
-        Interlocked.Add(ref _compressedBytes, packed.Length);
     }
 
     // ENOSPC and EIO arrive as IOException; EFBIG (past the file-size limit) as .NET's

@@ -16,7 +16,7 @@ public sealed class VirtualTimeEvents : IHostEvents
     private readonly Func<bool> _inputMayArrive;
     private readonly object _lock = new();
     private long? _deadline;
-    private bool _inputArrived;
+    private volatile bool _inputArrived;
 
     /// <param name="clock">The engine clock, bound to <paramref name="vcpu"/>.</param>
     /// <param name="inputMayArrive">False once the input source is exhausted (EOF); a file's bytes are all there at start.</param>
@@ -51,6 +51,8 @@ public sealed class VirtualTimeEvents : IHostEvents
     public bool TakeDue(StopPoint stop)
     {
         bool due = _deadline is { } d && _clock.ReadNanoseconds() >= d;
+        // Checked without the lock first: this runs at every exit, and input is rare.
+        if (!_inputArrived) return due;
         lock (_lock)
         {
             if (_inputArrived)
