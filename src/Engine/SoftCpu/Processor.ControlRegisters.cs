@@ -48,13 +48,12 @@ public sealed partial class Processor
     internal void InvalidatePage(ulong linear)
     {
         linear &= LinearMask;
-        if (!_largePagesCached)
-        {
-            FlushTlbPage(linear);
-            return;
-        }
+        FlushTlbPage(linear);
+        if (_largePagesCached.Count == 0) return;
         ulong largePage = (Cr4 & Cr4Pae) != 0 || (Efer & EferLma) != 0 ? 2UL << 20 : (Cr4 & Cr4Pse) != 0 ? 4UL << 20 : 0x1000;
         ulong first = linear & ~(largePage - 1);
+        // Only a large page that was cached has pieces in other slots.
+        if (!_largePagesCached.Remove(first)) return;
         ulong pages = largePage >> 12;
         for (ulong n = 0; n < pages && n <= TlbMask; n++)
         {

@@ -39,15 +39,16 @@ public sealed unsafe partial class Processor
         FlushTlb();
     }
 
-    /// <summary>Drops every cached translation (CR3, CR0, CR4, EFER writes, INVLPG of a large page, mode changes).</summary>
-    // Whether a translation through a large page may be cached since the last full flush: only
-    // then must INVLPG drop every slot the large page could occupy (Linux invalidates one 4 KiB
-    // kernel page at a time, thousands of times in a boot).
-    private bool _largePagesCached;
+    // The large pages (by linear base) translations have gone through since the last full flush.
+    // The TLB caches a large page as 4 KiB pieces in many slots, so INVLPG inside one of these
+    // must drop every slot the large page could occupy; anywhere else it drops one slot (Linux
+    // invalidates one 4 KiB kernel page at a time, tens of thousands of times in a boot).
+    private readonly HashSet<ulong> _largePagesCached = new();
 
+    /// <summary>Drops every cached translation (CR3, CR0, CR4, EFER writes, mode changes).</summary>
     internal void FlushTlb()
     {
-        _largePagesCached = false;
+        _largePagesCached.Clear();
         Array.Fill(_tlbRead, new TlbEntry { Tag = InvalidTag });
         Array.Fill(_tlbWrite, new TlbEntry { Tag = InvalidTag });
         Array.Fill(_tlbFetch, new TlbEntry { Tag = InvalidTag });
@@ -278,7 +279,7 @@ public sealed unsafe partial class Processor
         switch (t.Status)
         {
             case PageTranslationStatus.Ok:
-                if (t.PageSize > GuestMemory.PageSize) _largePagesCached = true;
+                if (t.PageSize > GuestMemory.PageSize) _largePagesCached.Add(la & LinearMask & ~(t.PageSize - 1));
                 return t.PhysicalAddress;
             case PageTranslationStatus.PageFault:
                 throw new GuestException(GuestException.PageFault, t.PageFaultErrorCode, la);
