@@ -26,10 +26,11 @@ public sealed class TraceWriter : IDisposable
     private long _compressedBytes, _rawBytes, _snapshotBytes, _snapshotPageBytes;
     private int _snapshots;
     private bool _longModeSeen;
+    private byte[]? _image, _initrd;
 
     /// <summary>
-    /// Creates <paramref name="path"/> and writes the header, the guest image and the initrd
-    /// (empty for none), both compressed. The header must give their sizes (and name an initrd
+    /// Creates <paramref name="path"/> and writes the header, then (on the writer thread, before
+    /// any event) the guest image and the initrd (empty for none), both compressed. The header must give their sizes (and name an initrd
     /// exactly when there is one); a file larger than <see cref="EmbeddedFile.MaxSize"/> is
     /// refused before the trace is created.
     /// </summary>
@@ -40,10 +41,6 @@ public sealed class TraceWriter : IDisposable
             throw new ArgumentException($"the header's initrd ({header.InitrdName ?? "none"}, {header.InitrdSize?.ToString() ?? "no"} bytes) is not the {initrd.Length} bytes given");
         if ((EmbeddedFile.CheckSize("guest image", header.GuestName, image.Length) ?? EmbeddedFile.CheckSize("initrd", header.InitrdName ?? "", initrd.Length)) is { } tooLarge)
             throw new ArgumentException(tooLarge);
-        // Compressed before the file exists, and written right after the header: a recording
-        // cut short at any later point still holds everything a replay needs to boot.
-        var packedImage = EmbeddedFile.Pack(image);
-        var packedInitrd = initrd.IsEmpty ? null : EmbeddedFile.Pack(initrd);
         Path = path;
         FileStream file;
         try { file = new FileStream(path, FileMode.Create, FileAccess.Write, FileShare.Read); }
@@ -53,8 +50,11 @@ public sealed class TraceWriter : IDisposable
         }
         _chunks = new ChunkWriter(file);
         _chunks.Write(ChunkType.Header, header.ToJson());
-        _chunks.Write(ChunkType.CompressedImage, packedImage);
-        if (packedInitrd is not null) _chunks.Write(ChunkType.Initrd, packedInitrd);
+        // The image and initrd are compressed on the writer thread while the guest starts (the
+        // Linux vmlinux with DWARF takes 0.3 s, as long as its boot), and written before any
+        // event: a trace cut short after its first event still holds everything a replay needs.
+        _image = image.ToArray();
+        _initrd = initrd.IsEmpty ? null : initrd.ToArray();
         _thread = new Thread(WriteLoop) { IsBackground = true, Name = "vmreplay trace writer" };
         _thread.Start();
     }
@@ -154,6 +154,7 @@ public sealed class TraceWriter : IDisposable
 
     private void WriteLoop()
     {
+        WriteEmbeddedFiles();
         using var compressor = new Compressor(3);
         foreach (var (events, first, snapshot) in _queue.GetConsumingEnumerable())
         {
@@ -172,6 +173,22 @@ public sealed class TraceWriter : IDisposable
                 _failure = $"{Path}: writing the trace failed after {first} events: {Reason(e)}";
             }
         }
+    }
+
+    private void WriteEmbeddedFiles()
+    {
+        try
+        {
+            _chunks.Write(ChunkType.CompressedImage, EmbeddedFile.Pack(_image!));
+            if (_initrd is not null) _chunks.Write(ChunkType.Initrd, EmbeddedFile.Pack(_initrd));
+        }
+        catch (Exception e) when (IsWriteFailure(e))
+        {
+            _failure = $"{Path}: writing the guest image failed: {Reason(e)}";
+        }
+        // Only this thread reads them, once.
+        _image = null;
+        _initrd = null;
     }
 
     // A batch that compresses better than a reader accepts (a guest repeating one exit) is
