@@ -200,9 +200,9 @@ public sealed class EmbeddedTraceFilesTests : IDisposable
     public void TheWriterRefusesAHeaderThatDoesNotDescribeItsFiles()
     {
         var image = SampleImage(1000, 1);
-        Assert.Throws<ArgumentException>(() => new TraceWriter(PathOf("a.vmtrace"), Header(image, null), image, [1, 2, 3]));
+        Assert.Throws<ArgumentException>(() => new TraceWriter(PathOf("a.vmtrace"), Header(image, null), image, new byte[] { 1, 2, 3 }));
         Assert.Throws<ArgumentException>(() => new TraceWriter(PathOf("b.vmtrace"), Header(image, [1, 2, 3]), image));
-        Assert.Throws<ArgumentException>(() => new TraceWriter(PathOf("c.vmtrace"), Header(image, null), image.AsSpan(1)));
+        Assert.Throws<ArgumentException>(() => new TraceWriter(PathOf("c.vmtrace"), Header(image, null), image.AsMemory(1)));
     }
 
     /// <summary>Copies a trace with the first chunk of <paramref name="type"/> replaced (valid CRC) or, for a null <paramref name="change"/>, left out.</summary>

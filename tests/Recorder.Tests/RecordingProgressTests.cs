@@ -20,7 +20,7 @@ public sealed class RecordingProgressTests : IDisposable
             WallClockBase = DateTime.UnixEpoch, HostKernel = "test", CpuModel = [],
             HostCapabilities = new HostCapabilities(default, default, default, default, default, default, default, default, default, default, 1),
         };
-        using var writer = new TraceWriter(Path.Combine(_dir, "t.vmtrace"), header, [1]);
+        using var writer = new TraceWriter(Path.Combine(_dir, "t.vmtrace"), header, new byte[] { 1 });
         var samples = new List<RecordingProgress>();
         using (RecordingProgress.Of(writer, TimeSpan.FromMilliseconds(20)).Subscribe(p => { lock (samples) samples.Add(p); }))
         {
