@@ -3,12 +3,14 @@ using System.Diagnostics;
 namespace VmReplay.Cli;
 
 /// <summary>
-/// With <c>$VMREPLAY_STARTUP_STAMP=1</c>, <c>vmreplay run</c> prints
+/// With <c>$VMREPLAY_STARTUP_STAMP=1</c>, <c>vmreplay run</c> and <c>vmreplay record</c> print
 /// <c>vmreplay: startup-stamp NANOSECONDS</c> on stderr just before the guest's first
 /// instruction: the host's monotonic clock (<see cref="Stopwatch"/>, CLOCK_MONOTONIC on Linux),
 /// which every process on the host reads alike. <c>vmreplay bench cpu</c> reads the clock before
 /// it starts the process and takes the difference as the startup cost: process and runtime start,
-/// JIT, option parsing, building the machine and loading the guest.
+/// JIT, option parsing, building the machine and loading the guest. With
+/// <c>$VMREPLAY_STARTUP_STAMP=epoch</c> the stamp is the real-time clock in nanoseconds since the
+/// Unix epoch instead, the clock a shell script has (<c>$EPOCHREALTIME</c>, <c>date +%s%N</c>).
 /// </summary>
 internal static class StartupStamp
 {
@@ -19,6 +21,14 @@ internal static class StartupStamp
 
     public static void WriteIfAsked()
     {
-        if (Environment.GetEnvironmentVariable(Variable) == "1") Console.Error.WriteLine(Prefix + NowNanoseconds());
+        switch (Environment.GetEnvironmentVariable(Variable))
+        {
+            case "1":
+                Console.Error.WriteLine(Prefix + NowNanoseconds());
+                break;
+            case "epoch":
+                Console.Error.WriteLine(Prefix + (DateTime.UtcNow - DateTime.UnixEpoch).Ticks * 100);
+                break;
+        }
     }
 }

@@ -88,6 +88,7 @@ internal static class RecordCommand
                     using (Console.IsErrorRedirected ? null : RecordingProgress.Of(writer, TimeSpan.FromMilliseconds(250))
                                .Subscribe(p => Console.Error.Write($"\r{p.Describe()}\u001b[K")))
                     {
+                        StartupStamp.WriteIfAsked();
                         try { outcome = pc.Run(); }
                         catch (Exception e) when (e is not UserError)
                         {
