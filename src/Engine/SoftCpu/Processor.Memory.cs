@@ -35,8 +35,24 @@ public sealed unsafe partial class Processor
 
     private void InitMemory()
     {
-        _dirty = _memory.Regions.Select(r => new ulong[(r.Size / GuestMemory.PageSize + 63) / 64]).ToArray();
+        _ram = _memory.Regions.ToArray();
+        _dirty = _ram.Select(r => new ulong[(r.Size / GuestMemory.PageSize + 63) / 64]).ToArray();
+        _codePages = _ram.Select(r => new ulong[(r.Size / GuestMemory.PageSize + 63) / 64]).ToArray();
         FlushTlb();
+    }
+
+    // The RAM regions (fixed when the memory was made) as an array: every TLB miss and dirty mark
+    // looks through them, and through the memory's IReadOnlyList each look was interface calls.
+    private GuestMemoryRegion[] _ram = [];
+
+    // The index in _ram of the region holding <paramref name="page"/>, or -1.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private int RegionOf(ulong page)
+    {
+        var ram = _ram;
+        for (int i = 0; i < ram.Length; i++)
+            if (page - ram[i].GuestBase < ram[i].Size) return i;
+        return -1;
     }
 
     // The large pages (by linear base) translations have gone through since the last full flush.
@@ -244,7 +260,7 @@ public sealed unsafe partial class Processor
             case 4: *(uint*)p = (uint)value; break;
             default: *(ulong*)p = value; break;
         }
-        if (_codePages.Contains(pa & PageMask)) InvalidateCode(pa, size);
+        if (IsCodePage(pa & PageMask)) InvalidateCode(pa, size);
     }
 
     /// <summary>
@@ -261,7 +277,7 @@ public sealed unsafe partial class Processor
         if (write) MarkDirty(page);
         bool privilegeOfTlb = user == (Cpl == 3);
         // Watched pages stay out of the TLB: every access to them is compared with the watches.
-        if (privilegeOfTlb && !(write && _codePages.Contains(page)) && !IsWatchedPage(la))
+        if (privilegeOfTlb && !(write && IsCodePage(page)) && !IsWatchedPage(la))
         {
             ref var e = ref Slot(write ? _tlbWrite : _tlbRead, la);
             e.Tag = (la & PageMask) | _tlbKey;
@@ -295,21 +311,16 @@ public sealed unsafe partial class Processor
     /// <summary>The host address of RAM page <paramref name="page"/>, or null where there is no RAM.</summary>
     private byte* HostPage(ulong page)
     {
-        foreach (var r in _memory.Regions)
-            if (r.Contains(page)) return r.Host + (page - r.GuestBase);
-        return null;
+        int i = RegionOf(page);
+        return i < 0 ? null : _ram[i].Host + (page - _ram[i].GuestBase);
     }
 
     private void MarkDirty(ulong page)
     {
-        var regions = _memory.Regions;
-        for (int i = 0; i < regions.Count; i++)
-            if (regions[i].Contains(page))
-            {
-                ulong n = (page - regions[i].GuestBase) / GuestMemory.PageSize;
-                _dirty[i][n / 64] |= 1UL << (int)(n % 64);
-                return;
-            }
+        int i = RegionOf(page);
+        if (i < 0) return;
+        ulong n = (page - _ram[i].GuestBase) / GuestMemory.PageSize;
+        _dirty[i][n / 64] |= 1UL << (int)(n % 64);
     }
 
     /// <summary>
@@ -360,24 +371,62 @@ public sealed unsafe partial class Processor
 
     // ---- Decoded code and self-modifying code ---------------------------------------------------
 
-    // Physical pages some decoded block was read from. Writes to them go the slow way and drop
-    // the blocks whose bytes they change.
-    private readonly HashSet<ulong> _codePages = new();
-    private readonly Dictionary<ulong, List<Block>> _blocksByPage = new();
+    // Physical pages some decoded block was read from, one bit per RAM page of each region.
+    // Writes to them go the slow way and drop the blocks whose bytes they change.
+    private ulong[][] _codePages = [];
+    private readonly Dictionary<ulong, CodeOnPage> _blocksByPage = new();
+
+    // The blocks decoded from one physical page, and which of its 64-byte lines they were read
+    // from: a write to a line no block was read from (data sharing a page with code, which the
+    // Linux boot writes tens of thousands of times) skips the scan of the page's blocks.
+    private sealed class CodeOnPage
+    {
+        public readonly List<Block> Blocks = new();
+        public ulong Lines;
+    }
+
+    private bool IsCodePage(ulong page)
+    {
+        int i = RegionOf(page);
+        if (i < 0) return false;
+        ulong n = (page - _ram[i].GuestBase) / GuestMemory.PageSize;
+        return (_codePages[i][n / 64] & (1UL << (int)(n % 64))) != 0;
+    }
 
     internal void RegisterCode(Block block)
     {
         foreach (ulong page in block.Pages())
         {
-            if (_codePages.Add(page)) FlushWriteTlb();
-            if (!_blocksByPage.TryGetValue(page, out var list)) _blocksByPage[page] = list = new List<Block>();
-            list.Add(block);
+            int i = RegionOf(page);
+            ulong n = (page - _ram[i].GuestBase) / GuestMemory.PageSize;
+            ref ulong bits = ref _codePages[i][n / 64];
+            if ((bits & (1UL << (int)(n % 64))) == 0)
+            {
+                bits |= 1UL << (int)(n % 64);
+                FlushWriteTlb();
+            }
+            if (!_blocksByPage.TryGetValue(page, out var code)) _blocksByPage[page] = code = new CodeOnPage();
+            code.Blocks.Add(block);
+            // On its first page a block covers [Physical, PhysicalEnd); on a second page, the
+            // rest of one instruction (at most 14 bytes): its first line.
+            code.Lines |= page == (block.Physical & PageMask)
+                ? LinesOf(block.Physical, (int)(block.PhysicalEnd - block.Physical))
+                : 1;
         }
+    }
+
+    // The 64-byte lines of a page that [pa, pa + size) touches (within that page).
+    private static ulong LinesOf(ulong pa, int size)
+    {
+        int first = (int)(pa & 0xFFF) >> 6;
+        int last = (int)Math.Min(0xFFF, (pa & 0xFFF) + (ulong)size - 1) >> 6;
+        return (last == 63 ? ulong.MaxValue : (1UL << (last + 1)) - 1) & ~((1UL << first) - 1);
     }
 
     private void InvalidateCode(ulong pa, int size)
     {
-        if (!_blocksByPage.TryGetValue(pa & PageMask, out var list)) return;
+        if (!_blocksByPage.TryGetValue(pa & PageMask, out var code) || (code.Lines & LinesOf(pa, size)) == 0) return;
+        var list = code.Blocks;
         bool any = false;
         for (int i = list.Count - 1; i >= 0; i--)
         {
@@ -400,7 +449,7 @@ public sealed unsafe partial class Processor
         for (ulong at = gpa; at < end;)
         {
             int n = (int)(Math.Min(end, (at & PageMask) + GuestMemory.PageSize) - at);
-            if (_codePages.Contains(at & PageMask)) InvalidateCode(at, n);
+            if (IsCodePage(at & PageMask)) InvalidateCode(at, n);
             at += (ulong)n;
         }
     }
@@ -411,7 +460,7 @@ public sealed unsafe partial class Processor
         foreach (var b in _blocks.Values) b.Valid = false;
         _blocks.Clear();
         _blocksByPage.Clear();
-        _codePages.Clear();
+        foreach (var bits in _codePages) Array.Clear(bits);
         _mapGeneration++;
         FlushWriteTlb();
     }
