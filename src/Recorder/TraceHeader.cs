@@ -52,7 +52,7 @@ public sealed record TraceHeader
     public required CpuidLeaf[] CpuModel { get; init; }
     public string Recorder { get; init; } = "vmreplay";
 
-    public byte[] ToJson() => JsonSerializer.SerializeToUtf8Bytes(this, TraceHeaderJson.Default.TraceHeader);
+    public byte[] ToJson() => TraceHeaderJson.Write(this);
 
     /// <summary>
     /// Reads a HEAD payload; throws <see cref="JsonException"/> when it is not JSON of this shape
