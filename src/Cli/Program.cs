@@ -46,8 +46,8 @@ internal static class Program
 
     private static string? OneLine(Exception e) => e switch
     {
-        UserError or Engine.Kvm.KvmUnavailableException or Engine.Backend.BackendUnavailableException or Engine.Backend.HostLimitationException or Engine.Boot.GuestImageException or Recorder.Format.TraceFormatException => e.Message,
-        Engine.Kvm.KvmException => $"host error: {e.Message}",
+        UserError or Engine.Backend.BackendUnavailableException or Engine.Backend.HostLimitationException or Engine.Boot.GuestImageException or Recorder.Format.TraceFormatException => e.Message,
+        Engine.Native.HostCallException => $"host error: {e.Message}",
         IOException or UnauthorizedAccessException or InsufficientMemoryException => e.Message,
         ArgumentException => e.Message,
         _ => null,

@@ -1,7 +1,6 @@
 using System.CommandLine;
 using VmReplay.Devices.Platform;
 using VmReplay.Engine.Backend;
-using VmReplay.Engine.Kvm;
 
 namespace VmReplay.Cli.Commands;
 
@@ -15,7 +14,7 @@ internal sealed class MachineOptions
     public Option<string?> SerialIn { get; } = new("--serial-in") { Description = "file whose bytes the guest reads from COM1 (default: stdin)" };
     public Option<string?> SerialOut { get; } = new("--serial-out") { Description = "file to write COM1 output to (default: stdout)" };
     public Option<int> Vcpus { get; } = new("--vcpus") { Description = "number of vCPUs (vCPU 0 boots; the others wait for INIT/SIPI)", DefaultValueFactory = _ => 1 };
-    public Option<string> Kvm { get; } = new("--kvm") { Description = "KVM device to use", DefaultValueFactory = _ => KvmSystem.DefaultPath };
+    public Option<string> Kvm { get; } = new("--kvm") { Description = "KVM device to use", DefaultValueFactory = _ => MachineBackends.DefaultKvmDevice };
     public Option<string> Cpu { get; } = CpuOption();
     public Option<long?> MaxInstructions { get; } = new("--max-instructions") { Description = "software CPU: stop the guest after this many instructions, with a report (a runaway guest)" };
     public Option<string?> Clock { get; } = new("--clock")

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using Spectre.Console;
 using VmReplay.Devices.Platform;
+using VmReplay.Engine.Backend;
 using VmReplay.Engine.Memory;
 using VmReplay.Engine.Run;
 using VmReplay.Recorder;
@@ -128,7 +129,7 @@ internal static class RecordReplayBench
         var targets = Enumerable.Range(0, 8).Select(_ => random.NextInt64(events / 10, events * 9 / 10)).ToList();
         var seek = new List<double>();
         var straight = new List<double>();
-        using var session = ReplaySession.Open(reader, Engine.Kvm.KvmSystem.DefaultPath, Stream.Null);
+        using var session = ReplaySession.Open(reader, MachineBackends.DefaultKvmDevice, Stream.Null);
         foreach (long e in targets)
         {
             var sw = Stopwatch.StartNew();
@@ -137,7 +138,7 @@ internal static class RecordReplayBench
         }
         foreach (long e in targets.Take(3))
         {
-            using var fresh = ReplaySession.Open(reader, Engine.Kvm.KvmSystem.DefaultPath, Stream.Null);
+            using var fresh = ReplaySession.Open(reader, MachineBackends.DefaultKvmDevice, Stream.Null);
             fresh.UseSnapshots = false;
             var sw = Stopwatch.StartNew();
             Reach(fresh.Seek(new ReplayPosition(e, 0)));

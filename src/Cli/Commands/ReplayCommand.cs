@@ -2,7 +2,6 @@ using System.CommandLine;
 using VmReplay.Devices.Platform;
 using VmReplay.Engine.Backend;
 using VmReplay.Engine.Emulation;
-using VmReplay.Engine.Kvm;
 using VmReplay.Recorder;
 using VmReplay.Recorder.Events;
 using VmReplay.Replayer;
@@ -21,7 +20,7 @@ internal static class ReplayCommand
     public static Command Create()
     {
         var file = new Argument<string>("trace") { Description = "trace file (.vmtrace)" };
-        var kvmPath = new Option<string>("--kvm") { Description = "KVM device to use", DefaultValueFactory = _ => KvmSystem.DefaultPath };
+        var kvmPath = new Option<string>("--kvm") { Description = "KVM device to use", DefaultValueFactory = _ => MachineBackends.DefaultKvmDevice };
         var to = new Option<string?>("--to") { Description = "stop at EVENT or EVENT+INSTRUCTIONS and show the machine state there" };
         var fromStart = new Option<bool>("--from-start") { Description = "replay from the start instead of restoring snapshots" };
         var gdb = new Option<string?>("--gdb") { Description = "serve gdb's remote protocol on [HOST:]PORT (loopback unless a host is given) and wait for it at the start of the trace" };

@@ -1,5 +1,4 @@
 using VmReplay.Engine.Backend;
-using VmReplay.Engine.Kvm;
 
 namespace VmReplay.Devices.Platform;
 
@@ -16,7 +15,7 @@ public sealed record PcMachineOptions
     /// <summary>Which CPU backend runs the guest.</summary>
     public CpuBackendChoice Cpu { get; init; } = CpuBackendChoice.Auto;
     /// <summary>The KVM device, where the KVM backend is used.</summary>
-    public string KvmPath { get; init; } = KvmSystem.DefaultPath;
+    public string KvmPath { get; init; } = MachineBackends.DefaultKvmDevice;
     /// <summary>The CPUID leaves the guest must see (a replay's recorded model); null: the backend's own.</summary>
     public IReadOnlyList<Engine.Backend.CpuidEntry>? CpuModel { get; init; }
     /// <summary>RDTSC values were never recorded (a KVM recording replayed on the software CPU).</summary>

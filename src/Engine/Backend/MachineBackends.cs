@@ -13,6 +13,9 @@ public static class MachineBackends
 {
     public const string LogVariable = "VMREPLAY_BACKEND_LOG";
 
+    /// <summary>The KVM device a machine opens unless told otherwise (<c>--kvm</c>).</summary>
+    public const string DefaultKvmDevice = KvmSystem.DefaultPath;
+
     /// <summary>
     /// Creates the machine. <paramref name="why"/> says why auto chose the software CPU (e.g.
     /// "/dev/kvm does not exist"), or null. Throws <see cref="BackendUnavailableException"/> when

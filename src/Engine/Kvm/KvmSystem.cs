@@ -1,6 +1,6 @@
 using System.Runtime.InteropServices;
 using VmReplay.Engine.Kvm.Abi;
-using VmReplay.Engine.Kvm.Native;
+using VmReplay.Engine.Native;
 
 namespace VmReplay.Engine.Kvm;
 

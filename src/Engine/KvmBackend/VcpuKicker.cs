@@ -1,5 +1,5 @@
 using VmReplay.Engine.Kvm;
-using VmReplay.Engine.Kvm.Native;
+using VmReplay.Engine.Native;
 
 namespace VmReplay.Engine.KvmBackend;
 

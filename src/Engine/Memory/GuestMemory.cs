@@ -1,6 +1,6 @@
 using System.Buffers.Binary;
 using System.Runtime.InteropServices;
-using VmReplay.Engine.Kvm.Native;
+using VmReplay.Engine.Native;
 
 namespace VmReplay.Engine.Memory;
 

@@ -1,8 +1,8 @@
 using System.Runtime.InteropServices;
 
-namespace VmReplay.Engine.Kvm.Native;
+namespace VmReplay.Engine.Native;
 
-/// <summary>The few libc calls the KVM binding needs. errno is turned into exceptions by callers.</summary>
+/// <summary>The few libc calls the KVM binding and guest memory need. errno is turned into exceptions by callers.</summary>
 internal static unsafe partial class Libc
 {
     internal const int O_RDWR = 2;
