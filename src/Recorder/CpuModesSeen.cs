@@ -1,5 +1,5 @@
 using System.Text.Json;
-using VmReplay.Engine.Kvm.Abi;
+using VmReplay.Engine.Vm;
 
 namespace VmReplay.Recorder;
 
@@ -13,7 +13,7 @@ public sealed record CpuModesSeen(bool LongMode)
     private const ulong EferLma = 1UL << 10;
 
     /// <summary>Whether <paramref name="sregs"/> is a vCPU in long mode (EFER.LMA).</summary>
-    public static bool InLongMode(in KvmSregs sregs) => (sregs.Efer & EferLma) != 0;
+    public static bool InLongMode(in SystemRegisters sregs) => (sregs.Efer & EferLma) != 0;
 
     public byte[] ToJson() => JsonSerializer.SerializeToUtf8Bytes(this);
 

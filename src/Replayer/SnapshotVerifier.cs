@@ -182,7 +182,7 @@ public sealed class SnapshotVerifier : IRunCheckpoints
         return null;
     }
 
-    private static unsafe bool SameXmm(Engine.Kvm.Abi.KvmFpu x, Engine.Kvm.Abi.KvmFpu y) =>
+    private static unsafe bool SameXmm(FpuRegisters x, FpuRegisters y) =>
         new ReadOnlySpan<byte>(x.Xmm, 256).SequenceEqual(new ReadOnlySpan<byte>(y.Xmm, 256));
 
     private static string? VcpuDifference(MachineState expected, MachineState actual)

@@ -1,4 +1,3 @@
-using VmReplay.Engine.Kvm.Abi;
 using VmReplay.Engine.Vm;
 
 namespace VmReplay.Engine.Backend;
@@ -55,10 +54,10 @@ public interface IVcpuBackend
     T WithState<T>(Func<VcpuState, T> action);
 
     /// <summary>General registers, RIP and RFLAGS (cheaper than a whole state).</summary>
-    KvmRegs ReadRegisters();
+    GeneralRegisters ReadRegisters();
 
     /// <summary>Segment, descriptor-table and control registers (cheaper than a whole state).</summary>
-    KvmSregs ReadSystemRegisters();
+    SystemRegisters ReadSystemRegisters();
 
     /// <summary>Retired instructions, where the backend counts them exactly; null where it cannot.</summary>
     long? InstructionsRetired { get; }

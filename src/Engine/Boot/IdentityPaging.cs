@@ -1,5 +1,5 @@
-using VmReplay.Engine.Kvm.Abi;
 using VmReplay.Engine.Memory;
+using VmReplay.Engine.Vm;
 
 namespace VmReplay.Engine.Boot;
 
@@ -36,7 +36,7 @@ internal static class IdentityPaging
     }
 
     /// <summary>Turns on paging through the tables in long mode (the code segment decides 64-bit or compatibility mode).</summary>
-    internal static void Enable(ref KvmSregs sregs)
+    internal static void Enable(ref SystemRegisters sregs)
     {
         sregs.Cr3 = Pml4Address;
         sregs.Cr4 = Cr4;

@@ -1,5 +1,4 @@
 using Iced.Intel;
-using VmReplay.Engine.Kvm.Abi;
 using VmReplay.Engine.Vm;
 
 namespace VmReplay.Engine.Emulation;
@@ -51,7 +50,7 @@ internal static class EffectiveAddress
         };
     }
 
-    private static KvmSegment Segment(in KvmSregs s, Register reg) => reg switch
+    private static SegmentRegister Segment(in SystemRegisters s, Register reg) => reg switch
     {
         Register.ES => s.Es, Register.CS => s.Cs, Register.SS => s.Ss, Register.DS => s.Ds, Register.FS => s.Fs, _ => s.Gs,
     };

@@ -1,4 +1,3 @@
-using VmReplay.Engine.Kvm.Abi;
 using VmReplay.Engine.Memory;
 using VmReplay.Engine.Vm;
 
@@ -147,7 +146,7 @@ public static class InterruptDelivery
             var ss = InnerStackSegment(s, mem, newSsSel, newCpl, ext);
             ushort oldSs = s.Sregs.Ss.Selector;
             ulong oldEsp = s.Regs.Rsp;
-            s.Sregs.Ss = ss.ToKvm(newSsSel);
+            s.Sregs.Ss = ss.ToSegmentRegister(newSsSel);
             s.Regs.Rsp = newEsp;
             var inner = new StackWriter(s, mem, user: false);
             inner.Push(oldSs, size);
@@ -169,7 +168,7 @@ public static class InterruptDelivery
             stack.Commit();
         }
         cs.MarkAccessed(mem);
-        s.Sregs.Cs = cs.ToKvm((ushort)((gate.Selector & 0xFFFC) | newCpl));
+        s.Sregs.Cs = cs.ToSegmentRegister((ushort)((gate.Selector & 0xFFFC) | newCpl));
         s.Sregs.Ss.Dpl = (byte)newCpl;
         s.Regs.Rip = offset;
         s.Regs.Rflags &= ~(TF | NT | RF | VM);
@@ -251,9 +250,9 @@ public static class InterruptDelivery
         s.Regs.Rsp = frameAt;
         // A privilege change loads SS with a null selector whose RPL is the new CPL.
         if (newCpl < cpl)
-            s.Sregs.Ss = new KvmSegment { Selector = (ushort)newCpl, Unusable = 1, Dpl = (byte)newCpl, S = 1, Type = 3, Db = 1 };
+            s.Sregs.Ss = new SegmentRegister { Selector = (ushort)newCpl, Unusable = 1, Dpl = (byte)newCpl, S = 1, Type = 3, Db = 1 };
         s.Sregs.Ss.Dpl = (byte)newCpl;
-        s.Sregs.Cs = cs.ToKvm((ushort)((gate.Selector & 0xFFFC) | newCpl));
+        s.Sregs.Cs = cs.ToSegmentRegister((ushort)((gate.Selector & 0xFFFC) | newCpl));
         s.Regs.Rip = offset;
         s.Regs.Rflags &= ~(TF | NT | RF | VM);
         if (gate.Type == SegmentDescriptor.InterruptGate32) s.Regs.Rflags &= ~IF;

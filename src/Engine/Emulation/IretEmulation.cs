@@ -1,4 +1,3 @@
-using VmReplay.Engine.Kvm.Abi;
 using VmReplay.Engine.Vm;
 
 namespace VmReplay.Engine.Emulation;
@@ -73,7 +72,7 @@ internal static class IretEmulation
             if (newRip > cs.Limit) throw GuestException.Gp();
         }
 
-        KvmSegment? newSs = null;
+        SegmentRegister? newSs = null;
         if (outer || from64)
         {
             uint ssError = (uint)(ssSel & 0xFFFC);
@@ -81,7 +80,7 @@ internal static class IretEmulation
             {
                 // A null SS is allowed only for a 64-bit mode return to 64-bit code below CPL 3.
                 if (!(from64 && to64 && rpl < 3)) throw GuestException.Gp();
-                newSs = new KvmSegment { Selector = ssSel, Unusable = 1, Dpl = (byte)rpl, Db = 1, S = 1, Type = 3 };
+                newSs = new SegmentRegister { Selector = ssSel, Unusable = 1, Dpl = (byte)rpl, Db = 1, S = 1, Type = 3 };
             }
             else
             {
@@ -90,7 +89,7 @@ internal static class IretEmulation
                 if (!ss.IsWritableData || ss.Dpl != rpl) throw GuestException.Gp(ssError);
                 if (!ss.Present) throw new GuestException(GuestException.StackFault, ssError);
                 ss.MarkAccessed(mem);
-                newSs = ss.ToKvm(ssSel);
+                newSs = ss.ToSegmentRegister(ssSel);
             }
         }
         cs.MarkAccessed(mem);
@@ -111,7 +110,7 @@ internal static class IretEmulation
         mem.Commit();
         s.Regs.Rip = newRip;
         s.Regs.Rflags = flags;
-        var csCache = cs.ToKvm(csSel);
+        var csCache = cs.ToSegmentRegister(csSel);
         s.Sregs.Cs = csCache;
         if (newSs is { } nss)
         {
@@ -132,7 +131,7 @@ internal static class IretEmulation
         s.Events.NmiMasked = 0; // IRET ends NMI blocking
     }
 
-    private static void NullIfInaccessible(ref KvmSegment seg, int cpl)
+    private static void NullIfInaccessible(ref SegmentRegister seg, int cpl)
     {
         if (seg.Unusable != 0) return;
         bool dataOrNonConforming = seg.S != 0 && ((seg.Type & 0x8) == 0 || (seg.Type & 0x4) == 0);

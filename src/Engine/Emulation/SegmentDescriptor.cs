@@ -1,4 +1,3 @@
-using VmReplay.Engine.Kvm.Abi;
 using VmReplay.Engine.Vm;
 
 namespace VmReplay.Engine.Emulation;
@@ -38,7 +37,7 @@ internal readonly record struct SegmentDescriptor(ulong Raw, ulong TableAddress)
     /// </summary>
     public uint AccessRights => (uint)(Raw >> 32) & 0x00FF_FF00;
 
-    public KvmSegment ToKvm(ushort selector) => new()
+    public SegmentRegister ToSegmentRegister(ushort selector) => new()
     {
         Base = Base, Limit = Limit, Selector = selector, Type = (byte)(S ? Type | 1 : Type), Present = 1, Dpl = (byte)Dpl,
         Db = (byte)(Db ? 1 : 0), S = (byte)(S ? 1 : 0), L = (byte)(L ? 1 : 0), G = (byte)(G ? 1 : 0),

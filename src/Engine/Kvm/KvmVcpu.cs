@@ -1,6 +1,7 @@
 using System.Runtime.InteropServices;
 using VmReplay.Engine.Kvm.Abi;
 using VmReplay.Engine.Native;
+using VmReplay.Engine.Vm;
 
 namespace VmReplay.Engine.Kvm;
 
@@ -35,22 +36,22 @@ public sealed unsafe class KvmVcpu : IDisposable
         throw new KvmException($"KVM_RUN on vCPU {Id} failed: {Marshal.GetPInvokeErrorMessage(errno)} (errno {errno})", errno);
     }
 
-    public KvmRegs GetRegs() { KvmRegs r; Call(KvmIoctl.GetRegs, &r, "KVM_GET_REGS"); return r; }
-    public void SetRegs(in KvmRegs r) { fixed (KvmRegs* p = &r) Call(KvmIoctl.SetRegs, p, "KVM_SET_REGS"); }
-    public KvmSregs GetSregs() { KvmSregs s; Call(KvmIoctl.GetSregs, &s, "KVM_GET_SREGS"); return s; }
-    public void SetSregs(in KvmSregs s) { fixed (KvmSregs* p = &s) Call(KvmIoctl.SetSregs, p, "KVM_SET_SREGS"); }
-    public KvmFpu GetFpu() { KvmFpu f; Call(KvmIoctl.GetFpu, &f, "KVM_GET_FPU"); return f; }
-    public void SetFpu(in KvmFpu f) { fixed (KvmFpu* p = &f) Call(KvmIoctl.SetFpu, p, "KVM_SET_FPU"); }
-    public KvmXcrs GetXcrs() { KvmXcrs x; Call(KvmIoctl.GetXcrs, &x, "KVM_GET_XCRS"); return x; }
-    public void SetXcrs(in KvmXcrs x) { fixed (KvmXcrs* p = &x) Call(KvmIoctl.SetXcrs, p, "KVM_SET_XCRS"); }
-    public KvmVcpuEvents GetVcpuEvents() { KvmVcpuEvents e; Call(KvmIoctl.GetVcpuEvents, &e, "KVM_GET_VCPU_EVENTS"); return e; }
-    public void SetVcpuEvents(in KvmVcpuEvents e) { fixed (KvmVcpuEvents* p = &e) Call(KvmIoctl.SetVcpuEvents, p, "KVM_SET_VCPU_EVENTS"); }
-    public KvmDebugRegs GetDebugRegs() { KvmDebugRegs d; Call(KvmIoctl.GetDebugRegs, &d, "KVM_GET_DEBUGREGS"); return d; }
-    public void SetDebugRegs(in KvmDebugRegs d) { fixed (KvmDebugRegs* p = &d) Call(KvmIoctl.SetDebugRegs, p, "KVM_SET_DEBUGREGS"); }
+    public GeneralRegisters GetRegs() { GeneralRegisters r; Call(KvmIoctl.GetRegs, &r, "KVM_GET_REGS"); return r; }
+    public void SetRegs(in GeneralRegisters r) { fixed (GeneralRegisters* p = &r) Call(KvmIoctl.SetRegs, p, "KVM_SET_REGS"); }
+    public SystemRegisters GetSregs() { SystemRegisters s; Call(KvmIoctl.GetSregs, &s, "KVM_GET_SREGS"); return s; }
+    public void SetSregs(in SystemRegisters s) { fixed (SystemRegisters* p = &s) Call(KvmIoctl.SetSregs, p, "KVM_SET_SREGS"); }
+    public FpuRegisters GetFpu() { FpuRegisters f; Call(KvmIoctl.GetFpu, &f, "KVM_GET_FPU"); return f; }
+    public void SetFpu(in FpuRegisters f) { fixed (FpuRegisters* p = &f) Call(KvmIoctl.SetFpu, p, "KVM_SET_FPU"); }
+    public ExtendedControlRegisters GetXcrs() { ExtendedControlRegisters x; Call(KvmIoctl.GetXcrs, &x, "KVM_GET_XCRS"); return x; }
+    public void SetXcrs(in ExtendedControlRegisters x) { fixed (ExtendedControlRegisters* p = &x) Call(KvmIoctl.SetXcrs, p, "KVM_SET_XCRS"); }
+    public VcpuEventState GetVcpuEvents() { VcpuEventState e; Call(KvmIoctl.GetVcpuEvents, &e, "KVM_GET_VCPU_EVENTS"); return e; }
+    public void SetVcpuEvents(in VcpuEventState e) { fixed (VcpuEventState* p = &e) Call(KvmIoctl.SetVcpuEvents, p, "KVM_SET_VCPU_EVENTS"); }
+    public DebugRegisters GetDebugRegs() { DebugRegisters d; Call(KvmIoctl.GetDebugRegs, &d, "KVM_GET_DEBUGREGS"); return d; }
+    public void SetDebugRegs(in DebugRegisters d) { fixed (DebugRegisters* p = &d) Call(KvmIoctl.SetDebugRegs, p, "KVM_SET_DEBUGREGS"); }
     public void SetGuestDebug(in KvmGuestDebug d) { fixed (KvmGuestDebug* p = &d) Call(KvmIoctl.SetGuestDebug, p, "KVM_SET_GUEST_DEBUG"); }
 
-    public KvmXsave GetXsave() { KvmXsave x; Call(KvmIoctl.GetXsave, &x, "KVM_GET_XSAVE"); return x; }
-    public void SetXsave(in KvmXsave x) { fixed (KvmXsave* p = &x) Call(KvmIoctl.SetXsave, p, "KVM_SET_XSAVE"); }
+    public XsaveState GetXsave() { XsaveState x; Call(KvmIoctl.GetXsave, &x, "KVM_GET_XSAVE"); return x; }
+    public void SetXsave(in XsaveState x) { fixed (XsaveState* p = &x) Call(KvmIoctl.SetXsave, p, "KVM_SET_XSAVE"); }
 
     /// <summary>KVM_MP_STATE_*: 0 runnable, 1 uninitialised (waiting for INIT/SIPI), 3 halted.</summary>
     public uint GetMpState() { uint s; Call(KvmIoctl.GetMpState, &s, "KVM_GET_MP_STATE"); return s; }

@@ -107,7 +107,7 @@ public static class CpuidProbe
         BitConverter.TryWriteBytes(code[2..], leaf);
         BitConverter.TryWriteBytes(code[8..], subleaf);
         vm.Memory.Write(CodeAddress, code);
-        vcpu.SetRegs(new KvmRegs { Rip = CodeAddress, Rsp = 0x7000, Rflags = 2 });
+        vcpu.SetRegs(new GeneralRegisters { Rip = CodeAddress, Rsp = 0x7000, Rflags = 2 });
         // A signal meant for another thread can interrupt KVM_RUN; the guest simply goes on.
         while (vcpu.Run() == KvmVcpu.RunStatus.Interrupted) { }
         var exit = vcpu.RunPage.ExitReason;

@@ -162,9 +162,9 @@ public sealed class KvmMachineVcpu : IVcpuBackend, IDisposable
         return failure is null ? DeliveryResult.Done : DeliveryResult.Failed(failure);
     });
 
-    public KvmRegs ReadRegisters() => Kvm.GetRegs();
+    public GeneralRegisters ReadRegisters() => Kvm.GetRegs();
 
-    public KvmSregs ReadSystemRegisters() => Kvm.GetSregs();
+    public SystemRegisters ReadSystemRegisters() => Kvm.GetSregs();
 
     public DebugExitCause LastDebugStop
     {

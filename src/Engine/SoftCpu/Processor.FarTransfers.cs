@@ -1,6 +1,6 @@
 using VmReplay.Engine.Emulation;
-using VmReplay.Engine.Kvm.Abi;
 using VmReplay.Engine.Memory;
+using VmReplay.Engine.Vm;
 
 namespace VmReplay.Engine.SoftCpu;
 
@@ -82,7 +82,7 @@ public sealed unsafe partial class Processor
         if (!code.Present) throw new GuestException(GuestException.SegmentNotPresent, codeError);
         bool ia32e = (Efer & EferLma) != 0;
         int newCpl = code.IsConforming ? Cpl : code.Dpl;
-        var cs = code.ToKvm((ushort)((codeSelector & 0xFFFC) | newCpl));
+        var cs = code.ToSegmentRegister((ushort)((codeSelector & 0xFFFC) | newCpl));
         ulong rip = TargetOffset(cs, gate.Offset(gateBits), 8);
         int size = gateBits / 8;
         ushort oldCs = Seg[Cs].Selector, oldSs = Seg[Ss].Selector;
@@ -100,7 +100,7 @@ public sealed unsafe partial class Processor
         }
 
         // To an inner level: the new stack comes from the TSS.
-        KvmSegment ss;
+        SegmentRegister ss;
         ulong newSp;
         SegmentDescriptor? ssDescriptor = null;
         if (ia32e)
@@ -109,7 +109,7 @@ public sealed unsafe partial class Processor
             SaveRegistersTo(s);
             newSp = InterruptDelivery.ReadTss64(s, LinearMemoryFor(s), 4 + (ulong)newCpl * 8, ext: 0);
             if (!PageWalker.IsCanonical48(newSp)) throw new GuestException(GuestException.StackFault, 0);
-            ss = new KvmSegment { Selector = (ushort)newCpl, Unusable = 1, Dpl = (byte)newCpl, S = 1, Type = 3, Db = 1 };
+            ss = new SegmentRegister { Selector = (ushort)newCpl, Unusable = 1, Dpl = (byte)newCpl, S = 1, Type = 3, Db = 1 };
         }
         else
         {
@@ -119,7 +119,7 @@ public sealed unsafe partial class Processor
             var (ssSelector, sp) = InterruptDelivery.InnerStackFromTss(s, memory, newCpl, ext: 0);
             var d = InterruptDelivery.InnerStackSegment(s, memory, ssSelector, newCpl, ext: 0);
             ssDescriptor = d;
-            ss = d.ToKvm(ssSelector);
+            ss = d.ToSegmentRegister(ssSelector);
             newSp = sp;
         }
 
@@ -167,7 +167,7 @@ public sealed unsafe partial class Processor
         if (!code.Present) throw new GuestException(GuestException.SegmentNotPresent, error);
         bool ia32e = (Efer & EferLma) != 0;
         if (ia32e && code.L && code.Db) throw Gp(error);
-        var cs = code.ToKvm(selector);
+        var cs = code.ToSegmentRegister(selector);
         ulong rip = TargetOffset(cs, offset, size);
         if (rpl == Cpl)
         {
@@ -183,13 +183,13 @@ public sealed unsafe partial class Processor
         ushort ssSelector = (ushort)PeekStack(depth + (ulong)size, size);
         uint ssError = (uint)(ssSelector & 0xFFFC);
         bool to64 = ia32e && code.L;
-        KvmSegment ss;
+        SegmentRegister ss;
         SegmentDescriptor? ssDescriptor = null;
         if ((ssSelector & 0xFFFC) == 0)
         {
             // A null SS is allowed only for a return to 64-bit code below CPL 3.
             if (!to64 || rpl == 3) throw Gp();
-            ss = new KvmSegment { Selector = ssSelector, Unusable = 1, Dpl = (byte)rpl, S = 1, Type = 3, Db = 1 };
+            ss = new SegmentRegister { Selector = ssSelector, Unusable = 1, Dpl = (byte)rpl, S = 1, Type = 3, Db = 1 };
         }
         else
         {
@@ -197,7 +197,7 @@ public sealed unsafe partial class Processor
             if ((ssSelector & 3) != rpl || !d.IsWritableData || d.Dpl != rpl) throw Gp(ssError);
             if (!d.Present) throw new GuestException(GuestException.StackFault, ssError);
             ssDescriptor = d;
-            ss = d.ToKvm(ssSelector);
+            ss = d.ToSegmentRegister(ssSelector);
         }
         MarkAccessed(code);
         if (ssDescriptor is { } ssd) MarkAccessed(ssd);
@@ -245,21 +245,21 @@ public sealed unsafe partial class Processor
     /// JMP through a call gate): conforming with DPL ≤ CPL, or non-conforming with DPL = CPL and
     /// (when named directly) RPL ≤ CPL. CS takes the CPL as its RPL.
     /// </summary>
-    private KvmSegment CheckSamePrivilegeCode(SegmentDescriptor d, ushort selector, bool fromGate = false)
+    private SegmentRegister CheckSamePrivilegeCode(SegmentDescriptor d, ushort selector, bool fromGate = false)
     {
         uint error = (uint)(selector & 0xFFFC);
         if (!d.IsCode) throw Gp(error);
         if (d.IsConforming ? d.Dpl > Cpl : (!fromGate && (selector & 3) > Cpl) || d.Dpl != Cpl) throw Gp(error);
         if (!d.Present) throw new GuestException(GuestException.SegmentNotPresent, error);
         if ((Efer & EferLma) != 0 && d.L && d.Db) throw Gp(error);
-        return d.ToKvm((ushort)((selector & 0xFFFC) | Cpl));
+        return d.ToSegmentRegister((ushort)((selector & 0xFFFC) | Cpl));
     }
 
     /// <summary>
     /// The instruction pointer a far transfer continues at: canonical for 64-bit code, else
     /// truncated to the operand size and within the segment's limit; #GP(0) otherwise.
     /// </summary>
-    private ulong TargetOffset(KvmSegment cs, ulong offset, int size)
+    private ulong TargetOffset(SegmentRegister cs, ulong offset, int size)
     {
         if ((Efer & EferLma) != 0 && cs.L != 0)
         {
@@ -321,7 +321,7 @@ public sealed unsafe partial class Processor
     /// leaves memory and registers as they were. A flat stack (64-bit code) has no base and a
     /// 64-bit pointer; otherwise SS's base is added, SS.B chooses ESP or SP, and addresses wrap at 4 GiB.
     /// </summary>
-    private sealed class StackFrame(Processor cpu, KvmSegment ss, ulong stackPointer, bool flat, bool user)
+    private sealed class StackFrame(Processor cpu, SegmentRegister ss, ulong stackPointer, bool flat, bool user)
     {
         private readonly List<(ulong Linear, int Size, ulong Value)> _entries = new();
         private readonly ulong _mask = flat ? ulong.MaxValue : ss.Db != 0 ? 0xFFFF_FFFFUL : 0xFFFFUL;

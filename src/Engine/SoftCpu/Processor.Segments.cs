@@ -1,5 +1,5 @@
 using VmReplay.Engine.Emulation;
-using VmReplay.Engine.Kvm.Abi;
+using VmReplay.Engine.Vm;
 
 namespace VmReplay.Engine.SoftCpu;
 
@@ -72,7 +72,7 @@ public sealed partial class Processor
         {
             if (seg == Ss && !(Long64 && Cpl < 3 && (selector & 3) == Cpl)) throw Gp();
             // A null selector loads an unusable segment; a use of it faults.
-            Seg[seg] = new KvmSegment { Selector = selector, Unusable = 1, Dpl = (byte)(seg == Ss ? Cpl : 0), Db = (byte)(seg == Ss && Long64 ? 1 : 0) };
+            Seg[seg] = new SegmentRegister { Selector = selector, Unusable = 1, Dpl = (byte)(seg == Ss ? Cpl : 0), Db = (byte)(seg == Ss && Long64 ? 1 : 0) };
             SegmentLoaded(seg);
             return;
         }
@@ -92,7 +92,7 @@ public sealed partial class Processor
             if (!d.Present) throw new GuestException(GuestException.SegmentNotPresent, error);
         }
         MarkAccessed(d);
-        Seg[seg] = d.ToKvm(selector);
+        Seg[seg] = d.ToSegmentRegister(selector);
         SegmentLoaded(seg);
     }
 
@@ -103,7 +103,7 @@ public sealed partial class Processor
     }
 
     /// <summary>Loads CS (after its checks) and continues at <paramref name="rip"/>; the code size may change.</summary>
-    internal void LoadCodeSegment(KvmSegment cs, ulong rip)
+    internal void LoadCodeSegment(SegmentRegister cs, ulong rip)
     {
         Seg[Cs] = cs;
         Rip = rip;

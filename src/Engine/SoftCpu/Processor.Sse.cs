@@ -2,8 +2,8 @@ using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 using VmReplay.Engine.Emulation;
-using VmReplay.Engine.Kvm.Abi;
 using VmReplay.Engine.SoftCpu.SseFloat;
+using VmReplay.Engine.Vm;
 
 namespace VmReplay.Engine.SoftCpu;
 
@@ -42,14 +42,14 @@ public sealed unsafe partial class Processor
     internal ref uint XmmDword(int index, int lane) =>
         ref Unsafe.Add(ref Unsafe.As<Vector128<byte>, uint>(ref XmmRegister(index)), lane);
 
-    partial void SaveSse(ref KvmFpu fpu)
+    partial void SaveSse(ref FpuRegisters fpu)
     {
         var xmm = MemoryMarshal.CreateSpan(ref fpu.Xmm[0], 256);
         for (int i = 0; i < 16; i++) XmmRegister(i).CopyTo(xmm.Slice(16 * i, 16));
         fpu.Mxcsr = Mxcsr;
     }
 
-    partial void LoadSse(in KvmFpu fpu)
+    partial void LoadSse(in FpuRegisters fpu)
     {
         var xmm = MemoryMarshal.CreateReadOnlySpan(in fpu.Xmm[0], 256);
         for (int i = 0; i < 16; i++) XmmRegister(i) = Vector128.Create(xmm.Slice(16 * i, 16));

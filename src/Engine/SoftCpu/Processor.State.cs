@@ -1,6 +1,5 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
-using VmReplay.Engine.Kvm.Abi;
 using VmReplay.Engine.Vm;
 
 namespace VmReplay.Engine.SoftCpu;
@@ -15,11 +14,11 @@ public sealed unsafe partial class Processor
 
     internal readonly ulong[] Gpr = new ulong[16];
     internal ulong Rip;
-    internal readonly KvmSegment[] Seg = new KvmSegment[6];
+    internal readonly SegmentRegister[] Seg = new SegmentRegister[6];
     /// <summary>The base each segment contributes to a linear address: 0 for ES, CS, SS and DS in 64-bit mode.</summary>
     internal readonly ulong[] SegBase = new ulong[6];
-    internal KvmSegment Tr, Ldtr;
-    internal KvmDtable Gdtr, Idtr;
+    internal SegmentRegister Tr, Ldtr;
+    internal DescriptorTableRegister Gdtr, Idtr;
     internal ulong Cr0, Cr2, Cr3, Cr4, Cr8, Efer, ApicBase;
     internal readonly ulong[] Dr = new ulong[8];
     /// <summary>
@@ -27,7 +26,7 @@ public sealed unsafe partial class Processor
     /// SSE units keep their working registers in their own form and move them in and out of
     /// this layout through the Save/Load hooks below.
     /// </summary>
-    internal KvmFpu Fpu;
+    internal FpuRegisters Fpu;
     /// <summary>The MSRs a snapshot keeps (<see cref="VcpuState.TrackedMsrs"/>), by index.</summary>
     internal readonly Dictionary<uint, ulong> Msrs = new();
 
@@ -62,10 +61,10 @@ public sealed unsafe partial class Processor
         Seg[Cs] = RealModeSegment(0xF000, dataOrCode: 0xB);
         Seg[Cs].Base = 0xFFFF_0000;
         Rip = 0xFFF0;
-        Gdtr = new KvmDtable { Limit = 0xFFFF };
-        Idtr = new KvmDtable { Limit = 0xFFFF };
-        Ldtr = new KvmSegment { Limit = 0xFFFF, Type = 2, Present = 1 };
-        Tr = new KvmSegment { Limit = 0xFFFF, Type = 0xB, Present = 1 };
+        Gdtr = new DescriptorTableRegister { Limit = 0xFFFF };
+        Idtr = new DescriptorTableRegister { Limit = 0xFFFF };
+        Ldtr = new SegmentRegister { Limit = 0xFFFF, Type = 2, Present = 1 };
+        Tr = new SegmentRegister { Limit = 0xFFFF, Type = 0xB, Present = 1 };
         Cr0 = Cr0Et | Cr0Nw | Cr0Cd;
         Cr2 = Cr3 = Cr4 = Cr8 = Efer = 0;
         ApicBase = 0;
@@ -87,7 +86,7 @@ public sealed unsafe partial class Processor
         FlushTlb();
     }
 
-    internal static KvmSegment RealModeSegment(ushort selector, byte dataOrCode) => new()
+    internal static SegmentRegister RealModeSegment(ushort selector, byte dataOrCode) => new()
     {
         Selector = selector, Base = (ulong)selector << 4, Limit = 0xFFFF, Type = dataOrCode, Present = 1, S = 1,
     };
@@ -122,13 +121,13 @@ public sealed unsafe partial class Processor
     /// <summary>Writes this processor's complete state into <paramref name="s"/>.</summary>
     public void SaveState(VcpuState s)
     {
-        s.Regs = new KvmRegs
+        s.Regs = new GeneralRegisters
         {
             Rax = Gpr[Rax], Rbx = Gpr[Rbx], Rcx = Gpr[Rcx], Rdx = Gpr[Rdx], Rsi = Gpr[Rsi], Rdi = Gpr[Rdi], Rsp = Gpr[Rsp], Rbp = Gpr[Rbp],
             R8 = Gpr[8], R9 = Gpr[9], R10 = Gpr[10], R11 = Gpr[11], R12 = Gpr[12], R13 = Gpr[13], R14 = Gpr[14], R15 = Gpr[15],
             Rip = Rip, Rflags = GetRflags(),
         };
-        var sr = new KvmSregs
+        var sr = new SystemRegisters
         {
             Es = Seg[Es], Cs = Seg[Cs], Ss = Seg[Ss], Ds = Seg[Ds], Fs = Seg[Fs], Gs = Seg[Gs], Tr = Tr, Ldt = Ldtr,
             Gdt = Gdtr, Idt = Idtr, Cr0 = Cr0, Cr2 = Cr2, Cr3 = Cr3, Cr4 = Cr4, Cr8 = Cr8, Efer = Efer, ApicBase = ApicBase,
@@ -142,7 +141,7 @@ public sealed unsafe partial class Processor
         s.Xcrs = default;
         s.Events = default;
         s.Events.InterruptShadow = (byte)(InterruptShadow ? 1 : 0);
-        s.Events.Flags = KvmVcpuEvents.ValidShadow;
+        s.Events.Flags = VcpuEventState.ValidShadow;
         s.DebugRegs = default;
         for (int i = 0; i < 4; i++) s.DebugRegs.Db[i] = Dr[i];
         s.DebugRegs.Dr6 = Dr[6];
@@ -180,28 +179,28 @@ public sealed unsafe partial class Processor
     }
 
     /// <summary>General registers, RIP and RFLAGS as the engine's state has them.</summary>
-    public KvmRegs ReadRegisters()
+    public GeneralRegisters ReadRegisters()
     {
         SaveRegistersTo(_deliveryState);
         return _deliveryState.Regs;
     }
 
     /// <summary>Segment, descriptor-table and control registers as the engine's state has them.</summary>
-    public KvmSregs ReadSystemRegisters()
+    public SystemRegisters ReadSystemRegisters()
     {
         SaveRegistersTo(_deliveryState);
         return _deliveryState.Sregs;
     }
 
     /// <summary>The x87 unit writes its registers (FPR0-7 as 80-bit values, FCW, FSW, abridged tag, last opcode/IP/DP) into <paramref name="fpu"/>.</summary>
-    partial void SaveX87(ref KvmFpu fpu);
+    partial void SaveX87(ref FpuRegisters fpu);
 
     /// <summary>The x87 unit takes its registers from <paramref name="fpu"/>.</summary>
-    partial void LoadX87(in KvmFpu fpu);
+    partial void LoadX87(in FpuRegisters fpu);
 
     /// <summary>The SSE unit writes XMM0-15 and MXCSR into <paramref name="fpu"/>.</summary>
-    partial void SaveSse(ref KvmFpu fpu);
+    partial void SaveSse(ref FpuRegisters fpu);
 
     /// <summary>The SSE unit takes XMM0-15 and MXCSR from <paramref name="fpu"/>.</summary>
-    partial void LoadSse(in KvmFpu fpu);
+    partial void LoadSse(in FpuRegisters fpu);
 }

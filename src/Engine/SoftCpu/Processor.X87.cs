@@ -1,8 +1,8 @@
 using System.Runtime.CompilerServices;
 using Iced.Intel;
 using VmReplay.Engine.Emulation;
-using VmReplay.Engine.Kvm.Abi;
 using VmReplay.Engine.SoftCpu.X87Fpu;
+using VmReplay.Engine.Vm;
 
 namespace VmReplay.Engine.SoftCpu;
 
@@ -249,7 +249,7 @@ public sealed unsafe partial class Processor
     }
 
     /// <summary>kvm_fpu (like FXSAVE) has the registers in stack order, ST(0) first, and the abridged tags by physical number.</summary>
-    partial void SaveX87(ref KvmFpu fpu)
+    partial void SaveX87(ref FpuRegisters fpu)
     {
         fixed (byte* fpr = fpu.Fpr)
         {
@@ -265,7 +265,7 @@ public sealed unsafe partial class Processor
         fpu.LastDp = Fdp;
     }
 
-    partial void LoadX87(in KvmFpu fpu)
+    partial void LoadX87(in FpuRegisters fpu)
     {
         Fcw = fpu.Fcw;
         SetFsw(fpu.Fsw);

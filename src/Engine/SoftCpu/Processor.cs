@@ -1,5 +1,5 @@
-using VmReplay.Engine.Kvm.Abi;
 using VmReplay.Engine.Memory;
+using VmReplay.Engine.Vm;
 
 namespace VmReplay.Engine.SoftCpu;
 

@@ -1,5 +1,4 @@
 using VmReplay.Engine.Backend;
-using VmReplay.Engine.Kvm.Abi;
 using VmReplay.Engine.Vm;
 
 namespace VmReplay.Engine.SoftCpu;
@@ -139,9 +138,9 @@ public sealed class SoftVcpu : IVcpuBackend
         return result;
     }
 
-    public KvmRegs ReadRegisters() => Cpu.ReadRegisters();
+    public GeneralRegisters ReadRegisters() => Cpu.ReadRegisters();
 
-    public KvmSregs ReadSystemRegisters() => Cpu.ReadSystemRegisters();
+    public SystemRegisters ReadSystemRegisters() => Cpu.ReadSystemRegisters();
 
     /// <summary>A processor exit in the backend's terms; port and MMIO data live in the processor's exit buffer.</summary>
     private sealed class SoftExit(ProcessorExit exit) : VcpuExit

@@ -1,4 +1,3 @@
-using VmReplay.Engine.Kvm.Abi;
 using VmReplay.Engine.Memory;
 
 namespace VmReplay.Engine.Vm;
@@ -10,15 +9,15 @@ namespace VmReplay.Engine.Vm;
 /// </summary>
 public sealed class VcpuState
 {
-    public KvmRegs Regs;
-    public KvmSregs Sregs;
+    public GeneralRegisters Regs;
+    public SystemRegisters Sregs;
     /// <summary>x87/SSE state; written back only where XSAVE is not available.</summary>
-    public KvmFpu Fpu;
+    public FpuRegisters Fpu;
     /// <summary>The XSAVE area, present when the host has KVM_CAP_XSAVE (it then holds the FPU state too).</summary>
-    public KvmXsave Xsave;
-    public KvmXcrs Xcrs;
-    public KvmVcpuEvents Events;
-    public KvmDebugRegs DebugRegs;
+    public XsaveState Xsave;
+    public ExtendedControlRegisters Xcrs;
+    public VcpuEventState Events;
+    public DebugRegisters DebugRegs;
     /// <summary>KVM_MP_STATE_*: 0 runnable, 1 waiting for INIT/SIPI, 3 halted.</summary>
     public uint MpState;
     /// <summary>The MSRs the VMM tracks (<see cref="TrackedMsrs"/>) that this host's KVM supports.</summary>
@@ -36,10 +35,10 @@ public sealed class VcpuState
     public bool Is64BitMode => Is64Bit(Sregs);
 
     /// <summary><see cref="LinearRip"/> from just the registers (two ioctls, not a whole state capture).</summary>
-    public static ulong LinearRipOf(in KvmRegs regs, in KvmSregs sregs) =>
+    public static ulong LinearRipOf(in GeneralRegisters regs, in SystemRegisters sregs) =>
         Is64Bit(sregs) ? regs.Rip : (sregs.Cs.Base + regs.Rip) & 0xFFFF_FFFF;
 
-    private static bool Is64Bit(in KvmSregs sregs) => (sregs.Efer & (1UL << 10)) != 0 && sregs.Cs.L != 0;
+    private static bool Is64Bit(in SystemRegisters sregs) => (sregs.Efer & (1UL << 10)) != 0 && sregs.Cs.L != 0;
 
     /// <summary>The MSRs saved with the vCPU (system-call, sysenter and page-attribute state).</summary>
     public static readonly uint[] TrackedMsrs =

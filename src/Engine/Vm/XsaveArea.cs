@@ -1,4 +1,3 @@
-using VmReplay.Engine.Kvm.Abi;
 
 namespace VmReplay.Engine.Vm;
 
@@ -19,7 +18,7 @@ public static class XsaveArea
     private const int XstateBvDword = 512 / 4;
     private const ulong X87 = 1, Sse = 2;
 
-    public static unsafe KvmXsave Canonical(KvmXsave area)
+    public static unsafe XsaveState Canonical(XsaveState area)
     {
         uint* r = area.Region;
         ulong bv = r[XstateBvDword] | ((ulong)r[XstateBvDword + 1] << 32);

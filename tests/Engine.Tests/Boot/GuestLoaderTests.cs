@@ -84,7 +84,7 @@ public sealed class GuestLoaderTests
         Assert.Equal(0UL, exit.Sregs.Cr0 & 0x8000_0000);   // paging off
     }
 
-    private sealed record FirstExit(KvmExitReason Reason, ushort Port, byte[] Data, KvmSregs Sregs);
+    private sealed record FirstExit(KvmExitReason Reason, ushort Port, byte[] Data, SystemRegisters Sregs);
 
     private static FirstExit RunToFirstExit(byte[] image)
     {

@@ -127,9 +127,9 @@ public sealed class CpuidProbeTests
         vm.Memory.Write(0x7C00, code);
         vcpu.WithState(s =>
         {
-            s.Sregs.Cs = new KvmSegment { Selector = 0, Base = 0, Limit = 0xFFFF, Type = 0xB, Present = 1, S = 1 };
-            s.Sregs.Ds = s.Sregs.Es = s.Sregs.Ss = new KvmSegment { Selector = 0, Base = 0, Limit = 0xFFFF, Type = 3, Present = 1, S = 1 };
-            s.Regs = new KvmRegs { Rip = 0x7C00, Rsp = 0x7000, Rflags = 2 };
+            s.Sregs.Cs = new SegmentRegister { Selector = 0, Base = 0, Limit = 0xFFFF, Type = 0xB, Present = 1, S = 1 };
+            s.Sregs.Ds = s.Sregs.Es = s.Sregs.Ss = new SegmentRegister { Selector = 0, Base = 0, Limit = 0xFFFF, Type = 3, Present = 1, S = 1 };
+            s.Regs = new GeneralRegisters { Rip = 0x7C00, Rsp = 0x7000, Rflags = 2 };
         });
         Assert.Equal(KvmVcpu.RunStatus.Exited, vcpu.Kvm.Run());
         Assert.Equal(KvmExitReason.Hlt, vcpu.Kvm.RunPage.ExitReason);

@@ -31,7 +31,7 @@ public sealed class InstructionEmulatorTests : IDisposable
 
     public void Dispose() => _m.Dispose();
 
-    private static KvmSegment Seg(ushort sel, byte type, int dpl, bool l = false) => new()
+    private static SegmentRegister Seg(ushort sel, byte type, int dpl, bool l = false) => new()
     {
         Selector = sel, Base = 0, Limit = 0xFFFF_FFFF, Type = type, Present = 1, S = 1, Dpl = (byte)dpl,
         Db = (byte)(l ? 0 : 1), L = (byte)(l ? 1 : 0), G = 1,
@@ -40,7 +40,7 @@ public sealed class InstructionEmulatorTests : IDisposable
     private VcpuState Protected32(int cpl, params uint[] stack)
     {
         var s = new VcpuState();
-        s.Sregs.Gdt = new KvmDtable { Base = Gdt, Limit = 7 * 8 - 1 };
+        s.Sregs.Gdt = new DescriptorTableRegister { Base = Gdt, Limit = 7 * 8 - 1 };
         s.Sregs.Cr0 = 0x11;
         s.Sregs.Cs = cpl == 0 ? Seg(Code0, 0xB, 0) : Seg(Code3, 0xB, 3);
         s.Sregs.Ss = s.Sregs.Ds = s.Sregs.Es = s.Sregs.Fs = s.Sregs.Gs = cpl == 0 ? Seg(Data0, 3, 0) : Seg(Data3, 3, 3);
@@ -68,8 +68,8 @@ public sealed class InstructionEmulatorTests : IDisposable
     public void RealModeIret()
     {
         var s = new VcpuState();
-        s.Sregs.Cs = new KvmSegment { Selector = 0, Base = 0, Limit = 0xFFFF, Type = 0xB, Present = 1, S = 1 };
-        s.Sregs.Ss = new KvmSegment { Selector = 0, Base = 0, Limit = 0xFFFF, Type = 3, Present = 1, S = 1 };
+        s.Sregs.Cs = new SegmentRegister { Selector = 0, Base = 0, Limit = 0xFFFF, Type = 0xB, Present = 1, S = 1 };
+        s.Sregs.Ss = new SegmentRegister { Selector = 0, Base = 0, Limit = 0xFFFF, Type = 3, Present = 1, S = 1 };
         s.Regs.Rip = 0x7C00;
         s.Regs.Rsp = 0x7000;
         _m.Write(0x7C00, [0xCF]);
@@ -212,7 +212,7 @@ public sealed class InstructionEmulatorTests : IDisposable
     private VcpuState Long64(params ulong[] stack)
     {
         var s = new VcpuState();
-        s.Sregs.Gdt = new KvmDtable { Base = Gdt, Limit = 7 * 8 - 1 };
+        s.Sregs.Gdt = new DescriptorTableRegister { Base = Gdt, Limit = 7 * 8 - 1 };
         s.Sregs.Cr0 = 0x8000_0011;
         s.Sregs.Cr4 = 0x20;
         s.Sregs.Efer = 0x500;
@@ -344,7 +344,7 @@ public sealed class InstructionEmulatorTests : IDisposable
         // IDT at 0x3000, vector 3 -> 0x08:0x200000 (32-bit interrupt gate, DPL 0).
         _m.WriteUInt64(0x3000 + 3 * 8, 0x0020_8E00_0008_0000);
         var s = Protected32(0, 0);
-        s.Sregs.Idt = new KvmDtable { Base = 0x3000, Limit = 0x7FF };
+        s.Sregs.Idt = new DescriptorTableRegister { Base = 0x3000, Limit = 0x7FF };
         s.Regs.Rflags = 0x202;
         _m.Write(Code, [0xCC]);
         var r = Run(s);
@@ -362,7 +362,7 @@ public sealed class InstructionEmulatorTests : IDisposable
     {
         _m.WriteUInt64(0x3000 + 3 * 8, 0x0020_8E00_0008_0000); // DPL 0
         var s = Protected32(3, 0);
-        s.Sregs.Idt = new KvmDtable { Base = 0x3000, Limit = 0x7FF };
+        s.Sregs.Idt = new DescriptorTableRegister { Base = 0x3000, Limit = 0x7FF };
         _m.Write(Code, [0xCC]);
         AssertFault(Run(s), s, 13, 3 * 8 + 2);
         Assert.Equal(Code, s.Regs.Rip);
@@ -385,9 +385,9 @@ public sealed class InstructionEmulatorTests : IDisposable
     public void RealModeInterruptGoesThroughTheIvt()
     {
         var s = new VcpuState();
-        s.Sregs.Cs = new KvmSegment { Selector = 0x1000, Base = 0x10000, Limit = 0xFFFF, Type = 0xB, Present = 1, S = 1 };
-        s.Sregs.Ss = new KvmSegment { Selector = 0, Base = 0, Limit = 0xFFFF, Type = 3, Present = 1, S = 1 };
-        s.Sregs.Idt = new KvmDtable { Base = 0, Limit = 0x3FF };
+        s.Sregs.Cs = new SegmentRegister { Selector = 0x1000, Base = 0x10000, Limit = 0xFFFF, Type = 0xB, Present = 1, S = 1 };
+        s.Sregs.Ss = new SegmentRegister { Selector = 0, Base = 0, Limit = 0xFFFF, Type = 3, Present = 1, S = 1 };
+        s.Sregs.Idt = new DescriptorTableRegister { Base = 0, Limit = 0x3FF };
         s.Regs.Rip = 0x1234;
         s.Regs.Rsp = 0x7000;
         s.Regs.Rflags = 0x202;
@@ -410,8 +410,8 @@ public sealed class InstructionEmulatorTests : IDisposable
         _m.WriteUInt32(0x4004, 0x9F00);
         _m.WriteUInt32(0x4008, Data0);
         var s = Protected32(3);
-        s.Sregs.Idt = new KvmDtable { Base = 0x3000, Limit = 0x7FF };
-        s.Sregs.Tr = new KvmSegment { Selector = 0x38, Base = 0x4000, Limit = 0x67, Type = 0xB, Present = 1 };
+        s.Sregs.Idt = new DescriptorTableRegister { Base = 0x3000, Limit = 0x7FF };
+        s.Sregs.Tr = new SegmentRegister { Selector = 0x38, Base = 0x4000, Limit = 0x67, Type = 0xB, Present = 1 };
         s.Regs.Rip = 0x400100;
         s.Regs.Rsp = 0x8800;
         s.Regs.Rflags = 0x3202;
@@ -440,8 +440,8 @@ public sealed class InstructionEmulatorTests : IDisposable
         _m.WriteUInt64(0x3000 + 0x20 * 16, lo);
         _m.WriteUInt64(0x3000 + 0x20 * 16 + 8, target >> 32);
         _m.WriteUInt64(0x4000 + 0x24 + 8, 0x9F08);
-        s.Sregs.Idt = new KvmDtable { Base = 0x3000, Limit = 0xFFF };
-        s.Sregs.Tr = new KvmSegment { Selector = 0x38, Base = 0x4000, Limit = 0x67, Type = 0xB, Present = 1 };
+        s.Sregs.Idt = new DescriptorTableRegister { Base = 0x3000, Limit = 0xFFF };
+        s.Sregs.Tr = new SegmentRegister { Selector = 0x38, Base = 0x4000, Limit = 0x67, Type = 0xB, Present = 1 };
         s.Regs.Rip = 0x123456;
         s.Regs.Rflags = 0x202;
         Assert.Null(InterruptDelivery.Deliver(s, _m, 0x20));

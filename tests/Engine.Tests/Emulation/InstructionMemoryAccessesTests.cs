@@ -17,7 +17,7 @@ public sealed class InstructionMemoryAccessesTests : IDisposable
     private VcpuState Flat32(params byte[] code)
     {
         var s = new VcpuState();
-        var seg = new KvmSegment { Selector = 0x10, Base = 0, Limit = 0xFFFF_FFFF, Type = 3, Present = 1, S = 1, Db = 1, G = 1 };
+        var seg = new SegmentRegister { Selector = 0x10, Base = 0, Limit = 0xFFFF_FFFF, Type = 3, Present = 1, S = 1, Db = 1, G = 1 };
         s.Sregs.Cr0 = 0x11;
         s.Sregs.Cs = seg with { Selector = 0x08, Type = 0xB };
         s.Sregs.Ss = s.Sregs.Ds = s.Sregs.Es = s.Sregs.Fs = s.Sregs.Gs = seg;

@@ -33,9 +33,9 @@ public sealed class GuestDebugTests : IDisposable
         var vcpu = _vm.KvmVcpus[0];
         vcpu.WithState(s =>
         {
-            s.Sregs.Cs = new KvmSegment { Selector = 0, Base = 0, Limit = 0xFFFF, Type = 0xB, Present = 1, S = 1 };
-            s.Sregs.Ss = s.Sregs.Ds = new KvmSegment { Limit = 0xFFFF, Type = 3, Present = 1, S = 1 };
-            s.Regs = new KvmRegs { Rip = 0x7C00, Rsp = 0x7000, Rflags = 2 };
+            s.Sregs.Cs = new SegmentRegister { Selector = 0, Base = 0, Limit = 0xFFFF, Type = 0xB, Present = 1, S = 1 };
+            s.Sregs.Ss = s.Sregs.Ds = new SegmentRegister { Limit = 0xFFFF, Type = 3, Present = 1, S = 1 };
+            s.Regs = new GeneralRegisters { Rip = 0x7C00, Rsp = 0x7000, Rflags = 2 };
         });
         var dbg = new KvmGuestDebug { Control = KvmGuestDebug.Enable | KvmGuestDebug.UseHwBp };
         unsafe

@@ -1,22 +1,23 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using VmReplay.Engine.Kvm.Abi;
+using VmReplay.Engine.Vm;
 
 namespace VmReplay.Engine.Tests.Kvm;
 
 public class KvmAbiTests
 {
     [Theory]
-    [InlineData("kvm_regs", typeof(KvmRegs))]
-    [InlineData("kvm_sregs", typeof(KvmSregs))]
-    [InlineData("kvm_segment", typeof(KvmSegment))]
-    [InlineData("kvm_dtable", typeof(KvmDtable))]
-    [InlineData("kvm_fpu", typeof(KvmFpu))]
-    [InlineData("kvm_xsave", typeof(KvmXsave))]
-    [InlineData("kvm_xcrs", typeof(KvmXcrs))]
-    [InlineData("kvm_xcr", typeof(KvmXcr))]
-    [InlineData("kvm_vcpu_events", typeof(KvmVcpuEvents))]
-    [InlineData("kvm_debugregs", typeof(KvmDebugRegs))]
+    [InlineData("kvm_regs", typeof(GeneralRegisters))]
+    [InlineData("kvm_sregs", typeof(SystemRegisters))]
+    [InlineData("kvm_segment", typeof(SegmentRegister))]
+    [InlineData("kvm_dtable", typeof(DescriptorTableRegister))]
+    [InlineData("kvm_fpu", typeof(FpuRegisters))]
+    [InlineData("kvm_xsave", typeof(XsaveState))]
+    [InlineData("kvm_xcrs", typeof(ExtendedControlRegisters))]
+    [InlineData("kvm_xcr", typeof(ExtendedControlRegister))]
+    [InlineData("kvm_vcpu_events", typeof(VcpuEventState))]
+    [InlineData("kvm_debugregs", typeof(DebugRegisters))]
     [InlineData("kvm_guest_debug", typeof(KvmGuestDebug))]
     [InlineData("kvm_userspace_memory_region", typeof(KvmUserspaceMemoryRegion))]
     [InlineData("kvm_cpuid_entry2", typeof(KvmCpuidEntry2))]
@@ -29,21 +30,21 @@ public class KvmAbiTests
         Assert.Equal(KernelHeaderProbe.Get(cName), (ulong)Marshal.SizeOf(type));
 
     [Theory]
-    [InlineData("kvm_regs.rip", typeof(KvmRegs), nameof(KvmRegs.Rip))]
-    [InlineData("kvm_regs.rflags", typeof(KvmRegs), nameof(KvmRegs.Rflags))]
-    [InlineData("kvm_sregs.gdt", typeof(KvmSregs), nameof(KvmSregs.Gdt))]
-    [InlineData("kvm_sregs.cr0", typeof(KvmSregs), nameof(KvmSregs.Cr0))]
-    [InlineData("kvm_sregs.efer", typeof(KvmSregs), nameof(KvmSregs.Efer))]
-    [InlineData("kvm_sregs.interrupt_bitmap", typeof(KvmSregs), nameof(KvmSregs.InterruptBitmap))]
-    [InlineData("kvm_segment.selector", typeof(KvmSegment), nameof(KvmSegment.Selector))]
-    [InlineData("kvm_segment.type", typeof(KvmSegment), nameof(KvmSegment.Type))]
-    [InlineData("kvm_segment.unusable", typeof(KvmSegment), nameof(KvmSegment.Unusable))]
-    [InlineData("kvm_fpu.xmm", typeof(KvmFpu), nameof(KvmFpu.Xmm))]
-    [InlineData("kvm_fpu.mxcsr", typeof(KvmFpu), nameof(KvmFpu.Mxcsr))]
-    [InlineData("kvm_vcpu_events.sipi_vector", typeof(KvmVcpuEvents), nameof(KvmVcpuEvents.SipiVector))]
-    [InlineData("kvm_vcpu_events.flags", typeof(KvmVcpuEvents), nameof(KvmVcpuEvents.Flags))]
-    [InlineData("kvm_vcpu_events.triple_fault", typeof(KvmVcpuEvents), nameof(KvmVcpuEvents.TripleFaultPending))]
-    [InlineData("kvm_vcpu_events.exception_payload", typeof(KvmVcpuEvents), nameof(KvmVcpuEvents.ExceptionPayload))]
+    [InlineData("kvm_regs.rip", typeof(GeneralRegisters), nameof(GeneralRegisters.Rip))]
+    [InlineData("kvm_regs.rflags", typeof(GeneralRegisters), nameof(GeneralRegisters.Rflags))]
+    [InlineData("kvm_sregs.gdt", typeof(SystemRegisters), nameof(SystemRegisters.Gdt))]
+    [InlineData("kvm_sregs.cr0", typeof(SystemRegisters), nameof(SystemRegisters.Cr0))]
+    [InlineData("kvm_sregs.efer", typeof(SystemRegisters), nameof(SystemRegisters.Efer))]
+    [InlineData("kvm_sregs.interrupt_bitmap", typeof(SystemRegisters), nameof(SystemRegisters.InterruptBitmap))]
+    [InlineData("kvm_segment.selector", typeof(SegmentRegister), nameof(SegmentRegister.Selector))]
+    [InlineData("kvm_segment.type", typeof(SegmentRegister), nameof(SegmentRegister.Type))]
+    [InlineData("kvm_segment.unusable", typeof(SegmentRegister), nameof(SegmentRegister.Unusable))]
+    [InlineData("kvm_fpu.xmm", typeof(FpuRegisters), nameof(FpuRegisters.Xmm))]
+    [InlineData("kvm_fpu.mxcsr", typeof(FpuRegisters), nameof(FpuRegisters.Mxcsr))]
+    [InlineData("kvm_vcpu_events.sipi_vector", typeof(VcpuEventState), nameof(VcpuEventState.SipiVector))]
+    [InlineData("kvm_vcpu_events.flags", typeof(VcpuEventState), nameof(VcpuEventState.Flags))]
+    [InlineData("kvm_vcpu_events.triple_fault", typeof(VcpuEventState), nameof(VcpuEventState.TripleFaultPending))]
+    [InlineData("kvm_vcpu_events.exception_payload", typeof(VcpuEventState), nameof(VcpuEventState.ExceptionPayload))]
     [InlineData("kvm_msr_filter.ranges", typeof(KvmMsrFilter), nameof(KvmMsrFilter.Ranges))]
     [InlineData("kvm_msr_filter_range.bitmap", typeof(KvmMsrFilterRange), nameof(KvmMsrFilterRange.Bitmap))]
     public void FieldOffsetMatchesKernelHeader(string cName, Type type, string field) =>

@@ -32,10 +32,10 @@ public sealed class KvmVcpuTests : IDisposable
         var vcpu = _vm.KvmVcpus[0];
         vcpu.WithState(s =>
         {
-            s.Sregs.Cs = new KvmSegment { Selector = 0, Base = 0, Limit = 0xFFFF, Type = 0xB, Present = 1, S = 1 };
-            s.Sregs.Ds = s.Sregs.Es = s.Sregs.Ss = new KvmSegment { Selector = 0, Base = 0, Limit = 0xFFFF, Type = 3, Present = 1, S = 1 };
-            s.Sregs.Idt = new KvmDtable { Base = 0, Limit = 0x3FF };
-            s.Regs = new KvmRegs { Rip = at, Rsp = 0x7000, Rflags = 2 };
+            s.Sregs.Cs = new SegmentRegister { Selector = 0, Base = 0, Limit = 0xFFFF, Type = 0xB, Present = 1, S = 1 };
+            s.Sregs.Ds = s.Sregs.Es = s.Sregs.Ss = new SegmentRegister { Selector = 0, Base = 0, Limit = 0xFFFF, Type = 3, Present = 1, S = 1 };
+            s.Sregs.Idt = new DescriptorTableRegister { Base = 0, Limit = 0x3FF };
+            s.Regs = new GeneralRegisters { Rip = at, Rsp = 0x7000, Rflags = 2 };
         });
         return vcpu;
     }

@@ -1,5 +1,4 @@
 using Iced.Intel;
-using VmReplay.Engine.Kvm.Abi;
 using VmReplay.Engine.Memory;
 using VmReplay.Engine.SoftCpu;
 using VmReplay.Engine.Vm;
@@ -63,7 +62,7 @@ internal sealed class SoftCpuMachine : IDisposable
         Cpu.LoadState(s);
     }
 
-    private static KvmSegment Seg(ushort sel, ulong @base, uint limit, byte type, byte db, byte l = 0) => new()
+    private static SegmentRegister Seg(ushort sel, ulong @base, uint limit, byte type, byte db, byte l = 0) => new()
     {
         Selector = sel, Base = @base, Limit = limit, Type = type, Present = 1, S = 1, Db = db, L = l, G = (byte)(limit > 0xFFFFF ? 1 : 0),
     };

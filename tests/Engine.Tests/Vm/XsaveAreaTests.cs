@@ -1,4 +1,3 @@
-using VmReplay.Engine.Kvm.Abi;
 using VmReplay.Engine.Vm;
 using Xunit;
 
@@ -6,11 +5,11 @@ namespace VmReplay.Engine.Tests.Vm;
 
 public class XsaveAreaTests
 {
-    private static unsafe byte[] Bytes(KvmXsave x) => new Span<byte>(x.Region, 4096).ToArray();
+    private static unsafe byte[] Bytes(XsaveState x) => new Span<byte>(x.Region, 4096).ToArray();
 
-    private static unsafe KvmXsave Area(ulong xstateBv, Action<Span<byte>> fill)
+    private static unsafe XsaveState Area(ulong xstateBv, Action<Span<byte>> fill)
     {
-        var x = new KvmXsave();
+        var x = new XsaveState();
         fill(new Span<byte>(x.Region, 4096));
         x.Region[128] = (uint)xstateBv;
         x.Region[129] = (uint)(xstateBv >> 32);

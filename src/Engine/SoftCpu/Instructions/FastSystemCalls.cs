@@ -1,7 +1,7 @@
 using Iced.Intel;
-using VmReplay.Engine.Kvm.Abi;
 using VmReplay.Engine.Memory;
 using VmReplay.Engine.SoftCpu.Decoding;
+using VmReplay.Engine.Vm;
 
 namespace VmReplay.Engine.SoftCpu.Instructions;
 
@@ -27,14 +27,14 @@ internal static unsafe class FastSystemCalls
     }
 
     /// <summary>A flat 4 GiB code segment: 64-bit (L) or 32-bit (D).</summary>
-    private static KvmSegment FlatCode(ushort selector, int dpl, bool longMode) => new()
+    private static SegmentRegister FlatCode(ushort selector, int dpl, bool longMode) => new()
     {
         Selector = selector, Base = 0, Limit = 0xFFFF_FFFF, Type = 0xB, S = 1, Dpl = (byte)dpl, Present = 1,
         L = (byte)(longMode ? 1 : 0), Db = (byte)(longMode ? 0 : 1), G = 1,
     };
 
     /// <summary>A flat 4 GiB writable data (stack) segment with a 32-bit stack pointer.</summary>
-    private static KvmSegment FlatStack(ushort selector, int dpl) => new()
+    private static SegmentRegister FlatStack(ushort selector, int dpl) => new()
     {
         Selector = selector, Base = 0, Limit = 0xFFFF_FFFF, Type = 3, S = 1, Dpl = (byte)dpl, Present = 1, Db = 1, G = 1,
     };

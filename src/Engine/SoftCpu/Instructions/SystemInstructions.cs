@@ -1,8 +1,8 @@
 using Iced.Intel;
 using VmReplay.Engine.Emulation;
-using VmReplay.Engine.Kvm.Abi;
 using VmReplay.Engine.Memory;
 using VmReplay.Engine.SoftCpu.Decoding;
+using VmReplay.Engine.Vm;
 
 namespace VmReplay.Engine.SoftCpu.Instructions;
 
@@ -152,7 +152,7 @@ internal static unsafe class SystemInstructions
     {
         RequireCpl0(c);
         var (limit, @base) = ReadPseudoDescriptor(c, ref d);
-        c.Gdtr = new KvmDtable { Base = @base, Limit = limit };
+        c.Gdtr = new DescriptorTableRegister { Base = @base, Limit = limit };
         return true;
     }
 
@@ -160,7 +160,7 @@ internal static unsafe class SystemInstructions
     {
         RequireCpl0(c);
         var (limit, @base) = ReadPseudoDescriptor(c, ref d);
-        c.Idtr = new KvmDtable { Base = @base, Limit = limit };
+        c.Idtr = new DescriptorTableRegister { Base = @base, Limit = limit };
         return true;
     }
 
@@ -178,7 +178,7 @@ internal static unsafe class SystemInstructions
 
     private static bool Sidt(Processor c, ref DecodedInstruction d) => StorePseudoDescriptor(c, ref d, c.Idtr);
 
-    private static bool StorePseudoDescriptor(Processor c, ref DecodedInstruction d, KvmDtable table)
+    private static bool StorePseudoDescriptor(Processor c, ref DecodedInstruction d, DescriptorTableRegister table)
     {
         ulong la = c.LinearAddress(ref d);
         int baseSize = c.Long64 ? 8 : 4;
@@ -196,7 +196,7 @@ internal static unsafe class SystemInstructions
         uint error = (uint)(selector & 0xFFFC);
         if ((selector & 0xFFFC) == 0)
         {
-            c.Ldtr = new KvmSegment { Selector = selector, Unusable = 1 };
+            c.Ldtr = new SegmentRegister { Selector = selector, Unusable = 1 };
             return true;
         }
         if ((selector & 4) != 0) throw Processor.Gp(error);
@@ -204,7 +204,7 @@ internal static unsafe class SystemInstructions
         if (desc.S || desc.Type != SegmentDescriptor.Ldt) throw Processor.Gp(error);
         ulong high = (c.Efer & Processor.EferLma) != 0 ? SystemDescriptorHigh(c, desc, selector) : 0;
         if (!desc.Present) throw new GuestException(GuestException.SegmentNotPresent, error);
-        var ldt = desc.ToKvm(selector);
+        var ldt = desc.ToSegmentRegister(selector);
         ldt.Base |= high << 32;
         c.Ldtr = ldt;
         return true;
@@ -225,7 +225,7 @@ internal static unsafe class SystemInstructions
         if (desc.S || !available) throw Processor.Gp(error);
         ulong high = ia32e ? SystemDescriptorHigh(c, desc, selector) : 0;
         if (!desc.Present) throw new GuestException(GuestException.SegmentNotPresent, error);
-        var tr = desc.ToKvm(selector);
+        var tr = desc.ToSegmentRegister(selector);
         tr.Type = (byte)(desc.Type | 2);
         tr.Base |= high << 32;
         c.WriteSystem(desc.TableAddress + 5, 1, (byte)((desc.Raw >> 40) | 2));

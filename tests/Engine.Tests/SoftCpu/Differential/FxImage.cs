@@ -1,14 +1,14 @@
 using System.Buffers.Binary;
-using VmReplay.Engine.Kvm.Abi;
+using VmReplay.Engine.Vm;
 
 namespace VmReplay.Engine.Tests.SoftCpu.Differential;
 
-/// <summary>Converts between an FXSAVE image (SDM vol. 1, 10.5.1) and the engine's <see cref="KvmFpu"/>.</summary>
+/// <summary>Converts between an FXSAVE image (SDM vol. 1, 10.5.1) and the engine's <see cref="FpuRegisters"/>.</summary>
 internal static unsafe class FxImage
 {
-    public static KvmFpu ToKvmFpu(ReadOnlySpan<byte> fx)
+    public static FpuRegisters ToKvmFpu(ReadOnlySpan<byte> fx)
     {
-        var f = new KvmFpu
+        var f = new FpuRegisters
         {
             Fcw = BinaryPrimitives.ReadUInt16LittleEndian(fx),
             Fsw = BinaryPrimitives.ReadUInt16LittleEndian(fx[2..]),
@@ -23,7 +23,7 @@ internal static unsafe class FxImage
         return f;
     }
 
-    public static byte[] FromKvmFpu(KvmFpu f)
+    public static byte[] FromKvmFpu(FpuRegisters f)
     {
         var fx = new byte[512];
         BinaryPrimitives.WriteUInt16LittleEndian(fx, f.Fcw);

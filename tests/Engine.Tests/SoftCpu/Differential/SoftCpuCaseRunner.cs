@@ -1,5 +1,4 @@
 using System.Buffers.Binary;
-using VmReplay.Engine.Kvm.Abi;
 using VmReplay.Engine.Memory;
 using VmReplay.Engine.SoftCpu;
 using VmReplay.Engine.Vm;
@@ -62,12 +61,12 @@ internal sealed unsafe class SoftCpuCaseRunner : IDisposable
         sr.Efer = 0x500;      // LMA LME
         sr.Cs = Segment(8, 0xB, db: 0, l: 1);
         sr.Ss = sr.Ds = sr.Es = sr.Fs = sr.Gs = Segment(0x10, 3, db: 1, l: 0);
-        sr.Gdt = new KvmDtable { Base = SystemBase + Gdt, Limit = 0x17 };
-        sr.Idt = new KvmDtable { Base = SystemBase + Idt, Limit = 0xFFF };
-        sr.Tr = new KvmSegment { Base = SystemBase + Tss, Limit = 0x67, Type = 0xB, Present = 1 };
+        sr.Gdt = new DescriptorTableRegister { Base = SystemBase + Gdt, Limit = 0x17 };
+        sr.Idt = new DescriptorTableRegister { Base = SystemBase + Idt, Limit = 0xFFF };
+        sr.Tr = new SegmentRegister { Base = SystemBase + Tss, Limit = 0x67, Type = 0xB, Present = 1 };
     }
 
-    private static KvmSegment Segment(ushort selector, byte type, byte db, byte l) => new()
+    private static SegmentRegister Segment(ushort selector, byte type, byte db, byte l) => new()
     {
         Selector = selector, Limit = 0xFFFF_FFFF, Type = type, Present = 1, S = 1, Db = db, L = l, G = 1,
     };

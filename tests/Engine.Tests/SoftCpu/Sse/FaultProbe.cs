@@ -1,5 +1,4 @@
 using Iced.Intel;
-using VmReplay.Engine.Kvm.Abi;
 using VmReplay.Engine.Vm;
 
 namespace VmReplay.Engine.Tests.SoftCpu.Sse;
@@ -45,8 +44,8 @@ internal static class FaultProbe
             m.Memory.WriteByte(Stubs + v, 0xF4);
         }
         var s = m.State();
-        s.Sregs.Gdt = new KvmDtable { Base = Gdt, Limit = 23 };
-        s.Sregs.Idt = new KvmDtable { Base = Idt, Limit = 32 * 16 - 1 };
+        s.Sregs.Gdt = new DescriptorTableRegister { Base = Gdt, Limit = 23 };
+        s.Sregs.Idt = new DescriptorTableRegister { Base = Idt, Limit = 32 * 16 - 1 };
         s.Sregs.Cr0 |= cr0 | 0x20;
         s.Sregs.Cr4 |= cr4;
         s.Fpu.Mxcsr = mxcsr;

@@ -1,5 +1,4 @@
 using Iced.Intel;
-using VmReplay.Engine.Kvm.Abi;
 using VmReplay.Engine.Memory;
 using VmReplay.Engine.SoftCpu;
 using VmReplay.Engine.Vm;
@@ -94,7 +93,7 @@ internal sealed class SystemMachine : IDisposable
             case StartMode.Real:
                 s.Sregs.Cs = RealSegment(0x1000, 0xB);
                 s.Sregs.Ss = s.Sregs.Ds = s.Sregs.Es = s.Sregs.Fs = s.Sregs.Gs = RealSegment(0, 3);
-                s.Sregs.Idt = new KvmDtable { Base = 0, Limit = 0x3FF };
+                s.Sregs.Idt = new DescriptorTableRegister { Base = 0, Limit = 0x3FF };
                 s.Regs.Rip = 0;
                 s.Regs.Rsp = 0xFFF0;
                 break;
@@ -102,7 +101,7 @@ internal sealed class SystemMachine : IDisposable
                 s.Sregs.Cr0 = 0x11;
                 s.Sregs.Cs = Segment(Code32, 0xB, 0);
                 s.Sregs.Ss = s.Sregs.Ds = s.Sregs.Es = s.Sregs.Fs = s.Sregs.Gs = Segment(Data32, 3, 0);
-                s.Sregs.Idt = new KvmDtable { Base = Idt, Limit = 256 * 8 - 1 };
+                s.Sregs.Idt = new DescriptorTableRegister { Base = Idt, Limit = 256 * 8 - 1 };
                 s.Regs.Rip = CodeBase;
                 s.Regs.Rsp = StackTop;
                 break;
@@ -113,16 +112,16 @@ internal sealed class SystemMachine : IDisposable
                 s.Sregs.Efer = 0xD01; // SCE, LME, LMA, NXE
                 s.Sregs.Cs = Segment(Code64, 0xB, 0, l: true);
                 s.Sregs.Ss = s.Sregs.Ds = s.Sregs.Es = s.Sregs.Fs = s.Sregs.Gs = Segment(Data32, 3, 0);
-                s.Sregs.Idt = new KvmDtable { Base = Idt, Limit = 256 * 16 - 1 };
+                s.Sregs.Idt = new DescriptorTableRegister { Base = Idt, Limit = 256 * 16 - 1 };
                 s.Regs.Rip = CodeBase;
                 s.Regs.Rsp = StackTop;
                 break;
         }
         if (mode != StartMode.Real)
         {
-            s.Sregs.Gdt = new KvmDtable { Base = Gdt, Limit = (ushort)GdtLimit };
-            s.Sregs.Tr = new KvmSegment { Selector = TssSelector, Base = Tss, Limit = 0x67, Type = 0xB, Present = 1 };
-            s.Sregs.Ldt = new KvmSegment { Unusable = 1 };
+            s.Sregs.Gdt = new DescriptorTableRegister { Base = Gdt, Limit = (ushort)GdtLimit };
+            s.Sregs.Tr = new SegmentRegister { Selector = TssSelector, Base = Tss, Limit = 0x67, Type = 0xB, Present = 1 };
+            s.Sregs.Ldt = new SegmentRegister { Unusable = 1 };
         }
         Cpu.LoadState(s);
     }
@@ -165,13 +164,13 @@ internal sealed class SystemMachine : IDisposable
         Cpu.LoadState(s);
     }
 
-    public static KvmSegment Segment(ushort selector, byte type, int dpl, bool l = false, bool db = true) => new()
+    public static SegmentRegister Segment(ushort selector, byte type, int dpl, bool l = false, bool db = true) => new()
     {
         Selector = selector, Base = 0, Limit = 0xFFFF_FFFF, Type = type, Present = 1, S = 1, Dpl = (byte)dpl,
         Db = (byte)(l || !db ? 0 : 1), L = (byte)(l ? 1 : 0), G = 1,
     };
 
-    private static KvmSegment RealSegment(ushort selector, byte type) => new()
+    private static SegmentRegister RealSegment(ushort selector, byte type) => new()
     {
         Selector = selector, Base = (ulong)selector << 4, Limit = 0xFFFF, Type = type, Present = 1, S = 1,
     };

@@ -1,9 +1,9 @@
 using System.Buffers.Binary;
 using Iced.Intel;
-using VmReplay.Engine.Kvm.Abi;
 using VmReplay.Engine.SoftCpu;
 using VmReplay.Engine.SoftCpu.X87Fpu;
 using static Iced.Intel.AssemblerRegisters;
+using VmReplay.Engine.Vm;
 
 namespace VmReplay.Engine.Tests.SoftCpu.X87;
 
@@ -11,7 +11,7 @@ namespace VmReplay.Engine.Tests.SoftCpu.X87;
 /// The x87 in the modes the host cannot run for the differential tests: real mode (the 14- and
 /// 28-byte real-mode environment layouts with linear instruction pointers, #NM and #MF through
 /// the IVT), 32-bit protected mode (the protected layouts, FSAVE/FRSTOR and the 32-bit FXSAVE
-/// layout), and the x87 state through the engine's <see cref="KvmFpu"/>.
+/// layout), and the x87 state through the engine's <see cref="FpuRegisters"/>.
 /// </summary>
 public class X87ProcessorTests
 {

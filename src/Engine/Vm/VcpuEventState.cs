@@ -1,10 +1,15 @@
 using System.Runtime.InteropServices;
 
-namespace VmReplay.Engine.Kvm.Abi;
+namespace VmReplay.Engine.Vm;
 
-/// <summary>struct kvm_vcpu_events: pending and injected exceptions, interrupts, NMIs and the interrupt shadow.</summary>
+/// <summary>
+/// Pending and injected exceptions, interrupts, NMIs and the interrupt shadow.
+/// Laid out as KVM's struct kvm_vcpu_events, so the KVM binding passes it to the ioctls as
+/// it is; the software CPU keeps its state in the same record, so both backends save the same
+/// plain data.
+/// </summary>
 [StructLayout(LayoutKind.Sequential)]
-public unsafe struct KvmVcpuEvents
+public unsafe struct VcpuEventState
 {
     public byte ExceptionInjected, ExceptionNr, ExceptionHasErrorCode, ExceptionPending;
     public uint ExceptionErrorCode;

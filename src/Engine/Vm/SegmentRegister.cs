@@ -1,10 +1,15 @@
 using System.Runtime.InteropServices;
 
-namespace VmReplay.Engine.Kvm.Abi;
+namespace VmReplay.Engine.Vm;
 
-/// <summary>struct kvm_segment: a segment register with its hidden descriptor cache.</summary>
+/// <summary>
+/// A segment register with its hidden descriptor cache.
+/// Laid out as KVM's struct kvm_segment, so the KVM binding passes it to the ioctls as
+/// it is; the software CPU keeps its state in the same record, so both backends save the same
+/// plain data.
+/// </summary>
 [StructLayout(LayoutKind.Sequential)]
-public struct KvmSegment
+public struct SegmentRegister
 {
     public ulong Base;
     public uint Limit;
