@@ -8,7 +8,7 @@ public sealed class KvmException : HostCallException
 {
     public KvmException(string message, int errno = 0) : base(message, errno) { }
 
-    internal static new KvmException FromErrno(string what)
+    internal static KvmException FromErrno(string what)
     {
         int errno = Marshal.GetLastPInvokeError();
         return new KvmException(Describe(what, errno), errno);

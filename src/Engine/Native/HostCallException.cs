@@ -13,13 +13,6 @@ public class HostCallException : Exception
     /// <summary>The host errno, or 0 when the failure was not a failed system call.</summary>
     public int Errno { get; }
 
-    /// <summary>The failure of the P/Invoke just made, with its errno.</summary>
-    public static HostCallException FromErrno(string what)
-    {
-        int errno = Marshal.GetLastPInvokeError();
-        return new HostCallException(Describe(what, errno), errno);
-    }
-
     protected static string Describe(string what, int errno) =>
         $"{what} failed: {Marshal.GetPInvokeErrorMessage(errno)} (errno {errno})";
 }
