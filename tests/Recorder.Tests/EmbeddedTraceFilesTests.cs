@@ -25,16 +25,7 @@ public sealed class EmbeddedTraceFilesTests : IDisposable
     private static byte[] SampleImage(int size, int seed) =>
         Enumerable.Range(0, size).Select(i => (byte)(i % 251 == 0 ? i * seed : i % 16)).ToArray();
 
-    private static TraceHeader Header(byte[] image, byte[]? initrd) => new()
-    {
-        GuestName = "kernel", ImageSha256 = EmbeddedFile.Sha256(image), ImageSize = image.Length,
-        InitrdName = initrd is null ? null : "initrd.cpio",
-        InitrdSha256 = initrd is null ? null : EmbeddedFile.Sha256(initrd),
-        InitrdSize = initrd?.Length,
-        MemorySize = 64 << 20, VcpuCount = 1, Cmdline = "console=ttyS0",
-        WallClockBase = DateTime.UnixEpoch, HostKernel = "test", CpuModel = [],
-        HostCapabilities = new HostCapabilities(default, default, default, default, default, default, default, default, default, default, 1),
-    };
+    private static TraceHeader Header(byte[] image, byte[]? initrd) => TestHeaders.For(image, initrd);
 
     private string Write(string name, byte[] image, byte[]? initrd)
     {

@@ -1,6 +1,3 @@
-using VmReplay.Engine.KvmBackend;
-using VmReplay.Engine.Backend;
-using VmReplay.Engine.Vm;
 using VmReplay.Recorder.Events;
 
 namespace VmReplay.Recorder.Tests;
@@ -14,13 +11,7 @@ public sealed class RecordingProgressTests : IDisposable
     [Fact]
     public void ProgressSamplesTheWritersCountersAndRates()
     {
-        var header = new TraceHeader
-        {
-            GuestName = "g", ImageSha256 = "00", ImageSize = 1, MemorySize = 1 << 20, VcpuCount = 1, Cmdline = "",
-            WallClockBase = DateTime.UnixEpoch, HostKernel = "test", CpuModel = [],
-            HostCapabilities = new HostCapabilities(default, default, default, default, default, default, default, default, default, default, 1),
-        };
-        using var writer = new TraceWriter(Path.Combine(_dir, "t.vmtrace"), header, new byte[] { 1 });
+        using var writer = new TraceWriter(Path.Combine(_dir, "t.vmtrace"), TestHeaders.For([1]), new byte[] { 1 });
         var samples = new List<RecordingProgress>();
         using (RecordingProgress.Of(writer, TimeSpan.FromMilliseconds(20)).Subscribe(p => { lock (samples) samples.Add(p); }))
         {

@@ -1,5 +1,3 @@
-using VmReplay.Engine.Backend;
-using VmReplay.Engine.KvmBackend;
 using VmReplay.Recorder.Events;
 
 namespace VmReplay.Recorder.Tests;
@@ -27,7 +25,7 @@ public sealed class TraceWriterBatchTests : IDisposable
         appended.Add(new EndEvent(Engine.Run.RunOutcomeKind.PowerOff, 0, "done", 0, 0));
 
         string path = Path.Combine(_dir, "poll.vmtrace");
-        using (var writer = new TraceWriter(path, Header(), new byte[] { 1 }))
+        using (var writer = new TraceWriter(path, TestHeaders.For([1]), new byte[] { 1 }))
         {
             foreach (var e in appended.Take(appended.Count - 1)) writer.Append(e);
             Assert.Null(writer.Finish((EndEvent)appended[^1], endsInLongMode: false));
@@ -46,11 +44,4 @@ public sealed class TraceWriterBatchTests : IDisposable
         a is ExitEvent x && b is ExitEvent y
             ? x.Reason == y.Reason && x.Rip == y.Rip && x.Address == y.Address && x.Data.SequenceEqual(y.Data) && x.Instructions == y.Instructions
             : a.Describe() == b.Describe();
-
-    private static TraceHeader Header() => new()
-    {
-        GuestName = "g", ImageSha256 = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(new byte[] { 1 })), ImageSize = 1, MemorySize = 1 << 20, VcpuCount = 1, Cmdline = "",
-        WallClockBase = DateTime.UnixEpoch, HostKernel = "test", CpuModel = [],
-        HostCapabilities = new HostCapabilities(default, default, default, default, default, default, default, default, default, default, 1),
-    };
 }
