@@ -40,12 +40,18 @@ public sealed class EventCursor
     }
 
     /// <summary>Consumes the next event, which must be a <typeparamref name="T"/>; otherwise the replay has diverged.</summary>
-    public T Take<T>(string actual) where T : TraceEvent
+    public T Take<T>(string actual) where T : TraceEvent => Take<T, string>(actual, static a => a);
+
+    /// <summary>
+    /// As <see cref="Take{T}(string)"/>, describing what the machine did only when it differs:
+    /// a replay takes an event at every exit, and formatting each one cost more than the exit.
+    /// </summary>
+    public T Take<T, TActual>(TActual actual, Func<TActual, string> describe) where T : TraceEvent
     {
         var next = Peek();
-        if (next is null) throw new RecordingExhaustedException(Position, actual);
+        if (next is null) throw new RecordingExhaustedException(Position, describe(actual));
         if (next is not T t)
-            throw new ReplayDivergenceException(Position, next?.Describe() ?? "the end of the recording", actual);
+            throw new ReplayDivergenceException(Position, next.Describe(), describe(actual));
         Advance();
         return t;
     }

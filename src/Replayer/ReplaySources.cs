@@ -49,7 +49,7 @@ public sealed class ReplaySources : IMachineSources
     {
         var actual = ExitFingerprint.Capture(vcpu, exit);
         long at = Events.Position;
-        var expected = Events.Take<ExitEvent>(actual.Describe());
+        var expected = Events.Take<ExitEvent, ExitEvent>(actual, static a => a.Describe());
         if (!expected.Matches(actual) && !(_crossBackend && SameInstruction(expected, actual)))
             throw new ReplayDivergenceException(at, expected.Describe(), actual.Describe());
     }
