@@ -68,29 +68,28 @@ public sealed partial class ReplaySession : IDisposable
     public static ReplaySession Open(TraceReader trace, string kvmPath, Stream serialOutput, CpuBackendChoice cpu = CpuBackendChoice.Auto)
     {
         var h = trace.Header;
-        // The initrd comes from the trace as the image does: a replay needs neither original file.
+        // The machine starts from the recorded start state, not from what this build's loader
+        // makes of the image: a loader that learnt something since (a BIOS data area field)
+        // must not change what an older recording replays. Such a replay does not read the
+        // image and initrd chunks at all (gdb's symbol file and info do).
+        bool fromStartState = trace.Snapshots.Count > 0 && (long)trace.Snapshots[0].FirstEvent == 0;
         var options = new PcMachineOptions
         {
-            MemorySize = h.MemorySize, VcpuCount = h.VcpuCount, Cmdline = h.Cmdline, Initrd = trace.Initrd, KvmPath = kvmPath, SerialOutput = serialOutput,
+            MemorySize = h.MemorySize, VcpuCount = h.VcpuCount, Cmdline = h.Cmdline, KvmPath = kvmPath, SerialOutput = serialOutput,
+            // The initrd comes from the trace as the image does: a replay needs neither original file.
+            Initrd = fromStartState ? null : trace.Initrd,
             Cpu = ReplayBackend.Choose(h, cpu),
             // The guest sees the CPU it was recorded with, on either backend.
             CpuModel = h.CpuModel.Select(l => new CpuidEntry(l.Function, l.Index, l.Eax, l.Ebx, l.Ecx, l.Edx)).ToArray(),
             TscUnrecorded = h.Backend != CpuBackendKind.Soft.Name(),
         };
         var sources = new ReplaySources(trace);
-        var session = Create(trace, options, sources);
-        // The machine starts from the recorded start state, not from what this build's loader
-        // makes of the image: a loader that learnt something since (a BIOS data area field)
-        // must not change what an older recording replays.
-        if (trace.Snapshots.Count > 0 && (long)trace.Snapshots[0].FirstEvent == 0)
-            session.Restore(0, counted: false);
+        var machine = fromStartState
+            ? PcMachine.CreateUnloaded(options, sources)
+            : PcMachine.Create(options, trace.Image, h.GuestName, sources);
+        var session = new ReplaySession(trace, machine, sources);
+        if (fromStartState) session.Restore(0, counted: false);
         return session;
-    }
-
-    private static ReplaySession Create(TraceReader trace, PcMachineOptions options, ReplaySources sources)
-    {
-        var machine = PcMachine.Create(options, trace.Image, trace.Header.GuestName, sources);
-        return new ReplaySession(trace, machine, sources);
     }
 
     /// <summary>Runs to the end of the recording and returns how it ended.</summary>
