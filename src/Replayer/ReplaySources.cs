@@ -47,9 +47,10 @@ public sealed class ReplaySources : IMachineSources
 
     public void OnExit(IVcpuBackend vcpu, VcpuExit exit)
     {
-        var actual = ExitFingerprint.Capture(vcpu, exit);
         long at = Events.Position;
-        var expected = Events.Take<ExitEvent, ExitEvent>(actual, static a => a.Describe());
+        var expected = Events.Take<ExitEvent, (IVcpuBackend, VcpuExit)>((vcpu, exit), static m => ExitFingerprint.Capture(m.Item1, m.Item2).Describe());
+        if (ExitFingerprint.Matches(expected, vcpu, exit)) return;
+        var actual = ExitFingerprint.Capture(vcpu, exit);
         if (!expected.Matches(actual) && !(_crossBackend && SameInstruction(expected, actual)))
             throw new ReplayDivergenceException(at, expected.Describe(), actual.Describe());
     }

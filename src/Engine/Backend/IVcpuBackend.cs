@@ -56,6 +56,9 @@ public interface IVcpuBackend
     /// <summary>General registers, RIP and RFLAGS (cheaper than a whole state).</summary>
     GeneralRegisters ReadRegisters();
 
+    /// <summary>RIP alone: what an exit's fingerprint needs at every exit, where a backend can give it without assembling the other registers.</summary>
+    ulong ReadInstructionPointer() => ReadRegisters().Rip;
+
     /// <summary>Segment, descriptor-table and control registers (cheaper than a whole state).</summary>
     SystemRegisters ReadSystemRegisters();
 

@@ -140,6 +140,8 @@ public sealed class SoftVcpu : IVcpuBackend
 
     public GeneralRegisters ReadRegisters() => Cpu.ReadRegisters();
 
+    public ulong ReadInstructionPointer() => Cpu.Rip;
+
     public SystemRegisters ReadSystemRegisters() => Cpu.ReadSystemRegisters();
 
     /// <summary>A processor exit in the backend's terms; port and MMIO data live in the processor's exit buffer.</summary>
