@@ -13,7 +13,7 @@ namespace VmReplay.Replayer;
 /// </remarks>
 internal sealed class ReplayTimeline
 {
-    private readonly Dictionary<long, (long Previous, long Instructions)> _links = new();
+    private readonly StopLinks _links = new();
     private long _boundaries;
     private bool _boundariesKnown = true;
 
@@ -24,14 +24,14 @@ internal sealed class ReplayTimeline
     public ReplayPosition? Here => _boundariesKnown ? new ReplayPosition(Anchor, _boundaries) : null;
 
     /// <summary>The natural stop before natural stop <paramref name="anchor"/>, and the boundaries between (-1 when not counted), if a run saw both.</summary>
-    public (long Previous, long Instructions)? LinkBefore(long anchor) => _links.TryGetValue(anchor, out var l) ? l : null;
+    public (long Previous, long Instructions)? LinkBefore(long anchor) => _links.Get(anchor);
 
     /// <summary>
     /// <paramref name="target"/> named by its natural stop: an event consumed at the stop the
     /// machine stands on (a stop consumes several) names that same stop.
     /// </summary>
     public ReplayPosition NamedByItsStop(ReplayPosition target) =>
-        target.Event < Anchor && _links.TryGetValue(Anchor, out var link) && target.Event > link.Previous
+        target.Event < Anchor && _links.Get(Anchor) is { } link && target.Event > link.Previous
             ? target with { Event = Anchor }
             : target;
 
@@ -55,7 +55,7 @@ internal sealed class ReplayTimeline
     public bool ReachNaturalStop(long consumed, bool counted)
     {
         if (consumed <= Anchor) return false;
-        _links[consumed] = (Anchor, counted && _boundariesKnown ? _boundaries : -1);
+        _links.Set(consumed, Anchor, counted && _boundariesKnown ? _boundaries : -1);
         StandAt(consumed);
         return true;
     }
@@ -65,4 +65,32 @@ internal sealed class ReplayTimeline
 
     /// <summary>A free run went past the anchor without counting boundaries: the offset is unknown until the next anchor.</summary>
     public void LoseCount() => _boundariesKnown = false;
+
+    /// <summary>
+    /// The links by natural stop, in pages of an array indexed by event number: nearly every
+    /// event is a natural stop, and a dictionary of them spent more time growing than the
+    /// replay spent on the exits (and twice the memory).
+    /// </summary>
+    private sealed class StopLinks
+    {
+        private const int PageBits = 12;
+        // Previous is stored plus one, so that a zeroed entry means no link.
+        private readonly List<(long PreviousPlusOne, long Instructions)[]?> _pages = new();
+
+        public (long Previous, long Instructions)? Get(long stop)
+        {
+            long page = stop >> PageBits;
+            if (stop < 0 || page >= _pages.Count || _pages[(int)page] is not { } entries) return null;
+            var e = entries[stop & ((1 << PageBits) - 1)];
+            return e.PreviousPlusOne == 0 ? null : (e.PreviousPlusOne - 1, e.Instructions);
+        }
+
+        public void Set(long stop, long previous, long instructions)
+        {
+            int page = checked((int)(stop >> PageBits));
+            while (_pages.Count <= page) _pages.Add(null);
+            var entries = _pages[page] ??= new (long, long)[1 << PageBits];
+            entries[stop & ((1 << PageBits) - 1)] = (previous + 1, instructions);
+        }
+    }
 }
