@@ -61,7 +61,7 @@ public sealed record TraceHeader
     /// </summary>
     public static TraceHeader FromJson(ReadOnlySpan<byte> json)
     {
-        var header = JsonSerializer.Deserialize<TraceHeader>(json, Options) ?? throw new JsonException("the header is null");
+        var header = TraceHeaderJson.Read(json);
         if (header.Problem() is { } problem) throw new FormatException(problem);
         return header;
     }
@@ -127,8 +127,6 @@ public sealed record TraceHeader
         var printable = new string(s.Take(65).Select(c => char.IsControl(c) ? '.' : c).ToArray());
         return printable.Length <= 64 ? printable : printable[..64] + "…";
     }
-
-    private static readonly JsonSerializerOptions Options = new() { WriteIndented = true };
 }
 
 /// <summary>One CPUID leaf of the recorded CPU model.</summary>
