@@ -27,6 +27,7 @@ public sealed class TraceWriter : IDisposable
     private int _snapshots;
     private bool _longModeSeen;
     private ReadOnlyMemory<byte> _image, _initrd;
+    private readonly Task<TraceHeader> _header;
 
     /// <summary>
     /// Creates <paramref name="path"/> and writes the header, then (on the writer thread, before
@@ -38,11 +39,19 @@ public sealed class TraceWriter : IDisposable
     /// recording's start).
     /// </summary>
     public TraceWriter(string path, TraceHeader header, ReadOnlyMemory<byte> image, ReadOnlyMemory<byte> initrd = default)
+        : this(path, Task.FromResult(CheckHeader(header, image, initrd)), image, initrd)
     {
-        if (header.ImageSize != image.Length) throw new ArgumentException($"the header gives the image as {header.ImageSize} bytes, not {image.Length}");
-        if (header.HasInitrd != (initrd.Length != 0) || header.HasInitrd && (header.InitrdSize != initrd.Length || header.InitrdName is null))
-            throw new ArgumentException($"the header's initrd ({header.InitrdName ?? "none"}, {header.InitrdSize?.ToString() ?? "no"} bytes) is not the {initrd.Length} bytes given");
-        if ((EmbeddedFile.CheckSize("guest image", header.GuestName, image.Length) ?? EmbeddedFile.CheckSize("initrd", header.InitrdName ?? "", initrd.Length)) is { } tooLarge)
+    }
+
+    /// <summary>
+    /// As the other constructor, with a header still being made (the image's SHA-256: 25 ms for
+    /// the Linux vmlinux): the writer thread waits for it and writes it first, while the guest
+    /// already runs. A header that does not fit the files, or that could not be made, stops the
+    /// recording as a write failure would, with the reason in <see cref="Failure"/>.
+    /// </summary>
+    public TraceWriter(string path, Task<TraceHeader> header, ReadOnlyMemory<byte> image, ReadOnlyMemory<byte> initrd = default)
+    {
+        if ((EmbeddedFile.CheckSize("guest image", path, image.Length) ?? EmbeddedFile.CheckSize("initrd", path, initrd.Length)) is { } tooLarge)
             throw new ArgumentException(tooLarge);
         Path = path;
         FileStream file;
@@ -52,14 +61,26 @@ public sealed class TraceWriter : IDisposable
             throw new IOException($"{path}: cannot create the trace: {e.Message}", e);
         }
         _chunks = new ChunkWriter(file);
-        _chunks.Write(ChunkType.Header, header.ToJson());
-        // The image and initrd are compressed on the writer thread while the guest starts (the
-        // Linux vmlinux with DWARF takes 0.1 to 0.2 s, half as long as its boot), and written before any
-        // event: a trace cut short after its first event still holds everything a replay needs.
+        // The header, image and initrd are written on the writer thread while the guest starts
+        // (compressing the Linux vmlinux with DWARF takes 0.1 to 0.2 s, half as long as its
+        // boot), before any event: a trace cut short after its first event still holds
+        // everything a replay needs.
+        _header = header;
         _image = image;
         _initrd = initrd;
         _thread = new Thread(WriteLoop) { IsBackground = true, Name = "vmreplay trace writer" };
         _thread.Start();
+    }
+
+    private static TraceHeader CheckHeader(TraceHeader header, ReadOnlyMemory<byte> image, ReadOnlyMemory<byte> initrd) =>
+        HeaderMismatch(header, image, initrd) is { } why ? throw new ArgumentException(why) : header;
+
+    private static string? HeaderMismatch(TraceHeader header, ReadOnlyMemory<byte> image, ReadOnlyMemory<byte> initrd)
+    {
+        if (header.ImageSize != image.Length) return $"the header gives the image as {header.ImageSize} bytes, not {image.Length}";
+        if (header.HasInitrd != (initrd.Length != 0) || header.HasInitrd && (header.InitrdSize != initrd.Length || header.InitrdName is null))
+            return $"the header's initrd ({header.InitrdName ?? "none"}, {header.InitrdSize?.ToString() ?? "no"} bytes) is not the {initrd.Length} bytes given";
+        return EmbeddedFile.CheckSize("guest image", header.GuestName, image.Length) ?? EmbeddedFile.CheckSize("initrd", header.InitrdName ?? "", initrd.Length);
     }
 
     public string Path { get; }
@@ -180,14 +201,27 @@ public sealed class TraceWriter : IDisposable
 
     private void WriteEmbeddedFiles()
     {
+        TraceHeader header;
+        try { header = _header.GetAwaiter().GetResult(); }
+        catch (Exception e)
+        {
+            _failure = $"{Path}: the trace header could not be made: {e.Message}";
+            return;
+        }
+        if (HeaderMismatch(header, _image, _initrd) is { } mismatch)
+        {
+            _failure = $"{Path}: {mismatch}";
+            return;
+        }
         try
         {
+            _chunks.Write(ChunkType.Header, header.ToJson());
             _chunks.Write(ChunkType.CompressedImage, EmbeddedFile.Pack(_image.Span));
             if (!_initrd.IsEmpty) _chunks.Write(ChunkType.Initrd, EmbeddedFile.Pack(_initrd.Span));
         }
         catch (Exception e) when (IsWriteFailure(e))
         {
-            _failure = $"{Path}: writing the guest image failed: {Reason(e)}";
+            _failure = $"{Path}: writing the header and the guest image failed: {Reason(e)}";
         }
         // Only this thread reads them, once.
         _image = default;
