@@ -22,6 +22,10 @@ internal static class ReplayCommand
         var file = new Argument<string>("trace") { Description = "trace file (.vmtrace)" };
         var kvmPath = new Option<string>("--kvm") { Description = "KVM device to use", DefaultValueFactory = _ => MachineBackends.DefaultKvmDevice };
         var to = new Option<string?>("--to") { Description = "stop at EVENT or EVENT+INSTRUCTIONS and show the machine state there" };
+        var toInstruction = new Option<string?>("--to-instruction")
+        {
+            Description = "software-CPU recordings: stop after COUNT retired instructions (COUNT+N: after the N-th interrupt delivered there), as gdb's 'monitor goto' does, and show the machine state there",
+        };
         var fromStart = new Option<bool>("--from-start") { Description = "replay from the start instead of restoring snapshots" };
         var gdb = new Option<string?>("--gdb") { Description = "serve gdb's remote protocol on [HOST:]PORT (loopback unless a host is given) and wait for it at the start of the trace" };
         var gdbOnce = new Option<bool>("--gdb-once") { Description = "with --gdb: end when gdb disconnects instead of waiting for it to attach again" };
@@ -32,19 +36,23 @@ internal static class ReplayCommand
         command.Options.Add(kvmPath);
         command.Options.Add(cpu);
         command.Options.Add(to);
+        command.Options.Add(toInstruction);
         command.Options.Add(fromStart);
         command.Options.Add(gdb);
         command.Options.Add(gdbOnce);
         command.Options.Add(strict);
         command.SetAction(r => Program.Guarded(() => r.GetValue(gdb) is { } endpoint
             ? GdbReplay.Serve(r.GetValue(file)!, r.GetValue(kvmPath)!, MachineOptions.ParseCpu(r.GetValue(cpu)!), endpoint, !r.GetValue(gdbOnce), r.GetValue(strict))
-            : Replay(r.GetValue(file)!, r.GetValue(kvmPath)!, MachineOptions.ParseCpu(r.GetValue(cpu)!), r.GetValue(to), r.GetValue(fromStart), r.GetValue(strict))));
+            : Replay(r.GetValue(file)!, r.GetValue(kvmPath)!, MachineOptions.ParseCpu(r.GetValue(cpu)!), r.GetValue(to), r.GetValue(toInstruction), r.GetValue(fromStart), r.GetValue(strict))));
         return command;
     }
 
-    private static int Replay(string path, string kvmPath, CpuBackendChoice cpu, string? to, bool fromStart, bool strict)
+    private static int Replay(string path, string kvmPath, CpuBackendChoice cpu, string? to, string? toInstruction, bool fromStart, bool strict)
     {
+        if (to is not null && toInstruction is not null) throw new UserError("--to and --to-instruction: give one place to stop");
         ReplayPosition? target = to is null ? null : ParsePosition(to);
+        InstructionPosition? instructionTarget = toInstruction is null ? null
+            : InstructionPosition.TryParse(toInstruction) ?? throw new UserError($"--to-instruction: '{toInstruction}' is not an instruction count: give COUNT or COUNT+DELIVERIES (1200000, 1200000+1)");
         using var trace = TraceReader.Open(path);
         if (!trace.File.IsComplete)
             Console.Error.WriteLine($"vmreplay: {path} is incomplete ({trace.File.IncompleteReason}); replaying up to its last complete chunk");
@@ -56,6 +64,18 @@ internal static class ReplayCommand
         var pc = session.Machine;
         try
         {
+            if (instructionTarget is { } at)
+            {
+                if (!session.CountsInstructions)
+                    throw new UserError($"--to-instruction: {path} was recorded on {trace.Header.Backend} and replays on {Engine.Backend.CpuBackendNames.Name(pc.Backend.Kind)}; instruction counts name positions only in a software-CPU recording replayed on the software CPU (use --to EVENT[+INSTRUCTIONS])");
+                RunStop stop;
+                try { stop = session.SeekTo(at); }
+                catch (InvalidOperationException e) { throw new UserError($"--to-instruction: {e.Message}"); }
+                if (stop.End is { } ended) throw new UserError($"{path}: {ended.Message}");
+                ReportPosition(session);
+                if (session.Differences.Summary() is { } seen) Console.Error.WriteLine($"vmreplay: {seen}");
+                return 0;
+            }
             if (target is { } t)
             {
                 if (session.Seek(t).End is { } ended) throw new UserError($"{path}: {ended.Message}");
@@ -111,7 +131,11 @@ internal static class ReplayCommand
         var pc = session.Machine;
         var (regs, memory) = FinalState.Hash(pc.Backend);
         var err = Console.Error;
-        err.WriteLine($"vmreplay: at {session.Position} (after exit {pc.Counters.ExitCount}, {session.Restores} snapshot restores); state hash {regs:x16} {memory:x16}");
+        // A count names the place exactly; the events consumed say where it lies in the recording.
+        string where = session.CountsInstructions
+            ? $"{session.At}, event {session.Sources.Events.Position} (after exit {pc.Counters.ExitCount}"
+            : $"{session.Position} (after exit {pc.Counters.ExitCount}";
+        err.WriteLine($"vmreplay: at {where}, {session.Restores} snapshot restores); state hash {regs:x16} {memory:x16}");
         WriteRegisters(err, pc);
         if (session.Sources.Events.Peek() is { } next) err.WriteLine($"  next event {session.Sources.Events.Position}: {next.Describe()}");
     }
