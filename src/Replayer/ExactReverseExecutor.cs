@@ -67,7 +67,11 @@ public sealed class ExactReverseExecutor(ReplaySession session)
         return new DebugStop(DebugStopKind.Step);
     }
 
-    /// <summary>Runs backward to the most recent breakpoint or watchpoint hit before here (stopping before the instruction that hit), or to the start.</summary>
+    /// <summary>
+    /// Runs backward to the most recent breakpoint or watchpoint hit before here (stopping before
+    /// the instruction that hit), or to the start. A debugger's interrupt stops the scan at the
+    /// earliest position it has cleared: every instruction from there to here was searched.
+    /// </summary>
     public DebugStop ContinueBackward()
     {
         var end = Position;
@@ -80,8 +84,11 @@ public sealed class ExactReverseExecutor(ReplaySession session)
                 snapshot--;
                 continue;
             }
+            if (session.TakeInterruptRequest()) return Interrupted(end);
             session.Restore(snapshot);
-            var hits = session.HitsUntil(end);
+            var (hits, interrupted) = session.ScanHits(end, interruptible: true);
+            // Hits found before the interrupt may not be the last ones before the segment's end.
+            if (interrupted) return Interrupted(end);
             if (hits.Count > 0)
             {
                 var last = hits[^1];
@@ -100,6 +107,12 @@ public sealed class ExactReverseExecutor(ReplaySession session)
     private static DebugStop StopFor(InstructionHit hit) => new(DebugStop.KindOf(hit.Kind), hit.Address, hit.Note);
 
     private static void Repeated(RunStop run) => ReverseExecutor.Repeated(run);
+
+    private DebugStop Interrupted(InstructionPosition cleared)
+    {
+        if (Position != cleared) Repeated(session.SeekTo(cleared));
+        return new DebugStop(DebugStopKind.Interrupted);
+    }
 
     private DebugStop Begin()
     {

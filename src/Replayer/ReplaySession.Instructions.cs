@@ -87,12 +87,28 @@ public sealed partial class ReplaySession
     }
 
     /// <summary>Runs to <paramref name="end"/> and returns every breakpoint and watchpoint hit on the way, in order.</summary>
-    public List<InstructionHit> HitsUntil(InstructionPosition end)
+    public List<InstructionHit> HitsUntil(InstructionPosition end) => ScanHits(end, interruptible: false).Hits;
+
+    /// <summary>
+    /// As <see cref="HitsUntil"/>; when <paramref name="interruptible"/>, a debugger's interrupt
+    /// request ends the scan where it stands, with <c>Interrupted</c> set and the hits found so far.
+    /// </summary>
+    internal (List<InstructionHit> Hits, bool Interrupted) ScanHits(InstructionPosition end, bool interruptible)
     {
         RequireCounts();
-        var run = new CountedRun($"{end}") { Target = end, Hits = new() };
-        ReverseExecutor.Repeated(RunCounted(run, breakpoints: true, watches: true));
-        return run.Hits;
+        var run = new CountedRun($"{end}") { Target = end, Hits = new(), Interruptible = interruptible };
+        var stop = RunCounted(run, breakpoints: true, watches: true);
+        if (stop.Kind == RunStopKind.Interrupted) return (run.Hits, true);
+        ReverseExecutor.Repeated(stop);
+        return (run.Hits, false);
+    }
+
+    /// <summary>Whether a debugger asked for an interrupt since the last run answered one; forgets the request.</summary>
+    internal bool TakeInterruptRequest()
+    {
+        bool requested = _interruptRequested;
+        _interruptRequested = false;
+        return requested;
     }
 
     // What a counted run is for: a position (Target), the next step from StepFrom, the first hit;

@@ -225,6 +225,43 @@ public sealed class GdbDebuggingTests : IDisposable
     }
 
     [Fact]
+    public void OnTheSoftwareCpuCtrlCWhileReverseContinuingStopsTheScanWhereEverythingAfterWasSearched()
+    {
+        // ticks n=1000 runs ~100M instructions: a reverse-continue from its end with a breakpoint
+        // that never hits scans back snapshot by snapshot to the start (seconds). Ctrl-C during
+        // the scan stops it at a snapshot boundary, with gdb's SIGINT stop, and the session goes on.
+        string trace = Path.Combine(_dir, "ticks.vmtrace");
+        var r = Vmreplay.Run(["record", Vmreplay.Guest("ticks", "ticks.elf"), "--cmdline", "n=1000", "-o", trace, "--serial-in", "/dev/null"], cpu: "soft", timeoutSeconds: 300);
+        Assert.True(File.Exists(trace), r.Stderr);
+        var (started, port, stubErr) = StartStub(trace);
+        using var stub = started;
+        using var client = new TcpClient();
+        client.Connect(IPAddress.Loopback, port);
+        client.ReceiveTimeout = 120_000;
+        var stream = client.GetStream();
+        Assert.Equal("OK", Exchange(stream, "QStartNoAckMode", acked: true));
+        Assert.Contains("replaylog:end", Exchange(stream, "c"));
+        string last = Monitor(stream, "when");
+        long endCount = long.Parse(Regex.Match(last, @"at instruction (\d+)").Groups[1].Value);
+        Assert.Equal("OK", Exchange(stream, "Z0,1,1")); // address 1 is never executed
+        Send(stream, "bc");
+        Thread.Sleep(300);
+        stream.WriteByte(0x03);
+        string stop = ReadPacket(stream);
+        Assert.StartsWith("T02", stop);
+        string when = Monitor(stream, "when");
+        long at = long.Parse(Regex.Match(when, @"at instruction (\d+)").Groups[1].Value);
+        Assert.InRange(at, 1, endCount - 1);
+        // Stepping on from there works, both ways.
+        Assert.StartsWith("T05", Exchange(stream, "s"));
+        Assert.StartsWith("T05", Exchange(stream, "bs"));
+        Assert.Equal(when, Monitor(stream, "when"));
+        Send(stream, "k");
+        Assert.True(stub.WaitForExit(30_000), stubErr.ToString());
+        Assert.Equal(0, stub.ExitCode);
+    }
+
+    [Fact]
     public void OnTheSoftwareCpuFiveBreakpointsHoldAtOnceForwardAndBackward()
     {
         // No debug registers to run out of: the processor checks every breakpoint itself. Five at
