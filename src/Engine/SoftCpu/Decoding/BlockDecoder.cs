@@ -15,11 +15,12 @@ internal static unsafe class BlockDecoder
     public static Block Decode(BlockKey key, ulong physical, byte* host, Func<(ulong Physical, nint Host)?> nextPage)
     {
         int onPage = (int)(0x1000 - (key.Linear & 0xFFF));
-        var bytes = new byte[onPage + 15];
-        new ReadOnlySpan<byte>(host, onPage).CopyTo(bytes);
         ulong start = key.Offset & (key.Bitness == 64 ? ulong.MaxValue : 0xFFFF_FFFF);
-        var decoder = Iced.Intel.Decoder.Create(key.Bitness, new ByteArrayCodeReader(bytes, 0, onPage), start);
-        var ops = new List<DecodedInstruction>();
+        var (decoder, reader) = DecoderFor(key.Bitness);
+        reader.Reset(host, onPage);
+        decoder.IP = start;
+        var ops = t_ops ??= new List<DecodedInstruction>(Block.MaxInstructions);
+        ops.Clear();
         var table = HandlerTable.Instance;
         ulong secondPage = Block.NoPage;
         int end = 0;
@@ -37,12 +38,17 @@ internal static unsafe class BlockDecoder
             }
             if (decoder.LastError == DecoderError.NoMoreBytes)
             {
-                // The instruction continues on the next page: decode it alone, with those bytes.
+                // The instruction continues on the next page: decode it alone, from its bytes on
+                // this page followed by the next page's first ones.
                 if (ops.Count > 0) break;
                 var next = nextPage();
                 if (next is null) break;
-                new ReadOnlySpan<byte>((byte*)next.Value.Host, 15).CopyTo(bytes.AsSpan(onPage));
-                decoder = Iced.Intel.Decoder.Create(key.Bitness, new ByteArrayCodeReader(bytes), start);
+                int here = Math.Min(onPage, 15);
+                byte* joined = stackalloc byte[30];
+                new ReadOnlySpan<byte>(host, here).CopyTo(new Span<byte>(joined, here));
+                new ReadOnlySpan<byte>((byte*)next.Value.Host, 15).CopyTo(new Span<byte>(joined + here, 15));
+                reader.Reset(joined, here + 15);
+                decoder.IP = start;
                 decoder.Decode(out ins);
                 secondPage = next.Value.Physical;
                 ops.Add(Prepare(ins, key.Bitness, table));
@@ -54,6 +60,23 @@ internal static unsafe class BlockDecoder
             if (ins.IsInvalid || ins.FlowControl != FlowControl.Next || table.EndsBlock(ins.Code)) break;
         }
         return new Block(key, physical, physical + (ulong)Math.Min(end, onPage), secondPage, ops.ToArray());
+    }
+
+    // One decoder per bitness and thread, reading through a reader pointed at each block's bytes
+    // in turn; and one list to collect a block's instructions before they are copied out.
+    [ThreadStatic] private static (Iced.Intel.Decoder Decoder, GuestCodeReader Reader)[]? t_decoders;
+    [ThreadStatic] private static List<DecodedInstruction>? t_ops;
+
+    private static (Iced.Intel.Decoder, GuestCodeReader) DecoderFor(int bitness)
+    {
+        var decoders = t_decoders ??= new (Iced.Intel.Decoder, GuestCodeReader)[3];
+        int slot = bitness switch { 16 => 0, 32 => 1, _ => 2 };
+        if (decoders[slot].Decoder is null)
+        {
+            var reader = new GuestCodeReader();
+            decoders[slot] = (Iced.Intel.Decoder.Create(bitness, reader), reader);
+        }
+        return decoders[slot];
     }
 
     /// <summary>Precomputes one instruction (also used to execute a single instruction outside a block).</summary>
