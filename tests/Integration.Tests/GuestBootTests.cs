@@ -174,14 +174,42 @@ public sealed class SerialTests : IDisposable
         Assert.Equal("echo: from stdin\necho: bye\n", r.Stdout);
     }
 
-    [Fact]
-    public void SerialOutputToFile()
+    [Theory]
+    [InlineData("run")]
+    [InlineData("record")]
+    public void SerialOutputToFile(string command)
     {
-        string output = Path.Combine(_dir, "out.txt");
-        var r = Vmreplay.Run(["run", Vmreplay.Guest("hello", "hello.elf"), "--serial-in", "/dev/null", "--serial-out", output]);
+        string output = Path.Combine(_dir, $"{command}.txt");
+        string[] trace = command == "record" ? ["-o", Path.Combine(_dir, "out.vmtrace")] : [];
+        var r = Vmreplay.Run([command, Vmreplay.Guest("hello", "hello.elf"), "--serial-in", "/dev/null", "--serial-out", output, .. trace]);
         Assert.Equal(1, r.ExitCode);
         Assert.Equal("", r.Stdout);
         Assert.Contains("Hello from vmreplay guest!", File.ReadAllText(output));
+    }
+
+    /// <summary>
+    /// Serial output on stdout is written in batches: a guest printing a line now and then still
+    /// shows each line while it runs, not at its end (echo answers each line before it reads the next).
+    /// </summary>
+    [Fact]
+    public async Task SerialOutputOnStdoutShowsEachLineWhileTheGuestRuns()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var psi = new System.Diagnostics.ProcessStartInfo("dotnet") { RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = true };
+        psi.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "vmreplay.dll"));
+        foreach (var a in new[] { "run", "--cpu", "soft", Vmreplay.Guest("echo", "echo.elf") }) psi.ArgumentList.Add(a);
+        using var p = System.Diagnostics.Process.Start(psi)!;
+        var errors = p.StandardError.ReadToEndAsync(ct);
+        await p.StandardInput.WriteAsync("first\n".AsMemory(), ct);
+        await p.StandardInput.FlushAsync(ct);
+        // The guest now waits for the next line: its answer must come without it.
+        string? line = await p.StandardOutput.ReadLineAsync(ct).AsTask().WaitAsync(TimeSpan.FromSeconds(60), ct);
+        Assert.Equal("echo: first", line);
+        await p.StandardInput.WriteAsync("quit\n".AsMemory(), ct);
+        p.StandardInput.Close();
+        await p.WaitForExitAsync(ct).WaitAsync(TimeSpan.FromSeconds(60), ct);
+        Assert.Equal("echo: bye", (await p.StandardOutput.ReadToEndAsync(ct)).Trim());
+        Assert.True(p.ExitCode == 1, await errors);
     }
 
     [Fact]

@@ -17,7 +17,8 @@ internal static class GdbReplay
     {
         var endpoint = ParseEndpoint(endpointText);
         using var trace = TraceReader.Open(path);
-        using var session = ReplaySession.Open(trace, kvmPath, Console.OpenStandardOutput(), cpu);
+        using var serialOutput = new SerialConsoleOutput();
+        using var session = ReplaySession.Open(trace, kvmPath, serialOutput, cpu);
         Console.Error.WriteLine($"vmreplay: {RunCommand.DescribeBackend(session.Machine)}");
         session.Differences.Strict = strict;
         // gdb takes the architecture from the program: i386 for a 32-bit ELF, and it refuses a

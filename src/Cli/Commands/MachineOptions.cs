@@ -72,6 +72,17 @@ internal sealed class MachineOptions
     }
 
     /// <summary>Reads the guest image and validates the options; throws <see cref="UserError"/> with one line.</summary>
+    /// <summary>Where COM1's output goes: the --serial-out file, else stdout (batched: <see cref="SerialConsoleOutput"/>).</summary>
+    public Stream OpenSerialOutput(ParseResult r)
+    {
+        if (r.GetValue(SerialOut) is not { } path) return new SerialConsoleOutput();
+        try { return File.Create(path); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new UserError($"--serial-out {path}: cannot create: {e.Message}");
+        }
+    }
+
     public (PcMachineOptions Options, byte[] Image, string Source) Resolve(ParseResult r)
     {
         string guest = r.GetValue(Guest)!;

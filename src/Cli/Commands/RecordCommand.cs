@@ -42,6 +42,8 @@ internal static class RecordCommand
                  ?? EmbeddedFile.CheckSize("initrd", initrdSource ?? "", options.Initrd?.Length ?? 0)) is { } tooLarge)
                 throw new UserError(tooLarge);
             string path = r.GetValue(output)!;
+            using var serialOutput = machine.OpenSerialOutput(r);
+            options = options with { SerialOutput = serialOutput };
             SnapshotPolicy policy;
             try { policy = SnapshotPolicy.Parse(r.GetValue(snapshotEvery)!); }
             catch (FormatException e) { throw new UserError($"--snapshot-every: {e.Message}"); }

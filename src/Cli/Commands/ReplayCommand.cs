@@ -56,7 +56,8 @@ internal static class ReplayCommand
         using var trace = TraceReader.Open(path);
         if (!trace.File.IsComplete)
             Console.Error.WriteLine($"vmreplay: {path} is incomplete ({trace.File.IncompleteReason}); replaying up to its last complete chunk");
-        using var session = ReplaySession.Open(trace, kvmPath, Console.OpenStandardOutput(), cpu);
+        using var serialOutput = new SerialConsoleOutput();
+        using var session = ReplaySession.Open(trace, kvmPath, serialOutput, cpu);
         Console.Error.WriteLine($"vmreplay: {RunCommand.DescribeBackend(session.Machine)}");
         session.UseSnapshots = !fromStart;
         session.Differences.Strict = strict;

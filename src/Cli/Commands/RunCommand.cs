@@ -22,8 +22,7 @@ internal static class RunCommand
         command.SetAction(r => Program.Guarded(() =>
         {
             var (options, image, source) = machine.Resolve(r);
-            string? serialOut = r.GetValue(machine.SerialOut);
-            using var output = serialOut is null ? Console.OpenStandardOutput() : OpenOutput(serialOut);
+            using var output = machine.OpenSerialOutput(r);
             options = options with { SerialOutput = output, TraceIo = r.GetValue(traceIo) };
             var profile = BackendProfile.Decide(ChooseBackend(options), options.KvmPath, options.VcpuCount);
             options = options with { Cpu = profile.Choice, Clock = machine.ResolveClock(r, profile.Kind) };
@@ -44,15 +43,6 @@ internal static class RunCommand
             return outcome.ExitStatus;
         }));
         return command;
-    }
-
-    private static Stream OpenOutput(string path)
-    {
-        try { return File.Create(path); }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            throw new UserError($"--serial-out {path}: cannot create: {e.Message}");
-        }
     }
 
     /// <summary>Prints how the run ended, on stderr, unless it was the guest's own orderly exit.</summary>
