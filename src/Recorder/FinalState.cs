@@ -1,22 +1,37 @@
 using System.Security.Cryptography;
 using VmReplay.Engine.Backend;
+using VmReplay.Engine.Memory;
 using VmReplay.Recorder.Events;
+using VmReplay.Recorder.Format;
 
 namespace VmReplay.Recorder;
 
-/// <summary>Hashes of a stopped machine's registers and whole RAM, compared at the end of a replay.</summary>
+/// <summary>Hashes of a stopped machine's registers and RAM, compared at the end of a replay.</summary>
 public static class FinalState
 {
-    public static (ulong Registers, ulong Memory) Hash(IMachineBackend vm)
+    /// <summary>The end event's hashes as trace format <paramref name="formatVersion"/> defines them.</summary>
+    public static (ulong Registers, ulong Memory) Hash(IMachineBackend vm, uint formatVersion) =>
+        (RegisterFile.Hash(vm.Vcpus[0].ReadRegisters()), MemoryHash(vm.Memory, formatVersion));
+
+    /// <summary>
+    /// The end event's memory hash (traces/FORMAT.md, "End of run"): from version 4 the page-set
+    /// hash of every non-zero page, which reads only the pages the guest populated; before it
+    /// the SHA-256 of all of RAM, which a replay of an older trace must still compute to match.
+    /// </summary>
+    public static ulong MemoryHash(GuestMemory memory, uint formatVersion) =>
+        formatVersion >= TraceFormat.FirstVersionHashingNonZeroPages
+            ? PageSetHash.Of(memory, memory.NonZeroPages())
+            : WholeRamHash(memory);
+
+    private static ulong WholeRamHash(GuestMemory memory)
     {
-        ulong regs = RegisterFile.Hash(vm.Vcpus[0].ReadRegisters());
         using var sha = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-        foreach (var r in vm.Memory.Regions)
+        foreach (var r in memory.Regions)
             for (ulong at = 0; at < r.Size; at += 1 << 20)
-                sha.AppendData(vm.Memory.GetSpan(r.GuestBase + at, (int)Math.Min(1UL << 20, r.Size - at)));
+                sha.AppendData(memory.GetSpan(r.GuestBase + at, (int)Math.Min(1UL << 20, r.Size - at)));
         Span<byte> digest = stackalloc byte[32];
         sha.GetHashAndReset(digest);
-        return (regs, BitConverter.ToUInt64(digest));
+        return BitConverter.ToUInt64(digest);
     }
 
     /// <summary>

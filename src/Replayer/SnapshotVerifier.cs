@@ -84,7 +84,7 @@ public sealed class SnapshotVerifier : IRunCheckpoints
         var counted = expected.Machine.Counters.Instructions is null ? actual.Counters with { Instructions = null } : actual.Counters;
         if (expected.Machine.Counters != counted)
             throw new ReplayDivergenceException(at, $"run-loop counters {expected.Machine.Counters} at {where}", actual.Counters.ToString());
-        var pages = expected.Kind == SnapshotKind.Full ? SnapshotRecorder.NonZeroPages(_machine.Memory) : _written.Pages();
+        var pages = expected.Kind == SnapshotKind.Full ? _machine.Memory.NonZeroPages() : _written.Pages();
         ulong hash = PageSetHash.Of(_machine.Memory, pages);
         if (hash != expected.MemoryHash)
         {

@@ -1,6 +1,7 @@
 using System.Text;
 using VmReplay.Recorder;
 using VmReplay.Recorder.Events;
+using VmReplay.Recorder.Format;
 
 namespace VmReplay.Replayer;
 
@@ -60,9 +61,15 @@ public sealed class TraceComparison
         }
     }
 
-    public static TraceComparison Compare(TraceReader a, TraceReader b) => Compare(a.Header, a.Events(), b.Header, b.Events());
+    public static TraceComparison Compare(TraceReader a, TraceReader b) =>
+        Compare(a.Header, a.Events(), b.Header, b.Events(), HashMemoryAlike(a.Version, b.Version));
 
-    public static TraceComparison Compare(TraceHeader headerA, IEnumerable<TraceEvent> eventsA, TraceHeader headerB, IEnumerable<TraceEvent> eventsB)
+    /// <param name="compareMemoryHashes">
+    /// False when the two formats define the end event's memory hash differently (one before
+    /// version 4, one from it): equal RAM then gives different hashes.
+    /// </param>
+    public static TraceComparison Compare(TraceHeader headerA, IEnumerable<TraceEvent> eventsA, TraceHeader headerB, IEnumerable<TraceEvent> eventsB,
+        bool compareMemoryHashes = true)
     {
         if (headerA.ImageSha256 != headerB.ImageSha256)
             return new TraceComparison { NotComparable = $"different guest images ({headerA.GuestName} {headerA.ImageSha256[..12]} vs {headerB.GuestName} {headerB.ImageSha256[..12]})" };
@@ -94,7 +101,7 @@ public sealed class TraceComparison
             if (x is null && y is null) break;
             if (first is null)
             {
-                if (!Same(x, y))
+                if (!Same(x, y, compareMemoryHashes))
                 {
                     first = index;
                     diffA = x?.Describe() ?? "(end of trace)";
@@ -152,13 +159,16 @@ public sealed class TraceComparison
 
     private static string Initrd(TraceHeader h) => h.HasInitrd ? $"{h.InitrdName} ({h.InitrdSha256![..12]}, {h.InitrdSize} bytes)" : "none";
 
-    private static bool Same(TraceEvent? x, TraceEvent? y) => (x, y) switch
+    private static bool HashMemoryAlike(uint versionA, uint versionB) =>
+        (versionA >= TraceFormat.FirstVersionHashingNonZeroPages) == (versionB >= TraceFormat.FirstVersionHashingNonZeroPages);
+
+    private static bool Same(TraceEvent? x, TraceEvent? y, bool compareMemoryHashes) => (x, y) switch
     {
         (ExitEvent p, ExitEvent q) => p.Matches(q),
         (ClockEvent, ClockEvent) => true,
         (ForcedServiceEvent p, ForcedServiceEvent q) => p.LinearRip == q.LinearRip && p.DirtyHash == q.DirtyHash && p.RegistersMatch(q.Registers),
         (ScheduledServiceEvent p, ScheduledServiceEvent q) => p.Instructions == q.Instructions,
-        (EndEvent p, EndEvent q) => p.Kind == q.Kind && p.ExitStatus == q.ExitStatus && p.MemoryHash == q.MemoryHash && p.RegisterHash == q.RegisterHash,
+        (EndEvent p, EndEvent q) => p.Kind == q.Kind && p.ExitStatus == q.ExitStatus && (p.MemoryHash == q.MemoryHash || !compareMemoryHashes) && p.RegisterHash == q.RegisterHash,
         (null, _) or (_, null) => false,
         _ => x == y,
     };

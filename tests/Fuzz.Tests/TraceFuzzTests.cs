@@ -2,7 +2,7 @@ namespace VmReplay.Fuzz.Tests;
 
 /// <summary>
 /// The trace reader (info, diff, and replay's decoding) on seeded mutations of the corpus: valid
-/// traces of versions 1 and 2 and the hostile ones. Every input either reads or is
+/// traces of every format version and the hostile ones. Every input either reads or is
 /// refused with one line; none allocates more than 256 MiB. Time is reported, not asserted.
 /// </summary>
 public sealed class TraceFuzzTests(ITestOutputHelper output)

@@ -126,6 +126,6 @@ public sealed class ExactReplayTests : IDisposable
                 sha.AppendData(machine.Memory.GetSpan(r.GuestBase + at, (int)Math.Min(1UL << 20, r.Size - at)));
         string devices = string.Join("\n", SnapshotCodec.DeviceStates(state.Platform).Select(d => $"{d.Name}: {d.Json}"));
         return new FinalMachine(outcome, System.Text.Encoding.UTF8.GetString(serial.ToArray()), VcpuStateCodec.Encode(state.Vcpu),
-            Convert.ToHexString(sha.GetHashAndReset()), devices, machine.Vcpu.InstructionsRetired, FinalState.Hash(machine.Backend));
+            Convert.ToHexString(sha.GetHashAndReset()), devices, machine.Vcpu.InstructionsRetired, FinalState.Hash(machine.Backend, trace.Version));
     }
 }

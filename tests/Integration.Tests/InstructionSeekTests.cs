@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Text.Json;
 using VmReplay.Engine.Backend;
 using VmReplay.Recorder;
+using VmReplay.Recorder.Format;
 using VmReplay.Replayer;
 
 namespace VmReplay.Integration.Tests;
@@ -27,7 +28,7 @@ public sealed class InstructionSeekTests : IDisposable
     /// <summary>Everything that makes up the machine at a point: position, registers, RAM, devices, counters, trace position.</summary>
     private static string StateOf(ReplaySession s)
     {
-        var (regs, memory) = FinalState.Hash(s.Machine.Backend);
+        var (regs, memory) = FinalState.Hash(s.Machine.Backend, TraceFormat.Version);
         var state = s.Machine.CaptureState();
         string devices = JsonSerializer.Serialize(state.Platform, new JsonSerializerOptions { IncludeFields = true });
         return $"{s.At} retired {s.Machine.Vcpu.InstructionsRetired} regs {regs:x16} memory {memory:x16} counters {state.Counters} next event {s.Sources.Events.Position} devices {devices}";

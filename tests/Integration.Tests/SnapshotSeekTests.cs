@@ -26,7 +26,7 @@ public sealed class SnapshotSeekTests : IDisposable
     /// <summary>Everything that makes up the machine at a point: registers, RAM, devices, counters, trace position.</summary>
     private static string StateOf(ReplaySession s)
     {
-        var (regs, memory) = FinalState.Hash(s.Machine.Backend);
+        var (regs, memory) = FinalState.Hash(s.Machine.Backend, TraceFormat.Version);
         var state = s.Machine.CaptureState();
         string devices = JsonSerializer.Serialize(state.Platform, new JsonSerializerOptions { IncludeFields = true });
         return $"{s.Position} regs {regs:x16} memory {memory:x16} counters {state.Counters} next event {s.Sources.Events.Position} devices {devices}";

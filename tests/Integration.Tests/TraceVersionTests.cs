@@ -1,12 +1,15 @@
 using System.Text.Json;
 using VmReplay.Recorder;
+using VmReplay.Recorder.Events;
 using VmReplay.Recorder.Format;
+using VmReplay.Replayer;
 
 namespace VmReplay.Integration.Tests;
 
 /// <summary>
-/// Traces in format version 1 (the guest image raw in IMAG) replay and show in info as they did
-/// before version 2 compressed the image: recordings made then must keep working.
+/// Traces in format version 1 (the guest image raw in IMAG, the end event's memory hash over all
+/// of RAM) replay and show in info as they did before version 2 compressed the image and version
+/// 4 hashed only non-zero pages: recordings made then must keep working.
 /// </summary>
 public sealed class TraceVersionTests : IDisposable
 {
@@ -17,12 +20,12 @@ public sealed class TraceVersionTests : IDisposable
     [Theory]
     [InlineData("hello", "hello.elf")]
     [InlineData("timer64", "timer64.elf")]
-    public void AVersion1TraceReplaysLikeTheVersion2OneItWasMadeFrom(string guest, string file)
+    public void AVersion1TraceReplaysLikeTheCurrentOneItWasMadeFrom(string guest, string file)
     {
-        string v2 = Path.Combine(_dir, guest + ".vmtrace");
-        var record = Vmreplay.Run(["record", Vmreplay.Guest(guest, file), "-o", v2, "--serial-in", "/dev/null"]);
+        string current = Path.Combine(_dir, guest + ".vmtrace");
+        var record = Vmreplay.Run(["record", Vmreplay.Guest(guest, file), "-o", current, "--serial-in", "/dev/null"]);
         string v1 = Path.Combine(_dir, guest + "-v1.vmtrace");
-        DowngradeToVersion1(v2, v1);
+        DowngradeToVersion1(current, v1);
 
         using (var trace = TraceReader.Open(v1))
         {
@@ -30,12 +33,13 @@ public sealed class TraceVersionTests : IDisposable
             Assert.Equal(ChunkType.Image, trace.ImageChunk.Type);
             Assert.Equal(File.ReadAllBytes(Vmreplay.Guest(guest, file)), trace.Image);
         }
-        foreach (var path in new[] { v2, v1 })
+        foreach (var path in new[] { current, v1 })
         {
             var replay = Vmreplay.Run(["replay", path]);
             Assert.True(replay.ExitCode == record.ExitCode, $"{path}: {replay.Stderr}");
             Assert.Equal(record.Stdout, replay.Stdout);
             Assert.Contains("replay matched", replay.Stderr);
+            Assert.DoesNotContain("differed", replay.Stderr);
         }
 
         var info = Vmreplay.Run(["info", v1, "--json"]);
@@ -54,22 +58,25 @@ public sealed class TraceVersionTests : IDisposable
         string trace = Path.Combine(_dir, "hello.vmtrace");
         Vmreplay.Run(["record", Vmreplay.Guest("hello", "hello.elf"), "-o", trace, "--serial-in", "/dev/null"]);
         var bytes = File.ReadAllBytes(trace);
-        bytes[8] = 4;
+        bytes[8] = 5;
         File.WriteAllBytes(trace, bytes);
         foreach (var command in new[] { "replay", "info" })
         {
             var r = Vmreplay.Run([command, trace]);
             Assert.Equal(3, r.ExitCode);
-            Assert.Equal($"vmreplay: {trace}: trace format version 4 is not supported (this vmreplay reads versions 1, 2 and 3)\n", r.Stderr);
+            Assert.Equal($"vmreplay: {trace}: trace format version 5 is not supported (this vmreplay reads versions 1, 2, 3 and 4)\n", r.Stderr);
         }
     }
 
     /// <summary>
     /// Writes <paramref name="from"/> as version 1 wrote it: the image raw in IMAG in place of
-    /// IMGZ, and version 1 in the file header (which no CRC covers); everything else is the same.
+    /// IMGZ, the end event's memory hash as versions before 4 define it (the SHA-256 of all of
+    /// RAM, from a replay of <paramref name="from"/>), and version 1 in the file header (which no
+    /// CRC covers); everything else is the same.
     /// </summary>
     private static void DowngradeToVersion1(string from, string to)
     {
+        ulong wholeRamHash = WholeRamHashAtTheEnd(from);
         using (var reader = TraceReader.Open(from))
         using (var writer = new ChunkWriter(File.Create(to)))
         {
@@ -77,6 +84,11 @@ public sealed class TraceVersionTests : IDisposable
             foreach (var chunk in reader.File.Chunks.Where(c => c.Type != ChunkType.Index))
             {
                 if (chunk.Type == ChunkType.CompressedImage) writer.Write(ChunkType.Image, reader.Image);
+                else if (chunk.Type == ChunkType.Events && reader.DecodeEvents(chunk) is var events && events.Any(e => e is EndEvent))
+                {
+                    var rehashed = events.Select(e => e is EndEvent end ? end with { MemoryHash = wholeRamHash } : e).ToList();
+                    writer.Write(chunk.Type, ZstdFrame.Store(EventCodec.Encode(rehashed)), chunk.FirstEvent);
+                }
                 else writer.Write(chunk.Type, reader.File.ReadPayload(chunk), chunk.FirstEvent);
             }
             writer.Finish();
@@ -84,6 +96,14 @@ public sealed class TraceVersionTests : IDisposable
         using var file = new FileStream(to, FileMode.Open, FileAccess.Write);
         file.Position = 8;
         file.Write(BitConverter.GetBytes(1u));
+    }
+
+    private static ulong WholeRamHashAtTheEnd(string trace)
+    {
+        using var reader = TraceReader.Open(trace);
+        using var session = ReplaySession.Open(reader, "/dev/kvm", Stream.Null);
+        session.RunToEnd();
+        return FinalState.MemoryHash(session.Machine.Memory, formatVersion: 1);
     }
 }
 

@@ -6,6 +6,7 @@ using VmReplay.Engine.Run;
 using VmReplay.Recorder;
 using VmReplay.Recorder.Events;
 using VmReplay.Recorder.Faults;
+using VmReplay.Recorder.Format;
 using VmReplay.Recorder.Snapshots;
 
 namespace VmReplay.Cli.Commands;
@@ -107,7 +108,7 @@ internal static class RecordCommand
                         }
                     }
                     if (!Console.IsErrorRedirected) Console.Error.Write("\r\u001b[K");
-                    var (regs, memory) = FinalState.Hash(pc.Backend);
+                    var (regs, memory) = FinalState.Hash(pc.Backend, TraceFormat.Version);
                     string? failure = writer.Finish(new EndEvent(outcome.Kind, outcome.ExitStatus, outcome.Message, regs, memory),
                         CpuModesSeen.InLongMode(pc.Vcpu.ReadSystemRegisters()));
                     RunCommand.Report(outcome);

@@ -103,7 +103,7 @@ internal static class RecordReplayBench
             BitConverter.TryWriteBytes(page, at);
         }
         var sw = Stopwatch.StartNew();
-        var pages = SnapshotRecorder.NonZeroPages(memory);
+        var pages = memory.NonZeroPages();
         var data = Snapshot.CopyPages(memory, pages);
         var state = pc.CaptureState();
         double capture = sw.Elapsed.TotalMilliseconds;

@@ -80,7 +80,7 @@ internal static class ReplayCommand
             if (target is { } t)
             {
                 if (session.Seek(t).End is { } ended) throw new UserError($"{path}: {ended.Message}");
-                ReportPosition(session);
+                ReportPosition(session, trace.Version);
                 if (session.Differences.Summary() is { } seen) Console.Error.WriteLine($"vmreplay: {seen}");
                 return 0;
             }
@@ -88,7 +88,7 @@ internal static class ReplayCommand
             var end = sources.Events.Take<EndEvent>($"the end of the run ({outcome.Message})");
             if (end.Kind != outcome.Kind || end.ExitStatus != outcome.ExitStatus)
                 throw new ReplayDivergenceException(sources.Events.Position - 1, end.Describe(), $"end: {outcome.Kind}, exit status {outcome.ExitStatus} ({outcome.Message})");
-            var (regs, memory) = FinalState.Hash(pc.Backend);
+            var (regs, memory) = FinalState.Hash(pc.Backend, trace.Version);
             // A recording made on another backend may leave RIP one instruction on at the final exit.
             if (regs != end.RegisterHash && trace.Header.Backend != Engine.Backend.CpuBackendNames.Name(pc.Backend.Kind)
                 && FinalState.RegisterHashWithinOneInstruction(pc.Backend, end.RegisterHash))
@@ -127,10 +127,10 @@ internal static class ReplayCommand
         ReplayPosition.TryParse(text)
         ?? throw new UserError($"--to: '{text}' is not a position: give an event index, optionally +instructions (1200, 1200+35)");
 
-    private static void ReportPosition(ReplaySession session)
+    private static void ReportPosition(ReplaySession session, uint formatVersion)
     {
         var pc = session.Machine;
-        var (regs, memory) = FinalState.Hash(pc.Backend);
+        var (regs, memory) = FinalState.Hash(pc.Backend, formatVersion);
         var err = Console.Error;
         // A count names the place exactly; the events consumed say where it lies in the recording.
         string where = session.CountsInstructions

@@ -164,13 +164,31 @@ public sealed unsafe class GuestMemory : IDisposable
         }
     }
 
+    /// <summary>
+    /// Every page of RAM that is not all zeros, in address order. Only pages the host has
+    /// populated are read (<see cref="PopulatedPages"/>): the others are zeros, and reading them
+    /// would cost a page fault each.
+    /// </summary>
+    public List<ulong> NonZeroPages()
+    {
+        var pages = new List<ulong>();
+        foreach (var r in _regions) PopulatedPages.AddTo(pages, r);
+        pages.RemoveAll(gpa => !GetSpan(gpa, (int)PageSize).ContainsAnyExcept((byte)0));
+        return pages;
+    }
+
     /// <summary>Zeroes all RAM (before restoring a snapshot), without marking pages as written.</summary>
     public void Clear()
     {
         foreach (var r in _regions) WriteObserver?.Invoke(r.GuestBase, (int)Math.Min(r.Size, int.MaxValue));
+        // MADV_DONTNEED drops the pages of a private anonymous mapping: they read as zeros again
+        // and are no longer populated, so the next scan of RAM skips them. Writing zeros would
+        // instead fault in every page of RAM. KVM learns of the dropped pages through its MMU
+        // notifier and faults them in again on the guest's next access.
         foreach (var r in _regions)
-            for (ulong at = 0; at < r.Size; at += 1 << 30)
-                new Span<byte>(r.Host + at, (int)Math.Min(1UL << 30, r.Size - at)).Clear();
+            if (Libc.Madvise(r.Host, (nuint)r.Size, Libc.MADV_DONTNEED) != 0)
+                for (ulong at = 0; at < r.Size; at += 1 << 30)
+                    new Span<byte>(r.Host + at, (int)Math.Min(1UL << 30, r.Size - at)).Clear();
         foreach (var bits in _vmmWritten) Array.Clear(bits);
     }
 

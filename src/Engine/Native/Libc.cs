@@ -5,6 +5,7 @@ namespace VmReplay.Engine.Native;
 /// <summary>The few libc calls the KVM binding and guest memory need. errno is turned into exceptions by callers.</summary>
 internal static unsafe partial class Libc
 {
+    internal const int O_RDONLY = 0;
     internal const int O_RDWR = 2;
     internal const int O_CLOEXEC = 0x80000;
     internal const int PROT_READ = 1;
@@ -13,6 +14,7 @@ internal static unsafe partial class Libc
     internal const int MAP_PRIVATE = 0x02;
     internal const int MAP_ANONYMOUS = 0x20;
     internal const int MAP_NORESERVE = 0x4000;
+    internal const int MADV_DONTNEED = 4;
     internal const int SIG_BLOCK = 0;
     internal const int SIG_UNBLOCK = 1;
     internal const int EINTR = 4;
@@ -38,6 +40,12 @@ internal static unsafe partial class Libc
 
     [LibraryImport("libc", EntryPoint = "munmap", SetLastError = true)]
     internal static partial int Munmap(void* addr, nuint length);
+
+    [LibraryImport("libc", EntryPoint = "madvise", SetLastError = true)]
+    internal static partial int Madvise(void* addr, nuint length, int advice);
+
+    [LibraryImport("libc", EntryPoint = "pread", SetLastError = true)]
+    internal static partial nint Pread(int fd, void* buffer, nuint count, long offset);
 
     [LibraryImport("libc", EntryPoint = "pthread_self")]
     internal static partial nuint PthreadSelf();

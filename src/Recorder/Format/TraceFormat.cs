@@ -4,14 +4,21 @@ namespace VmReplay.Recorder.Format;
 public static class TraceFormat
 {
     /// <summary>The version this vmreplay writes.</summary>
-    public const uint Version = 3;
+    public const uint Version = 4;
 
     /// <summary>
     /// The oldest version it still reads. Version 1 differs only in how the guest image is
     /// stored (raw, in IMAG) and in having no initrd, version 2 in having no instruction counts
-    /// (event kinds 8 and 9); recordings made with them must keep replaying.
+    /// (event kinds 8 and 9), version 3 in how the end event hashes memory; recordings made with
+    /// them must keep replaying.
     /// </summary>
     public const uint OldestReadableVersion = 1;
+
+    /// <summary>
+    /// From this version the end event's memory hash covers the non-zero pages only (with their
+    /// addresses); before it, it is the SHA-256 of all of RAM (<see cref="FinalState.MemoryHash"/>).
+    /// </summary>
+    public const uint FirstVersionHashingNonZeroPages = 4;
 
     public const int FileHeaderSize = 16;
     public const int ChunkHeaderSize = 8;
@@ -48,7 +55,7 @@ public static class TraceFormat
     public static ReadOnlySpan<byte> FileMagic => "VMRTRACE"u8;
     public static ReadOnlySpan<byte> TrailerMagic => "VMRINDEX"u8;
 
-    /// <summary>"versions 1, 2 and 3": what a message rejecting a version says this vmreplay reads.</summary>
+    /// <summary>"versions 1, 2, 3 and 4": what a message rejecting a version says this vmreplay reads.</summary>
     public static string ReadableVersions
     {
         get

@@ -53,7 +53,8 @@ public sealed class SnapshotRecorder : IRunCheckpoints
         long started = Stopwatch.GetTimestamp();
         bool full = _lastExit < 0;
         var memory = _machine.Memory;
-        var pages = full ? NonZeroPages(memory) : _written.Pages();
+        // A full snapshot holds every non-zero page: a restore starts from zeroed RAM.
+        var pages = full ? memory.NonZeroPages() : _written.Pages();
         _written.Reset();
         var data = Snapshot.CopyPages(memory, pages);
         var service = _serviceTracker()?.Pages() ?? [];
@@ -64,16 +65,5 @@ public sealed class SnapshotRecorder : IRunCheckpoints
         _requested = false;
         Count++;
         CaptureTime += Stopwatch.GetElapsedTime(started);
-    }
-
-    /// <summary>Every page of RAM that is not all zeroes: what a full snapshot must hold, since a restore starts from zeroed RAM.</summary>
-    public static List<ulong> NonZeroPages(GuestMemory memory)
-    {
-        var pages = new List<ulong>();
-        foreach (var r in memory.Regions)
-            for (ulong at = 0; at < r.Size; at += GuestMemory.PageSize)
-                if (memory.GetSpan(r.GuestBase + at, (int)GuestMemory.PageSize).ContainsAnyExcept((byte)0))
-                    pages.Add(r.GuestBase + at);
-        return pages;
     }
 }
