@@ -73,7 +73,7 @@ internal static class ReplayCommand
                 try { stop = session.SeekTo(at); }
                 catch (InvalidOperationException e) { throw new UserError($"--to-instruction: {e.Message}"); }
                 if (stop.End is { } ended) throw new UserError($"{path}: {ended.Message}");
-                ReportPosition(session);
+                ReportPosition(session, trace.Version);
                 if (session.Differences.Summary() is { } seen) Console.Error.WriteLine($"vmreplay: {seen}");
                 return 0;
             }
