@@ -18,6 +18,19 @@ public static class SnapshotCodec
     /// <summary>How device state is written as JSON in a snapshot; a comparison of device states must use the same.</summary>
     public static readonly JsonSerializerOptions DeviceStateJson = new() { IncludeFields = true };
 
+    /// <summary>
+    /// Builds the serializer's metadata for the device state on a pool thread, to be ready when
+    /// the first snapshot is read: by reflection that takes ~20 ms, which a replay would
+    /// otherwise spend before its first instruction. (A source-generated serializer would lose
+    /// the defaults of members an older snapshot lacks, dotnet/runtime#84484.)
+    /// </summary>
+    public static void PrepareDeviceStateJson() => ThreadPool.UnsafeQueueUserWorkItem(_ =>
+    {
+        // Only a head start: whatever goes wrong here happens again, and is reported, where the state is read.
+        try { JsonSerializer.Deserialize<MachinePart>("{}"u8, DeviceStateJson); }
+        catch (Exception) { }
+    }, null);
+
     /// <summary>Each device's name and state as JSON (what a report or a debugger shows of it).</summary>
     public static IEnumerable<(string Name, string Json)> DeviceStates(PcPlatformState state) =>
         typeof(PcPlatformState).GetProperties().Select(p => (p.Name, JsonSerializer.Serialize(p.GetValue(state), p.PropertyType, DeviceStateJson)));
