@@ -81,6 +81,13 @@ internal static class TraceHeaderJson
     /// </summary>
     public static TraceHeader Read(ReadOnlySpan<byte> json)
     {
+        // A string that is not valid UTF-8 passes the parser and fails when it is read.
+        try { return ReadDocument(json); }
+        catch (InvalidOperationException e) { throw new JsonException(e.Message, e); }
+    }
+
+    private static TraceHeader ReadDocument(ReadOnlySpan<byte> json)
+    {
         using var doc = JsonDocument.Parse(json.ToArray());
         var root = doc.RootElement;
         if (root.ValueKind == JsonValueKind.Null) throw new JsonException("the header is null");

@@ -101,6 +101,17 @@ public class TraceHeaderJsonTests
         ];
     }
 
+    /// <summary>A string that is not UTF-8 (found by the trace fuzzer) is refused as the serializer refuses it.</summary>
+    [Fact]
+    public void AStringThatIsNotUtf8IsRefusedAsJson()
+    {
+        byte[] json = Soft().ToJson();
+        int at = System.Text.Encoding.UTF8.GetString(json).IndexOf("vmlinux", StringComparison.Ordinal);
+        json[at] = 0xC3; // a lead byte without its continuation
+        Assert.ThrowsAny<JsonException>(() => JsonSerializer.Deserialize<TraceHeader>(json));
+        Assert.ThrowsAny<JsonException>(() => TraceHeaderJson.Read(json));
+    }
+
     /// <summary>The hand-written reader reads what the serializer reads, and refuses what it refuses.</summary>
     [Theory]
     [MemberData(nameof(Payloads))]
