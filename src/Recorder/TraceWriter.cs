@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using VmReplay.Engine.Native;
 using VmReplay.Recorder.Events;
 using VmReplay.Recorder.Format;
 using VmReplay.Recorder.Snapshots;
@@ -27,7 +28,7 @@ public sealed class TraceWriter : IDisposable
     private int _snapshots;
     private bool _longModeSeen;
     private ReadOnlyMemory<byte> _image, _initrd;
-    private readonly Task<TraceHeader> _header;
+    private readonly Func<TraceHeader> _header;
 
     /// <summary>
     /// Creates <paramref name="path"/> and writes the header, then (on the writer thread, before
@@ -39,17 +40,17 @@ public sealed class TraceWriter : IDisposable
     /// recording's start).
     /// </summary>
     public TraceWriter(string path, TraceHeader header, ReadOnlyMemory<byte> image, ReadOnlyMemory<byte> initrd = default)
-        : this(path, Task.FromResult(CheckHeader(header, image, initrd)), image, initrd)
+        : this(path, Ready(CheckHeader(header, image, initrd)), image, initrd)
     {
     }
 
     /// <summary>
-    /// As the other constructor, with a header still being made (the image's SHA-256: 25 ms for
-    /// the Linux vmlinux): the writer thread waits for it and writes it first, while the guest
-    /// already runs. A header that does not fit the files, or that could not be made, stops the
-    /// recording as a write failure would, with the reason in <see cref="Failure"/>.
+    /// As the other constructor, with a header the writer thread makes (the image's SHA-256: 25 ms
+    /// for the Linux vmlinux) and writes first, while the guest already runs. A header that does
+    /// not fit the files, or that could not be made, stops the recording as a write failure
+    /// would, with the reason in <see cref="Failure"/>.
     /// </summary>
-    public TraceWriter(string path, Task<TraceHeader> header, ReadOnlyMemory<byte> image, ReadOnlyMemory<byte> initrd = default)
+    public TraceWriter(string path, Func<TraceHeader> header, ReadOnlyMemory<byte> image, ReadOnlyMemory<byte> initrd = default)
     {
         if ((EmbeddedFile.CheckSize("guest image", path, image.Length) ?? EmbeddedFile.CheckSize("initrd", path, initrd.Length)) is { } tooLarge)
             throw new ArgumentException(tooLarge);
@@ -71,6 +72,8 @@ public sealed class TraceWriter : IDisposable
         _thread = new Thread(WriteLoop) { IsBackground = true, Name = "vmreplay trace writer" };
         _thread.Start();
     }
+
+    private static Func<TraceHeader> Ready(TraceHeader header) => () => header;
 
     private static TraceHeader CheckHeader(TraceHeader header, ReadOnlyMemory<byte> image, ReadOnlyMemory<byte> initrd) =>
         HeaderMismatch(header, image, initrd) is { } why ? throw new ArgumentException(why) : header;
@@ -178,6 +181,9 @@ public sealed class TraceWriter : IDisposable
 
     private void WriteLoop()
     {
+        // Everything here only has to keep up with the guest: on a core the vCPU thread needs,
+        // it goes second.
+        HostThread.LowerPriority();
         WriteEmbeddedFiles();
         using var compressor = new Compressor(3);
         foreach (var (events, first, snapshot) in _queue.GetConsumingEnumerable())
@@ -202,7 +208,7 @@ public sealed class TraceWriter : IDisposable
     private void WriteEmbeddedFiles()
     {
         TraceHeader header;
-        try { header = _header.GetAwaiter().GetResult(); }
+        try { header = _header(); }
         catch (Exception e)
         {
             _failure = $"{Path}: the trace header could not be made: {e.Message}";

@@ -47,6 +47,15 @@ internal static unsafe partial class Libc
     [LibraryImport("libc", EntryPoint = "pread", SetLastError = true)]
     internal static partial nint Pread(int fd, void* buffer, nuint count, long offset);
 
+    internal const int PRIO_PROCESS = 0;
+    internal const nint SYS_gettid = 186;
+
+    [LibraryImport("libc", EntryPoint = "syscall", SetLastError = true)]
+    internal static partial nint Syscall(nint number);
+
+    [LibraryImport("libc", EntryPoint = "setpriority", SetLastError = true)]
+    internal static partial int SetPriority(int which, uint who, int priority);
+
     [LibraryImport("libc", EntryPoint = "pthread_self")]
     internal static partial nuint PthreadSelf();
 
