@@ -59,11 +59,11 @@ internal static class RecordCommand
             var profile = BackendProfile.Decide(RunCommand.ChooseBackend(options), options.KvmPath, options.VcpuCount);
             options = options with { Cpu = profile.Choice, Clock = machine.ResolveClock(r, profile.Kind) };
             var live = new LiveSources(options.SerialInputFile, kick, options.Clock);
-            // The header holds the image's SHA-256 (the 35.7 MB Linux vmlinux: 25 ms): it is made
-            // on a pool thread, and the writer waits for it while the guest starts.
+            // The header holds the image's SHA-256 (the 35.7 MB Linux vmlinux: 25 ms): the writer
+            // thread makes it while the guest starts.
             var recorded = options;
             var wallClockBase = live.Clock.WallClockBase;
-            var header = Task.Run(() => BuildHeader(recorded, EmbeddedFile.Sha256(image), image.Length, source, initrdSource, profile) with { WallClockBase = wallClockBase });
+            Func<TraceHeader> header = () => BuildHeader(recorded, EmbeddedFile.Sha256(image), image.Length, source, initrdSource, profile) with { WallClockBase = wallClockBase };
             TraceWriter writer;
             try { writer = new TraceWriter(path, header, image, options.Initrd); }
             catch (IOException e) { live.Dispose(); throw new UserError(e.Message); }
