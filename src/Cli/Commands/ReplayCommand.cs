@@ -73,14 +73,14 @@ internal static class ReplayCommand
                 try { stop = session.SeekTo(at); }
                 catch (InvalidOperationException e) { throw new UserError($"--to-instruction: {e.Message}"); }
                 if (stop.End is { } ended) throw new UserError($"{path}: {ended.Message}");
-                ReportPosition(session, trace.Version);
+                ReportPosition(session, trace.Version, byInstruction: true);
                 if (session.Differences.Summary() is { } seen) Console.Error.WriteLine($"vmreplay: {seen}");
                 return 0;
             }
             if (target is { } t)
             {
                 if (session.Seek(t).End is { } ended) throw new UserError($"{path}: {ended.Message}");
-                ReportPosition(session, trace.Version);
+                ReportPosition(session, trace.Version, byInstruction: false);
                 if (session.Differences.Summary() is { } seen) Console.Error.WriteLine($"vmreplay: {seen}");
                 return 0;
             }
@@ -127,13 +127,14 @@ internal static class ReplayCommand
         ReplayPosition.TryParse(text)
         ?? throw new UserError($"--to: '{text}' is not a position: give an event index, optionally +instructions (1200, 1200+35)");
 
-    private static void ReportPosition(ReplaySession session, uint formatVersion)
+    /// <summary>The place reached, named as it was asked for: by instruction count, or by event and instructions after it.</summary>
+    private static void ReportPosition(ReplaySession session, uint formatVersion, bool byInstruction)
     {
         var pc = session.Machine;
         var (regs, memory) = FinalState.Hash(pc.Backend, formatVersion);
         var err = Console.Error;
         // A count names the place exactly; the events consumed say where it lies in the recording.
-        string where = session.CountsInstructions
+        string where = byInstruction
             ? $"{session.At}, event {session.Sources.Events.Position} (after exit {pc.Counters.ExitCount}"
             : $"{session.Position} (after exit {pc.Counters.ExitCount}";
         err.WriteLine($"vmreplay: at {where}, {session.Restores} snapshot restores); state hash {regs:x16} {memory:x16}");
