@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using VmReplay.Engine.Native;
 using VmReplay.Recorder.Events;
 using VmReplay.Recorder.Format;
@@ -18,7 +17,7 @@ public sealed class TraceWriter : IDisposable
     private const int BatchSize = TraceFormat.MaxEventsPerBatch;
     private readonly ChunkWriter _chunks;
     // An item is a batch of events (with the index of its first event) or a snapshot.
-    private readonly BlockingCollection<(List<TraceEvent>? Events, ulong First, Snapshot? Snapshot)> _queue = new(boundedCapacity: 64);
+    private readonly HandoffQueue<(List<TraceEvent>? Events, ulong First, Snapshot? Snapshot)> _queue = new(capacity: 64);
     private readonly Thread _thread;
     private List<TraceEvent> _batch = new(BatchSize);
     private ulong _batchFirst;
@@ -144,7 +143,7 @@ public sealed class TraceWriter : IDisposable
     {
         Append(end);
         Flush();
-        _queue.CompleteAdding();
+        _queue.Complete();
         _thread.Join();
         if (_failure is null)
         {
@@ -165,7 +164,7 @@ public sealed class TraceWriter : IDisposable
     public string? FinishWithFault(Faults.VmmFault fault)
     {
         Flush();
-        _queue.CompleteAdding();
+        _queue.Complete();
         _thread.Join();
         if (_failure is null)
         {
@@ -186,7 +185,7 @@ public sealed class TraceWriter : IDisposable
         HostThread.LowerPriority();
         WriteEmbeddedFiles();
         using var compressor = new Compressor(3);
-        foreach (var (events, first, snapshot) in _queue.GetConsumingEnumerable())
+        foreach (var (events, first, snapshot) in _queue.Consume())
         {
             if (_failure is not null) continue;
             if (snapshot is not null)
@@ -288,9 +287,9 @@ public sealed class TraceWriter : IDisposable
 
     public void Dispose()
     {
-        if (!_queue.IsAddingCompleted)
+        if (!_queue.IsCompleted)
         {
-            _queue.CompleteAdding();
+            _queue.Complete();
             _thread.Join();
         }
         // After a failed write the stream still buffers the bytes it could not write; closing it
