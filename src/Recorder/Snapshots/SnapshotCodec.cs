@@ -4,6 +4,7 @@ using K4os.Compression.LZ4;
 using VmReplay.Devices.Platform;
 using VmReplay.Engine.Memory;
 using VmReplay.Engine.Run;
+using VmReplay.Recorder.Format;
 
 namespace VmReplay.Recorder.Snapshots;
 
@@ -35,7 +36,7 @@ public static class SnapshotCodec
     public static IEnumerable<(string Name, string Json)> DeviceStates(PcPlatformState state) =>
         typeof(PcPlatformState).GetProperties().Select(p => (p.Name, JsonSerializer.Serialize(p.GetValue(state), p.PropertyType, DeviceStateJson)));
 
-    private sealed record MachinePart(PcPlatformState Platform, RunnerCounters Counters);
+    internal sealed record MachinePart(PcPlatformState Platform, RunnerCounters Counters);
 
     public static byte[] Encode(Snapshot s)
     {
@@ -50,7 +51,7 @@ public static class SnapshotCodec
         BinaryPrimitives.WriteInt32LittleEndian(h[40..], s.Pages.Length);
         w.Write(h);
         PutBlob(w, VcpuStateCodec.Encode(s.Machine.Vcpu));
-        PutBlob(w, JsonSerializer.SerializeToUtf8Bytes(new MachinePart(s.Machine.Platform, s.Machine.Counters), DeviceStateJson));
+        PutBlob(w, JsonSerializer.SerializeToUtf8Bytes(new MachinePart(s.Machine.Platform, s.Machine.Counters), DeviceStateJsonContext.Default.MachinePart));
         PutAddresses(w, s.ServicePages);
         PutAddresses(w, s.Pages);
         var packed = new byte[LZ4Codec.MaximumOutputSize(PagesPerBlock * PageSize)];
