@@ -1,7 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using VmReplay.Engine.Backend;
-using VmReplay.Engine.KvmBackend;
 
 namespace VmReplay.Recorder;
 

@@ -1,5 +1,5 @@
 using System.Text.Json;
-using VmReplay.Engine.KvmBackend;
+using VmReplay.Engine.Backend;
 
 namespace VmReplay.Recorder;
 

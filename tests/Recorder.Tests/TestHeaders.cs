@@ -1,4 +1,4 @@
-using VmReplay.Engine.KvmBackend;
+using VmReplay.Engine.Backend;
 
 namespace VmReplay.Recorder.Tests;
 

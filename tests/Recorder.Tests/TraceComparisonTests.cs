@@ -1,4 +1,3 @@
-using VmReplay.Engine.KvmBackend;
 using VmReplay.Engine.Backend;
 using VmReplay.Engine.Run;
 using VmReplay.Engine.Vm;

@@ -21,7 +21,7 @@ public sealed record BackendProfile(CpuBackendKind Kind, IReadOnlyList<CpuidEntr
         try
         {
             using var kvm = KvmSystem.Open(kvmPath);
-            var caps = HostCapabilities.Probe(kvm);
+            var caps = KvmCapabilities.Probe(kvm);
             caps.RequireEssentials(kvm.Path);
             var model = KvmBackend.CpuModel.Build(kvm.GetSupportedCpuid(), 0, vcpuCount)
                 .Select(e => new CpuidEntry(e.Function, e.Index, e.Eax, e.Ebx, e.Ecx, e.Edx)).ToArray();

@@ -71,7 +71,7 @@ public sealed class KvmMachine : IMachineBackend
 
     private static KvmMachine Create(KvmSystem kvm, MachineBackendOptions options, bool owned)
     {
-        var caps = HostCapabilities.Probe(kvm);
+        var caps = KvmCapabilities.Probe(kvm);
         caps.RequireEssentials(kvm.Path);
         if (options.VcpuCount < 1 || options.VcpuCount > caps.MaxVcpus)
             throw new ArgumentException($"--vcpus must be between 1 and {caps.MaxVcpus} on this host (got {options.VcpuCount})");

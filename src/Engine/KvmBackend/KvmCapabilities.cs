@@ -1,24 +1,14 @@
+using VmReplay.Engine.Backend;
 using VmReplay.Engine.Kvm;
 using VmReplay.Engine.Kvm.Abi;
 
 namespace VmReplay.Engine.KvmBackend;
 
 /// <summary>
-/// What this host's KVM offers, probed once. The VMM picks the best mechanism available and
+/// This host's KVM capabilities, probed once. The VMM picks the best mechanism available and
 /// names the missing capability when it cannot go on without one.
 /// </summary>
-public sealed record HostCapabilities(
-    bool UserSpaceMsr,
-    bool MsrFilter,
-    bool ReadonlyMemory,
-    bool ImmediateExit,
-    bool GuestDebug,
-    bool Xsave,
-    bool Xcrs,
-    bool VcpuEvents,
-    bool DebugRegs,
-    bool TscControl,
-    int MaxVcpus)
+public static class KvmCapabilities
 {
     public static HostCapabilities Probe(KvmSystem kvm) => new(
         UserSpaceMsr: kvm.CheckExtension(KvmCap.X86UserSpaceMsr) > 0,
@@ -34,12 +24,12 @@ public sealed record HostCapabilities(
         MaxVcpus: Math.Max(1, kvm.CheckExtension(KvmCap.MaxVcpus)));
 
     /// <summary>Throws <see cref="KvmUnavailableException"/> naming the first capability vmreplay cannot do without.</summary>
-    public void RequireEssentials(string path)
+    public static void RequireEssentials(this HostCapabilities caps, string path)
     {
-        if (!VcpuEvents) Missing(path, "KVM_CAP_VCPU_EVENTS", "interrupt and exception state cannot be saved");
-        if (!UserSpaceMsr) Missing(path, "KVM_CAP_X86_USER_SPACE_MSR", "MSR reads cannot reach the VMM to be recorded");
-        if (!MsrFilter) Missing(path, "KVM_CAP_X86_MSR_FILTER", "timing MSRs cannot be routed to the VMM");
-        if (!ImmediateExit) Missing(path, "KVM_CAP_IMMEDIATE_EXIT", "an I/O instruction cannot be completed before the VMM delivers an interrupt");
+        if (!caps.VcpuEvents) Missing(path, "KVM_CAP_VCPU_EVENTS", "interrupt and exception state cannot be saved");
+        if (!caps.UserSpaceMsr) Missing(path, "KVM_CAP_X86_USER_SPACE_MSR", "MSR reads cannot reach the VMM to be recorded");
+        if (!caps.MsrFilter) Missing(path, "KVM_CAP_X86_MSR_FILTER", "timing MSRs cannot be routed to the VMM");
+        if (!caps.ImmediateExit) Missing(path, "KVM_CAP_IMMEDIATE_EXIT", "an I/O instruction cannot be completed before the VMM delivers an interrupt");
     }
 
     private static void Missing(string path, string cap, string why) =>
