@@ -8,9 +8,8 @@ public sealed class KvmException : HostCallException
 {
     public KvmException(string message, int errno = 0) : base(message, errno) { }
 
-    internal static KvmException FromErrno(string what)
-    {
-        int errno = Marshal.GetLastPInvokeError();
-        return new KvmException(Describe(what, errno), errno);
-    }
+    internal static KvmException FromErrno(string what) => FromErrno(what, Marshal.GetLastPInvokeError());
+
+    /// <summary>The failure of <paramref name="what"/> with an errno the caller already read (to look at it first).</summary>
+    internal static KvmException FromErrno(string what, int errno) => new(Describe(what, errno), errno);
 }

@@ -33,7 +33,7 @@ public sealed unsafe class KvmVcpu : IDisposable
         if (Libc.Ioctl(_fd, KvmIoctl.Run, 0) == 0) return RunStatus.Exited;
         int errno = Marshal.GetLastPInvokeError();
         if (errno == Libc.EINTR || errno == Libc.EAGAIN) return RunStatus.Interrupted;
-        throw new KvmException($"KVM_RUN on vCPU {Id} failed: {Marshal.GetPInvokeErrorMessage(errno)} (errno {errno})", errno);
+        throw KvmException.FromErrno($"KVM_RUN on vCPU {Id}", errno);
     }
 
     public GeneralRegisters GetRegs() { GeneralRegisters r; Call(KvmIoctl.GetRegs, &r, "KVM_GET_REGS"); return r; }
