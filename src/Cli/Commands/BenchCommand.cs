@@ -23,7 +23,13 @@ internal static partial class BenchCommand
         bench.Subcommands.Add(exits);
         var record = new Command("record", "record/replay costs side by side: run vs record vs replay of an exit-heavy guest, trace bytes per event, snapshot time and size per 64 MiB, seek time");
         record.Options.Add(rounds);
-        record.SetAction(r => Program.Guarded(() => RecordReplayBench.Run(Math.Max(1, r.GetValue(rounds)))));
+        var recordCpu = new Option<string>("--cpu")
+        {
+            Description = "CPU backend the commands run on: soft (default: the software CPU, where a position is an instruction count), kvm, or auto",
+            DefaultValueFactory = _ => "soft",
+        };
+        record.Options.Add(recordCpu);
+        record.SetAction(r => Program.Guarded(() => RecordReplayBench.Run(Math.Max(1, r.GetValue(rounds)), MachineOptions.ParseCpu(r.GetValue(recordCpu)!))));
         bench.Subcommands.Add(record);
         var debug = new Command("debug", "gdb latency against a replay: reverse-continue to a watchpoint hit across the whole failing-boot trace, reverse-stepi and stepi, with and without snapshots");
         debug.Options.Add(rounds);

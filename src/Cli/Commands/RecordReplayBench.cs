@@ -19,8 +19,9 @@ internal static class RecordReplayBench
 {
     private const ulong SixtyFourMiB = 64UL << 20;
 
-    public static int Run(int rounds)
+    public static int Run(int rounds, CpuBackendChoice cpu)
     {
+        string cpuName = cpu switch { CpuBackendChoice.Kvm => "kvm", CpuBackendChoice.Soft => "soft", _ => "auto" };
         string guest = RepositoryPaths.Require("guests", "build", "bench-exits", "bench-exits.bin");
         string dir = Directory.CreateTempSubdirectory("vmreplay-bench-").FullName;
         try
@@ -32,9 +33,9 @@ internal static class RecordReplayBench
             var replay = new List<double>();
             for (int i = 0; i < rounds; i++)
             {
-                run.Add(Time(self, ["run", guest, "--serial-in", "/dev/null"]));
-                record.Add(Time(self, ["record", guest, "-o", trace, "--serial-in", "/dev/null", "--snapshot-every", "20000"]));
-                replay.Add(Time(self, ["replay", trace]));
+                run.Add(Time(self, ["run", guest, "--serial-in", "/dev/null", "--cpu", cpuName]));
+                record.Add(Time(self, ["record", guest, "-o", trace, "--serial-in", "/dev/null", "--snapshot-every", "20000", "--cpu", cpuName]));
+                replay.Add(Time(self, ["replay", trace, "--cpu", cpuName]));
             }
             long events, eventBytes, fileBytes;
             int snapshots;
@@ -45,10 +46,10 @@ internal static class RecordReplayBench
                 fileBytes = reader.File.FileLength;
                 snapshots = reader.Snapshots.Count;
             }
-            var snap = SnapshotCost(File.ReadAllBytes(guest), guest);
-            var seek = SeekCost(trace);
+            var snap = SnapshotCost(File.ReadAllBytes(guest), guest, cpu);
+            var seek = SeekCost(trace, cpu);
 
-            var t = new Table().Title($"record/replay costs, bench-exits guest (200,000 port writes), {rounds} alternating rounds; whole commands, seconds (min / median / max)")
+            var t = new Table().Title($"record/replay costs, bench-exits guest (200,000 port writes), --cpu {cpuName}, {rounds} alternating rounds; whole commands, seconds (min / median / max)")
                 .AddColumns("measure", "figure");
             t.AddRow("run", BenchCommand.Format(run));
             t.AddRow("record (snapshot every 20,000 exits)", BenchCommand.Format(record));
@@ -89,9 +90,9 @@ internal static class RecordReplayBench
     }
 
     /// <summary>A full snapshot of 64 MiB of RAM with every page in use (text-like, moderately compressible contents).</summary>
-    private static (double CaptureMs, double EncodeMs, long Bytes, double RestoreMs) SnapshotCost(byte[] image, string source)
+    private static (double CaptureMs, double EncodeMs, long Bytes, double RestoreMs) SnapshotCost(byte[] image, string source, CpuBackendChoice cpu)
     {
-        var options = new PcMachineOptions { MemorySize = SixtyFourMiB, SerialOutput = Stream.Null, SerialInputFile = "/dev/null" };
+        var options = new PcMachineOptions { MemorySize = SixtyFourMiB, SerialOutput = Stream.Null, SerialInputFile = "/dev/null", Cpu = cpu };
         using var pc = PcMachine.Create(options, image, source, new LiveSources("/dev/null"));
         var memory = pc.Memory;
         var line = "vmreplay bench page 0000000000 the quick brown fox jumps over the lazy dog\n"u8.ToArray();
@@ -121,7 +122,7 @@ internal static class RecordReplayBench
     }
 
     /// <summary>Seeks to random events with snapshots, and the same events by a straight replay from the start.</summary>
-    private static (List<double> SeekMs, List<double> StraightMs) SeekCost(string trace)
+    private static (List<double> SeekMs, List<double> StraightMs) SeekCost(string trace, CpuBackendChoice cpu)
     {
         using var reader = TraceReader.Open(trace);
         long events = reader.Events().LongCount();
@@ -129,7 +130,7 @@ internal static class RecordReplayBench
         var targets = Enumerable.Range(0, 8).Select(_ => random.NextInt64(events / 10, events * 9 / 10)).ToList();
         var seek = new List<double>();
         var straight = new List<double>();
-        using var session = ReplaySession.Open(reader, MachineBackends.DefaultKvmDevice, Stream.Null);
+        using var session = ReplaySession.Open(reader, MachineBackends.DefaultKvmDevice, Stream.Null, cpu);
         foreach (long e in targets)
         {
             var sw = Stopwatch.StartNew();
@@ -138,7 +139,7 @@ internal static class RecordReplayBench
         }
         foreach (long e in targets.Take(3))
         {
-            using var fresh = ReplaySession.Open(reader, MachineBackends.DefaultKvmDevice, Stream.Null);
+            using var fresh = ReplaySession.Open(reader, MachineBackends.DefaultKvmDevice, Stream.Null, cpu);
             fresh.UseSnapshots = false;
             var sw = Stopwatch.StartNew();
             Reach(fresh.Seek(new ReplayPosition(e, 0)));
