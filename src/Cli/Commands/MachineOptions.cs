@@ -71,7 +71,6 @@ internal sealed class MachineOptions
         command.Options.Add(Clock);
     }
 
-    /// <summary>Reads the guest image and validates the options; throws <see cref="UserError"/> with one line.</summary>
     /// <summary>Where COM1's output goes: the --serial-out file, else stdout (batched: <see cref="SerialConsoleOutput"/>).</summary>
     public Stream OpenSerialOutput(ParseResult r)
     {
@@ -83,6 +82,7 @@ internal sealed class MachineOptions
         }
     }
 
+    /// <summary>Reads the guest image and validates the options; throws <see cref="UserError"/> with one line.</summary>
     public (PcMachineOptions Options, byte[] Image, string Source) Resolve(ParseResult r)
     {
         string guest = r.GetValue(Guest)!;
