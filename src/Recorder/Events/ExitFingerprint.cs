@@ -1,3 +1,4 @@
+using System.Buffers.Binary;
 using VmReplay.Engine.Backend;
 
 namespace VmReplay.Recorder.Events;
@@ -7,16 +8,11 @@ public static class ExitFingerprint
 {
     public static ExitEvent Capture(IVcpuBackend vcpu, VcpuExit exit)
     {
-        ulong rip = vcpu.ReadInstructionPointer();
-        var reason = (uint)ExitReasons.Of(exit.Kind);
-        byte write = exit.IsWrite ? ExitEvent.FlagWrite : (byte)0;
-        long? retired = vcpu.InstructionsRetired;
-        return exit.Kind switch
+        var (address, size, flags, count) = Access(exit);
+        Span<byte> msr = stackalloc byte[8];
+        return new ExitEvent((uint)ExitReasons.Of(exit.Kind), vcpu.ReadInstructionPointer(), address, size, flags, count, Data(exit, msr).ToArray())
         {
-            VcpuExitKind.PortIo => new ExitEvent(reason, rip, exit.Port, (byte)exit.Size, write, (uint)exit.Count, exit.Data.ToArray()) { Instructions = retired },
-            VcpuExitKind.Mmio => new ExitEvent(reason, rip, exit.Address, (byte)exit.Size, write, 1, exit.Data.ToArray()) { Instructions = retired },
-            VcpuExitKind.MsrRead or VcpuExitKind.MsrWrite => new ExitEvent(reason, rip, exit.MsrIndex, 8, write, 1, BitConverter.GetBytes(exit.MsrData)) { Instructions = retired },
-            _ => new ExitEvent(reason, rip, 0, 0, 0, 0, []) { Instructions = retired },
+            Instructions = vcpu.InstructionsRetired,
         };
     }
 
@@ -28,20 +24,38 @@ public static class ExitFingerprint
     public static bool Matches(ExitEvent expected, IVcpuBackend vcpu, VcpuExit exit)
     {
         if (expected.Reason != (uint)ExitReasons.Of(exit.Kind) || expected.Rip != vcpu.ReadInstructionPointer()) return false;
-        byte flags = exit.Kind is VcpuExitKind.PortIo or VcpuExitKind.Mmio or VcpuExitKind.MsrRead or VcpuExitKind.MsrWrite && exit.IsWrite ? ExitEvent.FlagWrite : (byte)0;
-        if (expected.Flags != flags) return false;
         if (expected.Instructions is { } n && vcpu.InstructionsRetired is { } retired && n != retired) return false;
+        var (address, size, flags, count) = Access(exit);
+        Span<byte> msr = stackalloc byte[8];
+        return expected.Address == address && expected.Size == size && expected.Flags == flags && expected.Count == count
+            && Data(exit, msr).SequenceEqual(expected.Data);
+    }
+
+    // What the exit accessed, as a fingerprint records it: Capture and Matches read it from here alike.
+    private static (ulong Address, byte Size, byte Flags, uint Count) Access(VcpuExit exit)
+    {
+        byte write = exit.IsWrite ? ExitEvent.FlagWrite : (byte)0;
+        return exit.Kind switch
+        {
+            VcpuExitKind.PortIo => (exit.Port, (byte)exit.Size, write, (uint)exit.Count),
+            VcpuExitKind.Mmio => (exit.Address, (byte)exit.Size, write, 1),
+            VcpuExitKind.MsrRead or VcpuExitKind.MsrWrite => (exit.MsrIndex, 8, write, 1),
+            _ => (0, 0, 0, 0),
+        };
+    }
+
+    // The bytes moved; an MSR's value is written into `msr`, little-endian.
+    private static ReadOnlySpan<byte> Data(VcpuExit exit, Span<byte> msr)
+    {
         switch (exit.Kind)
         {
-            case VcpuExitKind.PortIo:
-                return expected.Address == exit.Port && expected.Size == (byte)exit.Size && expected.Count == (uint)exit.Count && exit.Data.SequenceEqual(expected.Data);
-            case VcpuExitKind.Mmio:
-                return expected.Address == exit.Address && expected.Size == (byte)exit.Size && expected.Count == 1 && exit.Data.SequenceEqual(expected.Data);
+            case VcpuExitKind.PortIo or VcpuExitKind.Mmio:
+                return exit.Data;
             case VcpuExitKind.MsrRead or VcpuExitKind.MsrWrite:
-                return expected.Address == exit.MsrIndex && expected.Size == 8 && expected.Count == 1
-                    && expected.Data.Length == 8 && BitConverter.ToUInt64(expected.Data) == exit.MsrData;
+                BinaryPrimitives.WriteUInt64LittleEndian(msr, exit.MsrData);
+                return msr;
             default:
-                return expected.Address == 0 && expected.Size == 0 && expected.Count == 0 && expected.Data.Length == 0;
+                return [];
         }
     }
 }
