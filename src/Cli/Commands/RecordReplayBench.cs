@@ -21,7 +21,7 @@ internal static class RecordReplayBench
 
     public static int Run(int rounds, CpuBackendChoice cpu)
     {
-        string cpuName = cpu switch { CpuBackendChoice.Kvm => "kvm", CpuBackendChoice.Soft => "soft", _ => "auto" };
+        string cpuName = cpu.Name();
         string guest = RepositoryPaths.Require("guests", "build", "bench-exits", "bench-exits.bin");
         string dir = Directory.CreateTempSubdirectory("vmreplay-bench-").FullName;
         try

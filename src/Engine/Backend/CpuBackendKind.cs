@@ -23,6 +23,14 @@ public static class CpuBackendNames
     /// <summary>The name used on the command line, in traces and in reports: "kvm" or "soft".</summary>
     public static string Name(this CpuBackendKind kind) => kind == CpuBackendKind.Kvm ? "kvm" : "soft";
 
+    /// <summary>A choice as the command line spells it ("auto", "kvm" or "soft"): what <see cref="TryParse"/> reads back.</summary>
+    public static string Name(this CpuBackendChoice choice) => choice switch
+    {
+        CpuBackendChoice.Kvm => "kvm",
+        CpuBackendChoice.Soft => "soft",
+        _ => "auto",
+    };
+
     public static bool TryParse(string text, out CpuBackendChoice choice)
     {
         switch (text.Trim().ToLowerInvariant())
