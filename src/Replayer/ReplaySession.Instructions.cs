@@ -106,9 +106,11 @@ public sealed partial class ReplaySession
     /// <summary>Whether a debugger asked for an interrupt since the last run answered one; forgets the request.</summary>
     internal bool TakeInterruptRequest()
     {
-        bool requested = _interruptRequested;
+        // Cleared only once seen: a request arriving between the read and the write is the same
+        // interrupt, not one to lose.
+        if (!_interruptRequested) return false;
         _interruptRequested = false;
-        return requested;
+        return true;
     }
 
     // What a counted run is for: a position (Target), the next step from StepFrom, the first hit;
