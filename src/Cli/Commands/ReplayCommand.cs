@@ -65,22 +65,19 @@ internal static class ReplayCommand
         var pc = session.Machine;
         try
         {
-            if (instructionTarget is { } at)
+            if (target is not null || instructionTarget is not null)
             {
-                if (!session.CountsInstructions)
-                    throw new UserError($"--to-instruction: {path} was recorded on {trace.Header.Backend} and replays on {Engine.Backend.CpuBackendNames.Name(pc.Backend.Kind)}; instruction counts name positions only in a software-CPU recording replayed on the software CPU (use --to EVENT[+INSTRUCTIONS])");
                 RunStop stop;
-                try { stop = session.SeekTo(at); }
-                catch (InvalidOperationException e) { throw new UserError($"--to-instruction: {e.Message}"); }
+                if (instructionTarget is { } at)
+                {
+                    if (!session.CountsInstructions)
+                        throw new UserError($"--to-instruction: {path} was recorded on {trace.Header.Backend} and replays on {Engine.Backend.CpuBackendNames.Name(pc.Backend.Kind)}; instruction counts name positions only in a software-CPU recording replayed on the software CPU (use --to EVENT[+INSTRUCTIONS])");
+                    try { stop = session.SeekTo(at); }
+                    catch (InvalidOperationException e) { throw new UserError($"--to-instruction: {e.Message}"); }
+                }
+                else stop = session.Seek(target!.Value);
                 if (stop.End is { } ended) throw new UserError($"{path}: {ended.Message}");
-                ReportPosition(session, trace.Version, byInstruction: true);
-                if (session.Differences.Summary() is { } seen) Console.Error.WriteLine($"vmreplay: {seen}");
-                return 0;
-            }
-            if (target is { } t)
-            {
-                if (session.Seek(t).End is { } ended) throw new UserError($"{path}: {ended.Message}");
-                ReportPosition(session, trace.Version, byInstruction: false);
+                ReportPosition(session, trace.Version, byInstruction: instructionTarget is not null);
                 if (session.Differences.Summary() is { } seen) Console.Error.WriteLine($"vmreplay: {seen}");
                 return 0;
             }
