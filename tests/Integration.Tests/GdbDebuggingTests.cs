@@ -198,19 +198,14 @@ public sealed class GdbDebuggingTests : IDisposable
         // time on KVM and 100M instructions on the software CPU: either way its replay takes
         // several times the 100 ms before the interrupt (the 200,000 port writes used before
         // now replay on the software CPU in less than the 300 ms the test waited).
-        string trace = Path.Combine(_dir, "ticks.vmtrace");
-        var r = Vmreplay.Run(["record", Vmreplay.Guest("ticks", "ticks.elf"), "--cmdline", "n=1000", "-o", trace, "--serial-in", "/dev/null"], timeoutSeconds: 300);
-        Assert.True(File.Exists(trace), r.Stderr);
+        string trace = RecordTicks1000(cpu: null);
         long events;
         using (var reader = TraceReader.Open(trace)) events = reader.Events().LongCount();
         var (started, port, stubErr) = StartStub(trace);
         using var stub = started;
         Assert.Contains($"-ex 'target remote 127.0.0.1:{port}'", stubErr.ToString());
-        using var client = new TcpClient();
-        client.Connect(IPAddress.Loopback, port);
-        client.ReceiveTimeout = 60_000;
+        using var client = AttachClient(port, receiveTimeoutMs: 60_000);
         var stream = client.GetStream();
-        Assert.Equal("OK", Exchange(stream, "QStartNoAckMode", acked: true));
         Send(stream, "c");
         Thread.Sleep(100); // mid-run; any natural stop before the end is right
         stream.WriteByte(0x03);
@@ -222,12 +217,7 @@ public sealed class GdbDebuggingTests : IDisposable
         var at = Regex.Match(when, @"at (?:event (\d+) \+ \d+ instructions|instruction \d+, event (\d+))");
         Assert.True(at.Success, when);
         Assert.InRange(long.Parse(at.Groups[1].Success ? at.Groups[1].Value : at.Groups[2].Value), 1, events - 2); // before the end
-        Assert.StartsWith("T05", Exchange(stream, "s"));
-        Assert.StartsWith("T05", Exchange(stream, "bs"));
-        Assert.Equal(when, Monitor(stream, "when"));
-        Send(stream, "k");
-        Assert.True(stub.WaitForExit(30_000), stubErr.ToString());
-        Assert.Equal(0, stub.ExitCode);
+        StepBothWaysThenKill(stream, when, stub, stubErr);
     }
 
     [Fact]
@@ -236,16 +226,10 @@ public sealed class GdbDebuggingTests : IDisposable
         // ticks n=1000 runs ~100M instructions: a reverse-continue from its end with a breakpoint
         // that never hits scans back snapshot by snapshot to the start (seconds). Ctrl-C during
         // the scan stops it at a snapshot boundary, with gdb's SIGINT stop, and the session goes on.
-        string trace = Path.Combine(_dir, "ticks.vmtrace");
-        var r = Vmreplay.Run(["record", Vmreplay.Guest("ticks", "ticks.elf"), "--cmdline", "n=1000", "-o", trace, "--serial-in", "/dev/null"], cpu: "soft", timeoutSeconds: 300);
-        Assert.True(File.Exists(trace), r.Stderr);
-        var (started, port, stubErr) = StartStub(trace);
+        var (started, port, stubErr) = StartStub(RecordTicks1000(cpu: "soft"));
         using var stub = started;
-        using var client = new TcpClient();
-        client.Connect(IPAddress.Loopback, port);
-        client.ReceiveTimeout = 120_000;
+        using var client = AttachClient(port, receiveTimeoutMs: 120_000);
         var stream = client.GetStream();
-        Assert.Equal("OK", Exchange(stream, "QStartNoAckMode", acked: true));
         Assert.Contains("replaylog:end", Exchange(stream, "c"));
         string last = Monitor(stream, "when");
         long endCount = long.Parse(Regex.Match(last, @"at instruction (\d+)").Groups[1].Value);
@@ -258,7 +242,31 @@ public sealed class GdbDebuggingTests : IDisposable
         string when = Monitor(stream, "when");
         long at = long.Parse(Regex.Match(when, @"at instruction (\d+)").Groups[1].Value);
         Assert.InRange(at, 1, endCount - 1);
-        // Stepping on from there works, both ways.
+        StepBothWaysThenKill(stream, when, stub, stubErr);
+    }
+
+    // ticks n=1000: a second of guest time on KVM, about 100M instructions on the software CPU.
+    private string RecordTicks1000(string? cpu)
+    {
+        string trace = Path.Combine(_dir, "ticks.vmtrace");
+        var r = Vmreplay.Run(["record", Vmreplay.Guest("ticks", "ticks.elf"), "--cmdline", "n=1000", "-o", trace, "--serial-in", "/dev/null"], cpu: cpu, timeoutSeconds: 300);
+        Assert.True(File.Exists(trace), r.Stderr);
+        return trace;
+    }
+
+    // A protocol client on the stub, out of acknowledgement mode as gdb puts it.
+    private static TcpClient AttachClient(int port, int receiveTimeoutMs)
+    {
+        var client = new TcpClient();
+        client.Connect(IPAddress.Loopback, port);
+        client.ReceiveTimeout = receiveTimeoutMs;
+        Assert.Equal("OK", Exchange(client.GetStream(), "QStartNoAckMode", acked: true));
+        return client;
+    }
+
+    // After an interrupted motion: stepping on works both ways and comes back to `when`; then kill ends the stub.
+    private static void StepBothWaysThenKill(NetworkStream stream, string when, Process stub, System.Text.StringBuilder stubErr)
+    {
         Assert.StartsWith("T05", Exchange(stream, "s"));
         Assert.StartsWith("T05", Exchange(stream, "bs"));
         Assert.Equal(when, Monitor(stream, "when"));
