@@ -68,7 +68,6 @@ public sealed partial class ReplaySession : IDisposable
     /// <summary>Builds the recorded machine at the start of <paramref name="trace"/>; serial output goes to <paramref name="serialOutput"/>.</summary>
     public static ReplaySession Open(TraceReader trace, string kvmPath, Stream serialOutput, CpuBackendChoice cpu = CpuBackendChoice.Auto)
     {
-        SnapshotCodec.PrepareDeviceStateJson();
         var h = trace.Header;
         // The machine starts from the recorded start state, not from what this build's loader
         // makes of the image: a loader that learnt something since (a BIOS data area field)

@@ -1,12 +1,15 @@
 using System.Text.Json;
+using System.Text.Json.Nodes;
 using VmReplay.Recorder.Format;
 using VmReplay.Recorder.Snapshots;
 
 namespace VmReplay.Recorder.Tests;
 
 /// <summary>
-/// Snapshots are written with a generated serializer and read with the reflection-based one: the
-/// two must write the same bytes for every device state a recording holds.
+/// Snapshots are written with a generated serializer and read with it when they hold every
+/// member, else with the reflection-based one: the two must write the same bytes for every device
+/// state a recording holds, read it back alike, and a member an older snapshot lacks must get its
+/// declared default, as reflection gives it.
 /// </summary>
 public class DeviceStateJsonTests
 {
@@ -29,6 +32,58 @@ public class DeviceStateJsonTests
             var read = JsonSerializer.Deserialize<SnapshotCodec.MachinePart>(generated, SnapshotCodec.DeviceStateJson)!;
             Assert.Equal(reflected, JsonSerializer.Serialize(read, SnapshotCodec.DeviceStateJson));
         }
+    }
+
+    [Theory]
+    [InlineData("timer-v2.vmtrace")]
+    [InlineData("timer-v3.vmtrace")]
+    [InlineData("hello-v1.vmtrace")]
+    [InlineData("hello-v4.vmtrace")]
+    public void TheGeneratedReaderReadsWhatReflectionReads(string corpusTrace)
+    {
+        using var trace = TraceReader.Open(Corpus(corpusTrace));
+        Assert.NotEmpty(trace.Snapshots);
+        foreach (var chunk in trace.Snapshots)
+        {
+            var s = trace.ReadSnapshot(chunk, withPages: false);
+            byte[] json = JsonSerializer.SerializeToUtf8Bytes(new SnapshotCodec.MachinePart(s.Machine.Platform, s.Machine.Counters), DeviceStateJsonContext.Default.MachinePart);
+            var generated = SnapshotCodec.ReadDeviceState(json)!;
+            var reflected = JsonSerializer.Deserialize<SnapshotCodec.MachinePart>(json, SnapshotCodec.DeviceStateJson)!;
+            Assert.Equal(JsonSerializer.Serialize(reflected, SnapshotCodec.DeviceStateJson), JsonSerializer.Serialize(generated, SnapshotCodec.DeviceStateJson));
+        }
+    }
+
+    [Fact]
+    public void AMemberTheSnapshotLacksGetsItsDeclaredDefault()
+    {
+        using var trace = TraceReader.Open(Corpus("timer-v3.vmtrace"));
+        var s = trace.ReadSnapshot(trace.Snapshots[^1], withPages: false);
+        var json = JsonNode.Parse(JsonSerializer.SerializeToUtf8Bytes(new SnapshotCodec.MachinePart(s.Machine.Platform, s.Machine.Counters), DeviceStateJsonContext.Default.MachinePart))!;
+        var platform = json["Platform"]!;
+        var channel = platform["Pit"]!["Channels"]![1]!.AsObject();
+        var master = platform["Pic"]!["Master"]!.AsObject();
+        // The state holds the members at values other than their defaults, so a read that keeps them proves nothing.
+        channel["Gate"] = false;
+        master["LowestPriority"] = 3;
+        Assert.True(channel.Remove("Gate"));
+        Assert.True(master.Remove("LowestPriority"));
+
+        var read = SnapshotCodec.ReadDeviceState(System.Text.Encoding.UTF8.GetBytes(json.ToJsonString()))!;
+
+        Assert.True(new VmReplay.Devices.Timer.PitChannelState().Gate);
+        Assert.True(read.Platform.Pit.Channels[1].Gate);
+        Assert.Equal(7, new VmReplay.Devices.Interrupts.Pic8259State().LowestPriority);
+        Assert.Equal(7, read.Platform.Pic.Master.LowestPriority);
+        // Everything else is read as written.
+        Assert.Equal(s.Machine.Platform.Com1, read.Platform.Com1);
+        Assert.Equal(s.Machine.Platform.Pit.Channels[0], read.Platform.Pit.Channels[0]);
+    }
+
+    [Fact]
+    public void DeviceStateThatDoesNotDecodeIsAJsonError()
+    {
+        Assert.ThrowsAny<JsonException>(() => SnapshotCodec.ReadDeviceState("{\"Platform\": 5}"u8));
+        Assert.ThrowsAny<JsonException>(() => SnapshotCodec.ReadDeviceState("{\"Platform\""u8));
     }
 
     private static string Corpus(string name)

@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using System.Text.Json;
+using System.Text.Json.Serialization.Metadata;
 using K4os.Compression.LZ4;
 using VmReplay.Devices.Platform;
 using VmReplay.Engine.Memory;
@@ -19,18 +20,28 @@ public static class SnapshotCodec
     /// <summary>How device state is written as JSON in a snapshot; a comparison of device states must use the same.</summary>
     public static readonly JsonSerializerOptions DeviceStateJson = new() { IncludeFields = true };
 
-    /// <summary>
-    /// Builds the serializer's metadata for the device state on a pool thread, to be ready when
-    /// the first snapshot is read: by reflection that takes ~20 ms, which a replay would
-    /// otherwise spend before its first instruction. (A source-generated serializer would lose
-    /// the defaults of members an older snapshot lacks, dotnet/runtime#84484.)
-    /// </summary>
-    public static void PrepareDeviceStateJson() => ThreadPool.UnsafeQueueUserWorkItem(_ =>
+    // A snapshot this build wrote holds every member of every device state, and the generated
+    // reader reads it at once; building the reflection reader's metadata took a replay 30 to 40
+    // ms before its first instruction, even begun early on another thread. The generated reader
+    // gives a member the JSON lacks default(T), not its declared default (dotnet/runtime#84484:
+    // a PIT channel's Gate would read false), so it requires every member, and a snapshot written
+    // before a member existed is read by reflection, which keeps the declared defaults.
+    private static readonly JsonSerializerOptions CompleteDeviceStateJson = new()
     {
-        // Only a head start: whatever goes wrong here happens again, and is reported, where the state is read.
-        try { JsonSerializer.Deserialize<MachinePart>("{}"u8, DeviceStateJson); }
-        catch (Exception) { }
-    }, null);
+        IncludeFields = true,
+        TypeInfoResolver = DeviceStateJsonContext.Default.WithAddedModifier(static type =>
+        {
+            foreach (var member in type.Properties) member.IsRequired = true;
+        }),
+    };
+
+    /// <summary>A snapshot's device state from its JSON; throws <see cref="JsonException"/> when it does not decode.</summary>
+    internal static MachinePart? ReadDeviceState(ReadOnlySpan<byte> json)
+    {
+        try { return JsonSerializer.Deserialize<MachinePart>(json, CompleteDeviceStateJson); }
+        catch (JsonException) { }
+        return JsonSerializer.Deserialize<MachinePart>(json, DeviceStateJson);
+    }
 
     /// <summary>Each device's name and state as JSON (what a report or a debugger shows of it).</summary>
     public static IEnumerable<(string Name, string Json)> DeviceStates(PcPlatformState state) =>
@@ -92,7 +103,7 @@ public static class SnapshotCodec
         int at = HeaderSize;
         var vcpu = VcpuStateCodec.Decode(GetBlob(payload, ref at, "vCPU state"));
         MachinePart machine;
-        try { machine = JsonSerializer.Deserialize<MachinePart>(GetBlob(payload, ref at, "device state"), DeviceStateJson) ?? throw new FormatException("empty device state"); }
+        try { machine = ReadDeviceState(GetBlob(payload, ref at, "device state")) ?? throw new FormatException("empty device state"); }
         catch (JsonException e) { throw new FormatException($"device state does not decode: {e.Message.ReplaceLineEndings(" ")}"); }
         if (machine.Platform is null) throw new FormatException("device state lacks its Platform");
         if (typeof(PcPlatformState).GetProperties().FirstOrDefault(p => p.GetValue(machine.Platform) is null) is { } missing)
