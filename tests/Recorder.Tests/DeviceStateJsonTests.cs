@@ -28,6 +28,10 @@ public class DeviceStateJsonTests
             string generated = System.Text.Encoding.UTF8.GetString(JsonSerializer.SerializeToUtf8Bytes(part, DeviceStateJsonContext.Default.MachinePart));
             string reflected = System.Text.Encoding.UTF8.GetString(JsonSerializer.SerializeToUtf8Bytes(part, SnapshotCodec.DeviceStateJson));
             Assert.Equal(reflected, generated);
+            // Each device alone, as monitor device and the snapshot checks show it, too.
+            var byReflection = typeof(VmReplay.Devices.Platform.PcPlatformState).GetProperties()
+                .Select(p => (p.Name, JsonSerializer.Serialize(p.GetValue(s.Machine.Platform), p.PropertyType, SnapshotCodec.DeviceStateJson)));
+            Assert.Equal(byReflection, SnapshotCodec.DeviceStates(s.Machine.Platform));
             // And it reads back to the same state.
             var read = JsonSerializer.Deserialize<SnapshotCodec.MachinePart>(generated, SnapshotCodec.DeviceStateJson)!;
             Assert.Equal(reflected, JsonSerializer.Serialize(read, SnapshotCodec.DeviceStateJson));
