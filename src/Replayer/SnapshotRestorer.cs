@@ -20,9 +20,15 @@ internal sealed class SnapshotRestorer
     private readonly SnapshotVerifier _verifier;
     private RestoredImage? _image;
     private DirtyPageTracker? _writtenSinceRestore;
+    private Task<Snapshot>? _first;
 
-    public SnapshotRestorer(TraceReader trace, PcMachine machine, ReplaySources sources, SnapshotVerifier verifier)
+    /// <summary>
+    /// <paramref name="first"/>, when given, is snapshot 0 being read on another thread; the first
+    /// restore that needs it waits for it.
+    /// </summary>
+    public SnapshotRestorer(TraceReader trace, PcMachine machine, ReplaySources sources, SnapshotVerifier verifier, Task<Snapshot>? first = null)
     {
+        _first = first;
         _trace = trace;
         _machine = machine;
         _sources = sources;
@@ -78,7 +84,8 @@ internal sealed class SnapshotRestorer
         var chain = new List<Snapshot>();
         for (int i = number; i >= 0; i--)
         {
-            var s = _trace.ReadSnapshot(_trace.Snapshots[i], withPages: true);
+            var s = i == 0 && _first is { } first ? first.GetAwaiter().GetResult() : _trace.ReadSnapshot(_trace.Snapshots[i], withPages: true);
+            if (i == 0) _first = null;
             chain.Add(s);
             if (s.Kind == SnapshotKind.Full) break;
         }

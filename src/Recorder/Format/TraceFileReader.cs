@@ -69,7 +69,7 @@ public sealed class TraceFileReader : IDisposable
         }
     }
 
-    /// <summary>The payload of <paramref name="chunk"/>, after checking its CRC.</summary>
+    /// <summary>The payload of <paramref name="chunk"/>, after checking its CRC. Any thread.</summary>
     public byte[] ReadPayload(ChunkInfo chunk)
     {
         // The chunk list only holds chunks that lie within the file; this guards a ChunkInfo made elsewhere.
@@ -78,8 +78,14 @@ public sealed class TraceFileReader : IDisposable
         var header = new byte[TraceFormat.ChunkHeaderSize];
         var payload = new byte[chunk.PayloadLength];
         var crc = new byte[TraceFormat.ChunkCrcSize];
-        _file.Position = chunk.Offset;
-        if (!ReadExactly(header) || !ReadExactly(payload) || !ReadExactly(crc))
+        bool whole;
+        // Any thread: a replay reads its first snapshot on another thread while it reads events.
+        lock (_file)
+        {
+            _file.Position = chunk.Offset;
+            whole = ReadExactly(header) && ReadExactly(payload) && ReadExactly(crc);
+        }
+        if (!whole)
             throw new TraceFormatException($"{_path}: chunk {chunk.Number} ({chunk.Type}) at offset {chunk.Offset} is cut off by the end of the file");
         uint expected = BinaryPrimitives.ReadUInt32LittleEndian(crc);
         uint actual = Crc32C.Append(Crc32C.Compute(header), payload);
