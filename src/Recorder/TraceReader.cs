@@ -202,14 +202,22 @@ public sealed class TraceReader : IDisposable
         var chunks = _eventChunks!;
         int start = Math.Max(0, chunks.FindLastIndex(c => (long)c.FirstEvent <= first));
         long index = chunks.Count > 0 ? (long)chunks[start].FirstEvent : 0;
-        foreach (var chunk in chunks.Skip(start))
+        // The next chunk is read and decoded on another thread while this one's events are
+        // consumed (a replay's vCPU thread spent 10 ms of the Linux boot decoding events). A chunk
+        // that does not decode throws here, when its events are reached, as it would unread.
+        Task<List<TraceEvent>>? ahead = null;
+        for (int c = start; c < chunks.Count; c++)
         {
-            foreach (var e in DecodeEvents(chunk))
+            var events = ahead is null ? DecodeEvents(chunks[c]) : ahead.GetAwaiter().GetResult();
+            ahead = c + 1 < chunks.Count ? DecodeLater(chunks[c + 1]) : null;
+            foreach (var e in events)
             {
                 if (index++ >= first) yield return e;
             }
         }
     }
+
+    private Task<List<TraceEvent>> DecodeLater(ChunkInfo chunk) => Task.Run(() => DecodeEvents(chunk));
 
     public void Dispose() => _file.Dispose();
 }

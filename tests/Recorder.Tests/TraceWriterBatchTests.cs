@@ -40,6 +40,34 @@ public sealed class TraceWriterBatchTests : IDisposable
         Assert.True(Same(appended[20_000], reader.Events(20_000).First()));
     }
 
+    [Fact]
+    public void EventsBeforeACorruptChunkAreReadThenItIsReported()
+    {
+        // The chunk after the one being consumed is decoded ahead on another thread; its damage
+        // must still surface only where its events are reached, after every event before it.
+        string path = Path.Combine(_dir, "corrupt.vmtrace");
+        using (var writer = new TraceWriter(path, TestHeaders.For([1]), new byte[] { 1 }))
+        {
+            for (int i = 0; i < 20_000; i++) writer.Append(new ExitEvent(2, 0x100040, 0x3FD, 1, 0, 1, [0x60]) { Instructions = 5L * i });
+            Assert.Null(writer.Finish(new EndEvent(Engine.Run.RunOutcomeKind.PowerOff, 0, "done", 0, 0), endsInLongMode: false));
+        }
+        Format.ChunkInfo damaged;
+        using (var intact = TraceReader.Open(path))
+        {
+            Assert.True(intact.EventChunks.Count > 6);
+            damaged = intact.EventChunks[5];
+        }
+        var bytes = File.ReadAllBytes(path);
+        bytes[damaged.Offset + 8 + damaged.PayloadLength / 2] ^= 0x40;
+        File.WriteAllBytes(path, bytes);
+
+        using var reader = TraceReader.Open(path);
+        long read = 0;
+        var e = Assert.Throws<Format.TraceFormatException>(() => { foreach (var _ in reader.Events()) read++; });
+        Assert.Contains($"chunk {damaged.Number} (EVNT) at offset {damaged.Offset} is corrupt", e.Message);
+        Assert.Equal((long)damaged.FirstEvent, read);
+    }
+
     private static bool Same(TraceEvent a, TraceEvent b) =>
         a is ExitEvent x && b is ExitEvent y
             ? x.Reason == y.Reason && x.Rip == y.Rip && x.Address == y.Address && x.Data.SequenceEqual(y.Data) && x.Instructions == y.Instructions
