@@ -238,14 +238,21 @@ public sealed class TraceWriter : IDisposable
     // stored uncompressed. The part size only shrinks within a batch: halving each failed part
     // again from the whole batch compressed every event of a repetitive guest ten times over
     // (its parts end up tens of events long), and that, not the guest, set the pace of recording.
+    //
+    // The encoded and the compressed bytes go to two buffers kept for the whole recording: new
+    // arrays for every try were large, short-lived garbage (a batch of 16,384 events encodes to
+    // over 100 KB), and the collections they set off paused the vCPU thread (the 200,000-exit
+    // guest: 48 ms of pauses in a 0.27 s recording).
     private void WriteEvents(Compressor compressor, List<TraceEvent> events, ulong first)
     {
         int size = events.Count;
         for (int at = 0; at < events.Count;)
         {
             int n = Math.Min(size, events.Count - at);
-            var raw = EventCodec.Encode(n == events.Count ? events : events.GetRange(at, n));
-            byte[] packed = compressor.Wrap(raw).ToArray();
+            var raw = EventCodec.Encode(events, at, n, _encoded);
+            int bound = Compressor.GetCompressBound(raw.Length);
+            if (_compressed.Length < bound) _compressed = new byte[Math.Max(bound, 2 * _compressed.Length)];
+            ReadOnlySpan<byte> packed = _compressed.AsSpan(0, compressor.Wrap(raw, _compressed));
             if (raw.Length > (long)packed.Length * TraceFormat.MaxBatchExpansion)
             {
                 if (n > 1)
@@ -261,6 +268,9 @@ public sealed class TraceWriter : IDisposable
             at += n;
         }
     }
+
+    private readonly EventCodec.ByteBuffer _encoded = new();
+    private byte[] _compressed = new byte[4096];
 
     // ENOSPC and EIO arrive as IOException; EFBIG (past the file-size limit) as .NET's
     // ArgumentOutOfRangeException "file length too large". Either way the trace stops there.

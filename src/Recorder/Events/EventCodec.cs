@@ -12,13 +12,23 @@ public static class EventCodec
 {
     private const byte KExit = 1, KClock = 2, KInput = 3, KService = 4, KForced = 5, KEnd = 6, KForcedWithPageList = 7, KScheduled = 8, KExitCounted = 9;
 
-    public static byte[] Encode(IReadOnlyList<TraceEvent> events)
+    public static byte[] Encode(IReadOnlyList<TraceEvent> events) => Encode(events, 0, events.Count, new ByteBuffer()).ToArray();
+
+    /// <summary>
+    /// Encodes <paramref name="count"/> events from <paramref name="start"/> into
+    /// <paramref name="buffer"/>, which it clears first; the bytes stay valid until its next use.
+    /// A recording reuses one buffer: a fresh one per batch put large short-lived arrays on the
+    /// heap and set off collections that paused the vCPU thread.
+    /// </summary>
+    internal static ReadOnlySpan<byte> Encode(IReadOnlyList<TraceEvent> events, int start, int count, ByteBuffer buffer)
     {
-        var b = new ByteBuffer();
+        var b = buffer;
+        b.Clear();
         ulong prevRip = 0;
         long prevClock = 0, prevScheduled = 0;
-        foreach (var e in events)
+        for (int at = start; at < start + count; at++)
         {
+            var e = events[at];
             switch (e)
             {
                 case ScheduledServiceEvent s:
@@ -76,7 +86,7 @@ public static class EventCodec
                     throw new ArgumentException($"unknown event {e.GetType().Name}");
             }
         }
-        return b.ToArray();
+        return b.Written;
     }
 
     /// <summary>
@@ -179,10 +189,15 @@ public static class EventCodec
 
     private static long UnZigZag(ulong v) => (long)(v >> 1) ^ -(long)(v & 1);
 
-    private sealed class ByteBuffer
+    /// <summary>A growable byte buffer that <see cref="Encode(IReadOnlyList{TraceEvent}, int, int, ByteBuffer)"/> writes into.</summary>
+    internal sealed class ByteBuffer
     {
         private byte[] _buf = new byte[4096];
         private int _len;
+
+        public void Clear() => _len = 0;
+
+        public ReadOnlySpan<byte> Written => _buf.AsSpan(0, _len);
 
         public void Byte(byte v)
         {
@@ -215,7 +230,6 @@ public static class EventCodec
             _len += v.Length;
         }
 
-        public byte[] ToArray() => _buf.AsSpan(0, _len).ToArray();
 
         private void Ensure(int n)
         {
