@@ -20,6 +20,8 @@ public sealed class TraceWriter : IDisposable
     private readonly HandoffQueue<(List<TraceEvent>? Events, ulong First, Snapshot? Snapshot)> _queue = new(capacity: 64);
     private readonly Thread _thread;
     private List<TraceEvent> _batch = new(BatchSize);
+    // Batch lists the writer has written, for the vCPU thread to fill again.
+    private readonly System.Collections.Concurrent.ConcurrentQueue<List<TraceEvent>> _emptied = new();
     private ulong _batchFirst;
     private long _batchBytes; // the batch's encoded size at most
     private volatile string? _failure;
@@ -131,7 +133,8 @@ public sealed class TraceWriter : IDisposable
         if (_batch.Count == 0) return;
         if (_failure is null) _queue.Add((_batch, _batchFirst, null));
         _batchFirst += (ulong)_batch.Count;
-        _batch = new List<TraceEvent>(BatchSize);
+        // A list of 16,384 references is a large object: one per batch set off full collections.
+        _batch = _emptied.TryDequeue(out var emptied) ? emptied : new List<TraceEvent>(BatchSize);
         _batchBytes = 0;
     }
 
@@ -196,6 +199,8 @@ public sealed class TraceWriter : IDisposable
             try
             {
                 WriteEvents(compressor, events!, first);
+                events!.Clear();
+                _emptied.Enqueue(events);
             }
             catch (Exception e) when (IsWriteFailure(e))
             {
