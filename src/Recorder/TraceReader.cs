@@ -1,3 +1,4 @@
+using System.Runtime.ExceptionServices;
 using VmReplay.Recorder.Events;
 using VmReplay.Recorder.Format;
 using VmReplay.Recorder.Snapshots;
@@ -202,22 +203,62 @@ public sealed class TraceReader : IDisposable
         var chunks = _eventChunks!;
         int start = Math.Max(0, chunks.FindLastIndex(c => (long)c.FirstEvent <= first));
         long index = chunks.Count > 0 ? (long)chunks[start].FirstEvent : 0;
-        // The next chunk is read and decoded on another thread while this one's events are
-        // consumed (a replay's vCPU thread spent 10 ms of the Linux boot decoding events). A chunk
-        // that does not decode throws here, when its events are reached, as it would unread.
-        Task<List<TraceEvent>>? ahead = null;
-        for (int c = start; c < chunks.Count; c++)
+        // The chunks after the one being consumed are read and decoded on another thread, a
+        // stretch of at least ReadAheadEvents events at a time (a replay's vCPU thread spent 10 ms
+        // of the Linux boot decoding events; chunk by chunk, a guest whose chunks hold 16 events
+        // each waited for the other thread at every one). A chunk that does not decode throws
+        // here, after every event before it, as it would unread.
+        var events = chunks.Count > start ? DecodeEvents(chunks[start]) : [];
+        int next = start + 1;
+        while (true)
         {
-            var events = ahead is null ? DecodeEvents(chunks[c]) : ahead.GetAwaiter().GetResult();
-            ahead = c + 1 < chunks.Count ? DecodeLater(chunks[c + 1]) : null;
+            Task<DecodedStretch>? ahead = null;
+            if (next < chunks.Count)
+            {
+                int from = next, to = StretchEnd(chunks, next);
+                ahead = Task.Run(() => DecodeStretch(chunks, from, to));
+                next = to;
+            }
             foreach (var e in events)
             {
                 if (index++ >= first) yield return e;
             }
+            if (ahead is null) yield break;
+            var stretch = ahead.GetAwaiter().GetResult();
+            if (stretch.Failure is { } failure)
+            {
+                foreach (var e in stretch.Events)
+                {
+                    if (index++ >= first) yield return e;
+                }
+                failure.Throw();
+            }
+            events = stretch.Events;
         }
     }
 
-    private Task<List<TraceEvent>> DecodeLater(ChunkInfo chunk) => Task.Run(() => DecodeEvents(chunk));
+    private const long ReadAheadEvents = 4096;
+
+    private static int StretchEnd(List<ChunkInfo> chunks, int from)
+    {
+        int to = from + 1;
+        while (to < chunks.Count && chunks[to].FirstEvent - chunks[from].FirstEvent < ReadAheadEvents) to++;
+        return to;
+    }
+
+    private readonly record struct DecodedStretch(List<TraceEvent> Events, ExceptionDispatchInfo? Failure);
+
+    // The events of chunks [from, to), up to the first that does not decode (and why).
+    private DecodedStretch DecodeStretch(List<ChunkInfo> chunks, int from, int to)
+    {
+        var events = new List<TraceEvent>();
+        for (int c = from; c < to; c++)
+        {
+            try { events.AddRange(DecodeEvents(chunks[c])); }
+            catch (TraceFormatException e) { return new DecodedStretch(events, ExceptionDispatchInfo.Capture(e)); }
+        }
+        return new DecodedStretch(events, null);
+    }
 
     public void Dispose() => _file.Dispose();
 }
