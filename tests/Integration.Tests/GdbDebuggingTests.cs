@@ -267,8 +267,8 @@ public sealed class GdbDebuggingTests : IDisposable
     // After an interrupted motion: stepping on works both ways and comes back to `when`; then kill ends the stub.
     private static void StepBothWaysThenKill(NetworkStream stream, string when, Process stub, System.Text.StringBuilder stubErr)
     {
-        Assert.StartsWith("T05", Exchange(stream, "s"));
-        Assert.StartsWith("T05", Exchange(stream, "bs"));
+        AssertStepStops(stream, "s");
+        AssertStepStops(stream, "bs");
         Assert.Equal(when, Monitor(stream, "when"));
         Send(stream, "k");
         Assert.True(stub.WaitForExit(30_000), stubErr.ToString());
@@ -408,6 +408,18 @@ public sealed class GdbDebuggingTests : IDisposable
         stream.ReadByte();
         stream.ReadByte();
         return payload.ToString();
+    }
+
+    // A step that ends in a SIGTRAP stop; what the stub wrote on gdb's console before it (the
+    // reason a motion stopped early) is in the failure message.
+    private static void AssertStepStops(NetworkStream stream, string step)
+    {
+        Send(stream, step);
+        var console = new System.Text.StringBuilder();
+        string reply;
+        while ((reply = ReadPacket(stream)).StartsWith('O') && reply != "OK")
+            console.Append(System.Text.Encoding.ASCII.GetString(Convert.FromHexString(reply[1..])));
+        Assert.True(reply.StartsWith("T05") && console.Length == 0, $"'{step}' stopped with {reply}, console: {console}");
     }
 
     private static string Monitor(NetworkStream stream, string command)
