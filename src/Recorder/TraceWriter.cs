@@ -226,8 +226,8 @@ public sealed class TraceWriter : IDisposable
         try
         {
             _chunks.Write(ChunkType.Header, header.ToJson());
-            _chunks.Write(ChunkType.CompressedImage, EmbeddedFile.Pack(_image.Span));
-            if (!_initrd.IsEmpty) _chunks.Write(ChunkType.Initrd, EmbeddedFile.Pack(_initrd.Span));
+            _chunks.Write(ChunkType.CompressedImage, EmbeddedFile.Pack(_image.Span).Span);
+            if (!_initrd.IsEmpty) _chunks.Write(ChunkType.Initrd, EmbeddedFile.Pack(_initrd.Span).Span);
         }
         catch (Exception e) when (IsWriteFailure(e))
         {
