@@ -26,7 +26,9 @@ public sealed record Snapshot(
     /// <summary>The current contents of <paramref name="pages"/>, back to back (what <see cref="PageData"/> holds).</summary>
     public static byte[] CopyPages(GuestMemory memory, IReadOnlyList<ulong> pages)
     {
-        var data = new byte[pages.Count * PageSize];
+        // Every byte is copied over: zeroing it first cost the vCPU thread a pass over the whole
+        // copy (4.7 MB at the Linux boot's start).
+        var data = GC.AllocateUninitializedArray<byte>(pages.Count * PageSize);
         for (int i = 0; i < pages.Count; i++) memory.GetSpan(pages[i], PageSize).CopyTo(data.AsSpan(i * PageSize));
         return data;
     }
