@@ -16,7 +16,6 @@ internal static class GdbReplay
     public static int Serve(string path, string kvmPath, CpuBackendChoice cpu, string endpointText, bool reattach, bool strict)
     {
         var endpoint = ParseEndpoint(endpointText);
-        Recorder.Snapshots.SnapshotCodec.PrepareDeviceStateJson();
         using var trace = TraceReader.Open(path);
         using var serialOutput = new SerialConsoleOutput();
         using var session = ReplaySession.Open(trace, kvmPath, serialOutput, cpu);

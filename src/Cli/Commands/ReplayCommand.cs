@@ -53,7 +53,6 @@ internal static class ReplayCommand
         ReplayPosition? target = to is null ? null : ParsePosition(to);
         InstructionPosition? instructionTarget = toInstruction is null ? null
             : InstructionPosition.TryParse(toInstruction) ?? throw new UserError($"--to-instruction: '{toInstruction}' is not an instruction count: give COUNT or COUNT+DELIVERIES (1200000, 1200000+1)");
-        Recorder.Snapshots.SnapshotCodec.PrepareDeviceStateJson();
         using var trace = TraceReader.Open(path);
         if (!trace.File.IsComplete)
             Console.Error.WriteLine($"vmreplay: {path} is incomplete ({trace.File.IncompleteReason}); replaying up to its last complete chunk");
