@@ -130,9 +130,13 @@ public sealed class TraceWriter : IDisposable
 
     private void Flush()
     {
-        if (_batch.Count == 0) return;
+        int count = _batch.Count;
+        if (count == 0) return;
+        // Counted before the hand-over: from then on the writer may write the list and empty it
+        // for reuse (read after it, the count was sometimes 0, and every later chunk was indexed
+        // from the wrong event).
         if (_failure is null) _queue.Add((_batch, _batchFirst, null));
-        _batchFirst += (ulong)_batch.Count;
+        _batchFirst += (ulong)count;
         // A list of 16,384 references is a large object: one per batch set off full collections.
         _batch = _emptied.TryDequeue(out var emptied) ? emptied : new List<TraceEvent>(BatchSize);
         _batchBytes = 0;
