@@ -209,11 +209,12 @@ public sealed class TraceReader : IDisposable
         // each waited for the other thread at every one). A chunk that does not decode throws
         // here, after every event before it, as it would unread.
         var events = chunks.Count > start ? DecodeEvents(chunks[start]) : [];
+        ExceptionDispatchInfo? failure = null;
         int next = start + 1;
         while (true)
         {
             Task<DecodedStretch>? ahead = null;
-            if (next < chunks.Count)
+            if (failure is null && next < chunks.Count)
             {
                 int from = next, to = StretchEnd(chunks, next);
                 ahead = Task.Run(() => DecodeStretch(chunks, from, to));
@@ -223,17 +224,9 @@ public sealed class TraceReader : IDisposable
             {
                 if (index++ >= first) yield return e;
             }
+            failure?.Throw();
             if (ahead is null) yield break;
-            var stretch = ahead.GetAwaiter().GetResult();
-            if (stretch.Failure is { } failure)
-            {
-                foreach (var e in stretch.Events)
-                {
-                    if (index++ >= first) yield return e;
-                }
-                failure.Throw();
-            }
-            events = stretch.Events;
+            (events, failure) = ahead.GetAwaiter().GetResult();
         }
     }
 
