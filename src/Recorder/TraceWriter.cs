@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using VmReplay.Engine.Native;
 using VmReplay.Recorder.Events;
 using VmReplay.Recorder.Format;
@@ -21,7 +22,7 @@ public sealed class TraceWriter : IDisposable
     private readonly Thread _thread;
     private List<TraceEvent> _batch = new(BatchSize);
     // Batch lists the writer has written, for the vCPU thread to fill again.
-    private readonly System.Collections.Concurrent.ConcurrentQueue<List<TraceEvent>> _emptied = new();
+    private readonly ConcurrentQueue<List<TraceEvent>> _emptied = new();
     private ulong _batchFirst;
     private long _batchBytes; // the batch's encoded size at most
     private volatile string? _failure;
@@ -30,6 +31,9 @@ public sealed class TraceWriter : IDisposable
     private bool _longModeSeen;
     private ReadOnlyMemory<byte> _image, _initrd;
     private readonly Func<TraceHeader> _header;
+    // The writer thread's buffers for a batch's encoded and compressed bytes (see WriteEvents).
+    private readonly EventCodec.ByteBuffer _encoded = new();
+    private byte[] _compressed = new byte[4096];
 
     /// <summary>
     /// Creates <paramref name="path"/> and writes the header, then (on the writer thread, before
@@ -277,9 +281,6 @@ public sealed class TraceWriter : IDisposable
             at += n;
         }
     }
-
-    private readonly EventCodec.ByteBuffer _encoded = new();
-    private byte[] _compressed = new byte[4096];
 
     // ENOSPC and EIO arrive as IOException; EFBIG (past the file-size limit) as .NET's
     // ArgumentOutOfRangeException "file length too large". Either way the trace stops there.
