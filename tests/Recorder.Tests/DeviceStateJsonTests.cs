@@ -19,12 +19,9 @@ public class DeviceStateJsonTests
     [InlineData("hello-v2.vmtrace")]
     public void TheGeneratedSerializerWritesWhatReflectionWrites(string corpusTrace)
     {
-        using var trace = TraceReader.Open(Corpus(corpusTrace));
-        Assert.NotEmpty(trace.Snapshots);
-        foreach (var chunk in trace.Snapshots)
+        foreach (var s in CorpusSnapshots(corpusTrace))
         {
-            var s = trace.ReadSnapshot(chunk, withPages: false);
-            var part = new SnapshotCodec.MachinePart(s.Machine.Platform, s.Machine.Counters);
+            var part = Part(s);
             string generated = System.Text.Encoding.UTF8.GetString(JsonSerializer.SerializeToUtf8Bytes(part, DeviceStateJsonContext.Default.MachinePart));
             string reflected = System.Text.Encoding.UTF8.GetString(JsonSerializer.SerializeToUtf8Bytes(part, SnapshotCodec.DeviceStateJson));
             Assert.Equal(reflected, generated);
@@ -45,12 +42,9 @@ public class DeviceStateJsonTests
     [InlineData("hello-v4.vmtrace")]
     public void TheGeneratedReaderReadsWhatReflectionReads(string corpusTrace)
     {
-        using var trace = TraceReader.Open(Corpus(corpusTrace));
-        Assert.NotEmpty(trace.Snapshots);
-        foreach (var chunk in trace.Snapshots)
+        foreach (var s in CorpusSnapshots(corpusTrace))
         {
-            var s = trace.ReadSnapshot(chunk, withPages: false);
-            byte[] json = JsonSerializer.SerializeToUtf8Bytes(new SnapshotCodec.MachinePart(s.Machine.Platform, s.Machine.Counters), DeviceStateJsonContext.Default.MachinePart);
+            byte[] json = JsonSerializer.SerializeToUtf8Bytes(Part(s), DeviceStateJsonContext.Default.MachinePart);
             var generated = SnapshotCodec.ReadDeviceState(json)!;
             var reflected = JsonSerializer.Deserialize<SnapshotCodec.MachinePart>(json, SnapshotCodec.DeviceStateJson)!;
             Assert.Equal(JsonSerializer.Serialize(reflected, SnapshotCodec.DeviceStateJson), JsonSerializer.Serialize(generated, SnapshotCodec.DeviceStateJson));
@@ -60,9 +54,8 @@ public class DeviceStateJsonTests
     [Fact]
     public void AMemberTheSnapshotLacksGetsItsDeclaredDefault()
     {
-        using var trace = TraceReader.Open(Corpus("timer-v3.vmtrace"));
-        var s = trace.ReadSnapshot(trace.Snapshots[^1], withPages: false);
-        var json = JsonNode.Parse(JsonSerializer.SerializeToUtf8Bytes(new SnapshotCodec.MachinePart(s.Machine.Platform, s.Machine.Counters), DeviceStateJsonContext.Default.MachinePart))!;
+        var s = CorpusSnapshots("timer-v3.vmtrace")[^1];
+        var json = JsonNode.Parse(JsonSerializer.SerializeToUtf8Bytes(Part(s), DeviceStateJsonContext.Default.MachinePart))!;
         var platform = json["Platform"]!;
         var channel = platform["Pit"]!["Channels"]![1]!.AsObject();
         var master = platform["Pic"]!["Master"]!.AsObject();
@@ -89,6 +82,16 @@ public class DeviceStateJsonTests
         Assert.ThrowsAny<JsonException>(() => SnapshotCodec.ReadDeviceState("{\"Platform\": 5}"u8));
         Assert.ThrowsAny<JsonException>(() => SnapshotCodec.ReadDeviceState("{\"Platform\""u8));
     }
+
+    // Every snapshot of a corpus trace, without its pages.
+    private static List<Snapshot> CorpusSnapshots(string name)
+    {
+        using var trace = TraceReader.Open(Corpus(name));
+        Assert.NotEmpty(trace.Snapshots);
+        return trace.Snapshots.Select(chunk => trace.ReadSnapshot(chunk, withPages: false)).ToList();
+    }
+
+    private static SnapshotCodec.MachinePart Part(Snapshot s) => new(s.Machine.Platform, s.Machine.Counters);
 
     private static string Corpus(string name)
     {
