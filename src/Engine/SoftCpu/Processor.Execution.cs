@@ -338,9 +338,16 @@ public sealed unsafe partial class Processor
         if (b is not null && b.Valid && b.Physical == pa
             && (b.SecondPage == Block.NoPage || SecondPageStill(la, b.SecondPage)))
             return slot = b;
-        var key = new BlockKey(la, bitness, csBase);
+        return slot = DecodeBlock(new BlockKey(la, bitness, csBase), pa, host);
+    }
+
+    // Apart from LookupBlock because the page-crossing callback's closure would otherwise be
+    // allocated on every lookup, hits included (the compiler creates it at method entry).
+    private Block DecodeBlock(BlockKey key, ulong pa, byte* host)
+    {
+        ulong la = key.Linear;
         if (host is null) throw new NotEmulatedException($"the guest executes at physical {pa:x}, which is not RAM");
-        b = BlockDecoder.Decode(key, pa, host, () =>
+        var b = BlockDecoder.Decode(key, pa, host, () =>
         {
             try
             {
@@ -357,7 +364,7 @@ public sealed unsafe partial class Processor
         }
         _blocks[key] = b;
         RegisterCode(b);
-        return slot = b;
+        return b;
     }
 
     private bool SecondPageStill(ulong la, ulong page)
