@@ -41,6 +41,35 @@ public sealed class TraceWriterBatchTests : IDisposable
     }
 
     [Fact]
+    public void PartSizeGrowsBackWhenTheGuestStopsRepeatingItself()
+    {
+        // The writer starts each batch from the part size the last one needed: after a long poll
+        // of one port the varied events that follow must come back to one chunk per batch.
+        var random = new Random(11);
+        var appended = new List<TraceEvent>();
+        for (int i = 0; i < 40_000; i++)
+            appended.Add(new ExitEvent(2, 0x100040, 0x3FD, 1, 0, 1, [0x60]) { Instructions = 5L * i });
+        for (int i = 0; i < 120_000; i++)
+            appended.Add(new ExitEvent(2, (ulong)random.NextInt64(0x1000, 0x100000), (ulong)random.Next(0x10000), 1, 0, 1, [(byte)random.Next(256)]) { Instructions = 200_000 + 10L * i });
+        string path = Path.Combine(_dir, "poll-then-varied.vmtrace");
+        using (var writer = new TraceWriter(path, TestHeaders.For([1]), new byte[] { 1 }))
+        {
+            foreach (var e in appended) writer.Append(e);
+            Assert.Null(writer.Finish(new EndEvent(Engine.Run.RunOutcomeKind.PowerOff, 0, "done", 0, 0), endsInLongMode: false));
+        }
+
+        using var reader = TraceReader.Open(path);
+        const int batch = Format.TraceFormat.MaxEventsPerBatch;
+        var chunksPerBatch = reader.EventChunks.GroupBy(c => (long)c.FirstEvent / batch).ToDictionary(g => g.Key, g => g.Count());
+        Assert.True(chunksPerBatch[1] > 100, $"the poll's batch was written in {chunksPerBatch[1]} parts");
+        Assert.Equal(1, chunksPerBatch[appended.Count / batch - 1]);
+        var read = reader.Events().ToList();
+        Assert.Equal(appended.Count + 1, read.Count);
+        for (int i = 0; i < appended.Count; i++)
+            Assert.True(Same(appended[i], read[i]), $"event {i}: appended {appended[i].Describe()}, read {read[i].Describe()}");
+    }
+
+    [Fact]
     public void EventsBeforeACorruptChunkAreReadThenItIsReported()
     {
         // The chunk after the one being consumed is decoded ahead on another thread; its damage

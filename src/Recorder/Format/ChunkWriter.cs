@@ -3,8 +3,9 @@ using System.Buffers.Binary;
 namespace VmReplay.Recorder.Format;
 
 /// <summary>
-/// Appends chunks to a trace file: each complete with its CRC and handed to the OS before the
-/// next begins, so a process killed at any point leaves every earlier chunk readable.
+/// Appends chunks to a trace file, each complete with its CRC: a chunk written is handed to
+/// the OS before the call returns, so a process killed at any point leaves every earlier
+/// chunk readable (appended chunks, once flushed).
 /// <see cref="Finish"/> adds the index and trailer.
 /// </summary>
 public sealed class ChunkWriter : IDisposable
@@ -30,8 +31,21 @@ public sealed class ChunkWriter : IDisposable
 
     public IReadOnlyList<ChunkInfo> Chunks => _chunks;
 
-    /// <summary>Appends one chunk; <paramref name="firstEvent"/> is the index of the first event it holds.</summary>
+    /// <summary>Appends one chunk and hands it to the OS; <paramref name="firstEvent"/> is the index of the first event it holds.</summary>
     public ChunkInfo Write(ChunkType type, ReadOnlySpan<byte> payload, ulong firstEvent = 0)
+    {
+        var info = Append(type, payload, firstEvent);
+        _stream.Flush();
+        return info;
+    }
+
+    /// <summary>
+    /// Appends one chunk, leaving it in the stream's buffer until <see cref="Flush"/> or the next
+    /// <see cref="Write"/>: for a run of small chunks written together (the parts of one event
+    /// batch), where a system call for each was a fifth of the writer's time (the bench-exits
+    /// guest: 12,500 chunks of 16 events).
+    /// </summary>
+    public ChunkInfo Append(ChunkType type, ReadOnlySpan<byte> payload, ulong firstEvent = 0)
     {
         if (_finished) throw new InvalidOperationException("the trace is finished");
         if ((uint)payload.Length > TraceFormat.MaxPayload) throw new ArgumentException($"chunk payload of {payload.Length} bytes exceeds the format's limit");
@@ -44,11 +58,13 @@ public sealed class ChunkWriter : IDisposable
         _stream.Write(header);
         _stream.Write(payload);
         _stream.Write(crc);
-        _stream.Flush();
         Length = info.End;
         _chunks.Add(info);
         return info;
     }
+
+    /// <summary>Hands the chunks appended so far to the OS.</summary>
+    public void Flush() => _stream.Flush();
 
     /// <summary>Writes the index chunk and the trailer that points at it.</summary>
     public void Finish()
