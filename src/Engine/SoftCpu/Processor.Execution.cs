@@ -26,6 +26,18 @@ public sealed unsafe partial class Processor
     // Decoded blocks by linear address and code size. The generation counts translation changes:
     // a chained successor found under an older generation is looked up again.
     private readonly Dictionary<BlockKey, Block> _blocks = new();
+    private DecodedInstructionArena _decoded = new();
+
+    /// <summary>Where decoded instructions are kept; replaced by tests to make it fill up soon.</summary>
+    internal DecodedInstructionArena DecodedInstructions
+    {
+        get => _decoded;
+        set
+        {
+            InvalidateAllCode();
+            _decoded = value;
+        }
+    }
     // In front of _blocks, by linear address: a block whose chained successor has changed (a
     // conditional branch, a return) is found here with a few compares instead of a dictionary
     // lookup of a three-field key, which took an eighth of the Linux boot's vCPU time. A slot
@@ -299,7 +311,7 @@ public sealed unsafe partial class Processor
         if (b.BreakpointVersion != _breakpointVersion)
         {
             b.HasBreakpoint = false;
-            foreach (ref var op in b.Ops.AsSpan())
+            foreach (ref var op in b.Ops)
                 if (_breakpoints.Contains((SegBase[Cs] + op.Ip) & LinearMask)) b.HasBreakpoint = true;
             b.BreakpointVersion = _breakpointVersion;
         }
@@ -347,7 +359,7 @@ public sealed unsafe partial class Processor
     {
         ulong la = key.Linear;
         if (host is null) throw new NotEmulatedException($"the guest executes at physical {pa:x}, which is not RAM");
-        var b = BlockDecoder.Decode(key, pa, host, () =>
+        Func<(ulong, nint)?> nextPage = () =>
         {
             try
             {
@@ -355,7 +367,16 @@ public sealed unsafe partial class Processor
                 return nextHost is null ? null : (next & PageMask, (nint)nextHost);
             }
             catch (GuestException) { return null; }
-        });
+        };
+        var b = BlockDecoder.Decode(key, pa, host, nextPage, _decoded);
+        if (b is null)
+        {
+            // The arena is full: forget all code, as QEMU flushes its translation buffer, and
+            // decode again into the emptied arena. Between blocks, so none is executing.
+            InvalidateAllCode();
+            _decoded.Reset();
+            b = BlockDecoder.Decode(key, pa, host, nextPage, _decoded)!;
+        }
         if (b.Ops.Length == 0)
         {
             // The first instruction runs onto a page that cannot be fetched: that fetch faults.

@@ -10,13 +10,15 @@ internal sealed class Block
 {
     public const int MaxInstructions = 64;
 
-    public Block(BlockKey key, ulong physical, ulong physicalEnd, ulong secondPage, DecodedInstruction[] ops)
+    public Block(BlockKey key, ulong physical, ulong physicalEnd, ulong secondPage, DecodedInstruction[] chunk, int start, int count)
     {
         Key = key;
         Physical = physical;
         PhysicalEnd = physicalEnd;
         SecondPage = secondPage;
-        Ops = ops;
+        _chunk = chunk;
+        _start = start;
+        _count = count;
     }
 
     public BlockKey Key { get; }
@@ -32,7 +34,11 @@ internal sealed class Block
 
     public const ulong NoPage = ulong.MaxValue;
 
-    public readonly DecodedInstruction[] Ops;
+    // The block's instructions: a slice of its processor's DecodedInstructionArena.
+    private readonly DecodedInstruction[] _chunk;
+    private readonly int _start, _count;
+
+    public Span<DecodedInstruction> Ops => new(_chunk, _start, _count);
 
     public bool Valid = true;
 

@@ -11,8 +11,9 @@ internal static unsafe class BlockDecoder
     /// (physical <paramref name="physical"/>) and run to the end of the page;
     /// <paramref name="nextPage"/> supplies the rest of an instruction that crosses it (null when
     /// the next page cannot be fetched: such an instruction is left to a block of its own).
+    /// The instructions are kept in <paramref name="arena"/>; null when it is full.
     /// </summary>
-    public static Block Decode(BlockKey key, ulong physical, byte* host, Func<(ulong Physical, nint Host)?> nextPage)
+    public static Block? Decode(BlockKey key, ulong physical, byte* host, Func<(ulong Physical, nint Host)?> nextPage, DecodedInstructionArena arena)
     {
         int onPage = (int)(0x1000 - (key.Linear & 0xFFF));
         ulong start = key.Offset & (key.Bitness == 64 ? ulong.MaxValue : 0xFFFF_FFFF);
@@ -59,7 +60,8 @@ internal static unsafe class BlockDecoder
             end = at + ins.Length;
             if (ins.IsInvalid || ins.FlowControl != FlowControl.Next || table.EndsBlock(ins.Code)) break;
         }
-        return new Block(key, physical, physical + (ulong)Math.Min(end, onPage), secondPage, ops.ToArray());
+        if (!arena.TryStore(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(ops), out var chunk, out int first)) return null;
+        return new Block(key, physical, physical + (ulong)Math.Min(end, onPage), secondPage, chunk, first, ops.Count);
     }
 
     // One decoder per bitness and thread, reading through a reader pointed at each block's bytes

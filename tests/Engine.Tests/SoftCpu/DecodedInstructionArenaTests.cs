@@ -1,0 +1,79 @@
+using Iced.Intel;
+using VmReplay.Engine.SoftCpu;
+using VmReplay.Engine.SoftCpu.Decoding;
+using static Iced.Intel.AssemblerRegisters;
+
+namespace VmReplay.Engine.Tests.SoftCpu;
+
+/// <summary>
+/// Decoded instructions live in a fixed-size arena; when it is full the processor forgets all its
+/// code and decodes again, and the guest cannot tell.
+/// </summary>
+public class DecodedInstructionArenaTests
+{
+    [Fact]
+    public void SlicesAreHandedOutInOrderUntilFullThenFromTheStartAfterReset()
+    {
+        var arena = new DecodedInstructionArena(chunkLength: 64, maxChunks: 2);
+        var ops = new DecodedInstruction[40];
+        for (int i = 0; i < ops.Length; i++) ops[i].Immediate = (ulong)i;
+        Assert.True(arena.TryStore(ops, out var a, out int aStart));
+        Assert.True(arena.TryStore(ops.AsSpan(0, 24), out var b, out int bStart));
+        Assert.Same(a, b);
+        Assert.Equal((0, 40), (aStart, bStart));
+        // 40 more do not fit the first array's 64: the second array begins.
+        Assert.True(arena.TryStore(ops, out var c, out int cStart));
+        Assert.NotSame(a, c);
+        Assert.Equal(0, cStart);
+        Assert.Equal(39UL, c[39].Immediate);
+        Assert.False(arena.TryStore(ops, out _, out _));
+        arena.Reset();
+        Assert.True(arena.TryStore(ops.AsSpan(1), out var d, out int dStart));
+        Assert.Same(a, d);
+        Assert.Equal(0, dStart);
+        Assert.Equal(1UL, d[0].Immediate);
+        Assert.Equal(1, arena.Resets);
+    }
+
+    [Fact]
+    public void AGuestRunsTheSameWhenTheArenaKeepsFillingUp()
+    {
+        // 200 blocks of four instructions each, called in a loop five times: far more code than
+        // a 2 x 64-instruction arena holds, so it is flushed again and again mid-loop.
+        static void Program(Assembler a)
+        {
+            var blocks = Enumerable.Range(0, 200).Select(_ => a.CreateLabel()).ToArray();
+            var loop = a.CreateLabel();
+            var done = a.CreateLabel();
+            a.xor(eax, eax);
+            a.xor(ebx, ebx);
+            a.mov(ecx, 5);
+            a.Label(ref loop);
+            for (int i = 0; i < blocks.Length; i++) a.call(blocks[i]);
+            a.dec(ecx);
+            a.jnz(loop);
+            a.jmp(done);
+            for (int i = 0; i < blocks.Length; i++)
+            {
+                a.Label(ref blocks[i]);
+                a.add(eax, i * 7 + 1);
+                a.xor(ebx, eax);
+                a.rol(ebx, 3);
+                a.ret();
+            }
+            a.Label(ref done);
+            a.hlt();
+        }
+
+        using var plain = new SoftCpuMachine(32, Program);
+        using var small = new SoftCpuMachine(32, Program);
+        var arena = new DecodedInstructionArena(chunkLength: 64, maxChunks: 2);
+        small.Cpu.DecodedInstructions = arena;
+        Assert.Equal(ProcessorExitKind.Halt, plain.Run());
+        Assert.Equal(ProcessorExitKind.Halt, small.Run());
+        Assert.True(arena.Resets > 20, $"the arena was reset {arena.Resets} times");
+        Assert.Equal(plain.Cpu.InstructionCount, small.Cpu.InstructionCount);
+        var (p, s) = (plain.State().Regs, small.State().Regs);
+        Assert.Equal((p.Rax, p.Rbx, p.Rcx, p.Rip), (s.Rax, s.Rbx, s.Rcx, s.Rip));
+    }
+}
