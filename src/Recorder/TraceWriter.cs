@@ -30,7 +30,8 @@ public sealed class TraceWriter : IDisposable
     private int _snapshots;
     private bool _longModeSeen;
     private ReadOnlyMemory<byte> _image, _initrd;
-    private readonly Func<TraceHeader> _header;
+    private readonly Func<string, string?, TraceHeader> _header;
+    private readonly EmbeddedFileCache? _cache;
     // The writer thread's buffers for a batch's encoded and compressed bytes (see WriteEvents).
     private readonly EventCodec.ByteBuffer _encoded = new();
     private byte[] _compressed = new byte[4096];
@@ -44,20 +45,22 @@ public sealed class TraceWriter : IDisposable
     /// <see cref="EmbeddedFile.MaxSize"/> is refused before the trace is created. The writer
     /// thread reads <paramref name="image"/> and <paramref name="initrd"/> after the constructor
     /// returns, so the caller must not change them (a copy of the Linux vmlinux took 40 ms of the
-    /// recording's start).
+    /// recording's start). With a <paramref name="cache"/>, a file packed before is taken from it
+    /// instead of being packed again.
     /// </summary>
-    public TraceWriter(string path, TraceHeader header, ReadOnlyMemory<byte> image, ReadOnlyMemory<byte> initrd = default)
-        : this(path, Ready(CheckHeader(header, image, initrd)), image, initrd)
+    public TraceWriter(string path, TraceHeader header, ReadOnlyMemory<byte> image, ReadOnlyMemory<byte> initrd = default, EmbeddedFileCache? cache = null)
+        : this(path, Ready(CheckHeader(header, image, initrd)), image, initrd, cache)
     {
     }
 
     /// <summary>
-    /// As the other constructor, with a header the writer thread makes (the image's SHA-256: 25 ms
-    /// for the Linux vmlinux) and writes first, while the guest already runs. A header that does
-    /// not fit the files, or that could not be made, stops the recording as a write failure
-    /// would, with the reason in <see cref="Failure"/>.
+    /// As the other constructor, with a header the writer thread makes from the SHA-256 of the
+    /// image and of the initrd (null for none), which it computes first (25 ms for the Linux
+    /// vmlinux) while the guest already runs. A header that does not fit the files, or that
+    /// could not be made, stops the recording as a write failure would, with the reason in
+    /// <see cref="Failure"/>.
     /// </summary>
-    public TraceWriter(string path, Func<TraceHeader> header, ReadOnlyMemory<byte> image, ReadOnlyMemory<byte> initrd = default)
+    public TraceWriter(string path, Func<string, string?, TraceHeader> header, ReadOnlyMemory<byte> image, ReadOnlyMemory<byte> initrd = default, EmbeddedFileCache? cache = null)
     {
         if ((EmbeddedFile.CheckSize("guest image", path, image.Length) ?? EmbeddedFile.CheckSize("initrd", path, initrd.Length)) is { } tooLarge)
             throw new ArgumentException(tooLarge);
@@ -76,14 +79,21 @@ public sealed class TraceWriter : IDisposable
         _header = header;
         _image = image;
         _initrd = initrd;
+        _cache = cache;
         _thread = new Thread(WriteLoop) { IsBackground = true, Name = "vmreplay trace writer" };
         _thread.Start();
     }
 
-    private static Func<TraceHeader> Ready(TraceHeader header) => () => header;
+    private static Func<string, string?, TraceHeader> Ready(TraceHeader header) => (_, _) => header;
 
     private static TraceHeader CheckHeader(TraceHeader header, ReadOnlyMemory<byte> image, ReadOnlyMemory<byte> initrd) =>
         HeaderMismatch(header, image, initrd) is { } why ? throw new ArgumentException(why) : header;
+
+    private static string? HeaderMismatch(TraceHeader header, ReadOnlyMemory<byte> image, ReadOnlyMemory<byte> initrd, string imageSha256, string? initrdSha256) =>
+        HeaderMismatch(header, image, initrd)
+        ?? (!header.ImageSha256.Equals(imageSha256, StringComparison.OrdinalIgnoreCase) ? $"the header gives the image's SHA-256 as {header.ImageSha256}, not {imageSha256}"
+            : initrdSha256 is not null && !initrdSha256.Equals(header.InitrdSha256, StringComparison.OrdinalIgnoreCase) ? $"the header gives the initrd's SHA-256 as {header.InitrdSha256}, not {initrdSha256}"
+            : null);
 
     private static string? HeaderMismatch(TraceHeader header, ReadOnlyMemory<byte> image, ReadOnlyMemory<byte> initrd)
     {
@@ -222,13 +232,17 @@ public sealed class TraceWriter : IDisposable
     private void WriteEmbeddedFiles()
     {
         TraceHeader header;
-        try { header = _header(); }
+        // The hashes are made here, from the bytes written, so that a cached frame is found by
+        // what the file is and not by what a header says it is.
+        string imageSha256 = EmbeddedFile.Sha256(_image.Span);
+        string? initrdSha256 = _initrd.IsEmpty ? null : EmbeddedFile.Sha256(_initrd.Span);
+        try { header = _header(imageSha256, initrdSha256); }
         catch (Exception e)
         {
             _failure = $"{Path}: the trace header could not be made: {e.Message}";
             return;
         }
-        if (HeaderMismatch(header, _image, _initrd) is { } mismatch)
+        if (HeaderMismatch(header, _image, _initrd, imageSha256, initrdSha256) is { } mismatch)
         {
             _failure = $"{Path}: {mismatch}";
             return;
@@ -236,8 +250,8 @@ public sealed class TraceWriter : IDisposable
         try
         {
             _chunks.Write(ChunkType.Header, header.ToJson());
-            _chunks.Write(ChunkType.CompressedImage, EmbeddedFile.Pack(_image.Span).Span);
-            if (!_initrd.IsEmpty) _chunks.Write(ChunkType.Initrd, EmbeddedFile.Pack(_initrd.Span).Span);
+            _chunks.Write(ChunkType.CompressedImage, Pack(_image.Span, imageSha256).Span);
+            if (initrdSha256 is not null) _chunks.Write(ChunkType.Initrd, Pack(_initrd.Span, initrdSha256).Span);
         }
         catch (Exception e) when (IsWriteFailure(e))
         {
@@ -247,6 +261,9 @@ public sealed class TraceWriter : IDisposable
         _image = default;
         _initrd = default;
     }
+
+    private ReadOnlyMemory<byte> Pack(ReadOnlySpan<byte> file, string sha256) =>
+        _cache is null ? EmbeddedFile.Pack(file) : _cache.Pack(file, sha256);
 
     // A batch that compresses better than a reader accepts (a guest repeating one exit) is
     // written in parts, each with its own frame overhead; a single event that still does is

@@ -63,9 +63,10 @@ internal static class RecordCommand
             // thread makes it while the guest starts.
             var recorded = options;
             var wallClockBase = live.Clock.WallClockBase;
-            Func<TraceHeader> header = () => BuildHeader(recorded, EmbeddedFile.Sha256(image), image.Length, source, initrdSource, profile) with { WallClockBase = wallClockBase };
+            Func<string, string?, TraceHeader> header = (imageSha256, initrdSha256) =>
+                BuildHeader(recorded, imageSha256, initrdSha256, image.Length, source, initrdSource, profile) with { WallClockBase = wallClockBase };
             TraceWriter writer;
-            try { writer = new TraceWriter(path, header, image, options.Initrd); }
+            try { writer = new TraceWriter(path, header, image, options.Initrd, EmbeddedFileCache.FromEnvironment()); }
             catch (IOException e) { live.Dispose(); throw new UserError(e.Message); }
             using (writer)
             {
@@ -136,7 +137,7 @@ internal static class RecordCommand
     /// <summary>Set to an exit number to make the recorder throw there (tests the VMM-fault path).</summary>
     internal const string FaultInjectionVariable = "VMREPLAY_INJECT_FAULT_AT_EXIT";
 
-    private static TraceHeader BuildHeader(PcMachineOptions options, string imageSha256, long imageSize, string source, string? initrdSource, BackendProfile profile)
+    private static TraceHeader BuildHeader(PcMachineOptions options, string imageSha256, string? initrdSha256, long imageSize, string source, string? initrdSource, BackendProfile profile)
     {
         string kernel = File.Exists("/proc/sys/kernel/osrelease") ? File.ReadAllText("/proc/sys/kernel/osrelease").Trim() : "unknown";
         return new TraceHeader
@@ -145,7 +146,7 @@ internal static class RecordCommand
             ImageSha256 = imageSha256,
             ImageSize = imageSize,
             InitrdName = options.Initrd is null ? null : Path.GetFileName(initrdSource),
-            InitrdSha256 = options.Initrd is null ? null : EmbeddedFile.Sha256(options.Initrd),
+            InitrdSha256 = initrdSha256,
             InitrdSize = options.Initrd?.Length,
             MemorySize = options.MemorySize,
             VcpuCount = options.VcpuCount,
