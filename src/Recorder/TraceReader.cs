@@ -170,13 +170,23 @@ public sealed class TraceReader : IDisposable
     /// <summary>The events of one EVNT chunk; throws <see cref="TraceFormatException"/> naming the chunk.</summary>
     public List<TraceEvent> DecodeEvents(ChunkInfo chunk)
     {
+        var events = new List<TraceEvent>();
+        DecodeEvents(chunk, events);
+        return events;
+    }
+
+    // Appends the events of one EVNT chunk to `events`, or none of them: throws naming the chunk.
+    private void DecodeEvents(ChunkInfo chunk, List<TraceEvent> events)
+    {
+        int before = events.Count;
         try
         {
             var batch = ZstdFrame.Decompress(_file.ReadPayload(chunk), TraceFormat.MaxBatchBytes, TraceFormat.MaxBatchExpansion);
-            return EventCodec.Decode(batch);
+            EventCodec.Decode(batch, events);
         }
         catch (FormatException e)
         {
+            events.RemoveRange(before, events.Count - before);
             throw new TraceFormatException($"{Path}: chunk {chunk.Number} (EVNT) at offset {chunk.Offset} does not decode: {e.Message}");
         }
     }
@@ -244,10 +254,12 @@ public sealed class TraceReader : IDisposable
     // The events of chunks [from, to), up to the first that does not decode (and why).
     private DecodedStretch DecodeStretch(List<ChunkInfo> chunks, int from, int to)
     {
-        var events = new List<TraceEvent>();
+        // Sized from the index where it can be (the last chunk of a trace says nothing of its count).
+        long known = to < chunks.Count ? (long)(chunks[to].FirstEvent - chunks[from].FirstEvent) : ReadAheadEvents;
+        var events = new List<TraceEvent>((int)Math.Clamp(known, 0, 4 * ReadAheadEvents));
         for (int c = from; c < to; c++)
         {
-            try { events.AddRange(DecodeEvents(chunks[c])); }
+            try { DecodeEvents(chunks[c], events); }
             catch (TraceFormatException e) { return new DecodedStretch(events, ExceptionDispatchInfo.Capture(e)); }
         }
         return new DecodedStretch(events, null);

@@ -96,6 +96,17 @@ public static class EventCodec
     public static List<TraceEvent> Decode(ReadOnlySpan<byte> data)
     {
         var list = new List<TraceEvent>();
+        Decode(data, list);
+        return list;
+    }
+
+    /// <summary>
+    /// As <see cref="Decode(ReadOnlySpan{byte})"/>, appending the events to <paramref name="list"/>;
+    /// when it throws, the events of this batch appended so far stay in the list.
+    /// </summary>
+    public static void Decode(ReadOnlySpan<byte> data, List<TraceEvent> list)
+    {
+        int before = list.Count;
         var r = new ByteReader(data);
         long prevScheduled = 0;
         ulong prevRip = 0;
@@ -103,8 +114,8 @@ public static class EventCodec
         while (!r.AtEnd)
         {
             int at = r.Position;
-            if (list.Count == Format.TraceFormat.MaxEventsPerBatch)
-                throw new FormatException($"the batch holds more than {Format.TraceFormat.MaxEventsPerBatch} events (event {list.Count} at byte {at})");
+            if (list.Count - before == Format.TraceFormat.MaxEventsPerBatch)
+                throw new FormatException($"the batch holds more than {Format.TraceFormat.MaxEventsPerBatch} events (event {list.Count - before} at byte {at})");
             byte kind = r.Byte();
             switch (kind)
             {
@@ -116,7 +127,7 @@ public static class EventCodec
                     byte size = r.Byte();
                     byte flags = r.Byte();
                     uint count = r.Var32("exit count");
-                    var bytes = r.Bytes(r.Var(), "exit data").ToArray();
+                    var bytes = ExitEvent.DataOf(r.Bytes(r.Var(), "exit data"));
                     long? retired = null;
                     if (kind == KExitCounted)
                     {
@@ -165,7 +176,6 @@ public static class EventCodec
                     throw new FormatException($"unknown event kind {kind} at byte {at}");
             }
         }
-        return list;
     }
 
     // Service events carry nothing: one instance serves every batch.

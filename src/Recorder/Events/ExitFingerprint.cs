@@ -11,15 +11,11 @@ public static class ExitFingerprint
         var (address, size, flags, count) = Access(exit);
         Span<byte> msr = stackalloc byte[8];
         var data = Data(exit, msr);
-        return new ExitEvent((uint)ExitReasons.Of(exit.Kind), vcpu.ReadInstructionPointer(), address, size, flags, count, data.Length == 1 ? OneByte[data[0]] : data.ToArray())
+        return new ExitEvent((uint)ExitReasons.Of(exit.Kind), vcpu.ReadInstructionPointer(), address, size, flags, count, ExitEvent.DataOf(data))
         {
             Instructions = vcpu.InstructionsRetired,
         };
     }
-
-    // Most exits move one byte (a UART or PIT port): their data is one of these shared arrays,
-    // not a new one each (events are never changed after they are made).
-    private static readonly byte[][] OneByte = Enumerable.Range(0, 256).Select(b => new[] { (byte)b }).ToArray();
 
     /// <summary>
     /// Whether the exit a stopped vCPU just made is <paramref name="expected"/>, as

@@ -18,6 +18,15 @@ public sealed record ExitEvent(uint Reason, ulong Rip, ulong Address, byte Size,
     public const byte FlagWrite = 1;
 
     /// <summary>
+    /// <paramref name="data"/> as an event's <see cref="Data"/>: most exits move one byte (a UART
+    /// or PIT port), and those share one array per value instead of a new one each (events are
+    /// never changed after they are made; a replay of 200,000 exits made 5.5 MB of them).
+    /// </summary>
+    public static byte[] DataOf(ReadOnlySpan<byte> data) => data.Length == 1 ? OneByte[data[0]] : data.ToArray();
+
+    private static readonly byte[][] OneByte = Enumerable.Range(0, 256).Select(b => new[] { (byte)b }).ToArray();
+
+    /// <summary>
     /// Instructions retired when the exit was taken, where the backend counts them (the software
     /// CPU); null on KVM. Two exits that both have one must agree on it.
     /// </summary>

@@ -10,6 +10,8 @@ namespace VmReplay.Recorder.Format;
 /// </summary>
 public static class ZstdFrame
 {
+    [ThreadStatic] private static Decompressor? t_decompressor;
+
     /// <summary>
     /// The frame's content, at most <paramref name="maxBytes"/> bytes and at most
     /// <paramref name="maxExpansion"/> times the frame's size; throws <see cref="FormatException"/>
@@ -27,8 +29,9 @@ public static class ZstdFrame
         int written;
         try
         {
-            using var decompressor = new Decompressor();
-            written = decompressor.Unwrap(frame, content);
+            // One decompression context per thread, not one per frame: a trace of 16-event
+            // chunks made and freed 12,500 of them in a replay.
+            written = (t_decompressor ??= new Decompressor()).Unwrap(frame, content);
         }
         catch (ZstdException e) { throw new FormatException($"its zstd frame does not decode ({e.Message})"); }
         catch (ArgumentException e) { throw new FormatException($"its zstd frame holds more than the {declared} bytes it declares ({e.Message})"); }
