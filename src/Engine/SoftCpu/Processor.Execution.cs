@@ -26,7 +26,16 @@ public sealed unsafe partial class Processor
     // Decoded blocks by linear address and code size. The generation counts translation changes:
     // a chained successor found under an older generation is looked up again.
     private readonly Dictionary<BlockKey, Block> _blocks = new();
+    // The blocks' instructions; emptied whenever every block is invalidated.
     private DecodedInstructionArena _decoded = new();
+    // In front of _blocks, by linear address: a block whose chained successor has changed (a
+    // conditional branch, a return) is found here with a few compares instead of a dictionary
+    // lookup of a three-field key, which took an eighth of the Linux boot's vCPU time. A slot
+    // holds a block that was in _blocks when it was put there; Valid says it still may be used.
+    private const int BlockCacheBits = 12;
+    private readonly Block?[] _blockCache = new Block?[1 << BlockCacheBits];
+    private long _mapGeneration;
+    private Block? _previousBlock;
 
     /// <summary>Where decoded instructions are kept; replaced by tests to make it fill up soon.</summary>
     internal DecodedInstructionArena DecodedInstructions
@@ -38,14 +47,6 @@ public sealed unsafe partial class Processor
             _decoded = value;
         }
     }
-    // In front of _blocks, by linear address: a block whose chained successor has changed (a
-    // conditional branch, a return) is found here with a few compares instead of a dictionary
-    // lookup of a three-field key, which took an eighth of the Linux boot's vCPU time. A slot
-    // holds a block that was in _blocks when it was put there; Valid says it still may be used.
-    private const int BlockCacheBits = 12;
-    private readonly Block?[] _blockCache = new Block?[1 << BlockCacheBits];
-    private long _mapGeneration;
-    private Block? _previousBlock;
 
     private readonly HashSet<ulong> _breakpoints = new();
     private long _breakpointVersion;
@@ -372,9 +373,8 @@ public sealed unsafe partial class Processor
         if (b is null)
         {
             // The arena is full: forget all code, as QEMU flushes its translation buffer, and
-            // decode again into the emptied arena. Between blocks, so none is executing.
+            // decode again into the emptied arena.
             InvalidateAllCode();
-            _decoded.Reset();
             b = BlockDecoder.Decode(key, pa, host, nextPage, _decoded)!;
         }
         if (b.Ops.Length == 0)

@@ -467,6 +467,9 @@ public sealed unsafe partial class Processor
     {
         foreach (var b in _blocks.Values) b.Valid = false;
         _blocks.Clear();
+        // No block is decoded while another executes, so the one executing now, if any, is
+        // done with its instructions before the next decode overwrites them.
+        _decoded.Reset();
         _blocksByPage.Clear();
         foreach (var bits in _codePages) Array.Clear(bits);
         _mapGeneration++;

@@ -6,18 +6,17 @@ namespace VmReplay.Engine.SoftCpu.Decoding;
 /// valid while its bytes are unchanged (self-modifying code and VMM writes invalidate it) and is
 /// found again by linear address, then checked against the current translation.
 /// </summary>
-internal sealed class Block
+internal sealed unsafe class Block
 {
     public const int MaxInstructions = 64;
 
-    public Block(BlockKey key, ulong physical, ulong physicalEnd, ulong secondPage, DecodedInstruction[] chunk, int start, int count)
+    public Block(BlockKey key, ulong physical, ulong physicalEnd, ulong secondPage, DecodedInstruction* ops, int count)
     {
         Key = key;
         Physical = physical;
         PhysicalEnd = physicalEnd;
         SecondPage = secondPage;
-        _chunk = chunk;
-        _start = start;
+        _ops = ops;
         _count = count;
     }
 
@@ -34,11 +33,11 @@ internal sealed class Block
 
     public const ulong NoPage = ulong.MaxValue;
 
-    // The block's instructions: a slice of its processor's DecodedInstructionArena.
-    private readonly DecodedInstruction[] _chunk;
-    private readonly int _start, _count;
+    // The block's instructions, in its processor's DecodedInstructionArena.
+    private readonly DecodedInstruction* _ops;
+    private readonly int _count;
 
-    public Span<DecodedInstruction> Ops => new(_chunk, _start, _count);
+    public Span<DecodedInstruction> Ops => new(_ops, _count);
 
     public bool Valid = true;
 

@@ -60,8 +60,9 @@ internal static unsafe class BlockDecoder
             end = at + ins.Length;
             if (ins.IsInvalid || ins.FlowControl != FlowControl.Next || table.EndsBlock(ins.Code)) break;
         }
-        if (!arena.TryStore(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(ops), out var chunk, out int first)) return null;
-        return new Block(key, physical, physical + (ulong)Math.Min(end, onPage), secondPage, chunk, first, ops.Count);
+        var stored = arena.TryStore(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(ops));
+        if (stored is null) return null;
+        return new Block(key, physical, physical + (ulong)Math.Min(end, onPage), secondPage, stored, ops.Count);
     }
 
     // One decoder per bitness and thread, reading through a reader pointed at each block's bytes
