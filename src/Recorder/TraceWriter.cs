@@ -89,11 +89,15 @@ public sealed class TraceWriter : IDisposable
     private static TraceHeader CheckHeader(TraceHeader header, ReadOnlyMemory<byte> image, ReadOnlyMemory<byte> initrd) =>
         HeaderMismatch(header, image, initrd) is { } why ? throw new ArgumentException(why) : header;
 
-    private static string? HeaderMismatch(TraceHeader header, ReadOnlyMemory<byte> image, ReadOnlyMemory<byte> initrd, string imageSha256, string? initrdSha256) =>
-        HeaderMismatch(header, image, initrd)
-        ?? (!header.ImageSha256.Equals(imageSha256, StringComparison.OrdinalIgnoreCase) ? $"the header gives the image's SHA-256 as {header.ImageSha256}, not {imageSha256}"
-            : initrdSha256 is not null && !initrdSha256.Equals(header.InitrdSha256, StringComparison.OrdinalIgnoreCase) ? $"the header gives the initrd's SHA-256 as {header.InitrdSha256}, not {initrdSha256}"
-            : null);
+    private static string? HeaderMismatch(TraceHeader header, ReadOnlyMemory<byte> image, ReadOnlyMemory<byte> initrd, string imageSha256, string? initrdSha256)
+    {
+        if (HeaderMismatch(header, image, initrd) is { } mismatch) return mismatch;
+        if (!header.ImageSha256.Equals(imageSha256, StringComparison.OrdinalIgnoreCase))
+            return $"the header gives the image's SHA-256 as {header.ImageSha256}, not {imageSha256}";
+        if (initrdSha256 is not null && !initrdSha256.Equals(header.InitrdSha256, StringComparison.OrdinalIgnoreCase))
+            return $"the header gives the initrd's SHA-256 as {header.InitrdSha256}, not {initrdSha256}";
+        return null;
+    }
 
     private static string? HeaderMismatch(TraceHeader header, ReadOnlyMemory<byte> image, ReadOnlyMemory<byte> initrd)
     {
