@@ -21,9 +21,22 @@ public sealed class CpuidTable
     }
 
     /// <summary>A table from a recorded model's leaves; a leaf listed with several subleaves is indexed by ECX.</summary>
-    public static CpuidTable From(IReadOnlyList<Backend.CpuidEntry> entries) =>
-        new(entries.Select(e => (e.Function, e.Index, e.Eax, e.Ebx, e.Ecx, e.Edx)),
-            entries.GroupBy(e => e.Function).Where(g => g.Count() > 1 || g.Any(e => e.Index != 0)).Select(g => g.Key));
+    public static CpuidTable From(IReadOnlyList<Backend.CpuidEntry> entries)
+    {
+        // Loops rather than LINQ's grouping: this runs at the start of every replay, and each
+        // generic instantiation over CpuidEntry was compiled there, on the way to the first
+        // instruction.
+        var leaves = new List<(uint, uint, uint, uint, uint, uint)>(entries.Count);
+        var seen = new HashSet<uint>();
+        var indexed = new HashSet<uint>();
+        for (int i = 0; i < entries.Count; i++)
+        {
+            var e = entries[i];
+            leaves.Add((e.Function, e.Index, e.Eax, e.Ebx, e.Ecx, e.Edx));
+            if (!seen.Add(e.Function) || e.Index != 0) indexed.Add(e.Function);
+        }
+        return new CpuidTable(leaves, indexed);
+    }
 
     public uint MaxBasic { get; }
     public uint MaxExtended { get; }
