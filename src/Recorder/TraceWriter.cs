@@ -18,7 +18,7 @@ public sealed class TraceWriter : IDisposable
     private const int BatchSize = TraceFormat.MaxEventsPerBatch;
     private readonly ChunkWriter _chunks;
     // An item is a batch of events (with the index of its first event) or a snapshot.
-    private readonly HandoffQueue<(List<TraceEvent>? Events, ulong First, Snapshot? Snapshot)> _queue = new(capacity: 64);
+    private readonly HandoffQueue<Handoff> _queue = new(capacity: 64);
     private readonly Thread _thread;
     private List<TraceEvent> _batch = new(BatchSize);
     // Batch lists the writer has written, for the vCPU thread to fill again.
@@ -133,7 +133,7 @@ public sealed class TraceWriter : IDisposable
     {
         _longModeSeen |= CpuModesSeen.InLongMode(snapshot.Machine.Vcpu.Sregs);
         Flush();
-        if (_failure is null) _queue.Add((null, 0, snapshot));
+        if (_failure is null) _queue.Add(new Handoff(null, 0, snapshot));
     }
 
     /// <summary>Appends an event. Called on the vCPU thread only.</summary>
@@ -155,7 +155,7 @@ public sealed class TraceWriter : IDisposable
         // Counted before the hand-over: from then on the writer may write the list and empty it
         // for reuse (read after it, the count was sometimes 0, and every later chunk was indexed
         // from the wrong event).
-        if (_failure is null) _queue.Add((_batch, _batchFirst, null));
+        if (_failure is null) _queue.Add(new Handoff(_batch, _batchFirst, null));
         _batchFirst += (ulong)count;
         // A list of 16,384 references is a large object: one per batch set off full collections.
         _batch = _emptied.TryDequeue(out var emptied) ? emptied : new List<TraceEvent>(BatchSize);
@@ -349,4 +349,9 @@ public sealed class TraceWriter : IDisposable
         catch (Exception e) when (IsWriteFailure(e)) { }
         _queue.Dispose();
     }
+
+    // A class, not a tuple: the queue's code is then the shared code for reference types that
+    // the ReadyToRun image holds, where a value tuple's instantiation was compiled by the JIT
+    // at every recording's start (with the channel's, about a dozen methods).
+    private sealed record Handoff(List<TraceEvent>? Events, ulong First, Snapshot? Snapshot);
 }
