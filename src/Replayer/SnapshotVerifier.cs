@@ -23,6 +23,10 @@ public sealed class SnapshotVerifier : IRunCheckpoints
     private readonly MemoryDifferences _differences;
     private int _next;
     private Snapshot? _pending;
+    // The snapshot being read ahead (see ReadAhead), and whether the comparisons have run once.
+    private Task<Snapshot>? _ahead;
+    private int _aheadNumber = -1;
+    private static bool s_compared;
 
     public SnapshotVerifier(TraceReader trace, PcMachine machine, EventCursor events, MemoryDifferences differences)
     {
@@ -85,10 +89,6 @@ public sealed class SnapshotVerifier : IRunCheckpoints
             return s;
         });
     }
-
-    private static bool s_compared;
-    private Task<Snapshot>? _ahead;
-    private int _aheadNumber = -1;
 
     public bool IsDue(long exitCount) => Next() is { } s && s.ExitCount == exitCount;
 

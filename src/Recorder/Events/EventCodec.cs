@@ -240,7 +240,6 @@ public static class EventCodec
             _len += v.Length;
         }
 
-
         private void Ensure(int n)
         {
             if (_len + n > _buf.Length) Array.Resize(ref _buf, Math.Max(_buf.Length * 2, _len + n));
