@@ -43,7 +43,7 @@ public sealed class RecordingSources : IMachineSources
         return new RecordingHostEvents(_live.CreateHostEvents(machine, vcpu), _writer, vcpu, ServiceTracker);
     }
 
-    public void OnExit(IVcpuBackend vcpu, VcpuExit exit) => _writer.Append(ExitFingerprint.Capture(vcpu, exit));
+    public void OnExit(IVcpuBackend vcpu, VcpuExit exit) => ExitFingerprint.AppendTo(_writer, vcpu, exit);
 
     public void Dispose() => _live.Dispose();
 }

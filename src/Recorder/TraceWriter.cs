@@ -20,11 +20,10 @@ public sealed class TraceWriter : IDisposable
     // An item is a batch of events (with the index of its first event) or a snapshot.
     private readonly HandoffQueue<Handoff> _queue = new(capacity: 64);
     private readonly Thread _thread;
-    private List<TraceEvent> _batch = new(BatchSize);
-    // Batch lists the writer has written, for the vCPU thread to fill again.
-    private readonly ConcurrentQueue<List<TraceEvent>> _emptied = new();
+    private EventBatch _batch = new();
+    // Batches the writer has written, for the vCPU thread to fill again.
+    private readonly ConcurrentQueue<EventBatch> _emptied = new();
     private ulong _batchFirst;
-    private long _batchBytes; // the batch's encoded size at most
     private volatile string? _failure;
     private long _compressedBytes, _rawBytes, _snapshotBytes, _snapshotPageBytes;
     private int _snapshots;
@@ -32,8 +31,8 @@ public sealed class TraceWriter : IDisposable
     private ReadOnlyMemory<byte> _image, _initrd;
     private readonly Func<string, string?, TraceHeader> _header;
     private readonly EmbeddedFileCache? _cache;
-    // The writer thread's buffers for a batch's encoded and compressed bytes (see WriteEvents).
-    private readonly EventCodec.ByteBuffer _encoded = new();
+    // The writer thread's buffers for a part of a batch encoded again and for compressed bytes (see WriteEvents).
+    private readonly EventBatch _part = new();
     private byte[] _compressed = new byte[4096];
     // The events per part the last batch was written in (see WriteEvents).
     private int _partSize = BatchSize;
@@ -140,10 +139,24 @@ public sealed class TraceWriter : IDisposable
     public void Append(TraceEvent e)
     {
         // A batch ends before it would pass either of the format's limits.
-        int size = EventCodec.MaxEncodedSize(e);
-        if (_batchBytes + size > TraceFormat.MaxBatchBytes) Flush();
+        if (_batch.Bytes.Length + EventCodec.MaxEncodedSize(e) > TraceFormat.MaxBatchBytes) Flush();
         _batch.Add(e);
-        _batchBytes += size;
+        Appended();
+    }
+
+    /// <summary>
+    /// Appends an exit's fingerprint, as <see cref="Append"/> appends an <see cref="ExitEvent"/>
+    /// of these fields, without making one. Called on the vCPU thread only.
+    /// </summary>
+    public void AppendExit(in ExitFields exit)
+    {
+        if (_batch.Bytes.Length + EventCodec.MaxExitSize(exit.Data.Length) > TraceFormat.MaxBatchBytes) Flush();
+        _batch.AddExit(exit);
+        Appended();
+    }
+
+    private void Appended()
+    {
         EventCount++;
         if (_batch.Count >= BatchSize) Flush();
     }
@@ -152,14 +165,19 @@ public sealed class TraceWriter : IDisposable
     {
         int count = _batch.Count;
         if (count == 0) return;
-        // Counted before the hand-over: from then on the writer may write the list and empty it
+        // Counted before the hand-over: from then on the writer may write the batch and empty it
         // for reuse (read after it, the count was sometimes 0, and every later chunk was indexed
         // from the wrong event).
-        if (_failure is null) _queue.Add(new Handoff(_batch, _batchFirst, null));
+        ulong first = _batchFirst;
         _batchFirst += (ulong)count;
-        // A list of 16,384 references is a large object: one per batch set off full collections.
-        _batch = _emptied.TryDequeue(out var emptied) ? emptied : new List<TraceEvent>(BatchSize);
-        _batchBytes = 0;
+        if (_failure is not null)
+        {
+            // Nothing more is written: the batch is only emptied, for the events still appended.
+            _batch.Clear();
+            return;
+        }
+        _queue.Add(new Handoff(_batch, first, null));
+        _batch = _emptied.TryDequeue(out var emptied) ? emptied : new EventBatch();
     }
 
     /// <summary>
@@ -214,7 +232,11 @@ public sealed class TraceWriter : IDisposable
         using var compressor = new Compressor(3);
         foreach (var (events, first, snapshot) in _queue.Consume())
         {
-            if (_failure is not null) continue;
+            if (_failure is not null)
+            {
+                events?.Dispose();
+                continue;
+            }
             if (snapshot is not null)
             {
                 WriteSnapshot(snapshot);
@@ -229,6 +251,7 @@ public sealed class TraceWriter : IDisposable
             catch (Exception e) when (IsWriteFailure(e))
             {
                 _failure = $"{Path}: writing the trace failed after {first} events: {Reason(e)}";
+                events!.Dispose();
             }
         }
     }
@@ -283,14 +306,29 @@ public sealed class TraceWriter : IDisposable
     // arrays for every try were large, short-lived garbage (a batch of 16,384 events encodes to
     // over 100 KB), and the collections they set off paused the vCPU thread (the 200,000-exit
     // guest: 48 ms of pauses in a 0.27 s recording).
-    private void WriteEvents(Compressor compressor, List<TraceEvent> events, ulong first)
+    private void WriteEvents(Compressor compressor, EventBatch events, ulong first)
     {
         int size = (int)Math.Min(events.Count, 4L * _partSize);
         bool split = false;
+        // Where the next part starts, for encoding it again on its own.
+        var next = new EventReader(events.Bytes);
         for (int at = 0; at < events.Count;)
         {
             int n = Math.Min(size, events.Count - at);
-            var raw = EventCodec.Encode(events, at, n, _encoded);
+            var after = next;
+            ReadOnlySpan<byte> raw;
+            if (n == events.Count)
+                raw = events.Bytes;
+            else
+            {
+                _part.Clear();
+                for (int i = 0; i < n; i++)
+                {
+                    if (after.Next(out var exit) is { } other) _part.Add(other);
+                    else _part.AddExit(exit);
+                }
+                raw = _part.Bytes;
+            }
             int bound = Compressor.GetCompressBound(raw.Length);
             if (_compressed.Length < bound) _compressed = new byte[Math.Max(bound, 2 * _compressed.Length)];
             ReadOnlySpan<byte> packed = _compressed.AsSpan(0, compressor.Wrap(raw, _compressed));
@@ -308,6 +346,7 @@ public sealed class TraceWriter : IDisposable
             Interlocked.Add(ref _rawBytes, raw.Length);
             Interlocked.Add(ref _compressedBytes, packed.Length);
             at += n;
+            next = after;
         }
         _chunks.Flush();
         _partSize = split ? size : Math.Max(_partSize, size);
@@ -343,6 +382,9 @@ public sealed class TraceWriter : IDisposable
             _queue.Complete();
             _thread.Join();
         }
+        _batch.Dispose();
+        _part.Dispose();
+        while (_emptied.TryDequeue(out var emptied)) emptied.Dispose();
         // After a failed write the stream still buffers the bytes it could not write; closing it
         // tries again and fails the same way, which was already reported.
         try { _chunks.Dispose(); }
@@ -353,5 +395,5 @@ public sealed class TraceWriter : IDisposable
     // A class, not a tuple: the queue's code is then the shared code for reference types that
     // the ReadyToRun image holds, where a value tuple's instantiation was compiled by the JIT
     // at every recording's start (with the channel's, about a dozen methods).
-    private sealed record Handoff(List<TraceEvent>? Events, ulong First, Snapshot? Snapshot);
+    private sealed record Handoff(EventBatch? Events, ulong First, Snapshot? Snapshot);
 }

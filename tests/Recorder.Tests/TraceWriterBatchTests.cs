@@ -20,14 +20,27 @@ public sealed class TraceWriterBatchTests : IDisposable
         // Varied exits first, so the batch turns repetitive part-way; then a poll of one port.
         for (int i = 0; i < 3000; i++)
             appended.Add(new ExitEvent(2, (ulong)random.NextInt64(0x1000, 0x100000), (ulong)random.Next(0x10000), 1, 0, 1, [(byte)random.Next(256)]) { Instructions = 10L * i + random.Next(10) });
+        // Other kinds among the polls: a part that starts between two of them must carry the
+        // instruction count and the clock from the batch's start, not from its own.
         for (int i = 0; i < 40_000; i++)
+        {
             appended.Add(new ExitEvent(2, 0x100040, 0x3FD, 1, 0, 1, [0x60]) { Instructions = 30_000 + 5L * i });
+            if (i % 97 == 0) appended.Add(new ScheduledServiceEvent(30_001 + 5L * i));
+            if (i % 501 == 0) appended.Add(new ClockEvent(1_000_000_000L + 1000L * i));
+            if (i % 1999 == 0) appended.Add(new InputEvent(i % 256));
+        }
         appended.Add(new EndEvent(Engine.Run.RunOutcomeKind.PowerOff, 0, "done", 0, 0));
 
         string path = Path.Combine(_dir, "poll.vmtrace");
         using (var writer = new TraceWriter(path, TestHeaders.For([1]), new byte[] { 1 }))
         {
-            foreach (var e in appended.Take(appended.Count - 1)) writer.Append(e);
+            // Exits both as events and as values, the way a recording appends them.
+            int n = 0;
+            foreach (var e in appended.Take(appended.Count - 1))
+            {
+                if (e is ExitEvent x && n++ % 2 == 0) writer.AppendExit(ExitFields.Of(x));
+                else writer.Append(e);
+            }
             Assert.Null(writer.Finish((EndEvent)appended[^1], endsInLongMode: false));
         }
 

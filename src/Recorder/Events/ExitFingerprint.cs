@@ -17,6 +17,14 @@ public static class ExitFingerprint
         };
     }
 
+    /// <summary>Appends the fingerprint <see cref="Capture"/> would take to <paramref name="writer"/>, without making an event of it.</summary>
+    public static void AppendTo(TraceWriter writer, IVcpuBackend vcpu, VcpuExit exit)
+    {
+        var (address, size, flags, count) = Access(exit);
+        Span<byte> msr = stackalloc byte[8];
+        writer.AppendExit(new ExitFields((uint)ExitReasons.Of(exit.Kind), vcpu.ReadInstructionPointer(), address, size, flags, count, Data(exit, msr), vcpu.InstructionsRetired));
+    }
+
     /// <summary>
     /// Whether the exit a stopped vCPU just made is <paramref name="expected"/>, as
     /// <see cref="ExitEvent.Matches"/> would say of its <see cref="Capture"/>, without building

@@ -1,0 +1,126 @@
+using System.Text;
+using VmReplay.Engine.Run;
+
+namespace VmReplay.Recorder.Events;
+
+/// <summary>
+/// Reads an encoded batch (traces/FORMAT.md, "Events") one event at a time, exits as values
+/// without an object each. A copy of a reader goes on from where the original stood: a writer
+/// that must encode part of a batch again keeps one at the part's start.
+/// </summary>
+internal ref struct EventReader(ReadOnlySpan<byte> data)
+{
+    private readonly ReadOnlySpan<byte> _data = data;
+    private ulong _prevRip;
+    private long _prevClock, _prevScheduled;
+
+    /// <summary>The byte the next event starts at.</summary>
+    public int Position { get; private set; }
+
+    public readonly bool AtEnd => Position >= _data.Length;
+
+    /// <summary>
+    /// Reads the next event: an exit into <paramref name="exit"/> (and returns null), anything
+    /// else as its object. Throws <see cref="FormatException"/> naming the byte offset of a
+    /// malformed event.
+    /// </summary>
+    public TraceEvent? Next(out ExitFields exit)
+    {
+        exit = default;
+        int at = Position;
+        byte kind = Byte();
+        switch (kind)
+        {
+            case EventCodec.KExit or EventCodec.KExitCounted:
+                uint reason = Var32("exit reason");
+                ulong rip = _prevRip + (ulong)EventCodec.UnZigZag(Var());
+                _prevRip = rip;
+                ulong address = Var();
+                byte size = Byte();
+                byte flags = Byte();
+                uint count = Var32("exit count");
+                var bytes = Bytes(Var(), "exit data");
+                long? retired = null;
+                if (kind == EventCodec.KExitCounted)
+                {
+                    _prevScheduled += EventCodec.UnZigZag(Var());
+                    if (_prevScheduled < 0) throw new FormatException($"exit at byte {at} has a negative instruction count");
+                    retired = _prevScheduled;
+                }
+                exit = new ExitFields(reason, rip, address, size, flags, count, bytes, retired);
+                return null;
+            case EventCodec.KClock:
+                _prevClock += EventCodec.UnZigZag(Var());
+                return new ClockEvent(_prevClock);
+            case EventCodec.KInput:
+                // byte + 1, or 0 for nothing: anything above 256 is not a byte.
+                ulong input = Var();
+                if (input > 256) throw new FormatException($"serial input {input - 1} at byte {at} is not a byte");
+                return new InputEvent((int)input - 1);
+            case EventCodec.KService:
+                return Service;
+            case EventCodec.KScheduled:
+                _prevScheduled += EventCodec.UnZigZag(Var());
+                if (_prevScheduled < 0) throw new FormatException($"scheduled service point at byte {at} has a negative instruction count");
+                return new ScheduledServiceEvent(_prevScheduled);
+            case EventCodec.KForced or EventCodec.KForcedWithPageList:
+                ulong linear = Var();
+                var regs = new ulong[ForcedServiceEvent.RegisterCount];
+                for (int i = 0; i < regs.Length; i++) regs[i] = Var();
+                ulong contents = U64();
+                return new ForcedServiceEvent(linear, regs, contents, kind == EventCodec.KForcedWithPageList ? U64() : null);
+            case EventCodec.KEnd:
+                var k = (RunOutcomeKind)Var32("outcome kind");
+                // Written as the int sign-extended to 64 bits.
+                int statusAt = Position;
+                long status64 = (long)Var();
+                if (status64 is < int.MinValue or > int.MaxValue) throw new FormatException($"exit status {status64} at byte {statusAt} is not a 32-bit value");
+                string message = Encoding.UTF8.GetString(Bytes(Var(), "end message"));
+                return new EndEvent(k, (int)status64, message, U64(), U64());
+            default:
+                throw new FormatException($"unknown event kind {kind} at byte {at}");
+        }
+    }
+
+    // Service events carry nothing: one instance serves every batch.
+    private static readonly ServiceEvent Service = new();
+
+    private byte Byte()
+    {
+        if (Position >= _data.Length) throw new FormatException($"event batch ends early at byte {Position}");
+        return _data[Position++];
+    }
+
+    private ulong Var()
+    {
+        ulong v = 0;
+        for (int shift = 0; shift < 64; shift += 7)
+        {
+            byte b = Byte();
+            v |= (ulong)(b & 0x7F) << shift;
+            if (b < 0x80) return v;
+        }
+        throw new FormatException($"varint too long at byte {Position}");
+    }
+
+    // A varint that must fit 32 bits (`what` names it in the error).
+    private uint Var32(string what)
+    {
+        int at = Position;
+        ulong v = Var();
+        if (v > uint.MaxValue) throw new FormatException($"{what} {v} at byte {at} does not fit 32 bits");
+        return (uint)v;
+    }
+
+    private ulong U64() => BitConverter.ToUInt64(Bytes(8, "u64"));
+
+    // The next n bytes, when that many remain (compared without overflow).
+    private ReadOnlySpan<byte> Bytes(ulong n, string what)
+    {
+        if (n > (ulong)(_data.Length - Position))
+            throw new FormatException($"event batch ends early at byte {Position}: {what} of {n} bytes, {_data.Length - Position} left");
+        var s = _data.Slice(Position, (int)n);
+        Position += (int)n;
+        return s;
+    }
+}
