@@ -25,6 +25,8 @@ public class DeviceStateJsonTests
             string generated = System.Text.Encoding.UTF8.GetString(JsonSerializer.SerializeToUtf8Bytes(part, DeviceStateJsonContext.Default.MachinePart));
             string reflected = System.Text.Encoding.UTF8.GetString(JsonSerializer.SerializeToUtf8Bytes(part, SnapshotCodec.DeviceStateJson));
             Assert.Equal(reflected, generated);
+            // The writer a recording uses, which builds no metadata, too.
+            Assert.Equal(reflected, System.Text.Encoding.UTF8.GetString(JsonSerializer.SerializeToUtf8Bytes(part, DeviceStateJsonWriter.Default.MachinePart)));
             // Each device alone, as monitor device and the snapshot checks show it, too.
             var byReflection = typeof(VmReplay.Devices.Platform.PcPlatformState).GetProperties()
                 .Select(p => (p.Name, JsonSerializer.Serialize(p.GetValue(s.Machine.Platform), p.PropertyType, SnapshotCodec.DeviceStateJson)));
@@ -33,6 +35,23 @@ public class DeviceStateJsonTests
             var read = JsonSerializer.Deserialize<SnapshotCodec.MachinePart>(generated, SnapshotCodec.DeviceStateJson)!;
             Assert.Equal(reflected, JsonSerializer.Serialize(read, SnapshotCodec.DeviceStateJson));
         }
+    }
+
+    [Fact]
+    public void TheRecordingsWriterWritesWhatReflectionWritesWithEveryOptionalMemberSet()
+    {
+        var s = CorpusSnapshots("timer-v3.vmtrace")[^1];
+        var pit = s.Machine.Platform.Pit;
+        var platform = s.Machine.Platform with
+        {
+            Pit = pit with { Channels = [.. pit.Channels.Select((c, i) => c with { LatchedCount = 1000 + i, LatchedStatus = (byte)(0x30 + i) })] },
+            Keyboard = s.Machine.Platform.Keyboard with { PendingCommand = 0x60 },
+        };
+        var part = new SnapshotCodec.MachinePart(platform, s.Machine.Counters with { Instructions = 123_456, IdleNanoseconds = 789 });
+        string reflected = System.Text.Encoding.UTF8.GetString(JsonSerializer.SerializeToUtf8Bytes(part, SnapshotCodec.DeviceStateJson));
+        Assert.Contains("\"LatchedCount\":1002", reflected);
+        Assert.Contains("\"PendingCommand\":96", reflected);
+        Assert.Equal(reflected, System.Text.Encoding.UTF8.GetString(JsonSerializer.SerializeToUtf8Bytes(part, DeviceStateJsonWriter.Default.MachinePart)));
     }
 
     [Theory]

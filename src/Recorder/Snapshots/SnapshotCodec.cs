@@ -87,7 +87,7 @@ public static class SnapshotCodec
         BinaryPrimitives.WriteInt32LittleEndian(h[40..], s.Pages.Length);
         w.Write(h);
         PutBlob(w, VcpuStateCodec.Encode(s.Machine.Vcpu));
-        PutBlob(w, JsonSerializer.SerializeToUtf8Bytes(new MachinePart(s.Machine.Platform, s.Machine.Counters), DeviceStateJsonContext.Default.MachinePart));
+        PutBlob(w, JsonSerializer.SerializeToUtf8Bytes(new MachinePart(s.Machine.Platform, s.Machine.Counters), DeviceStateJsonWriter.Default.MachinePart));
         PutAddresses(w, s.ServicePages);
         PutAddresses(w, s.Pages);
         var packed = new byte[LZ4Codec.MaximumOutputSize(PagesPerBlock * PageSize)];
