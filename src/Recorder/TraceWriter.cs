@@ -16,7 +16,9 @@ namespace VmReplay.Recorder;
 public sealed class TraceWriter : IDisposable
 {
     private const int BatchSize = TraceFormat.MaxEventsPerBatch;
-    private readonly ChunkWriter _chunks;
+    private readonly FileStream _file;
+    // Made on the writer thread once it has truncated the file (see WriteLoop); null until then, and if that failed.
+    private volatile ChunkWriter? _chunks;
     // An item is a batch of events (with the index of its first event) or a snapshot.
     private readonly HandoffQueue<Handoff> _queue = new(capacity: 64);
     private readonly Thread _thread;
@@ -64,13 +66,13 @@ public sealed class TraceWriter : IDisposable
         if ((EmbeddedFile.CheckSize("guest image", path, image.Length) ?? EmbeddedFile.CheckSize("initrd", path, initrd.Length)) is { } tooLarge)
             throw new ArgumentException(tooLarge);
         Path = path;
-        FileStream file;
-        try { file = new FileStream(path, FileMode.Create, FileAccess.Write, FileShare.Read); }
+        // Opened without truncating: the writer thread cuts off a trace already at the path
+        // (truncating the Linux boot's 14 MB trace took 4 ms of the recording's start).
+        try { _file = new FileStream(path, FileMode.OpenOrCreate, FileAccess.Write, FileShare.Read); }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             throw new IOException($"{path}: cannot create the trace: {e.Message}", e);
         }
-        _chunks = new ChunkWriter(file);
         // The header, image and initrd are written on the writer thread while the guest starts
         // (compressing the Linux vmlinux with DWARF takes 0.1 to 0.2 s, half as long as its
         // boot), before any event: a trace cut short after its first event still holds
@@ -115,7 +117,7 @@ public sealed class TraceWriter : IDisposable
     public string? Failure => _failure;
 
     /// <summary>Bytes written to the file so far.</summary>
-    public long BytesWritten => _chunks.Length;
+    public long BytesWritten => _chunks?.Length ?? 0;
 
     /// <summary>Uncompressed and compressed sizes of the event chunks written.</summary>
     public (long Raw, long Compressed) EventBytes => (Interlocked.Read(ref _rawBytes), Interlocked.Read(ref _compressedBytes));
@@ -194,8 +196,8 @@ public sealed class TraceWriter : IDisposable
         {
             try
             {
-                _chunks.Write(ChunkType.Modes, new CpuModesSeen(_longModeSeen || endsInLongMode).ToJson());
-                _chunks.Finish();
+                _chunks!.Write(ChunkType.Modes, new CpuModesSeen(_longModeSeen || endsInLongMode).ToJson());
+                _chunks!.Finish();
             }
             catch (Exception e) when (IsWriteFailure(e)) { _failure = $"{Path}: writing the trace index failed: {Reason(e)}"; }
         }
@@ -215,8 +217,8 @@ public sealed class TraceWriter : IDisposable
         {
             try
             {
-                _chunks.Write(ChunkType.Fault, fault.ToJson());
-                _chunks.Finish();
+                _chunks!.Write(ChunkType.Fault, fault.ToJson());
+                _chunks!.Finish();
             }
             catch (Exception e) when (IsWriteFailure(e)) { _failure = $"{Path}: writing the fault record failed: {Reason(e)}"; }
         }
@@ -228,7 +230,16 @@ public sealed class TraceWriter : IDisposable
         // Everything here only has to keep up with the guest: on a core the vCPU thread needs,
         // it goes second.
         HostThread.LowerPriority();
-        WriteEmbeddedFiles();
+        try
+        {
+            _file.SetLength(0);
+            _chunks = new ChunkWriter(_file);
+        }
+        catch (Exception e) when (IsWriteFailure(e))
+        {
+            _failure = $"{Path}: writing the trace's file header failed: {Reason(e)}";
+        }
+        if (_failure is null) WriteEmbeddedFiles();
         using var compressor = new Compressor(3);
         foreach (var (events, first, snapshot) in _queue.Consume())
         {
@@ -276,9 +287,9 @@ public sealed class TraceWriter : IDisposable
         }
         try
         {
-            _chunks.Write(ChunkType.Header, header.ToJson());
-            _chunks.Write(ChunkType.CompressedImage, Pack(_image.Span, imageSha256).Span);
-            if (initrdSha256 is not null) _chunks.Write(ChunkType.Initrd, Pack(_initrd.Span, initrdSha256).Span);
+            _chunks!.Write(ChunkType.Header, header.ToJson());
+            _chunks!.Write(ChunkType.CompressedImage, Pack(_image.Span, imageSha256).Span);
+            if (initrdSha256 is not null) _chunks!.Write(ChunkType.Initrd, Pack(_initrd.Span, initrdSha256).Span);
         }
         catch (Exception e) when (IsWriteFailure(e))
         {
@@ -342,13 +353,13 @@ public sealed class TraceWriter : IDisposable
                 }
                 packed = ZstdFrame.Store(raw);
             }
-            _chunks.Append(ChunkType.Events, packed, first + (ulong)at);
+            _chunks!.Append(ChunkType.Events, packed, first + (ulong)at);
             Interlocked.Add(ref _rawBytes, raw.Length);
             Interlocked.Add(ref _compressedBytes, packed.Length);
             at += n;
             next = after;
         }
-        _chunks.Flush();
+        _chunks!.Flush();
         _partSize = split ? size : Math.Max(_partSize, size);
     }
 
@@ -364,7 +375,7 @@ public sealed class TraceWriter : IDisposable
         try
         {
             var payload = SnapshotCodec.Encode(s with { MemoryHash = Engine.Memory.PageSetHash.Of(s.Pages, s.PageData) });
-            _chunks.Write(ChunkType.Snapshot, payload, (ulong)s.EventIndex);
+            _chunks!.Write(ChunkType.Snapshot, payload, (ulong)s.EventIndex);
             Interlocked.Add(ref _snapshotBytes, payload.Length);
             Interlocked.Add(ref _snapshotPageBytes, s.PageData.Length);
             Interlocked.Increment(ref _snapshots);
@@ -387,7 +398,7 @@ public sealed class TraceWriter : IDisposable
         while (_emptied.TryDequeue(out var emptied)) emptied.Dispose();
         // After a failed write the stream still buffers the bytes it could not write; closing it
         // tries again and fails the same way, which was already reported.
-        try { _chunks.Dispose(); }
+        try { (_chunks as IDisposable ?? _file).Dispose(); }
         catch (Exception e) when (IsWriteFailure(e)) { }
         _queue.Dispose();
     }

@@ -54,6 +54,26 @@ public sealed class TraceWriterBatchTests : IDisposable
     }
 
     [Fact]
+    public void ATraceWrittenOverALongerFileKeepsNoneOfIt()
+    {
+        // The writer thread, not the constructor, cuts off what the path held before.
+        string path = Path.Combine(_dir, "again.vmtrace");
+        File.WriteAllBytes(path, Enumerable.Repeat((byte)0xA5, 1 << 20).ToArray());
+        long written;
+        using (var writer = new TraceWriter(path, TestHeaders.For([1]), new byte[] { 1 }))
+        {
+            writer.Append(new ExitEvent(2, 0x1000, 0x3F8, 1, ExitEvent.FlagWrite, 1, [0x41]));
+            Assert.Null(writer.Finish(new EndEvent(Engine.Run.RunOutcomeKind.PowerOff, 0, "done", 0, 0), endsInLongMode: false));
+            written = writer.BytesWritten;
+        }
+        Assert.Equal(written, new FileInfo(path).Length);
+        Assert.True(written < 1 << 20);
+        using var reader = TraceReader.Open(path);
+        Assert.True(reader.File.IsComplete);
+        Assert.Equal(2, reader.Events().Count());
+    }
+
+    [Fact]
     public void PartSizeGrowsBackWhenTheGuestStopsRepeatingItself()
     {
         // The writer starts each batch from the part size the last one needed: after a long poll
