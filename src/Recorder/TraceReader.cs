@@ -222,34 +222,55 @@ public sealed class TraceReader : IDisposable
         var chunks = _eventChunks!;
         int start = Math.Max(0, chunks.FindLastIndex(c => (long)c.FirstEvent <= first));
         long index = chunks.Count > 0 ? (long)chunks[start].FirstEvent : 0;
-        // The chunks after the one being consumed are read and decoded on another thread, a
-        // stretch of at least ReadAheadEvents events at a time (a replay's vCPU thread spent 10 ms
-        // of the Linux boot decoding events; chunk by chunk, a guest whose chunks hold 16 events
-        // each waited for the other thread at every one). A chunk that does not decode throws
-        // here, after every event before it, as it would unread.
-        var events = chunks.Count > start ? DecodeEvents(chunks[start]) : [];
-        ExceptionDispatchInfo? failure = null;
-        int next = start + 1;
-        while (true)
-        {
-            Task<DecodedStretch>? ahead = null;
-            if (failure is null && next < chunks.Count)
-            {
-                int from = next, to = StretchEnd(chunks, next);
-                ahead = Task.Run(() => DecodeStretch(chunks, from, to));
-                next = to;
-            }
+        foreach (var events in ReadAhead(chunks, start, DecodeStretch))
             foreach (var e in events)
             {
                 if (index++ >= first) yield return e;
             }
-            failure?.Throw();
-            if (ahead is null) yield break;
-            (events, failure) = ahead.GetAwaiter().GetResult();
-        }
+    }
+
+    /// <summary>
+    /// The EVNT chunks from the one that holds event <paramref name="first"/> on, decompressed and
+    /// checked, for reading an event at a time (a replay); the first batch may begin before
+    /// <paramref name="first"/>.
+    /// </summary>
+    public IEnumerable<EncodedBatch> Batches(long first)
+    {
+        LocateEvents();
+        var chunks = _eventChunks!;
+        int start = Math.Max(0, chunks.FindLastIndex(c => (long)c.FirstEvent <= first));
+        foreach (var batches in ReadAhead(chunks, start, ReadStretch))
+            foreach (var b in batches) yield return b;
     }
 
     private const long ReadAheadEvents = 4096;
+
+    // The chunks from `start` on, read a stretch at a time by `read` (chunks [from, to)): the
+    // first chunk here, each stretch after it on another thread, of at least ReadAheadEvents
+    // events, while the one before is consumed (a replay's vCPU thread spent 10 ms of the Linux
+    // boot decoding events; chunk by chunk, a guest whose chunks hold 16 events each waited for
+    // the other thread at every one). A chunk that does not decode throws here, after
+    // everything before it, as it would unread.
+    private static IEnumerable<T> ReadAhead<T>(List<ChunkInfo> chunks, int start, Func<List<ChunkInfo>, int, int, (T Items, ExceptionDispatchInfo? Failure)> read)
+    {
+        if (chunks.Count <= start) yield break;
+        var (items, failure) = read(chunks, start, start + 1);
+        int next = start + 1;
+        while (true)
+        {
+            Task<(T, ExceptionDispatchInfo?)>? ahead = null;
+            if (failure is null && next < chunks.Count)
+            {
+                int from = next, to = StretchEnd(chunks, next);
+                ahead = Task.Run(() => read(chunks, from, to));
+                next = to;
+            }
+            yield return items;
+            failure?.Throw();
+            if (ahead is null) yield break;
+            (items, failure) = ahead.GetAwaiter().GetResult();
+        }
+    }
 
     private static int StretchEnd(List<ChunkInfo> chunks, int from)
     {
@@ -258,10 +279,8 @@ public sealed class TraceReader : IDisposable
         return to;
     }
 
-    private readonly record struct DecodedStretch(List<TraceEvent> Events, ExceptionDispatchInfo? Failure);
-
     // The events of chunks [from, to), up to the first that does not decode (and why).
-    private DecodedStretch DecodeStretch(List<ChunkInfo> chunks, int from, int to)
+    private (List<TraceEvent>, ExceptionDispatchInfo?) DecodeStretch(List<ChunkInfo> chunks, int from, int to)
     {
         // Sized from the index where it can be (the last chunk of a trace says nothing of its count).
         long known = to < chunks.Count ? (long)(chunks[to].FirstEvent - chunks[from].FirstEvent) : ReadAheadEvents;
@@ -269,9 +288,35 @@ public sealed class TraceReader : IDisposable
         for (int c = from; c < to; c++)
         {
             try { DecodeEvents(chunks[c], events); }
-            catch (TraceFormatException e) { return new DecodedStretch(events, ExceptionDispatchInfo.Capture(e)); }
+            catch (TraceFormatException e) { return (events, ExceptionDispatchInfo.Capture(e)); }
         }
-        return new DecodedStretch(events, null);
+        return (events, null);
+    }
+
+    // The batches of chunks [from, to), up to the first that does not decode (and why).
+    private (List<EncodedBatch>, ExceptionDispatchInfo?) ReadStretch(List<ChunkInfo> chunks, int from, int to)
+    {
+        var batches = new List<EncodedBatch>(to - from);
+        for (int c = from; c < to; c++)
+        {
+            try { batches.Add(ReadBatch(chunks[c])); }
+            catch (TraceFormatException e) { return (batches, ExceptionDispatchInfo.Capture(e)); }
+        }
+        return (batches, null);
+    }
+
+    // One EVNT chunk decompressed and checked; throws naming the chunk.
+    private EncodedBatch ReadBatch(ChunkInfo chunk)
+    {
+        try
+        {
+            var bytes = ZstdFrame.Decompress(_file.ReadPayload(chunk), TraceFormat.MaxBatchBytes, TraceFormat.MaxBatchExpansion);
+            return new EncodedBatch((long)chunk.FirstEvent, EventCodec.Count(bytes), bytes);
+        }
+        catch (FormatException e)
+        {
+            throw new TraceFormatException($"{Path}: chunk {chunk.Number} (EVNT) at offset {chunk.Offset} does not decode: {e.Message}");
+        }
     }
 
     public void Dispose() => _file.Dispose();

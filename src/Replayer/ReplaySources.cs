@@ -16,7 +16,7 @@ public sealed class ReplaySources : IMachineSources
     public ReplaySources(TraceReader trace)
     {
         _recordedOn = trace.Header.Backend;
-        Events = new EventCursor(trace.Events());
+        Events = new EventCursor(trace.Batches(0));
         var h = trace.Header;
         // A virtual clock is computed again from the instruction count; host time comes from the trace.
         Clock = h.Clock == ClockMode.Virtual.ToString().ToLowerInvariant()
@@ -47,6 +47,12 @@ public sealed class ReplaySources : IMachineSources
 
     public void OnExit(IVcpuBackend vcpu, VcpuExit exit)
     {
+        // Nearly every exit matches its fingerprint, compared as values where the trace holds them.
+        if (Events.PeekExit(out var recorded) && ExitFingerprint.Matches(recorded, vcpu, exit))
+        {
+            Events.Advance();
+            return;
+        }
         long at = Events.Position;
         var expected = Events.Take<ExitEvent, (IVcpuBackend, VcpuExit)>((vcpu, exit), static m => ExitFingerprint.Capture(m.Item1, m.Item2).Describe());
         if (ExitFingerprint.Matches(expected, vcpu, exit)) return;

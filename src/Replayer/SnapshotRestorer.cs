@@ -72,7 +72,7 @@ internal sealed class SnapshotRestorer
         var host = _sources.HostEvents!;
         host.ServiceTracker.Add(target.ServicePages);
         host.Restored();
-        _sources.Events.Reset(_trace.Events(target.EventIndex), target.EventIndex);
+        _sources.Events.Reset(_trace.Batches(target.EventIndex), target.EventIndex);
         _verifier.ContinueAfter(number);
         if (counted) Restores++;
         return target.EventIndex;

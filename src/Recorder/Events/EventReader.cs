@@ -6,16 +6,26 @@ namespace VmReplay.Recorder.Events;
 /// <summary>
 /// Reads an encoded batch (traces/FORMAT.md, "Events") one event at a time, exits as values
 /// without an object each. A copy of a reader goes on from where the original stood: a writer
-/// that must encode part of a batch again keeps one at the part's start.
+/// that must encode part of a batch again keeps one at the part's start, and a replay keeps its
+/// <see cref="Place"/> between events.
 /// </summary>
-internal ref struct EventReader(ReadOnlySpan<byte> data)
+public ref struct EventReader(ReadOnlySpan<byte> data, EventReader.Place place)
 {
     private readonly ReadOnlySpan<byte> _data = data;
-    private ulong _prevRip;
-    private long _prevClock, _prevScheduled;
+    private ulong _prevRip = place.PrevRip;
+    private long _prevClock = place.PrevClock, _prevScheduled = place.PrevScheduled;
+
+    /// <summary>Reads <paramref name="data"/> from its start.</summary>
+    public EventReader(ReadOnlySpan<byte> data) : this(data, default) { }
 
     /// <summary>The byte the next event starts at.</summary>
-    public int Position { get; private set; }
+    public int Position { get; private set; } = place.Position;
+
+    /// <summary>Where the reader stands, to go on from there with another reader over the same bytes.</summary>
+    public readonly Place At => new(Position, _prevRip, _prevClock, _prevScheduled);
+
+    /// <summary>A reader's position in a batch: the next event's byte and the values the next deltas are taken from.</summary>
+    public readonly record struct Place(int Position, ulong PrevRip, long PrevClock, long PrevScheduled);
 
     public readonly bool AtEnd => Position >= _data.Length;
 

@@ -30,7 +30,10 @@ public static class ExitFingerprint
     /// <see cref="ExitEvent.Matches"/> would say of its <see cref="Capture"/>, without building
     /// one: a replay checks every exit, and almost all of them match.
     /// </summary>
-    public static bool Matches(ExitEvent expected, IVcpuBackend vcpu, VcpuExit exit)
+    public static bool Matches(ExitEvent expected, IVcpuBackend vcpu, VcpuExit exit) => Matches(ExitFields.Of(expected), vcpu, exit);
+
+    /// <summary>As <see cref="Matches(ExitEvent, IVcpuBackend, VcpuExit)"/>, of a fingerprint read as values.</summary>
+    public static bool Matches(in ExitFields expected, IVcpuBackend vcpu, VcpuExit exit)
     {
         if (expected.Reason != (uint)ExitReasons.Of(exit.Kind) || expected.Rip != vcpu.ReadInstructionPointer()) return false;
         if (expected.Instructions is { } n && vcpu.InstructionsRetired is { } retired && n != retired) return false;

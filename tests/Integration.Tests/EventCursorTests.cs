@@ -1,0 +1,70 @@
+using VmReplay.Recorder;
+using VmReplay.Recorder.Events;
+using VmReplay.Replayer;
+
+namespace VmReplay.Integration.Tests;
+
+/// <summary>
+/// A replay reads its events through <see cref="EventCursor"/>, which decodes the trace's batches
+/// an event at a time and compares exits as values: from any position (a snapshot restore
+/// starts mid-batch) it must give the events the trace holds, in order, whichever way they are
+/// asked for, and report the last ones consumed.
+/// </summary>
+public sealed class EventCursorTests : IDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("vmreplay-cursor-").FullName;
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    [Theory]
+    // Serial input polls among the exits, and the 200,000 exits of one port, whose batches are
+    // written in parts of a few dozen events.
+    [InlineData("echo", "echo.elf")]
+    [InlineData("bench-exits", "bench-exits.bin")]
+    public void FromAnyPositionItGivesTheRecordedEventsInOrder(string guest, string file)
+    {
+        string input = Path.Combine(_dir, "input");
+        File.WriteAllText(input, "hello, cursor\nquit\n");
+        string trace = Path.Combine(_dir, guest + ".vmtrace");
+        var record = Vmreplay.Run(["record", Vmreplay.Guest(guest, file), "-o", trace, "--serial-in", input], cpu: "soft");
+        Assert.True(record.ExitCode is 0 or 1, record.Stderr);
+
+        using var reader = TraceReader.Open(trace);
+        var events = reader.Events().ToList();
+        var chunkStarts = reader.EventChunks.Select(c => (long)c.FirstEvent).ToList();
+        Assert.True(chunkStarts.Count > 1 || guest == "echo", $"{chunkStarts.Count} chunks");
+        long boundary = chunkStarts[^1];
+        long[] positions = [0, 1, 7, boundary - 1, boundary, boundary + 1, events.Count - 1, events.Count];
+        Assert.Contains(events, e => e is ExitEvent);
+        Assert.Contains(events, e => e is not ExitEvent);
+
+        foreach (long start in positions.Where(p => p >= 0 && p <= events.Count).Distinct())
+        {
+            var cursor = new EventCursor(reader.Batches(start), start);
+            for (long i = start; i < events.Count; i++)
+            {
+                Assert.Equal(i, cursor.Position);
+                var expected = events[(int)i];
+                // Asked in the order a replay asks: is a service point next, is it an exit, what is it.
+                var other = cursor.PeekOther();
+                bool isExit = cursor.PeekExit(out var fields);
+                Assert.Equal(expected is ExitEvent, isExit);
+                if (expected is ExitEvent x)
+                {
+                    Assert.Null(other);
+                    Assert.True(x.Matches(fields.ToEvent()) && fields.Instructions == x.Instructions, $"event {i}: {fields.ToEvent().Describe()}, recorded {x.Describe()}");
+                }
+                else Assert.Equal(expected.Describe(), other!.Describe());
+                Assert.Equal(expected.Describe(), cursor.Peek()!.Describe());
+                cursor.Advance();
+            }
+            Assert.Null(cursor.Peek());
+            Assert.Null(cursor.PeekOther());
+            Assert.False(cursor.PeekExit(out _));
+            var recent = cursor.Recent.ToList();
+            long first = Math.Max(start, events.Count - 8);
+            Assert.Equal(Enumerable.Range((int)first, events.Count - (int)first).Select(i => ((long)i, events[i].Describe())),
+                recent.Select(r => (r.Index, r.Event.Describe())));
+        }
+    }
+}
