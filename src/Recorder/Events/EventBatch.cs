@@ -128,10 +128,15 @@ internal sealed unsafe class EventBatch : IDisposable
 
     // Every event makes room for its longest encoding first (EventCodec.MaxEncodedSize), so the
     // writes below need no checks of their own.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private void Ensure(int n)
     {
+        if (_len + n > _capacity) Grow(n);
+    }
+
+    private void Grow(int n)
+    {
         ObjectDisposedException.ThrowIf(_buf is null, this);
-        if (_len + n <= _capacity) return;
         int capacity = Math.Max(2 * _capacity, _len + n);
         _buf = (byte*)NativeMemory.Realloc(_buf, (nuint)capacity);
         _capacity = capacity;
