@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using VmReplay.Engine.Vm;
@@ -16,9 +17,20 @@ public sealed partial record CpuModesSeen(bool LongMode)
     /// <summary>Whether <paramref name="sregs"/> is a vCPU in long mode (EFER.LMA).</summary>
     public static bool InLongMode(in SystemRegisters sregs) => (sregs.Efer & EferLma) != 0;
 
-    // Source-generated: the reflection serializer spent 10 ms of a recording's end (and of a
-    // debugger's start) building its metadata for this one boolean.
-    public byte[] ToJson() => JsonSerializer.SerializeToUtf8Bytes(this, Json.Default.CpuModesSeen);
+    // Written member by member, as JsonSerializer writes this record (a test holds them to it):
+    // the serializer, even source-generated, spent 3 to 4 ms of every recording's end building
+    // its metadata for this one boolean.
+    public byte[] ToJson()
+    {
+        var buffer = new ArrayBufferWriter<byte>(32);
+        using (var w = new Utf8JsonWriter(buffer))
+        {
+            w.WriteStartObject();
+            w.WriteBoolean(nameof(LongMode), LongMode);
+            w.WriteEndObject();
+        }
+        return buffer.WrittenSpan.ToArray();
+    }
 
     public static CpuModesSeen FromJson(ReadOnlySpan<byte> json) =>
         JsonSerializer.Deserialize(json, Json.Default.CpuModesSeen) ?? throw new JsonException("empty MODE record");
