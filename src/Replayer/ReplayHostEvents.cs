@@ -81,7 +81,7 @@ public sealed class ReplayHostEvents(EventCursor events, IVcpuBackend vcpu, Dirt
     /// A debugger's data watchpoints, armed in every run while set (the backend checks every
     /// access; only where <see cref="IVcpuBackend.DataWatchpoints"/>).
     /// </summary>
-    public IReadOnlyList<DataWatchpoint> UserWatches { get; set; } = [];
+    public DataWatchpoint[] UserWatches { get; set; } = [];
 
     /// <summary>
     /// Asked before every run: an instruction count where a debugger also wants the vCPU to stop
@@ -230,13 +230,14 @@ public sealed class ReplayHostEvents(EventCursor events, IVcpuBackend vcpu, Dirt
         string.Join(", ", Enumerable.Range(0, expected.Length).Where(i => expected[i] != actual[i])
             .Select(i => $"{RegisterNames[i]} {expected[i]:x} recorded, {actual[i]:x} now"));
 
-    // An indexed loop: the run loop arms at every entry, and LINQ's SequenceEqual over the
-    // interface spent most of its time in type checks (a tenth of a 200,000-exit replay's bookkeeping).
-    private static bool SameWatches(IReadOnlyList<DataWatchpoint> watches, DataWatchpoint[] armed)
+    // A loop over the arrays: the run loop arms at every entry, and LINQ's SequenceEqual over
+    // an IReadOnlyList spent most of its time in type checks, the list's Count and indexer in
+    // interface stubs (a tenth of a 200,000-exit replay's bookkeeping).
+    private static bool SameWatches(DataWatchpoint[] watches, DataWatchpoint[] armed)
     {
-        if (watches.Count != armed.Length) return false;
+        if (watches.Length != armed.Length) return false;
         for (int i = 0; i < armed.Length; i++)
-            if (!watches[i].Equals(armed[i])) return false;
+            if (watches[i] != armed[i]) return false;
         return true;
     }
 
@@ -247,7 +248,7 @@ public sealed class ReplayHostEvents(EventCursor events, IVcpuBackend vcpu, Dirt
         var breakpoints = new List<ulong?>(user.Length + 1) { forced };
         foreach (ulong u in user) breakpoints.Add(u);
         if (forced is null && user.Length == 0) breakpoints.Clear();
-        vcpu.SetDebug(new DebugSetup(step, breakpoints, watches.Count > 0 ? watches : null));
+        vcpu.SetDebug(new DebugSetup(step, breakpoints, watches.Length > 0 ? watches : null));
         _armed = (step, forced, user, watches.ToArray());
     }
 }
