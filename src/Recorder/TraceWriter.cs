@@ -232,7 +232,8 @@ public sealed class TraceWriter : IDisposable
         HostThread.LowerPriority();
         try
         {
-            _file.SetLength(0);
+            // Only a file with something in it: /dev/null cannot be truncated, nor a pipe.
+            if (_file.CanSeek && _file.Length > 0) _file.SetLength(0);
             _chunks = new ChunkWriter(_file);
         }
         catch (Exception e) when (IsWriteFailure(e))
