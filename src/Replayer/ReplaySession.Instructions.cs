@@ -162,7 +162,7 @@ public sealed partial class ReplaySession
             Outcome = outcome;
             // The last instruction ends the run without a stop after it: the machine stands
             // before it (its exit not completed), at the count retired so far.
-            _instructions.Observe(Machine.Vcpu.InstructionsRetired ?? 0, Machine.Counters.InterruptsDelivered, complete: false);
+            _instructions.Observe(Machine.Vcpu.InstructionsRetired ?? 0, Machine.InterruptsDelivered, complete: false);
             return RunStop.Ended(new RecordingEnd(outcome, Sources.Events.Position, run.Goal));
         }
         finally

@@ -274,7 +274,7 @@ public sealed partial class ReplaySession : IDisposable
     private bool ShouldPause(StopPoint stop)
     {
         if (stop.Instructions is { } retired)
-            _instructions.Observe(retired, Machine.Counters.InterruptsDelivered, complete: Machine.InstructionStops);
+            _instructions.Observe(retired, Machine.InterruptsDelivered, complete: Machine.InstructionStops);
         if (_counted is not null) return CountedStop(stop);
         var host = Sources.HostEvents!;
         bool arrival = _stepping && _steps.Cross(stop);
@@ -377,7 +377,7 @@ public sealed partial class ReplaySession : IDisposable
         Outcome = null;
         Position = new ReplayPosition(at, 0);
         _timeline.StandAt(at);
-        _instructions.StandAt(Machine.Vcpu.InstructionsRetired ?? 0, Machine.Counters.InterruptsDelivered);
+        _instructions.StandAt(Machine.Vcpu.InstructionsRetired ?? 0, Machine.InterruptsDelivered);
     }
 
     public void Dispose() => Machine.Dispose();
