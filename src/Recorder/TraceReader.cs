@@ -167,7 +167,7 @@ public sealed class TraceReader : IDisposable
             for (int i = 0; i < events.Count; i++)
             {
                 events[i] = events[i] with { FirstEvent = next };
-                next += (ulong)DecodeEvents(events[i]).Count;
+                next += (ulong)ReadBatch(events[i]).Count;
             }
             for (int i = 0; i < snapshots.Count; i++)
                 snapshots[i] = snapshots[i] with { FirstEvent = (ulong)ReadSnapshot(snapshots[i], withPages: false).EventIndex };
@@ -188,17 +188,20 @@ public sealed class TraceReader : IDisposable
     private void DecodeEvents(ChunkInfo chunk, List<TraceEvent> events)
     {
         int before = events.Count;
-        try
-        {
-            var batch = ZstdFrame.Decompress(_file.ReadPayload(chunk), TraceFormat.MaxBatchBytes, TraceFormat.MaxBatchExpansion);
-            EventCodec.Decode(batch, events);
-        }
+        try { EventCodec.Decode(Decompress(chunk), events); }
         catch (FormatException e)
         {
             events.RemoveRange(before, events.Count - before);
-            throw new TraceFormatException($"{Path}: chunk {chunk.Number} (EVNT) at offset {chunk.Offset} does not decode: {e.Message}");
+            throw DoesNotDecode(chunk, e);
         }
     }
+
+    // An EVNT chunk's payload as its frame decompresses, within the format's limits.
+    private byte[] Decompress(ChunkInfo chunk) =>
+        ZstdFrame.Decompress(_file.ReadPayload(chunk), TraceFormat.MaxBatchBytes, TraceFormat.MaxBatchExpansion);
+
+    private TraceFormatException DoesNotDecode(ChunkInfo chunk, FormatException e) =>
+        new($"{Path}: chunk {chunk.Number} (EVNT) at offset {chunk.Offset} does not decode: {e.Message}");
 
     /// <summary>Decodes a snapshot chunk (its pages only when <paramref name="withPages"/>); throws <see cref="TraceFormatException"/> naming the chunk.</summary>
     public Snapshot ReadSnapshot(ChunkInfo chunk, bool withPages)
@@ -310,13 +313,10 @@ public sealed class TraceReader : IDisposable
     {
         try
         {
-            var bytes = ZstdFrame.Decompress(_file.ReadPayload(chunk), TraceFormat.MaxBatchBytes, TraceFormat.MaxBatchExpansion);
+            var bytes = Decompress(chunk);
             return new EncodedBatch((long)chunk.FirstEvent, EventCodec.Count(bytes), bytes);
         }
-        catch (FormatException e)
-        {
-            throw new TraceFormatException($"{Path}: chunk {chunk.Number} (EVNT) at offset {chunk.Offset} does not decode: {e.Message}");
-        }
+        catch (FormatException e) { throw DoesNotDecode(chunk, e); }
     }
 
     public void Dispose() => _file.Dispose();

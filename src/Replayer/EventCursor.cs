@@ -17,7 +17,7 @@ public sealed class EventCursor
     private int _left;
     private EventReader.Place _at;
     // The next event, once looked at: null for an exit (or the end), and where the one after starts.
-    private bool _hasPeeked, _peekedExit;
+    private bool _hasPeeked;
     private TraceEvent? _peekedOther;
     private EventReader.Place _after;
     // The last events consumed, as where to decode them again (for divergence reports): a ring
@@ -103,7 +103,6 @@ public sealed class EventCursor
         if (_left == 0 && !NextBatch()) return false;
         var r = new EventReader(_batch!.Bytes, _at);
         _peekedOther = r.Next(out _);
-        _peekedExit = _peekedOther is null;
         _after = r.At;
         return true;
     }
@@ -121,7 +120,7 @@ public sealed class EventCursor
     public bool PeekExit(out ExitFields exit)
     {
         exit = default;
-        if (!Look() || !_peekedExit) return false;
+        if (!Look() || _peekedOther is not null) return false;
         new EventReader(_batch!.Bytes, _at).Next(out exit);
         return true;
     }

@@ -34,23 +34,16 @@ public static class EventCodec
     /// As <see cref="Decode(ReadOnlySpan{byte})"/>, appending the events to <paramref name="list"/>;
     /// when it throws, the events of this batch appended so far stay in the list.
     /// </summary>
-    public static void Decode(ReadOnlySpan<byte> data, List<TraceEvent> list)
-    {
-        int before = list.Count;
-        var r = new EventReader(data);
-        while (!r.AtEnd)
-        {
-            if (list.Count - before == Format.TraceFormat.MaxEventsPerBatch)
-                throw new FormatException($"the batch holds more than {Format.TraceFormat.MaxEventsPerBatch} events (event {list.Count - before} at byte {r.Position})");
-            list.Add(r.Next(out var exit) ?? exit.ToEvent());
-        }
-    }
+    public static void Decode(ReadOnlySpan<byte> data, List<TraceEvent> list) => Read(data, list);
 
     /// <summary>
     /// The number of events in a batch, checked as <see cref="Decode(ReadOnlySpan{byte})"/>
     /// checks it (same exceptions), without an object for each exit.
     /// </summary>
-    public static int Count(ReadOnlySpan<byte> data)
+    public static int Count(ReadOnlySpan<byte> data) => Read(data, null);
+
+    // Reads every event of a batch, into `list` when there is one; returns how many.
+    private static int Read(ReadOnlySpan<byte> data, List<TraceEvent>? list)
     {
         var r = new EventReader(data);
         int count = 0;
@@ -58,7 +51,8 @@ public static class EventCodec
         {
             if (count == Format.TraceFormat.MaxEventsPerBatch)
                 throw new FormatException($"the batch holds more than {Format.TraceFormat.MaxEventsPerBatch} events (event {count} at byte {r.Position})");
-            r.Next(out _);
+            var other = r.Next(out var exit);
+            list?.Add(other ?? exit.ToEvent());
             count++;
         }
         return count;

@@ -8,21 +8,22 @@ public static class ExitFingerprint
 {
     public static ExitEvent Capture(IVcpuBackend vcpu, VcpuExit exit)
     {
-        var (address, size, flags, count) = Access(exit);
         Span<byte> msr = stackalloc byte[8];
-        var data = Data(exit, msr);
-        return new ExitEvent((uint)ExitReasons.Of(exit.Kind), vcpu.ReadInstructionPointer(), address, size, flags, count, ExitEvent.DataOf(data))
-        {
-            Instructions = vcpu.InstructionsRetired,
-        };
+        return Fields(vcpu, exit, msr).ToEvent();
     }
 
     /// <summary>Appends the fingerprint <see cref="Capture"/> would take to <paramref name="writer"/>, without making an event of it.</summary>
     public static void AppendTo(TraceWriter writer, IVcpuBackend vcpu, VcpuExit exit)
     {
-        var (address, size, flags, count) = Access(exit);
         Span<byte> msr = stackalloc byte[8];
-        writer.AppendExit(new ExitFields((uint)ExitReasons.Of(exit.Kind), vcpu.ReadInstructionPointer(), address, size, flags, count, Data(exit, msr), vcpu.InstructionsRetired));
+        writer.AppendExit(Fields(vcpu, exit, msr));
+    }
+
+    // The fingerprint as values; an MSR's value is written into `msr`, which the data then borrows.
+    private static ExitFields Fields(IVcpuBackend vcpu, VcpuExit exit, Span<byte> msr)
+    {
+        var (address, size, flags, count) = Access(exit);
+        return new ExitFields((uint)ExitReasons.Of(exit.Kind), vcpu.ReadInstructionPointer(), address, size, flags, count, Data(exit, msr), vcpu.InstructionsRetired);
     }
 
     /// <summary>
