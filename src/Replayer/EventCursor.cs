@@ -16,9 +16,12 @@ public sealed class EventCursor
     // Events of the batch not yet consumed, and where the next one starts.
     private int _left;
     private EventReader.Place _at;
-    // The next event, once looked at: null for an exit (or the end), and where the one after starts.
+    // The next event, once looked at: null for an exit (or the end), and where the one after
+    // starts. An exit is only looked at by its kind byte, and read once, by whichever of
+    // PeekExit and Advance comes first: reading it twice was a tenth of a replay's bookkeeping.
     private bool _hasPeeked;
     private TraceEvent? _peekedOther;
+    private bool _afterKnown;
     private EventReader.Place _after;
     // The last events consumed, as where to decode them again (for divergence reports): a ring
     // of RecentCount, the newest at _recentCount - 1 (mod RecentCount).
@@ -101,9 +104,16 @@ public sealed class EventCursor
         if (_hasPeeked) return _batch is not null;
         _hasPeeked = true;
         if (_left == 0 && !NextBatch()) return false;
-        var r = new EventReader(_batch!.Bytes, _at);
+        if (EventCodec.IsExit(_batch!.Bytes[_at.Position]))
+        {
+            _peekedOther = null;
+            _afterKnown = false;
+            return true;
+        }
+        var r = new EventReader(_batch.Bytes, _at);
         _peekedOther = r.Next(out _);
         _after = r.At;
+        _afterKnown = true;
         return true;
     }
 
@@ -121,9 +131,35 @@ public sealed class EventCursor
     {
         exit = default;
         if (!Look() || _peekedOther is not null) return false;
-        new EventReader(_batch!.Bytes, _at).Next(out exit);
+        var r = new EventReader(_batch!.Bytes, _at);
+        r.Next(out exit);
+        _after = r.At;
+        _afterKnown = true;
         return true;
     }
+
+    /// <summary>
+    /// Consumes the next event if it is <paramref name="exit"/> byte for byte as a recording
+    /// encodes it (then <see cref="ExitFingerprint.Matches(in ExitFields, Engine.Backend.IVcpuBackend, Engine.Backend.VcpuExit)"/>
+    /// says so too); otherwise leaves it for a closer look. How a replay checks nearly every exit:
+    /// encoding it costs what the recording paid, reading the recorded one and comparing it
+    /// field by field about twice that.
+    /// </summary>
+    public bool TakeIfEncodedAs(in ExitFields exit)
+    {
+        if (!Look() || _peekedOther is not null || exit.Data.Length > MaxComparedData) return false;
+        Span<byte> encoded = stackalloc byte[EventCodec.MaxExitSize(MaxComparedData)];
+        int n = EventCodec.WriteExit(encoded, exit, _at.PrevRip, _at.PrevScheduled);
+        var bytes = _batch!.Bytes;
+        if (n > bytes.Length - _at.Position || !encoded[..n].SequenceEqual(bytes.AsSpan(_at.Position, n))) return false;
+        _after = new EventReader.Place(_at.Position + n, exit.Rip, _at.PrevClock, exit.Instructions ?? _at.PrevScheduled);
+        _afterKnown = true;
+        Advance();
+        return true;
+    }
+
+    // Exits that move more (string I/O) are compared by reading the recorded one.
+    private const int MaxComparedData = 16;
 
     private static TraceEvent Decode(byte[] batch, EventReader.Place at)
     {
@@ -152,6 +188,12 @@ public sealed class EventCursor
     public void Advance()
     {
         if (!Look()) throw new InvalidOperationException("no event to consume: the recording has ended");
+        if (!_afterKnown)
+        {
+            var r = new EventReader(_batch!.Bytes, _at);
+            r.Next(out _);
+            _after = r.At;
+        }
         _recent[_recentCount++ % RecentCount] = (Position, _batch!.Bytes, _at);
         _at = _after;
         _left--;

@@ -47,7 +47,9 @@ public sealed class ReplaySources : IMachineSources
 
     public void OnExit(IVcpuBackend vcpu, VcpuExit exit)
     {
-        // Nearly every exit matches its fingerprint, compared as values where the trace holds them.
+        // Nearly every exit is the recorded one byte for byte; any other is looked at closely.
+        Span<byte> msr = stackalloc byte[8];
+        if (Events.TakeIfEncodedAs(ExitFingerprint.Fields(vcpu, exit, msr))) return;
         if (Events.PeekExit(out var recorded) && ExitFingerprint.Matches(recorded, vcpu, exit))
         {
             Events.Advance();

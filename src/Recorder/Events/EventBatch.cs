@@ -43,34 +43,10 @@ internal sealed unsafe class EventBatch : IDisposable
     /// <summary>Appends an exit's fingerprint.</summary>
     public void AddExit(in ExitFields x)
     {
-        // Written through a local pointer, every varint inlined: a recording appends an exit
-        // every few instructions of an exit-heavy guest, and field loads and calls per byte made
-        // this a tenth of the vCPU thread's time.
         Ensure(EventCodec.MaxExitSize(x.Data.Length));
-        byte* p = _buf + _len;
-        *p++ = x.Instructions is null ? EventCodec.KExit : EventCodec.KExitCounted;
-        Var(ref p, x.Reason);
-        Var(ref p, EventCodec.ZigZag((long)(x.Rip - _prevRip)));
+        _len += EventCodec.WriteExit(_buf + _len, x, _prevRip, _prevScheduled);
         _prevRip = x.Rip;
-        Var(ref p, x.Address);
-        *p++ = x.Size;
-        *p++ = x.Flags;
-        Var(ref p, x.Count);
-        Var(ref p, (ulong)x.Data.Length);
-        // Most exits move one to eight bytes (a port, an MSR): a loop beats a call to memmove.
-        if (x.Data.Length <= 8)
-            foreach (byte d in x.Data) *p++ = d;
-        else
-        {
-            x.Data.CopyTo(new Span<byte>(p, x.Data.Length));
-            p += x.Data.Length;
-        }
-        if (x.Instructions is { } retired)
-        {
-            Var(ref p, EventCodec.ZigZag(retired - _prevScheduled));
-            _prevScheduled = retired;
-        }
-        _len = (int)(p - _buf);
+        if (x.Instructions is { } retired) _prevScheduled = retired;
         Count++;
     }
 
@@ -147,21 +123,11 @@ internal sealed unsafe class EventBatch : IDisposable
     private void Var(ulong v)
     {
         byte* p = _buf + _len;
-        Var(ref p, v);
+        EventCodec.Var(ref p, v);
         _len = (int)(p - _buf);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Var(ref byte* p, ulong v)
-    {
-        while (v >= 0x80)
-        {
-            *p++ = (byte)(v | 0x80);
-            v >>= 7;
-        }
-        *p++ = (byte)v;
-    }
-
     private void U64(ulong v)
     {
         BinaryPrimitives.WriteUInt64LittleEndian(new Span<byte>(_buf + _len, 8), v);

@@ -19,8 +19,8 @@ public static class ExitFingerprint
         writer.AppendExit(Fields(vcpu, exit, msr));
     }
 
-    // The fingerprint as values; an MSR's value is written into `msr`, which the data then borrows.
-    private static ExitFields Fields(IVcpuBackend vcpu, VcpuExit exit, Span<byte> msr)
+    /// <summary>The fingerprint as values; an MSR's value is written into <paramref name="msr"/> (8 bytes), which the data then borrows.</summary>
+    public static ExitFields Fields(IVcpuBackend vcpu, VcpuExit exit, Span<byte> msr)
     {
         var (address, size, flags, count) = Access(exit);
         return new ExitFields((uint)ExitReasons.Of(exit.Kind), vcpu.ReadInstructionPointer(), address, size, flags, count, Data(exit, msr), vcpu.InstructionsRetired);
