@@ -74,6 +74,7 @@ public sealed class ReplayHostEvents(EventCursor events, IVcpuBackend vcpu, Dirt
             if (value.Count > UserBreakpointLimit)
                 throw new HostLimitationException($"at most {UserBreakpointLimit} execution breakpoints on this backend: they use debug registers DR1-DR3 (DR0 finds the recorded points)");
             _userBreakpoints = value.ToArray();
+            _plainArmed = false;
         }
     }
 
@@ -81,7 +82,22 @@ public sealed class ReplayHostEvents(EventCursor events, IVcpuBackend vcpu, Dirt
     /// A debugger's data watchpoints, armed in every run while set (the backend checks every
     /// access; only where <see cref="IVcpuBackend.DataWatchpoints"/>).
     /// </summary>
-    public DataWatchpoint[] UserWatches { get; set; } = [];
+    public DataWatchpoint[] UserWatches
+    {
+        get => _userWatches;
+        set
+        {
+            _userWatches = value;
+            _plainArmed = false;
+        }
+    }
+    private DataWatchpoint[] _userWatches = [];
+
+    // The vCPU is armed for a stretch with no recorded point next: no instruction count to stop
+    // at, no forced point, nothing to step over, the user's breakpoints and watches. Between two
+    // recorded points nearly every stop is an exit followed by another, and arming again there
+    // changes nothing (it was a fifth of a 200,000-exit replay's bookkeeping).
+    private bool _plainArmed;
 
     /// <summary>
     /// Asked before every run: an instruction count where a debugger also wants the vCPU to stop
@@ -108,10 +124,14 @@ public sealed class ReplayHostEvents(EventCursor events, IVcpuBackend vcpu, Dirt
         _matchedForcedPoint = false;
         _onUnmatchedHit = false;
         _onUserBreakpoint = false;
+        _plainArmed = false;
     }
 
     public void Arm(long? deadlineNanoseconds, bool interruptBlocked)
     {
+        if (_plainArmed && !SingleStep && DebuggerStop is null && !_onUnmatchedHit && !_onUserBreakpoint && !_matchedForcedPoint
+            && events.PeekOther() is null) return;
+        _plainArmed = false;
         // A point recorded by its instruction count is reached by counting: the vCPU stops there by
         // itself. One the replay has already passed can never come.
         var scheduled = events.PeekOther() as ScheduledServiceEvent;
@@ -139,7 +159,11 @@ public sealed class ReplayHostEvents(EventCursor events, IVcpuBackend vcpu, Dirt
         }
         if (forcedHereAgain) SetMode(false, forced, []);
         else if (stepOver) SetMode(true, null, []);
-        else SetMode(false, forced, _userBreakpoints);
+        else
+        {
+            SetMode(false, forced, _userBreakpoints);
+            _plainArmed = stopAt is null && forced is null;
+        }
     }
 
     /// <summary>The engine clock when it is the instruction count: a halt skips it to the next deadline, as the recording's did.</summary>

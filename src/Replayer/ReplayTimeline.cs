@@ -85,12 +85,23 @@ internal sealed class ReplayTimeline
             return e.PreviousPlusOne == 0 ? null : (e.PreviousPlusOne - 1, e.Instructions);
         }
 
+        // The page the last link went to: a run sets thousands in a row on one page.
+        private long _lastPage = -1;
+        private (long PreviousPlusOne, long Instructions)[]? _lastEntries;
+
         public void Set(long stop, long previous, long instructions)
         {
-            int page = checked((int)(stop >> PageBits));
-            while (_pages.Count <= page) _pages.Add(null);
-            var entries = _pages[page] ??= new (long, long)[1 << PageBits];
+            long page = stop >> PageBits;
+            var entries = page == _lastPage ? _lastEntries! : PageFor(page);
             entries[stop & ((1 << PageBits) - 1)] = (previous + 1, instructions);
+        }
+
+        private (long, long)[] PageFor(long page)
+        {
+            int index = checked((int)page);
+            while (_pages.Count <= index) _pages.Add(null);
+            _lastPage = page;
+            return _lastEntries = _pages[index] ??= new (long, long)[1 << PageBits];
         }
     }
 }

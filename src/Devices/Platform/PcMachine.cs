@@ -92,7 +92,18 @@ public sealed class PcMachine : IDisposable
     public IRunCheckpoints? Checkpoints { get; set; }
 
     /// <summary>Checked at every stop; when true, <see cref="Run"/> returns <see cref="RunOutcome.Paused"/> and a later call continues.</summary>
-    public Func<StopPoint, bool>? PauseRequested { get; set; }
+    public Func<StopPoint, bool>? PauseRequested
+    {
+        get => _pauseRequested;
+        set
+        {
+            _pauseRequested = value;
+            // Handed to the run loop as it is: a replay asks at every stop, and a relay through
+            // this property was a second delegate call each time.
+            if (_runner is not null) _runner.PauseRequested = value;
+        }
+    }
+    private Func<StopPoint, bool>? _pauseRequested;
 
     /// <summary>
     /// Make every instruction boundary a debugger can stop at a stop: complete an exit's
@@ -118,7 +129,7 @@ public sealed class PcMachine : IDisposable
     /// <see cref="RunnerCounters.InterruptsDelivered"/> alone: a replay reads it at every stop,
     /// where building all the counters cost two interface calls and a type check each time.
     /// </summary>
-    public long InterruptsDelivered => Runner.InterruptsDelivered;
+    public long InterruptsDelivered => _runner?.InterruptsDelivered ?? 0;
 
     private VcpuRunner Runner => _runner ??= new VcpuRunner(Vcpu, Platform, _sources.Clock, _sources.CreateHostEvents(Backend, Vcpu))
     {
@@ -129,7 +140,7 @@ public sealed class PcMachine : IDisposable
         },
         AbortCheck = () => _sources.AbortReason,
         Checkpoints = new CheckpointRelay(this),
-        PauseRequested = stop => PauseRequested?.Invoke(stop) == true,
+        PauseRequested = _pauseRequested,
     };
 
     // The checkpoints may be set after the run loop was built (a replay restores a snapshot first).
