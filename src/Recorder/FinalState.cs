@@ -15,12 +15,13 @@ public static class FinalState
 
     /// <summary>
     /// The end event's memory hash (traces/FORMAT.md, "End of run"): from version 4 the page-set
-    /// hash of every non-zero page, which reads only the pages the guest populated; before it
-    /// the SHA-256 of all of RAM, which a replay of an older trace must still compute to match.
+    /// hash of every non-zero page, which reads only the pages the guest populated (from version
+    /// 5 with XXH3-64, in version 4 with SHA-256); before it the SHA-256 of all of RAM, which a
+    /// replay of an older trace must still compute to match.
     /// </summary>
     public static ulong MemoryHash(GuestMemory memory, uint formatVersion) =>
         formatVersion >= TraceFormat.FirstVersionHashingNonZeroPages
-            ? PageSetHash.Of(memory, memory.NonZeroPages())
+            ? PageSetHash.Of(memory, memory.NonZeroPages(), TraceFormat.PageHashOf(formatVersion))
             : WholeRamHash(memory);
 
     private static ulong WholeRamHash(GuestMemory memory)

@@ -206,7 +206,7 @@ public sealed class TraceReader : IDisposable
     /// <summary>Decodes a snapshot chunk (its pages only when <paramref name="withPages"/>); throws <see cref="TraceFormatException"/> naming the chunk.</summary>
     public Snapshot ReadSnapshot(ChunkInfo chunk, bool withPages)
     {
-        try { return SnapshotCodec.Decode(_file.ReadPayload(chunk), withPages, Header.MemorySize); }
+        try { return SnapshotCodec.Decode(_file.ReadPayload(chunk), withPages, Header.MemorySize, Version); }
         catch (FormatException e)
         {
             throw new TraceFormatException($"{Path}: chunk {chunk.Number} (SNAP) at offset {chunk.Offset} does not decode: {e.Message}");

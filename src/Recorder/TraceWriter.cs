@@ -375,7 +375,7 @@ public sealed class TraceWriter : IDisposable
     {
         try
         {
-            var payload = SnapshotCodec.Encode(s with { MemoryHash = Engine.Memory.PageSetHash.Of(s.Pages, s.PageData) });
+            var payload = SnapshotCodec.Encode(s with { MemoryHash = Engine.Memory.PageSetHash.Of(s.Pages, s.PageData, TraceFormat.PageHashOf(TraceFormat.Version)) });
             _chunks!.Write(ChunkType.Snapshot, payload, (ulong)s.EventIndex);
             Interlocked.Add(ref _snapshotBytes, payload.Length);
             Interlocked.Add(ref _snapshotPageBytes, s.PageData.Length);

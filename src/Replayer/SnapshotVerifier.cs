@@ -3,6 +3,7 @@ using VmReplay.Engine.Memory;
 using VmReplay.Engine.Run;
 using VmReplay.Engine.Vm;
 using VmReplay.Recorder;
+using VmReplay.Recorder.Format;
 using VmReplay.Recorder.Snapshots;
 
 namespace VmReplay.Replayer;
@@ -112,7 +113,7 @@ public sealed class SnapshotVerifier : IRunCheckpoints
         if (expected.Machine.Counters != counted)
             throw new ReplayDivergenceException(at, $"run-loop counters {expected.Machine.Counters} at {where}", actual.Counters.ToString());
         var pages = expected.Kind == SnapshotKind.Full ? _machine.Memory.NonZeroPages() : _written.Pages();
-        ulong hash = PageSetHash.Of(_machine.Memory, pages);
+        ulong hash = PageSetHash.Of(_machine.Memory, pages, TraceFormat.PageHashOf(_trace.Version));
         if (hash != expected.MemoryHash)
         {
             string? pageSets = FirstPageDifference(expected.Pages, pages);

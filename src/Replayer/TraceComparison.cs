@@ -159,8 +159,11 @@ public sealed class TraceComparison
 
     private static string Initrd(TraceHeader h) => h.HasInitrd ? $"{h.InitrdName} ({h.InitrdSha256![..12]}, {h.InitrdSize} bytes)" : "none";
 
+    // Whether two format versions define the end event's memory hash alike: over the same bytes
+    // (all of RAM, or its non-zero pages) with the same function.
     private static bool HashMemoryAlike(uint versionA, uint versionB) =>
-        (versionA >= TraceFormat.FirstVersionHashingNonZeroPages) == (versionB >= TraceFormat.FirstVersionHashingNonZeroPages);
+        (versionA >= TraceFormat.FirstVersionHashingNonZeroPages) == (versionB >= TraceFormat.FirstVersionHashingNonZeroPages)
+        && TraceFormat.PageHashOf(versionA) == TraceFormat.PageHashOf(versionB);
 
     private static bool Same(TraceEvent? x, TraceEvent? y, bool compareMemoryHashes) => (x, y) switch
     {

@@ -1,7 +1,9 @@
 using System.Text.Json;
+using VmReplay.Engine.Memory;
 using VmReplay.Recorder;
 using VmReplay.Recorder.Events;
 using VmReplay.Recorder.Format;
+using VmReplay.Recorder.Snapshots;
 using VmReplay.Replayer;
 
 namespace VmReplay.Integration.Tests;
@@ -52,42 +54,100 @@ public sealed class TraceVersionTests : IDisposable
         Assert.Equal(0, Vmreplay.Run(["info", v1]).ExitCode);
     }
 
+    [Theory]
+    [InlineData("hello", "hello.elf")]
+    [InlineData("timer64", "timer64.elf")]
+    public void AVersion4TraceWithSha256PageHashesReplaysLikeTheCurrentOne(string guest, string file)
+    {
+        string current = Path.Combine(_dir, guest + ".vmtrace");
+        // Snapshots every few exits: each is decoded (its hash checked) and verified on the way.
+        var record = Vmreplay.Run(["record", Vmreplay.Guest(guest, file), "-o", current, "--serial-in", "/dev/null", "--snapshot-every", "10"]);
+        string v4 = Path.Combine(_dir, guest + "-v4.vmtrace");
+        DowngradeToVersion4(current, v4);
+
+        using (var trace = TraceReader.Open(v4))
+        using (var now = TraceReader.Open(current))
+        {
+            Assert.Equal(4u, trace.Version);
+            Assert.True(trace.Snapshots.Count > 1, $"{guest}: {trace.Snapshots.Count} snapshots");
+            for (int i = 0; i < trace.Snapshots.Count; i++)
+            {
+                var old = trace.ReadSnapshot(trace.Snapshots[i], withPages: true);
+                var made = now.ReadSnapshot(now.Snapshots[i], withPages: true);
+                Assert.Equal(made.PageData, old.PageData);
+                Assert.NotEqual(made.MemoryHash, old.MemoryHash);
+            }
+        }
+        foreach (var path in new[] { current, v4 })
+        {
+            var replay = Vmreplay.Run(["replay", path, "--strict"]);
+            Assert.True(replay.ExitCode == record.ExitCode, $"{path}: {replay.Stderr}");
+            Assert.Equal(record.Stdout, replay.Stdout);
+            Assert.Contains("replay matched", replay.Stderr);
+        }
+        // The same run in both versions: their end hashes are made differently, so diff leaves them out.
+        var diff = Vmreplay.Run(["diff", current, v4]);
+        Assert.True(diff.ExitCode == 0, diff.Stdout + diff.Stderr);
+        Assert.StartsWith("identical", diff.Stdout);
+        // A version-4 trace whose hashes were XXH3's would not decode: the version decides.
+        var tampered = Path.Combine(_dir, guest + "-v4-xxh3.vmtrace");
+        File.Copy(current, tampered);
+        using (var f = new FileStream(tampered, FileMode.Open, FileAccess.Write)) { f.Position = 8; f.Write(BitConverter.GetBytes(4u)); }
+        Assert.NotEqual(record.ExitCode, Vmreplay.Run(["replay", tampered]).ExitCode);
+    }
+
     [Fact]
     public void AnUnknownVersionIsRefusedNamingTheVersionsThisVmreplayReads()
     {
         string trace = Path.Combine(_dir, "hello.vmtrace");
         Vmreplay.Run(["record", Vmreplay.Guest("hello", "hello.elf"), "-o", trace, "--serial-in", "/dev/null"]);
         var bytes = File.ReadAllBytes(trace);
-        bytes[8] = 5;
+        bytes[8] = 6;
         File.WriteAllBytes(trace, bytes);
         foreach (var command in new[] { "replay", "info" })
         {
             var r = Vmreplay.Run([command, trace]);
             Assert.Equal(3, r.ExitCode);
-            Assert.Equal($"vmreplay: {trace}: trace format version 5 is not supported (this vmreplay reads versions 1, 2, 3 and 4)\n", r.Stderr);
+            Assert.Equal($"vmreplay: {trace}: trace format version 6 is not supported (this vmreplay reads versions 1, 2, 3, 4 and 5)\n", r.Stderr);
         }
     }
 
     /// <summary>
     /// Writes <paramref name="from"/> as version 1 wrote it: the image raw in IMAG in place of
     /// IMGZ, the end event's memory hash as versions before 4 define it (the SHA-256 of all of
-    /// RAM, from a replay of <paramref name="from"/>), and version 1 in the file header (which no
-    /// CRC covers); everything else is the same.
+    /// RAM, from a replay of <paramref name="from"/>), the snapshots' memory hashes as versions
+    /// before 5 define them (SHA-256), and version 1 in the file header (which no CRC covers);
+    /// everything else is the same.
     /// </summary>
-    private static void DowngradeToVersion1(string from, string to)
+    private static void DowngradeToVersion1(string from, string to) =>
+        Downgrade(from, to, 1, EndMemoryHashAtTheEnd(from, formatVersion: 1), rawImage: true);
+
+    /// <summary>
+    /// Writes <paramref name="from"/> as version 4 wrote it: the page-set hashes of the end event
+    /// and of the snapshots made with SHA-256 in place of XXH3-64, and version 4 in the header.
+    /// </summary>
+    private static void DowngradeToVersion4(string from, string to) =>
+        Downgrade(from, to, 4, EndMemoryHashAtTheEnd(from, formatVersion: 4), rawImage: false);
+
+    private static void Downgrade(string from, string to, uint version, ulong endMemoryHash, bool rawImage)
     {
-        ulong wholeRamHash = WholeRamHashAtTheEnd(from);
         using (var reader = TraceReader.Open(from))
         using (var writer = new ChunkWriter(File.Create(to)))
         {
-            Assert.Null(reader.InitrdChunk); // version 1 had no initrd
+            if (rawImage) Assert.Null(reader.InitrdChunk); // version 1 had no initrd
             foreach (var chunk in reader.File.Chunks.Where(c => c.Type != ChunkType.Index))
             {
-                if (chunk.Type == ChunkType.CompressedImage) writer.Write(ChunkType.Image, reader.Image);
+                if (chunk.Type == ChunkType.CompressedImage && rawImage) writer.Write(ChunkType.Image, reader.Image);
                 else if (chunk.Type == ChunkType.Events && reader.DecodeEvents(chunk) is var events && events.Any(e => e is EndEvent))
                 {
-                    var rehashed = events.Select(e => e is EndEvent end ? end with { MemoryHash = wholeRamHash } : e).ToList();
+                    var rehashed = events.Select(e => e is EndEvent end ? end with { MemoryHash = endMemoryHash } : e).ToList();
                     writer.Write(chunk.Type, ZstdFrame.Store(EventCodec.Encode(rehashed)), chunk.FirstEvent);
+                }
+                else if (chunk.Type == ChunkType.Snapshot)
+                {
+                    var s = reader.ReadSnapshot(chunk, withPages: true);
+                    var sha = s with { MemoryHash = PageSetHash.Of(s.Pages, s.PageData, TraceFormat.PageHashOf(version)) };
+                    writer.Write(chunk.Type, SnapshotCodec.Encode(sha), chunk.FirstEvent);
                 }
                 else writer.Write(chunk.Type, reader.File.ReadPayload(chunk), chunk.FirstEvent);
             }
@@ -95,15 +155,15 @@ public sealed class TraceVersionTests : IDisposable
         }
         using var file = new FileStream(to, FileMode.Open, FileAccess.Write);
         file.Position = 8;
-        file.Write(BitConverter.GetBytes(1u));
+        file.Write(BitConverter.GetBytes(version));
     }
 
-    private static ulong WholeRamHashAtTheEnd(string trace)
+    private static ulong EndMemoryHashAtTheEnd(string trace, uint formatVersion)
     {
         using var reader = TraceReader.Open(trace);
         using var session = ReplaySession.Open(reader, "/dev/kvm", Stream.Null);
         session.RunToEnd();
-        return FinalState.MemoryHash(session.Machine.Memory, formatVersion: 1);
+        return FinalState.MemoryHash(session.Machine.Memory, formatVersion);
     }
 }
 

@@ -41,7 +41,7 @@ public sealed class EmbeddedTraceFilesTests : IDisposable
     {
         var image = SampleImage(1 << 20, 7);
         using var trace = TraceReader.Open(Write("plain.vmtrace", image, null));
-        Assert.Equal(4u, trace.Version);
+        Assert.Equal(TraceFormat.Version, trace.Version);
         Assert.Equal([ChunkType.Header, ChunkType.CompressedImage], trace.File.Chunks.Take(2).Select(c => c.Type));
         Assert.DoesNotContain(trace.File.Chunks, c => c.Type == ChunkType.Image || c.Type == ChunkType.Initrd);
         Assert.True(trace.ImageChunk.PayloadLength < image.Length / 4, $"IMGZ holds {trace.ImageChunk.PayloadLength} bytes for a {image.Length}-byte image");
@@ -166,7 +166,7 @@ public sealed class EmbeddedTraceFilesTests : IDisposable
         string path = Write("p.vmtrace", SampleImage(10_000, 1), null);
         string bad = Rewrite(path, "no-imgz.vmtrace", ChunkType.CompressedImage, null);
         var e = Assert.Throws<TraceFormatException>(() => TraceReader.Open(bad));
-        Assert.Contains("no header or guest image chunk (HEAD, IMGZ; format version 4)", e.Message);
+        Assert.Contains("no header or guest image chunk (HEAD, IMGZ; format version 5)", e.Message);
     }
 
     [Fact]

@@ -1,3 +1,4 @@
+using System.IO.Hashing;
 using System.Security.Cryptography;
 using VmReplay.Engine.Memory;
 using VmReplay.Recorder.Format;
@@ -8,7 +9,7 @@ namespace VmReplay.Recorder.Tests;
 public sealed class FinalStateTests : IDisposable
 {
     private const ulong Page = GuestMemory.PageSize;
-    private const uint Version4 = 4;
+    private const uint Version4 = 4, Version5 = 5;
     private readonly GuestMemory _m = GuestMemory.CreatePcLayout(4UL << 20);
 
     public FinalStateTests()
@@ -40,6 +41,21 @@ public sealed class FinalStateTests : IDisposable
         return BitConverter.ToUInt64(sha.GetHashAndReset());
     }
 
+    /// <summary>The same bytes as <see cref="NonZeroPagesByDefinition"/>, laid out in one buffer and hashed at once with XXH3-64 (seed 0).</summary>
+    private static ulong NonZeroPagesXxh3ByDefinition(GuestMemory m)
+    {
+        var bytes = new List<byte>();
+        foreach (var r in m.Regions)
+            for (ulong gpa = r.GuestBase; gpa < r.GuestEnd; gpa += Page)
+            {
+                var page = m.GetSpan(gpa, (int)Page);
+                if (!page.ContainsAnyExcept((byte)0)) continue;
+                bytes.AddRange(BitConverter.GetBytes(gpa));
+                bytes.AddRange(page.ToArray());
+            }
+        return XxHash3.HashToUInt64(bytes.ToArray());
+    }
+
     private static ulong WholeRamByDefinition(GuestMemory m) =>
         BitConverter.ToUInt64(SHA256.HashData(m.GetSpan(0, (int)m.TotalSize)));
 
@@ -49,7 +65,21 @@ public sealed class FinalStateTests : IDisposable
         ulong hash = FinalState.MemoryHash(_m, Version4);
         Assert.Equal(NonZeroPagesByDefinition(_m), hash);
         Assert.NotEqual(WholeRamByDefinition(_m), hash);
+    }
+
+    [Fact]
+    public void Version5HashesTheSamePagesWithXxh3()
+    {
+        ulong hash = FinalState.MemoryHash(_m, Version5);
+        Assert.Equal(NonZeroPagesXxh3ByDefinition(_m), hash);
+        Assert.NotEqual(FinalState.MemoryHash(_m, Version4), hash);
         Assert.Equal(hash, FinalState.MemoryHash(_m, TraceFormat.Version));
+
+        _m.WriteByte(17 * Page + 123, (byte)(_m.ReadByte(17 * Page + 123) ^ 1));
+        Assert.NotEqual(hash, FinalState.MemoryHash(_m, Version5));
+        Assert.Equal(NonZeroPagesXxh3ByDefinition(_m), FinalState.MemoryHash(_m, Version5));
+        _m.Clear();
+        Assert.Equal(XxHash3.HashToUInt64([]), FinalState.MemoryHash(_m, Version5));
     }
 
     [Fact]

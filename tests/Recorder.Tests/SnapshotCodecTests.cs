@@ -5,6 +5,7 @@ using VmReplay.Engine.Determinism;
 using VmReplay.Engine.Memory;
 using VmReplay.Engine.Run;
 using VmReplay.Engine.Vm;
+using VmReplay.Recorder.Format;
 using VmReplay.Recorder.Snapshots;
 
 namespace VmReplay.Recorder.Tests;
@@ -38,7 +39,7 @@ public sealed class SnapshotCodecTests
         var gpas = Enumerable.Range(0, pages).Select(i => (ulong)i * 4096 * 3).ToArray();
         var data = new byte[pages * 4096];
         for (int i = 0; i < data.Length; i += 97) data[i] = (byte)(i / 97);
-        return new Snapshot(SnapshotKind.Incremental, 4242, 17, 99_000_000, PageSetHash.Of(gpas, data),
+        return new Snapshot(SnapshotKind.Incremental, 4242, 17, 99_000_000, PageSetHash.Of(gpas, data, TraceFormat.PageHashOf(TraceFormat.Version)),
             new MachineState(vcpu, platform.SaveState(), new RunnerCounters(17, 3, 2)), [0x1000, 0x5000], gpas, data);
     }
 

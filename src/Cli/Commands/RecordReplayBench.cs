@@ -6,6 +6,7 @@ using VmReplay.Engine.Backend;
 using VmReplay.Engine.Memory;
 using VmReplay.Engine.Run;
 using VmReplay.Recorder;
+using VmReplay.Recorder.Format;
 using VmReplay.Recorder.Snapshots;
 using VmReplay.Replayer;
 
@@ -109,7 +110,7 @@ internal static class RecordReplayBench
         var state = pc.CaptureState();
         double capture = sw.Elapsed.TotalMilliseconds;
         sw.Restart();
-        var snapshot = new Snapshot(SnapshotKind.Full, 0, 0, 0, PageSetHash.Of(pages, data), state, [], pages.ToArray(), data);
+        var snapshot = new Snapshot(SnapshotKind.Full, 0, 0, 0, PageSetHash.Of(pages, data, TraceFormat.PageHashOf(TraceFormat.Version)), state, [], pages.ToArray(), data);
         var payload = SnapshotCodec.Encode(snapshot);
         double encode = sw.Elapsed.TotalMilliseconds;
         sw.Restart();

@@ -1,58 +1,91 @@
+using System.IO.Hashing;
 using System.Security.Cryptography;
 
 namespace VmReplay.Engine.Memory;
 
 /// <summary>
-/// The hash that stands for a set of guest pages: SHA-256 over each page's guest-physical address
-/// (u64, little-endian) and its 4 KiB of contents, in the order given, truncated to 64 bits.
-/// The same value whether the pages are read from RAM or from a snapshot's copy.
+/// The hash that stands for a set of guest pages: each page's guest-physical address (u64,
+/// little-endian) and its 4 KiB of contents, in the order given, hashed with a
+/// <see cref="PageHashAlgorithm"/> to 64 bits. The same value whether the pages are read from RAM
+/// or from a snapshot's copy.
 /// </summary>
 public static class PageSetHash
 {
-    public static ulong Of(GuestMemory memory, IEnumerable<ulong> pages)
+    public static ulong Of(GuestMemory memory, IEnumerable<ulong> pages, PageHashAlgorithm algorithm)
     {
-        using var sha = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-        foreach (ulong gpa in pages) Append(sha, gpa, memory.GetSpan(gpa, (int)GuestMemory.PageSize));
-        return Finish(sha);
+        using var hash = PageHasher.Create(algorithm);
+        foreach (ulong gpa in pages) hash.Append(gpa, memory.GetSpan(gpa, (int)GuestMemory.PageSize));
+        return hash.Finish();
     }
 
     /// <summary>
-    /// Hash of the page addresses alone. Which pages a stretch of guest code writes follows its
-    /// control flow; what it writes there can also carry values the VMM cannot record (RDTSC).
+    /// Hash of the page addresses alone (SHA-256). Which pages a stretch of guest code writes
+    /// follows its control flow; what it writes there can also carry values the VMM cannot
+    /// record (RDTSC).
     /// </summary>
     public static ulong OfAddresses(IEnumerable<ulong> pages)
     {
-        using var sha = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-        Span<byte> address = stackalloc byte[8];
-        foreach (ulong gpa in pages)
-        {
-            BitConverter.TryWriteBytes(address, gpa);
-            sha.AppendData(address);
-        }
-        return Finish(sha);
+        using var hash = PageHasher.Create(PageHashAlgorithm.Sha256);
+        foreach (ulong gpa in pages) hash.Append(gpa, []);
+        return hash.Finish();
     }
 
     /// <summary><paramref name="data"/> holds the pages of <paramref name="pages"/> back to back.</summary>
-    public static ulong Of(IReadOnlyList<ulong> pages, ReadOnlySpan<byte> data)
+    public static ulong Of(IReadOnlyList<ulong> pages, ReadOnlySpan<byte> data, PageHashAlgorithm algorithm)
     {
-        using var sha = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        using var hash = PageHasher.Create(algorithm);
         for (int i = 0; i < pages.Count; i++)
-            Append(sha, pages[i], data.Slice(i * (int)GuestMemory.PageSize, (int)GuestMemory.PageSize));
-        return Finish(sha);
+            hash.Append(pages[i], data.Slice(i * (int)GuestMemory.PageSize, (int)GuestMemory.PageSize));
+        return hash.Finish();
     }
 
-    private static void Append(IncrementalHash sha, ulong gpa, ReadOnlySpan<byte> page)
+    // One page set's hash in the making, by either algorithm.
+    private abstract class PageHasher : IDisposable
     {
-        Span<byte> address = stackalloc byte[8];
-        BitConverter.TryWriteBytes(address, gpa);
-        sha.AppendData(address);
-        sha.AppendData(page);
+        public static PageHasher Create(PageHashAlgorithm algorithm) => algorithm switch
+        {
+            PageHashAlgorithm.Sha256 => new Sha256Hasher(),
+            PageHashAlgorithm.Xxh3 => new Xxh3Hasher(),
+            _ => throw new ArgumentOutOfRangeException(nameof(algorithm), algorithm, null),
+        };
+
+        public void Append(ulong gpa, ReadOnlySpan<byte> page)
+        {
+            Span<byte> address = stackalloc byte[8];
+            BitConverter.TryWriteBytes(address, gpa);
+            AppendData(address);
+            if (!page.IsEmpty) AppendData(page);
+        }
+
+        protected abstract void AppendData(ReadOnlySpan<byte> data);
+
+        public abstract ulong Finish();
+
+        public virtual void Dispose() { }
     }
 
-    private static ulong Finish(IncrementalHash sha)
+    private sealed class Sha256Hasher : PageHasher
     {
-        Span<byte> digest = stackalloc byte[32];
-        sha.GetHashAndReset(digest);
-        return BitConverter.ToUInt64(digest);
+        private readonly IncrementalHash _sha = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+
+        protected override void AppendData(ReadOnlySpan<byte> data) => _sha.AppendData(data);
+
+        public override ulong Finish()
+        {
+            Span<byte> digest = stackalloc byte[32];
+            _sha.GetHashAndReset(digest);
+            return BitConverter.ToUInt64(digest);
+        }
+
+        public override void Dispose() => _sha.Dispose();
+    }
+
+    private sealed class Xxh3Hasher : PageHasher
+    {
+        private readonly XxHash3 _xxh = new();
+
+        protected override void AppendData(ReadOnlySpan<byte> data) => _xxh.Append(data);
+
+        public override ulong Finish() => _xxh.GetCurrentHashAsUInt64();
     }
 }

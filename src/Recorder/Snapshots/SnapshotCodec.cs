@@ -103,15 +103,16 @@ public static class SnapshotCodec
         return w.ToArray();
     }
 
-    /// <summary>Decodes a SNAP payload without knowing the machine's RAM size (<see cref="Decode(ReadOnlySpan{byte}, bool, ulong)"/>).</summary>
-    public static Snapshot Decode(ReadOnlySpan<byte> payload, bool withPages) => Decode(payload, withPages, TraceHeader.MaxMemorySize);
+    /// <summary>Decodes a SNAP payload this version writes, without knowing the machine's RAM size (<see cref="Decode(ReadOnlySpan{byte}, bool, ulong, uint)"/>).</summary>
+    public static Snapshot Decode(ReadOnlySpan<byte> payload, bool withPages) => Decode(payload, withPages, TraceHeader.MaxMemorySize, TraceFormat.Version);
 
     /// <summary>
-    /// Decodes a SNAP payload of a machine with <paramref name="memorySize"/> bytes of RAM; the
-    /// pages are decompressed only when <paramref name="withPages"/>. Throws
+    /// Decodes a SNAP payload of a machine with <paramref name="memorySize"/> bytes of RAM, from a
+    /// trace of format <paramref name="formatVersion"/> (which says how its memory hash is made);
+    /// the pages are decompressed only when <paramref name="withPages"/>. Throws
     /// <see cref="FormatException"/> on a malformed payload, before allocating for what it lacks.
     /// </summary>
-    public static Snapshot Decode(ReadOnlySpan<byte> payload, bool withPages, ulong memorySize)
+    public static Snapshot Decode(ReadOnlySpan<byte> payload, bool withPages, ulong memorySize, uint formatVersion)
     {
         if (payload.Length < HeaderSize) throw new FormatException("snapshot shorter than its header");
         var kind = (SnapshotKind)payload[0];
@@ -152,7 +153,8 @@ public static class SnapshotCodec
                     throw new FormatException($"page block {first / PagesPerBlock} is {block.Length} bytes, too short for {count} pages");
                 blocks.Add((at - block.Length, block.Length));
             }
-            data = new byte[pages.Length * PageSize];
+            // Every byte is written by the blocks, each checked to decode to its full length.
+            data = GC.AllocateUninitializedArray<byte>(pages.Length * PageSize);
             for (int b = 0; b < blocks.Count; b++)
             {
                 int first = b * PagesPerBlock;
@@ -160,7 +162,7 @@ public static class SnapshotCodec
                 int length = LZ4Codec.Decode(payload.Slice(blocks[b].Start, blocks[b].Length), data.AsSpan(first * PageSize, count * PageSize));
                 if (length != count * PageSize) throw new FormatException($"page block {b} decodes to {length} bytes, not {count * PageSize}");
             }
-            if (PageSetHash.Of(pages, data) != memoryHash) throw new FormatException("the pages do not match the snapshot's memory hash");
+            if (PageSetHash.Of(pages, data, TraceFormat.PageHashOf(formatVersion)) != memoryHash) throw new FormatException("the pages do not match the snapshot's memory hash");
         }
         return new Snapshot(kind, eventIndex, exitCount, engineNs, memoryHash,
             new MachineState(vcpu, machine.Platform, machine.Counters), servicePages, pages, data);
