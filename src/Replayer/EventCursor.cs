@@ -104,7 +104,7 @@ public sealed class EventCursor
         if (_hasPeeked) return _batch is not null;
         _hasPeeked = true;
         if (_left == 0 && !NextBatch()) return false;
-        if (EventCodec.IsExit(_batch!.Bytes[_at.Position]))
+        if (_batch!.Bytes[_at.Position] is EventCodec.KExit or EventCodec.KExitCounted)
         {
             _peekedOther = null;
             _afterKnown = false;
@@ -139,27 +139,18 @@ public sealed class EventCursor
     }
 
     /// <summary>
-    /// Consumes the next event if it is <paramref name="exit"/> byte for byte as a recording
-    /// encodes it (then <see cref="ExitFingerprint.Matches(in ExitFields, Engine.Backend.IVcpuBackend, Engine.Backend.VcpuExit)"/>
-    /// says so too); otherwise leaves it for a closer look. How a replay checks nearly every exit:
-    /// encoding it costs what the recording paid, reading the recorded one and comparing it
-    /// field by field about twice that.
+    /// Consumes the next event if it is the exit a stopped vCPU just made, byte for byte as a
+    /// recording encodes it (<see cref="ExitFingerprint.MatchesEncoded"/>); otherwise leaves it
+    /// for a closer look.
     /// </summary>
-    public bool TakeIfEncodedAs(in ExitFields exit)
+    public bool TakeIfRecorded(Engine.Backend.IVcpuBackend vcpu, Engine.Backend.VcpuExit exit)
     {
-        if (!Look() || _peekedOther is not null || exit.Data.Length > MaxComparedData) return false;
-        Span<byte> encoded = stackalloc byte[EventCodec.MaxExitSize(MaxComparedData)];
-        int n = EventCodec.WriteExit(encoded, exit, _at.PrevRip, _at.PrevScheduled);
-        var bytes = _batch!.Bytes;
-        if (n > bytes.Length - _at.Position || !encoded[..n].SequenceEqual(bytes.AsSpan(_at.Position, n))) return false;
-        _after = new EventReader.Place(_at.Position + n, exit.Rip, _at.PrevClock, exit.Instructions ?? _at.PrevScheduled);
+        if (!Look() || _peekedOther is not null
+            || !ExitFingerprint.MatchesEncoded(vcpu, exit, _batch!.Bytes, _at, out _after)) return false;
         _afterKnown = true;
         Advance();
         return true;
     }
-
-    // Exits that move more (string I/O) are compared by reading the recorded one.
-    private const int MaxComparedData = 16;
 
     private static TraceEvent Decode(byte[] batch, EventReader.Place at)
     {

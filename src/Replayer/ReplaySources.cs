@@ -48,8 +48,7 @@ public sealed class ReplaySources : IMachineSources
     public void OnExit(IVcpuBackend vcpu, VcpuExit exit)
     {
         // Nearly every exit is the recorded one byte for byte; any other is looked at closely.
-        Span<byte> msr = stackalloc byte[8];
-        if (Events.TakeIfEncodedAs(ExitFingerprint.Fields(vcpu, exit, msr))) return;
+        if (Events.TakeIfRecorded(vcpu, exit)) return;
         if (Events.PeekExit(out var recorded) && ExitFingerprint.Matches(recorded, vcpu, exit))
         {
             Events.Advance();

@@ -11,10 +11,8 @@ namespace VmReplay.Recorder.Events;
 /// </summary>
 public static class EventCodec
 {
-    internal const byte KExit = 1, KClock = 2, KInput = 3, KService = 4, KForced = 5, KEnd = 6, KForcedWithPageList = 7, KScheduled = 8, KExitCounted = 9;
-
-    /// <summary>Whether an event that starts with <paramref name="kind"/> is an exit: what a replay asks of nearly every event before reading it.</summary>
-    public static bool IsExit(byte kind) => kind is KExit or KExitCounted;
+    /// <summary>Event kinds (traces/FORMAT.md, "Events"), the first byte of each event.</summary>
+    public const byte KExit = 1, KClock = 2, KInput = 3, KService = 4, KForced = 5, KEnd = 6, KForcedWithPageList = 7, KScheduled = 8, KExitCounted = 9;
 
     public static byte[] Encode(IReadOnlyList<TraceEvent> events)
     {
@@ -74,19 +72,9 @@ public static class EventCodec
         _ => 1 + MaxVarint,
     };
 
-    /// <summary>
-    /// Writes <paramref name="x"/> as a batch holds it, its RIP and instruction count as deltas
-    /// from <paramref name="prevRip"/> and <paramref name="prevScheduled"/>, into
-    /// <paramref name="into"/> (at least <see cref="MaxExitSize"/> bytes); returns the bytes
-    /// written. A recording appends exits with it, and a replay compares an exit with the
-    /// recorded one as these bytes.
-    /// </summary>
-    public static unsafe int WriteExit(Span<byte> into, in ExitFields x, ulong prevRip, long prevScheduled)
-    {
-        if (into.Length < MaxExitSize(x.Data.Length)) throw new ArgumentException("too small for the exit", nameof(into));
-        fixed (byte* p = into) return WriteExit(p, x, prevRip, prevScheduled);
-    }
-
+    // Writes an exit as a batch holds it, its RIP and instruction count as deltas from prevRip
+    // and prevScheduled, into at least MaxExitSize bytes; returns the bytes written. A recording
+    // appends exits with it, and a replay compares an exit with the recorded one as these bytes.
     // Written through a local pointer, every varint inlined: a recording appends an exit every
     // few instructions of an exit-heavy guest, and field loads and calls per byte made this a
     // tenth of the vCPU thread's time.

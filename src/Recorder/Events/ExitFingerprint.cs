@@ -19,12 +19,36 @@ public static class ExitFingerprint
         writer.AppendExit(Fields(vcpu, exit, msr));
     }
 
-    /// <summary>The fingerprint as values; an MSR's value is written into <paramref name="msr"/> (8 bytes), which the data then borrows.</summary>
-    public static ExitFields Fields(IVcpuBackend vcpu, VcpuExit exit, Span<byte> msr)
+    // The fingerprint as values; an MSR's value is written into `msr`, which the data then borrows.
+    private static ExitFields Fields(IVcpuBackend vcpu, VcpuExit exit, Span<byte> msr)
     {
         var (address, size, flags, count) = Access(exit);
         return new ExitFields((uint)ExitReasons.Of(exit.Kind), vcpu.ReadInstructionPointer(), address, size, flags, count, Data(exit, msr), vcpu.InstructionsRetired);
     }
+
+    /// <summary>
+    /// Whether the exit a stopped vCPU just made is, byte for byte, the one encoded in
+    /// <paramref name="batch"/> at <paramref name="at"/> (then <see cref="Matches(in ExitFields, IVcpuBackend, VcpuExit)"/>
+    /// says so too), and if so where the event after it starts. How a replay checks nearly every
+    /// exit: encoding it costs what the recording paid, reading the recorded one and comparing it
+    /// field by field about twice that. One call from the replay, the encoding inlined here:
+    /// precompiled code calls across assemblies without inlining.
+    /// </summary>
+    public static unsafe bool MatchesEncoded(IVcpuBackend vcpu, VcpuExit exit, ReadOnlySpan<byte> batch, EventReader.Place at, out EventReader.Place after)
+    {
+        after = default;
+        Span<byte> msr = stackalloc byte[8];
+        var x = Fields(vcpu, exit, msr);
+        if (x.Data.Length > MaxComparedData) return false;
+        byte* encoded = stackalloc byte[EventCodec.MaxExitSize(MaxComparedData)];
+        int n = EventCodec.WriteExit(encoded, x, at.PrevRip, at.PrevScheduled);
+        if (n > batch.Length - at.Position || !new ReadOnlySpan<byte>(encoded, n).SequenceEqual(batch.Slice(at.Position, n))) return false;
+        after = new EventReader.Place(at.Position + n, x.Rip, at.PrevClock, x.Instructions ?? at.PrevScheduled);
+        return true;
+    }
+
+    // Exits that move more (string I/O) are compared by reading the recorded one.
+    private const int MaxComparedData = 16;
 
     /// <summary>
     /// Whether the exit a stopped vCPU just made is <paramref name="expected"/>, as
