@@ -5,6 +5,8 @@ using VmReplay.Recorder.Format;
 using VmReplay.Recorder.Snapshots;
 using ZstdSharp;
 
+using VmReplay.Engine.Memory;
+
 namespace VmReplay.Recorder;
 
 /// <summary>
@@ -130,11 +132,14 @@ public sealed class TraceWriter : IDisposable
     /// Queues a snapshot taken after the events appended so far; those events are written first,
     /// so a trace cut short never holds a snapshot ahead of its events. Called on the vCPU thread only.
     /// </summary>
-    public void AppendSnapshot(Snapshot snapshot)
+    /// <param name="snapshot">The snapshot; its page data comes from <paramref name="pages"/> when given.</param>
+    /// <param name="pages">The copy of the snapshot's pages being made, which the writer thread completes before it writes the snapshot.</param>
+    public void AppendSnapshot(Snapshot snapshot, LazyPageCopy? pages = null)
     {
         _longModeSeen |= CpuModesSeen.InLongMode(snapshot.Machine.Vcpu.Sregs);
         Flush();
-        if (_failure is null) _queue.Add(new Handoff(null, 0, snapshot));
+        if (_failure is null) _queue.Add(new Handoff(null, 0, snapshot, pages));
+        else pages?.Abandon();
     }
 
     /// <summary>Appends an event. Called on the vCPU thread only.</summary>
@@ -178,7 +183,7 @@ public sealed class TraceWriter : IDisposable
             _batch.Clear();
             return;
         }
-        _queue.Add(new Handoff(_batch, first, null));
+        _queue.Add(new Handoff(_batch, first, null, null));
         _batch = _emptied.TryDequeue(out var emptied) ? emptied : new EventBatch();
     }
 
@@ -242,16 +247,17 @@ public sealed class TraceWriter : IDisposable
         }
         if (_failure is null) WriteEmbeddedFiles();
         using var compressor = new Compressor(3);
-        foreach (var (events, first, snapshot) in _queue.Consume())
+        foreach (var (events, first, snapshot, pages) in _queue.Consume())
         {
             if (_failure is not null)
             {
                 events?.Dispose();
+                pages?.Abandon();
                 continue;
             }
             if (snapshot is not null)
             {
-                WriteSnapshot(snapshot);
+                WriteSnapshot(pages is null ? snapshot : snapshot with { PageData = pages.Complete() });
                 continue;
             }
             try
@@ -407,5 +413,5 @@ public sealed class TraceWriter : IDisposable
     // A class, not a tuple: the queue's code is then the shared code for reference types that
     // the ReadyToRun image holds, where a value tuple's instantiation was compiled by the JIT
     // at every recording's start (with the channel's, about a dozen methods).
-    private sealed record Handoff(EventBatch? Events, ulong First, Snapshot? Snapshot);
+    private sealed record Handoff(EventBatch? Events, ulong First, Snapshot? Snapshot, LazyPageCopy? Pages);
 }

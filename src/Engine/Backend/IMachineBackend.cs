@@ -33,6 +33,14 @@ public interface IMachineBackend : IDisposable
 
     /// <summary>Facts about the host a recording keeps beside the CPU model (KVM capabilities), or null.</summary>
     object? HostFacts { get; }
+
+    /// <summary>
+    /// Starts a copy of <paramref name="pages"/> (ascending) as they are now, made as each is
+    /// about to be written or when completed (<see cref="LazyPageCopy"/>); null where the backend
+    /// cannot see every guest write before it happens (a hardware vCPU writes RAM directly), and
+    /// the pages must be copied at once. Called with the vCPUs stopped.
+    /// </summary>
+    LazyPageCopy? CopyPagesLazily(ulong[] pages) => null;
 }
 
 /// <summary>One CPUID leaf of a CPU model.</summary>

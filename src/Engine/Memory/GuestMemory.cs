@@ -128,6 +128,8 @@ public sealed unsafe class GuestMemory : IDisposable
             var host = new Span<byte>(r.Host + (gpa - r.GuestBase), n);
             if (write)
             {
+                if (Volatile.Read(ref _lazyCopy) is { } copy)
+                    for (ulong page = gpa & ~(PageSize - 1); page < gpa + (ulong)n; page += PageSize) copy.BeforeWrite(page);
                 src.Slice(done, n).CopyTo(host);
                 MarkWritten(r, gpa, n);
             }
@@ -180,6 +182,7 @@ public sealed unsafe class GuestMemory : IDisposable
     /// <summary>Zeroes all RAM (before restoring a snapshot), without marking pages as written.</summary>
     public void Clear()
     {
+        Volatile.Read(ref _lazyCopy)?.Complete();
         foreach (var r in _regions) WriteObserver?.Invoke(r.GuestBase, (int)Math.Min(r.Size, int.MaxValue));
         // MADV_DONTNEED drops the pages of a private anonymous mapping: they read as zeros again
         // and are no longer populated, so the next scan of RAM skips them. Writing zeros would
@@ -192,15 +195,39 @@ public sealed unsafe class GuestMemory : IDisposable
         foreach (var bits in _vmmWritten) Array.Clear(bits);
     }
 
+    // The copy of pages that writes must wait for (a snapshot being taken), if any.
+    private LazyPageCopy? _lazyCopy;
+
+    /// <summary>
+    /// Starts a copy of <paramref name="pages"/> (ascending) taken as they are now, page by page
+    /// (<see cref="LazyPageCopy"/>). Only a backend that sees every guest write before it happens
+    /// may start one, and only one at a time: an unfinished one is completed first.
+    /// </summary>
+    internal LazyPageCopy BeginLazyCopy(ulong[] pages)
+    {
+        Volatile.Read(ref _lazyCopy)?.Complete();
+        var copy = new LazyPageCopy(this, pages);
+        Volatile.Write(ref _lazyCopy, copy);
+        return copy;
+    }
+
+    internal void EndLazyCopy(LazyPageCopy copy) => Interlocked.CompareExchange(ref _lazyCopy, null, copy);
+
+    /// <summary>A software CPU is about to write to page <paramref name="page"/> (the first write since its write translations were dropped).</summary>
+    internal void BeforeGuestWrite(ulong page) => Volatile.Read(ref _lazyCopy)?.BeforeWrite(page);
+
     /// <summary>Writes whole pages restored from a snapshot, without marking them as written.</summary>
     public void RestorePage(ulong gpa, ReadOnlySpan<byte> page)
     {
+        Volatile.Read(ref _lazyCopy)?.Complete();
         page.CopyTo(GetSpan(gpa, (int)PageSize));
         WriteObserver?.Invoke(gpa, (int)PageSize);
     }
 
     public void Dispose()
     {
+        // A copy still being made reads RAM: it is finished before RAM goes away.
+        Volatile.Read(ref _lazyCopy)?.Complete();
         foreach (var r in _regions) Libc.Munmap(r.Host, (nuint)r.Size);
         _regions.Clear();
         GC.SuppressFinalize(this);

@@ -81,7 +81,7 @@ public sealed unsafe partial class Processor
         _mapGeneration++;
     }
 
-    private void FlushWriteTlb() => Array.Fill(_tlbWrite, new TlbEntry { Tag = InvalidTag });
+    internal void FlushWriteTlb() => Array.Fill(_tlbWrite, new TlbEntry { Tag = InvalidTag });
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static ref TlbEntry Slot(TlbEntry[] tlb, ulong linear) =>
@@ -319,6 +319,8 @@ public sealed unsafe partial class Processor
     {
         int i = RegionOf(page);
         if (i < 0) return;
+        // Every guest write reaches a page through here before the write TLB holds it.
+        _memory.BeforeGuestWrite(page);
         ulong n = (page - _ram[i].GuestBase) / GuestMemory.PageSize;
         _dirty[i][n / 64] |= 1UL << (int)(n % 64);
     }

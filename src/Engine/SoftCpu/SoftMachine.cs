@@ -55,5 +55,16 @@ public sealed class SoftMachine : IMachineBackend
 
     public object? HostFacts => null;
 
+    /// <summary>
+    /// The processors see every write they make: the first to a page after their write
+    /// translations are dropped goes through the page's dirty mark, which copies it first.
+    /// </summary>
+    public LazyPageCopy CopyPagesLazily(ulong[] pages)
+    {
+        var copy = Memory.BeginLazyCopy(pages);
+        foreach (var v in _vcpus) v.Cpu.FlushWriteTlb();
+        return copy;
+    }
+
     public void Dispose() => Memory.Dispose();
 }

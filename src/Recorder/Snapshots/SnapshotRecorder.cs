@@ -54,12 +54,15 @@ public sealed class SnapshotRecorder : IRunCheckpoints
         bool full = _lastExit < 0;
         var memory = _machine.Memory;
         // A full snapshot holds every non-zero page: a restore starts from zeroed RAM.
-        var pages = full ? memory.NonZeroPages() : _written.Pages();
+        var pages = (full ? memory.NonZeroPages() : _written.Pages()).ToArray();
         _written.Reset();
-        var data = Snapshot.CopyPages(memory, pages);
+        // Where the backend sees every write, the pages are copied as the guest is about to
+        // change them or on the writer thread, not here.
+        var lazy = _machine.Backend.CopyPagesLazily(pages);
+        var data = lazy is null ? Snapshot.CopyPages(memory, pages) : [];
         var service = _serviceTracker()?.Pages() ?? [];
         _writer.AppendSnapshot(new Snapshot(full ? SnapshotKind.Full : SnapshotKind.Incremental, _writer.EventCount, exitCount,
-            _clock.LastReading, MemoryHash: 0, _machine.CaptureState(), service.ToArray(), pages.ToArray(), data));
+            _clock.LastReading, MemoryHash: 0, _machine.CaptureState(), service.ToArray(), pages, data), lazy);
         _lastExit = exitCount;
         _lastNanoseconds = _clock.LastReading;
         _requested = false;
