@@ -10,10 +10,6 @@ internal static class Program
 
     private static int Main(string[] args)
     {
-        // A replay's first snapshot needs the device-state serializer, which takes 25 ms of CPU to
-        // build; begun here, on another core, it overlaps parsing the command line and opening
-        // the trace instead of waiting for them.
-        if (args.Length > 0 && args[0] == "replay") Recorder.Snapshots.SnapshotCodec.PrepareDeviceStateJson();
         FileSizeLimit.ReportInsteadOfDying();
         var root = new RootCommand("vmreplay: a record/replay virtual-machine monitor with a time-travel debugger, on Linux KVM or its own software x86 CPU");
         root.Subcommands.Add(RunCommand.Create());
