@@ -145,8 +145,10 @@ public sealed class EventCursor
     /// </summary>
     public bool TakeIfRecorded(Engine.Backend.IVcpuBackend vcpu, Engine.Backend.VcpuExit exit)
     {
+        // A miss leaves what a PeekExit may have learnt of the event as it was.
         if (!Look() || _peekedOther is not null
-            || !ExitFingerprint.MatchesEncoded(vcpu, exit, _batch!.Bytes, _at, out _after)) return false;
+            || !ExitFingerprint.MatchesEncoded(vcpu, exit, _batch!.Bytes, _at, out var after)) return false;
+        _after = after;
         _afterKnown = true;
         Advance();
         return true;

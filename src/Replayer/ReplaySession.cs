@@ -107,12 +107,17 @@ public sealed partial class ReplaySession : IDisposable
         // where it is by count, not how far past its last natural stop.
         Machine.PauseRequested = null;
         try { Outcome = Machine.Run(); }
-        finally { Machine.PauseRequested = ShouldPause; }
-        long end = Sources.Events.Position;
-        _timeline.StandAt(end);
-        _timeline.LoseCount();
-        if (Machine.Vcpu.InstructionsRetired is { } retired) _instructions.Observe(retired, Machine.InterruptsDelivered, complete: false);
-        Position = new ReplayPosition(end, 0);
+        finally
+        {
+            Machine.PauseRequested = ShouldPause;
+            // Where the run stopped, at its end or at a divergence: after the events consumed,
+            // how far past the last natural stop unknown.
+            long end = Sources.Events.Position;
+            _timeline.StandAt(end);
+            _timeline.LoseCount();
+            if (Machine.Vcpu.InstructionsRetired is { } retired) _instructions.Observe(retired, Machine.InterruptsDelivered, complete: false);
+            Position = new ReplayPosition(end, 0);
+        }
         return Outcome;
     }
 

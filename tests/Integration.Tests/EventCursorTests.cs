@@ -1,3 +1,4 @@
+using VmReplay.Engine.Backend;
 using VmReplay.Recorder;
 using VmReplay.Recorder.Events;
 using VmReplay.Replayer;
@@ -65,6 +66,40 @@ public sealed class EventCursorTests : IDisposable
             long first = Math.Max(start, events.Count - 8);
             Assert.Equal(Enumerable.Range((int)first, events.Count - (int)first).Select(i => ((long)i, events[i].Describe())),
                 recent.Select(r => (r.Index, r.Event.Describe())));
+        }
+    }
+
+    [Fact]
+    public void AnExitThatIsNotTheRecordedOneIsNotTakenAndLeavesTheCursorWhereItWas()
+    {
+        string trace = Path.Combine(_dir, "bench-exits.vmtrace");
+        var record = Vmreplay.Run(["record", Vmreplay.Guest("bench-exits", "bench-exits.bin"), "-o", trace], cpu: "soft");
+        Assert.True(record.ExitCode == 1, record.Stderr);
+        using var reader = TraceReader.Open(trace);
+        var events = reader.Events().ToList();
+        using var session = ReplaySession.Open(reader, "/dev/kvm", Stream.Null, CpuBackendChoice.Soft);
+        var vcpu = session.Machine.Vcpu;
+        var cursor = new EventCursor(reader.Batches(0), 0);
+        while (cursor.PeekOther() is not null) cursor.Advance();
+        long first = cursor.Position;
+
+        // The guest's first exit is the first one recorded: taken.
+        var exit = vcpu.Run();
+        Assert.True(cursor.TakeIfRecorded(vcpu, exit));
+        Assert.Equal(first + 1, cursor.Position);
+
+        // The next recorded exit is another (a later instruction count), even once looked at;
+        // the cursor goes on from where it stood.
+        while (cursor.PeekOther() is not null) cursor.Advance();
+        long at = cursor.Position;
+        Assert.True(cursor.PeekExit(out _));
+        Assert.False(cursor.TakeIfRecorded(vcpu, exit));
+        Assert.Equal(at, cursor.Position);
+        cursor.Advance();
+        for (long i = at + 1; i < Math.Min(at + 5, events.Count); i++)
+        {
+            Assert.Equal(events[(int)i].Describe(), cursor.Peek()!.Describe());
+            cursor.Advance();
         }
     }
 }
