@@ -1,11 +1,10 @@
 using System.Collections.Concurrent;
+using VmReplay.Engine.Memory;
 using VmReplay.Engine.Native;
 using VmReplay.Recorder.Events;
 using VmReplay.Recorder.Format;
 using VmReplay.Recorder.Snapshots;
 using ZstdSharp;
-
-using VmReplay.Engine.Memory;
 
 namespace VmReplay.Recorder;
 
@@ -381,7 +380,7 @@ public sealed class TraceWriter : IDisposable
     {
         try
         {
-            var payload = SnapshotCodec.Encode(s with { MemoryHash = Engine.Memory.PageSetHash.Of(s.Pages, s.PageData, TraceFormat.PageHashOf(TraceFormat.Version)) });
+            var payload = SnapshotCodec.Encode(s with { MemoryHash = PageSetHash.Of(s.Pages, s.PageData, TraceFormat.PageHashOf(TraceFormat.Version)) });
             _chunks!.Write(ChunkType.Snapshot, payload, (ulong)s.EventIndex);
             Interlocked.Add(ref _snapshotBytes, payload.Length);
             Interlocked.Add(ref _snapshotPageBytes, s.PageData.Length);
