@@ -182,7 +182,7 @@ public sealed unsafe class GuestMemory : IDisposable
     /// <summary>Zeroes all RAM (before restoring a snapshot), without marking pages as written.</summary>
     public void Clear()
     {
-        Volatile.Read(ref _lazyCopy)?.Complete();
+        FinishLazyCopy();
         foreach (var r in _regions) WriteObserver?.Invoke(r.GuestBase, (int)Math.Min(r.Size, int.MaxValue));
         // MADV_DONTNEED drops the pages of a private anonymous mapping: they read as zeros again
         // and are no longer populated, so the next scan of RAM skips them. Writing zeros would
@@ -205,7 +205,7 @@ public sealed unsafe class GuestMemory : IDisposable
     /// </summary>
     internal LazyPageCopy BeginLazyCopy(ulong[] pages)
     {
-        Volatile.Read(ref _lazyCopy)?.Complete();
+        FinishLazyCopy();
         var copy = new LazyPageCopy(this, pages);
         Volatile.Write(ref _lazyCopy, copy);
         return copy;
@@ -213,13 +213,17 @@ public sealed unsafe class GuestMemory : IDisposable
 
     internal void EndLazyCopy(LazyPageCopy copy) => Interlocked.CompareExchange(ref _lazyCopy, null, copy);
 
+    // Before RAM changes wholesale (cleared, restored, unmapped, another copy begun): the copy
+    // under way takes what it has not taken yet.
+    private void FinishLazyCopy() => Volatile.Read(ref _lazyCopy)?.Complete();
+
     /// <summary>A software CPU is about to write to page <paramref name="page"/> (the first write since its write translations were dropped).</summary>
     internal void BeforeGuestWrite(ulong page) => Volatile.Read(ref _lazyCopy)?.BeforeWrite(page);
 
     /// <summary>Writes whole pages restored from a snapshot, without marking them as written.</summary>
     public void RestorePage(ulong gpa, ReadOnlySpan<byte> page)
     {
-        Volatile.Read(ref _lazyCopy)?.Complete();
+        FinishLazyCopy();
         page.CopyTo(GetSpan(gpa, (int)PageSize));
         WriteObserver?.Invoke(gpa, (int)PageSize);
     }
@@ -227,7 +231,7 @@ public sealed unsafe class GuestMemory : IDisposable
     public void Dispose()
     {
         // A copy still being made reads RAM: it is finished before RAM goes away.
-        Volatile.Read(ref _lazyCopy)?.Complete();
+        FinishLazyCopy();
         foreach (var r in _regions) Libc.Munmap(r.Host, (nuint)r.Size);
         _regions.Clear();
         GC.SuppressFinalize(this);

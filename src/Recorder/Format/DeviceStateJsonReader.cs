@@ -53,7 +53,7 @@ internal static class DeviceStateJsonReader
     {
         var o = new Obj(e, 6);
         var c = new RunnerCounters(o.Get("ExitCount").GetInt64(), o.Get("InterruptsDelivered").GetInt64(), o.Get("EmulatedInstructions").GetInt64(),
-            o.Get("TscOffset").GetInt64(), NullableInt64(o.Get("Instructions")), NullableInt64(o.Get("IdleNanoseconds")));
+            o.Get("TscOffset").GetInt64(), Nullable(o.Get("Instructions"), static v => v.GetInt64()), Nullable(o.Get("IdleNanoseconds"), static v => v.GetInt64()));
         o.End();
         return c;
     }
@@ -116,9 +116,9 @@ internal static class DeviceStateJsonReader
             ElementLoaded = o.Get("ElementLoaded").GetBoolean(), ElementReload = o.Get("ElementReload").GetInt32(), Gate = o.Get("Gate").GetBoolean(),
             Running = o.Get("Running").GetBoolean(), RunStartNs = o.Get("RunStartNs").GetInt64(), TicksBeforeRun = o.Get("TicksBeforeRun").GetInt64(),
             EdgesDelivered = o.Get("EdgesDelivered").GetInt64(), ReloadPending = o.Get("ReloadPending").GetBoolean(), SwitchTick = o.Get("SwitchTick").GetInt64(),
-            LatchedCount = o.Get("LatchedCount") is { ValueKind: JsonValueKind.Null } ? null : o.Get("LatchedCount").GetInt32(),
+            LatchedCount = Nullable(o.Get("LatchedCount"), static v => v.GetInt32()),
             LatchedHighNext = o.Get("LatchedHighNext").GetBoolean(),
-            LatchedStatus = o.Get("LatchedStatus") is { ValueKind: JsonValueKind.Null } ? null : o.Get("LatchedStatus").GetByte(),
+            LatchedStatus = Nullable(o.Get("LatchedStatus"), static v => v.GetByte()),
             ReadHighNext = o.Get("ReadHighNext").GetBoolean(), WriteHighNext = o.Get("WriteHighNext").GetBoolean(), PendingLow = o.Get("PendingLow").GetByte(),
         };
         o.End();
@@ -152,7 +152,7 @@ internal static class DeviceStateJsonReader
         {
             Ram = Bytes(o.Get("Ram")), OutputBuffer = o.Get("OutputBuffer").GetByte(), OutputFull = o.Get("OutputFull").GetBoolean(),
             OutputAux = o.Get("OutputAux").GetBoolean(),
-            PendingCommand = o.Get("PendingCommand") is { ValueKind: JsonValueKind.Null } ? null : o.Get("PendingCommand").GetByte(),
+            PendingCommand = Nullable(o.Get("PendingCommand"), static v => v.GetByte()),
             OutputPort = o.Get("OutputPort").GetByte(), LastWriteWasCommand = o.Get("LastWriteWasCommand").GetBoolean(),
         };
         o.End();
@@ -185,7 +185,8 @@ internal static class DeviceStateJsonReader
         return s;
     }
 
-    private static long? NullableInt64(JsonElement e) => e.ValueKind == JsonValueKind.Null ? null : e.GetInt64();
+    // A nullable member, which the serializer writes as null or as its value.
+    private static T? Nullable<T>(JsonElement e, Func<JsonElement, T> value) where T : struct => e.ValueKind == JsonValueKind.Null ? null : value(e);
 
     // The serializer writes a byte[] as base64, and null as null.
     private static byte[] Bytes(JsonElement e) => e.ValueKind == JsonValueKind.String ? e.GetBytesFromBase64() : throw new Incomplete();
