@@ -188,7 +188,7 @@ public sealed class TraceReader : IDisposable
     private void DecodeEvents(ChunkInfo chunk, List<TraceEvent> events)
     {
         int before = events.Count;
-        try { EventCodec.Decode(Decompress(chunk), events); }
+        try { EventCodec.Decode(Decompress(chunk), events, TraceFormat.MaxEventsIn(chunk.PayloadLength)); }
         catch (FormatException e)
         {
             events.RemoveRange(before, events.Count - before);
@@ -314,7 +314,7 @@ public sealed class TraceReader : IDisposable
         try
         {
             var bytes = Decompress(chunk);
-            return new EncodedBatch((long)chunk.FirstEvent, EventCodec.Count(bytes), bytes);
+            return new EncodedBatch((long)chunk.FirstEvent, EventCodec.Count(bytes, TraceFormat.MaxEventsIn(chunk.PayloadLength)), bytes);
         }
         catch (FormatException e) { throw DoesNotDecode(chunk, e); }
     }

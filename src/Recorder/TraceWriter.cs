@@ -145,7 +145,7 @@ public sealed class TraceWriter : IDisposable
     public void Append(TraceEvent e)
     {
         // A batch ends before it would pass either of the format's limits.
-        if (_batch.Bytes.Length + EventCodec.MaxEncodedSize(e) > TraceFormat.MaxBatchBytes) Flush();
+        if (_batch.MaxLength + EventCodec.MaxEncodedSize(e) > TraceFormat.MaxBatchBytes) Flush();
         _batch.Add(e);
         Appended();
     }
@@ -156,7 +156,7 @@ public sealed class TraceWriter : IDisposable
     /// </summary>
     public void AppendExit(in ExitFields exit)
     {
-        if (_batch.Bytes.Length + EventCodec.MaxExitSize(exit.Data.Length) > TraceFormat.MaxBatchBytes) Flush();
+        if (_batch.MaxLength + EventCodec.MaxExitSize(exit.Data.Length) > TraceFormat.MaxBatchBytes) Flush();
         _batch.AddExit(exit);
         Appended();
     }
@@ -309,9 +309,9 @@ public sealed class TraceWriter : IDisposable
     private ReadOnlyMemory<byte> Pack(ReadOnlySpan<byte> file, string sha256) =>
         _cache is null ? EmbeddedFile.Pack(file) : _cache.Pack(file, sha256);
 
-    // A batch that compresses better than a reader accepts (a guest repeating one exit) is
-    // written in parts, each with its own frame overhead; a single event that still does is
-    // stored uncompressed. The part size only shrinks within a batch: halving each failed part
+    // A batch that compresses better than a reader accepts, or holds more events than a reader
+    // accepts from its payload (a guest repeating one exit), is written in parts, each with its
+    // own frame overhead; a single event that still compresses too well is stored uncompressed. The part size only shrinks within a batch: halving each failed part
     // again from the whole batch compressed every event of a repetitive guest ten times over
     // (its parts end up tens of events long), and that, not the guest, set the pace of recording.
     // Such a guest repeats itself for many batches, so the next batch starts from four times
@@ -349,7 +349,7 @@ public sealed class TraceWriter : IDisposable
             int bound = Compressor.GetCompressBound(raw.Length);
             if (_compressed.Length < bound) _compressed = new byte[Math.Max(bound, 2 * _compressed.Length)];
             ReadOnlySpan<byte> packed = _compressed.AsSpan(0, compressor.Wrap(raw, _compressed));
-            if (raw.Length > (long)packed.Length * TraceFormat.MaxBatchExpansion)
+            if (raw.Length > (long)packed.Length * TraceFormat.MaxBatchExpansion || n > TraceFormat.MaxEventsIn(packed.Length))
             {
                 if (n > 1)
                 {

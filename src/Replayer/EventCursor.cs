@@ -104,7 +104,7 @@ public sealed class EventCursor
         if (_hasPeeked) return _batch is not null;
         _hasPeeked = true;
         if (_left == 0 && !NextBatch()) return false;
-        if (_batch!.Bytes[_at.Position] is EventCodec.KExit or EventCodec.KExitCounted)
+        if (EventReader.IsExitAt(_batch!.Bytes, _at))
         {
             _peekedOther = null;
             _afterKnown = false;

@@ -9,7 +9,7 @@ public sealed class HostileTraceTests(ITestOutputHelper output)
 {
     private const string File = "input.vmtrace";
 
-    /// <summary>What the reader says of each hostile trace: its refusal, or null where a damaged index was rescanned and the trace reads.</summary>
+    /// <summary>What the reader says of each hostile trace: its refusal, or null where a damaged index was rescanned and the trace reads (or, for the polling run, the trace is valid).</summary>
     public static TheoryData<string, string?> Expected => new()
     {
         { "head-imagesha256-null", "chunk 0 (HEAD) at offset 16 is not a valid header: ImageSha256 is null" },
@@ -30,6 +30,9 @@ public sealed class HostileTraceTests(ITestOutputHelper output)
         { "event-64mi-service-events", "chunk 3 (EVNT) at offset 13232 does not decode: its zstd frame declares 67108864 bytes, more than the 8388608 the format allows" },
         { "event-256mi-service-events", "chunk 3 (EVNT) at offset 13232 does not decode: its zstd frame declares 268435456 bytes, more than the 8388608 the format allows" },
         { "event-batch-of-16385", "chunk 3 (EVNT) at offset 13232 does not decode: the batch holds more than 16384 events (event 16384 at byte 16384)" },
+        { "event-repeat-without-exit", "chunk 3 (EVNT) at offset 13232 does not decode: repeat at byte 0 does not follow an exit" },
+        { "event-repeat-16383-times-in-a-tiny-batch", "chunk 3 (EVNT) at offset 13232 does not decode: the batch holds more than 200 events, the most its payload may hold (8 per byte; event 200 at byte 13)" },
+        { "event-polling-run-repeated", null },
         { "snapshot-600000-pages", "chunk 8 (SNAP) at offset 30443 does not decode: snapshot header says 600000 pages, outside 0..16384 for 67108864 bytes of RAM" },
         { "snapshot-16000-pages-without-data", "chunk 8 (SNAP) at offset 30443 does not decode: snapshot ends before its page block 0" },
         { "snapshot-300000-pages-without-data", "chunk 8 (SNAP) at offset 29407 does not decode: snapshot ends before its page block 0" },

@@ -36,6 +36,12 @@ public static class HostileTraces
         ("event-64mi-service-events", () => TraceBytes.ReplaceFirst(valid, ChunkType.Events, _ => ZstdBombs.Rle(4, 64 << 20))),
         ("event-256mi-service-events", () => TraceBytes.ReplaceFirst(valid, ChunkType.Events, _ => ZstdBombs.Rle(4, 256 << 20))),
         ("event-batch-of-16385", () => TraceBytes.ReplaceFirst(valid, ChunkType.Events, _ => ZstdFrame.Store(Enumerable.Repeat((byte)4, 16385).ToArray()))),
+        // Repeated exits (event kind 10, format version 6): one with no exit before it, one that
+        // asks a batch of a few bytes to hold 16,384 events, and a valid polling run that reads
+        // (a seed for the fuzzer, in place of the first batch, with as many events).
+        ("event-repeat-without-exit", () => Events(valid, [EventCodec.KRepeat, 1])),
+        ("event-repeat-16383-times-in-a-tiny-batch", () => Events(valid, [.. EventCodec.Encode([Poll(0)]), EventCodec.KRepeat, 0xFF, 0x7F])),
+        ("event-polling-run-repeated", () => TraceBytes.ReplaceFirst(valid, ChunkType.Events, PollingRun)),
         // The last snapshot: a replay that seeks past it restores it, pages and all.
         ("snapshot-600000-pages", () => TraceBytes.ReplaceLast(valid, ChunkType.Snapshot, p => Snapshot(p, 600_000, []))),
         ("snapshot-16000-pages-without-data", () => TraceBytes.ReplaceLast(valid, ChunkType.Snapshot, p => Snapshot(p, 16000, Pages(16000)))),
@@ -110,6 +116,18 @@ public static class HostileTraces
         b.Add((byte)n);
         b.AddRange(new byte[16]);
         return b.ToArray();
+    }
+
+    private static ExitEvent Poll(long instructions) => new(2, 0x7c07, 0x3fd, 1, 0, 1, [0x60]) { Instructions = instructions };
+
+    // A batch as many events long as `payload` decodes to, all polls of one port but the last
+    // event, kept: runs of repetitions at two paces.
+    private static byte[] PollingRun(byte[] payload)
+    {
+        var original = EventCodec.Decode(ZstdFrame.Decompress(payload, TraceFormat.MaxBatchBytes, TraceFormat.MaxBatchExpansion));
+        var events = Enumerable.Range(0, original.Count - 1).Select(i => (TraceEvent)Poll(i < original.Count / 2 ? 3L * i : 1000 + 5L * i)).Append(original[^1]).ToList();
+        using var compressor = new Compressor(3);
+        return compressor.Wrap(EventCodec.Encode(events)).ToArray();
     }
 
     private static ulong[] Pages(int count) => Enumerable.Range(0, count).Select(i => (ulong)i * 4096).ToArray();

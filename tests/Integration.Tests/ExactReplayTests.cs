@@ -25,7 +25,7 @@ public sealed class ExactReplayTests : IDisposable
         { "hello", "hello.elf" }, { "hello64", "hello64.elf" }, { "longmode", "longmode.elf" },
         { "bootsector", "bootsector.bin" }, { "timer", "timer.elf" }, { "timer64", "timer64.elf" },
         { "usermode", "usermode.elf" }, { "failing-boot", "failing-boot.elf" }, { "triplefault", "triplefault.elf" },
-        { "tscdata", "tscdata.elf" }, { "echo", "echo.elf" },
+        { "tscdata", "tscdata.elf" }, { "echo", "echo.elf" }, { "bench-exits", "bench-exits.bin" },
     };
 
     [Theory, MemberData(nameof(SampleGuests))]
@@ -54,6 +54,27 @@ public sealed class ExactReplayTests : IDisposable
         Assert.Equal(0, diff.ExitCode);
         Assert.Matches(@"^identical: \d+ events \(virtual clock: every exit at the same instruction count\)\n$", diff.Stdout);
         AssertReplaysExactly(a, recorded);
+    }
+
+    [Fact]
+    public void APollingLoopIsRecordedAsRepeatedExitsAndTwoRecordingsOfItAreTheSameTrace()
+    {
+        // bench-exits writes one port 200,000 times from one loop: the trace repeats the exit
+        // (event kind 10) instead of writing it again, and every repetition is still an event.
+        var (a, recorded) = Record("bench-a", Vmreplay.Guest("bench-exits", "bench-exits.bin"));
+        var (b, _) = Record("bench-b", Vmreplay.Guest("bench-exits", "bench-exits.bin"));
+        long events;
+        using (var reader = TraceReader.Open(a))
+        {
+            var summary = TraceSummary.Of(reader);
+            events = summary.Events;
+            Assert.Equal(200_001, reader.Events().Count(e => e is ExitEvent { Address: 0x80 or 0xf4 }));
+            long eventBytes = reader.EventChunks.Sum(c => (long)c.PayloadLength);
+            Assert.True(eventBytes * 4 < summary.Events, $"{eventBytes} bytes of event chunks for {summary.Events} events");
+        }
+        Assert.True(File.ReadAllBytes(a).AsSpan().SequenceEqual(File.ReadAllBytes(b)), "two recordings of bench-exits differ");
+        var diff = Vmreplay.Run(["diff", a, b]);
+        Assert.Equal((0, $"identical: {events} events (virtual clock: every exit at the same instruction count)\n"), (diff.ExitCode, diff.Stdout));
     }
 
     [Fact]

@@ -78,6 +78,8 @@ public sealed class HostileTraceCommandTests(HostileTraceCommandTests.FreshHello
         { "event-64mi-service-events", "{EVNT} does not decode: its zstd frame declares 67108864 bytes, more than the 8388608 the format allows" },
         { "event-256mi-service-events", "{EVNT} does not decode: its zstd frame declares 268435456 bytes, more than the 8388608 the format allows" },
         { "event-batch-of-16385", "{EVNT} does not decode: the batch holds more than 16384 events (event 16384 at byte 16384)" },
+        { "event-repeat-without-exit", "{EVNT} does not decode: repeat at byte 0 does not follow an exit" },
+        { "event-repeat-16383-times-in-a-tiny-batch", "{EVNT} does not decode: the batch holds more than 200 events, the most its payload may hold (8 per byte; event 200 at byte 13)" },
     };
 
     [Theory, MemberData(nameof(RefusedByEveryCommand))]
@@ -88,6 +90,28 @@ public sealed class HostileTraceCommandTests(HostileTraceCommandTests.FreshHello
         AssertRefused(Vmreplay.Run(["info", path, "--json"]), path, refusal, "info --json");
         AssertRefused(Vmreplay.Run(["diff", path, Hello]), path, refusal, "diff");
         AssertRefused(Vmreplay.Run(["replay", path], cpu: "soft"), path, refusal, "replay");
+    }
+
+    /// <summary>
+    /// hello with its events but the last replaced by a polling run, written as repeated exits:
+    /// info counts each repetition, diff names the first exit that differs from hello's, and a
+    /// replay stops at it.
+    /// </summary>
+    [Fact]
+    public void ATraceOfRepeatedExitsReadsExitByExit()
+    {
+        string path = PathOf("event-polling-run-repeated");
+        var info = Vmreplay.Run(["info", path, "--json"]);
+        Assert.True(info.ExitCode == 0 && info.Stderr == "", info.Stderr);
+        using (var json = JsonDocument.Parse(info.Stdout))
+            Assert.Equal(90, json.RootElement.GetProperty("events").GetInt32());
+        var diff = Vmreplay.Run(["diff", Hello, path]);
+        Assert.True(diff.ExitCode == 1, diff.Stdout + diff.Stderr);
+        Assert.StartsWith("first difference at event 0:\n", diff.Stdout);
+        Assert.Contains("B 0: exit Io in port 03fd size 1 count 1 data 60 at RIP 7c07 (instruction 0)", diff.Stdout);
+        var replay = Vmreplay.Run(["replay", path], cpu: "soft");
+        Assert.NotEqual(0, replay.ExitCode);
+        Assert.Contains("event 0", replay.Stderr);
     }
 
     /// <summary>

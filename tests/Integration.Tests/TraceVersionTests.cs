@@ -102,13 +102,13 @@ public sealed class TraceVersionTests : IDisposable
         string trace = Path.Combine(_dir, "hello.vmtrace");
         Vmreplay.Run(["record", Vmreplay.Guest("hello", "hello.elf"), "-o", trace, "--serial-in", "/dev/null"]);
         var bytes = File.ReadAllBytes(trace);
-        bytes[8] = 6;
+        bytes[8] = 7;
         File.WriteAllBytes(trace, bytes);
         foreach (var command in new[] { "replay", "info" })
         {
             var r = Vmreplay.Run([command, trace]);
             Assert.Equal(3, r.ExitCode);
-            Assert.Equal($"vmreplay: {trace}: trace format version 6 is not supported (this vmreplay reads versions 1, 2, 3, 4 and 5)\n", r.Stderr);
+            Assert.Equal($"vmreplay: {trace}: trace format version 7 is not supported (this vmreplay reads versions 1, 2, 3, 4, 5 and 6)\n", r.Stderr);
         }
     }
 
@@ -116,15 +116,16 @@ public sealed class TraceVersionTests : IDisposable
     /// Writes <paramref name="from"/> as version 1 wrote it: the image raw in IMAG in place of
     /// IMGZ, the end event's memory hash as versions before 4 define it (the SHA-256 of all of
     /// RAM, from a replay of <paramref name="from"/>), the snapshots' memory hashes as versions
-    /// before 5 define them (SHA-256), and version 1 in the file header (which no CRC covers);
-    /// everything else is the same.
+    /// before 5 define them (SHA-256), every exit written out where version 6 repeats one, and
+    /// version 1 in the file header (which no CRC covers); everything else is the same.
     /// </summary>
     private static void DowngradeToVersion1(string from, string to) =>
         Downgrade(from, to, 1, EndMemoryHashAtTheEnd(from, formatVersion: 1), rawImage: true);
 
     /// <summary>
     /// Writes <paramref name="from"/> as version 4 wrote it: the page-set hashes of the end event
-    /// and of the snapshots made with SHA-256 in place of XXH3-64, and version 4 in the header.
+    /// and of the snapshots made with SHA-256 in place of XXH3-64, every exit written out where
+    /// version 6 repeats one, and version 4 in the header.
     /// </summary>
     private static void DowngradeToVersion4(string from, string to) =>
         Downgrade(from, to, 4, EndMemoryHashAtTheEnd(from, formatVersion: 4), rawImage: false);
@@ -138,10 +139,11 @@ public sealed class TraceVersionTests : IDisposable
             foreach (var chunk in reader.File.Chunks.Where(c => c.Type != ChunkType.Index))
             {
                 if (chunk.Type == ChunkType.CompressedImage && rawImage) writer.Write(ChunkType.Image, reader.Image);
-                else if (chunk.Type == ChunkType.Events && reader.DecodeEvents(chunk) is var events && events.Any(e => e is EndEvent))
+                else if (chunk.Type == ChunkType.Events)
                 {
-                    var rehashed = events.Select(e => e is EndEvent end ? end with { MemoryHash = endMemoryHash } : e).ToList();
-                    writer.Write(chunk.Type, ZstdFrame.Store(EventCodec.Encode(rehashed)), chunk.FirstEvent);
+                    // Every exit written out: versions before 6 repeat none.
+                    var rehashed = reader.DecodeEvents(chunk).Select(e => e is EndEvent end ? end with { MemoryHash = endMemoryHash } : e).ToList();
+                    writer.Write(chunk.Type, ZstdFrame.Store(EventCodec.Encode(rehashed, version)), chunk.FirstEvent);
                 }
                 else if (chunk.Type == ChunkType.Snapshot)
                 {

@@ -125,7 +125,7 @@ public sealed class TraceContainerTests : IDisposable
         bytes[8] = 7;
         File.WriteAllBytes(path, bytes);
         var e = Assert.Throws<TraceFormatException>(() => TraceFileReader.Open(path));
-        Assert.Contains("version 7 is not supported (this vmreplay reads versions 1, 2, 3, 4 and 5)", e.Message);
+        Assert.Contains("version 7 is not supported (this vmreplay reads versions 1, 2, 3, 4, 5 and 6)", e.Message);
     }
 
     [Fact]

@@ -14,6 +14,8 @@ namespace VmReplay.Recorder.Events;
 /// whole recording. Its bytes are native memory: a batch of 16,384 exits takes 100 to 200 KB,
 /// and as managed arrays the batches a recording starts with (the writer thread, running at a
 /// lower priority, returns them late on a busy host) set off a blocking full collection.
+/// An exit encoded exactly as the one before it (a polling loop's: same access, same deltas)
+/// is counted, not written again, and the run ends in one repeat event.
 /// </summary>
 internal sealed unsafe class EventBatch : IDisposable
 {
@@ -24,12 +26,30 @@ internal sealed unsafe class EventBatch : IDisposable
     // The values the next delta is taken from; all zero at a batch's start (each batch decodes alone).
     private ulong _prevRip;
     private long _prevClock, _prevScheduled;
+    // The last event if it is an exit (where its bytes start and how many; 0 bytes when the
+    // last event is not one), and the repetitions of it not yet written.
+    private int _lastExitAt, _lastExitLength, _repeats;
+    // Exits that move more than this (string I/O) are written as they are, never repeated.
+    private const int MaxRepeatedData = 16;
+
+    /// <summary>Whether an exit encoded as the one before it is counted as a repetition (trace format 6 on); otherwise written again.</summary>
+    public bool RepeatsExits { get; init; } = true;
 
     /// <summary>Events in the batch.</summary>
     public int Count { get; private set; }
 
-    /// <summary>The encoded events; valid until the batch next changes.</summary>
-    public ReadOnlySpan<byte> Bytes => new(_buf, _len);
+    /// <summary>At least the length of <see cref="Bytes"/>, without ending a run of repetitions.</summary>
+    public int MaxLength => _len + (_repeats > 0 ? EventCodec.MaxRepeatSize : 0);
+
+    /// <summary>The encoded events, a run of repetitions still being counted written out first; valid until the batch next changes.</summary>
+    public ReadOnlySpan<byte> Bytes
+    {
+        get
+        {
+            EndRepeats();
+            return new(_buf, _len);
+        }
+    }
 
     /// <summary>Empties the batch, keeping its storage.</summary>
     public void Clear()
@@ -38,16 +58,48 @@ internal sealed unsafe class EventBatch : IDisposable
         Count = 0;
         _prevRip = 0;
         _prevClock = _prevScheduled = 0;
+        _lastExitLength = _repeats = 0;
     }
 
     /// <summary>Appends an exit's fingerprint.</summary>
     public void AddExit(in ExitFields x)
     {
-        Ensure(EventCodec.MaxExitSize(x.Data.Length));
-        _len += EventCodec.WriteExit(_buf + _len, x, _prevRip, _prevScheduled);
+        if (x.Data.Length <= MaxRepeatedData)
+        {
+            // Encoded aside first: only an exit that differs from the last one is written.
+            byte* encoded = stackalloc byte[EventCodec.MaxExitSize(MaxRepeatedData)];
+            int n = EventCodec.WriteExit(encoded, x, _prevRip, _prevScheduled);
+            if (n == _lastExitLength && RepeatsExits && new ReadOnlySpan<byte>(encoded, n).SequenceEqual(new ReadOnlySpan<byte>(_buf + _lastExitAt, n)))
+                _repeats++;
+            else
+            {
+                EndRepeats();
+                Ensure(n);
+                Buffer.MemoryCopy(encoded, _buf + _len, n, n);
+                _lastExitAt = _len;
+                _lastExitLength = n;
+                _len += n;
+            }
+        }
+        else
+        {
+            EndRepeats();
+            Ensure(EventCodec.MaxExitSize(x.Data.Length));
+            _len += EventCodec.WriteExit(_buf + _len, x, _prevRip, _prevScheduled);
+            _lastExitLength = 0;
+        }
         _prevRip = x.Rip;
         if (x.Instructions is { } retired) _prevScheduled = retired;
         Count++;
+    }
+
+    // Writes the repetitions counted since the last exit written, as one repeat event.
+    private void EndRepeats()
+    {
+        if (_repeats == 0) return;
+        Ensure(EventCodec.MaxRepeatSize);
+        _len += EventCodec.WriteRepeat(_buf + _len, _repeats);
+        _repeats = 0;
     }
 
     /// <summary>Appends an event.</summary>
@@ -58,6 +110,8 @@ internal sealed unsafe class EventBatch : IDisposable
             AddExit(ExitFields.Of(x));
             return;
         }
+        EndRepeats();
+        _lastExitLength = 0;
         Ensure(EventCodec.MaxEncodedSize(e));
         switch (e)
         {

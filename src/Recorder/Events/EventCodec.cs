@@ -12,11 +12,15 @@ namespace VmReplay.Recorder.Events;
 public static class EventCodec
 {
     /// <summary>Event kinds (traces/FORMAT.md, "Events"), the first byte of each event.</summary>
-    public const byte KExit = 1, KClock = 2, KInput = 3, KService = 4, KForced = 5, KEnd = 6, KForcedWithPageList = 7, KScheduled = 8, KExitCounted = 9;
+    public const byte KExit = 1, KClock = 2, KInput = 3, KService = 4, KForced = 5, KEnd = 6, KForcedWithPageList = 7, KScheduled = 8, KExitCounted = 9, KRepeat = 10;
 
-    public static byte[] Encode(IReadOnlyList<TraceEvent> events)
+    /// <summary>
+    /// Encodes <paramref name="events"/> as one batch, as trace format <paramref name="version"/>
+    /// holds it: before version 6 every exit is written out, never repeated.
+    /// </summary>
+    public static byte[] Encode(IReadOnlyList<TraceEvent> events, uint version = Format.TraceFormat.Version)
     {
-        using var batch = new EventBatch();
+        using var batch = new EventBatch { RepeatsExits = version >= Format.TraceFormat.FirstVersionRepeatingExits };
         foreach (var e in events) batch.Add(e);
         return batch.Bytes.ToArray();
     }
@@ -33,32 +37,43 @@ public static class EventCodec
     }
 
     /// <summary>
-    /// As <see cref="Decode(ReadOnlySpan{byte})"/>, appending the events to <paramref name="list"/>;
-    /// when it throws, the events of this batch appended so far stay in the list.
+    /// As <see cref="Decode(ReadOnlySpan{byte})"/>, appending the events to <paramref name="list"/>
+    /// and refusing a batch of more than <paramref name="maxEvents"/>; when it throws, the events
+    /// of this batch appended so far stay in the list.
     /// </summary>
-    public static void Decode(ReadOnlySpan<byte> data, List<TraceEvent> list) => Read(data, list);
+    public static void Decode(ReadOnlySpan<byte> data, List<TraceEvent> list, int maxEvents = Format.TraceFormat.MaxEventsPerBatch) => Read(data, list, maxEvents);
 
     /// <summary>
-    /// The number of events in a batch, checked as <see cref="Decode(ReadOnlySpan{byte})"/>
-    /// checks it (same exceptions), without an object for each exit.
+    /// The number of events in a batch, checked as <see cref="Decode(ReadOnlySpan{byte}, List{TraceEvent}, int)"/>
+    /// checks it (same exceptions), without an object for each exit or a decoding of each
+    /// repetition of a repeated one.
     /// </summary>
-    public static int Count(ReadOnlySpan<byte> data) => Read(data, null);
+    public static int Count(ReadOnlySpan<byte> data, int maxEvents = Format.TraceFormat.MaxEventsPerBatch) => Read(data, null, maxEvents);
 
     // Reads every event of a batch, into `list` when there is one; returns how many.
-    private static int Read(ReadOnlySpan<byte> data, List<TraceEvent>? list)
+    private static int Read(ReadOnlySpan<byte> data, List<TraceEvent>? list, int maxEvents)
     {
         var r = new EventReader(data);
         int count = 0;
+        // The byte of the event read last, a repetition's being its repeat's.
+        int at = 0;
         while (!r.AtEnd)
         {
-            if (count == Format.TraceFormat.MaxEventsPerBatch)
-                throw new FormatException($"the batch holds more than {Format.TraceFormat.MaxEventsPerBatch} events (event {count} at byte {r.Position})");
+            if (!r.Repeating) at = r.Position;
             var other = r.Next(out var exit);
             list?.Add(other ?? exit.ToEvent());
             count++;
+            if (list is null) count += r.SkipRepeats();
+            if (count > maxEvents) throw TooMany(maxEvents, at);
         }
         return count;
     }
+
+    // Event `maxEvents` (counted from 0) is the first too many, at byte `at`.
+    private static FormatException TooMany(int maxEvents, int at) =>
+        new(maxEvents == Format.TraceFormat.MaxEventsPerBatch
+            ? $"the batch holds more than {maxEvents} events (event {maxEvents} at byte {at})"
+            : $"the batch holds more than {maxEvents} events, the most its payload may hold ({Format.TraceFormat.MaxEventsPerPayloadByte} per byte; event {maxEvents} at byte {at})");
 
     /// <summary>
     /// The most bytes <paramref name="e"/> can take encoded (varints at their longest), so that a
@@ -112,6 +127,18 @@ public static class EventCodec
         }
         *p++ = (byte)v;
     }
+
+    /// <summary>Writes a repeat of the exit before it, <paramref name="times"/> more times; returns the bytes written (at most <see cref="MaxRepeatSize"/>).</summary>
+    internal static unsafe int WriteRepeat(byte* start, int times)
+    {
+        byte* p = start;
+        *p++ = KRepeat;
+        Var(ref p, (ulong)times);
+        return (int)(p - start);
+    }
+
+    /// <summary>The most bytes a repeat takes encoded: its count is at most a batch's events.</summary>
+    internal const int MaxRepeatSize = 1 + 3;
 
     /// <summary>The most bytes an exit that moved <paramref name="dataLength"/> bytes can take encoded.</summary>
     public static int MaxExitSize(int dataLength) => 1 + 6 * MaxVarint + 2 + dataLength;

@@ -5,8 +5,9 @@ namespace VmReplay.Recorder.Events;
 
 /// <summary>
 /// Reads an encoded batch (traces/FORMAT.md, "Events") one event at a time, exits as values
-/// without an object each. A copy of a reader goes on from where the original stood: a writer
-/// that must encode part of a batch again keeps one at the part's start, and a replay keeps its
+/// without an object each, and each repetition of a repeated exit (kind 10) as an exit of its
+/// own. A copy of a reader goes on from where the original stood: a writer that must encode
+/// part of a batch again keeps one at the part's start, and a replay keeps its
 /// <see cref="Place"/> between events.
 /// </summary>
 public ref struct EventReader(ReadOnlySpan<byte> data, EventReader.Place place)
@@ -14,20 +15,83 @@ public ref struct EventReader(ReadOnlySpan<byte> data, EventReader.Place place)
     private readonly ReadOnlySpan<byte> _data = data;
     private ulong _prevRip = place.PrevRip;
     private long _prevClock = place.PrevClock, _prevScheduled = place.PrevScheduled;
+    private int _lastExit = place.LastExit, _repeatsLeft = place.RepeatsLeft;
 
     /// <summary>Reads <paramref name="data"/> from its start.</summary>
     public EventReader(ReadOnlySpan<byte> data) : this(data, default) { }
 
-    /// <summary>The byte the next event starts at.</summary>
+    /// <summary>The byte the next event starts at (past a repeat while repetitions of it are left).</summary>
     public int Position { get; private set; } = place.Position;
 
     /// <summary>Where the reader stands, to go on from there with another reader over the same bytes.</summary>
-    public readonly Place At => new(Position, _prevRip, _prevClock, _prevScheduled);
+    public readonly Place At => new(Position, _prevRip, _prevClock, _prevScheduled, _lastExit, _repeatsLeft);
 
-    /// <summary>A reader's position in a batch: the next event's byte and the values the next deltas are taken from.</summary>
-    public readonly record struct Place(int Position, ulong PrevRip, long PrevClock, long PrevScheduled);
+    /// <summary>
+    /// A reader's position in a batch: the next event's byte, the values the next deltas are
+    /// taken from, the last exit read (its first byte + 1; 0 when the event before is not an
+    /// exit), which a repeat repeats, and how many repetitions of it are still to be read.
+    /// </summary>
+    public readonly record struct Place(int Position, ulong PrevRip, long PrevClock, long PrevScheduled, int LastExit = 0, int RepeatsLeft = 0);
 
-    public readonly bool AtEnd => Position >= _data.Length;
+    public readonly bool AtEnd => Position >= _data.Length && _repeatsLeft == 0;
+
+    /// <summary>Whether the next event is another repetition of the exit a repeat repeats.</summary>
+    public readonly bool Repeating => _repeatsLeft > 0;
+
+    /// <summary>
+    /// Whether the event at <paramref name="at"/> in <paramref name="batch"/> is an exit (read
+    /// directly or repeated), by its kind byte alone.
+    /// </summary>
+    public static bool IsExitAt(ReadOnlySpan<byte> batch, in Place at) =>
+        at.RepeatsLeft > 0 || batch[at.Position] is EventCodec.KExit or EventCodec.KExitCounted or EventCodec.KRepeat;
+
+    /// <summary>
+    /// Whether the exit at <paramref name="at"/> is encoded as <paramref name="encoded"/> (an
+    /// exit's bytes as <see cref="EventCodec.WriteExit"/> writes them from the place's deltas),
+    /// and if so where the event after it starts, the deltas still to be updated by the caller
+    /// (<see cref="Place.PrevRip"/>, <see cref="Place.PrevScheduled"/>). How a replay checks an
+    /// exit without decoding the recorded one.
+    /// </summary>
+    public static bool MatchesExitAt(ReadOnlySpan<byte> batch, in Place at, ReadOnlySpan<byte> encoded, out Place after)
+    {
+        after = at;
+        int start, next;
+        int left = 0;
+        if (at.RepeatsLeft > 0)
+        {
+            start = at.LastExit - 1;
+            next = at.Position;
+            left = at.RepeatsLeft - 1;
+        }
+        else if (batch[at.Position] == EventCodec.KRepeat)
+        {
+            // Checked when the batch was counted: a repeat follows an exit, its count fits a batch.
+            var r = new EventReader(batch, at);
+            r.Position++;
+            left = (int)r.Var() - 1;
+            start = at.LastExit - 1;
+            next = r.Position;
+        }
+        else
+        {
+            start = at.Position;
+            next = start + encoded.Length;
+        }
+        if (encoded.Length > batch.Length - start || !encoded.SequenceEqual(batch.Slice(start, encoded.Length))) return false;
+        after = new Place(next, at.PrevRip, at.PrevClock, at.PrevScheduled, start + 1, left);
+        return true;
+    }
+
+    /// <summary>
+    /// Skips the repetitions of a repeated exit still to be read, without decoding them (the
+    /// last one's values are then not known: only for counting); returns how many it skipped.
+    /// </summary>
+    public int SkipRepeats()
+    {
+        int n = _repeatsLeft;
+        _repeatsLeft = 0;
+        return n;
+    }
 
     /// <summary>
     /// Reads the next event: an exit into <paramref name="exit"/> (and returns null), anything
@@ -36,29 +100,34 @@ public ref struct EventReader(ReadOnlySpan<byte> data, EventReader.Place place)
     /// </summary>
     public TraceEvent? Next(out ExitFields exit)
     {
+        if (_repeatsLeft > 0)
+        {
+            _repeatsLeft--;
+            exit = ExitAt(_lastExit - 1);
+            return null;
+        }
         exit = default;
         int at = Position;
         byte kind = Byte();
         switch (kind)
         {
             case EventCodec.KExit or EventCodec.KExitCounted:
-                uint reason = Var32("exit reason");
-                ulong rip = _prevRip + (ulong)EventCodec.UnZigZag(Var());
-                _prevRip = rip;
-                ulong address = Var();
-                byte size = Byte();
-                byte flags = Byte();
-                uint count = Var32("exit count");
-                var bytes = Bytes(Var(), "exit data");
-                long? retired = null;
-                if (kind == EventCodec.KExitCounted)
-                {
-                    _prevScheduled += EventCodec.UnZigZag(Var());
-                    if (_prevScheduled < 0) throw new FormatException($"exit at byte {at} has a negative instruction count");
-                    retired = _prevScheduled;
-                }
-                exit = new ExitFields(reason, rip, address, size, flags, count, bytes, retired);
+                Position = at;
+                exit = ExitAt(at);
+                _lastExit = at + 1;
                 return null;
+            case EventCodec.KRepeat:
+                if (_lastExit == 0) throw new FormatException($"repeat at byte {at} does not follow an exit");
+                ulong repeats = Var();
+                if (repeats is 0 or > Format.TraceFormat.MaxEventsPerBatch)
+                    throw new FormatException($"repeat at byte {at} repeats its exit {repeats} times (1 to {Format.TraceFormat.MaxEventsPerBatch})");
+                _repeatsLeft = (int)repeats - 1;
+                exit = ExitAt(_lastExit - 1);
+                return null;
+        }
+        _lastExit = 0;
+        switch (kind)
+        {
             case EventCodec.KClock:
                 _prevClock += EventCodec.UnZigZag(Var());
                 return new ClockEvent(_prevClock);
@@ -90,6 +159,32 @@ public ref struct EventReader(ReadOnlySpan<byte> data, EventReader.Place place)
             default:
                 throw new FormatException($"unknown event kind {kind} at byte {at}");
         }
+    }
+
+    // Reads the exit encoded at `start`, applying its deltas; the reader moves past it when it
+    // stands there, and stays where it is when the exit is one a repeat repeats.
+    private ExitFields ExitAt(int start)
+    {
+        int resume = Position;
+        Position = start;
+        byte kind = Byte();
+        uint reason = Var32("exit reason");
+        ulong rip = _prevRip + (ulong)EventCodec.UnZigZag(Var());
+        _prevRip = rip;
+        ulong address = Var();
+        byte size = Byte();
+        byte flags = Byte();
+        uint count = Var32("exit count");
+        var bytes = Bytes(Var(), "exit data");
+        long? retired = null;
+        if (kind == EventCodec.KExitCounted)
+        {
+            _prevScheduled += EventCodec.UnZigZag(Var());
+            if (_prevScheduled < 0) throw new FormatException($"exit at byte {start} has a negative instruction count");
+            retired = _prevScheduled;
+        }
+        if (resume > start) Position = resume;
+        return new ExitFields(reason, rip, address, size, flags, count, bytes, retired);
     }
 
     // Service events carry nothing: one instance serves every batch.

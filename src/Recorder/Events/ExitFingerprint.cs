@@ -42,8 +42,8 @@ public static class ExitFingerprint
         if (x.Data.Length > MaxComparedData) return false;
         byte* encoded = stackalloc byte[EventCodec.MaxExitSize(MaxComparedData)];
         int n = EventCodec.WriteExit(encoded, x, at.PrevRip, at.PrevScheduled);
-        if (n > batch.Length - at.Position || !new ReadOnlySpan<byte>(encoded, n).SequenceEqual(batch.Slice(at.Position, n))) return false;
-        after = new EventReader.Place(at.Position + n, x.Rip, at.PrevClock, x.Instructions ?? at.PrevScheduled);
+        if (!EventReader.MatchesExitAt(batch, at, new ReadOnlySpan<byte>(encoded, n), out var next)) return false;
+        after = next with { PrevRip = x.Rip, PrevScheduled = x.Instructions ?? at.PrevScheduled };
         return true;
     }
 

@@ -6,13 +6,14 @@ namespace VmReplay.Recorder.Format;
 public static class TraceFormat
 {
     /// <summary>The version this vmreplay writes.</summary>
-    public const uint Version = 5;
+    public const uint Version = 6;
 
     /// <summary>
     /// The oldest version it still reads. Version 1 differs only in how the guest image is
     /// stored (raw, in IMAG) and in having no initrd, version 2 in having no instruction counts
     /// (event kinds 8 and 9), version 3 in how the end event hashes memory, version 4 in the
-    /// function its page-set hashes use; recordings made with them must keep replaying.
+    /// function its page-set hashes use, version 5 in having no repeated exits (event kind 10);
+    /// recordings made with them must keep replaying.
     /// </summary>
     public const uint OldestReadableVersion = 1;
 
@@ -65,6 +66,21 @@ public static class TraceFormat
     /// recorder splits a batch that compresses better than this (a guest repeating one exit).
     /// </summary>
     public const int MaxBatchExpansion = 8;
+
+    /// <summary>
+    /// An EVNT batch holds at most this many events per byte of its payload. A repeated exit
+    /// (event kind 10, from version 6) is one event a few bytes long however often it repeats:
+    /// without this, a small file could ask a reader to decode billions of events. Every batch
+    /// of an earlier version is within it (an event takes at least one byte, and a batch
+    /// decodes to at most <see cref="MaxBatchExpansion"/> bytes per payload byte).
+    /// </summary>
+    public const int MaxEventsPerPayloadByte = 8;
+
+    /// <summary>The most events an EVNT batch with a payload of <paramref name="payloadLength"/> bytes may hold.</summary>
+    public static int MaxEventsIn(long payloadLength) => (int)Math.Min(MaxEventsPerBatch, MaxEventsPerPayloadByte * payloadLength);
+
+    /// <summary>From this version a batch may repeat an exit (event kind 10) instead of encoding it again.</summary>
+    public const uint FirstVersionRepeatingExits = 6;
 
     public static ReadOnlySpan<byte> FileMagic => "VMRTRACE"u8;
     public static ReadOnlySpan<byte> TrailerMagic => "VMRINDEX"u8;
