@@ -309,9 +309,10 @@ public sealed class TraceWriter : IDisposable
     private ReadOnlyMemory<byte> Pack(ReadOnlySpan<byte> file, string sha256) =>
         _cache is null ? EmbeddedFile.Pack(file) : _cache.Pack(file, sha256);
 
-    // A batch that compresses better than a reader accepts, or holds more events than a reader
-    // accepts from its payload (a guest repeating one exit), is written in parts, each with its
-    // own frame overhead; a single event that still compresses too well is stored uncompressed. The part size only shrinks within a batch: halving each failed part
+    // A batch that compresses better than a reader accepts (a guest repeating one exit with
+    // changing data) is written in parts, each with its own frame overhead; a single event that
+    // still compresses too well is stored uncompressed. One that holds more events than a
+    // reader accepts from its payload (a guest repeating one exit exactly) is padded. The part size only shrinks within a batch: halving each failed part
     // again from the whole batch compressed every event of a repetitive guest ten times over
     // (its parts end up tens of events long), and that, not the guest, set the pace of recording.
     // Such a guest repeats itself for many batches, so the next batch starts from four times
@@ -346,10 +347,13 @@ public sealed class TraceWriter : IDisposable
                 }
                 raw = _part.Bytes;
             }
-            int bound = Compressor.GetCompressBound(raw.Length);
+            // Room for the frame and for padding it to the payload its events need.
+            int bound = Math.Max(Compressor.GetCompressBound(raw.Length), n / TraceFormat.MaxEventsPerPayloadByte + 1) + ZstdFrame.SkippableFrameHeader;
             if (_compressed.Length < bound) _compressed = new byte[Math.Max(bound, 2 * _compressed.Length)];
             ReadOnlySpan<byte> packed = _compressed.AsSpan(0, compressor.Wrap(raw, _compressed));
-            if (raw.Length > (long)packed.Length * TraceFormat.MaxBatchExpansion || n > TraceFormat.MaxEventsIn(packed.Length))
+            if (n > TraceFormat.MaxEventsIn(packed.Length) && raw.Length <= (long)packed.Length * TraceFormat.MaxBatchExpansion)
+                packed = Padded(packed.Length, n);
+            if (raw.Length > (long)packed.Length * TraceFormat.MaxBatchExpansion)
             {
                 if (n > 1)
                 {
@@ -367,6 +371,18 @@ public sealed class TraceWriter : IDisposable
         }
         _chunks!.Flush();
         _partSize = split ? size : Math.Max(_partSize, size);
+    }
+
+    // The frame of `length` bytes at the start of _compressed, followed by a skippable frame that
+    // makes the payload long enough for `events`: repeated exits (a polling loop) are many events
+    // in a few bytes, and one such batch padded to 1 byte per 8 events is cheaper to write, and
+    // smaller, than the parts of a few hundred events each that splitting makes.
+    private ReadOnlySpan<byte> Padded(int length, int events)
+    {
+        int needed = (events + TraceFormat.MaxEventsPerPayloadByte - 1) / TraceFormat.MaxEventsPerPayloadByte;
+        int padding = Math.Max(ZstdFrame.SkippableFrameHeader, needed - length);
+        ZstdFrame.WriteSkippable(_compressed.AsSpan(length, padding));
+        return _compressed.AsSpan(0, length + padding);
     }
 
     // ENOSPC and EIO arrive as IOException; EFBIG (past the file-size limit) as .NET's

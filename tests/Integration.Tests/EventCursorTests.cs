@@ -18,8 +18,8 @@ public sealed class EventCursorTests : IDisposable
     public void Dispose() => Directory.Delete(_dir, recursive: true);
 
     [Theory]
-    // Serial input polls among the exits, and the 200,000 exits of one port, whose batches are
-    // written in parts of a few dozen events.
+    // Serial input polls among the exits, and the 200,000 exits of one port, which each batch
+    // holds as two exits and a repeat.
     [InlineData("echo", "echo.elf")]
     [InlineData("bench-exits", "bench-exits.bin")]
     public void FromAnyPositionItGivesTheRecordedEventsInOrder(string guest, string file)
@@ -35,7 +35,7 @@ public sealed class EventCursorTests : IDisposable
         var chunkStarts = reader.EventChunks.Select(c => (long)c.FirstEvent).ToList();
         Assert.True(chunkStarts.Count > 1 || guest == "echo", $"{chunkStarts.Count} chunks");
         long boundary = chunkStarts[^1];
-        // In bench-exits, 2 and on are repetitions, and chunks hold 256 events.
+        // In bench-exits, the events from 3 on are repetitions (after a service point and two exits).
         long[] positions = [0, 1, 2, 7, 300, 5000, boundary - 1, boundary, boundary + 1, events.Count - 1, events.Count];
         Assert.Contains(events, e => e is ExitEvent);
         Assert.Contains(events, e => e is not ExitEvent);

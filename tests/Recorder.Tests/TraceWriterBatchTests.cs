@@ -80,8 +80,10 @@ public sealed class TraceWriterBatchTests : IDisposable
         // of one port the varied events that follow must come back to one chunk per batch.
         var random = new Random(11);
         var appended = new List<TraceEvent>();
+        // Two values read in turn: no exit repeats the one before, yet the batch compresses far
+        // better than 8:1.
         for (int i = 0; i < 40_000; i++)
-            appended.Add(new ExitEvent(2, 0x100040, 0x3FD, 1, 0, 1, [0x60]) { Instructions = 5L * i });
+            appended.Add(new ExitEvent(2, 0x100040, 0x3FD, 1, 0, 1, [(byte)(0x60 + i % 2)]) { Instructions = 5L * i });
         for (int i = 0; i < 120_000; i++)
             appended.Add(new ExitEvent(2, (ulong)random.NextInt64(0x1000, 0x100000), (ulong)random.Next(0x10000), 1, 0, 1, [(byte)random.Next(256)]) { Instructions = 200_000 + 10L * i });
         string path = Path.Combine(_dir, "poll-then-varied.vmtrace");
@@ -94,12 +96,33 @@ public sealed class TraceWriterBatchTests : IDisposable
         using var reader = TraceReader.Open(path);
         const int batch = Format.TraceFormat.MaxEventsPerBatch;
         var chunksPerBatch = reader.EventChunks.GroupBy(c => (long)c.FirstEvent / batch).ToDictionary(g => g.Key, g => g.Count());
-        Assert.True(chunksPerBatch[1] > 10, $"the poll's batch was written in {chunksPerBatch[1]} parts");
+        Assert.True(chunksPerBatch[1] > 100, $"the poll's batch was written in {chunksPerBatch[1]} parts");
         Assert.Equal(1, chunksPerBatch[appended.Count / batch - 1]);
         var read = reader.Events().ToList();
         Assert.Equal(appended.Count + 1, read.Count);
         for (int i = 0; i < appended.Count; i++)
             Assert.True(Same(appended[i], read[i]), $"event {i}: appended {appended[i].Describe()}, read {read[i].Describe()}");
+    }
+
+    [Fact]
+    public void ABatchOfOneRepeatedExitIsOneChunkPaddedToTheEventsItHolds()
+    {
+        // A poll of one port: each batch encodes to a few bytes (an exit, the next, a repeat),
+        // and a reader takes at most 8 events per byte of payload, so the writer pads the frame.
+        string path = Path.Combine(_dir, "repeated.vmtrace");
+        const int exits = 40_000;
+        using (var writer = new TraceWriter(path, TestHeaders.For([1]), new byte[] { 1 }))
+        {
+            for (int i = 0; i < exits; i++) writer.AppendExit(ExitFields.Of(new ExitEvent(2, 0x100040, 0x3FD, 1, 0, 1, [0x60]) { Instructions = 5L * i }));
+            Assert.Null(writer.Finish(new EndEvent(Engine.Run.RunOutcomeKind.PowerOff, 0, "done", 0, 0), endsInLongMode: false));
+        }
+        using var reader = TraceReader.Open(path);
+        const int batch = Format.TraceFormat.MaxEventsPerBatch;
+        Assert.Equal([0UL, batch, 2 * batch], reader.EventChunks.Select(c => c.FirstEvent));
+        Assert.All(reader.EventChunks.Take(2), c => Assert.Equal(batch / Format.TraceFormat.MaxEventsPerPayloadByte, (int)c.PayloadLength));
+        var read = reader.Events().ToList();
+        Assert.Equal(exits + 1, read.Count);
+        Assert.Equal(Enumerable.Range(0, exits).Select(i => (long?)(5L * i)), read.Take(exits).Select(e => ((ExitEvent)e).Instructions));
     }
 
     [Fact]
@@ -110,7 +133,8 @@ public sealed class TraceWriterBatchTests : IDisposable
         string path = Path.Combine(_dir, "corrupt.vmtrace");
         using (var writer = new TraceWriter(path, TestHeaders.For([1]), new byte[] { 1 }))
         {
-            for (int i = 0; i < 20_000; i++) writer.Append(new ExitEvent(2, 0x100040, 0x3FD, 1, 0, 1, [0x60]) { Instructions = 5L * i });
+            // Two values in turn: written in many parts.
+            for (int i = 0; i < 20_000; i++) writer.Append(new ExitEvent(2, 0x100040, 0x3FD, 1, 0, 1, [(byte)(0x60 + i % 2)]) { Instructions = 5L * i });
             Assert.Null(writer.Finish(new EndEvent(Engine.Run.RunOutcomeKind.PowerOff, 0, "done", 0, 0), endsInLongMode: false));
         }
         Format.ChunkInfo damaged;

@@ -64,4 +64,19 @@ public static class ZstdFrame
         }
         return frame;
     }
+
+    /// <summary>The fewest bytes <see cref="WriteSkippable"/> writes: a skippable frame's magic and length.</summary>
+    public const int SkippableFrameHeader = 8;
+
+    /// <summary>
+    /// Writes a skippable frame of <paramref name="into"/>'s length (at least
+    /// <see cref="SkippableFrameHeader"/>), whose content zstd decoders pass over: a frame
+    /// followed by it decodes to what the frame alone does.
+    /// </summary>
+    public static void WriteSkippable(Span<byte> into)
+    {
+        BinaryPrimitives.WriteUInt32LittleEndian(into, 0x184D2A50);
+        BinaryPrimitives.WriteUInt32LittleEndian(into[4..], (uint)(into.Length - SkippableFrameHeader));
+        into[SkippableFrameHeader..].Clear();
+    }
 }
