@@ -10,9 +10,6 @@ internal static class Program
 
     private static int Main(string[] args)
     {
-        // A replay compares device states at every snapshot, with a serializer whose metadata
-        // takes 25 ms of CPU to build: begun here, on another core, it is ready by the first.
-        if (args.Length > 0 && args[0] == "replay") Recorder.Snapshots.SnapshotCodec.PrepareDeviceStateComparison();
         FileSizeLimit.ReportInsteadOfDying();
         var root = new RootCommand("vmreplay: a record/replay virtual-machine monitor with a time-travel debugger, on Linux KVM or its own software x86 CPU");
         root.Subcommands.Add(RunCommand.Create());

@@ -250,7 +250,7 @@ public sealed class SnapshotVerifier : IRunCheckpoints
             .SequenceEqual(System.Runtime.InteropServices.MemoryMarshal.AsBytes(new ReadOnlySpan<T>(in b)));
 
     private static string? DeviceDifference(PcPlatformState expected, PcPlatformState actual) =>
-        SnapshotCodec.DeviceStates(expected).Zip(SnapshotCodec.DeviceStates(actual))
+        SnapshotCodec.SameDeviceStates(expected, actual) ? null : SnapshotCodec.DeviceStates(expected).Zip(SnapshotCodec.DeviceStates(actual))
             .Where(d => d.First.Json != d.Second.Json)
             .Select(d => $"{d.First.Name} device ({d.First.Json} recorded, {d.Second.Json} now)")
             .FirstOrDefault();

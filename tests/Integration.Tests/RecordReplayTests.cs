@@ -1,3 +1,4 @@
+using VmReplay.Recorder;
 using VmReplay.Recorder.Events;
 using VmReplay.Recorder.Format;
 
@@ -84,6 +85,38 @@ public sealed class RecordReplayTests : IDisposable
         Assert.Contains($"replay diverged at event {flippedAt}", replay.Stderr);
         Assert.Contains("instruction at rip:", replay.Stderr);
         Assert.Contains("last events before it:", replay.Stderr);
+    }
+
+    [Fact]
+    public void ADeviceStateThatDiffersAtASnapshotIsADivergenceNamingTheDevice()
+    {
+        string trace = Trace("hello-snapshots");
+        var record = Vmreplay.Run(["record", Vmreplay.Guest("hello", "hello.elf"), "-o", trace, "--serial-in", "/dev/null", "--snapshot-every", "20"], cpu: "soft");
+        Assert.True(record.ExitCode == 1, record.Stderr);
+        // The second snapshot's UART scratch register as the recording never had it.
+        string tampered = Trace("hello-scratch");
+        using (var reader = TraceReader.Open(trace))
+        using (var writer = new ChunkWriter(File.Create(tampered)))
+        {
+            var second = reader.Snapshots[1];
+            foreach (var chunk in reader.File.Chunks.Where(c => c.Type != ChunkType.Index))
+            {
+                if (chunk != second) writer.Write(chunk.Type, reader.File.ReadPayload(chunk), chunk.FirstEvent);
+                else
+                {
+                    var s = reader.ReadSnapshot(chunk, withPages: true);
+                    var platform = s.Machine.Platform with { Com1 = s.Machine.Platform.Com1 with { Scr = 0x5A } };
+                    writer.Write(chunk.Type, Recorder.Snapshots.SnapshotCodec.Encode(s with { Machine = s.Machine with { Platform = platform } }), chunk.FirstEvent);
+                }
+            }
+            writer.Finish();
+        }
+        var replay = Vmreplay.Run(["replay", tampered], cpu: "soft");
+        Assert.Equal(4, replay.ExitCode);
+        Assert.Contains("Com1 device (", replay.Stderr);
+        Assert.Contains("\"Scr\":90", replay.Stderr);
+        // The trace as recorded passes the same checks.
+        Assert.Equal(1, Vmreplay.Run(["replay", trace], cpu: "soft").ExitCode);
     }
 
     [Fact]

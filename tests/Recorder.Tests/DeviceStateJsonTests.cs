@@ -54,6 +54,24 @@ public class DeviceStateJsonTests
         Assert.Equal(reflected, System.Text.Encoding.UTF8.GetString(JsonSerializer.SerializeToUtf8Bytes(part, DeviceStateJsonWriter.Default.MachinePart)));
     }
 
+    [Fact]
+    public void BoardsAreTheSameExactlyWhenEveryDeviceIsAndTheDifferenceNamesTheDevice()
+    {
+        // How a replay checks devices at a snapshot: the whole board's JSON from the writer that
+        // builds no metadata, and only when it differs, device by device.
+        var snapshots = CorpusSnapshots("timer-v3.vmtrace");
+        var board = snapshots[^1].Machine.Platform;
+        var copy = JsonSerializer.Deserialize<SnapshotCodec.MachinePart>(JsonSerializer.SerializeToUtf8Bytes(Part(snapshots[^1]), SnapshotCodec.DeviceStateJson), SnapshotCodec.DeviceStateJson)!.Platform;
+        Assert.True(SnapshotCodec.SameDeviceStates(board, copy));
+        Assert.Equal(SnapshotCodec.DeviceStates(board), SnapshotCodec.DeviceStates(copy));
+        var changed = board with { Keyboard = board.Keyboard with { PendingCommand = 0x60 } };
+        Assert.False(SnapshotCodec.SameDeviceStates(board, changed));
+        Assert.Equal(["Keyboard"], SnapshotCodec.DeviceStates(board).Zip(SnapshotCodec.DeviceStates(changed)).Where(d => d.First.Json != d.Second.Json).Select(d => d.First.Name));
+        var pit = board.Pit with { Channels = [.. board.Pit.Channels.Select((c, i) => i == 2 ? c with { LatchedCount = 7 } : c)] };
+        Assert.False(SnapshotCodec.SameDeviceStates(board, board with { Pit = pit }));
+        if (snapshots.Count > 1) Assert.Equal(SnapshotCodec.DeviceStates(snapshots[0].Machine.Platform).SequenceEqual(SnapshotCodec.DeviceStates(board)), SnapshotCodec.SameDeviceStates(snapshots[0].Machine.Platform, board));
+    }
+
     [Theory]
     [InlineData("timer-v2.vmtrace")]
     [InlineData("timer-v3.vmtrace")]

@@ -10,4 +10,5 @@ namespace VmReplay.Recorder.Format;
 /// </summary>
 [JsonSourceGenerationOptions(IncludeFields = true, GenerationMode = JsonSourceGenerationMode.Serialization)]
 [JsonSerializable(typeof(SnapshotCodec.MachinePart))]
+[JsonSerializable(typeof(Devices.Platform.PcPlatformState))]
 internal sealed partial class DeviceStateJsonWriter : JsonSerializerContext;

@@ -36,25 +36,14 @@ public static class SnapshotCodec
     };
 
     /// <summary>
-    /// Builds the serializer's metadata for <see cref="DeviceStates"/> on a pool thread, from a
-    /// power-on state, so that it is ready when a replay checks its first snapshot: building it
-    /// takes 25 ms of CPU, and a replay whose first snapshot comes a few milliseconds in waited
-    /// for it on the vCPU thread. Only a head start: whatever goes wrong here happens again, and
-    /// is reported, where a snapshot is checked.
+    /// Whether two boards' device states are the same: their JSON, as a snapshot holds it,
+    /// compared byte for byte. Written by the generated code that builds no serializer metadata
+    /// (<see cref="DeviceStates"/>, which names the device that differs, took a replay 25 ms of
+    /// CPU to build its metadata at the first snapshot it checked).
     /// </summary>
-    public static void PrepareDeviceStateComparison() => ThreadPool.UnsafeQueueUserWorkItem(static _ =>
-    {
-        try
-        {
-            var platform = new PcPlatformState
-            {
-                Pic = new(), Com1 = new(), Pit = new() { Channels = [new(), new(), new()] }, PortB = new(), Rtc = new(),
-                Keyboard = new(), DebugExit = new(), Post = new(), Pci = new(),
-            };
-            _ = DeviceStates(platform).Count();
-        }
-        catch (Exception) { }
-    }, null);
+    public static bool SameDeviceStates(PcPlatformState a, PcPlatformState b) =>
+        JsonSerializer.SerializeToUtf8Bytes(a, DeviceStateJsonWriter.Default.PcPlatformState).AsSpan()
+            .SequenceEqual(JsonSerializer.SerializeToUtf8Bytes(b, DeviceStateJsonWriter.Default.PcPlatformState));
 
     /// <summary>A snapshot's device state from its JSON; throws <see cref="JsonException"/> when it does not decode.</summary>
     internal static MachinePart? ReadDeviceState(ReadOnlySpan<byte> json)
