@@ -26,7 +26,7 @@ public class DeviceStateJsonTests
             string reflected = System.Text.Encoding.UTF8.GetString(JsonSerializer.SerializeToUtf8Bytes(part, SnapshotCodec.DeviceStateJson));
             Assert.Equal(reflected, generated);
             // The writer a recording uses, which builds no metadata, too.
-            Assert.Equal(reflected, System.Text.Encoding.UTF8.GetString(JsonSerializer.SerializeToUtf8Bytes(part, DeviceStateJsonWriter.Default.MachinePart)));
+            Assert.Equal(reflected, System.Text.Encoding.UTF8.GetString(DeviceStateJsonWriter.Write(part)));
             // Each device alone, as monitor device and the snapshot checks show it, too.
             var byReflection = typeof(VmReplay.Devices.Platform.PcPlatformState).GetProperties()
                 .Select(p => (p.Name, JsonSerializer.Serialize(p.GetValue(s.Machine.Platform), p.PropertyType, SnapshotCodec.DeviceStateJson)));
@@ -51,7 +51,7 @@ public class DeviceStateJsonTests
         string reflected = System.Text.Encoding.UTF8.GetString(JsonSerializer.SerializeToUtf8Bytes(part, SnapshotCodec.DeviceStateJson));
         Assert.Contains("\"LatchedCount\":1002", reflected);
         Assert.Contains("\"PendingCommand\":96", reflected);
-        Assert.Equal(reflected, System.Text.Encoding.UTF8.GetString(JsonSerializer.SerializeToUtf8Bytes(part, DeviceStateJsonWriter.Default.MachinePart)));
+        Assert.Equal(reflected, System.Text.Encoding.UTF8.GetString(DeviceStateJsonWriter.Write(part)));
     }
 
     [Fact]
@@ -98,7 +98,7 @@ public class DeviceStateJsonTests
         states.Add(EveryOptionalMemberSet());
         foreach (var part in states)
         {
-            byte[] json = JsonSerializer.SerializeToUtf8Bytes(part, DeviceStateJsonWriter.Default.MachinePart);
+            byte[] json = DeviceStateJsonWriter.Write(part);
             var read = DeviceStateJsonReader.TryRead(json);
             Assert.NotNull(read);
             var serializer = JsonSerializer.Deserialize<SnapshotCodec.MachinePart>(json, SnapshotCodec.DeviceStateJson)!;
@@ -113,7 +113,7 @@ public class DeviceStateJsonTests
         // A member added to a state record and not to the reader: the reader declines the
         // snapshot (the object holds a member it does not take) and the test fails here.
         var part = EveryOptionalMemberSet();
-        var read = DeviceStateJsonReader.TryRead(JsonSerializer.SerializeToUtf8Bytes(part, DeviceStateJsonWriter.Default.MachinePart));
+        var read = DeviceStateJsonReader.TryRead(DeviceStateJsonWriter.Write(part));
         Assert.NotNull(read);
         Assert.Equal(JsonSerializer.Serialize(part, SnapshotCodec.DeviceStateJson), JsonSerializer.Serialize(read, SnapshotCodec.DeviceStateJson));
     }
@@ -125,7 +125,7 @@ public class DeviceStateJsonTests
     [InlineData("string", "Mode")]
     public void TheDocumentReaderLeavesAnythingElseToTheSerializer(string change, string member)
     {
-        var json = JsonNode.Parse(JsonSerializer.SerializeToUtf8Bytes(EveryOptionalMemberSet(), DeviceStateJsonWriter.Default.MachinePart))!;
+        var json = JsonNode.Parse(DeviceStateJsonWriter.Write(EveryOptionalMemberSet()))!;
         var target = member == "RxFifo" ? json["Platform"]!["Com1"]!.AsObject() : json["Platform"]!["Pit"]!["Channels"]![0]!.AsObject();
         switch (change)
         {

@@ -37,13 +37,12 @@ public static class SnapshotCodec
 
     /// <summary>
     /// Whether two boards' device states are the same: their JSON, as a snapshot holds it,
-    /// compared byte for byte. Written by the generated code that builds no serializer metadata
-    /// (<see cref="DeviceStates"/>, which names the device that differs, took a replay 25 ms of
-    /// CPU to build its metadata at the first snapshot it checked).
+    /// compared byte for byte. Written by <see cref="DeviceStateJsonWriter"/>, which builds no
+    /// serializer metadata (<see cref="DeviceStates"/>, which names the device that differs,
+    /// took a replay 25 ms of CPU to build its metadata at the first snapshot it checked).
     /// </summary>
     public static bool SameDeviceStates(PcPlatformState a, PcPlatformState b) =>
-        JsonSerializer.SerializeToUtf8Bytes(a, DeviceStateJsonWriter.Default.PcPlatformState).AsSpan()
-            .SequenceEqual(JsonSerializer.SerializeToUtf8Bytes(b, DeviceStateJsonWriter.Default.PcPlatformState));
+        DeviceStateJsonWriter.Write(a).AsSpan().SequenceEqual(DeviceStateJsonWriter.Write(b));
 
     /// <summary>A snapshot's device state from its JSON; throws <see cref="JsonException"/> when it does not decode.</summary>
     internal static MachinePart? ReadDeviceState(ReadOnlySpan<byte> json)
@@ -81,7 +80,7 @@ public static class SnapshotCodec
         BinaryPrimitives.WriteInt32LittleEndian(h[40..], s.Pages.Length);
         w.Write(h);
         PutBlob(w, VcpuStateCodec.Encode(s.Machine.Vcpu));
-        PutBlob(w, JsonSerializer.SerializeToUtf8Bytes(new MachinePart(s.Machine.Platform, s.Machine.Counters), DeviceStateJsonWriter.Default.MachinePart));
+        PutBlob(w, DeviceStateJsonWriter.Write(new MachinePart(s.Machine.Platform, s.Machine.Counters)));
         PutAddresses(w, s.ServicePages);
         PutAddresses(w, s.Pages);
         var packed = new byte[LZ4Codec.MaximumOutputSize(PagesPerBlock * PageSize)];
