@@ -136,6 +136,30 @@ public sealed class RepeatedExitTests
     }
 
     [Fact]
+    public void ARepetitionWhoseInstructionCountGoesNegativeIsRefusedWhetherCountedOrRead()
+    {
+        // 10, 5, then the same delta again: 0, then -5. Counting skips the repetitions without
+        // decoding each, yet refuses the batch as reading it does (a replay counts batches
+        // before its cursor reads them, and must not meet a malformed event mid-run).
+        var bytes = EventCodec.Encode([Poll(10), Poll(5), Poll(0), Poll(-5)]);
+        Assert.Equal(1, bytes.Count(b => b == EventCodec.KRepeat));
+        string read = Assert.Throws<FormatException>(() => EventCodec.Decode(bytes)).Message;
+        Assert.Matches(@"^exit at byte \d+ has a negative instruction count$", read);
+        Assert.Equal(read, Assert.Throws<FormatException>(() => EventCodec.Count(bytes)).Message);
+        // And a reader that skips the repetitions stands where one that reads them does.
+        var ok = EventCodec.Encode([Poll(10), Poll(13), Poll(16), Poll(19), Poll(20, rip: 0x7c0a)]);
+        var skipping = new EventReader(ok);
+        var reading = new EventReader(ok);
+        // Exits at 10 and 13, a repeat of two (16, 19): the repeat's first read leaves one.
+        for (int i = 0; i < 4; i++) reading.Next(out _);
+        for (int i = 0; i < 3; i++) skipping.Next(out _);
+        Assert.Equal(1, skipping.SkipRepeats());
+        Assert.Equal(reading.At, skipping.At);
+        skipping.Next(out var last);
+        Assert.Equal((0x7c0aUL, (long?)20), (last.Rip, last.Instructions));
+    }
+
+    [Fact]
     public void ARepeatCountOutsideABatchIsRefused()
     {
         var exit = EventCodec.Encode([Poll(1)]);
