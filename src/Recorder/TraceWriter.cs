@@ -309,15 +309,16 @@ public sealed class TraceWriter : IDisposable
     private ReadOnlyMemory<byte> Pack(ReadOnlySpan<byte> file, string sha256) =>
         _cache is null ? EmbeddedFile.Pack(file) : _cache.Pack(file, sha256);
 
-    // A batch that compresses better than a reader accepts (a guest repeating one exit with
-    // changing data) is written in parts, each with its own frame overhead; a single event that
-    // still compresses too well is stored uncompressed. One that holds more events than a
-    // reader accepts from its payload (a guest repeating one exit exactly) is padded. The part size only shrinks within a batch: halving each failed part
-    // again from the whole batch compressed every event of a repetitive guest ten times over
-    // (its parts end up tens of events long), and that, not the guest, set the pace of recording.
-    // Such a guest repeats itself for many batches, so the next batch starts from four times
-    // the size the last one ended with (it grows back when the guest moves on), not from the
-    // whole batch: halving down again cost the bench-exits guest's writer a third of its time.
+    // A batch that holds more events than a reader accepts from its payload (a guest repeating
+    // one exit exactly) is padded. One that compresses better than a reader accepts (a guest
+    // repeating one exit with changing data) is written in parts, each with its own frame
+    // overhead; a single event that still compresses too well is stored uncompressed. The part
+    // size only shrinks within a batch: halving each failed part again from the whole batch
+    // compressed every event of a repetitive guest ten times over (its parts end up tens of
+    // events long), and that, not the guest, set the pace of recording. Such a guest repeats
+    // itself for many batches, so the next batch starts from four times the size the last one
+    // ended with (it grows back when the guest moves on), not from the whole batch: halving down
+    // again cost the bench-exits guest's writer (before version 6) a third of its time.
     // The parts of a batch reach the OS together, in one system call rather than one each.
     //
     // The encoded and the compressed bytes go to two buffers kept for the whole recording: new
