@@ -132,4 +132,26 @@ public sealed record TraceHeader
 public sealed record CpuidLeaf(uint Function, uint Index, uint Eax, uint Ebx, uint Ecx, uint Edx)
 {
     public static CpuidLeaf From(CpuidEntry e) => new(e.Function, e.Index, e.Eax, e.Ebx, e.Ecx, e.Edx);
+
+    /// <summary>The engine's form of this leaf.</summary>
+    public CpuidEntry ToEntry() => new(Function, Index, Eax, Ebx, Ecx, Edx);
+
+    // Loops, not LINQ's Select: each instantiation over CpuidEntry, a value type, was compiled
+    // by the JIT at every recording's and replay's start.
+
+    /// <summary>The leaves of <paramref name="model"/>, as a header records them.</summary>
+    public static CpuidLeaf[] AllFrom(IReadOnlyList<CpuidEntry> model)
+    {
+        var leaves = new CpuidLeaf[model.Count];
+        for (int i = 0; i < leaves.Length; i++) leaves[i] = From(model[i]);
+        return leaves;
+    }
+
+    /// <summary>The engine's form of the leaves <paramref name="leaves"/>.</summary>
+    public static CpuidEntry[] ToEntries(IReadOnlyList<CpuidLeaf> leaves)
+    {
+        var entries = new CpuidEntry[leaves.Count];
+        for (int i = 0; i < entries.Length; i++) entries[i] = leaves[i].ToEntry();
+        return entries;
+    }
 }

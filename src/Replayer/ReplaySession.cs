@@ -85,7 +85,7 @@ public sealed partial class ReplaySession : IDisposable
             Initrd = fromStartState ? null : trace.Initrd,
             Cpu = ReplayBackend.Choose(h, cpu),
             // The guest sees the CPU it was recorded with, on either backend.
-            CpuModel = h.CpuModel.Select(l => new CpuidEntry(l.Function, l.Index, l.Eax, l.Ebx, l.Ecx, l.Edx)).ToArray(),
+            CpuModel = CpuidLeaf.ToEntries(h.CpuModel),
             TscUnrecorded = h.Backend != CpuBackendKind.Soft.Name(),
         };
         var sources = new ReplaySources(trace);

@@ -157,7 +157,7 @@ internal static class RecordCommand
             Backend = profile.Kind.Name(),
             Clock = options.Clock == Engine.Determinism.ClockMode.Virtual ? "virtual" : "host",
             NanosecondsPerInstruction = options.Clock == Engine.Determinism.ClockMode.Virtual ? Engine.Determinism.InstructionClock.DefaultNanosecondsPerInstruction : null,
-            CpuModel = profile.CpuModel.Select(CpuidLeaf.From).ToArray(),
+            CpuModel = CpuidLeaf.AllFrom(profile.CpuModel),
         };
     }
 }

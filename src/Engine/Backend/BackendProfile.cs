@@ -38,7 +38,7 @@ public sealed record BackendProfile(CpuBackendKind Kind, IReadOnlyList<CpuidEntr
     }
 
     private static BackendProfile Soft(string? why) =>
-        new(CpuBackendKind.Soft, SoftCpuModel.Build().Leaves.Select(l => new CpuidEntry(l.Leaf, l.Subleaf, l.Eax, l.Ebx, l.Ecx, l.Edx)).ToArray(), null, why);
+        new(CpuBackendKind.Soft, SoftCpuModel.Build().Entries, null, why);
 
     /// <summary>The choice that builds exactly this backend.</summary>
     public CpuBackendChoice Choice => Kind == CpuBackendKind.Kvm ? CpuBackendChoice.Kvm : CpuBackendChoice.Soft;

@@ -7,35 +7,54 @@ namespace VmReplay.Engine.SoftCpu;
 /// </summary>
 public sealed class CpuidTable
 {
-    private readonly Dictionary<(uint Leaf, uint Subleaf), (uint Eax, uint Ebx, uint Ecx, uint Edx)> _leaves = new();
-    private readonly HashSet<uint> _indexed = new();
+    // Ascending by leaf, then subleaf, one entry each. Arrays and loops, not a dictionary of
+    // tuples or LINQ: every command on the software CPU builds a table before the guest's first
+    // instruction, and each generic instantiation over these value types (the dictionary's, a
+    // sort's, an iterator's; no precompiled image holds them) was compiled there: about 45
+    // methods, several milliseconds of every start.
+    private readonly Backend.CpuidEntry[] _entries;
+    private readonly uint[] _indexed;
 
-    /// <param name="leaves">Every leaf and subleaf; a leaf given only with subleaf 0 answers every subleaf with it.</param>
+    /// <param name="entries">Every leaf and subleaf (a later one replaces an earlier one with the same leaf and subleaf); a leaf given only with subleaf 0 answers every subleaf with it.</param>
     /// <param name="indexedLeaves">Leaves whose subleaves differ (ECX selects); others ignore ECX.</param>
-    public CpuidTable(IEnumerable<(uint Leaf, uint Subleaf, uint Eax, uint Ebx, uint Ecx, uint Edx)> leaves, IEnumerable<uint> indexedLeaves)
+    public CpuidTable(IReadOnlyList<Backend.CpuidEntry> entries, uint[] indexedLeaves)
     {
-        foreach (var l in leaves) _leaves[(l.Leaf, l.Subleaf)] = (l.Eax, l.Ebx, l.Ecx, l.Edx);
-        foreach (uint l in indexedLeaves) _indexed.Add(l);
+        var sorted = new Backend.CpuidEntry[entries.Count];
+        int n = 0;
+        for (int i = 0; i < entries.Count; i++)
+        {
+            var e = entries[i];
+            int at = n;
+            while (at > 0 && Compare(sorted[at - 1], e.Function, e.Index) > 0) at--;
+            if (at > 0 && Compare(sorted[at - 1], e.Function, e.Index) == 0)
+            {
+                sorted[at - 1] = e;
+                continue;
+            }
+            Array.Copy(sorted, at, sorted, at + 1, n - at);
+            sorted[at] = e;
+            n++;
+        }
+        _entries = sorted[..n];
+        _indexed = indexedLeaves;
         MaxBasic = Lookup(0, 0).Eax;
-        MaxExtended = _leaves.TryGetValue((0x8000_0000, 0), out var e) ? e.Eax : 0;
+        MaxExtended = Find(0x8000_0000, 0) is int i0 and >= 0 ? _entries[i0].Eax : 0;
     }
 
     /// <summary>A table from a recorded model's leaves; a leaf listed with several subleaves is indexed by ECX.</summary>
     public static CpuidTable From(IReadOnlyList<Backend.CpuidEntry> entries)
     {
-        // Loops rather than LINQ's grouping: this runs at the start of every replay, and each
-        // generic instantiation over CpuidEntry was compiled there, on the way to the first
-        // instruction.
-        var leaves = new List<(uint, uint, uint, uint, uint, uint)>(entries.Count);
-        var seen = new HashSet<uint>();
-        var indexed = new HashSet<uint>();
+        var functions = new uint[entries.Count];
+        var indexed = new uint[entries.Count];
+        int seen = 0, indexedCount = 0;
         for (int i = 0; i < entries.Count; i++)
         {
             var e = entries[i];
-            leaves.Add((e.Function, e.Index, e.Eax, e.Ebx, e.Ecx, e.Edx));
-            if (!seen.Add(e.Function) || e.Index != 0) indexed.Add(e.Function);
+            bool again = Array.IndexOf(functions, e.Function, 0, seen) >= 0;
+            if (!again) functions[seen++] = e.Function;
+            if ((again || e.Index != 0) && Array.IndexOf(indexed, e.Function, 0, indexedCount) < 0) indexed[indexedCount++] = e.Function;
         }
-        return new CpuidTable(leaves, indexed);
+        return new CpuidTable(entries, indexed[..indexedCount]);
     }
 
     public uint MaxBasic { get; }
@@ -44,10 +63,8 @@ public sealed class CpuidTable
     /// <summary>The processor signature (leaf 1 EAX), which EDX holds after RESET.</summary>
     public uint Signature => Lookup(1, 0).Eax;
 
-    /// <summary>Every leaf, in order (what a trace header records).</summary>
-    public IEnumerable<(uint Leaf, uint Subleaf, uint Eax, uint Ebx, uint Ecx, uint Edx)> Leaves =>
-        _leaves.OrderBy(kv => kv.Key.Leaf).ThenBy(kv => kv.Key.Subleaf)
-            .Select(kv => (kv.Key.Leaf, kv.Key.Subleaf, kv.Value.Eax, kv.Value.Ebx, kv.Value.Ecx, kv.Value.Edx));
+    /// <summary>Every leaf, ascending by leaf and subleaf (what a trace header records); a copy.</summary>
+    public Backend.CpuidEntry[] Entries => (Backend.CpuidEntry[])_entries.Clone();
 
     /// <summary>Whether leaf 1 EDX (or ECX, with <paramref name="ecx"/>) has bit <paramref name="bit"/>.</summary>
     public bool HasFeature(int bit, bool ecx = false) => ((ecx ? Lookup(1, 0).Ecx : Lookup(1, 0).Edx) >> bit & 1) != 0;
@@ -59,7 +76,28 @@ public sealed class CpuidTable
     {
         bool extended = leaf >= 0x8000_0000;
         if (!extended && leaf > MaxBasic || extended && leaf > MaxExtended) leaf = MaxBasic;
-        if (!_indexed.Contains(leaf)) subleaf = 0;
-        return _leaves.TryGetValue((leaf, subleaf), out var v) ? v : (0, 0, 0, 0);
+        if (Array.IndexOf(_indexed, leaf) < 0) subleaf = 0;
+        int i = Find(leaf, subleaf);
+        if (i < 0) return (0, 0, 0, 0);
+        var e = _entries[i];
+        return (e.Eax, e.Ebx, e.Ecx, e.Edx);
     }
+
+    // The entry for exactly this leaf and subleaf, or -1.
+    private int Find(uint leaf, uint subleaf)
+    {
+        int lo = 0, hi = _entries.Length - 1;
+        while (lo <= hi)
+        {
+            int mid = (lo + hi) >>> 1;
+            int c = Compare(_entries[mid], leaf, subleaf);
+            if (c == 0) return mid;
+            if (c < 0) lo = mid + 1;
+            else hi = mid - 1;
+        }
+        return -1;
+    }
+
+    private static int Compare(in Backend.CpuidEntry e, uint leaf, uint subleaf) =>
+        e.Function != leaf ? (e.Function < leaf ? -1 : 1) : e.Index == subleaf ? 0 : e.Index < subleaf ? -1 : 1;
 }

@@ -37,30 +37,29 @@ public static class SoftCpuModel
     /// <summary>The leaf table.</summary>
     public static CpuidTable Build()
     {
-        var leaves = new List<(uint, uint, uint, uint, uint, uint)>
-        {
-            (0, 0, 7, Ascii("Genu"), Ascii("ntel"), Ascii("ineI")),
-            (1, 0, Signature, (8u << 8) | (1u << 16), Cx16,
-                Fpu | De | Pse | Tsc | Msr | Pae | Cx8 | Sep | Pge | Cmov | Pat | Pse36 | Clfsh | Mmx | Fxsr | Sse | Sse2),
-            (2, 0, 0, 0, 0, 0),
-            (3, 0, 0, 0, 0, 0),
-            (4, 0, 0, 0, 0, 0),
-            (5, 0, 0, 0, 0, 0),
-            (6, 0, 0, 0, 0, 0),
-            (7, 0, 0, 0, 0, 0),
-            (0x8000_0000, 0, 0x8000_0008, 0, 0, 0),
-            (0x8000_0001, 0, 0, 0, LahfLm, Syscall | Nx | Lm),
-            (0x8000_0005, 0, 0, 0, 0, 0),
-            (0x8000_0006, 0, 0, 0, 0, 0),
-            (0x8000_0007, 0, 0, 0, 0, 0),
-            (0x8000_0008, 0, 0x3028, 0, 0, 0),
-        };
         var brand = Encoding.ASCII.GetBytes(Brand.PadRight(48, '\0'));
-        for (uint i = 0; i < 3; i++)
-        {
-            uint Word(int n) => BitConverter.ToUInt32(brand, (int)i * 16 + n * 4);
-            leaves.Add((0x8000_0002 + i, 0, Word(0), Word(1), Word(2), Word(3)));
-        }
+        uint Word(int n) => BitConverter.ToUInt32(brand, n * 4);
+        Backend.CpuidEntry[] leaves =
+        [
+            new(0, 0, 7, Ascii("Genu"), Ascii("ntel"), Ascii("ineI")),
+            new(1, 0, Signature, (8u << 8) | (1u << 16), Cx16,
+                Fpu | De | Pse | Tsc | Msr | Pae | Cx8 | Sep | Pge | Cmov | Pat | Pse36 | Clfsh | Mmx | Fxsr | Sse | Sse2),
+            new(2, 0, 0, 0, 0, 0),
+            new(3, 0, 0, 0, 0, 0),
+            new(4, 0, 0, 0, 0, 0),
+            new(5, 0, 0, 0, 0, 0),
+            new(6, 0, 0, 0, 0, 0),
+            new(7, 0, 0, 0, 0, 0),
+            new(0x8000_0000, 0, 0x8000_0008, 0, 0, 0),
+            new(0x8000_0001, 0, 0, 0, LahfLm, Syscall | Nx | Lm),
+            new(0x8000_0005, 0, 0, 0, 0, 0),
+            new(0x8000_0006, 0, 0, 0, 0, 0),
+            new(0x8000_0007, 0, 0, 0, 0, 0),
+            new(0x8000_0008, 0, 0x3028, 0, 0, 0),
+            new(0x8000_0002, 0, Word(0), Word(1), Word(2), Word(3)),
+            new(0x8000_0003, 0, Word(4), Word(5), Word(6), Word(7)),
+            new(0x8000_0004, 0, Word(8), Word(9), Word(10), Word(11)),
+        ];
         return new CpuidTable(leaves, indexedLeaves: [4, 7]);
     }
 

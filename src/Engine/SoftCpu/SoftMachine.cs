@@ -47,8 +47,7 @@ public sealed class SoftMachine : IMachineBackend
     /// <summary>The vCPUs as software processors.</summary>
     public IReadOnlyList<SoftVcpu> SoftVcpus => _vcpus;
 
-    public IReadOnlyList<CpuidEntry> CpuModel =>
-        _cpuid.Leaves.Select(l => new CpuidEntry(l.Leaf, l.Subleaf, l.Eax, l.Ebx, l.Ecx, l.Edx)).ToArray();
+    public IReadOnlyList<CpuidEntry> CpuModel => _cpuid.Entries;
 
     /// <summary>The software CPU answers CPUID from its own table: what the model says is what the guest sees.</summary>
     public string? CheckCpuModel() => null;
