@@ -126,6 +126,32 @@ public sealed class TraceWriterBatchTests : IDisposable
     }
 
     [Fact]
+    public void ABatchSplitInsideARunOfRepeatsReadsBackExitByExit()
+    {
+        // Two values in turn make the batch compress too well, so it is split; the exact poll
+        // after them is a run of repeats the parts cut through, each part starting it afresh.
+        string path = Path.Combine(_dir, "split-repeats.vmtrace");
+        var appended = new List<ExitEvent>();
+        for (int i = 0; i < 3000; i++) appended.Add(new ExitEvent(2, 0x100040, 0x3FD, 1, 0, 1, [(byte)(0x60 + i % 2)]) { Instructions = 5L * i });
+        for (int i = 0; i < 13_000; i++) appended.Add(new ExitEvent(2, 0x100050, 0x3FD, 1, 0, 1, [0x61]) { Instructions = 20_000 + 7L * i });
+        using (var writer = new TraceWriter(path, TestHeaders.For([1]), new byte[] { 1 }))
+        {
+            foreach (var e in appended) writer.AppendExit(ExitFields.Of(e));
+            Assert.Null(writer.Finish(new EndEvent(Engine.Run.RunOutcomeKind.PowerOff, 0, "done", 0, 0), endsInLongMode: false));
+        }
+        using var reader = TraceReader.Open(path);
+        Assert.True(reader.EventChunks.Count > 10, $"{reader.EventChunks.Count} chunks");
+        var read = reader.Events().ToList();
+        Assert.Equal(appended.Count + 1, read.Count);
+        for (int i = 0; i < appended.Count; i++)
+            Assert.True(Same(appended[i], read[i]), $"event {i}: appended {appended[i].Describe()}, read {read[i].Describe()}");
+        // A replay's cursor from inside the run, as a seek starts it.
+        var cursor = new Replayer.EventCursor(reader.Batches(9000), 9000);
+        Assert.True(cursor.PeekExit(out var x));
+        Assert.Equal(appended[9000].Instructions, x.Instructions);
+    }
+
+    [Fact]
     public void EventsBeforeACorruptChunkAreReadThenItIsReported()
     {
         // The chunk after the one being consumed is decoded ahead on another thread; its damage
