@@ -131,11 +131,17 @@ public sealed class EventCursor
     {
         exit = default;
         if (!Look() || _peekedOther is not null) return false;
+        ReadExit(out exit);
+        return true;
+    }
+
+    // Reads the exit looked at, learning where the event after it starts.
+    private void ReadExit(out ExitFields exit)
+    {
         var r = new EventReader(_batch!.Bytes, _at);
         r.Next(out exit);
         _after = r.At;
         _afterKnown = true;
-        return true;
     }
 
     /// <summary>
@@ -181,12 +187,7 @@ public sealed class EventCursor
     public void Advance()
     {
         if (!Look()) throw new InvalidOperationException("no event to consume: the recording has ended");
-        if (!_afterKnown)
-        {
-            var r = new EventReader(_batch!.Bytes, _at);
-            r.Next(out _);
-            _after = r.At;
-        }
+        if (!_afterKnown) ReadExit(out _);
         _recent[_recentCount++ % RecentCount] = (Position, _batch!.Bytes, _at);
         _at = _after;
         _left--;
