@@ -23,10 +23,19 @@ public sealed class EventCursor
     private TraceEvent? _peekedOther;
     private bool _afterKnown;
     private EventReader.Place _after;
+    // The shape of the last exit taken by TakeIfRecorded, and where it is encoded (its batch and
+    // its first byte + 1, as a place's LastExit names it): the repetitions of a repeated exit
+    // are checked against it as values.
+    private ExitShape _takenShape;
+    private byte[]? _takenBatch;
+    private int _takenExit;
     // The last events consumed, as where to decode them again (for divergence reports): a ring
-    // of RecentCount, the newest at _recentCount - 1 (mod RecentCount).
+    // of RecentCount, the newest at _recentCount - 1 (mod RecentCount). The batches are a ring
+    // of their own, stored only when they change: a reference stored at every event cost a GC
+    // write barrier each.
     private const int RecentCount = 8;
-    private readonly (long Index, byte[] Batch, EventReader.Place At)[] _recent = new (long, byte[], EventReader.Place)[RecentCount];
+    private readonly (long Index, EventReader.Place At)[] _recent = new (long, EventReader.Place)[RecentCount];
+    private readonly byte[]?[] _recentBatches = new byte[]?[RecentCount];
     private long _recentCount;
 
     public EventCursor(IEnumerable<EncodedBatch> batches) : this(batches, 0) { }
@@ -49,11 +58,13 @@ public sealed class EventCursor
     private void Start(long position)
     {
         _batch = null;
+        _takenBatch = null;
         _left = 0;
         _hasPeeked = false;
         _peekedOther = null;
         _recentCount = 0;
         Array.Clear(_recent);
+        Array.Clear(_recentBatches);
         Position = position;
         // Skips the events of the first batch before the position.
         while (NextBatch() && _batch!.First < position)
@@ -92,8 +103,8 @@ public sealed class EventCursor
         {
             for (long i = Math.Max(0, _recentCount - RecentCount); i < _recentCount; i++)
             {
-                var (index, batch, at) = _recent[i % RecentCount];
-                yield return (index, Decode(batch, at));
+                var (index, at) = _recent[i % RecentCount];
+                yield return (index, Decode(_recentBatches[i % RecentCount]!, at));
             }
         }
     }
@@ -152,8 +163,20 @@ public sealed class EventCursor
     public bool TakeIfRecorded(Engine.Backend.IVcpuBackend vcpu, Engine.Backend.VcpuExit exit)
     {
         // A miss leaves what a PeekExit may have learnt of the event as it was.
-        if (!Look() || _peekedOther is not null
-            || !ExitFingerprint.MatchesEncoded(vcpu, exit, _batch!.Bytes, _at, out var after)) return false;
+        if (!Look() || _peekedOther is not null) return false;
+        EventReader.Place after;
+        if (_at.RepeatsLeft > 0 && _takenBatch == _batch!.Bytes && _takenExit == _at.LastExit)
+        {
+            // Another repetition of the exit taken last: a polling loop's every exit but the first.
+            if (!ExitFingerprint.MatchesRepetition(vcpu, exit, _takenShape, _at, out after)) return false;
+        }
+        else
+        {
+            if (!ExitFingerprint.MatchesEncoded(vcpu, exit, _batch!.Bytes, _at, out after, out var shape)) return false;
+            _takenShape = shape;
+            _takenBatch = _batch.Bytes;
+            _takenExit = after.LastExit;
+        }
         _after = after;
         _afterKnown = true;
         Advance();
@@ -188,7 +211,9 @@ public sealed class EventCursor
     {
         if (!Look()) throw new InvalidOperationException("no event to consume: the recording has ended");
         if (!_afterKnown) ReadExit(out _);
-        _recent[_recentCount++ % RecentCount] = (Position, _batch!.Bytes, _at);
+        int slot = (int)(_recentCount++ % RecentCount);
+        _recent[slot] = (Position, _at);
+        if (!ReferenceEquals(_recentBatches[slot], _batch!.Bytes)) _recentBatches[slot] = _batch.Bytes;
         _at = _after;
         _left--;
         _hasPeeked = false;

@@ -103,4 +103,35 @@ public sealed class EventCursorTests : IDisposable
             cursor.Advance();
         }
     }
+    [Fact]
+    public void RepetitionsOfARepeatedExitAreTakenOneByOneAndOneThatDiffersIsNot()
+    {
+        // bench-exits repeats one port write: after its first two exits, a replay checks each
+        // repetition against the last exit taken as values (ExitShape), not as bytes.
+        string trace = Path.Combine(_dir, "bench-exits.vmtrace");
+        var record = Vmreplay.Run(["record", Vmreplay.Guest("bench-exits", "bench-exits.bin"), "-o", trace], cpu: "soft");
+        Assert.True(record.ExitCode == 1, record.Stderr);
+        using var reader = TraceReader.Open(trace);
+        var events = reader.Events().Take(5000).ToList();
+        using var session = ReplaySession.Open(reader, "/dev/kvm", Stream.Null, CpuBackendChoice.Soft);
+        var vcpu = session.Machine.Vcpu;
+        var cursor = new EventCursor(reader.Batches(0), 0);
+        for (int i = 0; i < 3000; i++)
+        {
+            while (cursor.PeekOther() is not null) cursor.Advance();
+            long at = cursor.Position;
+            var exit = vcpu.Run();
+            Assert.True(cursor.TakeIfRecorded(vcpu, exit), $"exit at event {at}");
+            Assert.Equal(at + 1, cursor.Position);
+            Assert.True(events[(int)at] is ExitEvent x && x.Matches(ExitFingerprint.Capture(vcpu, exit)) && x.Instructions == vcpu.InstructionsRetired);
+            if (i != 1500) continue;
+            // The same exit again (no instruction retired since): its deltas differ from the
+            // repetition recorded next, so it is not taken, and the cursor stays.
+            Assert.False(cursor.TakeIfRecorded(vcpu, exit));
+            Assert.Equal(at + 1, cursor.Position);
+            Assert.True(cursor.PeekExit(out var next) && next.Instructions == vcpu.InstructionsRetired + 3);
+        }
+        long last = cursor.Position;
+        Assert.Equal(Enumerable.Range((int)last - 8, 8).Select(i => ((long)i, events[i].Describe())), cursor.Recent.Select(r => (r.Index, r.Event.Describe())));
+    }
 }

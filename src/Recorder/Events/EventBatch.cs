@@ -26,11 +26,11 @@ internal sealed unsafe class EventBatch : IDisposable
     // The values the next delta is taken from; all zero at a batch's start (each batch decodes alone).
     private ulong _prevRip;
     private long _prevClock, _prevScheduled;
-    // The last event if it is an exit (where its bytes start and how many; 0 bytes when the
-    // last event is not one), and the repetitions of it not yet written.
-    private int _lastExitAt, _lastExitLength, _repeats;
-    // Exits that move more than this (string I/O) are written as they are, never repeated.
-    private const int MaxRepeatedData = 16;
+    // The last event's shape if it is an exit that has one (then a repeat may follow it), and
+    // the repetitions of it not yet written.
+    private ExitShape _lastShape;
+    private bool _lastHasShape;
+    private int _repeats;
 
     /// <summary>Whether an exit encoded as the one before it is counted as a repetition (trace format 6 on); otherwise written again.</summary>
     public bool RepeatsExits { get; init; } = true;
@@ -58,35 +58,24 @@ internal sealed unsafe class EventBatch : IDisposable
         Count = 0;
         _prevRip = 0;
         _prevClock = _prevScheduled = 0;
-        _lastExitLength = _repeats = 0;
+        _lastHasShape = false;
+        _repeats = 0;
     }
 
     /// <summary>Appends an exit's fingerprint.</summary>
     public void AddExit(in ExitFields x)
     {
-        if (x.Data.Length <= MaxRepeatedData)
-        {
-            // Encoded aside first: only an exit that differs from the last one is written.
-            byte* encoded = stackalloc byte[EventCodec.MaxExitSize(MaxRepeatedData)];
-            int n = EventCodec.WriteExit(encoded, x, _prevRip, _prevScheduled);
-            if (n == _lastExitLength && RepeatsExits && new ReadOnlySpan<byte>(encoded, n).SequenceEqual(new ReadOnlySpan<byte>(_buf + _lastExitAt, n)))
-                _repeats++;
-            else
-            {
-                EndRepeats();
-                Ensure(n);
-                Buffer.MemoryCopy(encoded, _buf + _len, n, n);
-                _lastExitAt = _len;
-                _lastExitLength = n;
-                _len += n;
-            }
-        }
+        // Compared as values, not as bytes: only an exit that differs from the last one is encoded.
+        bool shaped = ExitShape.TryOf(x, _prevRip, _prevScheduled, out var shape);
+        if (shaped && _lastHasShape && RepeatsExits && shape == _lastShape)
+            _repeats++;
         else
         {
             EndRepeats();
             Ensure(EventCodec.MaxExitSize(x.Data.Length));
             _len += EventCodec.WriteExit(_buf + _len, x, _prevRip, _prevScheduled);
-            _lastExitLength = 0;
+            _lastShape = shape;
+            _lastHasShape = shaped;
         }
         _prevRip = x.Rip;
         if (x.Instructions is { } retired) _prevScheduled = retired;
@@ -111,7 +100,7 @@ internal sealed unsafe class EventBatch : IDisposable
             return;
         }
         EndRepeats();
-        _lastExitLength = 0;
+        _lastHasShape = false;
         Ensure(EventCodec.MaxEncodedSize(e));
         switch (e)
         {

@@ -29,26 +29,44 @@ public static class ExitFingerprint
     /// <summary>
     /// Whether the exit a stopped vCPU just made is, byte for byte, the one encoded in
     /// <paramref name="batch"/> at <paramref name="at"/> (then <see cref="Matches(in ExitFields, IVcpuBackend, VcpuExit)"/>
-    /// says so too), and if so where the event after it starts. How a replay checks nearly every
-    /// exit: encoding it costs what the recording paid, reading the recorded one and comparing it
-    /// field by field about twice that. One call from the replay, the encoding inlined here:
-    /// precompiled code calls across assemblies without inlining.
+    /// says so too), and if so where the event after it starts and its <paramref name="shape"/>,
+    /// which a repetition of it has too (<see cref="MatchesRepetition"/>). How a replay checks
+    /// nearly every exit: encoding it costs what the recording paid, reading the recorded one and
+    /// comparing it field by field about twice that. One call from the replay, the encoding
+    /// inlined here: precompiled code calls across assemblies without inlining.
     /// </summary>
-    public static unsafe bool MatchesEncoded(IVcpuBackend vcpu, VcpuExit exit, ReadOnlySpan<byte> batch, EventReader.Place at, out EventReader.Place after)
+    public static unsafe bool MatchesEncoded(IVcpuBackend vcpu, VcpuExit exit, ReadOnlySpan<byte> batch, EventReader.Place at, out EventReader.Place after, out ExitShape shape)
     {
         after = default;
         Span<byte> msr = stackalloc byte[8];
         var x = Fields(vcpu, exit, msr);
-        if (x.Data.Length > MaxComparedData) return false;
-        byte* encoded = stackalloc byte[EventCodec.MaxExitSize(MaxComparedData)];
+        // Exits that move more (string I/O) are compared by reading the recorded one.
+        if (!ExitShape.TryOf(x, at.PrevRip, at.PrevScheduled, out shape)) return false;
+        byte* encoded = stackalloc byte[EventCodec.MaxExitSize(ExitShape.MaxData)];
         int n = EventCodec.WriteExit(encoded, x, at.PrevRip, at.PrevScheduled);
         if (!EventReader.MatchesExitAt(batch, at, new ReadOnlySpan<byte>(encoded, n), out var next)) return false;
         after = next with { PrevRip = x.Rip, PrevScheduled = x.Instructions ?? at.PrevScheduled };
         return true;
     }
 
-    // Exits that move more (string I/O) are compared by reading the recorded one.
-    private const int MaxComparedData = 16;
+    /// <summary>
+    /// Whether the exit a stopped vCPU just made is the next repetition, at <paramref name="at"/>,
+    /// of a repeated exit of shape <paramref name="repeated"/> (the place is inside the run:
+    /// <see cref="EventReader.Place.RepeatsLeft"/> &gt; 0), as <see cref="MatchesEncoded"/> would
+    /// say without encoding it; and if so where the event after it starts.
+    /// </summary>
+    public static bool MatchesRepetition(IVcpuBackend vcpu, VcpuExit exit, in ExitShape repeated, EventReader.Place at, out EventReader.Place after)
+    {
+        Span<byte> msr = stackalloc byte[8];
+        var x = Fields(vcpu, exit, msr);
+        if (at.RepeatsLeft <= 0 || !ExitShape.TryOf(x, at.PrevRip, at.PrevScheduled, out var shape) || shape != repeated)
+        {
+            after = default;
+            return false;
+        }
+        after = at with { PrevRip = x.Rip, PrevScheduled = x.Instructions ?? at.PrevScheduled, RepeatsLeft = at.RepeatsLeft - 1 };
+        return true;
+    }
 
     /// <summary>
     /// Whether the exit a stopped vCPU just made is <paramref name="expected"/>, as

@@ -1,0 +1,85 @@
+using System.Buffers.Binary;
+using System.Runtime.CompilerServices;
+
+namespace VmReplay.Recorder.Events;
+
+/// <summary>
+/// An exit as a batch encodes it (<see cref="EventCodec.WriteExit"/>): its fields, with the RIP
+/// and the instruction count as deltas from the exit before it. Two exits encode to the same
+/// bytes exactly when their shapes are equal (varints are one-to-one), so a recording tells a
+/// repetition of the last exit, and a replay checks one, with a few compares instead of an
+/// encoding and a byte compare each: a polling loop repeats one exit for every few
+/// instructions. Only an exit that moves at most <see cref="MaxData"/> bytes has a shape.
+/// </summary>
+public readonly struct ExitShape : IEquatable<ExitShape>
+{
+    /// <summary>The most bytes an exit with a shape moves; string I/O moves more and is written out.</summary>
+    public const int MaxData = 16;
+
+    private readonly ulong _ripDelta, _address, _data0, _data1;
+    private readonly long _instructionsDelta;
+    private readonly uint _reason, _count;
+    private readonly byte _size, _flags, _dataLength;
+    private readonly bool _counted;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private ExitShape(in ExitFields x, ulong prevRip, long prevScheduled)
+    {
+        _reason = x.Reason;
+        _ripDelta = x.Rip - prevRip;
+        _address = x.Address;
+        _size = x.Size;
+        _flags = x.Flags;
+        _count = x.Count;
+        var data = x.Data;
+        _dataLength = (byte)data.Length;
+        if (data.Length > 8)
+        {
+            _data0 = BinaryPrimitives.ReadUInt64LittleEndian(data);
+            _data1 = Pack(data[8..]);
+        }
+        else _data0 = Pack(data);
+        _counted = x.Instructions.HasValue;
+        _instructionsDelta = x.Instructions is { } retired ? retired - prevScheduled : 0;
+    }
+
+    /// <summary>
+    /// The shape of <paramref name="x"/> following an exit at <paramref name="prevRip"/> and
+    /// <paramref name="prevScheduled"/> instructions; false for an exit moving more than <see cref="MaxData"/> bytes.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static bool TryOf(in ExitFields x, ulong prevRip, long prevScheduled, out ExitShape shape)
+    {
+        if (x.Data.Length > MaxData)
+        {
+            shape = default;
+            return false;
+        }
+        shape = new ExitShape(x, prevRip, prevScheduled);
+        return true;
+    }
+
+    // Up to 8 bytes as one value; the length, compared beside it, tells [0] from [].
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static ulong Pack(ReadOnlySpan<byte> bytes)
+    {
+        if (bytes.Length == 8) return BinaryPrimitives.ReadUInt64LittleEndian(bytes);
+        ulong v = 0;
+        for (int i = bytes.Length - 1; i >= 0; i--) v = v << 8 | bytes[i];
+        return v;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public bool Equals(ExitShape other) =>
+        _ripDelta == other._ripDelta && _data0 == other._data0 && _instructionsDelta == other._instructionsDelta && _address == other._address
+        && _reason == other._reason && _count == other._count && _size == other._size && _flags == other._flags
+        && _dataLength == other._dataLength && _counted == other._counted && _data1 == other._data1;
+
+    public override bool Equals(object? obj) => obj is ExitShape other && Equals(other);
+
+    public override int GetHashCode() => HashCode.Combine(_ripDelta, _address, _data0, _data1, _instructionsDelta, _reason, _count, HashCode.Combine(_size, _flags, _dataLength, _counted));
+
+    public static bool operator ==(ExitShape a, ExitShape b) => a.Equals(b);
+
+    public static bool operator !=(ExitShape a, ExitShape b) => !a.Equals(b);
+}
