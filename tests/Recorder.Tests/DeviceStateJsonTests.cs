@@ -177,6 +177,25 @@ public class DeviceStateJsonTests
         Assert.Equal(s.Machine.Platform.Pit.Channels[0], read.Platform.Pit.Channels[0]);
     }
 
+    [Theory]
+    [InlineData("Pic")]
+    [InlineData("Rtc")]
+    [InlineData("Pci")]
+    public void ABoardThatLacksADeviceIsRefused(string device)
+    {
+        // The serializer reads what the hand-written reader leaves to it: a device missing is
+        // its error, a device given as null is read as null and refused by name. Neither may
+        // reach a restore.
+        var s = CorpusSnapshots("timer-v3.vmtrace")[^1];
+        var json = JsonNode.Parse(JsonSerializer.SerializeToUtf8Bytes(Part(s), DeviceStateJsonContext.Default.MachinePart))!;
+        var platform = json["Platform"]!.AsObject();
+        platform[device] = null;
+        var e = Assert.ThrowsAny<JsonException>(() => SnapshotCodec.ReadDeviceState(System.Text.Encoding.UTF8.GetBytes(json.ToJsonString())));
+        Assert.Contains($"lacks its {device} device", e.Message);
+        Assert.True(platform.Remove(device));
+        Assert.ThrowsAny<JsonException>(() => SnapshotCodec.ReadDeviceState(System.Text.Encoding.UTF8.GetBytes(json.ToJsonString())));
+    }
+
     [Fact]
     public void DeviceStateThatDoesNotDecodeIsAJsonError()
     {

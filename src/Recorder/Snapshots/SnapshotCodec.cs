@@ -46,10 +46,14 @@ public static class SnapshotCodec
     /// <summary>A snapshot's device state from its JSON; throws <see cref="JsonException"/> when it does not decode.</summary>
     internal static MachinePart? ReadDeviceState(ReadOnlySpan<byte> json)
     {
+        // What the hand-written reader reads has every device (each is an object it reads).
         if (DeviceStateJsonReader.TryRead(json) is { } read) return read;
-        try { return JsonSerializer.Deserialize<MachinePart>(json, CompleteDeviceStateJson); }
-        catch (JsonException) { }
-        return JsonSerializer.Deserialize<MachinePart>(json, DeviceStateJson);
+        MachinePart? part;
+        try { part = JsonSerializer.Deserialize<MachinePart>(json, CompleteDeviceStateJson); }
+        catch (JsonException) { part = JsonSerializer.Deserialize<MachinePart>(json, DeviceStateJson); }
+        if (part?.Platform is { } platform && PlatformDevices.FirstOrDefault(d => d.GetValue(platform) is null) is { } missing)
+            throw new JsonException($"the board lacks its {missing.Name} device");
+        return part;
     }
 
     /// <summary>Each device's name and state as JSON (what a report or a debugger shows of it).</summary>
@@ -63,9 +67,10 @@ public static class SnapshotCodec
         return devices;
     }
 
-    // The devices of the board, for the check that a decoded snapshot has each. Found by
-    // reflection, not as the platform's serializer metadata, which took 16 ms of CPU to build
-    // for nothing but this list.
+    // The devices of the board, for the check that a snapshot the serializer read has each.
+    // Found by reflection, not as the platform's serializer metadata, which took 16 ms of CPU to
+    // build for nothing but this list; a snapshot this build wrote needs neither (reading each
+    // device's getter by reflection still cost a replay's start 9 compiled stubs).
     private static readonly System.Reflection.PropertyInfo[] PlatformDevices = typeof(PcPlatformState).GetProperties();
 
     internal sealed record MachinePart(PcPlatformState Platform, RunnerCounters Counters);
@@ -128,8 +133,6 @@ public static class SnapshotCodec
         try { machine = ReadDeviceState(GetBlob(payload, ref at, "device state")) ?? throw new FormatException("empty device state"); }
         catch (JsonException e) { throw new FormatException($"device state does not decode: {e.Message.ReplaceLineEndings(" ")}"); }
         if (machine.Platform is null) throw new FormatException("device state lacks its Platform");
-        if (PlatformDevices.FirstOrDefault(d => d.GetValue(machine.Platform) is null) is { } missing)
-            throw new FormatException($"device state lacks the {missing.Name} device");
         var servicePages = GetAddresses(payload, ref at, "service pages");
         var pages = GetAddresses(payload, ref at, "pages");
         if (pages.Length != pageCount) throw new FormatException($"snapshot header says {pageCount} pages, its list holds {pages.Length}");
