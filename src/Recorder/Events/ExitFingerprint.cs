@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using System.Runtime.CompilerServices;
 using VmReplay.Engine.Backend;
 
 namespace VmReplay.Recorder.Events;
@@ -20,6 +21,10 @@ public static class ExitFingerprint
     }
 
     // The fingerprint as values; an MSR's value is written into `msr`, which the data then borrows.
+    // Inlined with what it reads into each per-exit path (a recording's append, a replay's
+    // checks): in a profile of a 4,000,000-exit recording, the calls to Access, Data and
+    // ExitReasons.Of were a tenth of what recording added to each exit.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static ExitFields Fields(IVcpuBackend vcpu, VcpuExit exit, Span<byte> msr)
     {
         var (address, size, flags, count) = Access(exit);
@@ -87,6 +92,7 @@ public static class ExitFingerprint
     }
 
     // What the exit accessed, as a fingerprint records it: Capture and Matches read it from here alike.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static (ulong Address, byte Size, byte Flags, uint Count) Access(VcpuExit exit)
     {
         byte write = exit.IsWrite ? ExitEvent.FlagWrite : (byte)0;
@@ -100,6 +106,7 @@ public static class ExitFingerprint
     }
 
     // The bytes moved; an MSR's value is written into `msr`, little-endian.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static ReadOnlySpan<byte> Data(VcpuExit exit, Span<byte> msr)
     {
         switch (exit.Kind)

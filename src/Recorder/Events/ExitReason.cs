@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using VmReplay.Engine.Backend;
 
 namespace VmReplay.Recorder.Events;
@@ -26,6 +27,7 @@ public enum ExitReason : uint
 public static class ExitReasons
 {
     /// <summary>The code a trace stores for an exit of kind <paramref name="kind"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static ExitReason Of(VcpuExitKind kind) => kind switch
     {
         VcpuExitKind.PortIo => ExitReason.Io,
