@@ -92,8 +92,7 @@ internal static class RecordCommand
                         };
                     RunOutcome outcome;
                     // The status line goes to a terminal only; redirected stderr keeps just the summary.
-                    using (Console.IsErrorRedirected ? null : RecordingProgress.Of(writer, TimeSpan.FromMilliseconds(250))
-                               .Subscribe(p => Console.Error.Write($"\r{p.Describe()}\u001b[K")))
+                    using (Console.IsErrorRedirected ? null : ShowProgress(writer))
                     {
                         StartupStamp.WriteIfAsked();
                         try { outcome = pc.Run(); }
@@ -125,6 +124,13 @@ internal static class RecordCommand
         }));
         return command;
     }
+
+    // The status line a terminal shows while recording. A method of its own, not inlined: the
+    // command's body then names no type of System.Reactive, which a recording whose stderr is
+    // redirected (a script, CI) does not load at all.
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
+    private static IDisposable ShowProgress(TraceWriter writer) =>
+        RecordingProgress.Of(writer, TimeSpan.FromMilliseconds(250)).Subscribe(p => Console.Error.Write($"\r{p.Describe()}\u001b[K"));
 
     /// <summary>
     /// A Linux kernel exits often (serial output, HLT when idle) and reads the TSC, whose values
