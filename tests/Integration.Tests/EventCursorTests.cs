@@ -73,10 +73,7 @@ public sealed class EventCursorTests : IDisposable
     [Fact]
     public void AnExitThatIsNotTheRecordedOneIsNotTakenAndLeavesTheCursorWhereItWas()
     {
-        string trace = Path.Combine(_dir, "bench-exits.vmtrace");
-        var record = Vmreplay.Run(["record", Vmreplay.Guest("bench-exits", "bench-exits.bin"), "-o", trace], cpu: "soft");
-        Assert.True(record.ExitCode == 1, record.Stderr);
-        using var reader = TraceReader.Open(trace);
+        using var reader = TraceReader.Open(RecordBenchExits());
         var events = reader.Events().ToList();
         using var session = ReplaySession.Open(reader, "/dev/kvm", Stream.Null, CpuBackendChoice.Soft);
         var vcpu = session.Machine.Vcpu;
@@ -103,15 +100,13 @@ public sealed class EventCursorTests : IDisposable
             cursor.Advance();
         }
     }
+
     [Fact]
     public void RepetitionsOfARepeatedExitAreTakenOneByOneAndOneThatDiffersIsNot()
     {
         // bench-exits repeats one port write: after its first two exits, a replay checks each
         // repetition against the last exit taken as values (ExitShape), not as bytes.
-        string trace = Path.Combine(_dir, "bench-exits.vmtrace");
-        var record = Vmreplay.Run(["record", Vmreplay.Guest("bench-exits", "bench-exits.bin"), "-o", trace], cpu: "soft");
-        Assert.True(record.ExitCode == 1, record.Stderr);
-        using var reader = TraceReader.Open(trace);
+        using var reader = TraceReader.Open(RecordBenchExits());
         var events = reader.Events().Take(5000).ToList();
         using var session = ReplaySession.Open(reader, "/dev/kvm", Stream.Null, CpuBackendChoice.Soft);
         var vcpu = session.Machine.Vcpu;
@@ -133,5 +128,14 @@ public sealed class EventCursorTests : IDisposable
         }
         long last = cursor.Position;
         Assert.Equal(Enumerable.Range((int)last - 8, 8).Select(i => ((long)i, events[i].Describe())), cursor.Recent.Select(r => (r.Index, r.Event.Describe())));
+    }
+
+    // bench-exits (200,000 writes to one port) recorded on the software CPU.
+    private string RecordBenchExits()
+    {
+        string trace = Path.Combine(_dir, "bench-exits.vmtrace");
+        var record = Vmreplay.Run(["record", Vmreplay.Guest("bench-exits", "bench-exits.bin"), "-o", trace], cpu: "soft");
+        Assert.True(record.ExitCode == 1, record.Stderr);
+        return trace;
     }
 }
