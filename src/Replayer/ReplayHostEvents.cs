@@ -189,6 +189,14 @@ public sealed class ReplayHostEvents(EventCursor events, IVcpuBackend vcpu, Dirt
     public bool TakeDue(StopPoint stop)
     {
         var next = events.PeekOther();
+        if (next is null)
+        {
+            // An exit is next (or the end): nothing recorded is due at this stop, nearly every
+            // stop of a replay, and the checks below (each looking at the next event again) are
+            // not made.
+            if (stop.Kind == StopKind.Debug && LastDebugStopHitUserBreakpoint) _onUserBreakpoint = true;
+            return false;
+        }
         if (next is ServiceEvent && stop.Kind == StopKind.Exit)
         {
             events.Advance();

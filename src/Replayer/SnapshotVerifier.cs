@@ -23,6 +23,8 @@ public sealed class SnapshotVerifier : IRunCheckpoints
     private readonly DirtyPageTracker _written;
     private readonly MemoryDifferences _differences;
     private int _next;
+    // The event the next snapshot follows (see IsDue); long.MaxValue when there is none.
+    private long _dueFrom;
     private Snapshot? _pending;
     // The snapshot being read ahead (see ReadAhead), and whether the comparisons have run once.
     private Task<Snapshot>? _ahead;
@@ -36,6 +38,13 @@ public sealed class SnapshotVerifier : IRunCheckpoints
         _events = events;
         _differences = differences;
         _written = machine.Backend.DirtyLog?.CreateTracker() ?? throw new InvalidOperationException("verifying snapshots needs a VM with dirty logging");
+        NextIs(0);
+    }
+
+    private void NextIs(int number)
+    {
+        _next = number;
+        _dueFrom = number < _trace.Snapshots.Count ? (long)_trace.Snapshots[number].FirstEvent : long.MaxValue;
     }
 
     /// <summary>
@@ -57,7 +66,7 @@ public sealed class SnapshotVerifier : IRunCheckpoints
     /// <summary>After snapshot number <paramref name="restored"/> was restored: the next one to check is the one after it.</summary>
     public void ContinueAfter(int restored)
     {
-        _next = restored + 1;
+        NextIs(restored + 1);
         _pending = null;
         _written.Reset();
         ReadAhead(_next);
@@ -99,7 +108,7 @@ public sealed class SnapshotVerifier : IRunCheckpoints
         // every read-ahead as soon as it was started (bench-exits: 5-9 ms for the first, 0.3 ms
         // for each after it). A replay that reaches the snapshot's exit having consumed fewer
         // events has diverged: its next exit finds a recorded event that is not an exit.
-        if (_pending is null && _next < _trace.Snapshots.Count && _events.Position < (long)_trace.Snapshots[_next].FirstEvent) return false;
+        if (_pending is null && _events.Position < _dueFrom) return false;
         return Next() is { } s && s.ExitCount == exitCount;
     }
 
@@ -137,7 +146,7 @@ public sealed class SnapshotVerifier : IRunCheckpoints
         }
         _written.Reset();
         _pending = null;
-        _next++;
+        NextIs(_next + 1);
         Verified++;
         ReadAhead(_next);
     }
