@@ -19,7 +19,7 @@ internal static unsafe class BitInstructions
     {
         foreach (var code in Enum.GetValues<Code>())
         {
-            if (code.ToOpCode().Encoding != EncodingKind.Legacy) continue;
+            if (code.Encoding() != EncodingKind.Legacy) continue;
             switch (code.Mnemonic())
             {
                 case Mnemonic.Bt: t.Add(code, &BitTest<Test>); break;

@@ -13,19 +13,19 @@ internal static unsafe class ControlFlow
     {
         foreach (var code in Enum.GetValues<Code>())
         {
-            string s = code.ToString();
+            // The form's name only for the mnemonics with far forms (see DataTransfer.Register).
             switch (code.Mnemonic())
             {
-                case Mnemonic.Jmp when !s.Contains("ptr") && !s.Contains("m1616") && !s.Contains("m1632") && !s.Contains("m1664"):
-                    t.Add(code, s.Contains("rel") ? &JumpRelative : &JumpIndirect);
+                case Mnemonic.Jmp when IsNear(code.ToString()):
+                    t.Add(code, code.ToString().Contains("rel") ? &JumpRelative : &JumpIndirect);
                     break;
                 case Mnemonic.Jo or Mnemonic.Jno or Mnemonic.Jb or Mnemonic.Jae or Mnemonic.Je or Mnemonic.Jne or Mnemonic.Jbe
                     or Mnemonic.Ja or Mnemonic.Js or Mnemonic.Jns or Mnemonic.Jp or Mnemonic.Jnp or Mnemonic.Jl or Mnemonic.Jge
                     or Mnemonic.Jle or Mnemonic.Jg:
                     t.Add(code, &Jcc);
                     break;
-                case Mnemonic.Call when !s.Contains("ptr") && !s.Contains("m1616") && !s.Contains("m1632") && !s.Contains("m1664"):
-                    t.Add(code, s.Contains("rel") ? &CallRelative : &CallIndirect);
+                case Mnemonic.Call when IsNear(code.ToString()):
+                    t.Add(code, code.ToString().Contains("rel") ? &CallRelative : &CallIndirect);
                     break;
                 case Mnemonic.Ret: t.Add(code, &Ret); break;
                 case Mnemonic.Loop or Mnemonic.Loope or Mnemonic.Loopne: t.Add(code, &Loop); break;
@@ -33,6 +33,9 @@ internal static unsafe class ControlFlow
             }
         }
     }
+
+    private static bool IsNear(string code) =>
+        !code.Contains("ptr") && !code.Contains("m1616") && !code.Contains("m1632") && !code.Contains("m1664");
 
     // A near branch's target wraps to the operand size (IP, EIP); Iced already applied that to
     // relative targets. Outside 64-bit mode a target beyond the CS limit raises #GP; limits are

@@ -19,12 +19,11 @@ internal static unsafe class MultiplyDivide
             switch (code.Mnemonic())
             {
                 case Mnemonic.Mul: t.Add(code, &Mul); break;
-                case Mnemonic.Imul:
-                    int operands = code.ToOpCode().OpCount;
-                    if (operands == 1) t.Add(code, &ImulWide);
-                    else if (operands == 2) t.Add(code, &ImulTwo);
-                    else t.Add(code, &ImulThree);
-                    break;
+                // By form, not by Iced's opcode table (OpCount): its first use builds the table
+                // for every form, 19 ms of a command's start.
+                case Mnemonic.Imul when code is Code.Imul_rm8 or Code.Imul_rm16 or Code.Imul_rm32 or Code.Imul_rm64: t.Add(code, &ImulWide); break;
+                case Mnemonic.Imul when code is Code.Imul_r16_rm16 or Code.Imul_r32_rm32 or Code.Imul_r64_rm64: t.Add(code, &ImulTwo); break;
+                case Mnemonic.Imul: t.Add(code, &ImulThree); break;
                 case Mnemonic.Div: t.Add(code, &Div); break;
                 case Mnemonic.Idiv: t.Add(code, &Idiv); break;
             }

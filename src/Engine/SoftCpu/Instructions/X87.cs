@@ -151,5 +151,20 @@ internal static unsafe partial class X87
     }
 
     /// <summary>Every form of <paramref name="mnemonic"/>.</summary>
-    private static IEnumerable<Code> Forms(Mnemonic mnemonic) => Enum.GetValues<Code>().Where(code => code.Mnemonic() == mnemonic);
+    private static List<Code> Forms(Mnemonic mnemonic) => FormsByMnemonic.TryGetValue(mnemonic, out var forms) ? forms : [];
+
+    // Found in one pass over every form, not in a pass for each mnemonic asked for.
+    private static readonly Dictionary<Mnemonic, List<Code>> FormsByMnemonic = GroupFormsByMnemonic();
+
+    private static Dictionary<Mnemonic, List<Code>> GroupFormsByMnemonic()
+    {
+        var forms = new Dictionary<Mnemonic, List<Code>>();
+        foreach (var code in Enum.GetValues<Code>())
+        {
+            var m = code.Mnemonic();
+            if (!forms.TryGetValue(m, out var list)) forms[m] = list = [];
+            list.Add(code);
+        }
+        return forms;
+    }
 }
