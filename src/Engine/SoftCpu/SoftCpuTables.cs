@@ -5,8 +5,8 @@ namespace VmReplay.Engine.SoftCpu;
 /// <summary>
 /// The software CPU's process-wide tables: the handler of every instruction form
 /// (<see cref="HandlerTable"/>, which each instruction family fills from its own file) and
-/// Iced's decoder tables. Built on first use, they cost the vCPU thread about 30 ms of CPU before a
-/// guest's first instruction, more than the 200,000 port writes of bench-exits take to run.
+/// Iced's decoder tables. Built on first use, they cost the vCPU thread about 25 ms of CPU before a
+/// guest's first instruction, about as long as the 200,000 port writes of bench-exits take to run.
 /// </summary>
 public static class SoftCpuTables
 {
