@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using VmReplay.Recorder.Events;
 
 namespace VmReplay.Replayer;
@@ -125,9 +126,12 @@ public sealed class EventCursor
     }
 
     // Looks at the next event without consuming it; false at the end of the recording.
-    private bool Look()
+    // The answer kept since the last look inlines into the per-exit callers; a new look does not.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private bool Look() => _hasPeeked ? _batch is not null : LookAtNext();
+
+    private bool LookAtNext()
     {
-        if (_hasPeeked) return _batch is not null;
         _hasPeeked = true;
         if (_left == 0 && !NextBatch()) return false;
         if (EventReader.IsExitAt(_batch!.Bytes, _at))
