@@ -108,20 +108,23 @@ public sealed class EventCursor
     {
         get
         {
-            // The last 8 events lie in at most the last 8 batches read.
-            for (long index = Math.Max(_startPosition, Position - RecentCount); index < Position; index++)
+            // The last 8 events lie in at most the last 8 batches read, oldest first; each batch
+            // is read once, from its start, up to the last event consumed.
+            var recent = new List<(long, TraceEvent)>(RecentCount);
+            long from = Math.Max(_startPosition, Position - RecentCount);
+            for (long b = Math.Max(0, _recentBatchCount - RecentCount); b < _recentBatchCount; b++)
             {
-                for (long b = _recentBatchCount - 1; b >= Math.Max(0, _recentBatchCount - RecentCount); b--)
+                var batch = _recentBatches[b % RecentCount]!;
+                long end = Math.Min(Position, batch.First + batch.Count);
+                if (end <= from) continue;
+                var r = new EventReader(batch.Bytes);
+                for (long i = batch.First; i < end; i++)
                 {
-                    var batch = _recentBatches[b % RecentCount]!;
-                    if (index < batch.First || index >= batch.First + batch.Count) continue;
-                    var r = new EventReader(batch.Bytes);
-                    TraceEvent? e = null;
-                    for (long i = batch.First; i <= index; i++) e = r.Next(out var exit) ?? exit.ToEvent();
-                    yield return (index, e!);
-                    break;
+                    var other = r.Next(out var exit);
+                    if (i >= from) recent.Add((i, other ?? exit.ToEvent()));
                 }
             }
+            return recent;
         }
     }
 
