@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Collections.Concurrent;
 using VmReplay.Engine.Memory;
 using VmReplay.Engine.Native;
@@ -37,6 +38,8 @@ public sealed class TraceWriter : IDisposable
     // The writer thread's buffers for a part of a batch encoded again and for compressed bytes (see WriteEvents).
     private readonly EventBatch _part = new();
     private byte[] _compressed = new byte[4096];
+    // The writer thread's buffers for a snapshot's payload and its device state (see SnapshotCodec.Encode).
+    private readonly ArrayBufferWriter<byte> _snapshotPayload = new(), _snapshotScratch = new();
     // The events per part the last batch was written in (see WriteEvents).
     private int _partSize = BatchSize;
     // The page copy of the snapshot queued last. The writer completes it between the parts of
@@ -416,7 +419,9 @@ public sealed class TraceWriter : IDisposable
     {
         try
         {
-            var payload = SnapshotCodec.Encode(s with { MemoryHash = PageSetHash.Of(s.Pages, s.PageData, TraceFormat.PageHashOf(TraceFormat.Version)) });
+            _snapshotPayload.ResetWrittenCount();
+            SnapshotCodec.Encode(s with { MemoryHash = PageSetHash.Of(s.Pages, s.PageData, TraceFormat.PageHashOf(TraceFormat.Version)) }, _snapshotPayload, _snapshotScratch);
+            var payload = _snapshotPayload.WrittenSpan;
             _chunks!.Write(ChunkType.Snapshot, payload, (ulong)s.EventIndex);
             Interlocked.Add(ref _snapshotBytes, payload.Length);
             Interlocked.Add(ref _snapshotPageBytes, s.PageData.Length);

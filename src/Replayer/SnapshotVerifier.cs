@@ -243,7 +243,7 @@ public sealed class SnapshotVerifier : IRunCheckpoints
         a.Xsave = XsaveArea.Canonical(a.Xsave);
         var regs = ReplayHostEvents.RegisterDifference(Recorder.Events.RegisterFile.From(e.Regs), Recorder.Events.RegisterFile.From(a.Regs));
         if (regs.Length > 0) return regs;
-        if (!VcpuStateCodec.Encode(e).AsSpan().SequenceEqual(VcpuStateCodec.Encode(a)))
+        if (!VcpuStateCodec.SameEncoding(e, a))
         {
             if (!Same(e.Sregs, a.Sregs)) return "segment or control registers";
             if (!Same(e.Xsave, a.Xsave)) return "FPU/SSE (XSAVE) state" + FirstByteDifference(e.Xsave, a.Xsave);

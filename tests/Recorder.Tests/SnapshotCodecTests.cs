@@ -140,4 +140,36 @@ public sealed class SnapshotCodecTests
     [InlineData("1.5")]
     public void BadSnapshotIntervalsAreRefused(string text) =>
         Assert.Contains("not a snapshot interval", Assert.Throws<FormatException>(() => SnapshotPolicy.Parse(text)).Message);
+
+    [Fact]
+    public void SnapshotsEncodedOneAfterAnotherIntoTheSameBuffersAreEachEncodedAsAlone()
+    {
+        // The recording's writer reuses its buffers from snapshot to snapshot: a bigger snapshot
+        // first, then a smaller one, must leave nothing of the first in the second.
+        var payload = new System.Buffers.ArrayBufferWriter<byte>();
+        var scratch = new System.Buffers.ArrayBufferWriter<byte>();
+        foreach (var s in new[] { Sample(600), Sample(3), Sample(0), Sample(300) })
+        {
+            payload.ResetWrittenCount();
+            SnapshotCodec.Encode(s, payload, scratch);
+            Assert.Equal(SnapshotCodec.Encode(s), payload.WrittenSpan.ToArray());
+        }
+    }
+
+    [Fact]
+    public void AVcpuStateIsTheSizeItSaysAndComparesByItsEncoding()
+    {
+        var a = Sample(0).Machine.Vcpu;
+        var b = SnapshotCodec.Decode(SnapshotCodec.Encode(Sample(0)), withPages: false).Machine.Vcpu;
+        Assert.Equal(VcpuStateCodec.Encode(a).Length, VcpuStateCodec.EncodedSize(a));
+        Assert.True(VcpuStateCodec.SameEncoding(a, b));
+        b.Msrs[0x174] = 9;
+        Assert.False(VcpuStateCodec.SameEncoding(a, b));
+        b.Msrs[0x174] = 8;
+        b.Msrs[0x175] = 0;
+        Assert.False(VcpuStateCodec.SameEncoding(a, b));
+        b.Msrs.Remove(0x175);
+        b.Regs.Rip++;
+        Assert.False(VcpuStateCodec.SameEncoding(a, b));
+    }
 }

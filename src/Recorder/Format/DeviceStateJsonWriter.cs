@@ -23,25 +23,45 @@ namespace VmReplay.Recorder.Format;
 internal static class DeviceStateJsonWriter
 {
     /// <summary>A snapshot's device part: the board's devices and the run loop's counters.</summary>
-    public static byte[] Write(SnapshotCodec.MachinePart part) => Json(w =>
+    public static byte[] Write(SnapshotCodec.MachinePart part)
     {
+        var buffer = new ArrayBufferWriter<byte>(InitialSize);
+        Write(part, buffer);
+        return buffer.WrittenSpan.ToArray();
+    }
+
+    /// <summary>
+    /// As <see cref="Write(SnapshotCodec.MachinePart)"/>, appended to <paramref name="into"/>: a
+    /// writer of snapshot after snapshot, or a replay comparing them, reuses one buffer (a
+    /// growing buffer and its copy left 10 KB behind for each).
+    /// </summary>
+    public static void Write(SnapshotCodec.MachinePart part, IBufferWriter<byte> into)
+    {
+        using var w = new Utf8JsonWriter(into);
         w.WriteStartObject();
         w.WritePropertyName("Platform");
         Platform(w, part.Platform);
         w.WritePropertyName("Counters");
         Counters(w, part.Counters);
         w.WriteEndObject();
-    });
+    }
 
     /// <summary>The board's devices alone, as <see cref="Write(SnapshotCodec.MachinePart)"/> writes them inside a snapshot.</summary>
-    public static byte[] Write(PcPlatformState platform) => Json(w => Platform(w, platform));
-
-    private static byte[] Json(Action<Utf8JsonWriter> write)
+    public static byte[] Write(PcPlatformState platform)
     {
-        var buffer = new ArrayBufferWriter<byte>(2048);
-        using (var w = new Utf8JsonWriter(buffer)) write(w);
+        var buffer = new ArrayBufferWriter<byte>(InitialSize);
+        Write(platform, buffer);
         return buffer.WrittenSpan.ToArray();
     }
+
+    /// <summary>As <see cref="Write(PcPlatformState)"/>, appended to <paramref name="into"/>.</summary>
+    public static void Write(PcPlatformState platform, IBufferWriter<byte> into)
+    {
+        using var w = new Utf8JsonWriter(into);
+        Platform(w, platform);
+    }
+
+    private const int InitialSize = 2048;
 
     private static void Platform(Utf8JsonWriter w, PcPlatformState s)
     {

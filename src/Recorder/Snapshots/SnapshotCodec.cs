@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Buffers.Binary;
 using System.Text.Json;
 using System.Text.Json.Serialization.Metadata;
@@ -40,8 +41,18 @@ public static class SnapshotCodec
     /// compared byte for byte, without cutting it into devices as <see cref="DeviceStates"/>
     /// does to name the one that differs.
     /// </summary>
-    public static bool SameDeviceStates(PcPlatformState a, PcPlatformState b) =>
-        DeviceStateJsonWriter.Write(a).AsSpan().SequenceEqual(DeviceStateJsonWriter.Write(b));
+    public static bool SameDeviceStates(PcPlatformState a, PcPlatformState b)
+    {
+        // Into buffers of this thread's, kept: a replay compares the boards at every snapshot.
+        var (left, right) = (t_left ??= new(), t_right ??= new());
+        left.ResetWrittenCount();
+        right.ResetWrittenCount();
+        DeviceStateJsonWriter.Write(a, left);
+        DeviceStateJsonWriter.Write(b, right);
+        return left.WrittenSpan.SequenceEqual(right.WrittenSpan);
+    }
+
+    [ThreadStatic] private static ArrayBufferWriter<byte>? t_left, t_right;
 
     /// <summary>A snapshot's device state from its JSON; throws <see cref="JsonException"/> when it does not decode.</summary>
     internal static MachinePart? ReadDeviceState(ReadOnlySpan<byte> json)
@@ -77,8 +88,21 @@ public static class SnapshotCodec
 
     public static byte[] Encode(Snapshot s)
     {
-        var w = new MemoryStream(s.PageData.Length / 2 + 4096);
-        Span<byte> h = stackalloc byte[HeaderSize];
+        var payload = new ArrayBufferWriter<byte>(s.PageData.Length / 2 + 4096);
+        Encode(s, payload, new ArrayBufferWriter<byte>());
+        return payload.WrittenSpan.ToArray();
+    }
+
+    /// <summary>
+    /// Appends <paramref name="s"/>'s payload to <paramref name="into"/>, with
+    /// <paramref name="scratch"/> (emptied first) holding the device state meanwhile: the
+    /// recording's writer encodes every snapshot into the same two buffers. A payload built in a
+    /// growing stream and copied out left 70 KB behind for each snapshot of bench-exits, whose
+    /// eleven set off the recording's one collection (5 to 6 ms with every thread stopped).
+    /// </summary>
+    public static void Encode(Snapshot s, IBufferWriter<byte> into, ArrayBufferWriter<byte> scratch)
+    {
+        var h = into.GetSpan(HeaderSize)[..HeaderSize];
         h.Clear();
         h[0] = (byte)s.Kind;
         BinaryPrimitives.WriteInt64LittleEndian(h[8..], s.EventIndex);
@@ -86,27 +110,26 @@ public static class SnapshotCodec
         BinaryPrimitives.WriteInt64LittleEndian(h[24..], s.EngineNanoseconds);
         BinaryPrimitives.WriteUInt64LittleEndian(h[32..], s.MemoryHash);
         BinaryPrimitives.WriteInt32LittleEndian(h[40..], s.Pages.Length);
-        w.Write(h);
-        PutBlob(w, VcpuStateCodec.Encode(s.Machine.Vcpu));
-        PutBlob(w, DeviceStateJsonWriter.Write(new MachinePart(s.Machine.Platform, s.Machine.Counters)));
-        PutAddresses(w, s.ServicePages);
-        PutAddresses(w, s.Pages);
-        if (s.Pages.Length == 0) return w.ToArray();
-        // Rented, not allocated: a block's buffer is 1 MB, on the large-object heap, and a new one
-        // for every snapshot (even one without pages) set off a blocking full collection every
-        // few snapshots, which stopped the vCPU thread (bench-exits: 3 in a 0.17 s recording).
-        var packed = System.Buffers.ArrayPool<byte>.Shared.Rent(LZ4Codec.MaximumOutputSize(Math.Min(PagesPerBlock, s.Pages.Length) * PageSize));
-        Span<byte> n = stackalloc byte[4];
+        into.Advance(HeaderSize);
+        int vcpu = VcpuStateCodec.EncodedSize(s.Machine.Vcpu);
+        var blob = into.GetSpan(4 + vcpu);
+        BinaryPrimitives.WriteInt32LittleEndian(blob, vcpu);
+        VcpuStateCodec.Write(s.Machine.Vcpu, blob[4..]);
+        into.Advance(4 + vcpu);
+        scratch.ResetWrittenCount();
+        DeviceStateJsonWriter.Write(new MachinePart(s.Machine.Platform, s.Machine.Counters), scratch);
+        PutBlob(into, scratch.WrittenSpan);
+        PutAddresses(into, s.ServicePages);
+        PutAddresses(into, s.Pages);
         for (int first = 0; first < s.Pages.Length; first += PagesPerBlock)
         {
+            // Compressed straight into the payload: the block's length goes in front of it.
             int count = Math.Min(PagesPerBlock, s.Pages.Length - first);
-            int length = LZ4Codec.Encode(s.PageData.AsSpan(first * PageSize, count * PageSize), packed);
-            BinaryPrimitives.WriteInt32LittleEndian(n, length);
-            w.Write(n);
-            w.Write(packed, 0, length);
+            var block = into.GetSpan(4 + LZ4Codec.MaximumOutputSize(count * PageSize));
+            int length = LZ4Codec.Encode(s.PageData.AsSpan(first * PageSize, count * PageSize), block[4..]);
+            BinaryPrimitives.WriteInt32LittleEndian(block, length);
+            into.Advance(4 + length);
         }
-        System.Buffers.ArrayPool<byte>.Shared.Return(packed);
-        return w.ToArray();
     }
 
     /// <summary>Decodes a SNAP payload this version writes, without knowing the machine's RAM size (<see cref="Decode(ReadOnlySpan{byte}, bool, ulong, uint)"/>).</summary>
@@ -174,12 +197,12 @@ public static class SnapshotCodec
 
     private const int MaxLz4Expansion = 256;
 
-    private static void PutBlob(Stream w, ReadOnlySpan<byte> blob)
+    private static void PutBlob(IBufferWriter<byte> w, ReadOnlySpan<byte> blob)
     {
-        Span<byte> n = stackalloc byte[4];
-        BinaryPrimitives.WriteInt32LittleEndian(n, blob.Length);
-        w.Write(n);
-        w.Write(blob);
+        var into = w.GetSpan(4 + blob.Length);
+        BinaryPrimitives.WriteInt32LittleEndian(into, blob.Length);
+        blob.CopyTo(into[4..]);
+        w.Advance(4 + blob.Length);
     }
 
     private static ReadOnlySpan<byte> GetBlob(ReadOnlySpan<byte> p, ref int at, string what)
@@ -192,12 +215,12 @@ public static class SnapshotCodec
         return blob;
     }
 
-    private static void PutAddresses(Stream w, ulong[] pages)
+    private static void PutAddresses(IBufferWriter<byte> w, ulong[] pages)
     {
-        var b = new byte[4 + 8 * pages.Length];
+        var b = w.GetSpan(4 + 8 * pages.Length);
         BinaryPrimitives.WriteInt32LittleEndian(b, pages.Length);
-        for (int i = 0; i < pages.Length; i++) BinaryPrimitives.WriteUInt64LittleEndian(b.AsSpan(4 + 8 * i), pages[i]);
-        w.Write(b);
+        for (int i = 0; i < pages.Length; i++) BinaryPrimitives.WriteUInt64LittleEndian(b[(4 + 8 * i)..], pages[i]);
+        w.Advance(4 + 8 * pages.Length);
     }
 
     private static ulong[] GetAddresses(ReadOnlySpan<byte> p, ref int at, string what)

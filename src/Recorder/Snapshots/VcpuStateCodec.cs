@@ -1,4 +1,6 @@
+using System.Buffers;
 using System.Buffers.Binary;
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using VmReplay.Engine.Vm;
 
@@ -13,30 +15,69 @@ public static class VcpuStateCodec
 {
     public static byte[] Encode(VcpuState s)
     {
-        var w = new MemoryStream();
-        Put(w, s.Regs);
-        Put(w, s.Sregs);
-        Put(w, s.Fpu);
-        Put(w, s.Xsave);
-        Put(w, s.Xcrs);
-        Put(w, s.Events);
-        Put(w, s.DebugRegs);
-        Span<byte> b = stackalloc byte[12];
-        BinaryPrimitives.WriteUInt32LittleEndian(b, s.MpState);
-        BinaryPrimitives.WriteUInt32LittleEndian(b[4..], (uint)s.Msrs.Count);
-        w.Write(b[..8]);
+        var data = new byte[EncodedSize(s)];
+        Write(s, data);
+        return data;
+    }
+
+    /// <summary>
+    /// The length of <paramref name="s"/> encoded: known before it is written, so that a snapshot
+    /// writes it in place. Encoded into a growing stream, every snapshot's vCPU state left 16 KB
+    /// of discarded buffers behind it, on the recording's writer thread and at each check of a replay.
+    /// </summary>
+    public static int EncodedSize(VcpuState s) =>
+        Blob(s.Regs) + Blob(s.Sregs) + Blob(s.Fpu) + Blob(s.Xsave) + Blob(s.Xcrs) + Blob(s.Events) + Blob(s.DebugRegs) + 8 + 12 * s.Msrs.Count;
+
+    /// <summary>
+    /// Whether <paramref name="a"/> and <paramref name="b"/> encode to the same bytes, as
+    /// <see cref="Encode(VcpuState)"/> of each would say, in buffers rented for the comparison (a
+    /// replay compares the vCPU with the recorded one at every snapshot).
+    /// </summary>
+    public static bool SameEncoding(VcpuState a, VcpuState b)
+    {
+        int n = EncodedSize(a);
+        if (EncodedSize(b) != n) return false;
+        var x = ArrayPool<byte>.Shared.Rent(n);
+        var y = ArrayPool<byte>.Shared.Rent(n);
+        try
+        {
+            Write(a, x);
+            Write(b, y);
+            return x.AsSpan(0, n).SequenceEqual(y.AsSpan(0, n));
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(x);
+            ArrayPool<byte>.Shared.Return(y);
+        }
+    }
+
+    /// <summary>Writes <paramref name="s"/> encoded into the first <see cref="EncodedSize"/> bytes of <paramref name="into"/>.</summary>
+    public static void Write(VcpuState s, Span<byte> into)
+    {
+        int at = 0;
+        Put(into, ref at, s.Regs);
+        Put(into, ref at, s.Sregs);
+        Put(into, ref at, s.Fpu);
+        Put(into, ref at, s.Xsave);
+        Put(into, ref at, s.Xcrs);
+        Put(into, ref at, s.Events);
+        Put(into, ref at, s.DebugRegs);
+        BinaryPrimitives.WriteUInt32LittleEndian(into[at..], s.MpState);
+        BinaryPrimitives.WriteUInt32LittleEndian(into[(at + 4)..], (uint)s.Msrs.Count);
+        at += 8;
         // By index, sorted in place rather than with LINQ's OrderBy: its sorter over the
         // dictionary's pairs was compiled by the JIT at every recording's first snapshot.
-        var indexes = new uint[s.Msrs.Count];
-        s.Msrs.Keys.CopyTo(indexes, 0);
-        Array.Sort(indexes);
+        Span<uint> indexes = s.Msrs.Count <= 64 ? stackalloc uint[s.Msrs.Count] : new uint[s.Msrs.Count];
+        int n = 0;
+        foreach (uint index in s.Msrs.Keys) indexes[n++] = index;
+        indexes.Sort();
         foreach (uint index in indexes)
         {
-            BinaryPrimitives.WriteUInt32LittleEndian(b, index);
-            BinaryPrimitives.WriteUInt64LittleEndian(b[4..], s.Msrs[index]);
-            w.Write(b);
+            BinaryPrimitives.WriteUInt32LittleEndian(into[at..], index);
+            BinaryPrimitives.WriteUInt64LittleEndian(into[(at + 4)..], s.Msrs[index]);
+            at += 12;
         }
-        return w.ToArray();
     }
 
     /// <summary>Decodes <paramref name="data"/>; throws <see cref="FormatException"/> if it is not a vCPU state of this build's layout.</summary>
@@ -61,13 +102,14 @@ public static class VcpuStateCodec
         return s;
     }
 
-    private static void Put<T>(Stream w, in T value) where T : unmanaged
+    private static int Blob<T>(in T value) where T : unmanaged => 4 + Unsafe.SizeOf<T>();
+
+    private static void Put<T>(Span<byte> into, ref int at, in T value) where T : unmanaged
     {
         var bytes = MemoryMarshal.AsBytes(new ReadOnlySpan<T>(in value));
-        Span<byte> size = stackalloc byte[4];
-        BinaryPrimitives.WriteInt32LittleEndian(size, bytes.Length);
-        w.Write(size);
-        w.Write(bytes);
+        BinaryPrimitives.WriteInt32LittleEndian(into[at..], bytes.Length);
+        bytes.CopyTo(into[(at + 4)..]);
+        at += 4 + bytes.Length;
     }
 
     private static void Get<T>(ReadOnlySpan<byte> data, ref int at, ref T value, string name) where T : unmanaged
