@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Runtime.InteropServices;
 using VmReplay.Engine.Native;
 
@@ -17,8 +18,10 @@ internal static unsafe class PopulatedPages
     private const ulong Swapped = 1UL << 62;
     private const int EntrySize = 8;
 
-    // Pagemap entries read per pread: 512 KiB of entries cover 256 MiB of RAM.
-    private const int EntriesPerRead = 1 << 16;
+    // Pagemap entries read per pread: 32 KiB of entries cover 16 MiB of RAM. Rented, and below
+    // the large-object size: a new 128 KiB array for every scan (each full snapshot, the end of
+    // every recording and replay) was garbage the collector had to reclaim.
+    private const int EntriesPerRead = 1 << 12;
 
     /// <summary>
     /// Adds the guest-physical address of every populated page of <paramref name="region"/> to
@@ -42,17 +45,21 @@ internal static unsafe class PopulatedPages
             if (!ReportsPresence(fd)) return false;
             ulong total = region.Size / GuestMemory.PageSize;
             ulong firstHostPage = (ulong)region.HostAddress / GuestMemory.PageSize;
-            var entries = new ulong[(int)Math.Min(total, EntriesPerRead)];
-            for (ulong done = 0; done < total;)
+            var entries = ArrayPool<ulong>.Shared.Rent((int)Math.Min(total, EntriesPerRead));
+            try
             {
-                int n = (int)Math.Min(total - done, (ulong)entries.Length);
-                if (!TryRead(fd, (long)((firstHostPage + done) * EntrySize), entries.AsSpan(0, n))) return false;
-                for (int i = 0; i < n; i++)
-                    if ((entries[i] & (Present | Swapped)) != 0)
-                        pages.Add(region.GuestBase + (done + (ulong)i) * GuestMemory.PageSize);
-                done += (ulong)n;
+                for (ulong done = 0; done < total;)
+                {
+                    int n = (int)Math.Min(total - done, EntriesPerRead);
+                    if (!TryRead(fd, (long)((firstHostPage + done) * EntrySize), entries.AsSpan(0, n))) return false;
+                    for (int i = 0; i < n; i++)
+                        if ((entries[i] & (Present | Swapped)) != 0)
+                            pages.Add(region.GuestBase + (done + (ulong)i) * GuestMemory.PageSize);
+                    done += (ulong)n;
+                }
+                return true;
             }
-            return true;
+            finally { ArrayPool<ulong>.Shared.Return(entries); }
         }
         finally { Libc.Close(fd); }
     }

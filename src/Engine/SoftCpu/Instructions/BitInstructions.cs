@@ -17,7 +17,7 @@ internal static unsafe class BitInstructions
 {
     public static void Register(HandlerTable t)
     {
-        foreach (var code in Enum.GetValues<Code>())
+        foreach (var code in HandlerTable.AllCodes)
         {
             if (code.Encoding() != EncodingKind.Legacy) continue;
             switch (code.Mnemonic())

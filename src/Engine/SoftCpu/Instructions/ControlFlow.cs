@@ -11,7 +11,7 @@ internal static unsafe class ControlFlow
 {
     public static void Register(HandlerTable t)
     {
-        foreach (var code in Enum.GetValues<Code>())
+        foreach (var code in HandlerTable.AllCodes)
         {
             // The form's name only for the mnemonics with far forms (see DataTransfer.Register).
             switch (code.Mnemonic())

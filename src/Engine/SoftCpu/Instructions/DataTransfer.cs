@@ -13,7 +13,7 @@ internal static unsafe class DataTransfer
 {
     public static void Register(HandlerTable t)
     {
-        foreach (var code in Enum.GetValues<Code>())
+        foreach (var code in HandlerTable.AllCodes)
         {
             // The form's name only where the mnemonic leaves a choice: naming all of them took
             // 5 ms of a command's start.

@@ -14,7 +14,7 @@ internal static unsafe class PortIo
 {
     public static void Register(HandlerTable t)
     {
-        foreach (var code in Enum.GetValues<Code>())
+        foreach (var code in HandlerTable.AllCodes)
         {
             switch (code.Mnemonic())
             {

@@ -16,7 +16,7 @@ internal static unsafe class PackedShift
     /// <summary>Registers the XMM forms, or with <paramref name="mmxForms"/> the MMX ones.</summary>
     public static void Register(HandlerTable t, bool mmxForms)
     {
-        foreach (var code in Enum.GetValues<Code>())
+        foreach (var code in HandlerTable.AllCodes)
         {
             if (!SseInstructionSet.Includes(code) || SseInstructionSet.IsMmxForm(code) != mmxForms) continue;
             switch (code.Mnemonic())
