@@ -16,26 +16,22 @@ internal static unsafe class ControlFlow
             // The form's name only for the mnemonics with far forms (see DataTransfer.Register).
             switch (code.Mnemonic())
             {
-                case Mnemonic.Jmp when IsNear(code.ToString()):
-                    t.Add(code, code.ToString().Contains("rel") ? &JumpRelative : &JumpIndirect);
-                    break;
+                // Near ones only (Iced tells them apart): a far JMP or CALL has a handler of its own.
+                case Mnemonic.Jmp when code.IsJmpShortOrNear(): t.Add(code, &JumpRelative); break;
+                case Mnemonic.Jmp when code.IsJmpNearIndirect(): t.Add(code, &JumpIndirect); break;
                 case Mnemonic.Jo or Mnemonic.Jno or Mnemonic.Jb or Mnemonic.Jae or Mnemonic.Je or Mnemonic.Jne or Mnemonic.Jbe
                     or Mnemonic.Ja or Mnemonic.Js or Mnemonic.Jns or Mnemonic.Jp or Mnemonic.Jnp or Mnemonic.Jl or Mnemonic.Jge
                     or Mnemonic.Jle or Mnemonic.Jg:
                     t.Add(code, &Jcc);
                     break;
-                case Mnemonic.Call when IsNear(code.ToString()):
-                    t.Add(code, code.ToString().Contains("rel") ? &CallRelative : &CallIndirect);
-                    break;
+                case Mnemonic.Call when code.IsCallNear(): t.Add(code, &CallRelative); break;
+                case Mnemonic.Call when code.IsCallNearIndirect(): t.Add(code, &CallIndirect); break;
                 case Mnemonic.Ret: t.Add(code, &Ret); break;
                 case Mnemonic.Loop or Mnemonic.Loope or Mnemonic.Loopne: t.Add(code, &Loop); break;
                 case Mnemonic.Jcxz or Mnemonic.Jecxz or Mnemonic.Jrcxz: t.Add(code, &JumpIfCountZero); break;
             }
         }
     }
-
-    private static bool IsNear(string code) =>
-        !code.Contains("ptr") && !code.Contains("m1616") && !code.Contains("m1632") && !code.Contains("m1664");
 
     // A near branch's target wraps to the operand size (IP, EIP); Iced already applied that to
     // relative targets. Outside 64-bit mode a target beyond the CS limit raises #GP; limits are

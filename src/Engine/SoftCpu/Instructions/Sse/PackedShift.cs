@@ -37,10 +37,16 @@ internal static unsafe class PackedShift
 
     private static void Add<T>(HandlerTable t, Code code) where T : struct, IShift
     {
-        bool immediate = code.ToString().EndsWith("imm8", StringComparison.Ordinal);
+        bool immediate = IsByImmediate(code);
         if (SseInstructionSet.IsMmxForm(code)) t.Add(code, immediate ? &MmxByImmediate<T> : &MmxByOperand<T>);
         else t.Add(code, immediate ? &XmmByImmediate<T> : &XmmByOperand<T>);
     }
+
+    /// <summary>A shift by an immediate count (listed, not found by the name: see <see cref="SseInstructionSet.IsMmxForm"/>).</summary>
+    internal static bool IsByImmediate(Code code) => code is Code.Psrlw_mm_imm8 or Code.Psrlw_xmm_imm8 or Code.Psraw_mm_imm8
+        or Code.Psraw_xmm_imm8 or Code.Psllw_mm_imm8 or Code.Psllw_xmm_imm8 or Code.Psrld_mm_imm8 or Code.Psrld_xmm_imm8
+        or Code.Psrad_mm_imm8 or Code.Psrad_xmm_imm8 or Code.Pslld_mm_imm8 or Code.Pslld_xmm_imm8 or Code.Psrlq_mm_imm8
+        or Code.Psrlq_xmm_imm8 or Code.Psrldq_xmm_imm8 or Code.Psllq_mm_imm8 or Code.Psllq_xmm_imm8 or Code.Pslldq_xmm_imm8;
 
     private interface IShift
     {

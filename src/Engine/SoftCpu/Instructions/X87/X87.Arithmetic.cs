@@ -32,12 +32,20 @@ internal static unsafe partial class X87
     {
         foreach (var code in Forms(plain))
         {
-            if (code.ToString().EndsWith("fp", StringComparison.Ordinal)) t.Add(code, &BinaryMemory<T>);
+            if (IsMemoryForm(code)) t.Add(code, &BinaryMemory<T>);
             else t.Add(code, &BinaryRegisters<T>);
         }
         foreach (var code in Forms(popping)) t.Add(code, &BinaryRegistersPop<T>);
         foreach (var code in Forms(integer)) t.Add(code, &BinaryMemory<T>);
     }
+
+    /// <summary>
+    /// A form of FADD, FSUB, FSUBR, FMUL, FDIV or FDIVR with a memory operand (Iced's name ends in
+    /// "fp"; listed, not found by the name: see <see cref="SseInstructionSet.IsMmxForm"/>).
+    /// </summary>
+    internal static bool IsMemoryForm(Code code) => code is Code.Fadd_m32fp or Code.Fmul_m32fp or Code.Fsub_m32fp or Code.Fsubr_m32fp
+        or Code.Fdiv_m32fp or Code.Fdivr_m32fp or Code.Fadd_m64fp or Code.Fmul_m64fp or Code.Fsub_m64fp or Code.Fsubr_m64fp
+        or Code.Fdiv_m64fp or Code.Fdivr_m64fp;
 
     /// <summary>destination = destination op source (the reversed forms swap the operands).</summary>
     private interface IBinaryOperation
