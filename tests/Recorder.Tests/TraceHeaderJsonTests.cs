@@ -131,4 +131,7 @@ public class TraceHeaderJsonTests
         Assert.Equal(expected! with { CpuModel = [] }, read with { CpuModel = [] });
         Assert.Equal(expected!.CpuModel, read.CpuModel);
     }
+
+    [Fact]
+    public void TheWarmUpReadsAWholeHeader() => Assert.True(TraceHeader.WarmUp());
 }

@@ -16,19 +16,23 @@ public static class SoftCpuTables
     /// vCPU that needs the tables before they are done waits for them (the class initialisers'
     /// own lock). Nothing else changes; where the guest runs on KVM the tables go unused.
     /// </summary>
-    public static void PrepareInBackground() =>
-        new Thread(Prepare) { IsBackground = true, Name = "vmreplay soft CPU tables" }.Start();
+    public static void PrepareInBackground(Action? first = null) =>
+        new Thread(() => Prepare(first)) { IsBackground = true, Name = "vmreplay soft CPU tables" }.Start();
 
-    private static void Prepare()
+    // `first` runs before the tables, on this thread: other work the command will need soon,
+    // which runs here instead of on a third thread competing for the same cores.
+    private static void Prepare(Action? first)
     {
         try
         {
+            first?.Invoke();
             _ = HandlerTable.Instance;
             foreach (int bitness in (ReadOnlySpan<int>)[16, 32, 64])
                 Iced.Intel.Decoder.Create(bitness, new Iced.Intel.ByteArrayCodeReader(new byte[16])).Decode();
         }
         // A table that cannot be built fails again where the vCPU first needs it, and is
-        // reported there as the VMM fault it is: not here, on a thread that would end the process.
+        // reported there as the VMM fault it is: not here, on a thread that would end the process
+        // (and so does whatever `first` made ready).
         catch (Exception) { }
     }
 }
