@@ -1,4 +1,3 @@
-using System.Buffers;
 using System.Runtime.InteropServices;
 using VmReplay.Engine.Native;
 
@@ -18,9 +17,10 @@ internal static unsafe class PopulatedPages
     private const ulong Swapped = 1UL << 62;
     private const int EntrySize = 8;
 
-    // Pagemap entries read per pread: 32 KiB of entries cover 16 MiB of RAM. Rented, and below
-    // the large-object size: a new 128 KiB array for every scan (each full snapshot, the end of
-    // every recording and replay) was garbage the collector had to reclaim.
+    // Pagemap entries read per pread: 32 KiB of entries, on the stack, cover 16 MiB of RAM. A new
+    // 128 KiB array for every scan (each full snapshot, the end of every recording and replay)
+    // was garbage for the collector; one rented from ArrayPool<ulong> cost the recording's vCPU
+    // thread the JIT of that pool's code, which no precompiled image holds.
     private const int EntriesPerRead = 1 << 12;
 
     /// <summary>
@@ -45,21 +45,17 @@ internal static unsafe class PopulatedPages
             if (!ReportsPresence(fd)) return false;
             ulong total = region.Size / GuestMemory.PageSize;
             ulong firstHostPage = (ulong)region.HostAddress / GuestMemory.PageSize;
-            var entries = ArrayPool<ulong>.Shared.Rent((int)Math.Min(total, EntriesPerRead));
-            try
+            Span<ulong> entries = stackalloc ulong[EntriesPerRead];
+            for (ulong done = 0; done < total;)
             {
-                for (ulong done = 0; done < total;)
-                {
-                    int n = (int)Math.Min(total - done, EntriesPerRead);
-                    if (!TryRead(fd, (long)((firstHostPage + done) * EntrySize), entries.AsSpan(0, n))) return false;
-                    for (int i = 0; i < n; i++)
-                        if ((entries[i] & (Present | Swapped)) != 0)
-                            pages.Add(region.GuestBase + (done + (ulong)i) * GuestMemory.PageSize);
-                    done += (ulong)n;
-                }
-                return true;
+                int n = (int)Math.Min(total - done, EntriesPerRead);
+                if (!TryRead(fd, (long)((firstHostPage + done) * EntrySize), entries[..n])) return false;
+                for (int i = 0; i < n; i++)
+                    if ((entries[i] & (Present | Swapped)) != 0)
+                        pages.Add(region.GuestBase + (done + (ulong)i) * GuestMemory.PageSize);
+                done += (ulong)n;
             }
-            finally { ArrayPool<ulong>.Shared.Return(entries); }
+            return true;
         }
         finally { Libc.Close(fd); }
     }
