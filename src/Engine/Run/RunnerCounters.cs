@@ -8,4 +8,13 @@ namespace VmReplay.Engine.Run;
 /// with host time). Members added later are absent from older snapshots and read as
 /// their defaults.
 /// </summary>
-public readonly record struct RunnerCounters(long ExitCount, long InterruptsDelivered, long EmulatedInstructions, long TscOffset = 0, long? Instructions = null, long? IdleNanoseconds = null);
+public readonly record struct RunnerCounters(long ExitCount, long InterruptsDelivered, long EmulatedInstructions, long TscOffset = 0, long? Instructions = null, long? IdleNanoseconds = null)
+{
+    // Member by member: the generated equality goes through EqualityComparer<long?>, whose code
+    // the JIT compiled at every replay's first snapshot check, on the vCPU thread.
+    public bool Equals(RunnerCounters other) =>
+        ExitCount == other.ExitCount && InterruptsDelivered == other.InterruptsDelivered && EmulatedInstructions == other.EmulatedInstructions
+        && TscOffset == other.TscOffset && Instructions == other.Instructions && IdleNanoseconds == other.IdleNanoseconds;
+
+    public override int GetHashCode() => HashCode.Combine(ExitCount, InterruptsDelivered, EmulatedInstructions, TscOffset, Instructions, IdleNanoseconds);
+}

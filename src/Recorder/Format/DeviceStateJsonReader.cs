@@ -101,7 +101,11 @@ internal static class DeviceStateJsonReader
         var o = new Obj(e, 1);
         var channels = o.Get("Channels");
         if (channels.ValueKind != JsonValueKind.Array) throw new Incomplete();
-        var s = new Pit8254State { Channels = [.. channels.EnumerateArray().Select(PitChannel)] };
+        // A loop, not LINQ: its iterator over JsonElement was compiled by the JIT at every replay's start.
+        var read = new PitChannelState[channels.GetArrayLength()];
+        int n = 0;
+        foreach (var channel in channels.EnumerateArray()) read[n++] = PitChannel(channel);
+        var s = new Pit8254State { Channels = read };
         o.End();
         return s;
     }
