@@ -5,8 +5,8 @@ namespace VmReplay.Engine.SoftCpu;
 /// <summary>
 /// The software CPU's process-wide tables: the handler of every instruction form
 /// (<see cref="HandlerTable"/>, which each instruction family fills from its own file) and
-/// Iced's decoder tables. Built on first use, they cost the vCPU thread about 25 ms of CPU before a
-/// guest's first instruction, about as long as the 200,000 port writes of bench-exits take to run.
+/// Iced's decoder tables. Built on first use, they cost the vCPU thread about 18 ms of CPU before a
+/// guest's first instruction, nearly as long as the 200,000 port writes of bench-exits take to run.
 /// </summary>
 public static class SoftCpuTables
 {
@@ -16,11 +16,14 @@ public static class SoftCpuTables
     /// vCPU that needs the tables before they are done waits for them (the class initialisers'
     /// own lock). Nothing else changes; where the guest runs on KVM the tables go unused.
     /// </summary>
+    /// <param name="first">
+    /// Other work the command needs soon (a replay's JSON reader), done on that thread before the
+    /// tables rather than on a third thread competing for the same cores; should it throw, the
+    /// tables are left to the vCPU's first use.
+    /// </param>
     public static void PrepareInBackground(Action? first = null) =>
         new Thread(() => Prepare(first)) { IsBackground = true, Name = "vmreplay soft CPU tables" }.Start();
 
-    // `first` runs before the tables, on this thread: other work the command will need soon,
-    // which runs here instead of on a third thread competing for the same cores.
     private static void Prepare(Action? first)
     {
         try

@@ -13,10 +13,10 @@ internal static unsafe class ControlFlow
     {
         foreach (var code in HandlerTable.AllCodes)
         {
-            // The form's name only for the mnemonics with far forms (see DataTransfer.Register).
+            // The mnemonic decides; for JMP and CALL, whose far forms have handlers of their own,
+            // Iced's predicates tell the near ones apart (no form is named: see DataTransfer).
             switch (code.Mnemonic())
             {
-                // Near ones only (Iced tells them apart): a far JMP or CALL has a handler of its own.
                 case Mnemonic.Jmp when code.IsJmpShortOrNear(): t.Add(code, &JumpRelative); break;
                 case Mnemonic.Jmp when code.IsJmpNearIndirect(): t.Add(code, &JumpIndirect); break;
                 case Mnemonic.Jo or Mnemonic.Jno or Mnemonic.Jb or Mnemonic.Jae or Mnemonic.Je or Mnemonic.Jne or Mnemonic.Jbe

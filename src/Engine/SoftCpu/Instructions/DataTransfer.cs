@@ -15,8 +15,7 @@ internal static unsafe class DataTransfer
     {
         foreach (var code in HandlerTable.AllCodes)
         {
-            // The form's name only where the mnemonic leaves a choice: naming all of them took
-            // 5 ms of a command's start.
+            // The mnemonic decides, and where it leaves a choice a list of forms does (below).
             switch (code.Mnemonic())
             {
                 case Mnemonic.Mov when !IsSpecialRegisterMove(code):
