@@ -22,7 +22,12 @@ public sealed class RecordingSources : IMachineSources
         // A virtual clock is not recorded: a replay computes the same readings from the instruction count.
         Clock = live.Clock is InstructionClock ? live.Clock : RecordingClock;
         SerialInput = new RecordingSerialInput(live.SerialInput, writer);
+        // Watched before it is read: a failure on the writer's thread in between is not missed.
+        writer.Failed += StopRecording;
+        if (writer.Failure is { } failure) StopRecording(failure);
     }
+
+    private void StopRecording(string failure) => Abort!.Set(RunOutcome.Error($"recording stopped: {failure}"));
 
     public IEngineClock Clock { get; }
 
@@ -35,7 +40,7 @@ public sealed class RecordingSources : IMachineSources
 
     public bool NeedsDirtyLog => true;
 
-    public RunOutcome? AbortReason => _writer.Failure is { } f ? RunOutcome.Error($"recording stopped: {f}") : null;
+    public AbortRequest? Abort { get; } = new();
 
     public IHostEvents CreateHostEvents(IMachineBackend machine, IVcpuBackend vcpu)
     {

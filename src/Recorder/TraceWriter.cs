@@ -126,6 +126,21 @@ public sealed class TraceWriter : IDisposable
     /// <summary>Set when writing failed; recording must stop.</summary>
     public string? Failure => _failure;
 
+    /// <summary>
+    /// Called, on whichever thread found it, when the trace stops being written (the reason, as
+    /// <see cref="Failure"/> then says): the recording should stop. Only the first failure.
+    /// </summary>
+    public event Action<string>? Failed;
+
+    // Failures come from one thread at a time: the writer's while it runs, then the one that
+    // joined it (Finish).
+    private void Fail(string reason)
+    {
+        if (_failure is not null) return;
+        _failure = reason;
+        Failed?.Invoke(reason);
+    }
+
     /// <summary>Bytes written to the file so far.</summary>
     public long BytesWritten => _chunks?.Length ?? 0;
 
@@ -216,7 +231,7 @@ public sealed class TraceWriter : IDisposable
                 _chunks!.Write(ChunkType.Modes, new CpuModesSeen(_longModeSeen || endsInLongMode).ToJson());
                 _chunks!.Finish();
             }
-            catch (Exception e) when (IsWriteFailure(e)) { _failure = $"{Path}: writing the trace index failed: {Reason(e)}"; }
+            catch (Exception e) when (IsWriteFailure(e)) { Fail($"{Path}: writing the trace index failed: {Reason(e)}"); }
         }
         return _failure;
     }
@@ -237,7 +252,7 @@ public sealed class TraceWriter : IDisposable
                 _chunks!.Write(ChunkType.Fault, fault.ToJson());
                 _chunks!.Finish();
             }
-            catch (Exception e) when (IsWriteFailure(e)) { _failure = $"{Path}: writing the fault record failed: {Reason(e)}"; }
+            catch (Exception e) when (IsWriteFailure(e)) { Fail($"{Path}: writing the fault record failed: {Reason(e)}"); }
         }
         return _failure;
     }
@@ -255,7 +270,7 @@ public sealed class TraceWriter : IDisposable
         }
         catch (Exception e) when (IsWriteFailure(e))
         {
-            _failure = $"{Path}: writing the trace's file header failed: {Reason(e)}";
+            Fail($"{Path}: writing the trace's file header failed: {Reason(e)}");
         }
         if (_failure is null) WriteEmbeddedFiles();
         using var compressor = new Compressor(3);
@@ -283,7 +298,7 @@ public sealed class TraceWriter : IDisposable
             }
             catch (Exception e) when (IsWriteFailure(e))
             {
-                _failure = $"{Path}: writing the trace failed after {first} events: {Reason(e)}";
+                Fail($"{Path}: writing the trace failed after {first} events: {Reason(e)}");
                 events!.Dispose();
             }
         }
@@ -299,12 +314,12 @@ public sealed class TraceWriter : IDisposable
         try { header = _header(imageSha256, initrdSha256); }
         catch (Exception e)
         {
-            _failure = $"{Path}: the trace header could not be made: {e.Message}";
+            Fail($"{Path}: the trace header could not be made: {e.Message}");
             return;
         }
         if (HeaderMismatch(header, _image, _initrd, imageSha256, initrdSha256) is { } mismatch)
         {
-            _failure = $"{Path}: {mismatch}";
+            Fail($"{Path}: {mismatch}");
             return;
         }
         try
@@ -317,7 +332,7 @@ public sealed class TraceWriter : IDisposable
         }
         catch (Exception e) when (IsWriteFailure(e))
         {
-            _failure = $"{Path}: writing the header and the guest image failed: {Reason(e)}";
+            Fail($"{Path}: writing the header and the guest image failed: {Reason(e)}");
         }
         // Only this thread reads them, once.
         _image = default;
@@ -429,7 +444,7 @@ public sealed class TraceWriter : IDisposable
         }
         catch (Exception e) when (IsWriteFailure(e))
         {
-            _failure = $"{Path}: writing the snapshot at event {s.EventIndex} failed: {Reason(e)}";
+            Fail($"{Path}: writing the snapshot at event {s.EventIndex} failed: {Reason(e)}");
         }
     }
 

@@ -33,7 +33,7 @@ public sealed class ReplaySources : IMachineSources
 
     public bool NeedsDirtyLog => true;
 
-    public RunOutcome? AbortReason => null;
+    public AbortRequest? Abort => null;
 
     public ReplayHostEvents? HostEvents { get; private set; }
 

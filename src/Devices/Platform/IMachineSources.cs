@@ -24,6 +24,6 @@ public interface IMachineSources : IDisposable
     /// <summary>After every exit, with the vCPU stopped.</summary>
     void OnExit(IVcpuBackend vcpu, VcpuExit exit);
 
-    /// <summary>A reason to stop that comes from the sources themselves (a trace that cannot be written or is exhausted).</summary>
-    RunOutcome? AbortReason { get; }
+    /// <summary>Where the sources themselves give a reason to stop (a trace that cannot be written); null if they never do.</summary>
+    AbortRequest? Abort { get; }
 }

@@ -37,7 +37,7 @@ public sealed class LiveSources : IMachineSources
 
     public bool NeedsDirtyLog => false;
 
-    public RunOutcome? AbortReason => null;
+    public AbortRequest? Abort => null;
 
     public IHostEvents CreateHostEvents(IMachineBackend machine, IVcpuBackend vcpu)
     {

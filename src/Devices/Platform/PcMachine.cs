@@ -89,7 +89,17 @@ public sealed class PcMachine : IDisposable
     }
 
     /// <summary>Where to hand over whole machine states (snapshots).</summary>
-    public IRunCheckpoints? Checkpoints { get; set; }
+    public IRunCheckpoints? Checkpoints
+    {
+        get => _checkpoints;
+        set
+        {
+            _checkpoints = value;
+            // Handed to the run loop as it is, as PauseRequested is: it asks at every exit.
+            if (_runner is not null) _runner.Checkpoints = value;
+        }
+    }
+    private IRunCheckpoints? _checkpoints;
 
     /// <summary>Checked at every stop; when true, <see cref="Run"/> returns <see cref="RunOutcome.Paused"/> and a later call continues.</summary>
     public Func<StopPoint, bool>? PauseRequested
@@ -138,17 +148,10 @@ public sealed class PcMachine : IDisposable
             _sources.OnExit(v, exit);
             ExitObserver?.Invoke(v, exit);
         },
-        AbortCheck = () => _sources.AbortReason,
-        Checkpoints = new CheckpointRelay(this),
+        Abort = _sources.Abort,
+        Checkpoints = _checkpoints,
         PauseRequested = _pauseRequested,
     };
-
-    // The checkpoints may be set after the run loop was built (a replay restores a snapshot first).
-    private sealed class CheckpointRelay(PcMachine machine) : IRunCheckpoints
-    {
-        public bool IsDue(long exitCount) => machine.Checkpoints?.IsDue(exitCount) == true;
-        public void Reached(long exitCount) => machine.Checkpoints?.Reached(exitCount);
-    }
 
     /// <summary>The whole state of the stopped machine except RAM: vCPU, devices, run-loop counters.</summary>
     public MachineState CaptureState() => new(Vcpu.CaptureState(), Platform.SaveState(), Runner.Counters);

@@ -34,7 +34,7 @@ public sealed class VcpuRunner
     public long ExitCount { get; private set; }
 
     /// <summary>Checked at every stop: a reason to end the run that comes from outside the machine (a failed trace writer).</summary>
-    public Func<RunOutcome?>? AbortCheck { get; set; }
+    public AbortRequest? Abort { get; set; }
 
     /// <summary>Where to hand over a whole machine state (snapshots, their verification).</summary>
     public IRunCheckpoints? Checkpoints { get; set; }
@@ -120,7 +120,7 @@ public sealed class VcpuRunner
                     goto enter;
                 }
                 if (_platform.StopRequest is { } stop) return stop;
-                if (AbortCheck?.Invoke() is { } abort) return abort;
+                if (Abort?.Reason is { } abort) return abort;
                 if (_lastStop == StopKind.Exit && _checkpointDone != ExitCount && Checkpoints is { } checkpoints && checkpoints.IsDue(ExitCount))
                 {
                     _checkpointDone = ExitCount;

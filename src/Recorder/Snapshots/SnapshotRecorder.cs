@@ -20,6 +20,7 @@ public sealed class SnapshotRecorder : IRunCheckpoints
     private readonly Func<DirtyPageTracker?> _serviceTracker;
     private readonly DirtyPageTracker _written;
     private long _lastExit = -1, _lastNanoseconds;
+    private long _dueExit = long.MinValue, _dueNanoseconds = long.MaxValue;
     private volatile bool _requested;
 
     public SnapshotRecorder(PcMachine machine, TraceWriter writer, SnapshotPolicy policy, RecordingClock clock, Func<DirtyPageTracker?> serviceTracker)
@@ -41,12 +42,10 @@ public sealed class SnapshotRecorder : IRunCheckpoints
     /// <summary>Asks for a snapshot at the next checkpoint. Any thread.</summary>
     public void Request() => _requested = true;
 
-    public bool IsDue(long exitCount)
-    {
-        if (_lastExit < 0 || _requested) return true;
-        if (_policy.Exits is { } n && exitCount - _lastExit >= n) return true;
-        return _policy.Nanoseconds is { } ns && _clock.LastReading - _lastNanoseconds >= ns;
-    }
+    // Asked at every exit: the policy is applied once per snapshot, as the exit count and the
+    // guest time from which the next one is due (long.MaxValue: never by this measure).
+    public bool IsDue(long exitCount) =>
+        exitCount >= _dueExit || _requested || (_dueNanoseconds != long.MaxValue && _clock.LastReading >= _dueNanoseconds);
 
     public void Reached(long exitCount)
     {
@@ -65,8 +64,12 @@ public sealed class SnapshotRecorder : IRunCheckpoints
             _clock.LastReading, MemoryHash: 0, _machine.CaptureState(), service.ToArray(), pages, data), lazy);
         _lastExit = exitCount;
         _lastNanoseconds = _clock.LastReading;
+        _dueExit = _policy.Exits is { } n ? Saturated(exitCount, n) : long.MaxValue;
+        _dueNanoseconds = _policy.Nanoseconds is { } ns ? Saturated(_lastNanoseconds, ns) : long.MaxValue;
         _requested = false;
         Count++;
         CaptureTime += Stopwatch.GetElapsedTime(started);
     }
+
+    private static long Saturated(long from, long interval) => interval > long.MaxValue - from ? long.MaxValue : from + interval;
 }
