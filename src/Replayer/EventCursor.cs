@@ -235,8 +235,12 @@ public sealed class EventCursor
         if (!_afterKnown) ReadExit(out _);
         _at = _after;
         _left--;
-        _hasPeeked = false;
         _peekedOther = null;
         Position++;
+        // Another repetition of a repeated exit is next: an exit, known without looking at the
+        // batch. A polling loop's replay looks at the next event at every stop, and the look
+        // (not inlined) was about a fifth of the cursor's share of a 4,000,000-exit replay.
+        _hasPeeked = _left > 0 && _at.RepeatsLeft > 0;
+        _afterKnown = false;
     }
 }
