@@ -186,19 +186,21 @@ public sealed class EventCursor
     {
         // A miss leaves what a PeekExit may have learnt of the event as it was.
         if (!Look() || _peekedOther is not null) return false;
-        EventReader.Place after;
         if (_at.RepeatsLeft > 0 && _takenBatch == _batch!.Bytes && _takenExit == _at.LastExit)
         {
-            // Another repetition of the exit taken last: a polling loop's every exit but the first.
-            if (!ExitFingerprint.MatchesRepetition(vcpu, exit, _takenShape, _at, out after)) return false;
+            // Another repetition of the exit taken last: a polling loop's every exit but the
+            // first. Consumed here, the place moved on in place, as Advance would.
+            if (!ExitFingerprint.MatchesRepetition(vcpu, exit, _takenShape, ref _at)) return false;
+            _left--;
+            Position++;
+            _hasPeeked = _left > 0 && _at.RepeatsLeft > 0;
+            _afterKnown = false;
+            return true;
         }
-        else
-        {
-            if (!ExitFingerprint.MatchesEncoded(vcpu, exit, _batch!.Bytes, _at, out after, out var shape)) return false;
-            _takenShape = shape;
-            _takenBatch = _batch.Bytes;
-            _takenExit = after.LastExit;
-        }
+        if (!ExitFingerprint.MatchesEncoded(vcpu, exit, _batch!.Bytes, _at, out var after, out var shape)) return false;
+        _takenShape = shape;
+        _takenBatch = _batch.Bytes;
+        _takenExit = after.LastExit;
         _after = after;
         _afterKnown = true;
         Advance();

@@ -40,7 +40,21 @@ public sealed class PcMachine : IDisposable
     public PcPlatform Platform { get; }
 
     /// <summary>Called after every exit of vCPU 0, on its thread, with the vCPU stopped.</summary>
-    public Action<IVcpuBackend, VcpuExit>? ExitObserver { get; set; }
+    public Action<IVcpuBackend, VcpuExit>? ExitObserver
+    {
+        get => _exitObserver;
+        set
+        {
+            _exitObserver = value;
+            if (_runner is not null) _runner.ExitObserver = ObserveExits();
+        }
+    }
+    private Action<IVcpuBackend, VcpuExit>? _exitObserver;
+
+    // The sources see every exit, then the ExitObserver if one is set: without one, the run loop
+    // calls the sources directly, not through a closure that calls both (one call less per exit).
+    private Action<IVcpuBackend, VcpuExit> ObserveExits() =>
+        _exitObserver is { } observer ? (v, exit) => { _sources.OnExit(v, exit); observer(v, exit); } : _sources.OnExit;
 
     /// <summary>Exits handled by the last <see cref="Run"/>.</summary>
     public long ExitCount => _runner?.ExitCount ?? 0;
@@ -143,11 +157,7 @@ public sealed class PcMachine : IDisposable
 
     private VcpuRunner Runner => _runner ??= new VcpuRunner(Vcpu, Platform, _sources.Clock, _sources.CreateHostEvents(Backend, Vcpu))
     {
-        ExitObserver = (v, exit) =>
-        {
-            _sources.OnExit(v, exit);
-            ExitObserver?.Invoke(v, exit);
-        },
+        ExitObserver = ObserveExits(),
         Abort = _sources.Abort,
         Checkpoints = _checkpoints,
         PauseRequested = _pauseRequested,

@@ -58,18 +58,16 @@ public static class ExitFingerprint
     /// Whether the exit a stopped vCPU just made is the next repetition, at <paramref name="at"/>,
     /// of a repeated exit of shape <paramref name="repeated"/> (the place is inside the run:
     /// <see cref="EventReader.Place.RepeatsLeft"/> &gt; 0), as <see cref="MatchesEncoded"/> would
-    /// say without encoding it; and if so where the event after it starts.
+    /// say without encoding it; and if so moves <paramref name="at"/> to where the event after it
+    /// starts (in place: a polling loop's replay takes this path at nearly every exit, and copies
+    /// of the place in and out were a part of it).
     /// </summary>
-    public static bool MatchesRepetition(IVcpuBackend vcpu, VcpuExit exit, in ExitShape repeated, EventReader.Place at, out EventReader.Place after)
+    public static bool MatchesRepetition(IVcpuBackend vcpu, VcpuExit exit, in ExitShape repeated, ref EventReader.Place at)
     {
         Span<byte> msr = stackalloc byte[8];
         var x = Fields(vcpu, exit, msr);
-        if (at.RepeatsLeft <= 0 || !ExitShape.TryOf(x, at.PrevRip, at.PrevScheduled, out var shape) || shape != repeated)
-        {
-            after = default;
-            return false;
-        }
-        after = at with { PrevRip = x.Rip, PrevScheduled = x.Instructions ?? at.PrevScheduled, RepeatsLeft = at.RepeatsLeft - 1 };
+        if (at.RepeatsLeft <= 0 || !ExitShape.TryOf(x, at.PrevRip, at.PrevScheduled, out var shape) || shape != repeated) return false;
+        at = at with { PrevRip = x.Rip, PrevScheduled = x.Instructions ?? at.PrevScheduled, RepeatsLeft = at.RepeatsLeft - 1 };
         return true;
     }
 
