@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using VmReplay.Engine.Backend;
 using VmReplay.Engine.Determinism;
 using VmReplay.Engine.Memory;
@@ -131,6 +132,13 @@ public sealed class ReplayHostEvents(EventCursor events, IVcpuBackend vcpu, Dirt
     {
         if (_plainArmed && !SingleStep && DebuggerStop is null && !_onUnmatchedHit && !_onUserBreakpoint && !_matchedForcedPoint
             && events.PeekOther() is null) return;
+        ArmForNextPoint();
+    }
+
+    // The rest of Arm, kept out of it as TakeRecordedPoint is kept out of TakeDue.
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void ArmForNextPoint()
+    {
         _plainArmed = false;
         // A point recorded by its instruction count is reached by counting: the vCPU stops there by
         // itself. One the replay has already passed can never come.
@@ -197,6 +205,15 @@ public sealed class ReplayHostEvents(EventCursor events, IVcpuBackend vcpu, Dirt
             if (stop.Kind == StopKind.Debug && LastDebugStopHitUserBreakpoint) _onUserBreakpoint = true;
             return false;
         }
+        return TakeRecordedPoint(next, stop);
+    }
+
+    // The rest of TakeDue, a method of its own: compiled into it, its locals (register files,
+    // hashes) were set up at every stop, and the common answer above was a quarter of a
+    // 4,000,000-exit replay's bookkeeping.
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private bool TakeRecordedPoint(TraceEvent next, StopPoint stop)
+    {
         if (next is ServiceEvent && stop.Kind == StopKind.Exit)
         {
             events.Advance();

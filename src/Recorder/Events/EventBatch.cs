@@ -70,16 +70,22 @@ internal sealed unsafe class EventBatch : IDisposable
         if (shaped && _lastHasShape && RepeatsExits && shape == _lastShape)
             _repeats++;
         else
-        {
-            EndRepeats();
-            Ensure(EventCodec.MaxExitSize(x.Data.Length));
-            _len += EventCodec.WriteExit(_buf + _len, x, _prevRip, _prevScheduled);
-            _lastShape = shape;
-            _lastHasShape = shaped;
-        }
+            Write(x, shape, shaped);
         _prevRip = x.Rip;
         if (x.Instructions is { } retired) _prevScheduled = retired;
         Count++;
+    }
+
+    // An exit that is not a repetition, written out: a method of its own, so that the check for
+    // a repetition (a polling loop's every exit) runs without the encoder's frame.
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void Write(in ExitFields x, in ExitShape shape, bool shaped)
+    {
+        EndRepeats();
+        Ensure(EventCodec.MaxExitSize(x.Data.Length));
+        _len += EventCodec.WriteExit(_buf + _len, x, _prevRip, _prevScheduled);
+        _lastShape = shape;
+        _lastHasShape = shaped;
     }
 
     // Writes the repetitions counted since the last exit written, as one repeat event.
