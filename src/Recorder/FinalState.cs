@@ -21,7 +21,7 @@ public static class FinalState
     /// </summary>
     public static ulong MemoryHash(GuestMemory memory, uint formatVersion) =>
         formatVersion >= TraceFormat.FirstVersionHashingNonZeroPages
-            ? PageSetHash.Of(memory, memory.NonZeroPages(), TraceFormat.PageHashOf(formatVersion))
+            ? PageSetHash.Of(memory, System.Runtime.InteropServices.CollectionsMarshal.AsSpan(memory.NonZeroPages()), TraceFormat.PageHashOf(formatVersion))
             : WholeRamHash(memory);
 
     private static ulong WholeRamHash(GuestMemory memory)

@@ -35,7 +35,7 @@ internal sealed class SnapshotRestorer
         _verifier = verifier;
         // The verifier writes recorded pages where the replay computed others (host writes,
         // which the dirty log does not see): the next restore must put those back too.
-        verifier.PagesAdopted = pages => _writtenSinceRestore?.Add(pages);
+        verifier.PagesAdopted = pages => _writtenSinceRestore?.Add(pages.ToArray());
     }
 
     /// <summary>Snapshots restored so far.</summary>

@@ -132,7 +132,7 @@ public sealed class SnapshotVerifier : IRunCheckpoints
         if (expected.Machine.Counters != counted)
             throw new ReplayDivergenceException(at, $"run-loop counters {expected.Machine.Counters} at {where}", actual.Counters.ToString());
         var pages = expected.Kind == SnapshotKind.Full ? _machine.Memory.NonZeroPages() : _written.Pages();
-        ulong hash = PageSetHash.Of(_machine.Memory, pages, TraceFormat.PageHashOf(_trace.Version));
+        ulong hash = PageSetHash.Of(_machine.Memory, System.Runtime.InteropServices.CollectionsMarshal.AsSpan(pages), TraceFormat.PageHashOf(_trace.Version));
         if (hash != expected.MemoryHash)
         {
             string? pageSets = FirstPageDifference(expected.Pages, pages);

@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 namespace VmReplay.Engine.Memory;
 
 /// <summary>
@@ -49,7 +50,7 @@ public sealed class DirtyPageTracker
     }
 
     /// <summary>Marks <paramref name="gpas"/> as written (restoring a tracker's set from a snapshot).</summary>
-    public void Add(IEnumerable<ulong> gpas)
+    public void Add(ReadOnlySpan<ulong> gpas)
     {
         var regions = _log.Memory.Regions;
         foreach (ulong gpa in gpas)
@@ -67,7 +68,7 @@ public sealed class DirtyPageTracker
     /// it covers the few pages written between two service points, where the hash function's
     /// speed does not show.
     /// </summary>
-    public ulong Hash() => PageSetHash.Of(_log.Memory, Pages(), PageHashAlgorithm.Sha256);
+    public ulong Hash() => PageSetHash.Of(_log.Memory, CollectionsMarshal.AsSpan(Pages()), PageHashAlgorithm.Sha256);
 
     /// <summary>
     /// <see cref="Hash"/> and the hash of the written pages' addresses alone
@@ -75,7 +76,7 @@ public sealed class DirtyPageTracker
     /// </summary>
     public (ulong Contents, ulong Addresses) Hashes()
     {
-        var pages = Pages();
+        var pages = CollectionsMarshal.AsSpan(Pages());
         return (PageSetHash.Of(_log.Memory, pages, PageHashAlgorithm.Sha256), PageSetHash.OfAddresses(pages));
     }
 

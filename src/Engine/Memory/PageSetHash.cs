@@ -9,9 +9,14 @@ namespace VmReplay.Engine.Memory;
 /// <see cref="PageHashAlgorithm"/> to 64 bits. The same value whether the pages are read from RAM
 /// or from a snapshot's copy.
 /// </summary>
+/// <remarks>
+/// The pages come as spans, not as collection interfaces: over an array those are the runtime's
+/// array adapters, whose generic code no precompiled image holds (the JIT compiled three of them
+/// at every recording's and replay's first snapshot).
+/// </remarks>
 public static class PageSetHash
 {
-    public static ulong Of(GuestMemory memory, IEnumerable<ulong> pages, PageHashAlgorithm algorithm)
+    public static ulong Of(GuestMemory memory, ReadOnlySpan<ulong> pages, PageHashAlgorithm algorithm)
     {
         using var hash = PageHasher.Create(algorithm);
         foreach (ulong gpa in pages) hash.Append(gpa, memory.GetSpan(gpa, (int)GuestMemory.PageSize));
@@ -23,7 +28,7 @@ public static class PageSetHash
     /// follows its control flow; what it writes there can also carry values the VMM cannot
     /// record (RDTSC).
     /// </summary>
-    public static ulong OfAddresses(IEnumerable<ulong> pages)
+    public static ulong OfAddresses(ReadOnlySpan<ulong> pages)
     {
         using var hash = PageHasher.Create(PageHashAlgorithm.Sha256);
         foreach (ulong gpa in pages) hash.Append(gpa, []);
@@ -31,10 +36,10 @@ public static class PageSetHash
     }
 
     /// <summary><paramref name="data"/> holds the pages of <paramref name="pages"/> back to back.</summary>
-    public static ulong Of(IReadOnlyList<ulong> pages, ReadOnlySpan<byte> data, PageHashAlgorithm algorithm)
+    public static ulong Of(ReadOnlySpan<ulong> pages, ReadOnlySpan<byte> data, PageHashAlgorithm algorithm)
     {
         using var hash = PageHasher.Create(algorithm);
-        for (int i = 0; i < pages.Count; i++)
+        for (int i = 0; i < pages.Length; i++)
             hash.Append(pages[i], data.Slice(i * (int)GuestMemory.PageSize, (int)GuestMemory.PageSize));
         return hash.Finish();
     }
