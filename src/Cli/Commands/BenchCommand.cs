@@ -35,6 +35,10 @@ internal static partial class BenchCommand
         debug.Options.Add(rounds);
         debug.SetAction(r => Program.Guarded(() => DebugBench.Run(Math.Max(1, r.GetValue(rounds)))));
         bench.Subcommands.Add(debug);
+        var timeTravel = new Command("time-travel", "exact time travel on the software CPU beside its targets: run vs record vs replay of the exit-heavy guest and the Linux boot, trace bytes per event, reverse-stepi and reverse-continue in gdb on a 1M- and a 100M-instruction trace");
+        timeTravel.Options.Add(rounds);
+        timeTravel.SetAction(r => Program.Guarded(() => TimeTravelBench.Run(Math.Max(1, r.GetValue(rounds)))));
+        bench.Subcommands.Add(timeTravel);
         var cpu = new Command("cpu", "software CPU speed in MIPS on a tight loop and an instruction mix, beside QEMU TCG (plain and -icount shift=0) on the same guests; startup of run --cpu soft");
         cpu.Options.Add(rounds);
         var seconds = new Option<double>("--seconds") { Description = "guest run time each measurement aims at", DefaultValueFactory = _ => 1.5 };

@@ -1,0 +1,26 @@
+using System.Text.RegularExpressions;
+
+namespace VmReplay.Integration.Tests;
+
+/// <summary>
+/// <c>vmreplay bench time-travel</c> measures, in one run, the figures exact time travel on the
+/// software CPU is judged by and prints each beside its target; no timing is asserted, only that
+/// every figure is there (the Linux boot's where the kernel is built, a note where it is not).
+/// </summary>
+public class BenchTimeTravelTests
+{
+    [Fact]
+    public void OneRoundPrintsEveryFigureBesideItsTarget()
+    {
+        var r = Vmreplay.Run(["bench", "time-travel", "--rounds", "1"], timeoutSeconds: 600);
+        Assert.True(r.ExitCode == 0, r.Stderr);
+        Assert.Matches(new Regex(@"exits_run_s=[0-9.]+ exits_record_s=[0-9.]+ exits_replay_s=[0-9.]+ exits_record_over_run=[0-9.]+ exits_replay_over_record=[0-9.]+ bytes_per_event=[0-9.]+ "), r.Stdout);
+        Assert.Matches(new Regex(@"reverse_stepi_ms_1m=[0-9.]+ reverse_continue_ms_1m=[0-9.]+ reverse_stepi_ms_100m=[0-9.]+ reverse_continue_ms_100m=[0-9.]+"), r.Stdout);
+        Assert.Contains("<= 1.05x", r.Stdout);
+        Assert.Contains("< 100 ms", r.Stdout);
+        if (File.Exists(Path.Combine(Vmreplay.RepoRoot, "guests", "build", "linux", "vmlinux")))
+            Assert.Matches(new Regex(@"linux_run_s=[0-9.]+ linux_record_s=[0-9.]+ linux_replay_s=[0-9.]+ linux_record_over_run=[0-9.]+ linux_replay_over_record=[0-9.]+"), r.Stdout);
+        else
+            Assert.Contains("vmlinux is not built", r.Stdout);
+    }
+}
