@@ -1,4 +1,5 @@
 using System.Runtime.InteropServices;
+
 namespace VmReplay.Engine.Memory;
 
 /// <summary>
