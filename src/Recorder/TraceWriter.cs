@@ -182,6 +182,7 @@ public sealed class TraceWriter : IDisposable
     /// Appends an exit's fingerprint, as <see cref="Append"/> appends an <see cref="ExitEvent"/>
     /// of these fields, without making one. Called on the vCPU thread only.
     /// </summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
     public void AppendExit(in ExitFields exit)
     {
         if (_batch.MaxLength + EventCodec.MaxExitSize(exit.Data.Length) > TraceFormat.MaxBatchBytes) Flush();
@@ -189,6 +190,7 @@ public sealed class TraceWriter : IDisposable
         Appended();
     }
 
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
     private void Appended()
     {
         EventCount++;

@@ -63,6 +63,7 @@ internal sealed unsafe class EventBatch : IDisposable
     }
 
     /// <summary>Appends an exit's fingerprint.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void AddExit(in ExitFields x)
     {
         // Compared as values, not as bytes: only an exit that differs from the last one is encoded.
