@@ -32,6 +32,20 @@ public sealed class SnapshotSeekTests : IDisposable
         return $"{s.Position} regs {regs:x16} memory {memory:x16} counters {state.Counters} next event {s.Sources.Events.Position} devices {devices}";
     }
 
+    [Fact]
+    public void AnIntervalOfGuestTimeSpacesTheSnapshotsByThatMuchGuestTime()
+    {
+        // The software CPU's virtual clock: guest time is the instruction count, the same in every run.
+        string trace = Path.Combine(_dir, "timer-10ms.vmtrace");
+        var r = Vmreplay.Run(["record", Vmreplay.Guest("timer", "timer.elf"), "-o", trace, "--serial-in", "/dev/null", "--snapshot-every", "10ms"], cpu: "soft");
+        Assert.True(r.ExitCode is 1, r.Stderr);
+        using var reader = TraceReader.Open(trace);
+        var times = reader.Snapshots.Select(c => reader.ReadSnapshot(c, withPages: false).EngineNanoseconds).ToList();
+        Assert.True(times.Count >= 5, $"only {times.Count} snapshots");
+        for (int i = 1; i < times.Count; i++)
+            Assert.True(times[i] - times[i - 1] >= 10_000_000, $"snapshots {i - 1} and {i} at {times[i - 1]} and {times[i]} ns of guest time");
+    }
+
     [Theory]
     [InlineData("timer", "timer.elf")]
     [InlineData("timer64", "timer64.elf")]
