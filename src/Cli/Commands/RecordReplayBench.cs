@@ -29,21 +29,15 @@ internal static class RecordReplayBench
         {
             string trace = Path.Combine(dir, "bench.vmtrace");
             string self = typeof(RecordReplayBench).Assembly.Location;
-            var run = new List<double>();
-            var record = new List<double>();
-            var replay = new List<double>();
-            for (int i = 0; i < rounds; i++)
-            {
-                run.Add(Time(self, ["run", guest, "--serial-in", "/dev/null", "--cpu", cpuName]));
-                record.Add(Time(self, ["record", guest, "-o", trace, "--serial-in", "/dev/null", "--snapshot-every", "20000", "--cpu", cpuName]));
-                replay.Add(Time(self, ["replay", trace, "--cpu", cpuName]));
-            }
+            var (run, record, replay) = TimeRounds(self, rounds, "the bench guest", status => status == 1,
+                ["run", guest, "--serial-in", "/dev/null", "--cpu", cpuName],
+                ["record", guest, "-o", trace, "--serial-in", "/dev/null", "--snapshot-every", "20000", "--cpu", cpuName],
+                ["replay", trace, "--cpu", cpuName]);
             long events, eventBytes, fileBytes;
             int snapshots;
             using (var reader = TraceReader.Open(trace))
             {
-                events = reader.Events().LongCount();
-                eventBytes = reader.File.Chunks.Where(c => c.Type == Recorder.Format.ChunkType.Events).Sum(c => (long)c.PayloadLength);
+                (events, eventBytes) = EventChunkBytes(reader);
                 fileBytes = reader.File.FileLength;
                 snapshots = reader.Snapshots.Count;
             }
@@ -76,7 +70,27 @@ internal static class RecordReplayBench
 
     private static string Ratio(List<double> a, List<double> b) => Inv($"{BenchCommand.Median(a) / BenchCommand.Median(b):F2}");
 
-    private static double Time(string dll, string[] args) => Time(dll, args, "the bench guest", status => status == 1);
+    /// <summary>
+    /// Times <paramref name="run"/>, <paramref name="record"/> and <paramref name="replay"/> (each
+    /// a vmreplay command line) in turn, <paramref name="rounds"/> times: a noisy shared host then
+    /// moves all three alike. Seconds per round, each command's own list.
+    /// </summary>
+    internal static (List<double> Run, List<double> Record, List<double> Replay) TimeRounds(
+        string dll, int rounds, string what, Func<int, bool> expected, string[] run, string[] record, string[] replay)
+    {
+        var times = (Run: new List<double>(), Record: new List<double>(), Replay: new List<double>());
+        for (int i = 0; i < rounds; i++)
+        {
+            times.Run.Add(Time(dll, run, what, expected));
+            times.Record.Add(Time(dll, record, what, expected));
+            times.Replay.Add(Time(dll, replay, what, expected));
+        }
+        return times;
+    }
+
+    /// <summary>A trace's events and the bytes of its event chunks (their compressed payloads).</summary>
+    internal static (long Events, long Bytes) EventChunkBytes(TraceReader reader) =>
+        (reader.Events().LongCount(), reader.File.Chunks.Where(c => c.Type == Recorder.Format.ChunkType.Events).Sum(c => (long)c.PayloadLength));
 
     /// <summary>
     /// The wall time of <c>vmreplay ARGS</c> as a whole process, in seconds; a status that

@@ -1,7 +1,6 @@
 using System.Globalization;
 using Spectre.Console;
 using VmReplay.Recorder;
-using VmReplay.Recorder.Format;
 
 namespace VmReplay.Cli.Commands;
 
@@ -33,7 +32,7 @@ internal static class TimeTravelBench
             var keys = new List<string>();
 
             string exitsTrace = Path.Combine(dir, "bench-exits.vmtrace");
-            var exits = Commands(self, rounds, "the exit-heavy guest", status => status == 1,
+            var exits = RecordReplayBench.TimeRounds(self, rounds, "the exit-heavy guest", status => status == 1,
                 ["run", "--cpu", "soft", exitsGuest, "--serial-in", "/dev/null"],
                 ["record", "--cpu", "soft", exitsGuest, "-o", exitsTrace, "--serial-in", "/dev/null", "--snapshot-every", "20000"],
                 ["replay", "--strict", exitsTrace]);
@@ -48,7 +47,7 @@ internal static class TimeTravelBench
                 // Untimed first: the recording embeds the image compressed, which the first one
                 // does (0.1-0.2 s for vmlinux) and the image cache then spares every later one.
                 RecordReplayBench.Time(self, ["record", "--cpu", "soft", linux.Image, "--cmdline", linux.Cmdline, "-o", linuxTrace, "--serial-in", "/dev/null"], "the Linux boot", LinuxStatus);
-                var boot = Commands(self, rounds, "the Linux boot", LinuxStatus,
+                var boot = RecordReplayBench.TimeRounds(self, rounds, "the Linux boot", LinuxStatus,
                     ["run", "--cpu", "soft", linux.Image, "--cmdline", linux.Cmdline, "--serial-in", "/dev/null"],
                     ["record", "--cpu", "soft", linux.Image, "--cmdline", linux.Cmdline, "-o", linuxTrace, "--serial-in", "/dev/null"],
                     ["replay", "--strict", linuxTrace]);
@@ -80,22 +79,7 @@ internal static class TimeTravelBench
     // The kernel resets the machine after its panic; a VMM error (3) or a divergence (4) is a failure.
     private static bool LinuxStatus(int status) => status is not (Program.VmmErrorStatus or 4);
 
-    private sealed record CommandTimes(List<double> Run, List<double> Record, List<double> Replay);
-
-    // The three commands in turn, round after round: a noisy shared host then moves all three alike.
-    private static CommandTimes Commands(string self, int rounds, string what, Func<int, bool> expected, string[] run, string[] record, string[] replay)
-    {
-        var times = new CommandTimes([], [], []);
-        for (int i = 0; i < rounds; i++)
-        {
-            times.Run.Add(RecordReplayBench.Time(self, run, what, expected));
-            times.Record.Add(RecordReplayBench.Time(self, record, what, expected));
-            times.Replay.Add(RecordReplayBench.Time(self, replay, what, expected));
-        }
-        return times;
-    }
-
-    private static void AddCommands(Table t, List<string> keys, string guest, string key, CommandTimes c)
+    private static void AddCommands(Table t, List<string> keys, string guest, string key, (List<double> Run, List<double> Record, List<double> Replay) c)
     {
         double run = BenchCommand.Median(c.Run), record = BenchCommand.Median(c.Record), replay = BenchCommand.Median(c.Replay);
         t.AddRow($"{guest}: run", BenchCommand.Format(c.Run), "", "");
@@ -109,8 +93,7 @@ internal static class TimeTravelBench
     private static double BytesPerEvent(string trace)
     {
         using var reader = TraceReader.Open(trace);
-        long events = reader.Events().LongCount();
-        long bytes = reader.File.Chunks.Where(c => c.Type == ChunkType.Events).Sum(c => (long)c.PayloadLength);
+        var (events, bytes) = RecordReplayBench.EventChunkBytes(reader);
         return (double)bytes / events;
     }
 

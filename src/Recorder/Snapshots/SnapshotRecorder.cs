@@ -19,7 +19,6 @@ public sealed class SnapshotRecorder : IRunCheckpoints
     private readonly RecordingClock _clock;
     private readonly Func<DirtyPageTracker?> _serviceTracker;
     private readonly DirtyPageTracker _written;
-    private long _lastExit = -1, _lastNanoseconds;
     private long _dueExit = long.MinValue, _dueNanoseconds = long.MaxValue;
     private volatile bool _requested;
 
@@ -50,7 +49,8 @@ public sealed class SnapshotRecorder : IRunCheckpoints
     public void Reached(long exitCount)
     {
         long started = Stopwatch.GetTimestamp();
-        bool full = _lastExit < 0;
+        bool full = Count == 0;
+        long now = _clock.LastReading;
         var memory = _machine.Memory;
         // A full snapshot holds every non-zero page: a restore starts from zeroed RAM.
         var pages = (full ? memory.NonZeroPages() : _written.Pages()).ToArray();
@@ -61,11 +61,9 @@ public sealed class SnapshotRecorder : IRunCheckpoints
         var data = lazy is null ? Snapshot.CopyPages(memory, pages) : [];
         var service = _serviceTracker()?.Pages() ?? [];
         _writer.AppendSnapshot(new Snapshot(full ? SnapshotKind.Full : SnapshotKind.Incremental, _writer.EventCount, exitCount,
-            _clock.LastReading, MemoryHash: 0, _machine.CaptureState(), service.ToArray(), pages, data), lazy);
-        _lastExit = exitCount;
-        _lastNanoseconds = _clock.LastReading;
+            now, MemoryHash: 0, _machine.CaptureState(), service.ToArray(), pages, data), lazy);
         _dueExit = _policy.Exits is { } n ? Saturated(exitCount, n) : long.MaxValue;
-        _dueNanoseconds = _policy.Nanoseconds is { } ns ? Saturated(_lastNanoseconds, ns) : long.MaxValue;
+        _dueNanoseconds = _policy.Nanoseconds is { } ns ? Saturated(_clock.LastReading, ns) : long.MaxValue;
         _requested = false;
         Count++;
         CaptureTime += Stopwatch.GetElapsedTime(started);
