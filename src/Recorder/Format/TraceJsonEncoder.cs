@@ -1,0 +1,59 @@
+using System.Buffers;
+using System.Text.Encodings.Web;
+
+namespace VmReplay.Recorder.Format;
+
+/// <summary>
+/// The JSON escaping of <see cref="JavaScriptEncoder.Default"/>, byte for byte (a test holds it
+/// to it), for the trace's JSON writers. Every string a writer writes, property names included,
+/// is first searched for a character to escape; the default encoder's search is vector code no
+/// precompiled image holds, which the JIT compiled at its first use: 7 to 8 ms of CPU on this
+/// kind of host, on the recording's writer thread before its header (a short guest's recording
+/// waits for that thread) and on a replay's first snapshot check. The trace's text is plain
+/// ASCII, which this searches itself; escaping what needs it is left to the default encoder.
+/// </summary>
+internal sealed unsafe class TraceJsonEncoder : JavaScriptEncoder
+{
+    public static readonly TraceJsonEncoder Instance = new();
+
+    private TraceJsonEncoder() { }
+
+    // What the default encoder escapes among ASCII: the C0 controls and DEL, and the characters
+    // HTML or JavaScript give a meaning to; it escapes everything beyond ASCII too.
+    private static bool Escapes(int c) =>
+        c < 0x20 || c >= 0x7F || c is '"' or '&' or '\'' or '+' or '<' or '>' or '\\' or '`';
+
+    public override int MaxOutputCharactersPerInputCharacter => Default.MaxOutputCharactersPerInputCharacter;
+
+    public override bool WillEncode(int unicodeScalar) => unicodeScalar < 0x80 ? Escapes(unicodeScalar) : Default.WillEncode(unicodeScalar);
+
+    public override int FindFirstCharacterToEncodeUtf8(ReadOnlySpan<byte> utf8Text)
+    {
+        for (int i = 0; i < utf8Text.Length; i++)
+            if (Escapes(utf8Text[i])) return i;
+        return -1;
+    }
+
+    public override int FindFirstCharacterToEncode(char* text, int textLength)
+    {
+        for (int i = 0; i < textLength; i++)
+            if (Escapes(text[i])) return i;
+        return -1;
+    }
+
+    public override bool TryEncodeUnicodeScalar(int unicodeScalar, char* buffer, int bufferLength, out int numberOfCharactersWritten) =>
+        Default.TryEncodeUnicodeScalar(unicodeScalar, buffer, bufferLength, out numberOfCharactersWritten);
+
+    public override OperationStatus EncodeUtf8(ReadOnlySpan<byte> utf8Source, Span<byte> utf8Destination, out int bytesConsumed, out int bytesWritten, bool isFinalBlock = true) =>
+        Default.EncodeUtf8(utf8Source, utf8Destination, out bytesConsumed, out bytesWritten, isFinalBlock);
+
+    public override OperationStatus Encode(ReadOnlySpan<char> source, Span<char> destination, out int charsConsumed, out int charsWritten, bool isFinalBlock = true) =>
+        Default.Encode(source, destination, out charsConsumed, out charsWritten, isFinalBlock);
+
+    public override string Encode(string value) => FindFirstCharacterToEncode(value) < 0 ? value : Default.Encode(value);
+
+    private int FindFirstCharacterToEncode(string value)
+    {
+        fixed (char* p = value) return FindFirstCharacterToEncode(p, value.Length);
+    }
+}
