@@ -63,7 +63,7 @@ public sealed class SnapshotRecorder : IRunCheckpoints
         _writer.AppendSnapshot(new Snapshot(full ? SnapshotKind.Full : SnapshotKind.Incremental, _writer.EventCount, exitCount,
             now, MemoryHash: 0, _machine.CaptureState(), service.ToArray(), pages, data), lazy);
         _dueExit = _policy.Exits is { } n ? Saturated(exitCount, n) : long.MaxValue;
-        _dueNanoseconds = _policy.Nanoseconds is { } ns ? Saturated(_clock.LastReading, ns) : long.MaxValue;
+        _dueNanoseconds = _policy.Nanoseconds is { } ns ? Saturated(now, ns) : long.MaxValue;
         _requested = false;
         Count++;
         CaptureTime += Stopwatch.GetElapsedTime(started);
