@@ -23,7 +23,7 @@ public sealed partial record CpuModesSeen(bool LongMode)
     public byte[] ToJson()
     {
         var buffer = new ArrayBufferWriter<byte>(32);
-        using (var w = new Utf8JsonWriter(buffer, new JsonWriterOptions { Encoder = Format.TraceJsonEncoder.Instance }))
+        using (var w = new Utf8JsonWriter(buffer, Format.TraceJsonEncoder.WriterOptions))
         {
             w.WriteStartObject();
             w.WriteBoolean(nameof(LongMode), LongMode);

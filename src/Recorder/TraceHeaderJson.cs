@@ -17,7 +17,7 @@ internal static class TraceHeaderJson
     public static byte[] Write(TraceHeader h)
     {
         var buffer = new System.Buffers.ArrayBufferWriter<byte>(16 << 10);
-        using (var w = new Utf8JsonWriter(buffer, new JsonWriterOptions { Indented = true, Encoder = Format.TraceJsonEncoder.Instance }))
+        using (var w = new Utf8JsonWriter(buffer, Format.TraceJsonEncoder.WriterOptions with { Indented = true }))
         {
             w.WriteStartObject();
             w.WriteString(nameof(h.GuestName), h.GuestName);

@@ -37,7 +37,7 @@ internal static class DeviceStateJsonWriter
     /// </summary>
     public static void Write(SnapshotCodec.MachinePart part, IBufferWriter<byte> into)
     {
-        using var w = new Utf8JsonWriter(into, new JsonWriterOptions { Encoder = TraceJsonEncoder.Instance });
+        using var w = new Utf8JsonWriter(into, TraceJsonEncoder.WriterOptions);
         w.WriteStartObject();
         w.WritePropertyName("Platform");
         Platform(w, part.Platform);
@@ -57,7 +57,7 @@ internal static class DeviceStateJsonWriter
     /// <summary>As <see cref="Write(PcPlatformState)"/>, appended to <paramref name="into"/>.</summary>
     public static void Write(PcPlatformState platform, IBufferWriter<byte> into)
     {
-        using var w = new Utf8JsonWriter(into, new JsonWriterOptions { Encoder = TraceJsonEncoder.Instance });
+        using var w = new Utf8JsonWriter(into, TraceJsonEncoder.WriterOptions);
         Platform(w, platform);
     }
 

@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Text.Encodings.Web;
+using System.Text.Json;
 
 namespace VmReplay.Recorder.Format;
 
@@ -15,6 +16,9 @@ namespace VmReplay.Recorder.Format;
 internal sealed unsafe class TraceJsonEncoder : JavaScriptEncoder
 {
     public static readonly TraceJsonEncoder Instance = new();
+
+    /// <summary>How the trace's JSON is written: with this encoder, compact (a header adds indentation).</summary>
+    public static readonly JsonWriterOptions WriterOptions = new() { Encoder = Instance };
 
     private TraceJsonEncoder() { }
 
