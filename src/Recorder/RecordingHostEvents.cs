@@ -23,6 +23,20 @@ public sealed class RecordingHostEvents(IHostEvents live, TraceWriter writer, IV
 
     public bool TakeDue(StopPoint stop) => live.TakeDue(stop) && Serviced(stop);
 
+    private volatile RunOutcome? _stop;
+
+    /// <summary>
+    /// Ends the recording at the next stop, after logging it as a service point (exact on the
+    /// software CPU: an instruction count), so that a replay ends at the same point with the
+    /// same state. Any thread; only the first request counts.
+    /// </summary>
+    public void RequestStop(RunOutcome outcome)
+    {
+        if (Interlocked.CompareExchange(ref _stop, outcome, null) is null) live.Interrupt();
+    }
+
+    public RunOutcome? StopRequest => _stop;
+
     // Logs the point just serviced; kept out of TakeDue, which asks at every stop and finds
     // nothing due at nearly all: compiled into it, the locals below were set up each time.
     [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]

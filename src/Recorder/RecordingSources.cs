@@ -45,7 +45,31 @@ public sealed class RecordingSources : IMachineSources
     public IHostEvents CreateHostEvents(IMachineBackend machine, IVcpuBackend vcpu)
     {
         ServiceTracker = machine.DirtyLog!.CreateTracker();
-        return new RecordingHostEvents(_live.CreateHostEvents(machine, vcpu), _writer, vcpu, ServiceTracker);
+        var events = new RecordingHostEvents(_live.CreateHostEvents(machine, vcpu), _writer, vcpu, ServiceTracker);
+        lock (_stopLock)
+        {
+            _hostEvents = events;
+            if (_stop is { } stop) events.RequestStop(stop);
+        }
+        return events;
+    }
+
+    private readonly Lock _stopLock = new();
+    private RecordingHostEvents? _hostEvents;
+    private RunOutcome? _stop;
+
+    /// <summary>
+    /// Ends the recording at its next stop with <paramref name="outcome"/>, the stop logged so
+    /// that a replay ends there too (see <see cref="RecordingHostEvents.RequestStop"/>); before the
+    /// run starts, at its first stop. Any thread (a signal handler); only the first request counts.
+    /// </summary>
+    public void RequestStop(RunOutcome outcome)
+    {
+        lock (_stopLock)
+        {
+            _stop ??= outcome;
+            _hostEvents?.RequestStop(_stop);
+        }
     }
 
     public void OnExit(IVcpuBackend vcpu, VcpuExit exit) => ExitFingerprint.AppendTo(_writer, vcpu, exit);

@@ -174,6 +174,13 @@ public sealed class ReplayHostEvents(EventCursor events, IVcpuBackend vcpu, Dirt
         }
     }
 
+    /// <summary>
+    /// A recording stopped from outside (<see cref="RunOutcomeKind.Stopped"/>) ended right after
+    /// the service point before its end event: the replay ends there, with the recorded outcome.
+    /// </summary>
+    public RunOutcome? StopRequest =>
+        events.PeekOther() is EndEvent { Kind: RunOutcomeKind.Stopped } end ? new RunOutcome(end.Kind, end.ExitStatus, end.Message) : null;
+
     /// <summary>The engine clock when it is the instruction count: a halt skips it to the next deadline, as the recording's did.</summary>
     public InstructionClock? VirtualClock { get; init; }
 

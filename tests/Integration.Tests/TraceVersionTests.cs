@@ -102,13 +102,13 @@ public sealed class TraceVersionTests : IDisposable
         string trace = Path.Combine(_dir, "hello.vmtrace");
         Vmreplay.Run(["record", Vmreplay.Guest("hello", "hello.elf"), "-o", trace, "--serial-in", "/dev/null"]);
         var bytes = File.ReadAllBytes(trace);
-        bytes[8] = 7;
+        bytes[8] = 8;
         File.WriteAllBytes(trace, bytes);
         foreach (var command in new[] { "replay", "info" })
         {
             var r = Vmreplay.Run([command, trace]);
             Assert.Equal(3, r.ExitCode);
-            Assert.Equal($"vmreplay: {trace}: trace format version 7 is not supported (this vmreplay reads versions 1, 2, 3, 4, 5 and 6)\n", r.Stderr);
+            Assert.Equal($"vmreplay: {trace}: trace format version 8 is not supported (this vmreplay reads versions 1, 2, 3, 4, 5, 6 and 7)\n", r.Stderr);
         }
     }
 

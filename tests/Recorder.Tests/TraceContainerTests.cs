@@ -122,10 +122,10 @@ public sealed class TraceContainerTests : IDisposable
     {
         string path = WriteTrace("g.vmtrace", finish: true);
         var bytes = File.ReadAllBytes(path);
-        bytes[8] = 7;
+        bytes[8] = 8;
         File.WriteAllBytes(path, bytes);
         var e = Assert.Throws<TraceFormatException>(() => TraceFileReader.Open(path));
-        Assert.Contains("version 7 is not supported (this vmreplay reads versions 1, 2, 3, 4, 5 and 6)", e.Message);
+        Assert.Contains("version 8 is not supported (this vmreplay reads versions 1, 2, 3, 4, 5, 6 and 7)", e.Message);
     }
 
     [Fact]

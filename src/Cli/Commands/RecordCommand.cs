@@ -1,4 +1,5 @@
 using System.CommandLine;
+using System.Runtime.InteropServices;
 using VmReplay.Devices.Platform;
 using VmReplay.Engine.Backend;
 using VmReplay.Engine.Boot;
@@ -91,6 +92,11 @@ internal static class RecordCommand
                             if (pc.ExitCount == faultExit) throw new InvalidOperationException($"fault injected at exit {faultExit} ({FaultInjectionVariable})");
                         };
                     RunOutcome outcome;
+                    // Ctrl-C (or a request to terminate) ends the recording at the guest's next
+                    // stop with a complete trace that replays to that point; a second one ends the
+                    // process at once, keeping what the trace holds by then.
+                    using var onInterrupt = StopOnSignal(PosixSignal.SIGINT, "SIGINT", 2, "Ctrl-C", sources);
+                    using var onTerminate = StopOnSignal(PosixSignal.SIGTERM, "SIGTERM", 15, "asked to terminate", sources);
                     // The status line goes to a terminal only; redirected stderr keeps just the summary.
                     using (Console.IsErrorRedirected ? null : ShowProgress(writer))
                     {
@@ -123,6 +129,18 @@ internal static class RecordCommand
             }
         }));
         return command;
+    }
+
+    private static PosixSignalRegistration StopOnSignal(PosixSignal signal, string name, int number, string how, RecordingSources sources)
+    {
+        int seen = 0;
+        return PosixSignalRegistration.Create(signal, context =>
+        {
+            if (Interlocked.Exchange(ref seen, 1) != 0) return;
+            context.Cancel = true;
+            Console.Error.WriteLine($"vmreplay: {name}: stopping the recording at the guest's next stop ({name} again ends it at once)");
+            sources.RequestStop(RunOutcome.Stopped(name, number, how));
+        });
     }
 
     // The status line a terminal shows while recording. A method of its own, not inlined: the

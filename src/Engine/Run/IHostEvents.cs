@@ -33,4 +33,20 @@ public interface IHostEvents
     /// when nothing can ever become due (no deadline, no more input).
     /// </summary>
     bool WaitIdle(long? deadlineNanoseconds);
+
+    /// <summary>
+    /// Makes something due now from any thread: the running vCPU is stopped (kicked), a halted
+    /// one woken, and the next <see cref="TakeDue"/> answers true. How a recording's user stops
+    /// it at a point that is logged like any service. A source driven by a trace has nothing to
+    /// interrupt and ignores it.
+    /// </summary>
+    void Interrupt() { }
+
+    /// <summary>
+    /// Asked right after a service (rarely, then): the run ends here with this outcome, before any
+    /// interrupt is delivered. A recording asked to stop answers its outcome; a replay of it
+    /// answers the recorded one at the same service point. Also asked where the run loop would
+    /// defer a service (a stop with interrupts disabled), which is then not deferred.
+    /// </summary>
+    RunOutcome? StopRequest => null;
 }

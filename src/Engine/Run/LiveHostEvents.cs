@@ -48,6 +48,13 @@ public sealed class LiveHostEvents : IHostEvents, IDisposable
         }
     }
 
+    /// <summary>Taken as input is, without waiting for an exit first: the vCPU is kicked at once.</summary>
+    public void Interrupt()
+    {
+        NotifyInput();
+        _vcpu.Kick();
+    }
+
     /// <summary>
     /// The default wait for an exit before a kick: a tenth of a 100 Hz timer tick, longer than a
     /// kernel's gaps between serial-port accesses while it prints, short enough that a guest

@@ -140,9 +140,14 @@ public sealed class VcpuRunner
                 // nothing the guest can see, yet a recording would have to log a point that no
                 // exit marks, in code that often computes on unrecordable values (an entropy
                 // pool mixed with interrupts off).
-                bool deferred = _lastStop == StopKind.Interrupted && !_vcpu.InterruptFlag;
+                // A request to stop is not deferred: a guest that hangs with interrupts off must stop too.
+                bool deferred = _lastStop == StopKind.Interrupted && !_vcpu.InterruptFlag && _events.StopRequest is null;
                 bool serviced = !deferred && _events.TakeDue(new StopPoint(ExitCount, _lastStop, _vcpu.InstructionsRetired));
-                if (serviced) ServiceAsyncEvents();
+                if (serviced)
+                {
+                    ServiceAsyncEvents();
+                    if (_events.StopRequest is { } stopped) return stopped;
+                }
                 // Where a replay must reproduce delivery, deliver only at exits and at service
                 // points the host-events source logged; anywhere else the point is not recorded.
                 if (_lastStop == StopKind.Exit || serviced || _events.AllowsInterruptWindow)
@@ -284,7 +289,11 @@ public sealed class VcpuRunner
             if (_platform.StopRequest is { } stop) return stop;
             if (!_events.WaitIdle(_platform.NextDeadlineNanoseconds))
                 return new RunOutcome(RunOutcomeKind.Halted, 0, "guest halted with interrupts enabled and nothing left to wake it (no timer armed, no more input)");
-            if (_events.TakeDue(new StopPoint(ExitCount, StopKind.Exit, _vcpu.InstructionsRetired))) ServiceAsyncEvents();
+            if (_events.TakeDue(new StopPoint(ExitCount, StopKind.Exit, _vcpu.InstructionsRetired)))
+            {
+                ServiceAsyncEvents();
+                if (_events.StopRequest is { } stopped) return stopped;
+            }
         }
         return null;
     }

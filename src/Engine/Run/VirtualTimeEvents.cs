@@ -39,6 +39,9 @@ public sealed class VirtualTimeEvents : IHostEvents
         _vcpu.Kick();
     }
 
+    /// <summary>Taken as input is: at the next stop, or at once by a halted vCPU.</summary>
+    public void Interrupt() => NotifyInput();
+
     /// <summary>Exact interrupt windows are deterministic on a backend that counts instructions.</summary>
     public bool AllowsInterruptWindow => true;
 

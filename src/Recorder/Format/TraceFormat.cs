@@ -6,13 +6,14 @@ namespace VmReplay.Recorder.Format;
 public static class TraceFormat
 {
     /// <summary>The version this vmreplay writes.</summary>
-    public const uint Version = 6;
+    public const uint Version = 7;
 
     /// <summary>
     /// The oldest version it still reads. Version 1 differs only in how the guest image is
     /// stored (raw, in IMAG) and in having no initrd, version 2 in having no instruction counts
     /// (event kinds 8 and 9), version 3 in how the end event hashes memory, version 4 in the
-    /// function its page-set hashes use, version 5 in having no repeated exits (event kind 10);
+    /// function its page-set hashes use, version 5 in having no repeated exits (event kind 10),
+    /// version 6 in having no end of a run stopped from outside (outcome kind 7);
     /// recordings made with them must keep replaying.
     /// </summary>
     public const uint OldestReadableVersion = 1;
@@ -85,7 +86,7 @@ public static class TraceFormat
     public static ReadOnlySpan<byte> FileMagic => "VMRTRACE"u8;
     public static ReadOnlySpan<byte> TrailerMagic => "VMRINDEX"u8;
 
-    /// <summary>"versions 1, 2, 3, 4 and 5": what a message rejecting a version says this vmreplay reads.</summary>
+    /// <summary>"versions 1, 2, 3, 4, 5, 6 and 7": what a message rejecting a version says this vmreplay reads.</summary>
     public static string ReadableVersions
     {
         get
