@@ -83,6 +83,39 @@ public sealed partial class RecordingStopTests : IDisposable
     }
 
     [Fact]
+    public void AGuestSpinningWithoutExitsStillGetsItsSnapshotsAndASeekNearItsEndLandsWhereAStraightReplayDoes()
+    {
+        string trace = Path.Combine(_dir, "hang.vmtrace");
+        // 1 ms of guest time is 100,000 instructions on the virtual clock.
+        var (status, _) = RecordAndSignal(["record", "--cpu", "soft", Vmreplay.Guest("hang", "hang.bin"), "-o", trace, "--serial-in", "/dev/null", "--snapshot-every", "1ms"],
+            "hang: spinning with interrupts off", SigInt, cpu: null);
+        Assert.Equal(130, status);
+        var services = Vmreplay.Run(["events", trace]).Stdout.Split('\n')
+            .Select(l => System.Text.RegularExpressions.Regex.Match(l, @"^\d+: timers and input serviced at instruction (\d+)$"))
+            .Where(m => m.Success).Select(m => long.Parse(m.Groups[1].Value)).ToList();
+        // One service point for each snapshot, at every 100,000th instruction, and the stop's own last.
+        Assert.True(services.Count >= 4, $"{services.Count} service points");
+        Assert.All(services.SkipLast(1), n => Assert.Equal(0, n % 100_000));
+
+        var replay = Vmreplay.Run(["replay", "--strict", trace]);
+        Assert.Equal(130, replay.ExitCode);
+        var verified = System.Text.RegularExpressions.Regex.Match(replay.Stderr, @"and (\d+) snapshots");
+        Assert.True(verified.Success && int.Parse(verified.Groups[1].Value) == services.Count - 1, replay.Stderr);
+
+        // Between the last snapshot and the stop: from that snapshot, and from the start.
+        string target = (services[^1] - 7).ToString(System.Globalization.CultureInfo.InvariantCulture);
+        var seek = Vmreplay.Run(["replay", trace, "--to-instruction", target]);
+        var straight = Vmreplay.Run(["replay", trace, "--to-instruction", target, "--from-start"]);
+        Assert.Equal(0, seek.ExitCode);
+        Assert.Equal(0, straight.ExitCode);
+        Assert.Contains("1 snapshot restores", seek.Stderr);
+        Assert.Equal(StateHash(straight.Stderr), StateHash(seek.Stderr));
+    }
+
+    private static string StateHash(string stderr) =>
+        System.Text.RegularExpressions.Regex.Match(stderr, @"state hash ([0-9a-f]+ [0-9a-f]+)").Groups[1].Value is { Length: > 0 } h ? h : throw new Xunit.Sdk.XunitException($"no state hash in: {stderr}");
+
+    [Fact]
     public void SigtermStopsAGuestPollingForInputAtAnExitAndTheReplayEndsThere()
     {
         string trace = Path.Combine(_dir, "echo.vmtrace"), input = Path.Combine(_dir, "input");

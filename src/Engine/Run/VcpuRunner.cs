@@ -37,7 +37,36 @@ public sealed class VcpuRunner
     public AbortRequest? Abort { get; set; }
 
     /// <summary>Where to hand over a whole machine state (snapshots, their verification).</summary>
-    public IRunCheckpoints? Checkpoints { get; set; }
+    public IRunCheckpoints? Checkpoints
+    {
+        get => _checkpoints;
+        set
+        {
+            _checkpoints = value;
+            _checkpointDeadline = DeadlineOf(value);
+        }
+    }
+    private IRunCheckpoints? _checkpoints;
+
+    // When the next checkpoint falls due by guest time, where that time is the instruction count
+    // (a stop there is exact): the guest is stopped there, exit or not, so that a guest that spins
+    // without exits (a hung boot) still gets its snapshots, and reverse execution near its end
+    // does not replay it from the start. Null: checkpoints at exits only.
+    private long? _checkpointDeadline;
+
+    private long? DeadlineOf(IRunCheckpoints? checkpoints) =>
+        checkpoints is not null && _clock is IVirtualClock && _vcpu.InstructionsRetired is not null ? checkpoints.DueNanoseconds : null;
+
+    private static long? Earliest(long? a, long? b) => a is { } x && b is { } y ? Math.Min(x, y) : a ?? b;
+
+    // After a checkpoint: its successor's due time, armed at once, so that a deadline the
+    // checkpoint just met does not make this stop a service as well.
+    private void CheckpointTaken(IRunCheckpoints checkpoints)
+    {
+        long? before = _checkpointDeadline;
+        _checkpointDeadline = DeadlineOf(checkpoints);
+        if (before is not null) _events.Arm(Earliest(_platform.NextDeadlineNanoseconds, _checkpointDeadline), _platform.HasPendingInterrupt && !_vcpu.RequestInterruptWindow);
+    }
 
     /// <summary>
     /// Asked once at every stop before anything is serviced: when true, the run completes the
@@ -126,6 +155,7 @@ public sealed class VcpuRunner
                     _checkpointDone = ExitCount;
                     _vcpu.CompletePendingInstruction();
                     checkpoints.Reached(ExitCount);
+                    CheckpointTaken(checkpoints);
                 }
                 if (!_resumingFromPause && CompleteBeforePause && _lastStop == StopKind.Exit) _vcpu.CompletePendingInstruction();
                 if (!_resumingFromPause && PauseRequested?.Invoke(new StopPoint(ExitCount, _lastStop, _vcpu.InstructionsRetired)) == true)
@@ -147,6 +177,13 @@ public sealed class VcpuRunner
                 {
                     ServiceAsyncEvents();
                     if (_events.StopRequest is { } stopped) return stopped;
+                    // A checkpoint that fell due by time at this stop (see _checkpointDeadline):
+                    // after the logged service, before any delivery (what a restore resumes with).
+                    if (_lastStop != StopKind.Exit && Checkpoints is { } due && due.IsDue(ExitCount))
+                    {
+                        due.Reached(ExitCount);
+                        CheckpointTaken(due);
+                    }
                 }
                 // Where a replay must reproduce delivery, deliver only at exits and at service
                 // points the host-events source logged; anywhere else the point is not recorded.
@@ -162,7 +199,8 @@ public sealed class VcpuRunner
                     }
                 }
             enter:
-                _events.Arm(_platform.NextDeadlineNanoseconds, _platform.HasPendingInterrupt && !_vcpu.RequestInterruptWindow);
+                _events.Arm(_checkpointDeadline is null ? _platform.NextDeadlineNanoseconds : Earliest(_platform.NextDeadlineNanoseconds, _checkpointDeadline),
+                    _platform.HasPendingInterrupt && !_vcpu.RequestInterruptWindow);
 
                 var exit = _vcpu.Run();
                 switch (exit.Kind)

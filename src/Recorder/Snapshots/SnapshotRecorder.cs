@@ -46,6 +46,8 @@ public sealed class SnapshotRecorder : IRunCheckpoints
     public bool IsDue(long exitCount) =>
         exitCount >= _dueExit || _requested || (_dueNanoseconds != long.MaxValue && _clock.LastReading >= _dueNanoseconds);
 
+    public long? DueNanoseconds => _dueNanoseconds == long.MaxValue ? null : _dueNanoseconds;
+
     public void Reached(long exitCount)
     {
         long started = Stopwatch.GetTimestamp();
