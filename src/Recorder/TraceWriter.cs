@@ -35,13 +35,10 @@ public sealed class TraceWriter : IDisposable
     private ReadOnlyMemory<byte> _image, _initrd;
     private readonly Func<string, string?, TraceHeader> _header;
     private readonly EmbeddedFileCache? _cache;
-    // The writer thread's buffers for a part of a batch encoded again and for compressed bytes (see WriteEvents).
-    private readonly EventBatch _part = new();
+    // The writer thread's buffer for compressed bytes (see WriteEvents).
     private byte[] _compressed = new byte[4096];
     // The writer thread's buffers for a snapshot's payload and its device state (see SnapshotCodec.Encode).
     private readonly ArrayBufferWriter<byte> _snapshotPayload = new(), _snapshotScratch = new();
-    // The events per part the last batch was written in (see WriteEvents).
-    private int _partSize = BatchSize;
     // The page copy of the snapshot queued last. The writer completes it between the parts of
     // the guest image's work (see WriteEmbeddedFiles), ahead of its turn in the queue: the copy
     // of the initial snapshot waited behind the image's hash and compression (the Linux vmlinux:
@@ -348,17 +345,15 @@ public sealed class TraceWriter : IDisposable
     private ReadOnlyMemory<byte> Pack(ReadOnlySpan<byte> file, string sha256) =>
         _cache is null ? EmbeddedFile.Pack(file) : _cache.Pack(file, sha256);
 
-    // A batch that holds more events than a reader accepts from its payload (a guest repeating
-    // one exit exactly) is padded. One that compresses better than a reader accepts (a guest
-    // repeating one exit with changing data) is written in parts, each with its own frame
-    // overhead; a single event that still compresses too well is stored uncompressed. The part
-    // size only shrinks within a batch: halving each failed part again from the whole batch
-    // compressed every event of a repetitive guest ten times over (its parts end up tens of
-    // events long), and that, not the guest, set the pace of recording. Such a guest repeats
-    // itself for many batches, so the next batch starts from four times the size the last one
-    // ended with (it grows back when the guest moves on), not from the whole batch: halving down
-    // again cost the bench-exits guest's writer (before version 6) a third of its time.
-    // The parts of a batch reach the OS together, in one system call rather than one each.
+    // A batch that a reader would refuse for holding too much for its payload is padded: more
+    // events than 8 a byte (a guest repeating one exit exactly), or more than 8 decoded bytes a
+    // byte (a guest polling with a value that changes, or with an input poll between its exits:
+    // zstd compresses a batch of those 100:1 and more). The payload then is an eighth of what
+    // the batch decodes to, which is what the limits ask. Writing such a batch in parts small
+    // enough to compress within the limit, as this writer did before, cost more on both counts:
+    // a serial-polling guest's trace took 1.36 bytes an event in 625,000 chunks of 32 events
+    // (their headers and index entries more than their payloads; padded: 0.81 in 1,235), and the
+    // writer compressed every event several times over as it halved the part size.
     //
     // The encoded and the compressed bytes go to two buffers kept for the whole recording: new
     // arrays for every try were large, short-lived garbage (a batch of 16,384 events encodes to
@@ -366,60 +361,25 @@ public sealed class TraceWriter : IDisposable
     // guest: 48 ms of pauses in a 0.27 s recording).
     private void WriteEvents(Compressor compressor, EventBatch events, ulong first)
     {
-        int size = (int)Math.Min(events.Count, 4L * _partSize);
-        bool split = false;
-        // Where the next part starts, for encoding it again on its own.
-        var next = new EventReader(events.Bytes);
-        for (int at = 0; at < events.Count;)
-        {
-            int n = Math.Min(size, events.Count - at);
-            var after = next;
-            ReadOnlySpan<byte> raw;
-            if (n == events.Count)
-                raw = events.Bytes;
-            else
-            {
-                _part.Clear();
-                for (int i = 0; i < n; i++)
-                {
-                    if (after.Next(out var exit) is { } other) _part.Add(other);
-                    else _part.AddExit(exit);
-                }
-                raw = _part.Bytes;
-            }
-            // Room for the frame and for padding it to the payload its events need.
-            int bound = Math.Max(Compressor.GetCompressBound(raw.Length), n / TraceFormat.MaxEventsPerPayloadByte + 1) + ZstdFrame.SkippableFrameHeader;
-            if (_compressed.Length < bound) _compressed = new byte[Math.Max(bound, 2 * _compressed.Length)];
-            ReadOnlySpan<byte> packed = _compressed.AsSpan(0, compressor.Wrap(raw, _compressed));
-            if (n > TraceFormat.MaxEventsIn(packed.Length) && raw.Length <= (long)packed.Length * TraceFormat.MaxBatchExpansion)
-                packed = Padded(packed.Length, n);
-            if (raw.Length > (long)packed.Length * TraceFormat.MaxBatchExpansion)
-            {
-                if (n > 1)
-                {
-                    size = n / 2;
-                    split = true;
-                    continue;
-                }
-                packed = ZstdFrame.Store(raw);
-            }
-            _chunks!.Append(ChunkType.Events, packed, first + (ulong)at);
-            Interlocked.Add(ref _rawBytes, raw.Length);
-            Interlocked.Add(ref _compressedBytes, packed.Length);
-            at += n;
-            next = after;
-        }
+        var raw = events.Bytes;
+        int n = events.Count;
+        // Room for the frame and for padding it to the payload its events need.
+        int needed = Math.Max((n + TraceFormat.MaxEventsPerPayloadByte - 1) / TraceFormat.MaxEventsPerPayloadByte,
+            (raw.Length + TraceFormat.MaxBatchExpansion - 1) / TraceFormat.MaxBatchExpansion);
+        int bound = Math.Max(Compressor.GetCompressBound(raw.Length), needed) + ZstdFrame.SkippableFrameHeader;
+        if (_compressed.Length < bound) _compressed = new byte[Math.Max(bound, 2 * _compressed.Length)];
+        ReadOnlySpan<byte> packed = _compressed.AsSpan(0, compressor.Wrap(raw, _compressed));
+        if (packed.Length < needed) packed = Padded(packed.Length, needed);
+        _chunks!.Append(ChunkType.Events, packed, first);
         _chunks!.Flush();
-        _partSize = split ? size : Math.Max(_partSize, size);
+        Interlocked.Add(ref _rawBytes, raw.Length);
+        Interlocked.Add(ref _compressedBytes, packed.Length);
     }
 
     // The frame of `length` bytes at the start of _compressed, followed by a skippable frame that
-    // makes the payload long enough for `events`: repeated exits (a polling loop) are many events
-    // in a few bytes, and one such batch padded to 1 byte per 8 events is cheaper to write, and
-    // smaller, than the parts of a few hundred events each that splitting makes.
-    private ReadOnlySpan<byte> Padded(int length, int events)
+    // makes the payload at least `needed` bytes long.
+    private ReadOnlySpan<byte> Padded(int length, int needed)
     {
-        int needed = (events + TraceFormat.MaxEventsPerPayloadByte - 1) / TraceFormat.MaxEventsPerPayloadByte;
         int padding = Math.Max(ZstdFrame.SkippableFrameHeader, needed - length);
         ZstdFrame.WriteSkippable(_compressed.AsSpan(length, padding));
         return _compressed.AsSpan(0, length + padding);
@@ -458,7 +418,6 @@ public sealed class TraceWriter : IDisposable
             _thread.Join();
         }
         _batch.Dispose();
-        _part.Dispose();
         while (_emptied.TryDequeue(out var emptied)) emptied.Dispose();
         // After a failed write the stream still buffers the bytes it could not write; closing it
         // tries again and fails the same way, which was already reported.
