@@ -23,7 +23,7 @@ public sealed partial class RecordingStopTests : IDisposable
 
     // Starts a recording, waits for the guest to print `ready` on its serial port, sends `signal`,
     // and returns the recording's status and stderr.
-    private static (int Status, string Stderr) RecordAndSignal(string[] args, string ready, int signal, string? cpu)
+    private static (int Status, string Stderr) RecordAndSignal(string[] args, string ready, int signal, string? cpu, Func<bool>? alsoWaitFor = null)
     {
         var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, RedirectStandardInput = true };
         if (cpu is not null) psi.Environment["VMREPLAY_CPU"] = cpu;
@@ -45,6 +45,12 @@ public sealed partial class RecordingStopTests : IDisposable
                 return false;
             });
             Assert.True(seen.Wait(TimeSpan.FromSeconds(60)) && seen.Result, $"the guest never printed '{ready}'; stdout: {output}; stderr: {(p.HasExited ? stderr.Result : "")}");
+            var deadline = DateTime.UtcNow.AddSeconds(60);
+            while (alsoWaitFor is not null && !alsoWaitFor())
+            {
+                Assert.False(p.HasExited || DateTime.UtcNow > deadline, $"the recording never got where the test waits for; stderr: {(p.HasExited ? stderr.Result : "")}");
+                Thread.Sleep(20);
+            }
             Assert.Equal(0, Kill(p.Id, signal));
             _ = p.StandardOutput.ReadToEndAsync();
             Assert.True(p.WaitForExit(TimeSpan.FromSeconds(60)), "the recording did not stop within 60 s of the signal");
@@ -87,8 +93,9 @@ public sealed partial class RecordingStopTests : IDisposable
     {
         string trace = Path.Combine(_dir, "hang.vmtrace");
         // 1 ms of guest time is 100,000 instructions on the virtual clock.
+        // Stopped once the trace holds a few snapshots (the trace reads while it is written).
         var (status, _) = RecordAndSignal(["record", "--cpu", "soft", Vmreplay.Guest("hang", "hang.bin"), "-o", trace, "--serial-in", "/dev/null", "--snapshot-every", "1ms"],
-            "hang: spinning with interrupts off", SigInt, cpu: null);
+            "hang: spinning with interrupts off", SigInt, cpu: null, alsoWaitFor: () => SnapshotsIn(trace) >= 4);
         Assert.Equal(130, status);
         var services = Vmreplay.Run(["events", trace]).Stdout.Split('\n')
             .Select(l => System.Text.RegularExpressions.Regex.Match(l, @"^\d+: timers and input serviced at instruction (\d+)$"))
@@ -110,6 +117,19 @@ public sealed partial class RecordingStopTests : IDisposable
         Assert.Equal(0, straight.ExitCode);
         Assert.Contains("1 snapshot restores", seek.Stderr);
         Assert.Equal(StateHash(straight.Stderr), StateHash(seek.Stderr));
+    }
+
+    private static int SnapshotsIn(string trace)
+    {
+        try
+        {
+            using var reader = Recorder.TraceReader.Open(trace);
+            return reader.Snapshots.Count;
+        }
+        catch (Exception e) when (e is IOException or Recorder.Format.TraceFormatException)
+        {
+            return 0; // not written far enough yet
+        }
     }
 
     private static string StateHash(string stderr) =>
