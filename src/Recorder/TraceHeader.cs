@@ -48,6 +48,13 @@ public sealed record TraceHeader
     /// <summary>Guest nanoseconds per retired instruction of a virtual clock; null with host time.</summary>
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
     public long? NanosecondsPerInstruction { get; init; }
+
+    /// <summary>
+    /// The retired-instruction limit the guest ran under (<c>--max-instructions</c>, software CPU),
+    /// where the recording had one: a replay stops at the same count, where the recording ended.
+    /// </summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public long? MaxInstructions { get; init; }
     public required CpuidLeaf[] CpuModel { get; init; }
     public string Recorder { get; init; } = "vmreplay";
 
@@ -120,6 +127,7 @@ public sealed record TraceHeader
         if (Clock is not ("host" or "virtual")) return Clock is null ? $"{nameof(Clock)} is null" : $"{nameof(Clock)} '{Shorten(Clock)}' is neither host nor virtual";
         if (NanosecondsPerInstruction is < 1 or > MaxNanosecondsPerInstruction)
             return $"{nameof(NanosecondsPerInstruction)} {NanosecondsPerInstruction} is outside 1..{MaxNanosecondsPerInstruction}";
+        if (MaxInstructions is < 1) return $"{nameof(MaxInstructions)} {MaxInstructions} is not a positive count";
         if (CpuModel is null) return $"{nameof(CpuModel)} is null";
         if (CpuModel.Length > MaxCpuidLeaves) return $"{nameof(CpuModel)} has {CpuModel.Length} leaves, more than {MaxCpuidLeaves}";
         if (Array.IndexOf(CpuModel, null) is var at and >= 0) return $"{nameof(CpuModel)} leaf {at} is null";

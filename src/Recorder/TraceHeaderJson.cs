@@ -54,6 +54,7 @@ internal static class TraceHeaderJson
             w.WriteString(nameof(h.Backend), h.Backend);
             w.WriteString(nameof(h.Clock), h.Clock);
             if (h.NanosecondsPerInstruction is { } ns) w.WriteNumber(nameof(h.NanosecondsPerInstruction), ns);
+            if (h.MaxInstructions is { } max) w.WriteNumber(nameof(h.MaxInstructions), max);
             w.WriteStartArray(nameof(h.CpuModel));
             foreach (var leaf in h.CpuModel)
             {
@@ -114,6 +115,8 @@ internal static class TraceHeaderJson
             HostCapabilities = m.TryGetValue("HostCapabilities", out var caps) ? Capabilities(caps) : null,
             NanosecondsPerInstruction = m.TryGetValue("NanosecondsPerInstruction", out var ns) && ns.ValueKind != JsonValueKind.Null
                 ? Number(ns, "NanosecondsPerInstruction", static (JsonElement e, out long v) => e.TryGetInt64(out v)) : null,
+            MaxInstructions = m.TryGetValue("MaxInstructions", out var max) && max.ValueKind != JsonValueKind.Null
+                ? Number(max, "MaxInstructions", static (JsonElement e, out long v) => e.TryGetInt64(out v)) : null,
             CpuModel = CpuModel(m["CpuModel"])!,
         };
         if (m.TryGetValue("Backend", out var backend)) header = header with { Backend = Str(backend)! };

@@ -87,6 +87,8 @@ public sealed partial class ReplaySession : IDisposable
             // The guest sees the CPU it was recorded with, on either backend.
             CpuModel = CpuidLeaf.ToEntries(h.CpuModel),
             TscUnrecorded = h.Backend != CpuBackendKind.Soft.Name(),
+            // The recording ended at its limit, if it had one and reached it: so does the replay.
+            MaxInstructions = h.MaxInstructions,
         };
         var sources = new ReplaySources(trace);
         var machine = fromStartState

@@ -119,6 +119,23 @@ public sealed partial class RecordingStopTests : IDisposable
         Assert.Equal(StateHash(straight.Stderr), StateHash(seek.Stderr));
     }
 
+    [Fact]
+    public void ARecordingThatEndedAtItsInstructionLimitReplaysToThatLimit()
+    {
+        // The echo guest polls for input after its two lines until the limit stops it; the
+        // replay, which has no command line of its own, takes the limit from the trace.
+        string trace = Path.Combine(_dir, "limited.vmtrace"), input = Path.Combine(_dir, "input");
+        File.WriteAllText(input, "one\ntwo\n");
+        var record = Vmreplay.Run(["record", "--cpu", "soft", Vmreplay.Guest("echo", "echo.elf"), "-o", trace, "--serial-in", input, "--max-instructions", "300000"]);
+        Assert.Equal(3, record.ExitCode);
+        Assert.Contains("vmreplay: the guest ran 300,000 instructions, the limit (--max-instructions)", record.Stderr);
+        var replay = Vmreplay.Run(["replay", "--strict", trace]);
+        Assert.Equal(3, replay.ExitCode);
+        Assert.Contains("vmreplay: the guest ran 300,000 instructions, the limit (--max-instructions)", replay.Stderr);
+        Assert.Contains("vmreplay: replay matched", replay.Stderr);
+        Assert.Equal("echo: one\necho: two\n", replay.Stdout);
+    }
+
     private static int SnapshotsIn(string trace)
     {
         try

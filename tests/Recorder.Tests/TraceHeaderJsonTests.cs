@@ -9,13 +9,13 @@ namespace VmReplay.Recorder.Tests;
 /// </summary>
 public class TraceHeaderJsonTests
 {
-    public static TheoryData<string> Headers() => ["soft", "kvm"];
+    public static TheoryData<string> Headers() => ["soft", "kvm", "limited"];
 
     [Theory]
     [MemberData(nameof(Headers))]
     public void TheWrittenHeaderIsTheSerializersBytes(string which)
     {
-        var header = which == "soft" ? Soft() : Kvm();
+        var header = which switch { "soft" => Soft(), "limited" => Soft() with { MaxInstructions = 30_000_000 }, _ => Kvm() };
         byte[] expected = JsonSerializer.SerializeToUtf8Bytes(header, new JsonSerializerOptions { WriteIndented = true });
         byte[] written = header.ToJson();
         Assert.Equal(System.Text.Encoding.UTF8.GetString(expected), System.Text.Encoding.UTF8.GetString(written));
@@ -78,6 +78,8 @@ public class TraceHeaderJsonTests
             soft.Replace("\"GuestName\": \"vmlinux\",", "\"GuestName\": \"first\", \"GuestName\": \"second\","),
             soft.Replace("\"guestname\"", "\"x\"").Replace("\"GuestName\"", "\"guestname\""),
             soft.Replace("\"ImageSize\": 35741288", "\"ImageSize\": \"35741288\""),
+            soft.Replace("\"NanosecondsPerInstruction\": 10,", "\"NanosecondsPerInstruction\": 10, \"MaxInstructions\": 5,"),
+            soft.Replace("\"NanosecondsPerInstruction\": 10,", "\"NanosecondsPerInstruction\": 10, \"MaxInstructions\": \"5\","),
             soft.Replace("\"ImageSize\": 35741288", "\"ImageSize\": 3.5"),
             soft.Replace("\"MemorySize\": 67108864", "\"MemorySize\": -1"),
             soft.Replace("\"VcpuCount\": 1", "\"VcpuCount\": 4294967296"),

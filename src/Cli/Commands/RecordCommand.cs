@@ -181,6 +181,7 @@ internal static class RecordCommand
             Backend = profile.Kind.Name(),
             Clock = options.Clock == Engine.Determinism.ClockMode.Virtual ? "virtual" : "host",
             NanosecondsPerInstruction = options.Clock == Engine.Determinism.ClockMode.Virtual ? Engine.Determinism.InstructionClock.DefaultNanosecondsPerInstruction : null,
+            MaxInstructions = options.MaxInstructions,
             CpuModel = CpuidLeaf.AllFrom(profile.CpuModel),
         };
     }
