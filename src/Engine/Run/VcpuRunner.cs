@@ -65,8 +65,13 @@ public sealed class VcpuRunner
     {
         long? before = _checkpointDeadline;
         _checkpointDeadline = DeadlineOf(checkpoints);
-        if (before is not null) _events.Arm(Earliest(_platform.NextDeadlineNanoseconds, _checkpointDeadline), _platform.HasPendingInterrupt && !_vcpu.RequestInterruptWindow);
+        if (before is not null) ArmEvents();
     }
+
+    // The next deadline (a device's timer, or a checkpoint due by time) and whether an interrupt
+    // waits that the guest cannot take yet.
+    private void ArmEvents() =>
+        _events.Arm(Earliest(_platform.NextDeadlineNanoseconds, _checkpointDeadline), _platform.HasPendingInterrupt && !_vcpu.RequestInterruptWindow);
 
     /// <summary>
     /// Asked once at every stop before anything is serviced: when true, the run completes the
@@ -199,8 +204,7 @@ public sealed class VcpuRunner
                     }
                 }
             enter:
-                _events.Arm(_checkpointDeadline is null ? _platform.NextDeadlineNanoseconds : Earliest(_platform.NextDeadlineNanoseconds, _checkpointDeadline),
-                    _platform.HasPendingInterrupt && !_vcpu.RequestInterruptWindow);
+                ArmEvents();
 
                 var exit = _vcpu.Run();
                 switch (exit.Kind)
