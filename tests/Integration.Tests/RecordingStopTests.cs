@@ -132,7 +132,7 @@ public sealed partial class RecordingStopTests : IDisposable
         System.Text.RegularExpressions.Regex.Match(stderr, @"state hash ([0-9a-f]+ [0-9a-f]+)").Groups[1].Value is { Length: > 0 } h ? h : throw new Xunit.Sdk.XunitException($"no state hash in: {stderr}");
 
     [Fact]
-    public void SigtermStopsAGuestPollingForInputAtAnExitAndTheReplayEndsThere()
+    public void SigtermStopsAGuestPollingForInputAndTheReplayEndsWhereItStopped()
     {
         string trace = Path.Combine(_dir, "echo.vmtrace"), input = Path.Combine(_dir, "input");
         // No "quit": the guest polls the serial port for more input forever, an exit each time.
@@ -145,7 +145,8 @@ public sealed partial class RecordingStopTests : IDisposable
         var events = Vmreplay.Run(["events", trace]);
         var last = events.Stdout.TrimEnd().Split('\n')[^3..];
         Assert.Matches(@"^\d+: exit Io in port 03fd ", last[0]);
-        Assert.Matches(@"^\d+: timers and input serviced at an exit$", last[1]);
+        // At the poll's exit, or where the kick landed between two polls.
+        Assert.Matches(@"^\d+: timers and input serviced at (an exit|instruction \d+)$", last[1]);
         Assert.Matches(@"^\d+: end: Stopped, exit status 143 \(stopped by SIGTERM \(asked to terminate\)\)$", last[2]);
 
         var replay = Vmreplay.Run(["replay", "--strict", trace]);
