@@ -45,6 +45,8 @@ public sealed partial class RecordingStopTests : IDisposable
                 return false;
             });
             Assert.True(seen.Wait(TimeSpan.FromSeconds(60)) && seen.Result, $"the guest never printed '{ready}'; stdout: {output}; stderr: {(p.HasExited ? stderr.Result : "")}");
+            // Past the greeting's last exit: the guest is in its loop when the signal comes.
+            Thread.Sleep(300);
             Assert.Equal(0, Kill(p.Id, signal));
             _ = p.StandardOutput.ReadToEndAsync();
             Assert.True(p.WaitForExit(TimeSpan.FromSeconds(60)), "the recording did not stop within 60 s of the signal");
