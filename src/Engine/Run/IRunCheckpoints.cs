@@ -4,9 +4,9 @@ namespace VmReplay.Engine.Run;
 /// Points after an exit at which the run loop hands over a whole machine state: the vCPU is
 /// stopped and the exit's instruction is complete (an I/O read has reached its register). A
 /// recorder takes snapshots there; a replay checks its state against them at the same exits.
-/// Where the backend counts instructions and guest time is their count, a checkpoint due by time
-/// is instead right after a service at the stop the run loop makes where it falls due, exit or
-/// not (see <see cref="DueNanoseconds"/>): a guest that spins without exits gets it too.
+/// Where the backend counts instructions and guest time is their count, also right after a
+/// service at a stop the run loop makes at <see cref="DueNanoseconds"/> when no exit came first:
+/// a guest that spins without exits gets its checkpoints too.
 /// </summary>
 public interface IRunCheckpoints
 {
@@ -17,9 +17,9 @@ public interface IRunCheckpoints
     void Reached(long exitCount);
 
     /// <summary>
-    /// The guest time at which the next checkpoint falls due whether or not an exit comes, or
-    /// null. Read again after each checkpoint; a replay, which stops where its recording did,
-    /// has none.
+    /// The guest time at which the run loop stops the guest for the next checkpoint if no exit
+    /// has been one by then, or null. Read again after each checkpoint; a replay, which stops
+    /// where its recording did, has none.
     /// </summary>
     long? DueNanoseconds => null;
 }

@@ -48,10 +48,10 @@ public sealed class VcpuRunner
     }
     private IRunCheckpoints? _checkpoints;
 
-    // When the next checkpoint falls due by guest time, where that time is the instruction count
-    // (a stop there is exact): the guest is stopped there, exit or not, so that a guest that spins
-    // without exits (a hung boot) still gets its snapshots, and reverse execution near its end
-    // does not replay it from the start. Null: checkpoints at exits only.
+    // When the guest is stopped for the next checkpoint if no exit was one first, where guest
+    // time is the instruction count (a stop there is exact): a guest that spins without exits (a
+    // hung boot) still gets its snapshots, and reverse execution near its end does not replay it
+    // from the start. Null: checkpoints at exits only.
     private long? _checkpointDeadline;
 
     private long? DeadlineOf(IRunCheckpoints? checkpoints) =>
@@ -182,7 +182,7 @@ public sealed class VcpuRunner
                 {
                     ServiceAsyncEvents();
                     if (_events.StopRequest is { } stopped) return stopped;
-                    // A checkpoint that fell due by time at this stop (see _checkpointDeadline):
+                    // A checkpoint the guest was stopped for here (see _checkpointDeadline):
                     // after the logged service, before any delivery (what a restore resumes with).
                     if (_lastStop != StopKind.Exit && Checkpoints is { } due && due.IsDue(ExitCount))
                     {
