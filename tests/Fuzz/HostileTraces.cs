@@ -35,7 +35,7 @@ public static class HostileTraces
         ("event-frame-2gib-of-zeros", () => TraceBytes.ReplaceFirst(valid, ChunkType.Events, _ => ZstdBombs.Rle(0, 2L << 30))),
         ("event-64mi-service-events", () => TraceBytes.ReplaceFirst(valid, ChunkType.Events, _ => ZstdBombs.Rle(4, 64 << 20))),
         ("event-256mi-service-events", () => TraceBytes.ReplaceFirst(valid, ChunkType.Events, _ => ZstdBombs.Rle(4, 256 << 20))),
-        ("event-batch-of-16385", () => TraceBytes.ReplaceFirst(valid, ChunkType.Events, _ => ZstdFrame.Store(Enumerable.Repeat((byte)4, 16385).ToArray()))),
+        ("event-batch-of-16385", () => TraceBytes.ReplaceFirst(valid, ChunkType.Events, _ => StoredZstdFrame.Of(Enumerable.Repeat((byte)4, 16385).ToArray()))),
         // Repeated exits (event kind 10, format version 6): one with no exit before it, one that
         // asks a batch of a few bytes to hold 16,384 events, and a valid polling run that reads
         // (a seed for the fuzzer, in place of the first batch, with as many events).

@@ -70,7 +70,7 @@ public static class TraceMutator
         }
         catch (ZstdException) { return ByteMutator.Mutate(random, frame, other); }
         var mutated = ByteMutator.Mutate(random, content, other);
-        if (random.Next(4) == 0) return ZstdFrame.Store(mutated);
+        if (random.Next(4) == 0) return StoredZstdFrame.Of(mutated);
         using var compressor = new Compressor(1);
         return compressor.Wrap(mutated).ToArray();
     }

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using VmReplay.Engine.Memory;
+using VmReplay.Fuzz;
 using VmReplay.Recorder;
 using VmReplay.Recorder.Events;
 using VmReplay.Recorder.Format;
@@ -143,7 +144,7 @@ public sealed class TraceVersionTests : IDisposable
                 {
                     // Every exit written out: versions before 6 repeat none.
                     var rehashed = reader.DecodeEvents(chunk).Select(e => e is EndEvent end ? end with { MemoryHash = endMemoryHash } : e).ToList();
-                    writer.Write(chunk.Type, ZstdFrame.Store(EventCodec.Encode(rehashed, version)), chunk.FirstEvent);
+                    writer.Write(chunk.Type, StoredZstdFrame.Of(EventCodec.Encode(rehashed, version)), chunk.FirstEvent);
                 }
                 else if (chunk.Type == ChunkType.Snapshot)
                 {

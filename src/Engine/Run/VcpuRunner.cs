@@ -180,8 +180,7 @@ public sealed class VcpuRunner
                 bool serviced = !deferred && _events.TakeDue(new StopPoint(ExitCount, _lastStop, _vcpu.InstructionsRetired));
                 if (serviced)
                 {
-                    ServiceAsyncEvents();
-                    if (_events.StopRequest is { } stopped) return stopped;
+                    if (ServiceAsyncEvents() is { } stopped) return stopped;
                     // A checkpoint the guest was stopped for here (see _checkpointDeadline):
                     // after the logged service, before any delivery (what a restore resumes with).
                     if (_lastStop != StopKind.Exit && Checkpoints is { } due && due.IsDue(ExitCount))
@@ -236,10 +235,13 @@ public sealed class VcpuRunner
         }
     }
 
-    private void ServiceAsyncEvents()
+    // Services timers and input; then the run ends here if the host events say so (a recording
+    // stopped from outside, a replay of one at its end).
+    private RunOutcome? ServiceAsyncEvents()
     {
         _platform.AdvanceTo(_clock.ReadNanoseconds());
         _platform.PollInput();
+        return _events.StopRequest;
     }
 
     // The VMM delivers interrupts itself, at the exact instruction boundary where it stopped the
@@ -331,11 +333,8 @@ public sealed class VcpuRunner
             if (_platform.StopRequest is { } stop) return stop;
             if (!_events.WaitIdle(_platform.NextDeadlineNanoseconds))
                 return new RunOutcome(RunOutcomeKind.Halted, 0, "guest halted with interrupts enabled and nothing left to wake it (no timer armed, no more input)");
-            if (_events.TakeDue(new StopPoint(ExitCount, StopKind.Exit, _vcpu.InstructionsRetired)))
-            {
-                ServiceAsyncEvents();
-                if (_events.StopRequest is { } stopped) return stopped;
-            }
+            if (_events.TakeDue(new StopPoint(ExitCount, StopKind.Exit, _vcpu.InstructionsRetired)) && ServiceAsyncEvents() is { } stopped)
+                return stopped;
         }
         return null;
     }
