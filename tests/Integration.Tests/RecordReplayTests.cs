@@ -153,6 +153,35 @@ public sealed class RecordReplayTests : IDisposable
     }
 
     [Fact]
+    public void OnKvmSnapshotsAreTakenAtExitsNeverAtAForcedPoint()
+    {
+        // A snapshot right after a forced point's service named that stop by the events consumed
+        // there, which the replay's timeline names by the event before them: gdb's reverse-stepi
+        // across such a point found no way back and went to the start of the recording. timer
+        // polls memory without exits, so its ticks come at forced points; a snapshot every
+        // millisecond makes many of them due there.
+        Vmreplay.RequireBackend("kvm");
+        string trace = Trace("timer-snapshots");
+        var rec = Vmreplay.Run(["record", Vmreplay.Guest("timer", "timer.elf"), "-o", trace, "--serial-in", "/dev/null", "--snapshot-every", "1ms"], cpu: "kvm");
+        Assert.True(File.Exists(trace), rec.Stderr);
+        using var reader = TraceReader.Open(trace);
+        var events = reader.Events().ToList();
+        Assert.Contains(events, e => e is ForcedServiceEvent);
+        Assert.True(reader.Snapshots.Count > 3, $"{reader.Snapshots.Count} snapshots");
+        foreach (var snapshot in reader.Snapshots.Skip(1))
+        {
+            // What the stop consumed before the snapshot: the exit, and clock readings or input its handling took.
+            int k = (int)snapshot.FirstEvent - 1;
+            while (k > 0 && events[k] is ClockEvent or InputEvent) k--;
+            Assert.True(events[k] is ExitEvent, $"snapshot at event {snapshot.FirstEvent} follows {events[k]}");
+        }
+        var replay = Vmreplay.Run(["replay", trace], timeoutSeconds: 300, cpu: "kvm");
+        Assert.True(replay.ExitCode == rec.ExitCode, replay.Stderr);
+        // Every snapshot after the start state is checked where it was taken.
+        Assert.Matches($@"replay matched \d+ events, \d+ exits and {reader.Snapshots.Count - 1} snapshots", replay.Stderr);
+    }
+
+    [Fact]
     public void AForcedPointThatIsNeverReachedIsADivergenceNotAHang()
     {
         // timer polls memory with no exits, so on KVM its interrupts are delivered at forced

@@ -183,7 +183,12 @@ public sealed class VcpuRunner
                     if (ServiceAsyncEvents() is { } stopped) return stopped;
                     // A checkpoint the guest was stopped for here (see _checkpointDeadline):
                     // after the logged service, before any delivery (what a restore resumes with).
-                    if (_lastStop != StopKind.Exit && Checkpoints is { } due && due.IsDue(ExitCount))
+                    // Only where the backend counts instructions, which names such a stop by its
+                    // count: a forced point of KVM's is named by the events around it, and a
+                    // snapshot there would name it differently from the replay's own timeline
+                    // (which keys it before its event is consumed), so reverse steps across it
+                    // would find no way back. KVM takes its checkpoints at exits.
+                    if (_lastStop != StopKind.Exit && _vcpu.InstructionsRetired is not null && Checkpoints is { } due && due.IsDue(ExitCount))
                     {
                         due.Reached(ExitCount);
                         CheckpointTaken(due);
