@@ -1,4 +1,5 @@
 using VmReplay.Engine.Kvm.Abi;
+using VmReplay.Engine.Backend;
 
 namespace VmReplay.Engine.KvmBackend;
 
@@ -90,6 +91,38 @@ public static class CpuModel
             result.Add(e);
         }
         return result.ToArray();
+    }
+
+    /// <summary>
+    /// A recorded model (vCPU 0's) as KVM entries for vCPU <paramref name="vcpuId"/> on this host:
+    /// its own initial APIC id in leaf 1 EBX[31:24], and for each leaf the flags this host's KVM
+    /// gives it in <paramref name="supported"/>, as <see cref="Build"/> keeps them on the recording
+    /// host. (Guessing KVM_CPUID_FLAG_SIGNIFCANT_INDEX from the recorded subleaves left it off
+    /// leaf 7, which has one; KVM then answered that leaf differently from the recording, and a
+    /// Linux replay took another path at its first feature check.) Leaves this host does not
+    /// list get the flag where the model has subleaves.
+    /// </summary>
+    public static KvmCpuidEntry2[] ForVcpu(IReadOnlyList<CpuidEntry> model, ReadOnlySpan<KvmCpuidEntry2> supported, int vcpuId)
+    {
+        var result = new KvmCpuidEntry2[model.Count];
+        for (int i = 0; i < model.Count; i++)
+        {
+            var e = model[i];
+            result[i] = new KvmCpuidEntry2
+            {
+                Function = e.Function, Index = e.Index, Eax = e.Eax, Ecx = e.Ecx, Edx = e.Edx,
+                Ebx = e.Function == 1 ? (e.Ebx & 0x00FF_FFFF) | ((uint)vcpuId << 24) : e.Ebx,
+                Flags = FlagsOf(e.Function, supported) ?? (model.Count(x => x.Function == e.Function) > 1 || e.Index != 0 ? KvmCpuidEntry2.SignificantIndex : 0),
+            };
+        }
+        return result;
+    }
+
+    private static uint? FlagsOf(uint leaf, ReadOnlySpan<KvmCpuidEntry2> supported)
+    {
+        foreach (var s in supported)
+            if (s.Function == leaf) return s.Flags;
+        return null;
     }
 
     private static bool IsRemovedLeaf(uint leaf)

@@ -113,7 +113,7 @@ public sealed class KvmMachine : IMachineBackend
         {
             var kv = Kvm.CreateVcpu(id);
             var vcpu = new KvmMachineVcpu(kv, Kvm.System, Memory);
-            kv.SetCpuid(options.CpuModel is { } model ? ForVcpu(model, id) : KvmBackend.CpuModel.Build(SupportedCpuid, id, options.VcpuCount));
+            kv.SetCpuid(options.CpuModel is { } model ? KvmBackend.CpuModel.ForVcpu(model, SupportedCpuid, id) : KvmBackend.CpuModel.Build(SupportedCpuid, id, options.VcpuCount));
             // Application processors wait for INIT/SIPI, as on a PC. There is no local APIC to
             // send those yet (and KVM refuses other MP states without an in-kernel irqchip), so
             // the run loop simply never enters them.
@@ -142,15 +142,6 @@ public sealed class KvmMachine : IMachineBackend
             }
         }
     }
-
-    // The recorded model is vCPU 0's: each vCPU gets its own initial APIC id in leaf 1 EBX[31:24].
-    private static KvmCpuidEntry2[] ForVcpu(IReadOnlyList<CpuidEntry> model, int id) =>
-        model.Select(e => new KvmCpuidEntry2
-        {
-            Function = e.Function, Index = e.Index, Eax = e.Eax, Ecx = e.Ecx, Edx = e.Edx,
-            Ebx = e.Function == 1 ? (e.Ebx & 0x00FF_FFFF) | ((uint)id << 24) : e.Ebx,
-            Flags = model.Count(x => x.Function == e.Function) > 1 || e.Index != 0 ? 1u : 0u, // KVM_CPUID_FLAG_SIGNIFCANT_INDEX
-        }).ToArray();
 
     /// <summary>
     /// Warns when this host's KVM lets the guest see CPUID features the model hides (some hosts
