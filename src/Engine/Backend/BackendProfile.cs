@@ -12,12 +12,14 @@ public sealed record BackendProfile(CpuBackendKind Kind, IReadOnlyList<CpuidEntr
 {
     /// <summary>
     /// Decides the backend for <paramref name="choice"/>: auto takes KVM when <paramref name="kvmPath"/>
-    /// opens and has what vmreplay needs, else the software CPU, with the reason in <see cref="Note"/>.
+    /// opens, has what vmreplay needs and runs on hardware virtualization, else the software CPU,
+    /// with the reason in <see cref="Note"/>.
     /// Throws <see cref="BackendUnavailableException"/> when KVM was asked for and is not usable.
     /// </summary>
     public static BackendProfile Decide(CpuBackendChoice choice, string kvmPath, int vcpuCount)
     {
         if (choice == CpuBackendChoice.Soft) return Soft(null);
+        if (choice == CpuBackendChoice.Auto && File.Exists(kvmPath) && HardwareVirtualization.WhyKvmIsSlow() is { } slow) return Soft(slow);
         try
         {
             using var kvm = KvmSystem.Open(kvmPath);

@@ -6,7 +6,7 @@ namespace VmReplay.Engine.Backend;
 
 /// <summary>
 /// Builds the backend a command asked for: KVM, the software CPU, or (auto) KVM where /dev/kvm
-/// is usable and the software CPU elsewhere. Every machine built is appended, by name, to the
+/// is usable and backed by hardware virtualization, the software CPU elsewhere. Every machine built is appended, by name, to the
 /// file <c>$VMREPLAY_BACKEND_LOG</c> when that is set (CI reports which backends its tests used).
 /// </summary>
 public static class MachineBackends
@@ -35,6 +35,12 @@ public static class MachineBackends
                 catch (KvmUnavailableException e) { throw new BackendUnavailableException($"--cpu kvm: {e.Message}", e); }
                 break;
             default:
+                if (choice == CpuBackendChoice.Auto && File.Exists(kvmPath) && HardwareVirtualization.WhyKvmIsSlow() is { } slow)
+                {
+                    why = slow;
+                    machine = SoftMachine.Create(options);
+                    break;
+                }
                 try { machine = KvmMachine.Open(kvmPath, options); }
                 catch (KvmUnavailableException e)
                 {
