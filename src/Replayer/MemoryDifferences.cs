@@ -38,7 +38,19 @@ public sealed class MemoryDifferences
     /// <summary>The first forced point taken without equal memory.</summary>
     public string? FirstForcedPoint { get; private set; }
 
+    /// <summary>Points (snapshots, forced points) where only flags the SDM leaves undefined differed; the recorded ones were taken (see <see cref="UndefinedFlags"/>).</summary>
+    public int FlagPoints { get; private set; }
+
+    /// <summary>The first of <see cref="FlagPoints"/>.</summary>
+    public string? FirstFlagPoint { get; private set; }
+
     public bool Any => Snapshots > 0 || ForcedPoints > 0 || AtEnd;
+
+    public void InUndefinedFlags(string where)
+    {
+        FlagPoints++;
+        FirstFlagPoint ??= where;
+    }
 
     public void AtSnapshot(string where, long bytes, string detail)
     {
@@ -58,14 +70,17 @@ public sealed class MemoryDifferences
     /// <summary>One paragraph for the end of a replay, or null when memory matched throughout.</summary>
     public string? Summary()
     {
-        if (!Any) return null;
+        string? flags = FlagPoints == 0 ? null
+            : $"flags the SDM leaves undefined (AF) differed from the recording processor's at {Count(FlagPoints, "point")} (first {FirstFlagPoint}), where the replay took the recorded flags.";
+        if (!Any) return flags;
         var parts = new List<string>();
         if (Snapshots > 0) parts.Add($"at {Count(Snapshots, "snapshot")} ({Bytes} bytes; first {First}), where the replay took the recorded memory and went on");
         if (ForcedPoints > 0) parts.Add($"at {Count(ForcedPoints, "forced point")} taken on equal registers (first {FirstForcedPoint})");
         if (AtEnd) parts.Add("at the end (final memory hash)");
         return "guest memory differed from the recording in data only (every exit, register and device state matched): "
             + string.Join("; ", parts)
-            + ". The guest read values the VMM cannot record (RDTSC; see README, \"RDTSC\"); --strict stops at the first difference.";
+            + ". The guest read values the VMM cannot record (RDTSC; see README, \"RDTSC\"); --strict stops at the first difference."
+            + (flags is null ? "" : " Also: " + flags);
     }
 
     private static string Count(int n, string what) => n == 1 ? $"1 {what}" : $"{n} {what}s";

@@ -128,8 +128,13 @@ public sealed class ReplayHostEvents(EventCursor events, IVcpuBackend vcpu, Dirt
         _plainArmed = false;
     }
 
+    /// <summary>The trace was recorded on KVM and replays on the software CPU (see <see cref="UndefinedFlags"/>, <see cref="IVcpuBackend.ReportEmulatedInstructions"/>).</summary>
+    public bool CrossBackend { get; init; }
+
     public void Arm(long? deadlineNanoseconds, bool interruptBlocked)
     {
+        // The recording's VMM emulated the instruction before its next exit: the CPU reports it.
+        if (CrossBackend) vcpu.ReportEmulatedInstructions(events.PeekExit(out var exit) && exit.Reason == (uint)ExitReason.InternalError);
         if (_plainArmed && !SingleStep && DebuggerStop is null && !_onUnmatchedHit && !_onUserBreakpoint && !_matchedForcedPoint
             && events.PeekOther() is null) return;
         ArmForNextPoint();
@@ -240,7 +245,10 @@ public sealed class ReplayHostEvents(EventCursor events, IVcpuBackend vcpu, Dirt
             var regs = vcpu.ReadRegisters();
             ulong linear = VcpuState.LinearRipOf(regs, vcpu.ReadSystemRegisters());
             if (linear != f.LinearRip) return false;
-            bool registersMatch = f.RegistersMatch(RegisterFile.From(regs));
+            var actual = RegisterFile.From(regs);
+            bool registersMatch = f.RegistersMatch(actual);
+            bool flagsOnly = !registersMatch && CrossBackend && UndefinedFlags.OnlyDifference(f.Registers, actual);
+            registersMatch |= flagsOnly;
             bool memoryMatches = false, samePages = false;
             if (registersMatch)
             {
@@ -262,6 +270,13 @@ public sealed class ReplayHostEvents(EventCursor events, IVcpuBackend vcpu, Dirt
             }
             if (registersMatch && memoryMatches)
             {
+                if (flagsOnly)
+                {
+                    string where = $"event {events.Position}, rip {f.LinearRip:x}: RFLAGS {f.Registers[17]:x} recorded, {actual[17]:x} now";
+                    if (Differences is { Strict: true }) throw new ReplayDivergenceException(events.Position, f.Describe(), $"the same registers but for flags the SDM leaves undefined ({where})");
+                    Differences?.InUndefinedFlags(where);
+                    UndefinedFlags.Adopt(vcpu, f.Registers[17]);
+                }
                 _matchedForcedPoint = true;
                 _unmatchedHits = 0;
                 events.Advance();

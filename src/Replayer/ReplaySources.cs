@@ -42,7 +42,7 @@ public sealed class ReplaySources : IMachineSources
         _crossBackend = _recordedOn != CpuBackendNames.Name(machine.Kind);
         var virtualClock = Clock as InstructionClock;
         virtualClock?.Attach(vcpu);
-        return HostEvents = new ReplayHostEvents(Events, vcpu, machine.DirtyLog!.CreateTracker()) { VirtualClock = virtualClock };
+        return HostEvents = new ReplayHostEvents(Events, vcpu, machine.DirtyLog!.CreateTracker()) { VirtualClock = virtualClock, CrossBackend = _crossBackend };
     }
 
     public void OnExit(IVcpuBackend vcpu, VcpuExit exit)

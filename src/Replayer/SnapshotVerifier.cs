@@ -5,6 +5,7 @@ using VmReplay.Engine.Vm;
 using VmReplay.Recorder;
 using VmReplay.Recorder.Format;
 using VmReplay.Recorder.Snapshots;
+using VmReplay.Recorder.Events;
 
 namespace VmReplay.Replayer;
 
@@ -123,6 +124,13 @@ public sealed class SnapshotVerifier : IRunCheckpoints
         // A recording made on another backend (KVM, replayed on the software CPU) is compared in
         // what both backends define alike: the architectural registers, not each one's extras.
         bool crossBackend = _trace.Header.Backend != Engine.Backend.CpuBackendNames.Name(_machine.Backend.Kind);
+        if (crossBackend && !_differences.Strict
+            && UndefinedFlags.OnlyDifference(RegisterFile.From(expected.Machine.Vcpu.Regs), RegisterFile.From(actual.Vcpu.Regs)))
+        {
+            _differences.InUndefinedFlags($"{where}, event {at}: RFLAGS {expected.Machine.Vcpu.Regs.Rflags:x} recorded, {actual.Vcpu.Regs.Rflags:x} now");
+            UndefinedFlags.Adopt(_machine.Vcpu, expected.Machine.Vcpu.Regs.Rflags);
+            actual.Vcpu.Regs.Rflags = expected.Machine.Vcpu.Regs.Rflags;
+        }
         if ((crossBackend ? ArchitecturalDifference(expected.Machine, actual) : VcpuDifference(expected.Machine, actual)) is { } vcpu)
             throw new ReplayDivergenceException(at, $"the vCPU state of {where}", $"a different one: {vcpu}");
         if (DeviceDifference(expected.Machine.Platform, actual.Platform) is { } device)

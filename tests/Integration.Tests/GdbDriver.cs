@@ -16,8 +16,11 @@ internal static class GdbDriver
         return port;
     }
 
-    /// <summary>Starts `vmreplay replay --gdb PORT --gdb-once` on <paramref name="trace"/> and waits until it listens.</summary>
-    public static (Process Stub, int Port, System.Text.StringBuilder Log) StartStub(string trace)
+    /// <summary>
+    /// Starts `vmreplay replay --gdb PORT --gdb-once` on <paramref name="trace"/> and waits until it
+    /// listens; with <paramref name="cpu"/>, on that backend (`--cpu`).
+    /// </summary>
+    public static (Process Stub, int Port, System.Text.StringBuilder Log) StartStub(string trace, string? cpu = null)
     {
         int port = FreePort();
         var psi = new ProcessStartInfo("dotnet") { RedirectStandardError = true, RedirectStandardOutput = true };
@@ -25,6 +28,7 @@ internal static class GdbDriver
         psi.Environment["VMREPLAY_CPU"] = "auto";
         psi.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "vmreplay.dll"));
         foreach (var a in new[] { "replay", trace, "--gdb", port.ToString(), "--gdb-once" }) psi.ArgumentList.Add(a);
+        if (cpu is not null) { psi.ArgumentList.Add("--cpu"); psi.ArgumentList.Add(cpu); }
         var stub = Process.Start(psi)!;
         var stubErr = new System.Text.StringBuilder();
         var waiting = new ManualResetEventSlim();
@@ -41,9 +45,13 @@ internal static class GdbDriver
     }
 
     /// <summary>Serves <paramref name="trace"/> to one gdb run with these commands; returns gdb's output and the stub's stderr.</summary>
-    public static (string Gdb, string Stub) Debug(string trace, string elf, bool setArchitecture, params string[] commands)
+    public static (string Gdb, string Stub) Debug(string trace, string elf, bool setArchitecture, params string[] commands) =>
+        DebugOn(null, trace, elf, setArchitecture, commands);
+
+    /// <summary>As <see cref="Debug"/>, with the replay on backend <paramref name="cpu"/> (null: the trace's own, as auto picks).</summary>
+    public static (string Gdb, string Stub) DebugOn(string? cpu, string trace, string elf, bool setArchitecture, params string[] commands)
     {
-        var (started, port, stubErr) = StartStub(trace);
+        var (started, port, stubErr) = StartStub(trace, cpu);
         using var stub = started;
 
         var gdb = new ProcessStartInfo("gdb") { RedirectStandardOutput = true, RedirectStandardError = true };

@@ -75,6 +75,14 @@ public interface IVcpuBackend
     /// </summary>
     void StopAtInstruction(long? count);
 
+    /// <summary>
+    /// Replaying a KVM recording on a backend whose CPU executes everything itself: while on,
+    /// the instructions KVM's emulator fails on where the VMM emulates them (IRET, INT3,
+    /// CMPXCHG8B/16B) end the run with <see cref="VcpuExitKind.EmulatedInstruction"/> as they
+    /// retire, as that recording's VMM logged them. Nothing on KVM itself.
+    /// </summary>
+    void ReportEmulatedInstructions(bool on) { }
+
     /// <summary>Execution breakpoints a debug setup may hold at once, or null for any number.</summary>
     int? BreakpointLimit { get; }
 

@@ -13,6 +13,22 @@ public sealed unsafe partial class Processor
 
     private int _kicked;
 
+    /// <summary>
+    /// Replaying a KVM recording made where KVM could not execute IRET, INT3 or CMPXCHG8B/16B
+    /// itself: the VMM emulated each and logged it as an exit, so while this is set such an
+    /// instruction ends the run when it retires (<see cref="ProcessorExitKind.Emulated"/>), and
+    /// the replay meets the exit the recording has there.
+    /// </summary>
+    public bool ReportsEmulatedInstructions { get; set; }
+
+    // After IRET, INT3 or CMPXCHG8B/16B (see ReportsEmulatedInstructions).
+    internal void RetiredVmmEmulatedInstruction()
+    {
+        if (!ReportsEmulatedInstructions) return;
+        Exit.Set(ProcessorExitKind.Emulated);
+        _exitAfterInstruction = true;
+    }
+
     /// <summary>Whether something during the current instruction wants the run loop to look after it (a REP instruction stops iterating).</summary>
     internal bool StopAfterInstruction => _exitAfterInstruction;
     // Set during an instruction by something that must end the block after it: code it wrote

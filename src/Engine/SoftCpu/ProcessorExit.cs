@@ -30,6 +30,11 @@ public enum ProcessorExitKind
     InterruptWindow,
     /// <summary>An instruction accessed a watched range (<see cref="Processor.LastWatchHit"/>); it has retired.</summary>
     Watchpoint,
+    /// <summary>
+    /// An instruction of those a KVM host's emulator could not execute (IRET, INT3, CMPXCHG8B/16B)
+    /// retired while <see cref="Processor.ReportsEmulatedInstructions"/> was set; it is complete.
+    /// </summary>
+    Emulated,
     /// <summary>The guest did something this processor cannot model (a task gate, virtual-8086 mode): <see cref="ProcessorExit.Message"/> says what.</summary>
     Unsupported,
 }

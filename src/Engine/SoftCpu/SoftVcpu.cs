@@ -54,6 +54,8 @@ public sealed class SoftVcpu : IVcpuBackend
 
     public void StopAtInstruction(long? count) => _stopAt = count;
 
+    public void ReportEmulatedInstructions(bool on) => Cpu.ReportsEmulatedInstructions = on;
+
     public int? BreakpointLimit => null;
 
     public bool DataWatchpoints => true;
@@ -214,6 +216,7 @@ public sealed class SoftVcpu : IVcpuBackend
                 case ProcessorExitKind.Shutdown: return Set(VcpuExitKind.Shutdown);
                 case ProcessorExitKind.Kicked: return Set(VcpuExitKind.Interrupted);
                 case ProcessorExitKind.InterruptWindow: return Set(VcpuExitKind.InterruptWindow);
+                case ProcessorExitKind.Emulated: return Set(VcpuExitKind.EmulatedInstruction);
                 case ProcessorExitKind.Unsupported: return Fail($"the software CPU cannot go on: {exit.Message}");
                 default: return Fail($"the software CPU stopped ({kind})");
             }

@@ -90,12 +90,14 @@ internal static unsafe class AtomicExchange
         {
             c.Write(la, 8, (c.ReadReg(Processor.Rcx, 4) << 32) | c.ReadReg(Processor.Rbx, 4));
             c.SetFlagsMasked(Processor.FlagZf, Processor.FlagZf);
+            c.RetiredVmmEmulatedInstruction();
             return true;
         }
         c.Write(la, 8, m);
         c.WriteReg(Processor.Rax, 4, (uint)m);
         c.WriteReg(Processor.Rdx, 4, m >> 32);
         c.SetFlagsMasked(Processor.FlagZf, 0);
+        c.RetiredVmmEmulatedInstruction();
         return true;
     }
 
@@ -111,6 +113,7 @@ internal static unsafe class AtomicExchange
             c.Write(la, 8, c.R(Processor.Rbx));
             c.Write(la + 8, 8, c.R(Processor.Rcx));
             c.SetFlagsMasked(Processor.FlagZf, Processor.FlagZf);
+            c.RetiredVmmEmulatedInstruction();
             return true;
         }
         c.Write(la, 8, low);
@@ -118,6 +121,7 @@ internal static unsafe class AtomicExchange
         c.R(Processor.Rax) = low;
         c.R(Processor.Rdx) = high;
         c.SetFlagsMasked(Processor.FlagZf, 0);
+        c.RetiredVmmEmulatedInstruction();
         return true;
     }
 }

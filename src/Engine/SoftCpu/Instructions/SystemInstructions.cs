@@ -483,6 +483,7 @@ internal static unsafe class SystemInstructions
             memory.Commit();
             return 0;
         });
+        c.RetiredVmmEmulatedInstruction();
         return false;
     }
 
@@ -495,6 +496,7 @@ internal static unsafe class SystemInstructions
     private static bool Int3(Processor c, ref DecodedInstruction d)
     {
         c.DeliverSoftwareInterrupt(GuestException.Breakpoint, d.NextIp);
+        c.RetiredVmmEmulatedInstruction();
         return false;
     }
 

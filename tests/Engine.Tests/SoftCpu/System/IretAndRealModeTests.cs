@@ -27,6 +27,34 @@ public class IretAndRealModeTests
     }
 
     [Fact]
+    public void ReplayingAKvmRecordingAnIretEndsTheRunAsItRetiresOnlyWhileAsked()
+    {
+        // A KVM host whose emulator fails on IRET logged each one as an exit the VMM emulated.
+        using var m = new SystemMachine(StartMode.Protected32, a =>
+        {
+            a.pushfd();
+            a.push(Code32);
+            a.push(0x9000);
+            a.iretd();
+        });
+        m.Assemble(0x9000, 32, a =>
+        {
+            a.pushfd();
+            a.push(Code32);
+            a.push(0x9100);
+            a.iretd();
+        });
+        m.Assemble(0x9100, 32, a => a.hlt());
+        m.Cpu.ReportsEmulatedInstructions = true;
+        Assert.Equal(ProcessorExitKind.Emulated, m.Run());
+        Assert.Equal(0x9000UL, m.State().Regs.Rip); // the IRET has retired
+        Assert.Equal(4, m.Cpu.InstructionCount);
+        m.Cpu.ReportsEmulatedInstructions = false;
+        Assert.Equal(ProcessorExitKind.Halt, m.Run());
+        Assert.Equal(9, m.Cpu.InstructionCount);
+    }
+
+    [Fact]
     public void IretdToRing3NullsMorePrivilegedDataSegmentsAndKeepsIoplAtCpl3()
     {
         using var m = new SystemMachine(StartMode.Protected32, a =>
