@@ -27,14 +27,6 @@ public sealed class GdbDebuggingTests : IDisposable
     private static List<string> RegisterDumps(string gdb) =>
         Regex.Matches(gdb, @"^[re]ax\s+0x[0-9a-f]+[\s\S]*?^efer\s+0x[0-9a-f]+\s+\d+", RegexOptions.Multiline).Select(m => m.Value).ToList();
 
-    private static ulong Symbol(string elf, string name)
-    {
-        var psi = new ProcessStartInfo("nm") { RedirectStandardOutput = true };
-        psi.ArgumentList.Add(elf);
-        using var p = Process.Start(psi)!;
-        var line = p.StandardOutput.ReadToEnd().Split('\n').First(l => l.EndsWith(" " + name));
-        return Convert.ToUInt64(line.Split(' ')[0], 16);
-    }
 
     [Theory, MemberData(nameof(Vmreplay.Backends), MemberType = typeof(Vmreplay))]
     public void ReverseContinueFromThePanicLandsOnTheCorruptingStoreInTheInterruptHandler(string cpu)
@@ -51,7 +43,7 @@ public sealed class GdbDebuggingTests : IDisposable
         Assert.DoesNotContain("too long", gdb);
         Assert.Contains("Breakpoint 1, panic", gdb);
         // The watchpoint stops before the store, in log_tick, which the timer interrupt calls.
-        ulong logTick = Symbol(elf, "log_tick"), timerInterrupt = Symbol(elf, "timer_interrupt");
+        ulong logTick = ElfSymbols.Address(elf, "log_tick"), timerInterrupt = ElfSymbols.Address(elf, "timer_interrupt");
         var pcs = Regex.Matches(gdb, @"\$\d+ = 0x([0-9a-f]+)").Select(m => Convert.ToUInt64(m.Groups[1].Value, 16)).ToList();
         Assert.True(pcs.Count >= 2, gdb + stub);
         Assert.InRange(pcs[0], logTick, timerInterrupt - 1);
@@ -122,8 +114,8 @@ public sealed class GdbDebuggingTests : IDisposable
         Assert.NotEqual(dumps[0], dumps[1]);
         // 40 instructions before log_tick lie before the interrupt was delivered: outside the handler.
         var back = Convert.ToUInt64(Regex.Match(gdb, @"\$1 = 0x([0-9a-f]+)").Groups[1].Value, 16);
-        bool inHandler = back >= Symbol(elf, "irq0_entry") && back < Symbol(elf, "irq0_entry") + 13
-                         || back >= Symbol(elf, "log_tick") && back < Symbol(elf, "kmain");
+        bool inHandler = back >= ElfSymbols.Address(elf, "irq0_entry") && back < ElfSymbols.Address(elf, "irq0_entry") + 13
+                         || back >= ElfSymbols.Address(elf, "log_tick") && back < ElfSymbols.Address(elf, "kmain");
         Assert.False(inHandler, $"reverse-stepi ended at {back:x}, inside the handler still:\n{gdb}");
         Assert.Equal(dumps[3], dumps[4]);
     }
@@ -154,7 +146,7 @@ public sealed class GdbDebuggingTests : IDisposable
         Vmreplay.RequireBackend(cpu);
         string elf = Vmreplay.Guest("timer64", "timer64.elf");
         string trace = Record("timer64", "timer64.elf", 1, cpu);
-        ulong handler = Symbol(elf, "irq0_handler64"), ticks = Symbol(elf, "ticks");
+        ulong handler = ElfSymbols.Address(elf, "irq0_handler64"), ticks = ElfSymbols.Address(elf, "ticks");
         const int n = 12;
         var commands = new List<string>
         {

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Text.RegularExpressions;
 
 using static VmReplay.Integration.Tests.GdbDriver;
@@ -27,14 +26,6 @@ public sealed class GdbWatchpointTests : IDisposable
         return trace;
     }
 
-    private static ulong Symbol(string elf, string name)
-    {
-        var psi = new ProcessStartInfo("nm") { RedirectStandardOutput = true };
-        psi.ArgumentList.Add(elf);
-        using var p = Process.Start(psi)!;
-        var line = p.StandardOutput.ReadToEnd().Split('\n').First(l => l.EndsWith(" " + name));
-        return Convert.ToUInt64(line.Split(' ')[0], 16);
-    }
 
     /// <summary>The text gdb printed for each stop, split at the `x/i $pc` lines that follow them.</summary>
     private static List<string> Stops(string gdb) => Regex.Split(gdb, @"(?<==> 0x[0-9a-f]+ <[^>]+>:[^\n]*\n)").ToList();
@@ -65,8 +56,8 @@ public sealed class GdbWatchpointTests : IDisposable
         Vmreplay.RequireBackend(cpu);
         string elf = Vmreplay.Guest("timer", "timer.elf");
         string trace = Record(cpu, "timer");
-        ulong csSlot = Symbol(elf, "stack_top") - 8;
-        ulong handler = Symbol(elf, "irq0_handler"), poll = Symbol(elf, "poll");
+        ulong csSlot = ElfSymbols.Address(elf, "stack_top") - 8;
+        ulong handler = ElfSymbols.Address(elf, "irq0_handler"), poll = ElfSymbols.Address(elf, "poll");
         string w = $"*(int*)0x{csSlot:x}";
         var (gdb, stub) = Debug(trace, elf, setArchitecture: false,
             "break irq0_handler", "continue", "continue", "delete",

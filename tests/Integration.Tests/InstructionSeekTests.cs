@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Text.Json;
 using VmReplay.Engine.Backend;
 using VmReplay.Recorder;
@@ -83,14 +82,6 @@ public sealed class InstructionSeekTests : IDisposable
         Assert.True(seek.Restores > 0);
     }
 
-    private static ulong Symbol(string elf, string name)
-    {
-        var psi = new ProcessStartInfo("nm") { RedirectStandardOutput = true };
-        psi.ArgumentList.Add(elf);
-        using var p = Process.Start(psi)!;
-        var line = p.StandardOutput.ReadToEnd().Split('\n').First(l => l.EndsWith(" " + name));
-        return Convert.ToUInt64(line.Split(' ')[0], 16);
-    }
 
     [Fact]
     public void EveryWriteOfAWatchedValueIsAHitAtItsExactInstruction()
@@ -100,7 +91,7 @@ public sealed class InstructionSeekTests : IDisposable
         // each one instruction long: before it the old count, after it the new one.
         string elf = Vmreplay.Guest("ticks", "ticks.elf");
         string trace = Record("ticks", "ticks.elf", 1, "--cmdline", "n=30");
-        ulong ticks = Symbol(elf, "ticks");
+        ulong ticks = ElfSymbols.Address(elf, "ticks");
         using var reader = TraceReader.Open(trace);
         using var s = ReplaySession.Open(reader, "/dev/kvm", Stream.Null, CpuBackendChoice.Soft);
         long last = reader.Events().OfType<Recorder.Events.ExitEvent>().Max(e => e.Instructions!.Value);

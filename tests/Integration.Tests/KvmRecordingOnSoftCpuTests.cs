@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Text.RegularExpressions;
 using VmReplay.Recorder;
 
@@ -30,14 +29,6 @@ public sealed class KvmRecordingOnSoftCpuTests : IDisposable
         return elf;
     }
 
-    private static ulong Symbol(string elf, string name)
-    {
-        var psi = new ProcessStartInfo("nm") { RedirectStandardOutput = true };
-        psi.ArgumentList.Add(elf);
-        using var p = Process.Start(psi)!;
-        var line = p.StandardOutput.ReadToEnd().Split('\n').First(l => l.EndsWith(" " + name));
-        return Convert.ToUInt64(line.Split(' ')[0], 16);
-    }
 
     [Theory]
     [InlineData("failing-boot", 3, "PANIC: boot_info corrupted")]
@@ -78,7 +69,7 @@ public sealed class KvmRecordingOnSoftCpuTests : IDisposable
         Assert.Matches(@"Old value = (\d+)\s+New value = (\d+)", gdb);
         Assert.Matches(@"=> 0x[0-9a-f]+ <log_tick\+\d+>:\s+mov\s+%ecx,\(%ebx\)", gdb);
         ulong pc = Convert.ToUInt64(Regex.Match(gdb, @"\$1 = 0x([0-9a-f]+)").Groups[1].Value, 16);
-        Assert.InRange(pc, Symbol(elf, "log_tick"), Symbol(elf, "timer_interrupt") - 1);
+        Assert.InRange(pc, ElfSymbols.Address(elf, "log_tick"), ElfSymbols.Address(elf, "timer_interrupt") - 1);
         // Forty instructions back from log_tick cross the timer interrupt's delivery (a forced
         // point of the recording); forty forward come back to the same registers.
         var dumps = Regex.Matches(gdb, @"^eax\s+0x[0-9a-f]+[\s\S]*?^gs\s+0x[0-9a-f]+\s+\d+", RegexOptions.Multiline).Select(m => m.Value).ToList();
