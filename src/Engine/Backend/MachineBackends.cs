@@ -6,8 +6,9 @@ namespace VmReplay.Engine.Backend;
 
 /// <summary>
 /// Builds the backend a command asked for: KVM, the software CPU, or (auto) KVM where /dev/kvm
-/// is usable and backed by hardware virtualization, the software CPU elsewhere. Every machine built is appended, by name, to the
-/// file <c>$VMREPLAY_BACKEND_LOG</c> when that is set (CI reports which backends its tests used).
+/// is usable and backed by hardware virtualization, the software CPU elsewhere. Every machine
+/// built is appended, by name, to the file <c>$VMREPLAY_BACKEND_LOG</c> when that is set (CI
+/// reports which backends its tests used).
 /// </summary>
 public static class MachineBackends
 {
