@@ -126,6 +126,7 @@ public sealed class ReplayHostEvents(EventCursor events, IVcpuBackend vcpu, Dirt
         _onUnmatchedHit = false;
         _onUserBreakpoint = false;
         _plainArmed = false;
+        _guardPosition = -1;
     }
 
     /// <summary>The trace was recorded on KVM and replays on the software CPU (see <see cref="UndefinedFlags"/>, <see cref="IVcpuBackend.ReportEmulatedInstructions"/>).</summary>
@@ -136,8 +137,38 @@ public sealed class ReplayHostEvents(EventCursor events, IVcpuBackend vcpu, Dirt
         // The recording's VMM emulated the instruction before its next exit: the CPU reports it.
         if (CrossBackend) vcpu.ReportEmulatedInstructions(events.PeekExit(out var exit) && exit.Reason == (uint)ExitReason.InternalError);
         if (_plainArmed && !SingleStep && DebuggerStop is null && !_onUnmatchedHit && !_onUserBreakpoint && !_matchedForcedPoint
-            && events.PeekOther() is null) return;
+            && events.PeekOther() is null && !CrossBackend) return;
         ArmForNextPoint();
+    }
+
+    /// <summary>
+    /// How many instructions a replay of a KVM recording on the software CPU runs without
+    /// meeting the recording's next event before it calls that a divergence. The recording counts
+    /// no instructions, so an exit the software CPU never makes (one the recording's VMM made for
+    /// a reason this replay does not know) would otherwise leave it running for ever; a KVM
+    /// recording logs a service point at every timer deadline, so a real stretch without events
+    /// is far shorter (timer: 10,000 instructions between ticks; the Linux boot's longest, its
+    /// decompressor, tens of millions). Waiting costs the software CPU 4-20 s.
+    /// </summary>
+    public const long CrossBackendEventLimit = 1_000_000_000;
+
+    private long _guardPosition = -1;
+    private long _guardFrom;
+
+    // Where the vCPU stops to give up waiting for the next event (see CrossBackendEventLimit).
+    private long? EventDeadline()
+    {
+        if (vcpu.InstructionsRetired is not { } now) return null;
+        if (events.Position != _guardPosition)
+        {
+            _guardPosition = events.Position;
+            _guardFrom = now;
+        }
+        long deadline = _guardFrom + CrossBackendEventLimit;
+        if (now >= deadline)
+            throw new ReplayDivergenceException(events.Position, events.Peek()?.Describe() ?? "the end of the recording",
+                $"{CrossBackendEventLimit:N0} instructions on the software CPU without it (a KVM recording counts no instructions; the replay stops waiting here)");
+        return deadline;
     }
 
     // The rest of Arm, kept out of it as TakeRecordedPoint is kept out of TakeDue.
@@ -151,6 +182,7 @@ public sealed class ReplayHostEvents(EventCursor events, IVcpuBackend vcpu, Dirt
         if (scheduled is not null && vcpu.InstructionsRetired is { } now && now > scheduled.Instructions)
             throw new ReplayDivergenceException(events.Position, scheduled.Describe(), $"the replay is past it, at instruction {now}");
         long? stopAt = scheduled?.Instructions;
+        if (CrossBackend && EventDeadline() is { } deadline && !(stopAt <= deadline)) stopAt = deadline;
         if (DebuggerStop?.Invoke() is { } wanted && wanted > (vcpu.InstructionsRetired ?? long.MaxValue) && !(stopAt <= wanted)) stopAt = wanted;
         vcpu.StopAtInstruction(stopAt);
         ulong? forced = events.PeekOther() is ForcedServiceEvent f ? f.LinearRip : null;

@@ -50,6 +50,22 @@ public sealed class KvmRecordingOnSoftCpuTests : IDisposable
     }
 
     [Fact]
+    public void AnExitTheSoftwareCpuNeverMakesIsADivergenceNotAHang()
+    {
+        // timer's first emulated IRET turned into a port write nobody makes: the software CPU
+        // returns from the handler into a loop that polls memory without exits, and the
+        // recording's next event (that write) never comes.
+        string trace = Path.Combine(_dir, "timer-unreachable.vmtrace");
+        long at = TraceRewriting.FirstEvent(Fixture("timer"), trace, e => e is Recorder.Events.ExitEvent { Reason: (uint)Recorder.Events.ExitReason.InternalError } x
+            ? x with { Reason = (uint)Recorder.Events.ExitReason.Io, Address = 0x99, Size = 1, Flags = Recorder.Events.ExitEvent.FlagWrite, Count = 1, Data = [0x42] } : null);
+        Assert.True(at > 0);
+        var r = Vmreplay.Run(["replay", trace, "--cpu", "soft"], timeoutSeconds: 300);
+        Assert.True(r.ExitCode == 4, r.Stderr);
+        Assert.Contains($"replay diverged at event {at}: expected exit Io out port 0099", r.Stderr);
+        Assert.Contains("got 1,000,000,000 instructions on the software CPU without it", r.Stderr);
+    }
+
+    [Fact]
     public void GdbGoesBackFromThePanicToTheCorruptingStoreAndStepsAcrossInterruptsBothWays()
     {
         string elf = Elf("failing-boot");

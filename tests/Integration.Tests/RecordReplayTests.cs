@@ -134,7 +134,7 @@ public sealed class RecordReplayTests : IDisposable
         Assert.True(straight.ExitCode == 1, straight.Stderr);
         Assert.Contains("(0 breakpoint stops to reach forced points)", straight.Stderr);
         string moved = Trace("timer-soft-moved");
-        long at = RewriteFirstEvent(trace, moved, e => e is ScheduledServiceEvent s ? s with { Instructions = s.Instructions + 1_000_000 } : null);
+        long at = TraceRewriting.FirstEvent(trace, moved, e => e is ScheduledServiceEvent s ? s with { Instructions = s.Instructions + 1_000_000 } : null);
         Assert.True(at >= 0, "the recording has no point named by its instruction count");
         var replay = Vmreplay.Run(["replay", moved, "--strict"], cpu: "soft", timeoutSeconds: 300);
         Assert.True(replay.ExitCode == 4, replay.Stderr);
@@ -146,7 +146,7 @@ public sealed class RecordReplayTests : IDisposable
 
         // Moved back before the exits that precede it, the point is one the replay is already past.
         string early = Trace("timer-soft-early");
-        Assert.Equal(at, RewriteFirstEvent(trace, early, e => e is ScheduledServiceEvent s ? s with { Instructions = 1 } : null));
+        Assert.Equal(at, TraceRewriting.FirstEvent(trace, early, e => e is ScheduledServiceEvent s ? s with { Instructions = 1 } : null));
         var past = Vmreplay.Run(["replay", early, "--strict"], cpu: "soft", timeoutSeconds: 300);
         Assert.True(past.ExitCode == 4, past.Stderr);
         Assert.Contains($"replay diverged at event {at}: expected timers and input serviced at instruction 1, got the replay is past it, at instruction ", past.Stderr);
@@ -191,7 +191,7 @@ public sealed class RecordReplayTests : IDisposable
         var rec = Vmreplay.Run(["record", Vmreplay.Guest("timer", "timer.elf"), "-o", trace, "--serial-in", "/dev/null"], cpu: "kvm");
         Assert.True(File.Exists(trace), rec.Stderr);
         string tampered = Trace("timer-tampered");
-        long at = RewriteFirstEvent(trace, tampered, e => e is ForcedServiceEvent f ? f with { DirtyHash = f.DirtyHash ^ 1 } : null);
+        long at = TraceRewriting.FirstEvent(trace, tampered, e => e is ForcedServiceEvent f ? f with { DirtyHash = f.DirtyHash ^ 1 } : null);
         Assert.True(at >= 0, "the recording has no forced point");
         var replay = Vmreplay.Run(["replay", tampered, "--strict"], timeoutSeconds: 300, cpu: "kvm");
         Assert.Equal(4, replay.ExitCode);
@@ -208,7 +208,7 @@ public sealed class RecordReplayTests : IDisposable
         // Equal registers are not enough where the pages written differ too: that pass is
         // another one (or another path), so even a tolerant replay looks on and then diverges.
         string otherPages = Trace("timer-other-pages");
-        Assert.Equal(at, RewriteFirstEvent(trace, otherPages, e => e is ForcedServiceEvent f
+        Assert.Equal(at, TraceRewriting.FirstEvent(trace, otherPages, e => e is ForcedServiceEvent f
             ? f with { DirtyHash = f.DirtyHash ^ 1, PageListHash = f.PageListHash!.Value ^ 1 } : null));
         var pages = Vmreplay.Run(["replay", otherPages], timeoutSeconds: 300, cpu: "kvm");
         Assert.True(pages.ExitCode == 4, pages.Stderr);
@@ -267,33 +267,6 @@ public sealed class RecordReplayTests : IDisposable
         Assert.Equal(record.Stdout, replay.Stdout);
         Assert.StartsWith($"vmreplay: {cut} is incomplete ({reason}); replaying up to its last complete chunk\n", replay.Stderr);
         Assert.Contains("vmreplay: replay matched 90 events", replay.Stderr);
-    }
-
-    /// <summary>Copies a trace with the first event <paramref name="change"/> rewrites (valid CRCs); returns its index, or -1.</summary>
-    private static long RewriteFirstEvent(string from, string to, Func<TraceEvent, TraceEvent?> change)
-    {
-        using var reader = TraceFileReader.Open(from);
-        using var writer = new ChunkWriter(File.Create(to));
-        long changed = -1, index = 0;
-        foreach (var chunk in reader.Chunks.Where(c => c.Type != ChunkType.Index))
-        {
-            var payload = reader.ReadPayload(chunk);
-            if (chunk.Type == ChunkType.Events && changed < 0)
-            {
-                var events = EventCodec.Decode(new ZstdSharp.Decompressor().Unwrap(payload));
-                for (int i = 0; i < events.Count && changed < 0; i++)
-                    if (change(events[i]) is { } replacement)
-                    {
-                        events[i] = replacement;
-                        changed = index + i;
-                    }
-                index += events.Count;
-                payload = new ZstdSharp.Compressor().Wrap(EventCodec.Encode(events)).ToArray();
-            }
-            writer.Write(chunk.Type, payload, chunk.FirstEvent);
-        }
-        writer.Finish();
-        return changed;
     }
 
     /// <summary>Copies a trace with the data byte of the first guest port write changed, with valid CRCs; returns that event's index.</summary>
