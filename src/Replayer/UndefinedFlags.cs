@@ -4,14 +4,15 @@ namespace VmReplay.Replayer;
 
 /// <summary>
 /// Status flags the SDM leaves undefined after an instruction, which processors set each their
-/// own way: after a shift, AMD's sets AF where vmreplay's software CPU (and Intel's) clears it.
+/// own way: after a shift, an AMD EPYC (Zen 5, the PVM host of 2026-12-04) sets AF where vmreplay's
+/// software CPU clears it.
 /// A KVM recording holds its host processor's flags; replayed on the software CPU, registers are
 /// compared without these bits, and where only they differ the recorded flags are taken, as a
 /// snapshot's recorded memory is taken where data alone differs.
 /// </summary>
 internal static class UndefinedFlags
 {
-    /// <summary>AF: undefined after logic instructions, shifts, rotates, multiplies, BT*, BSF/BSR.</summary>
+    /// <summary>AF: undefined after logic instructions, shifts, multiplies, BT*, BSF/BSR.</summary>
     public const ulong Mask = 0x10;
 
     private const int Rflags = 17; // in RegisterFile order

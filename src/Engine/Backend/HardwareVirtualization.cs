@@ -4,7 +4,7 @@ namespace VmReplay.Engine.Backend;
 /// Whether this host's KVM runs guests on hardware virtualization. A paravirtual KVM backend
 /// (PVM, on cloud VMs without nested virtualization) opens and answers every capability like
 /// the real one, but emulates guest kernel code instruction by instruction (~1.7 M instructions/s,
-/// measured: ../shared/HOST-KVM.md) and fails on <c>iret</c>, <c>int3</c> and others; there the
+/// measured on such a host in 2026-11) and fails on <c>iret</c>, <c>int3</c> and others; there the
 /// software CPU is hundreds of times faster and exact, so auto takes it.
 /// </summary>
 public static class HardwareVirtualization
