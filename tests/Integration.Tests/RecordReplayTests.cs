@@ -270,34 +270,10 @@ public sealed class RecordReplayTests : IDisposable
     }
 
     /// <summary>Copies a trace with the data byte of the first guest port write changed, with valid CRCs; returns that event's index.</summary>
-    private static long RewriteFirstOutputByte(string from, string to)
-    {
-        using var reader = TraceFileReader.Open(from);
-        using var writer = new ChunkWriter(File.Create(to));
-        long flipped = -1;
-        long index = 0;
-        foreach (var chunk in reader.Chunks.Where(c => c.Type != ChunkType.Index))
-        {
-            var payload = reader.ReadPayload(chunk);
-            if (chunk.Type == ChunkType.Events && flipped < 0)
-            {
-                var events = EventCodec.Decode(new ZstdSharp.Decompressor().Unwrap(payload));
-                for (int i = 0; i < events.Count && flipped < 0; i++)
-                {
-                    if (events[i] is ExitEvent { Reason: 2, Flags: ExitEvent.FlagWrite } x && x.Data.Length == 1)
-                    {
-                        events[i] = x with { Data = [(byte)(x.Data[0] ^ 1)] };
-                        flipped = index + i;
-                    }
-                }
-                index += events.Count;
-                payload = new ZstdSharp.Compressor().Wrap(EventCodec.Encode(events)).ToArray();
-            }
-            writer.Write(chunk.Type, payload, chunk.FirstEvent);
-        }
-        writer.Finish();
-        return flipped;
-    }
+    private static long RewriteFirstOutputByte(string from, string to) =>
+        TraceRewriting.FirstEvent(from, to, e => e is ExitEvent { Reason: 2, Flags: ExitEvent.FlagWrite } x && x.Data.Length == 1
+            ? x with { Data = [(byte)(x.Data[0] ^ 1)] }
+            : null);
 }
 
 /// <summary><c>vmreplay diff</c> for CI: 0 identical, 1 different, 2 not comparable, 3 error.</summary>
