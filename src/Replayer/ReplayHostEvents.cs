@@ -304,10 +304,10 @@ public sealed class ReplayHostEvents(EventCursor events, IVcpuBackend vcpu, Dirt
             {
                 if (flagsOnly)
                 {
-                    string where = $"event {events.Position}, rip {f.LinearRip:x}: RFLAGS {f.Registers[17]:x} recorded, {actual[17]:x} now";
+                    string where = $"event {events.Position}, rip {f.LinearRip:x}: RFLAGS {f.Registers[RegisterFile.Rflags]:x} recorded, {actual[RegisterFile.Rflags]:x} now";
                     if (Differences is { Strict: true }) throw new ReplayDivergenceException(events.Position, f.Describe(), $"the same registers but for flags the SDM leaves undefined ({where})");
                     Differences?.InUndefinedFlags(where);
-                    UndefinedFlags.Adopt(vcpu, f.Registers[17]);
+                    UndefinedFlags.Adopt(vcpu, f.Registers[RegisterFile.Rflags]);
                 }
                 _matchedForcedPoint = true;
                 _unmatchedHits = 0;

@@ -1,4 +1,5 @@
 using VmReplay.Engine.Backend;
+using VmReplay.Recorder.Events;
 
 namespace VmReplay.Replayer;
 
@@ -15,16 +16,14 @@ internal static class UndefinedFlags
     /// <summary>AF: undefined after logic instructions, shifts, multiplies, BT*, BSF/BSR.</summary>
     public const ulong Mask = 0x10;
 
-    private const int Rflags = 17; // in RegisterFile order
-
     /// <summary>Whether <paramref name="expected"/> and <paramref name="actual"/> (RegisterFile order) differ in <see cref="Mask"/> and nowhere else.</summary>
     public static bool OnlyDifference(ReadOnlySpan<ulong> expected, ReadOnlySpan<ulong> actual)
     {
-        if (expected.Length != actual.Length || expected[Rflags] == actual[Rflags]) return false;
+        if (expected.Length != actual.Length || expected[RegisterFile.Rflags] == actual[RegisterFile.Rflags]) return false;
         for (int i = 0; i < expected.Length; i++)
         {
             ulong difference = expected[i] ^ actual[i];
-            if (difference != 0 && (i != Rflags || (difference & ~Mask) != 0)) return false;
+            if (difference != 0 && (i != RegisterFile.Rflags || (difference & ~Mask) != 0)) return false;
         }
         return true;
     }

@@ -19,7 +19,7 @@ public sealed record BackendProfile(CpuBackendKind Kind, IReadOnlyList<CpuidEntr
     public static BackendProfile Decide(CpuBackendChoice choice, string kvmPath, int vcpuCount)
     {
         if (choice == CpuBackendChoice.Soft) return Soft(null);
-        if (choice == CpuBackendChoice.Auto && File.Exists(kvmPath) && HardwareVirtualization.WhyKvmIsSlow() is { } slow) return Soft(slow);
+        if (choice == CpuBackendChoice.Auto && HardwareVirtualization.WhyAutoPassesOver(kvmPath) is { } slow) return Soft(slow);
         try
         {
             using var kvm = KvmSystem.Open(kvmPath);

@@ -17,6 +17,12 @@ public static class HardwareVirtualization
     /// </summary>
     public static string? WhyKvmIsSlow() => WhyKvmIsSlow(ReadFlags(), Directory.Exists("/sys/module/kvm_pvm"));
 
+    /// <summary>
+    /// Why auto passes over KVM at <paramref name="kvmPath"/> although it may open, or null. Where
+    /// the device does not exist, opening it says so better.
+    /// </summary>
+    public static string? WhyAutoPassesOver(string kvmPath) => File.Exists(kvmPath) ? WhyKvmIsSlow() : null;
+
     /// <summary>The decision, from the first <c>flags</c> line of /proc/cpuinfo and whether kvm_pvm is loaded.</summary>
     public static string? WhyKvmIsSlow(string? flags, bool pvmLoaded)
     {

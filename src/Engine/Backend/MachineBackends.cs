@@ -36,7 +36,7 @@ public static class MachineBackends
                 catch (KvmUnavailableException e) { throw new BackendUnavailableException($"--cpu kvm: {e.Message}", e); }
                 break;
             default:
-                if (choice == CpuBackendChoice.Auto && File.Exists(kvmPath) && HardwareVirtualization.WhyKvmIsSlow() is { } slow)
+                if (choice == CpuBackendChoice.Auto && HardwareVirtualization.WhyAutoPassesOver(kvmPath) is { } slow)
                 {
                     why = slow;
                     machine = SoftMachine.Create(options);

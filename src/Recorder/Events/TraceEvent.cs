@@ -88,7 +88,7 @@ public sealed record ForcedServiceEvent(ulong LinearRip, ulong[] Registers, ulon
     public bool RegistersMatch(ReadOnlySpan<ulong> registers) => Registers.AsSpan().SequenceEqual(registers);
 
     public override string Describe() =>
-        $"forced service point at {LinearRip:x} (RIP {Registers[16]:x}, memory hash {DirtyHash:x16})";
+        $"forced service point at {LinearRip:x} (RIP {Registers[RegisterFile.Rip]:x}, memory hash {DirtyHash:x16})";
 }
 
 /// <summary>
