@@ -53,7 +53,11 @@ internal static class TimeTravelBench
                     ["replay", "--strict", linuxTrace]);
                 AddCommands(t, keys, "Linux boot to its panic (vmlinux, image cache warm)", "linux", boot);
             }
-            else t.AddRow("Linux boot", "not measured: guests/build/linux/vmlinux is not built (guests/linux/build.sh)", "", "");
+            else
+            {
+                t.AddRow("Linux boot", "not measured: guests/build/linux/vmlinux is not built (guests/linux/build.sh)", "", "");
+                keys.Add("linux=not_built");
+            }
 
             var short_ = ReverseLatencyBench.Record(self, dir, 10, "ticks n=10");
             var long_ = ReverseLatencyBench.Record(self, dir, 1000, "ticks n=1000");
