@@ -122,6 +122,15 @@ public sealed record DebugSetup(bool SingleStep, IReadOnlyList<ulong?> Breakpoin
 {
     public static readonly DebugSetup None = new(false, []);
 
+    /// <summary>
+    /// The address of a point recorded on KVM that is being looked for, or null. KVM's emulator
+    /// can stop a guest at a REP string instruction whose count has just run out, before its
+    /// RIP moves on; the software CPU, which otherwise moves on with the last iteration, stays at
+    /// a REP instruction at this address once when its count runs out, so that the point exists
+    /// in the replay too (the next execution, with a count of 0, only moves RIP on).
+    /// </summary>
+    public ulong? ExhaustedRepeatStaysAt { get; init; }
+
     /// <summary>The data watchpoints (none when not given).</summary>
     public IReadOnlyList<DataWatchpoint> WatchList => Watches ?? [];
 

@@ -146,7 +146,8 @@ public static class PageWalker
     private static PageRights Rights(bool writable, bool user, bool nx) =>
         (writable ? PageRights.Write : 0) | (user ? PageRights.User : 0) | (nx ? 0 : PageRights.Execute);
 
-    // Supervisor writes honour CR0.WP; user accesses need the U/S bit; fetches need X.
+    // Supervisor writes honour CR0.WP; user accesses need the U/S bit; fetches need X, and with
+    // CR4.SMEP a supervisor fetch may not come from a user page.
     private static PageTranslation? Denied(in PagingContext ctx, PageAccess access, PageRights rights)
     {
         bool isUser = (access & PageAccess.User) != 0;
@@ -154,13 +155,16 @@ public static class PageWalker
         if ((access & PageAccess.Write) != 0 && (rights & PageRights.Write) == 0 && (isUser || (ctx.Cr0 & PagingContext.Cr0Wp) != 0))
             return Fault(true, access);
         if ((access & PageAccess.Execute) != 0 && (rights & PageRights.Execute) == 0) return Fault(true, access);
+        if ((access & PageAccess.Execute) != 0 && !isUser && (rights & PageRights.User) != 0 && (ctx.Cr4 & PagingContext.Cr4Smep) != 0)
+            return Fault(true, access);
         return null;
     }
 
-    // The I/D bit of a #PF error code is defined only where execute permission exists: PAE or
-    // 4-level paging with EFER.NXE (SDM 4.7; this walker knows no SMEP). Elsewhere it reads 0.
+    // The I/D bit of a #PF error code is defined where execute permission exists: with SMEP, or
+    // in PAE or 4-level paging with EFER.NXE (SDM 4.7). Elsewhere it reads 0.
     private static PageTranslation FetchBitWhereDefined(in PagingContext ctx, PageTranslation t) =>
-        t.Status == PageTranslationStatus.PageFault && (ctx.Mode == PagingMode.ThirtyTwoBit || (ctx.Efer & PagingContext.EferNxe) == 0)
+        t.Status == PageTranslationStatus.PageFault && (ctx.Cr4 & PagingContext.Cr4Smep) == 0
+            && (ctx.Mode == PagingMode.ThirtyTwoBit || (ctx.Efer & PagingContext.EferNxe) == 0)
             ? t with { PageFaultErrorCode = t.PageFaultErrorCode & ~PfFetch }
             : t;
 

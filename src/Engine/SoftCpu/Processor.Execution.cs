@@ -86,6 +86,12 @@ public sealed unsafe partial class Processor
     /// <summary>Makes a running <see cref="Run"/> return <see cref="ProcessorExitKind.Kicked"/> at its next block boundary. Any thread.</summary>
     public void Kick() => Volatile.Write(ref _kicked, 1);
 
+    /// <summary>
+    /// A linear address where a REP string instruction whose count runs out stays, once, with RIP
+    /// at itself (<see cref="Backend.DebugSetup.ExhaustedRepeatStaysAt"/>); null: it moves on.
+    /// </summary>
+    public ulong? ExhaustedRepeatStaysAt { get; set; }
+
     /// <summary>Execution breakpoints (linear addresses): <see cref="Run"/> stops before executing an instruction at one.</summary>
     public void SetBreakpoints(IEnumerable<ulong> linearAddresses)
     {
@@ -161,6 +167,12 @@ public sealed unsafe partial class Processor
             ignoreBreakpoint = false;
             InterruptShadow = false;
             RepeatBudget = instructionLimit - InstructionCount;
+            // RF, which an IRET loads (back into an instruction a hardware vCPU interrupted
+            // between REP iterations, as a KVM recording's stack may hold), lasts until the next
+            // instruction completes. Nothing here depends on it meanwhile (there are no
+            // debug-register breakpoints to suppress), so it ends as that instruction starts;
+            // left set, it stayed for ever and a KVM recording's replay ended with other flags.
+            _flags &= ~FlagRf;
 
             int i = 0;
             try

@@ -61,11 +61,15 @@ public sealed class ProcessorExit
     /// <summary>What an <see cref="ProcessorExitKind.Unsupported"/> exit could not do.</summary>
     public string? Message { get; internal set; }
 
+    // The VMM's answer (MsrFailed, MsrValue) outlives Clear: a run clears the exit before it
+    // completes the instruction that waited for that answer. It was cleared there, so an MSR the
+    // VMM refused read as the previous answer's value instead of raising #GP (a KVM recording of
+    // Linux, which takes the #GP, diverged on the software CPU at AMD's FP_CFG). A new exit
+    // starts unanswered.
     internal void Clear()
     {
         Kind = ProcessorExitKind.None;
         Message = null;
-        MsrFailed = false;
     }
 
     internal void Set(ProcessorExitKind kind, ulong address = 0, int size = 0)
@@ -73,6 +77,7 @@ public sealed class ProcessorExit
         Kind = kind;
         Address = address;
         Size = size;
+        MsrFailed = false;
     }
 
     internal void SetMmio(ulong pa, int size, bool isWrite, ulong value)

@@ -118,6 +118,7 @@ public sealed class SoftVcpu : IVcpuBackend
         var previous = _debug;
         _debug = setup;
         Cpu.SetBreakpoints(setup.Breakpoints.Where(b => b is not null).Select(b => b!.Value));
+        Cpu.ExhaustedRepeatStaysAt = setup.ExhaustedRepeatStaysAt;
         // Setting watches flushes the processor's TLB: only when they change.
         if (!previous.WatchList.SequenceEqual(setup.WatchList))
             Cpu.SetWatches(setup.WatchList.Select(w => new DataWatch(w.Linear, w.Length, (w.Reads ? WatchAccess.Read : 0) | (w.Writes ? WatchAccess.Write : 0))).ToList());

@@ -6,7 +6,7 @@ public sealed class PageWalkerTests : IDisposable
 {
     private const ulong P = 1, W = 2, U = 4, PS = 0x80, NX = 1UL << 63;
     private const ulong Cr0Pe = 1, Cr0Wp = 1 << 16, Cr0Pg = 1UL << 31;
-    private const ulong Cr4Pse = 1 << 4, Cr4Pae = 1 << 5;
+    private const ulong Cr4Pse = 1 << 4, Cr4Pae = 1 << 5, Cr4Smep = 1 << 20;
     private const ulong EferLme = 1 << 8, EferLma = 1 << 10, EferNxe = 1 << 11;
     private readonly GuestMemory _m = GuestMemory.CreatePcLayout(32UL << 20);
 
@@ -103,6 +103,26 @@ public sealed class PageWalkerTests : IDisposable
         var reserved = T(ctx with { Efer = EferLme | EferLma }, kernel + 0x1000, PageAccess.Execute);
         Assert.Equal((PageTranslationStatus.PageFault, 0x9u), (reserved.Status, reserved.PageFaultErrorCode)); // present | reserved bit
         Assert.Equal(PageTranslationStatus.NonCanonical, T(ctx, 0x0000_8000_0000_0000).Status);
+    }
+
+    [Fact]
+    public void SmepStopsSupervisorFetchesFromUserPagesOnly()
+    {
+        // 4-level paging without NXE: PML4[0] -> PDPT 0x31000 -> PD 0x32000 -> PT 0x33000; PT[1] a user page, PT[2] a supervisor page.
+        _m.WriteUInt64(0x30000, 0x31000 | P | W | U);
+        _m.WriteUInt64(0x31000, 0x32000 | P | W | U);
+        _m.WriteUInt64(0x32000, 0x33000 | P | W | U);
+        _m.WriteUInt64(0x33000 + 8, 0x400000 | P | W | U);
+        _m.WriteUInt64(0x33000 + 16, 0x500000 | P | W);
+        var ctx = new PagingContext(Cr0Pe | Cr0Pg, 0x30000, Cr4Pae, EferLme | EferLma);
+        var smep = ctx with { Cr4 = Cr4Pae | Cr4Smep };
+        Assert.Equal(PageTranslationStatus.Ok, T(ctx, 0x1000, PageAccess.Execute).Status);
+        var denied = T(smep, 0x1000, PageAccess.Execute);
+        // Present | instruction fetch: with SMEP the I/D bit is defined even without NXE (SDM vol. 3A, 4.7).
+        Assert.Equal((PageTranslationStatus.PageFault, 0x11u), (denied.Status, denied.PageFaultErrorCode));
+        Assert.Equal(PageTranslationStatus.Ok, T(smep, 0x1000, PageAccess.Execute | PageAccess.User).Status);
+        Assert.Equal(PageTranslationStatus.Ok, T(smep, 0x1000, PageAccess.Read).Status);
+        Assert.Equal(0x500000UL, T(smep, 0x2000, PageAccess.Execute).PhysicalAddress);
     }
 
     [Fact]

@@ -36,6 +36,33 @@ public class StringRepeatTests
         Assert.Equal(0, m.Memory.ReadByte(0x20064));
     }
 
+    /// <summary>
+    /// Looking for a point a KVM recording holds, a REP instruction at that address stays there
+    /// once when its count runs out (as KVM's emulator can leave it), and moves on when run again.
+    /// </summary>
+    [Fact]
+    public void AnExhaustedRepeatStaysAtItsAddressOnceWhereAsked()
+    {
+        using var m = new SoftCpuMachine(64, a =>
+        {
+            a.mov(rdi, 0x20000);
+            a.mov(rcx, 4);
+            a.mov(al, 0x5A);
+            a.rep.stosb();
+            a.hlt();
+        });
+        Assert.Equal(ProcessorExitKind.InstructionLimit, m.Run(limit: 3));
+        ulong rep = m.State().Regs.Rip;
+        m.Cpu.ExhaustedRepeatStaysAt = rep;
+        Assert.Equal(ProcessorExitKind.InstructionLimit, m.Run(limit: 4));
+        var s = m.State();
+        Assert.Equal((0UL, 0x20004UL, rep), (s.Regs.Rcx, s.Regs.Rdi, s.Regs.Rip));
+        Assert.Equal(ProcessorExitKind.Halt, m.Run());
+        Assert.Equal(3 + 4 + 1 + 1, m.Cpu.InstructionCount); // the count-0 execution retires too
+        Assert.Equal(0x5A, m.Memory.ReadByte(0x20003));
+        Assert.Equal(0, m.Memory.ReadByte(0x20004));
+    }
+
     [Fact]
     public void ARepeatWithAZeroCountRetiresOnce()
     {

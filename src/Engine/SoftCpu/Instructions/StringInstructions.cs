@@ -165,6 +165,10 @@ internal static unsafe class StringInstructions
                 if (count == 0 || (TOp.Compares && c.Zf == untilEqual))
                 {
                     completed = true;
+                    // Where a KVM recording's point may lie with the count run out and RIP not
+                    // yet moved on, stay there once; executed again with a count of 0, the
+                    // instruction moves on (and retires once more).
+                    if (count == 0 && c.ExhaustedRepeatStaysAt is { } stay && stay == ((c.SegBase[Processor.Cs] + d.Ip) & c.LinearMask)) break;
                     return true;
                 }
                 // An iteration that hit a watchpoint or rewrote decoded code ends the call: the run
