@@ -3,9 +3,10 @@ using VmReplay.Engine.Determinism;
 namespace VmReplay.Engine.Cpu;
 
 /// <summary>
-/// The VMM's answer to MSR accesses that KVM hands to userspace: the timing MSRs (filtered so
-/// they reach us), MSRs KVM does not know, and accesses KVM considers invalid. A read's value
-/// comes only from the engine clock or constants, so it can be recorded and replayed.
+/// The VMM's answer to every MSR access the vCPU does not answer itself (<see cref="ProcessorMsrs"/>,
+/// the same set on KVM, through an MSR filter, and on the software CPU): the timing MSRs, a few
+/// constants, and #GP for the rest. A read's value comes only from the engine clock or
+/// constants, so it can be recorded and replayed.
 /// </summary>
 public sealed class MsrModel
 {
@@ -15,12 +16,14 @@ public sealed class MsrModel
     public const uint Aperf = 0xE8;
     public const uint TscDeadline = 0x6E0;
     public const uint TscAux = 0xC0000103;
+    /// <summary>AMD's OS-visible workaround MSRs: a guest that sees an AMD vendor reads them without a fault handler.</summary>
+    public const uint OsvwIdLength = 0xC0010140, OsvwStatus = 0xC0010141;
 
     /// <summary>The guest's TSC runs at 1 GHz of engine-clock time: one tick per nanosecond.</summary>
     public const long TscHz = 1_000_000_000;
 
-    /// <summary>MSRs KVM must not answer by itself (installed as an MSR filter).</summary>
-    public static readonly uint[] FilteredToUserspace = [Tsc, TscAdjust, Mperf, Aperf, TscDeadline, TscAux];
+    /// <summary>The MSRs whose values follow the engine clock.</summary>
+    public static readonly uint[] ClockDerived = [Tsc, TscAdjust, Mperf, Aperf, TscDeadline, TscAux];
 
     private readonly IEngineClock _clock;
     private long _tscOffset;
@@ -39,6 +42,10 @@ public sealed class MsrModel
                 return true;
             case TscAdjust:
                 value = (ulong)_tscOffset;
+                return true;
+            case OsvwIdLength:
+            case OsvwStatus:
+                value = 0; // no errata to work around, as KVM answers
                 return true;
             default:
                 value = 0;

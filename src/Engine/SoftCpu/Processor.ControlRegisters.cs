@@ -1,3 +1,4 @@
+using VmReplay.Engine.Cpu;
 using VmReplay.Engine.Emulation;
 using VmReplay.Engine.Memory;
 using VmReplay.Engine.Vm;
@@ -72,8 +73,10 @@ public sealed partial class Processor
         if (tlb[slot].Tag != InvalidTag && page - first < size) tlb[slot].Tag = InvalidTag;
     }
 
-    // CR4 bits this processor has: VME, PVI, TSD, DE, PSE, PAE, MCE, PGE, PCE, OSFXSR, OSXMMEXCPT.
-    private const ulong Cr4Supported = 0x7FF;
+    // CR4 bits this processor has: VME, PVI, TSD, DE, PSE, PAE, MCE, PGE, PCE, OSFXSR,
+    // OSXMMEXCPT, and SMEP where its CPUID says so (leaf 7 EBX bit 7: a model recorded on KVM;
+    // the software CPU's own model leaves it out).
+    private ulong Cr4Supported => 0x7FF | (Cpuid.MaxBasic >= 7 && (Cpuid.Lookup(7, 0).Ebx & (1u << 7)) != 0 ? PagingContext.Cr4Smep : 0);
 
     internal void WriteCr4(ulong v)
     {
@@ -83,8 +86,8 @@ public sealed partial class Processor
         FlushTlb();
     }
 
-    private const uint MsrEfer = 0xC000_0080, MsrFsBase = 0xC000_0100, MsrGsBase = 0xC000_0101, MsrUcodeRev = 0x8B,
-        MsrFmask = 0xC000_0084, MsrPat = 0x277;
+    private const uint MsrEfer = 0xC000_0080, MsrFsBase = 0xC000_0100, MsrGsBase = 0xC000_0101, MsrUcodeRev = ProcessorMsrs.UcodeRev,
+        MsrFmask = 0xC000_0084, MsrPat = ProcessorMsrs.Pat;
 
     private static bool ValidPat(ulong pat)
     {
@@ -93,7 +96,7 @@ public sealed partial class Processor
         return true;
     }
 
-    /// <summary>An MSR the processor answers itself (the rest go to the VMM as exits).</summary>
+    /// <summary>An MSR the processor answers itself (<see cref="ProcessorMsrs"/>; the rest go to the VMM as exits).</summary>
     internal bool TryReadOwnMsr(uint index, out ulong value)
     {
         switch (index)

@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
+using VmReplay.Engine.Cpu;
 using VmReplay.Engine.Vm;
 
 namespace VmReplay.Engine.SoftCpu;
@@ -78,8 +79,8 @@ public sealed unsafe partial class Processor
         LoadSse(in Fpu);
         Msrs.Clear();
         foreach (uint msr in VcpuState.TrackedMsrs) Msrs[msr] = 0;
-        Msrs[0x277] = 0x0007_0406_0007_0406; // IA32_PAT power-up value
-        Msrs[0x1A0] = 1; // IA32_MISC_ENABLE: fast strings
+        foreach (var (index, value) in ProcessorMsrs.ResetValues)
+            if (Msrs.ContainsKey(index)) Msrs[index] = value;
         SetRflagsRaw(2);
         InterruptShadow = false;
         ModeChanged();

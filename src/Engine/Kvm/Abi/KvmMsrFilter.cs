@@ -16,7 +16,7 @@ internal struct KvmMsrFilterRange
     public const uint FlagWrite = 2;
 }
 
-/// <summary>struct kvm_msr_filter: up to 16 ranges; a clear bitmap bit sends the access to userspace.</summary>
+/// <summary>struct kvm_msr_filter: up to 16 ranges; a clear bitmap bit denies the access to KVM (it exits to userspace), as does the default with <see cref="DefaultDeny"/>.</summary>
 [StructLayout(LayoutKind.Sequential)]
 internal unsafe struct KvmMsrFilter
 {
@@ -25,6 +25,7 @@ internal unsafe struct KvmMsrFilter
     public fixed byte Ranges[16 * 24];
 
     public const uint DefaultAllow = 0;
+    public const uint DefaultDeny = 1;
     public const int MaxRanges = 16;
 
     public void SetRange(int i, KvmMsrFilterRange range)

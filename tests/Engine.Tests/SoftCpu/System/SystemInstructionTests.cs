@@ -1,4 +1,5 @@
 using Iced.Intel;
+using VmReplay.Engine.Cpu;
 using VmReplay.Engine.SoftCpu;
 using static Iced.Intel.AssemblerRegisters;
 using static VmReplay.Engine.Tests.SoftCpu.SystemBehaviour.SystemMachine;
@@ -230,6 +231,103 @@ public class SystemInstructionTests
             a.wrmsr();
         });
         Assert.Equal((13, 0UL), Fault(efer, 8));
+    }
+
+    [Fact]
+    public void AnMsrTheVmmRefusesRaisesGpAndOneItAnswersReadsItsValue()
+    {
+        using var m = new SystemMachine(StartMode.Long64, a =>
+        {
+            a.mov(ecx, 0xC001_1029);
+            a.rdmsr();              // answered: 0x1234_5678_9ABC_DEF0
+            a.mov(r8, rax);
+            a.mov(r9, rdx);
+            a.mov(ecx, 0xC001_1028);
+            a.rdmsr();              // refused: #GP, with RAX and RDX as they were
+        });
+        Assert.Equal(ProcessorExitKind.MsrRead, m.Run());
+        Assert.Equal(0xC001_1029UL, m.Cpu.Exit.Address);
+        m.Cpu.Exit.MsrValue = 0x1234_5678_9ABC_DEF0;
+        Assert.Equal(ProcessorExitKind.MsrRead, m.Run());
+        Assert.Equal(0xC001_1028UL, m.Cpu.Exit.Address);
+        m.Cpu.Exit.MsrFailed = true;
+        Assert.Equal((13, 0UL), Fault(m, 8));
+        var regs = m.State().Regs;
+        Assert.Equal((0x9ABC_DEF0UL, 0x1234_5678UL), (regs.R8, regs.R9));
+        Assert.Equal((0x9ABC_DEF0UL, 0x1234_5678UL), (regs.Rax, regs.Rdx));
+    }
+
+    [Fact]
+    public void TheMsrsTheProcessorAnswersItselfAreTheOnesKvmIsLeftToAnswer()
+    {
+        using var m = new SystemMachine(StartMode.Long64, a => a.hlt());
+        foreach (var (first, count) in ProcessorMsrs.Ranges)
+        {
+            for (uint i = first; i < first + count; i++) Assert.True(m.Cpu.TryReadOwnMsr(i, out _), $"msr {i:x}");
+            Assert.False(m.Cpu.TryReadOwnMsr(first - 1, out _) && !ProcessorMsrs.Contains(first - 1), $"msr {first - 1:x}");
+            Assert.False(m.Cpu.TryReadOwnMsr(first + count, out _) && !ProcessorMsrs.Contains(first + count), $"msr {first + count:x}");
+        }
+        foreach (var (index, value) in ProcessorMsrs.ResetValues)
+        {
+            Assert.True(m.Cpu.TryReadOwnMsr(index, out ulong now));
+            Assert.Equal(value, now);
+        }
+        Assert.False(ProcessorMsrs.Contains(MsrModel.Tsc));
+        Assert.False(ProcessorMsrs.Contains(0xC001_0140));
+    }
+
+    [Fact]
+    public void SmepIsRefusedUnlessCpuidHasItAndThenFaultsASupervisorFetchFromAUserPage()
+    {
+        static void EnableSmep(Assembler a)
+        {
+            a.mov(rax, cr4);
+            a.or(rax, 1 << 20);
+            a.mov(cr4, rax);
+        }
+        using var plain = new SystemMachine(StartMode.Long64, EnableSmep);
+        Assert.Equal((13, 0UL), Fault(plain, 8));
+
+        var entries = SoftCpuModel.Build().Entries;
+        int leaf7 = Array.FindIndex(entries, e => e.Function == 7);
+        entries[leaf7] = entries[leaf7] with { Ebx = entries[leaf7].Ebx | 1u << 7 };
+        const ulong UserAlias = 0x20_0000;
+        using var m = new SystemMachine(StartMode.Long64, a =>
+        {
+            EnableSmep(a);
+            a.mov(rax, UserAlias + CodeBase);
+            a.jmp(rax);
+        }, CpuidTable.From(entries));
+        // The first 2 MiB for the supervisor; the same memory again at 2 MiB as a user page.
+        m.Memory.WriteUInt64(PageTables + 0x2000, 0x83);
+        m.Memory.WriteUInt64(PageTables + 0x2000 + 8, 0x87);
+        Assert.Equal((14, 0x11UL), Fault(m, 8)); // present | instruction fetch, from the supervisor
+        Assert.Equal(UserAlias + CodeBase, m.State().Sregs.Cr2);
+    }
+
+    [Fact]
+    public void RfLoadedByIretLastsUntilTheNextInstructionCompletes()
+    {
+        using var m = new SystemMachine(StartMode.Long64, a =>
+        {
+            var back = a.CreateLabel();
+            a.mov(rcx, rsp);
+            a.push(0);                            // SS: null, allowed at CPL0 in 64-bit mode
+            a.push(rcx);
+            a.pushfq();
+            a.or(__qword_ptr[rsp], 0x10000);      // RF, as a stop between REP iterations pushes it
+            a.push(Code64);
+            a.lea(rax, __[back]);
+            a.push(rax);
+            a.iretq();
+            a.Label(ref back);
+            a.nop();
+            a.hlt();
+        });
+        Assert.Equal(ProcessorExitKind.InstructionLimit, m.Run(9));
+        Assert.Equal(0x10000UL, m.State().Regs.Rflags & 0x10000);
+        Assert.Equal(ProcessorExitKind.InstructionLimit, m.Run(1));
+        Assert.Equal(0UL, m.State().Regs.Rflags & 0x10000);
     }
 
     [Fact]

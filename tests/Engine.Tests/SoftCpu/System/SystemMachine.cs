@@ -33,10 +33,11 @@ internal sealed class SystemMachine : IDisposable
     public StartMode Mode { get; }
     private readonly AssemblerResult _program;
 
-    public SystemMachine(StartMode mode, Action<Assembler> program)
+    /// <param name="cpuid">The CPUID the processor answers with; null: the software CPU's own model.</param>
+    public SystemMachine(StartMode mode, Action<Assembler> program, CpuidTable? cpuid = null)
     {
         Mode = mode;
-        Cpu = new Processor(Memory, SoftCpuModel.Build());
+        Cpu = new Processor(Memory, cpuid ?? SoftCpuModel.Build());
         bool long64 = mode == StartMode.Long64;
         _program = Assemble(CodeBase, mode switch { StartMode.Real => 16, StartMode.Protected32 => 32, _ => 64 }, program);
 
