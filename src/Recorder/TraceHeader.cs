@@ -56,6 +56,14 @@ public sealed record TraceHeader
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
     public long? MaxInstructions { get; init; }
     public required CpuidLeaf[] CpuModel { get; init; }
+
+    /// <summary>
+    /// The leaves the recorded guest read otherwise than <see cref="CpuModel"/> says, as it read
+    /// them (a KVM host that does not apply the model to some leaves), or null where it saw the
+    /// model. A replay on the software CPU answers CPUID with these over the model.
+    /// </summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public CpuidLeaf[]? CpuidSeen { get; init; }
     public string Recorder { get; init; } = "vmreplay";
 
     public byte[] ToJson() => TraceHeaderJson.Write(this);
@@ -131,6 +139,8 @@ public sealed record TraceHeader
         if (CpuModel is null) return $"{nameof(CpuModel)} is null";
         if (CpuModel.Length > MaxCpuidLeaves) return $"{nameof(CpuModel)} has {CpuModel.Length} leaves, more than {MaxCpuidLeaves}";
         if (Array.IndexOf(CpuModel, null) is var at and >= 0) return $"{nameof(CpuModel)} leaf {at} is null";
+        if (CpuidSeen?.Length > MaxCpuidLeaves) return $"{nameof(CpuidSeen)} has {CpuidSeen.Length} leaves, more than {MaxCpuidLeaves}";
+        if (CpuidSeen is not null && Array.IndexOf(CpuidSeen, null) is var seenAt and >= 0) return $"{nameof(CpuidSeen)} leaf {seenAt} is null";
         if (Text(Recorder, nameof(Recorder), MaxShortTextLength, mayBeEmpty: true) is { } recorder) return recorder;
         return null;
     }

@@ -55,19 +55,8 @@ internal static class TraceHeaderJson
             w.WriteString(nameof(h.Clock), h.Clock);
             if (h.NanosecondsPerInstruction is { } ns) w.WriteNumber(nameof(h.NanosecondsPerInstruction), ns);
             if (h.MaxInstructions is { } max) w.WriteNumber(nameof(h.MaxInstructions), max);
-            w.WriteStartArray(nameof(h.CpuModel));
-            foreach (var leaf in h.CpuModel)
-            {
-                w.WriteStartObject();
-                w.WriteNumber(nameof(leaf.Function), leaf.Function);
-                w.WriteNumber(nameof(leaf.Index), leaf.Index);
-                w.WriteNumber(nameof(leaf.Eax), leaf.Eax);
-                w.WriteNumber(nameof(leaf.Ebx), leaf.Ebx);
-                w.WriteNumber(nameof(leaf.Ecx), leaf.Ecx);
-                w.WriteNumber(nameof(leaf.Edx), leaf.Edx);
-                w.WriteEndObject();
-            }
-            w.WriteEndArray();
+            WriteLeaves(w, nameof(h.CpuModel), h.CpuModel);
+            if (h.CpuidSeen is { } seen) WriteLeaves(w, nameof(h.CpuidSeen), seen);
             w.WriteString(nameof(h.Recorder), h.Recorder);
             w.WriteEndObject();
         }
@@ -117,7 +106,8 @@ internal static class TraceHeaderJson
                 ? Number(ns, "NanosecondsPerInstruction", static (JsonElement e, out long v) => e.TryGetInt64(out v)) : null,
             MaxInstructions = m.TryGetValue("MaxInstructions", out var max) && max.ValueKind != JsonValueKind.Null
                 ? Number(max, "MaxInstructions", static (JsonElement e, out long v) => e.TryGetInt64(out v)) : null,
-            CpuModel = CpuModel(m["CpuModel"])!,
+            CpuModel = Leaves(m["CpuModel"], "CpuModel")!,
+            CpuidSeen = m.TryGetValue("CpuidSeen", out var seen) ? Leaves(seen, "CpuidSeen") : null,
         };
         if (m.TryGetValue("Backend", out var backend)) header = header with { Backend = Str(backend)! };
         if (m.TryGetValue("Clock", out var clock)) header = header with { Clock = Str(clock)! };
@@ -157,18 +147,35 @@ internal static class TraceHeaderJson
             m.TryGetValue("MaxVcpus", out var max) ? Number(max, "HostCapabilities.MaxVcpus", static (JsonElement x, out int v) => x.TryGetInt32(out v)) : 0);
     }
 
-    private static CpuidLeaf[]? CpuModel(JsonElement e)
+    private static void WriteLeaves(Utf8JsonWriter w, string name, CpuidLeaf[] leaves)
+    {
+        w.WriteStartArray(name);
+        foreach (var leaf in leaves)
+        {
+            w.WriteStartObject();
+            w.WriteNumber(nameof(leaf.Function), leaf.Function);
+            w.WriteNumber(nameof(leaf.Index), leaf.Index);
+            w.WriteNumber(nameof(leaf.Eax), leaf.Eax);
+            w.WriteNumber(nameof(leaf.Ebx), leaf.Ebx);
+            w.WriteNumber(nameof(leaf.Ecx), leaf.Ecx);
+            w.WriteNumber(nameof(leaf.Edx), leaf.Edx);
+            w.WriteEndObject();
+        }
+        w.WriteEndArray();
+    }
+
+    private static CpuidLeaf[]? Leaves(JsonElement e, string name)
     {
         if (e.ValueKind == JsonValueKind.Null) return null;
-        if (e.ValueKind != JsonValueKind.Array) throw new JsonException("CpuModel is not an array");
+        if (e.ValueKind != JsonValueKind.Array) throw new JsonException($"{name} is not an array");
         var leaves = new CpuidLeaf[e.GetArrayLength()];
         int i = 0;
         foreach (var leaf in e.EnumerateArray())
         {
             if (leaf.ValueKind == JsonValueKind.Null) { leaves[i++] = null!; continue; }
-            if (leaf.ValueKind != JsonValueKind.Object) throw new JsonException("a CpuModel leaf is not an object");
+            if (leaf.ValueKind != JsonValueKind.Object) throw new JsonException($"a {name} leaf is not an object");
             var m = Last(leaf);
-            uint Reg(string name) => m.TryGetValue(name, out var r) ? Number(r, $"CpuModel.{name}", static (JsonElement x, out uint v) => x.TryGetUInt32(out v)) : 0;
+            uint Reg(string reg) => m.TryGetValue(reg, out var r) ? Number(r, $"{name}.{reg}", static (JsonElement x, out uint v) => x.TryGetUInt32(out v)) : 0;
             leaves[i++] = new CpuidLeaf(Reg("Function"), Reg("Index"), Reg("Eax"), Reg("Ebx"), Reg("Ecx"), Reg("Edx"));
         }
         return leaves;

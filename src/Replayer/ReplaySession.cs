@@ -86,6 +86,7 @@ public sealed partial class ReplaySession : IDisposable
             Cpu = ReplayBackend.Choose(h, cpu),
             // The guest sees the CPU it was recorded with, on either backend.
             CpuModel = CpuidLeaf.ToEntries(h.CpuModel),
+            CpuidSeen = h.CpuidSeen is { } seen ? CpuidLeaf.ToEntries(seen) : null,
             TscUnrecorded = h.Backend != CpuBackendKind.Soft.Name(),
             // The recording ended at its limit, if it had one and reached it: so does the replay.
             MaxInstructions = h.MaxInstructions,

@@ -9,20 +9,27 @@ namespace VmReplay.Recorder.Tests;
 /// </summary>
 public class TraceHeaderJsonTests
 {
-    public static TheoryData<string> Headers() => ["soft", "kvm", "limited"];
+    public static TheoryData<string> Headers() => ["soft", "kvm", "limited", "seen"];
 
     [Theory]
     [MemberData(nameof(Headers))]
     public void TheWrittenHeaderIsTheSerializersBytes(string which)
     {
-        var header = which switch { "soft" => Soft(), "limited" => Soft() with { MaxInstructions = 30_000_000 }, _ => Kvm() };
+        var header = which switch
+        {
+            "soft" => Soft(),
+            "limited" => Soft() with { MaxInstructions = 30_000_000 },
+            "seen" => Kvm() with { CpuidSeen = [new CpuidLeaf(1, 0, 0x830F10, 0x800, 0xFED83203, 0x178BFBFF), new CpuidLeaf(0xD, 0, 7, 0x340, 0x340, 0)] },
+            _ => Kvm(),
+        };
         byte[] expected = JsonSerializer.SerializeToUtf8Bytes(header, new JsonSerializerOptions { WriteIndented = true });
         byte[] written = header.ToJson();
         Assert.Equal(System.Text.Encoding.UTF8.GetString(expected), System.Text.Encoding.UTF8.GetString(written));
         Assert.Equal(expected, written);
         var read = TraceHeader.FromJson(written);
-        Assert.Equal(header with { CpuModel = [] }, read with { CpuModel = [] });
+        Assert.Equal(header with { CpuModel = [], CpuidSeen = null }, read with { CpuModel = [], CpuidSeen = null });
         Assert.Equal(header.CpuModel, read.CpuModel);
+        Assert.Equal(header.CpuidSeen, read.CpuidSeen);
     }
 
     // A software-CPU recording: virtual clock, no initrd, no KVM capabilities.
@@ -92,6 +99,11 @@ public class TraceHeaderJsonTests
             soft.Replace("\"Function\": 13", "\"Function\": -13"),
             soft.Replace("\"CpuModel\": [", "\"CpuModel\": [null, {\"Eax\": 5}, "),
             soft.Replace("\"CpuModel\": [", "\"CpuModel\": [7, "),
+            soft.Replace("\"Recorder\":", "\"CpuidSeen\": [{\"Function\": 7, \"Ebx\": 4294967295}], \"Recorder\":"),
+            soft.Replace("\"Recorder\":", "\"CpuidSeen\": null, \"Recorder\":"),
+            soft.Replace("\"Recorder\":", "\"CpuidSeen\": {}, \"Recorder\":"),
+            soft.Replace("\"Recorder\":", "\"CpuidSeen\": [null], \"Recorder\":"),
+            soft.Replace("\"Recorder\":", "\"CpuidSeen\": [{\"Eax\": -1}], \"Recorder\":"),
             soft[..soft.IndexOf("\"CpuModel\"")] + "\"CpuModel\": null, \"Recorder\": \"x\"}",
             soft[..soft.IndexOf("\"Cmdline\"")] + "\"Recorder\": \"x\"}",
             soft[..^3],
@@ -130,10 +142,21 @@ public class TraceHeaderJsonTests
             return;
         }
         var read = TraceHeaderJson.Read(json);
-        Assert.Equal(expected! with { CpuModel = [] }, read with { CpuModel = [] });
+        Assert.Equal(expected! with { CpuModel = [], CpuidSeen = null }, read with { CpuModel = [], CpuidSeen = null });
         Assert.Equal(expected!.CpuModel, read.CpuModel);
+        Assert.Equal(expected.CpuidSeen, read.CpuidSeen);
     }
 
     [Fact]
     public void TheWarmUpReadsAWholeHeader() => Assert.True(TraceHeader.WarmUp());
+
+    /// <summary>The leaves a KVM guest saw otherwise than its model are checked as the model's are.</summary>
+    [Fact]
+    public void ANullOrOversizedCpuidSeenIsRefusedNamingIt()
+    {
+        Assert.Null(Kvm().Problem());
+        Assert.Equal("CpuidSeen leaf 1 is null", (Kvm() with { CpuidSeen = [new CpuidLeaf(1, 0, 0, 0, 0, 0), null!] }).Problem());
+        var many = Enumerable.Range(0, TraceHeader.MaxCpuidLeaves + 1).Select(i => new CpuidLeaf((uint)i, 0, 0, 0, 0, 0)).ToArray();
+        Assert.Equal($"CpuidSeen has {many.Length} leaves, more than {TraceHeader.MaxCpuidLeaves}", (Kvm() with { CpuidSeen = many }).Problem());
+    }
 }

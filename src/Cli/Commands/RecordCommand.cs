@@ -183,6 +183,7 @@ internal static class RecordCommand
             NanosecondsPerInstruction = options.Clock == Engine.Determinism.ClockMode.Virtual ? Engine.Determinism.InstructionClock.DefaultNanosecondsPerInstruction : null,
             MaxInstructions = options.MaxInstructions,
             CpuModel = CpuidLeaf.AllFrom(profile.CpuModel),
+            CpuidSeen = profile.CpuidSeen.Count > 0 ? CpuidLeaf.AllFrom(profile.CpuidSeen) : null,
         };
     }
 }

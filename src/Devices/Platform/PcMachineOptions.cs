@@ -18,6 +18,9 @@ public sealed record PcMachineOptions
     public string KvmPath { get; init; } = MachineBackends.DefaultKvmDevice;
     /// <summary>The CPUID leaves the guest must see (a replay's recorded model); null: the backend's own.</summary>
     public IReadOnlyList<Engine.Backend.CpuidEntry>? CpuModel { get; init; }
+
+    /// <summary>Leaves the recorded guest read otherwise than <see cref="CpuModel"/> (<see cref="Engine.Backend.MachineBackendOptions.CpuidSeen"/>), or null.</summary>
+    public IReadOnlyList<Engine.Backend.CpuidEntry>? CpuidSeen { get; init; }
     /// <summary>RDTSC values were never recorded (a KVM recording replayed on the software CPU).</summary>
     public bool TscUnrecorded { get; init; }
     /// <summary>The software CPU stops the run after this many instructions (a runaway guest); no limit by default.</summary>

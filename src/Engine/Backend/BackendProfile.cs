@@ -6,10 +6,15 @@ namespace VmReplay.Engine.Backend;
 
 /// <summary>
 /// The backend a command will run on, decided before any machine exists, with what a recording
-/// stores about it: the CPU model the guest will see and the host's KVM capabilities (KVM only).
+/// stores about it: the CPU model the guest will see, the leaves it will read otherwise than the
+/// model says (a KVM host that does not apply the model to some leaves: <see cref="CpuidSeen"/>),
+/// and the host's KVM capabilities (KVM only).
 /// </summary>
 public sealed record BackendProfile(CpuBackendKind Kind, IReadOnlyList<CpuidEntry> CpuModel, HostCapabilities? HostCapabilities, string? Note)
 {
+    /// <summary>The leaves a guest on this backend reads otherwise than <see cref="CpuModel"/>, as it reads them; empty where it sees the model.</summary>
+    public IReadOnlyList<CpuidEntry> CpuidSeen { get; init; } = [];
+
     /// <summary>
     /// Decides the backend for <paramref name="choice"/>: auto takes KVM when <paramref name="kvmPath"/>
     /// opens, has what vmreplay needs and runs on hardware virtualization, else the software CPU,
@@ -27,7 +32,7 @@ public sealed record BackendProfile(CpuBackendKind Kind, IReadOnlyList<CpuidEntr
             caps.RequireEssentials(kvm.Path);
             var model = KvmBackend.CpuModel.Build(kvm.GetSupportedCpuid(), 0, vcpuCount)
                 .Select(e => new CpuidEntry(e.Function, e.Index, e.Eax, e.Ebx, e.Ecx, e.Edx)).ToArray();
-            return new BackendProfile(CpuBackendKind.Kvm, model, caps, null);
+            return new BackendProfile(CpuBackendKind.Kvm, model, caps, null) { CpuidSeen = SeenOn(kvm) };
         }
         catch (KvmUnavailableException e) when (choice == CpuBackendChoice.Auto)
         {
@@ -36,6 +41,19 @@ public sealed record BackendProfile(CpuBackendKind Kind, IReadOnlyList<CpuidEntr
         catch (KvmUnavailableException e)
         {
             throw new BackendUnavailableException($"--cpu kvm: {e.Message}", e);
+        }
+    }
+
+    // A probe that fails is reported when the machine's model is checked (CheckCpuModel).
+    private static CpuidEntry[] SeenOn(KvmSystem kvm)
+    {
+        try
+        {
+            return CpuidProbe.Run(kvm).LeavesSeen.Select(e => new CpuidEntry(e.Function, e.Index, e.Eax, e.Ebx, e.Ecx, e.Edx)).ToArray();
+        }
+        catch (KvmException)
+        {
+            return [];
         }
     }
 

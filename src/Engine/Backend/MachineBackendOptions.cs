@@ -19,6 +19,13 @@ public sealed record MachineBackendOptions
     public IReadOnlyList<CpuidEntry>? CpuModel { get; init; }
 
     /// <summary>
+    /// Leaves the recorded guest read otherwise than <see cref="CpuModel"/> says, as it read them
+    /// (a KVM host that did not apply the model to them), or null. The software CPU answers with
+    /// these over the model; KVM is given the model, as the recording's KVM was.
+    /// </summary>
+    public IReadOnlyList<CpuidEntry>? CpuidSeen { get; init; }
+
+    /// <summary>
     /// RDTSC values were not recorded (a recording made on KVM): the software CPU then answers
     /// RDTSC itself, deterministically, instead of asking the VMM (whose answer would be an
     /// exit the recording does not have).

@@ -87,8 +87,32 @@ public static class CpuidProbe
         var model = CpuModel.Build(vm.SupportedCpuid, 0, 1);
         var vcpu = vm.KvmVcpus[0].Kvm;
         SetRealMode(vcpu);
-        var observed = ProbedLeaves.Select(p => RunCpuid(vm, vcpu, p.Leaf, p.Subleaf)).ToArray();
-        return Compare(model, observed);
+        var observed = ProbedLeaves.Concat(model.Select(e => (Leaf: e.Function, Subleaf: e.Index))).Distinct()
+            .Select(p => RunCpuid(vm, vcpu, p.Leaf, p.Subleaf)).ToArray();
+        var result = Compare(model, observed);
+        return result.ModelApplied ? result : new CpuidProbeResult(result.HiddenBitsSeen, result.RemovedLeavesSeen, Seen(model, observed));
+    }
+
+    /// <summary>
+    /// The leaves the guest reads otherwise than <paramref name="model"/> says, as it reads them:
+    /// what a recording keeps so that a replay on the software CPU answers CPUID as this host did.
+    /// Leaves beyond the ranges leaf 0 and 0x80000000 give, and the hypervisor range, are left out.
+    /// </summary>
+    public static KvmCpuidEntry2[] Seen(ReadOnlySpan<KvmCpuidEntry2> model, ReadOnlySpan<KvmCpuidEntry2> observed)
+    {
+        uint maxBasic = Find(observed, 0, 0)?.Eax ?? 0;
+        uint maxExtended = Find(observed, 0x80000000, 0)?.Eax ?? 0;
+        var seen = new List<KvmCpuidEntry2>();
+        foreach (var o in observed)
+        {
+            bool inRange = o.Function < HypervisorLeaf ? o.Function <= maxBasic : o.Function >= 0x80000000 && o.Function <= maxExtended;
+            if (!inRange) continue;
+            bool same = Find(model, o.Function, o.Index) is { } m
+                ? m.Eax == o.Eax && m.Ebx == o.Ebx && m.Ecx == o.Ecx && m.Edx == o.Edx
+                : (o.Eax | o.Ebx | o.Ecx | o.Edx) == 0;
+            if (!same) seen.Add(o);
+        }
+        return seen.ToArray();
     }
 
     // Flat real mode at CPL0: segment bases 0, so the code runs where it is written.

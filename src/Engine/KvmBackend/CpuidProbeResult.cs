@@ -8,11 +8,15 @@ namespace VmReplay.Engine.KvmBackend;
 /// </summary>
 public sealed class CpuidProbeResult
 {
-    public CpuidProbeResult(IReadOnlyList<CpuidRemoval> hiddenBitsSeen, IReadOnlyList<uint> removedLeavesSeen)
+    public CpuidProbeResult(IReadOnlyList<CpuidRemoval> hiddenBitsSeen, IReadOnlyList<uint> removedLeavesSeen, IReadOnlyList<Kvm.Abi.KvmCpuidEntry2>? leavesSeen = null)
     {
         HiddenBitsSeen = hiddenBitsSeen;
         RemovedLeavesSeen = removedLeavesSeen;
+        LeavesSeen = leavesSeen ?? [];
     }
+
+    /// <summary>Every leaf and subleaf the guest read otherwise than the model says, as it read them (<see cref="CpuidProbe.Seen"/>).</summary>
+    public IReadOnlyList<Kvm.Abi.KvmCpuidEntry2> LeavesSeen { get; }
 
     /// <summary>Feature bits the model clears that the guest reads as set, in <see cref="CpuModel.Removals"/> order.</summary>
     public IReadOnlyList<CpuidRemoval> HiddenBitsSeen { get; }

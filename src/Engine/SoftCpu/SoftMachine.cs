@@ -30,10 +30,23 @@ public sealed class SoftMachine : IMachineBackend
         if (options.VcpuCount < 1 || options.VcpuCount > 64)
             throw new ArgumentException($"--vcpus must be between 1 and 64 (got {options.VcpuCount})");
         var memory = GuestMemory.CreatePcLayout(options.MemorySize);
-        var cpuid = options.CpuModel is { } model ? CpuidTable.From(model) : SoftCpuModel.Build();
+        var cpuid = options.CpuModel is { } model ? CpuidTable.From(Overlay(model, options.CpuidSeen)) : SoftCpuModel.Build();
         var vcpus = new SoftVcpu[options.VcpuCount];
         for (int i = 0; i < vcpus.Length; i++) vcpus[i] = new SoftVcpu(i, new Processor(memory, cpuid) { TscExits = !options.TscUnrecorded });
         return new SoftMachine(memory, cpuid, vcpus, options.DirtyLogging);
+    }
+
+    // The recorded model with each leaf the recorded guest read otherwise replaced by what it read.
+    private static CpuidEntry[] Overlay(IReadOnlyList<CpuidEntry> model, IReadOnlyList<CpuidEntry>? seen)
+    {
+        var entries = new List<CpuidEntry>(model);
+        foreach (var s in seen ?? [])
+        {
+            int at = entries.FindIndex(e => e.Function == s.Function && e.Index == s.Index);
+            if (at >= 0) entries[at] = s;
+            else entries.Add(s);
+        }
+        return entries.ToArray();
     }
 
     public CpuBackendKind Kind => CpuBackendKind.Soft;

@@ -85,6 +85,27 @@ public sealed class CpuidProbeTests
     }
 
     [Fact]
+    public void SeenKeepsEveryLeafTheGuestReadsOtherwiseThanTheModelAsItReadsIt()
+    {
+        KvmCpuidEntry2[] model = [Max, MaxExtended, Leaf(1, edx: 1u << Sse2), Leaf(7), Leaf(0xD, subleaf: 1), Leaf(0x80000001, edx: 1)];
+        KvmCpuidEntry2[] seen =
+        [
+            Max, MaxExtended, Leaf(1, ecx: 1u << Rdrand, edx: 1u << Sse2), Leaf(7),
+            Leaf(0xD, eax: 7, subleaf: 0),       // a removed leaf the guest still reads
+            Leaf(0xD, subleaf: 1),               // as the model says
+            Leaf(0x80000001, edx: 1),
+            Leaf(0x17, eax: 5),                  // above the basic range: another leaf's data
+            Leaf(0x40000000, eax: 0x40000001),   // the hypervisor range: never kept
+        ];
+
+        var kept = CpuidProbe.Seen(model, seen);
+
+        Assert.Equal([(1u, 0u, 1u << Rdrand), (0xDu, 0u, 0u)], kept.Select(e => (e.Function, e.Index, e.Ecx)));
+        Assert.Equal(7u, kept[1].Eax);
+        Assert.Empty(CpuidProbe.Seen(model, model));
+    }
+
+    [Fact]
     public void ProbeOnTheRealKvmAgreesWithCpuidRunDirectly()
     {
         KvmHost.Require();
@@ -113,6 +134,9 @@ public sealed class CpuidProbeTests
             var (eax, ebx, ecx, edx) = Cpuid(vm, vcpu, leaf, 0);
             Assert.NotEqual(0u, eax | ebx | ecx | edx);
         }
+        Assert.Equal(result.ModelApplied, result.LeavesSeen.Count == 0);
+        foreach (var e in result.LeavesSeen)
+            Assert.Equal((e.Eax, e.Ebx, e.Ecx, e.Edx), Cpuid(vm, vcpu, e.Function, e.Index));
     }
 
     private static uint Register(in KvmCpuidEntry2 e, CpuidRegister r) =>
