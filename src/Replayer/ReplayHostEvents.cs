@@ -21,7 +21,11 @@ public sealed class ReplayHostEvents(EventCursor events, IVcpuBackend vcpu, Dirt
     /// <summary>Execution breakpoints left for a debugger: breakpoint 0 finds forced points (on KVM, DR0; DR1-DR3 remain).</summary>
     public int UserBreakpointLimit => vcpu.BreakpointLimit is { } n ? n - 1 : int.MaxValue;
 
-    private (bool Step, ulong? Forced, ulong[] User, DataWatchpoint[] Watches) _armed = (false, null, [], []);
+    private (bool Step, ulong? Forced, ulong[] User, DataWatchpoint[] Watches, ulong? Stay) _armed = (false, null, [], [], null);
+
+    // The next forced point's address while it is the next event, armed or not (a step over an
+    // unmatched pass disarms its breakpoint but may run the iteration that ends a REP there).
+    private ulong? _lookingFor;
     private bool _onUnmatchedHit;
     private bool _onUserBreakpoint;
     private bool _matchedForcedPoint;
@@ -186,6 +190,7 @@ public sealed class ReplayHostEvents(EventCursor events, IVcpuBackend vcpu, Dirt
         if (DebuggerStop?.Invoke() is { } wanted && wanted > (vcpu.InstructionsRetired ?? long.MaxValue) && !(stopAt <= wanted)) stopAt = wanted;
         vcpu.StopAtInstruction(stopAt);
         ulong? forced = events.PeekOther() is ForcedServiceEvent f ? f.LinearRip : null;
+        _lookingFor = forced;
         // A breakpoint that just fired would fire again at the same RIP on re-entry (this host
         // does not honour RF there): step over it once with nothing armed. Except where the next
         // forced point lies at this same instruction (kicks recorded before it ran): that one
@@ -305,7 +310,7 @@ public sealed class ReplayHostEvents(EventCursor events, IVcpuBackend vcpu, Dirt
                 if (flagsOnly)
                 {
                     string where = $"event {events.Position}, rip {f.LinearRip:x}: RFLAGS {f.Registers[RegisterFile.Rflags]:x} recorded, {actual[RegisterFile.Rflags]:x} now";
-                    if (Differences is { Strict: true }) throw new ReplayDivergenceException(events.Position, f.Describe(), $"the same registers but for flags the SDM leaves undefined ({where})");
+                    if (Differences is { Strict: true }) throw new ReplayDivergenceException(events.Position, f.Describe(), $"the same registers but for flags the SDM leaves undefined or RF ({where})");
                     Differences?.InUndefinedFlags(where);
                     UndefinedFlags.Adopt(vcpu, f.Registers[RegisterFile.Rflags]);
                 }
@@ -318,7 +323,11 @@ public sealed class ReplayHostEvents(EventCursor events, IVcpuBackend vcpu, Dirt
             _onUnmatchedHit = true;
             LastMismatch = RegisterDifference(f.Registers, RegisterFile.From(regs));
             // A loop that never reaches the recorded state would keep the replay here for ever.
-            if (++_unmatchedHits >= UnmatchedHitLimit)
+            // Replayed on the software CPU, the wait for the next event has its own limit in
+            // instructions (CrossBackendEventLimit), and the passes are cheap and may be many:
+            // every iteration of a REP instruction is one (a forced point recorded on KVM can lie
+            // between two; in Linux's boot, 241,000 iterations of clearing pages after the last).
+            if (++_unmatchedHits >= UnmatchedHitLimit && !CrossBackend)
                 throw new ReplayDivergenceException(events.Position, f.Describe(),
                     $"{_unmatchedHits:N0} passes through {f.LinearRip:x} that match neither its registers nor its memory (last: {(LastMismatch.Length > 0 ? LastMismatch : "registers equal, written pages differ")})");
         }
@@ -352,11 +361,12 @@ public sealed class ReplayHostEvents(EventCursor events, IVcpuBackend vcpu, Dirt
     private void SetMode(bool step, ulong? forced, ulong[] user)
     {
         var watches = UserWatches;
-        if (step == _armed.Step && forced == _armed.Forced && user.AsSpan().SequenceEqual(_armed.User) && SameWatches(watches, _armed.Watches)) return;
+        ulong? stay = CrossBackend ? _lookingFor : null;
+        if (step == _armed.Step && forced == _armed.Forced && user.AsSpan().SequenceEqual(_armed.User) && SameWatches(watches, _armed.Watches) && stay == _armed.Stay) return;
         var breakpoints = new List<ulong?>(user.Length + 1) { forced };
         foreach (ulong u in user) breakpoints.Add(u);
         if (forced is null && user.Length == 0) breakpoints.Clear();
-        vcpu.SetDebug(new DebugSetup(step, breakpoints, watches.Length > 0 ? watches : null));
-        _armed = (step, forced, user, watches.ToArray());
+        vcpu.SetDebug(new DebugSetup(step, breakpoints, watches.Length > 0 ? watches : null) { ExhaustedRepeatStaysAt = stay });
+        _armed = (step, forced, user, watches.ToArray(), stay);
     }
 }

@@ -215,9 +215,11 @@ public sealed class SnapshotVerifier : IRunCheckpoints
     }
 
     // General registers, RIP, the arithmetic and control flags, control registers, descriptor
-    // tables and segment registers (selector, base, limit, DPL, code size), and the SSE state: what
-    // a guest can see. Left out: the XSAVE area's host-specific layout, the MSRs each backend
-    // tracks, accessed bits and other hidden-cache details, pending-event bookkeeping.
+    // tables and segment registers (selector, base, DPL; limit and code size where the segment is
+    // usable), and the SSE state: what a guest can see. Left out: the XSAVE area's host-specific
+    // layout, the MSRs each backend tracks, accessed bits and other hidden-cache details (a null
+    // SS that Linux's 64-bit code runs with reads from KVM on AMD as all-zero attributes, from
+    // the software CPU with its last type and size), pending-event bookkeeping.
     private static string? ArchitecturalDifference(MachineState expected, MachineState actual)
     {
         var e = expected.Vcpu;
@@ -231,8 +233,8 @@ public sealed class SnapshotVerifier : IRunCheckpoints
             return "descriptor-table registers";
         var pairs = new[] { ("CS", es.Cs, s.Cs), ("SS", es.Ss, s.Ss), ("DS", es.Ds, s.Ds), ("ES", es.Es, s.Es), ("FS", es.Fs, s.Fs), ("GS", es.Gs, s.Gs), ("TR", es.Tr, s.Tr) };
         foreach (var (name, x, y) in pairs)
-            if (x.Selector != y.Selector || x.Base != y.Base || x.Dpl != y.Dpl || x.L != y.L || x.Db != y.Db
-                || x.Present != 0 && y.Present != 0 && x.Limit != y.Limit)
+            if (x.Selector != y.Selector || x.Base != y.Base || x.Dpl != y.Dpl
+                || x.Present != 0 && y.Present != 0 && (x.L != y.L || x.Db != y.Db || x.Limit != y.Limit))
                 return $"segment register {name} ({x} recorded, {y} now)";
         if (e.Fpu.Mxcsr != a.Fpu.Mxcsr || !SameXmm(e.Fpu, a.Fpu)) return "SSE registers or MXCSR";
         return null;

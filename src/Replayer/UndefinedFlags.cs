@@ -4,17 +4,22 @@ using VmReplay.Recorder.Events;
 namespace VmReplay.Replayer;
 
 /// <summary>
-/// Status flags the SDM leaves undefined after an instruction, which processors set each their
-/// own way: after a shift, an AMD EPYC (Zen 5, the PVM host of 2026-12-04) sets AF where vmreplay's
-/// software CPU clears it.
+/// RFLAGS bits in which two processors running the same code differ without the guest's path
+/// differing. AF: the SDM leaves it undefined after some instructions, and an AMD EPYC (Zen 5, the
+/// PVM host of 2026-12-04) sets it after a shift where vmreplay's software CPU clears it. RF: KVM
+/// reports it set where it stopped a guest between two iterations of a REP instruction (a forced
+/// point), where the software CPU, at the same iteration boundary, has it clear.
 /// A KVM recording holds its host processor's flags; replayed on the software CPU, registers are
-/// compared without these bits, and where only they differ the recorded flags are taken, as a
-/// snapshot's recorded memory is taken where data alone differs.
+/// compared without these bits, and where only they differ the recorded AF is taken, as a
+/// snapshot's recorded memory is taken where data alone differs (RF, which only says where the
+/// stop was, is left as the software CPU has it).
 /// </summary>
 internal static class UndefinedFlags
 {
-    /// <summary>AF: undefined after logic instructions, shifts, multiplies, BT*, BSF/BSR.</summary>
-    public const ulong Mask = 0x10;
+    private const ulong Af = 0x10, Rf = 0x10000;
+
+    /// <summary>AF (undefined after logic instructions, shifts, multiplies, BT*, BSF/BSR) and RF.</summary>
+    public const ulong Mask = Af | Rf;
 
     /// <summary>Whether <paramref name="expected"/> and <paramref name="actual"/> (RegisterFile order) differ in <see cref="Mask"/> and nowhere else.</summary>
     public static bool OnlyDifference(ReadOnlySpan<ulong> expected, ReadOnlySpan<ulong> actual)
@@ -28,11 +33,11 @@ internal static class UndefinedFlags
         return true;
     }
 
-    /// <summary>Gives the vCPU the recorded RFLAGS.</summary>
+    /// <summary>Gives the vCPU the recorded AF.</summary>
     public static void Adopt(IVcpuBackend vcpu, ulong recordedRflags)
     {
         var state = vcpu.CaptureState();
-        state.Regs.Rflags = recordedRflags;
+        state.Regs.Rflags = (state.Regs.Rflags & ~Af) | (recordedRflags & Af);
         vcpu.RestoreState(state);
     }
 }

@@ -87,6 +87,26 @@ public sealed class LinuxBootTests(LinuxKernel kernel) : IClassFixture<LinuxKern
         }
     }
 
+    /// <summary>
+    /// Recorded on KVM (only where /dev/kvm is), the boot replays on the software CPU to its end
+    /// with the same serial log: the guest made the same MSR exits on both (every MSR the vCPU
+    /// does not answer itself goes to the VMM on KVM too), and the software CPU answers CPUID as
+    /// the recording's KVM did where that KVM did not apply the model.
+    /// </summary>
+    [Fact]
+    public void ABootRecordedOnKvmReplaysOnTheSoftwareCpuWithTheSameSerialLog()
+    {
+        Vmreplay.RequireBackend("kvm");
+        string trace = Path.Combine(_dir, "linux-kvm.vmtrace");
+        var rec = Vmreplay.Run(["record", "--cpu", "kvm", kernel.Vmlinux, "--cmdline", kernel.Cmdline, "--serial-in", "/dev/null", "-o", trace], timeoutSeconds: 300);
+        Assert.True(rec.ExitCode == 0 && rec.Stdout.Contains(Panic), rec.Stdout + rec.Stderr);
+        var rep = Vmreplay.Run(["replay", "--cpu", "soft", trace], timeoutSeconds: 300);
+        Assert.True(rep.ExitCode == 0, rep.Stderr);
+        Assert.StartsWith("soft", rep.Cpu);
+        Assert.Equal(rec.Stdout, rep.Stdout);
+        Assert.Matches(@"replay matched \d+ events, \d+ exits and \d+ snapshots", rep.Stderr);
+    }
+
     [Fact]
     public void GdbBreaksOnPanicShowsTheCallChainAndStepsBackIntoTheCaller()
     {

@@ -62,6 +62,17 @@ public sealed class SnapshotRecorder : IRunCheckpoints
     public void Reached(long exitCount)
     {
         long started = Stopwatch.GetTimestamp();
+        var state = _machine.CaptureState();
+        // KVM leaves an exception an exit raised (#GP for an MSR the VMM refuses) pending until
+        // the guest runs again: the vCPU is at the faulting instruction, where the software CPU,
+        // which raises it as the instruction completes, is already in the handler. A snapshot
+        // there could be neither compared nor restored on the software CPU; it waits for the
+        // next exit, still due. (The software CPU never holds one here.)
+        if (state.Vcpu.Events.ExceptionPending != 0 || state.Vcpu.Events.ExceptionInjected != 0)
+        {
+            CaptureTime += Stopwatch.GetElapsedTime(started);
+            return;
+        }
         bool full = Count == 0;
         long now = _clock.LastReading;
         var memory = _machine.Memory;
@@ -74,7 +85,7 @@ public sealed class SnapshotRecorder : IRunCheckpoints
         var data = lazy is null ? Snapshot.CopyPages(memory, pages) : [];
         var service = _serviceTracker()?.Pages() ?? [];
         _writer.AppendSnapshot(new Snapshot(full ? SnapshotKind.Full : SnapshotKind.Incremental, _writer.EventCount, exitCount,
-            now, MemoryHash: 0, _machine.CaptureState(), service.ToArray(), pages, data), lazy);
+            now, MemoryHash: 0, state, service.ToArray(), pages, data), lazy);
         _dueExit = _policy.Exits is { } n ? Saturated(exitCount, n) : long.MaxValue;
         _dueNanoseconds = _policy.Nanoseconds is { } ns ? Saturated(now, ns) : long.MaxValue;
         _requested = false;
