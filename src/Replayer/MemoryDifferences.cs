@@ -71,7 +71,7 @@ public sealed class MemoryDifferences
     public string? Summary()
     {
         string? flags = FlagPoints == 0 ? null
-            : $"flags the SDM leaves undefined (AF), or the resume flag (RF) of a stop between a REP instruction's iterations, differed from the recording processor's at {Count(FlagPoints, "point")} (first {FirstFlagPoint}), where the replay took the recorded AF.";
+            : $"flags that say nothing of the guest's path (AF, which the SDM leaves undefined after some instructions; RF, which a hardware vCPU reports where it stopped mid-instruction or shut down) differed from the recording processor's at {Count(FlagPoints, "point")} (first {FirstFlagPoint}), where the replay took the recorded AF.";
         if (!Any) return flags;
         var parts = new List<string>();
         if (Snapshots > 0) parts.Add($"at {Count(Snapshots, "snapshot")} ({Bytes} bytes; first {First}), where the replay took the recorded memory and went on");

@@ -14,7 +14,7 @@ namespace VmReplay.Replayer;
 /// snapshot's recorded memory is taken where data alone differs (RF, which only says where the
 /// stop was, is left as the software CPU has it).
 /// </summary>
-internal static class UndefinedFlags
+public static class UndefinedFlags
 {
     private const ulong Af = 0x10, Rf = 0x10000;
 
@@ -22,7 +22,7 @@ internal static class UndefinedFlags
     public const ulong Mask = Af | Rf;
 
     /// <summary>Whether <paramref name="expected"/> and <paramref name="actual"/> (RegisterFile order) differ in <see cref="Mask"/> and nowhere else.</summary>
-    public static bool OnlyDifference(ReadOnlySpan<ulong> expected, ReadOnlySpan<ulong> actual)
+    internal static bool OnlyDifference(ReadOnlySpan<ulong> expected, ReadOnlySpan<ulong> actual)
     {
         if (expected.Length != actual.Length || expected[RegisterFile.Rflags] == actual[RegisterFile.Rflags]) return false;
         for (int i = 0; i < expected.Length; i++)
@@ -34,7 +34,7 @@ internal static class UndefinedFlags
     }
 
     /// <summary>Gives the vCPU the recorded AF.</summary>
-    public static void Adopt(IVcpuBackend vcpu, ulong recordedRflags)
+    internal static void Adopt(IVcpuBackend vcpu, ulong recordedRflags)
     {
         var state = vcpu.CaptureState();
         state.Regs.Rflags = (state.Regs.Rflags & ~Af) | (recordedRflags & Af);

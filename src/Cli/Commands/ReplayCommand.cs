@@ -86,10 +86,17 @@ internal static class ReplayCommand
             if (end.Kind != outcome.Kind || end.ExitStatus != outcome.ExitStatus)
                 throw new ReplayDivergenceException(sources.Events.Position - 1, end.Describe(), $"end: {outcome.Kind}, exit status {outcome.ExitStatus} ({outcome.Message})");
             var (regs, memory) = FinalState.Hash(pc.Backend, trace.Version);
-            // A recording made on another backend may leave RIP one instruction on at the final exit.
-            if (regs != end.RegisterHash && trace.Header.Backend != Engine.Backend.CpuBackendNames.Name(pc.Backend.Kind)
-                && FinalState.RegisterHashWithinOneInstruction(pc.Backend, end.RegisterHash))
-                regs = end.RegisterHash;
+            // A recording made on another backend may leave RIP one instruction on at the final
+            // exit, and flags that say nothing of the guest's path otherwise (--strict: only RIP).
+            if (regs != end.RegisterHash && trace.Header.Backend != Engine.Backend.CpuBackendNames.Name(pc.Backend.Kind))
+            {
+                if (FinalState.RegisterHashWithinOneInstruction(pc.Backend, end.RegisterHash)) regs = end.RegisterHash;
+                else if (!strict && FinalState.RegisterHashWithinOneInstruction(pc.Backend, end.RegisterHash, UndefinedFlags.Mask))
+                {
+                    session.Differences.InUndefinedFlags($"the end of the run (RFLAGS {pc.Backend.Vcpus[0].ReadRegisters().Rflags:x} now)");
+                    regs = end.RegisterHash;
+                }
+            }
             bool memoryOnly = regs == end.RegisterHash && memory != end.MemoryHash && !strict;
             if ((regs != end.RegisterHash || memory != end.MemoryHash) && !memoryOnly)
                 throw new ReplayDivergenceException(sources.Events.Position - 1,
