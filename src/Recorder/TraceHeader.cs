@@ -64,6 +64,18 @@ public sealed record TraceHeader
     /// </summary>
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
     public CpuidLeaf[]? CpuidSeen { get; init; }
+
+    /// <summary>
+    /// Which MSR accesses were exits the VMM answered: <see cref="AllMsrsExit"/> (every MSR but
+    /// the ones the vCPU answers itself; every recording from 2026-12-04 on, on either backend),
+    /// or null in a KVM recording made before, where KVM answered all but the TSC family itself
+    /// (a replay on KVM then filters as that recording did).
+    /// </summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public string? MsrExits { get; init; }
+
+    /// <summary>The value of <see cref="MsrExits"/> for a recording where every MSR but the vCPU's own was an exit.</summary>
+    public const string AllMsrsExit = "all";
     public string Recorder { get; init; } = "vmreplay";
 
     public byte[] ToJson() => TraceHeaderJson.Write(this);
@@ -141,6 +153,7 @@ public sealed record TraceHeader
         if (Array.IndexOf(CpuModel, null) is var at and >= 0) return $"{nameof(CpuModel)} leaf {at} is null";
         if (CpuidSeen?.Length > MaxCpuidLeaves) return $"{nameof(CpuidSeen)} has {CpuidSeen.Length} leaves, more than {MaxCpuidLeaves}";
         if (CpuidSeen is not null && Array.IndexOf(CpuidSeen, null) is var seenAt and >= 0) return $"{nameof(CpuidSeen)} leaf {seenAt} is null";
+        if (MsrExits is not (null or AllMsrsExit)) return $"{nameof(MsrExits)} '{Shorten(MsrExits)}' is not {AllMsrsExit}";
         if (Text(Recorder, nameof(Recorder), MaxShortTextLength, mayBeEmpty: true) is { } recorder) return recorder;
         return null;
     }

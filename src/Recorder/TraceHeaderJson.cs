@@ -57,6 +57,7 @@ internal static class TraceHeaderJson
             if (h.MaxInstructions is { } max) w.WriteNumber(nameof(h.MaxInstructions), max);
             WriteLeaves(w, nameof(h.CpuModel), h.CpuModel);
             if (h.CpuidSeen is { } seen) WriteLeaves(w, nameof(h.CpuidSeen), seen);
+            if (h.MsrExits is { } msrExits) w.WriteString(nameof(h.MsrExits), msrExits);
             w.WriteString(nameof(h.Recorder), h.Recorder);
             w.WriteEndObject();
         }
@@ -108,6 +109,7 @@ internal static class TraceHeaderJson
                 ? Number(max, "MaxInstructions", static (JsonElement e, out long v) => e.TryGetInt64(out v)) : null,
             CpuModel = Leaves(m["CpuModel"], "CpuModel")!,
             CpuidSeen = m.TryGetValue("CpuidSeen", out var seen) ? Leaves(seen, "CpuidSeen") : null,
+            MsrExits = m.TryGetValue("MsrExits", out var msrExits) ? Str(msrExits) : null,
         };
         if (m.TryGetValue("Backend", out var backend)) header = header with { Backend = Str(backend)! };
         if (m.TryGetValue("Clock", out var clock)) header = header with { Clock = Str(clock)! };

@@ -19,7 +19,7 @@ public class TraceHeaderJsonTests
         {
             "soft" => Soft(),
             "limited" => Soft() with { MaxInstructions = 30_000_000 },
-            "seen" => Kvm() with { CpuidSeen = [new CpuidLeaf(1, 0, 0x830F10, 0x800, 0xFED83203, 0x178BFBFF), new CpuidLeaf(0xD, 0, 7, 0x340, 0x340, 0)] },
+            "seen" => Kvm() with { CpuidSeen = [new CpuidLeaf(1, 0, 0x830F10, 0x800, 0xFED83203, 0x178BFBFF), new CpuidLeaf(0xD, 0, 7, 0x340, 0x340, 0)], MsrExits = TraceHeader.AllMsrsExit },
             _ => Kvm(),
         };
         byte[] expected = JsonSerializer.SerializeToUtf8Bytes(header, new JsonSerializerOptions { WriteIndented = true });
@@ -101,6 +101,8 @@ public class TraceHeaderJsonTests
             soft.Replace("\"CpuModel\": [", "\"CpuModel\": [7, "),
             soft.Replace("\"Recorder\":", "\"CpuidSeen\": [{\"Function\": 7, \"Ebx\": 4294967295}], \"Recorder\":"),
             soft.Replace("\"Recorder\":", "\"CpuidSeen\": null, \"Recorder\":"),
+            soft.Replace("\"Recorder\":", "\"MsrExits\": \"all\", \"Recorder\":"),
+            soft.Replace("\"Recorder\":", "\"MsrExits\": 1, \"Recorder\":"),
             soft.Replace("\"Recorder\":", "\"CpuidSeen\": {}, \"Recorder\":"),
             soft.Replace("\"Recorder\":", "\"CpuidSeen\": [null], \"Recorder\":"),
             soft.Replace("\"Recorder\":", "\"CpuidSeen\": [{\"Eax\": -1}], \"Recorder\":"),
@@ -150,7 +152,7 @@ public class TraceHeaderJsonTests
     [Fact]
     public void TheWarmUpReadsAWholeHeader() => Assert.True(TraceHeader.WarmUp());
 
-    /// <summary>The leaves a KVM guest saw otherwise than its model are checked as the model's are.</summary>
+    /// <summary>The leaves a KVM guest saw otherwise than its model are checked as the model's are, and MsrExits has one value.</summary>
     [Fact]
     public void ANullOrOversizedCpuidSeenIsRefusedNamingIt()
     {
@@ -158,5 +160,7 @@ public class TraceHeaderJsonTests
         Assert.Equal("CpuidSeen leaf 1 is null", (Kvm() with { CpuidSeen = [new CpuidLeaf(1, 0, 0, 0, 0, 0), null!] }).Problem());
         var many = Enumerable.Range(0, TraceHeader.MaxCpuidLeaves + 1).Select(i => new CpuidLeaf((uint)i, 0, 0, 0, 0, 0)).ToArray();
         Assert.Equal($"CpuidSeen has {many.Length} leaves, more than {TraceHeader.MaxCpuidLeaves}", (Kvm() with { CpuidSeen = many }).Problem());
+        Assert.Null((Kvm() with { MsrExits = "all" }).Problem());
+        Assert.Equal("MsrExits 'most' is not all", (Kvm() with { MsrExits = "most" }).Problem());
     }
 }

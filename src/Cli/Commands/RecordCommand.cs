@@ -184,6 +184,7 @@ internal static class RecordCommand
             MaxInstructions = options.MaxInstructions,
             CpuModel = CpuidLeaf.AllFrom(profile.CpuModel),
             CpuidSeen = profile.CpuidSeen.Count > 0 ? CpuidLeaf.AllFrom(profile.CpuidSeen) : null,
+            MsrExits = TraceHeader.AllMsrsExit,
         };
     }
 }

@@ -21,6 +21,9 @@ public sealed record PcMachineOptions
 
     /// <summary>Leaves the recorded guest read otherwise than <see cref="CpuModel"/> (<see cref="Engine.Backend.MachineBackendOptions.CpuidSeen"/>), or null.</summary>
     public IReadOnlyList<Engine.Backend.CpuidEntry>? CpuidSeen { get; init; }
+
+    /// <summary>See <see cref="Engine.Backend.MachineBackendOptions.KvmAnswersMostMsrs"/>.</summary>
+    public bool KvmAnswersMostMsrs { get; init; }
     /// <summary>RDTSC values were never recorded (a KVM recording replayed on the software CPU).</summary>
     public bool TscUnrecorded { get; init; }
     /// <summary>The software CPU stops the run after this many instructions (a runaway guest); no limit by default.</summary>

@@ -26,6 +26,13 @@ public sealed record MachineBackendOptions
     public IReadOnlyList<CpuidEntry>? CpuidSeen { get; init; }
 
     /// <summary>
+    /// Replaying a KVM recording made before 2026-12-04, when KVM answered every MSR but the
+    /// clock-derived ones itself (with its own values): KVM does so again, so that the guest
+    /// makes the exits it made then. The software CPU ignores it.
+    /// </summary>
+    public bool KvmAnswersMostMsrs { get; init; }
+
+    /// <summary>
     /// RDTSC values were not recorded (a recording made on KVM): the software CPU then answers
     /// RDTSC itself, deterministically, instead of asking the VMM (whose answer would be an
     /// exit the recording does not have).

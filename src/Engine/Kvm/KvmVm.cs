@@ -81,6 +81,30 @@ public sealed unsafe class KvmVm : IDisposable
         if (Libc.Ioctl(_fd, KvmIoctl.X86SetMsrFilter, &filter) < 0) throw KvmException.FromErrno("KVM_X86_SET_MSR_FILTER");
     }
 
+    /// <summary>
+    /// KVM_X86_SET_MSR_FILTER with default allow: every MSR in <paramref name="userspaceMsrs"/> is
+    /// denied to KVM, so with KVM_MSR_EXIT_REASON_FILTER enabled its reads and writes exit to userspace.
+    /// </summary>
+    public void SetMsrFilterToUserspace(IReadOnlyCollection<uint> userspaceMsrs)
+    {
+        if (userspaceMsrs.Count > KvmMsrFilter.MaxRanges)
+            throw new ArgumentException("at most 16 filtered MSRs (one range each)");
+        var filter = new KvmMsrFilter { Flags = KvmMsrFilter.DefaultAllow };
+        // One single-MSR range each with a zero bitmap bit: "deny", i.e. exit to userspace.
+        byte* bitmaps = stackalloc byte[KvmMsrFilter.MaxRanges];
+        int i = 0;
+        foreach (uint msr in userspaceMsrs)
+        {
+            bitmaps[i] = 0;
+            filter.SetRange(i, new KvmMsrFilterRange
+            {
+                Flags = KvmMsrFilterRange.FlagRead | KvmMsrFilterRange.FlagWrite, NMsrs = 1, Base = msr, Bitmap = (ulong)(bitmaps + i),
+            });
+            i++;
+        }
+        if (Libc.Ioctl(_fd, KvmIoctl.X86SetMsrFilter, &filter) < 0) throw KvmException.FromErrno("KVM_X86_SET_MSR_FILTER");
+    }
+
     /// <summary>KVM_GET_DIRTY_LOG: fills (and clears in KVM) the dirty bitmap of <paramref name="slot"/>, one bit per 4 KiB page.</summary>
     public void GetDirtyLog(uint slot, Span<ulong> bitmap)
     {

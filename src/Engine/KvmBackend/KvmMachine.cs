@@ -106,7 +106,8 @@ public sealed class KvmMachine : IMachineBackend
         if (options.DirtyLogging) DirtyLog = new DirtyLog((i, bits) => Kvm.GetDirtyLog(Memory.Regions[i].Slot, bits), Memory);
 
         Kvm.EnableCap(KvmCap.X86UserSpaceMsr, UserSpaceMsrReasons);
-        Kvm.SetMsrFilterAllowingOnly(Cpu.ProcessorMsrs.Ranges);
+        if (options.KvmAnswersMostMsrs) Kvm.SetMsrFilterToUserspace(Cpu.MsrModel.ClockDerived);
+        else Kvm.SetMsrFilterAllowingOnly(Cpu.ProcessorMsrs.Ranges);
 
         if (options.CpuModel is { } recorded) RequireHostHas(recorded);
         for (int id = 0; id < options.VcpuCount; id++)
@@ -114,8 +115,8 @@ public sealed class KvmMachine : IMachineBackend
             var kv = Kvm.CreateVcpu(id);
             // The software CPU's reset values where KVM would answer with its own (the vCPU
             // answers these MSRs itself on both backends: ProcessorMsrs).
-            var reset = Cpu.ProcessorMsrs.ResetValues.Select(m => new KvmMsrEntry { Index = m.Index, Data = m.Value }).ToArray();
-            if (kv.SetMsrs(reset) != reset.Length) throw new KvmException($"KVM_SET_MSRS on vCPU {id} refused a reset value");
+            var reset = options.KvmAnswersMostMsrs ? [] : Cpu.ProcessorMsrs.ResetValues.Select(m => new KvmMsrEntry { Index = m.Index, Data = m.Value }).ToArray();
+            if (reset.Length > 0 && kv.SetMsrs(reset) != reset.Length) throw new KvmException($"KVM_SET_MSRS on vCPU {id} refused a reset value");
             var vcpu = new KvmMachineVcpu(kv, Kvm.System, Memory);
             kv.SetCpuid(options.CpuModel is { } model ? KvmBackend.CpuModel.ForVcpu(model, SupportedCpuid, id) : KvmBackend.CpuModel.Build(SupportedCpuid, id, options.VcpuCount));
             // Application processors wait for INIT/SIPI, as on a PC. There is no local APIC to
