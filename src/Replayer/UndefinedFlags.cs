@@ -8,7 +8,7 @@ namespace VmReplay.Replayer;
 /// differing. AF: the SDM leaves it undefined after some instructions, and an AMD EPYC (Zen 5, the
 /// PVM host of 2026-12-04) sets it after a shift where vmreplay's software CPU clears it. RF: KVM
 /// reports it set where it stopped a guest between two iterations of a REP instruction (a forced
-/// point), where the software CPU, at the same iteration boundary, has it clear.
+/// point) and after a triple fault, where the software CPU, at the same point, has it clear.
 /// A KVM recording holds its host processor's flags; replayed on the software CPU, registers are
 /// compared without these bits, and where only they differ the recorded AF is taken, as a
 /// snapshot's recorded memory is taken where data alone differs (RF, which only says where the

@@ -67,6 +67,19 @@ public sealed class KvmRecordingOnSoftCpuTests : IDisposable
         Assert.Contains("expected final register hash", strict.Stderr);
     }
 
+    /// <summary>info says what a replay on the other backend depends on: these were recorded before every MSR exited.</summary>
+    [Fact]
+    public void InfoNamesTheBackendAndTheMsrsKvmAnsweredItself()
+    {
+        var r = Vmreplay.Run(["info", Fixture("timer"), "--json"]);
+        Assert.True(r.ExitCode == 0, r.Stderr);
+        Assert.Contains("\"backend\": \"kvm\"", r.Stdout);
+        Assert.Contains("\"clock\": \"host\"", r.Stdout);
+        Assert.Contains("\"msrExits\": null", r.Stdout);
+        var table = Vmreplay.Run(["info", Fixture("timer")]);
+        Assert.Contains("recorded on kvm, host clock", table.Stdout);
+    }
+
     [Fact]
     public void AnExitTheSoftwareCpuNeverMakesIsADivergenceNotAHang()
     {

@@ -72,6 +72,10 @@ public sealed class RecordReplayTests : IDisposable
         Assert.Contains("\"complete\": true", info.Stdout);
         Assert.Contains("\"guest\": \"hello.elf\"", info.Stdout);
         Assert.Contains("\"exitStatus\": 1", info.Stdout);
+        Assert.Contains("\"msrExits\": \"all\"", info.Stdout);
+        Assert.Contains("\"cpuidSeen\": 0", info.Stdout);
+        var table = Vmreplay.Run(["info", Trace("hello")]);
+        Assert.Matches(@"recorded on (soft|kvm), (virtual|host) clock; CPUID model of \d+", table.Stdout);
     }
 
     [Fact]

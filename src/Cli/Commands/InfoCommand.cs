@@ -46,6 +46,11 @@ internal static class InfoCommand
             vcpus = h.VcpuCount,
             cmdline = h.Cmdline,
             hostKernel = h.HostKernel,
+            backend = h.Backend,
+            clock = h.Clock,
+            cpuidLeaves = h.CpuModel.Length,
+            cpuidSeen = h.CpuidSeen?.Length ?? 0,
+            msrExits = h.MsrExits,
             guestTimeSeconds = Math.Round(lastClock / 1e9, 6),
             events,
             eventsByKind = counts,
@@ -76,6 +81,7 @@ internal static class InfoCommand
         t.AddRow("guest", Markup.Escape($"{h.GuestName} (sha256 {h.ImageSha256[..16]}…, {h.ImageSize} bytes{Stored(trace.ImageChunk)})"));
         t.AddRow("initrd", !h.HasInitrd ? "none" : Markup.Escape($"{h.InitrdName} (sha256 {h.InitrdSha256}, {h.InitrdSize} bytes{Stored(trace.InitrdChunk!.Value)})"));
         t.AddRow("machine", Markup.Escape(Excerpt($"{h.MemorySize >> 20} MiB, {h.VcpuCount} vCPU, cmdline \"{h.Cmdline}\", host {h.HostKernel}")));
+        t.AddRow("cpu", Markup.Escape(Cpu(h)));
         t.AddRow("guest time", $"{lastClock / 1e9:0.000} s (last engine-clock reading)");
         t.AddRow("events", $"{events}");
         foreach (var (k, n) in counts) t.AddRow("  " + Markup.Escape(k), n.ToString());
@@ -100,6 +106,18 @@ internal static class InfoCommand
         var shown = lines.Take(TableLines).Select(l => l.Length <= TableLineLength ? l : l[..TableLineLength] + $"… ({l.Length - TableLineLength} more characters)");
         string excerpt = string.Join('\n', shown);
         return lines.Length <= TableLines ? excerpt : excerpt + $"\n… ({lines.Length - TableLines} more lines; info --json shows them all)";
+    }
+
+    // The backend and clock, the CPU model, and what a replay on the other backend depends on.
+    private static string Cpu(TraceHeader h)
+    {
+        string cpu = $"recorded on {h.Backend}, {h.Clock} clock; CPUID model of {h.CpuModel.Length} leaves";
+        if (h.CpuidSeen is { Length: > 0 } seen)
+            cpu += $", of which the guest read {seen.Length} otherwise (this KVM did not apply the model to {string.Join(", ", seen.Select(l => $"0x{l.Function:x}").Distinct())}; a software-CPU replay answers as the guest read)";
+        cpu += h.MsrExits is null && h.Backend == "kvm"
+            ? "; KVM answered every MSR but the TSC family itself (recorded before 2026-12-04: a software-CPU replay diverges at the first other MSR the guest read)"
+            : "; every MSR but the vCPU's own was an exit";
+        return cpu;
     }
 
     // A version 1 image is stored raw; from version 2 the embedded files are zstd frames.
