@@ -87,7 +87,10 @@ public sealed partial class ReplaySession : IDisposable
             // The guest sees the CPU it was recorded with, on either backend.
             CpuModel = CpuidLeaf.ToEntries(h.CpuModel),
             CpuidSeen = h.CpuidSeen is { } seen ? CpuidLeaf.ToEntries(seen) : null,
+            // Recordings made before MsrExits was written: KVM answered most MSRs itself, and the
+            // software CPU raised no #GP for an MSR the VMM refused.
             KvmAnswersMostMsrs = h.Backend == CpuBackendKind.Kvm.Name() && h.MsrExits is null,
+            RefusedMsrsDoNotFault = h.Backend == CpuBackendKind.Soft.Name() && h.MsrExits is null,
             TscUnrecorded = h.Backend != CpuBackendKind.Soft.Name(),
             // The recording ended at its limit, if it had one and reached it: so does the replay.
             MaxInstructions = h.MaxInstructions,

@@ -86,7 +86,7 @@ public sealed class PcMachine : IDisposable
             backend = MachineBackends.Create(options.Cpu, options.KvmPath, new MachineBackendOptions
             {
                 MemorySize = options.MemorySize, VcpuCount = options.VcpuCount, DirtyLogging = sources.NeedsDirtyLog,
-                CpuModel = options.CpuModel, CpuidSeen = options.CpuidSeen, KvmAnswersMostMsrs = options.KvmAnswersMostMsrs, TscUnrecorded = options.TscUnrecorded,
+                CpuModel = options.CpuModel, CpuidSeen = options.CpuidSeen, KvmAnswersMostMsrs = options.KvmAnswersMostMsrs, RefusedMsrsDoNotFault = options.RefusedMsrsDoNotFault, TscUnrecorded = options.TscUnrecorded,
             }, out string? note);
             if (options.MaxInstructions is { } max && backend is SoftMachine soft) soft.SoftVcpus[0].InstructionLimit = max;
             var output = options.SerialOutput ?? Console.OpenStandardOutput();

@@ -24,6 +24,9 @@ public sealed record PcMachineOptions
 
     /// <summary>See <see cref="Engine.Backend.MachineBackendOptions.KvmAnswersMostMsrs"/>.</summary>
     public bool KvmAnswersMostMsrs { get; init; }
+
+    /// <summary>See <see cref="Engine.Backend.MachineBackendOptions.RefusedMsrsDoNotFault"/>.</summary>
+    public bool RefusedMsrsDoNotFault { get; init; }
     /// <summary>RDTSC values were never recorded (a KVM recording replayed on the software CPU).</summary>
     public bool TscUnrecorded { get; init; }
     /// <summary>The software CPU stops the run after this many instructions (a runaway guest); no limit by default.</summary>

@@ -33,6 +33,13 @@ public sealed record MachineBackendOptions
     public bool KvmAnswersMostMsrs { get; init; }
 
     /// <summary>
+    /// Replaying a software-CPU recording made before 2026-12-04, when an MSR access the VMM
+    /// refused did not raise #GP: the software CPU behaves so again (see
+    /// <see cref="SoftCpu.Processor.RefusedMsrsFault"/>). KVM ignores it.
+    /// </summary>
+    public bool RefusedMsrsDoNotFault { get; init; }
+
+    /// <summary>
     /// RDTSC values were not recorded (a recording made on KVM): the software CPU then answers
     /// RDTSC itself, deterministically, instead of asking the VMM (whose answer would be an
     /// exit the recording does not have).

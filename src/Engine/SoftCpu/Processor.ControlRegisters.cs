@@ -96,6 +96,14 @@ public sealed partial class Processor
         return true;
     }
 
+    /// <summary>
+    /// Whether an MSR access the VMM refuses raises #GP (true, as on hardware). False replays a
+    /// software-CPU recording made before 2026-12-04, when none did: a refused read got the last
+    /// MSR value the exit buffer held and a refused write was dropped, which such a recording's
+    /// guest acted on (Linux read APIC_BASE so).
+    /// </summary>
+    public bool RefusedMsrsFault { get; set; } = true;
+
     /// <summary>An MSR the processor answers itself (<see cref="ProcessorMsrs"/>; the rest go to the VMM as exits).</summary>
     internal bool TryReadOwnMsr(uint index, out ulong value)
     {

@@ -32,7 +32,7 @@ public sealed class SoftMachine : IMachineBackend
         var memory = GuestMemory.CreatePcLayout(options.MemorySize);
         var cpuid = options.CpuModel is { } model ? CpuidTable.From(Overlay(model, options.CpuidSeen)) : SoftCpuModel.Build();
         var vcpus = new SoftVcpu[options.VcpuCount];
-        for (int i = 0; i < vcpus.Length; i++) vcpus[i] = new SoftVcpu(i, new Processor(memory, cpuid) { TscExits = !options.TscUnrecorded });
+        for (int i = 0; i < vcpus.Length; i++) vcpus[i] = new SoftVcpu(i, new Processor(memory, cpuid) { TscExits = !options.TscUnrecorded, RefusedMsrsFault = !options.RefusedMsrsDoNotFault });
         return new SoftMachine(memory, cpuid, vcpus, options.DirtyLogging);
     }
 

@@ -108,7 +108,7 @@ internal static unsafe class SystemInstructions
 
     private static void CompleteRdmsr(Processor c, ref DecodedInstruction d)
     {
-        if (c.Exit.MsrFailed) throw Processor.Gp();
+        if (c.Exit.MsrFailed && c.RefusedMsrsFault) throw Processor.Gp();
         ulong value = c.Exit.MsrValue;
         c.R(Processor.Rax) = (uint)value;
         c.R(Processor.Rdx) = value >> 32;
@@ -127,7 +127,7 @@ internal static unsafe class SystemInstructions
 
     private static void CompleteWrmsr(Processor c, ref DecodedInstruction d)
     {
-        if (c.Exit.MsrFailed) throw Processor.Gp();
+        if (c.Exit.MsrFailed && c.RefusedMsrsFault) throw Processor.Gp();
         c.Rip = d.NextIp;
     }
 

@@ -257,6 +257,28 @@ public class SystemInstructionTests
         Assert.Equal((0x9ABC_DEF0UL, 0x1234_5678UL), (regs.Rax, regs.Rdx));
     }
 
+    /// <summary>Replaying a recording made before refused MSRs faulted: a refused read gets the last value the exit held.</summary>
+    [Fact]
+    public void WithoutRefusedMsrFaultsARefusedReadGetsTheLastValue()
+    {
+        using var m = new SystemMachine(StartMode.Long64, a =>
+        {
+            a.mov(ecx, 0xC001_1029);
+            a.rdmsr();
+            a.mov(ecx, 0xC001_1028);
+            a.rdmsr();
+            a.hlt();
+        });
+        m.Cpu.RefusedMsrsFault = false;
+        Assert.Equal(ProcessorExitKind.MsrRead, m.Run());
+        m.Cpu.Exit.MsrValue = 0x1234_5678_9ABC_DEF0;
+        Assert.Equal(ProcessorExitKind.MsrRead, m.Run());
+        m.Cpu.Exit.MsrFailed = true;
+        Assert.Equal(ProcessorExitKind.Halt, m.Run());
+        var regs = m.State().Regs;
+        Assert.Equal((0x9ABC_DEF0UL, 0x1234_5678UL), (regs.Rax, regs.Rdx));
+    }
+
     [Fact]
     public void TheMsrsTheProcessorAnswersItselfAreTheOnesKvmIsLeftToAnswer()
     {
