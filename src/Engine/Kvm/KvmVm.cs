@@ -58,49 +58,26 @@ public sealed unsafe class KvmVm : IDisposable
     }
 
     /// <summary>
-    /// KVM_X86_SET_MSR_FILTER with default deny: KVM answers reads and writes of the MSRs in
-    /// <paramref name="allowed"/> ((first index, count) ranges, at most 16, 64 MSRs each), and with
-    /// KVM_MSR_EXIT_REASON_FILTER enabled every other access exits to userspace.
+    /// KVM_X86_SET_MSR_FILTER: by default KVM answers MSR reads and writes itself
+    /// (<paramref name="defaultAllow"/>) or is denied them, and the MSRs in
+    /// <paramref name="exceptions"/> ((first index, count) ranges, at most 16, 64 MSRs each) get
+    /// the other. With KVM_MSR_EXIT_REASON_FILTER enabled, a denied access exits to userspace.
     /// </summary>
-    public void SetMsrFilterAllowingOnly(ReadOnlySpan<(uint First, uint Count)> allowed)
+    public void SetMsrFilter(bool defaultAllow, ReadOnlySpan<(uint First, uint Count)> exceptions)
     {
-        if (allowed.Length > KvmMsrFilter.MaxRanges) throw new ArgumentException($"at most {KvmMsrFilter.MaxRanges} MSR ranges");
-        var filter = new KvmMsrFilter { Flags = KvmMsrFilter.DefaultDeny };
+        if (exceptions.Length > KvmMsrFilter.MaxRanges) throw new ArgumentException($"at most {KvmMsrFilter.MaxRanges} MSR ranges");
+        var filter = new KvmMsrFilter { Flags = defaultAllow ? KvmMsrFilter.DefaultAllow : KvmMsrFilter.DefaultDeny };
         // A set bitmap bit allows the MSR; one 64-bit bitmap per range.
         ulong* bitmaps = stackalloc ulong[KvmMsrFilter.MaxRanges];
-        for (int i = 0; i < allowed.Length; i++)
+        for (int i = 0; i < exceptions.Length; i++)
         {
-            var (first, count) = allowed[i];
+            var (first, count) = exceptions[i];
             if (count is 0 or > 64) throw new ArgumentException($"MSR range at {first:x} must hold 1 to 64 MSRs");
-            bitmaps[i] = count == 64 ? ulong.MaxValue : (1UL << (int)count) - 1;
+            bitmaps[i] = defaultAllow ? 0 : count == 64 ? ulong.MaxValue : (1UL << (int)count) - 1;
             filter.SetRange(i, new KvmMsrFilterRange
             {
                 Flags = KvmMsrFilterRange.FlagRead | KvmMsrFilterRange.FlagWrite, NMsrs = count, Base = first, Bitmap = (ulong)(bitmaps + i),
             });
-        }
-        if (Libc.Ioctl(_fd, KvmIoctl.X86SetMsrFilter, &filter) < 0) throw KvmException.FromErrno("KVM_X86_SET_MSR_FILTER");
-    }
-
-    /// <summary>
-    /// KVM_X86_SET_MSR_FILTER with default allow: every MSR in <paramref name="userspaceMsrs"/> is
-    /// denied to KVM, so with KVM_MSR_EXIT_REASON_FILTER enabled its reads and writes exit to userspace.
-    /// </summary>
-    public void SetMsrFilterToUserspace(IReadOnlyCollection<uint> userspaceMsrs)
-    {
-        if (userspaceMsrs.Count > KvmMsrFilter.MaxRanges)
-            throw new ArgumentException("at most 16 filtered MSRs (one range each)");
-        var filter = new KvmMsrFilter { Flags = KvmMsrFilter.DefaultAllow };
-        // One single-MSR range each with a zero bitmap bit: "deny", i.e. exit to userspace.
-        byte* bitmaps = stackalloc byte[KvmMsrFilter.MaxRanges];
-        int i = 0;
-        foreach (uint msr in userspaceMsrs)
-        {
-            bitmaps[i] = 0;
-            filter.SetRange(i, new KvmMsrFilterRange
-            {
-                Flags = KvmMsrFilterRange.FlagRead | KvmMsrFilterRange.FlagWrite, NMsrs = 1, Base = msr, Bitmap = (ulong)(bitmaps + i),
-            });
-            i++;
         }
         if (Libc.Ioctl(_fd, KvmIoctl.X86SetMsrFilter, &filter) < 0) throw KvmException.FromErrno("KVM_X86_SET_MSR_FILTER");
     }

@@ -55,9 +55,8 @@ public static class CpuidProbe
     /// </summary>
     public static CpuidProbeResult Compare(ReadOnlySpan<KvmCpuidEntry2> model, ReadOnlySpan<KvmCpuidEntry2> observed)
     {
-        uint maxBasic = Find(observed, 0, 0)?.Eax ?? 0;
-        uint maxExtended = Find(observed, 0x80000000, 0)?.Eax ?? 0;
-        bool InRange(uint leaf) => leaf < 0x80000000 ? leaf <= maxBasic : leaf <= maxExtended;
+        var range = LeafRange.Of(observed);
+        bool InRange(uint leaf) => range.Contains(leaf);
 
         var bits = new List<CpuidRemoval>();
         foreach (var r in CpuModel.Removals)
@@ -100,13 +99,12 @@ public static class CpuidProbe
     /// </summary>
     public static KvmCpuidEntry2[] Seen(ReadOnlySpan<KvmCpuidEntry2> model, ReadOnlySpan<KvmCpuidEntry2> observed)
     {
-        uint maxBasic = Find(observed, 0, 0)?.Eax ?? 0;
-        uint maxExtended = Find(observed, 0x80000000, 0)?.Eax ?? 0;
+        var range = LeafRange.Of(observed);
         var seen = new List<KvmCpuidEntry2>();
         foreach (var o in observed)
         {
-            bool inRange = o.Function < HypervisorLeaf ? o.Function <= maxBasic : o.Function >= 0x80000000 && o.Function <= maxExtended;
-            if (!inRange) continue;
+            bool hypervisor = o.Function >= HypervisorLeaf && o.Function < 0x80000000;
+            if (hypervisor || !range.Contains(o.Function)) continue;
             bool same = Find(model, o.Function, o.Index) is { } m
                 ? m.Eax == o.Eax && m.Ebx == o.Ebx && m.Ecx == o.Ecx && m.Edx == o.Edx
                 : (o.Eax | o.Ebx | o.Ecx | o.Edx) == 0;
@@ -143,6 +141,16 @@ public static class CpuidProbe
             Function = leaf, Index = subleaf, Flags = KvmCpuidEntry2.SignificantIndex,
             Eax = (uint)r.Rax, Ebx = (uint)r.Rbx, Ecx = (uint)r.Rcx, Edx = (uint)r.Rdx,
         };
+    }
+
+    // The leaves the guest is told of: up to the highest basic leaf leaf 0 gives, and from
+    // 0x80000000 up to the highest extended leaf that one gives.
+    private readonly record struct LeafRange(uint MaxBasic, uint MaxExtended)
+    {
+        public static LeafRange Of(ReadOnlySpan<KvmCpuidEntry2> observed) =>
+            new(Find(observed, 0, 0)?.Eax ?? 0, Find(observed, 0x80000000, 0)?.Eax ?? 0);
+
+        public bool Contains(uint leaf) => leaf < 0x80000000 ? leaf <= MaxBasic : leaf <= MaxExtended;
     }
 
     // KVM's lookup: an entry without KVM_CPUID_FLAG_SIGNIFCANT_INDEX answers every subleaf.

@@ -106,8 +106,8 @@ public sealed class KvmMachine : IMachineBackend
         if (options.DirtyLogging) DirtyLog = new DirtyLog((i, bits) => Kvm.GetDirtyLog(Memory.Regions[i].Slot, bits), Memory);
 
         Kvm.EnableCap(KvmCap.X86UserSpaceMsr, UserSpaceMsrReasons);
-        if (options.KvmAnswersMostMsrs) Kvm.SetMsrFilterToUserspace(Cpu.MsrModel.ClockDerived);
-        else Kvm.SetMsrFilterAllowingOnly(Cpu.ProcessorMsrs.Ranges);
+        if (options.KvmAnswersMostMsrs) Kvm.SetMsrFilter(defaultAllow: true, Cpu.MsrModel.ClockDerived.Select(m => (m, 1u)).ToArray());
+        else Kvm.SetMsrFilter(defaultAllow: false, Cpu.ProcessorMsrs.Ranges);
 
         if (options.CpuModel is { } recorded) RequireHostHas(recorded);
         for (int id = 0; id < options.VcpuCount; id++)
