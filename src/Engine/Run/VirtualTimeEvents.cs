@@ -16,6 +16,8 @@ public sealed class VirtualTimeEvents : IHostEvents
     private readonly Func<bool> _inputMayArrive;
     private readonly object _lock = new();
     private long? _deadline;
+    // The deadline last armed, the idle time then and the instruction count it came to.
+    private long _armedNanoseconds = long.MinValue, _armedIdle, _armedInstruction;
     private volatile bool _inputArrived;
 
     /// <param name="clock">The engine clock, bound to <paramref name="vcpu"/>.</param>
@@ -48,7 +50,22 @@ public sealed class VirtualTimeEvents : IHostEvents
     public void Arm(long? deadlineNanoseconds, bool interruptBlocked)
     {
         _deadline = deadlineNanoseconds;
-        _vcpu.StopAtInstruction(deadlineNanoseconds is { } d ? Math.Max(_clock.InstructionAt(d), (_vcpu.InstructionsRetired ?? 0) + 1) : null);
+        long? stopAt = null;
+        if (deadlineNanoseconds is { } d)
+        {
+            // The run loop arms at every exit, nearly always for the deadline it armed last (a
+            // recording's next snapshot; a timer's next tick): the count is worked out again
+            // only when the deadline or the idle time moved. The division was 6% of a recording
+            // of 4,000,000 exits.
+            if (d != _armedNanoseconds || _clock.IdleNanoseconds != _armedIdle)
+            {
+                _armedNanoseconds = d;
+                _armedIdle = _clock.IdleNanoseconds;
+                _armedInstruction = _clock.InstructionAt(d);
+            }
+            stopAt = Math.Max(_armedInstruction, (_vcpu.InstructionsRetired ?? 0) + 1);
+        }
+        _vcpu.StopAtInstruction(stopAt);
     }
 
     public bool TakeDue(StopPoint stop)
