@@ -50,6 +50,25 @@ public sealed class KvmRecordingOnSoftCpuTests : IDisposable
     }
 
     /// <summary>
+    /// A Linux boot recorded on KVM (the bzImage with its KVM command line, --snapshot-every off:
+    /// 1.7 MB) replays on the software CPU to its panic and reset with the serial log the
+    /// recording wrote: every MSR the kernel read exited (HEAD.MsrExits), the CPUID leaves this
+    /// KVM answered itself (1, 7, 0xD) come from HEAD.CpuidSeen, and RDTSC's values reach
+    /// memory only as data.
+    /// </summary>
+    [Fact]
+    public void ALinuxBootRecordedOnKvmReplaysToItsPanicWithTheRecordedSerialLog()
+    {
+        var r = Vmreplay.Run(["replay", Fixture("linux-bzimage"), "--cpu", "soft"], timeoutSeconds: 300);
+        Assert.True(r.ExitCode == 0, r.Stderr);
+        Assert.StartsWith("soft", r.Cpu);
+        Assert.Equal(File.ReadAllText(Path.ChangeExtension(Fixture("linux-bzimage"), ".serial")), r.Stdout);
+        Assert.Contains("Kernel panic - not syncing: No working init found", r.Stdout);
+        Assert.Matches(@"replay matched \d+ events, \d+ exits and \d+ snapshots", r.Stderr);
+        Assert.Contains("guest memory differed from the recording in data only", r.Stderr);
+    }
+
+    /// <summary>
     /// KVM ends a triple fault with RF set in RFLAGS, the software CPU with it clear: the end's
     /// register hash matches with that flag named; --strict takes only the recorded flags.
     /// </summary>

@@ -43,4 +43,23 @@ public sealed class RecordedCpuModelTests
         Assert.Equal((7u, 0x340u, 0x340u, 0u), cpu.Cpuid.Lookup(0xD, 0));
         Assert.Equal((0u, 0x209C01A9u, 0u, 0u), cpu.Cpuid.Lookup(7, 0));
     }
+
+    /// <summary>
+    /// A model lists leaf 7 only with subleaf 0 when that is its last (EAX 0); subleaf 1 then
+    /// answers zeros, as KVM answers it, not subleaf 0's bits (whose bit 0, FSGSBASE, is Intel's
+    /// PPIN in subleaf 1: a replayed Linux read MSR 0x4E because of it).
+    /// </summary>
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void ASubleafPastALeafsLastAnswersZeros(bool seenOtherwise)
+    {
+        using var m = Machine(seenOtherwise ? [new CpuidEntry(7, 0, 0, 0x209C01AB, 0, 0)] : null);
+        var cpu = m.SoftVcpus[0].Cpu;
+        Assert.NotEqual(0u, cpu.Cpuid.Lookup(7, 0).Ebx & 1);
+        Assert.Equal((0u, 0u, 0u, 0u), cpu.Cpuid.Lookup(7, 1));
+        Assert.Equal((0u, 0u, 0u, 0u), cpu.Cpuid.Lookup(0xD, 2));
+        // A leaf without subleaves still ignores ECX.
+        Assert.Equal(cpu.Cpuid.Lookup(1, 0), cpu.Cpuid.Lookup(1, 1));
+    }
 }
