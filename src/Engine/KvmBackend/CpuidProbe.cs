@@ -86,7 +86,11 @@ public static class CpuidProbe
         var model = CpuModel.Build(vm.SupportedCpuid, 0, 1);
         var vcpu = vm.KvmVcpus[0].Kvm;
         SetRealMode(vcpu);
-        var observed = ProbedLeaves.Concat(model.Select(e => (Leaf: e.Function, Subleaf: e.Index))).Distinct()
+        // Every leaf of the model, and the first subleaves of each leaf that has subleaves: the
+        // model lists leaf 7 only with subleaf 0, and Linux reads subleaf 1 too.
+        var subleaves = model.Where(e => Array.IndexOf(Cpu.CpuidSubleaves.Leaves, e.Function) >= 0)
+            .SelectMany(e => Enumerable.Range(0, (int)Cpu.CpuidSubleaves.Probed).Select(s => (Leaf: e.Function, Subleaf: (uint)s)));
+        var observed = ProbedLeaves.Concat(model.Select(e => (Leaf: e.Function, Subleaf: e.Index))).Concat(subleaves).Distinct()
             .Select(p => RunCpuid(vm, vcpu, p.Leaf, p.Subleaf)).ToArray();
         var result = Compare(model, observed);
         return result.ModelApplied ? result : new CpuidProbeResult(result.HiddenBitsSeen, result.RemovedLeavesSeen, Seen(model, observed));

@@ -42,22 +42,18 @@ public sealed class CpuidTable
     }
 
     /// <summary>
-    /// The leaves the SDM and AMD's APM define subleaves of (ECX selects; a subleaf past the
-    /// last answers zeros). A recorded model lists leaf 7 only with subleaf 0 where that is its
-    /// last (EAX 0): KVM answers subleaf 1 with zeros, and answering it with subleaf 0 told a
-    /// replayed Linux it had Intel's PPIN (subleaf 1 EBX bit 0 read FSGSBASE), which it then
-    /// read from MSR 0x4E, an access the KVM recording never made.
+    /// A table from a recorded model's leaves; a leaf listed with several subleaves, or one of
+    /// <see cref="Cpu.CpuidSubleaves"/>, is indexed by ECX. A model lists leaf 7 only with
+    /// subleaf 0 where that is its last (EAX 0): KVM answers subleaf 1 with zeros, and answering
+    /// it with subleaf 0 told a replayed Linux that it had Intel's PPIN (subleaf 1 EBX bit 0 read
+    /// FSGSBASE), which it then read from MSR 0x4E, an access the KVM recording never made.
     /// </summary>
-    public static readonly uint[] SubleafLeaves =
-        [4, 7, 0xB, 0xD, 0xF, 0x10, 0x12, 0x14, 0x17, 0x18, 0x1B, 0x1D, 0x1E, 0x1F, 0x20, 0x23, 0x24, 0x8000_001D, 0x8000_0020, 0x8000_0026];
-
-    /// <summary>A table from a recorded model's leaves; a leaf listed with several subleaves, or one of <see cref="SubleafLeaves"/>, is indexed by ECX.</summary>
     public static CpuidTable From(IReadOnlyList<Backend.CpuidEntry> entries)
     {
         var functions = new uint[entries.Count];
-        var indexed = new uint[entries.Count + SubleafLeaves.Length];
-        SubleafLeaves.CopyTo(indexed, 0);
-        int seen = 0, indexedCount = SubleafLeaves.Length;
+        var indexed = new uint[entries.Count + Cpu.CpuidSubleaves.Leaves.Length];
+        Cpu.CpuidSubleaves.Leaves.CopyTo(indexed, 0);
+        int seen = 0, indexedCount = Cpu.CpuidSubleaves.Leaves.Length;
         for (int i = 0; i < entries.Count; i++)
         {
             var e = entries[i];

@@ -60,7 +60,7 @@ public static class SoftCpuModel
             new(0x8000_0003, 0, Word(4), Word(5), Word(6), Word(7)),
             new(0x8000_0004, 0, Word(8), Word(9), Word(10), Word(11)),
         ];
-        return new CpuidTable(leaves, CpuidTable.SubleafLeaves);
+        return new CpuidTable(leaves, Cpu.CpuidSubleaves.Leaves);
     }
 
     private static uint Ascii(string four) => BitConverter.ToUInt32(Encoding.ASCII.GetBytes(four));

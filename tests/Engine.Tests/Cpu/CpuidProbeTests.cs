@@ -94,13 +94,15 @@ public sealed class CpuidProbeTests
             Leaf(0xD, eax: 7, subleaf: 0),       // a removed leaf the guest still reads
             Leaf(0xD, subleaf: 1),               // as the model says
             Leaf(0x80000001, edx: 1),
+            Leaf(7, ebx: 1, subleaf: 1),         // a subleaf the model leaves out (zeros), read otherwise
+            Leaf(7, subleaf: 2),                 // one read as zeros
             Leaf(0x17, eax: 5),                  // above the basic range: another leaf's data
             Leaf(0x40000000, eax: 0x40000001),   // the hypervisor range: never kept
         ];
 
         var kept = CpuidProbe.Seen(model, seen);
 
-        Assert.Equal([(1u, 0u, 1u << Rdrand), (0xDu, 0u, 0u)], kept.Select(e => (e.Function, e.Index, e.Ecx)));
+        Assert.Equal([(1u, 0u, 1u << Rdrand), (0xDu, 0u, 0u), (7u, 1u, 0u)], kept.Select(e => (e.Function, e.Index, e.Ecx)));
         Assert.Equal(7u, kept[1].Eax);
         Assert.Empty(CpuidProbe.Seen(model, model));
     }

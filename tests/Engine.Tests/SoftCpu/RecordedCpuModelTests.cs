@@ -62,4 +62,15 @@ public sealed class RecordedCpuModelTests
         // A leaf without subleaves still ignores ECX.
         Assert.Equal(cpu.Cpuid.Lookup(1, 0), cpu.Cpuid.Lookup(1, 1));
     }
+
+    /// <summary>A subleaf the probe saw the KVM host answer otherwise than the model's zeros answers as it was read.</summary>
+    [Fact]
+    public void ASeenSubleafTheModelLeavesOutAnswersAsRead()
+    {
+        using var m = Machine([new CpuidEntry(7, 1, 0x10, 0, 0, 0)]);
+        var cpu = m.SoftVcpus[0].Cpu;
+        Assert.Equal((0x10u, 0u, 0u, 0u), cpu.Cpuid.Lookup(7, 1));
+        Assert.Equal((0u, 0x209C01A9u, 0u, 0u), cpu.Cpuid.Lookup(7, 0));
+        Assert.Equal((0u, 0u, 0u, 0u), cpu.Cpuid.Lookup(7, 2));
+    }
 }
