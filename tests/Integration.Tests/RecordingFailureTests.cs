@@ -87,7 +87,9 @@ public sealed class RecordingFailureTests : IDisposable
         Assert.Contains("\"complete\": true", info.Stdout);
         Assert.Contains("\"ExceptionType\": \"System.InvalidOperationException\"", info.Stdout);
         Assert.Contains("\"CaptureError\": null", info.Stdout);
-        Assert.Contains("vmreplay trace writer", info.Stdout); // a named VMM thread's stack
+        // A named VMM thread's stack ("vmreplay trace writer", or the kernel's 15 characters of
+        // it where the dump had to leave out the heap on a loaded host).
+        Assert.Contains("vmreplay trace", info.Stdout);
         var table = Vmreplay.Run(["info", trace]);
         Assert.Contains("VMM fault", table.Stdout);
     }
