@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Runtime.InteropServices;
 using Microsoft.Diagnostics.NETCore.Client;
 using Microsoft.Diagnostics.Runtime;
@@ -105,56 +104,11 @@ public static partial class VmmFaultCapture
         var dump = Task.Run(() => new DiagnosticsClient(Environment.ProcessId).WriteDump(type, path, logDumpGeneration: false));
         if (Task.WaitAny([dump], timeout) < 0)
         {
-            EndDumpWriters();
             // createdump may still create the file after the caller's cleanup.
             _ = dump.ContinueWith(_ => File.Delete(path), TaskScheduler.Default);
             throw new TimeoutException($"the process dump took longer than {timeout.TotalSeconds:0.###} s");
         }
         dump.GetAwaiter().GetResult();
-    }
-
-    /// <summary>
-    /// Ends the dump writers this process started (the runtime runs createdump as its child): one
-    /// that took too long is given up, and must neither hold up the dump taken instead (the
-    /// runtime serves one dump request at a time) nor keep loading a host that is busy already.
-    /// </summary>
-    internal static int EndDumpWriters()
-    {
-        int ended = 0;
-        foreach (int pid in DumpWriters())
-        {
-            try
-            {
-                using var p = Process.GetProcessById(pid);
-                p.Kill();
-                ended++;
-            }
-            catch (Exception e) when (e is ArgumentException or InvalidOperationException or System.ComponentModel.Win32Exception) { }
-        }
-        return ended;
-    }
-
-    /// <summary>The createdump processes whose parent is this process.</summary>
-    internal static List<int> DumpWriters()
-    {
-        var found = new List<int>();
-        foreach (string dir in Directory.EnumerateDirectories("/proc"))
-        {
-            if (!int.TryParse(Path.GetFileName(dir), out int pid)) continue;
-            try
-            {
-                // "pid (comm) state ppid ...": comm may hold spaces and parentheses, so the fields
-                // after it are found from its last ')'.
-                string stat = File.ReadAllText(Path.Combine(dir, "stat"));
-                int open = stat.IndexOf('('), close = stat.LastIndexOf(')');
-                if (open < 0 || close < open) continue;
-                var after = stat[(close + 1)..].Split(' ', StringSplitOptions.RemoveEmptyEntries);
-                if (stat[(open + 1)..close] == "createdump" && after.Length > 1 && int.TryParse(after[1], out int parent) && parent == Environment.ProcessId)
-                    found.Add(pid);
-            }
-            catch (Exception e) when (e is IOException or UnauthorizedAccessException) { }
-        }
-        return found;
     }
 
     // VmData counts every private writable mapping, touched or not, which is what createdump copies
