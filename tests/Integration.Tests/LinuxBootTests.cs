@@ -112,9 +112,11 @@ public sealed class LinuxBootTests(LinuxKernel kernel) : IClassFixture<LinuxKern
     {
         string trace = Record();
         var (gdb, stub) = GdbDriver.Debug(trace, kernel.Vmlinux, setArchitecture: false,
-            "break panic", "continue", "bt", "reverse-stepi", "x/i $pc", "bt 1", "stepi", "bt 1",
+            "break panic", "continue", "p ($cr4 >> 20) & 1", "bt", "reverse-stepi", "x/i $pc", "bt 1", "stepi", "bt 1",
             "break try_to_run_init_process", "reverse-continue", "p init_filename");
         Assert.Contains("Breakpoint 1, panic", gdb);
+        // The kernel turned SMEP on, which the software CPU's model offers.
+        Assert.Contains("$1 = 1", gdb);
         // The call chain that led to the panic: kernel_init, started by ret_from_fork.
         Assert.Matches(@"#1 +0x[0-9a-f]+ in kernel_init", gdb);
         Assert.Contains("ret_from_fork", gdb);

@@ -74,8 +74,8 @@ public sealed partial class Processor
     }
 
     // CR4 bits this processor has: VME, PVI, TSD, DE, PSE, PAE, MCE, PGE, PCE, OSFXSR,
-    // OSXMMEXCPT, and SMEP where its CPUID says so (leaf 7 EBX bit 7: a model recorded on KVM;
-    // the software CPU's own model leaves it out).
+    // OSXMMEXCPT, and SMEP where its CPUID says so (leaf 7 EBX bit 7: the software CPU's own
+    // model has it; a model recorded before it did, or on a KVM host without it, does not).
     private ulong Cr4Supported => 0x7FF | (Cpuid.MaxBasic >= 7 && (Cpuid.Lookup(7, 0).Ebx & (1u << 7)) != 0 ? PagingContext.Cr4Smep : 0);
 
     internal void WriteCr4(ulong v)

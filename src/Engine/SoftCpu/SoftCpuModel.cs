@@ -11,7 +11,7 @@ namespace VmReplay.Engine.SoftCpu;
 /// <item>1: family 6 model 15 stepping 1 (a Core 2 signature: no model-specific errata paths in
 /// Linux); EDX: FPU, DE, PSE, TSC, MSR, PAE, CX8, SEP, PGE, CMOV, PAT, PSE-36, CLFLUSH, MMX, FXSR,
 /// SSE, SSE2; ECX: CMPXCHG16B. No APIC, MTRR, MCE/MCA, x2APIC, XSAVE, AVX, RDRAND, hypervisor bit.</item>
-/// <item>7: no structured extended features.</item>
+/// <item>7: SMEP (a supervisor-mode fetch from a user page faults, as the page walker checks).</item>
 /// <item>0x80000001: SYSCALL, NX, LM, LAHF/SAHF in 64-bit mode.</item>
 /// <item>0x80000002-4: the brand string "vmreplay software x86-64 CPU".</item>
 /// <item>0x80000008: 40 physical and 48 linear address bits.</item>
@@ -28,6 +28,8 @@ public static class SoftCpuModel
         Fxsr = 1 << 24, Sse = 1 << 25, Sse2 = 1 << 26;
     // Leaf 1 ECX.
     private const uint Cx16 = 1 << 13;
+    // Leaf 7 EBX.
+    private const uint Smep = 1 << 7;
     // Leaf 0x80000001.
     private const uint LahfLm = 1 << 0;
     private const uint Syscall = 1 << 11, Nx = 1 << 20, Lm = 1 << 29;
@@ -49,7 +51,7 @@ public static class SoftCpuModel
             new(4, 0, 0, 0, 0, 0),
             new(5, 0, 0, 0, 0, 0),
             new(6, 0, 0, 0, 0, 0),
-            new(7, 0, 0, 0, 0, 0),
+            new(7, 0, 0, Smep, 0, 0),
             new(0x8000_0000, 0, 0x8000_0008, 0, 0, 0),
             new(0x8000_0001, 0, 0, 0, LahfLm, Syscall | Nx | Lm),
             new(0x8000_0005, 0, 0, 0, 0, 0),

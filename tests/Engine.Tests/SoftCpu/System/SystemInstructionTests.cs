@@ -299,7 +299,7 @@ public class SystemInstructionTests
     }
 
     [Fact]
-    public void SmepIsRefusedUnlessCpuidHasItAndThenFaultsASupervisorFetchFromAUserPage()
+    public void SmepIsOfferedIsRefusedWhereAModelLacksItAndFaultsASupervisorFetchFromAUserPage()
     {
         static void EnableSmep(Assembler a)
         {
@@ -307,12 +307,15 @@ public class SystemInstructionTests
             a.or(rax, 1 << 20);
             a.mov(cr4, rax);
         }
-        using var plain = new SystemMachine(StartMode.Long64, EnableSmep);
-        Assert.Equal((13, 0UL), Fault(plain, 8));
-
         var entries = SoftCpuModel.Build().Entries;
         int leaf7 = Array.FindIndex(entries, e => e.Function == 7);
-        entries[leaf7] = entries[leaf7] with { Ebx = entries[leaf7].Ebx | 1u << 7 };
+        // The software CPU's own model has SMEP; a recorded model without it refuses the bit.
+        Assert.NotEqual(0u, entries[leaf7].Ebx & 1u << 7);
+        var withoutSmep = (VmReplay.Engine.Backend.CpuidEntry[])entries.Clone();
+        withoutSmep[leaf7] = withoutSmep[leaf7] with { Ebx = withoutSmep[leaf7].Ebx & ~(1u << 7) };
+        using var plain = new SystemMachine(StartMode.Long64, EnableSmep, CpuidTable.From(withoutSmep));
+        Assert.Equal((13, 0UL), Fault(plain, 8));
+
         const ulong UserAlias = 0x20_0000;
         using var m = new SystemMachine(StartMode.Long64, a =>
         {
