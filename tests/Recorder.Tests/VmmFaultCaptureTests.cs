@@ -92,7 +92,7 @@ public sealed class VmmFaultCaptureTests(ITestOutputHelper output)
         Assert.Contains(fault.Threads, t => t.Name == ".NET Finalizer");
     }
 
-    /// <summary>A loaded host can take longer over the heap than the recorder waits: the stacks then come from a dump without it.</summary>
+    /// <summary>A loaded host can take longer over the heap than the recorder waits: the stacks, taken first without it, stand.</summary>
     [Fact]
     public void ADumpWithTheHeapThatTakesTooLongGivesWayToAStackOnlyDump()
     {

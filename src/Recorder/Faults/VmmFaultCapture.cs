@@ -13,8 +13,9 @@ namespace VmReplay.Recorder.Faults;
 /// ClrMD's <c>DataTarget.CreateSnapshotAndAttach</c> is not used: on Linux it is not a fork but a full
 /// core dump, whose time and size follow the mapped guest RAM (1 GiB of guest RAM: 6 s and a 1.2 GiB
 /// file). Thread names live on the GC heap, but any dump with the heap costs the same, because
-/// createdump then copies all private writable memory. So the heap is dumped only while that memory is
-/// small; a larger VMM gets a stack-only dump (10 MiB, 0.4 s whatever the guest size) and OS thread names.
+/// createdump then copies all private writable memory. So the stacks come from a stack-only dump
+/// (10 MiB, 0.4 s whatever the guest size) with the OS thread names, and a second dump, with the heap,
+/// adds the full names only while that memory is small and only if it comes in time.
 /// </remarks>
 public static partial class VmmFaultCapture
 {
@@ -33,7 +34,7 @@ public static partial class VmmFaultCapture
 
     /// <param name="heapDumpBudget">The most private memory the VMM may have for the dump to include the heap.</param>
     /// <param name="dumpTimeout">How long the dump may take before the record says it timed out instead.</param>
-    /// <param name="heapDumpTimeout">How long a dump with the heap may take before one without it is taken instead (default <paramref name="dumpTimeout"/>).</param>
+    /// <param name="heapDumpTimeout">How long the dump with the heap, for the threads' full names, may take before the kernel's names are kept instead (default <paramref name="dumpTimeout"/>).</param>
     internal static VmmFault Capture(Exception e, long heapDumpBudget, TimeSpan dumpTimeout, TimeSpan? heapDumpTimeout = null)
     {
         IReadOnlyList<VmmThreadStack> threads = [];
@@ -55,50 +56,63 @@ public static partial class VmmFaultCapture
         // itself; the matching one ships beside the runtime.
         string dac = Path.Combine(RuntimeEnvironment.GetRuntimeDirectory(), "libmscordaccore.so");
         if (!File.Exists(dac)) throw new FileNotFoundException($"no DAC at {dac}");
-        bool withHeap = PrivateDataBytes() <= heapDumpBudget;
+        // The stacks first, from a dump without the heap: it is small and quick (0.3-0.5 s here,
+        // against 0.8-1.4 s with the heap), so a loaded host still gets them (a CI run's dump
+        // with the heap once took longer than the timeout, and the record held none). Then,
+        // where the VMM is small enough, a dump with the heap for the threads' full names (the
+        // kernel keeps 15 characters); if that one takes too long, the stacks stand with the
+        // kernel's names. The runtime serves one dump request at a time, so a second dump could
+        // not have rescued a first that hung; nor can a hung one be ended: createdump holds the
+        // process ptrace-stopped, and killed, leaves it stopped for ever (c1c8458).
+        var threads = FromDump(dac, DumpType.Normal, dumpTimeout, runtime => Stacks(runtime));
+        if (PrivateDataBytes() <= heapDumpBudget)
+        {
+            try
+            {
+                var names = FromDump(dac, DumpType.WithHeap, heapDumpTimeout, ManagedThreadNames);
+                threads = threads.Select(t => names.TryGetValue(t.ManagedThreadId, out var name) ? t with { Name = name } : t).ToList();
+            }
+            catch (TimeoutException)
+            {
+            }
+        }
+        return threads;
+    }
+
+    private static T FromDump<T>(string dac, DumpType type, TimeSpan timeout, Func<ClrRuntime, T> read)
+    {
         string path = Path.GetTempFileName();
         try
         {
-            try { WriteDump(path, withHeap ? DumpType.WithHeap : DumpType.Normal, withHeap ? heapDumpTimeout : dumpTimeout); }
-            catch (TimeoutException) when (withHeap)
-            {
-                // A loaded host (a CI run, 2 cores) can take longer than the timeout over the
-                // heap (one recording's took 29 s instead of 3): the stacks need no heap, only
-                // the threads' full names do, so the dump is taken again without it, and the
-                // names are the 15 characters the kernel keeps. The runtime serves one dump
-                // request at a time, so this one starts when the first ends (here: the heap
-                // 0.8-1.4 s, without it 0.3-0.5 s, the two one after the other 1.1-1.4 s): it
-                // saves the stacks where the first ends within this second timeout. Ending the
-                // first instead is no way out: createdump holds the process ptrace-stopped, and
-                // killed, leaves it stopped for ever (c1c8458).
-                withHeap = false;
-                path = Path.GetTempFileName();
-                WriteDump(path, DumpType.Normal, dumpTimeout);
-            }
+            WriteDump(path, type, timeout);
             // No symbol paths: everything ClrMD needs is in the dump or on this machine, and a VMM
             // that just failed should not wait on a symbol server.
             using var target = DataTarget.LoadDump(path, new DataTargetOptions { SymbolPaths = [] });
             if (target.ClrVersions.Length == 0) throw new InvalidOperationException("no .NET runtime in the process dump");
             using var runtime = target.ClrVersions[0].CreateRuntime(dac, ignoreMismatch: true);
-            var names = withHeap ? ManagedThreadNames(runtime) : [];
-            var threads = new List<VmmThreadStack>();
-            foreach (var t in runtime.Threads)
-            {
-                if (!t.IsAlive) continue;
-                var frames = t.EnumerateStackTrace()
-                    .Where(f => f.Method is not null)
-                    .Take(MaxFrames)
-                    .Select(f => f.Method!.Signature ?? f.Method.Name ?? f.ToString() ?? "?")
-                    .ToList();
-                string? name = names.GetValueOrDefault(t.ManagedThreadId) ?? OsThreadName(t.OSThreadId);
-                threads.Add(new VmmThreadStack(t.ManagedThreadId, t.OSThreadId, name, frames));
-            }
-            return threads;
+            return read(runtime);
         }
         finally
         {
             File.Delete(path);
         }
+    }
+
+    // Every live managed thread's stack, named by the kernel's name for it.
+    private static List<VmmThreadStack> Stacks(ClrRuntime runtime)
+    {
+        var threads = new List<VmmThreadStack>();
+        foreach (var t in runtime.Threads)
+        {
+            if (!t.IsAlive) continue;
+            var frames = t.EnumerateStackTrace()
+                .Where(f => f.Method is not null)
+                .Take(MaxFrames)
+                .Select(f => f.Method!.Signature ?? f.Method.Name ?? f.ToString() ?? "?")
+                .ToList();
+            threads.Add(new VmmThreadStack(t.ManagedThreadId, t.OSThreadId, OsThreadName(t.OSThreadId), frames));
+        }
+        return threads;
     }
 
     private static void WriteDump(string path, DumpType type, TimeSpan timeout)
