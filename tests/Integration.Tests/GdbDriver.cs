@@ -49,13 +49,16 @@ internal static class GdbDriver
         DebugOn(null, trace, elf, setArchitecture, commands);
 
     /// <summary>As <see cref="Debug"/>, with the replay on backend <paramref name="cpu"/> (null: the trace's own, as auto picks).</summary>
-    public static (string Gdb, string Stub) DebugOn(string? cpu, string trace, string elf, bool setArchitecture, params string[] commands)
+    public static (string Gdb, string Stub) DebugOn(string? cpu, string trace, string? elf, bool setArchitecture, params string[] commands)
     {
         var (started, port, stubErr) = StartStub(trace, cpu);
         using var stub = started;
 
         var gdb = new ProcessStartInfo("gdb") { RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var a in new[] { "-batch", "-nx", elf }) gdb.ArgumentList.Add(a);
+        gdb.ArgumentList.Add("-batch");
+        gdb.ArgumentList.Add("-nx");
+        // No file: gdb debugs by address alone (a guest whose symbols are not at hand).
+        if (elf is not null) gdb.ArgumentList.Add(elf);
         if (setArchitecture) { gdb.ArgumentList.Add("-ex"); gdb.ArgumentList.Add("set architecture i386:x86-64"); }
         gdb.ArgumentList.Add("-ex"); gdb.ArgumentList.Add($"target remote 127.0.0.1:{port}");
         foreach (var c in commands) { gdb.ArgumentList.Add("-ex"); gdb.ArgumentList.Add(c); }

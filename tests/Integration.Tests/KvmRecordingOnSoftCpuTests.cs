@@ -69,6 +69,30 @@ public sealed class KvmRecordingOnSoftCpuTests : IDisposable
     }
 
     /// <summary>
+    /// gdb on the Linux boot recorded on KVM, replayed on the software CPU, by address alone
+    /// (the fixture's kernel's System.map; the vmlinux a fresh machine builds may differ): the
+    /// panic, one instruction back onto kernel_init's call of it and forward again, and back to
+    /// the last init the kernel tried.
+    /// </summary>
+    [Fact]
+    public void GdbGoesBackFromTheLinuxPanicRecordedOnKvmByAddress()
+    {
+        const ulong Panic = 0xffffffff810eb71c, KernelInit = 0xffffffff810ee910, KernelInitEnd = 0xffffffff810eea02, TryToRunInit = 0xffffffff810ea9e6;
+        var (gdb, stub) = GdbDriver.DebugOn("soft", Fixture("linux-bzimage"), elf: null, setArchitecture: true,
+            $"break *0x{Panic:x}", "continue", "reverse-stepi", "p/x $pc", "x/i $pc", "stepi", "p/x $pc",
+            "delete", $"break *0x{TryToRunInit:x}", "reverse-continue", "x/s $rdi", "monitor when");
+        Assert.Contains($"Breakpoint 1, 0x{Panic:x16} in ?? ()", gdb);
+        ulong caller = Convert.ToUInt64(Regex.Match(gdb, @"\$1 = 0x([0-9a-f]+)").Groups[1].Value, 16);
+        Assert.InRange(caller, KernelInit, KernelInitEnd - 1);
+        Assert.Matches($@"=> 0x{caller:x}:\s+call\s+0x{Panic:x}", gdb);
+        Assert.Contains($"$2 = 0x{Panic:x}", gdb);
+        Assert.Contains($"Breakpoint 2, 0x{TryToRunInit:x16} in ?? ()", gdb);
+        Assert.Matches(@"0x[0-9a-f]+:\s+""/bin/sh""", gdb);
+        Assert.Matches(@"at event \d+ \+ \d+ instructions", gdb);
+        Assert.DoesNotContain("diverged", stub);
+    }
+
+    /// <summary>
     /// KVM ends a triple fault with RF set in RFLAGS, the software CPU with it clear: the end's
     /// register hash matches with that flag named; --strict takes only the recorded flags.
     /// </summary>
