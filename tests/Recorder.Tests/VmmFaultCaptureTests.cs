@@ -94,7 +94,7 @@ public sealed class VmmFaultCaptureTests(ITestOutputHelper output)
 
     /// <summary>A loaded host can take longer over the heap than the recorder waits: the stacks, taken first without it, stand.</summary>
     [Fact]
-    public void ADumpWithTheHeapThatTakesTooLongGivesWayToAStackOnlyDump()
+    public void ADumpWithTheHeapThatTakesTooLongLeavesTheStacksWithTheKernelsNames()
     {
         var fault = CaptureWithParkedWorker(heapDumpBudget: null, heapDumpTimeout: TimeSpan.Zero);
         Assert.Contains(fault.Threads, t => t.Name == ".NET Finalizer");
