@@ -60,10 +60,10 @@ public static partial class VmmFaultCapture
         // against 0.8-1.4 s with the heap), so a loaded host still gets them (a CI run's dump
         // with the heap once took longer than the timeout, and the record held none). Then,
         // where the VMM is small enough, a dump with the heap for the threads' full names (the
-        // kernel keeps 15 characters); if that one takes too long, the stacks stand with the
-        // kernel's names. The runtime serves one dump request at a time, so a second dump could
-        // not have rescued a first that hung; nor can a hung one be ended: createdump holds the
-        // process ptrace-stopped, and killed, leaves it stopped for ever (c1c8458).
+        // kernel keeps 15 characters); if that one takes too long or fails, the stacks stand
+        // with the kernel's names. The runtime serves one dump request at a time, so a second
+        // dump could not have rescued a first that hung; nor can a hung one be ended: createdump
+        // holds the process ptrace-stopped, and killed, leaves it stopped for ever (c1c8458).
         var threads = FromDump(dac, DumpType.Normal, dumpTimeout, runtime => Stacks(runtime));
         if (PrivateDataBytes() <= heapDumpBudget)
         {
@@ -72,7 +72,9 @@ public static partial class VmmFaultCapture
                 var names = FromDump(dac, DumpType.WithHeap, heapDumpTimeout, ManagedThreadNames);
                 threads = threads.Select(t => names.TryGetValue(t.ManagedThreadId, out var name) ? t with { Name = name } : t).ToList();
             }
-            catch (TimeoutException)
+            // The names are a convenience: a dump with the heap that times out or fails leaves
+            // the stacks as they are.
+            catch (Exception)
             {
             }
         }
