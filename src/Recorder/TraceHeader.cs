@@ -76,6 +76,14 @@ public sealed record TraceHeader
 
     /// <summary>The value of <see cref="MsrExits"/> for a recording where every MSR but the vCPU's own was an exit.</summary>
     public const string AllMsrsExit = "all";
+
+    /// <summary>A KVM recording made before <see cref="MsrExits"/> was written: KVM answered every MSR but the TSC family itself.</summary>
+    [JsonIgnore]
+    public bool KvmAnsweredMostMsrs => Backend == CpuBackendKind.Kvm.Name() && MsrExits is null;
+
+    /// <summary>A software-CPU recording made before <see cref="MsrExits"/> was written: an MSR access the VMM refused raised no #GP.</summary>
+    [JsonIgnore]
+    public bool RefusedMsrsDidNotFault => Backend == CpuBackendKind.Soft.Name() && MsrExits is null;
     public string Recorder { get; init; } = "vmreplay";
 
     public byte[] ToJson() => TraceHeaderJson.Write(this);

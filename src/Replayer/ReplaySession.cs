@@ -89,8 +89,8 @@ public sealed partial class ReplaySession : IDisposable
             CpuidSeen = h.CpuidSeen is { } seen ? CpuidLeaf.ToEntries(seen) : null,
             // Recordings made before MsrExits was written: KVM answered most MSRs itself, and the
             // software CPU raised no #GP for an MSR the VMM refused.
-            KvmAnswersMostMsrs = h.Backend == CpuBackendKind.Kvm.Name() && h.MsrExits is null,
-            RefusedMsrsDoNotFault = h.Backend == CpuBackendKind.Soft.Name() && h.MsrExits is null,
+            KvmAnswersMostMsrs = h.KvmAnsweredMostMsrs,
+            RefusedMsrsDoNotFault = h.RefusedMsrsDidNotFault,
             TscUnrecorded = h.Backend != CpuBackendKind.Soft.Name(),
             // The recording ended at its limit, if it had one and reached it: so does the replay.
             MaxInstructions = h.MaxInstructions,

@@ -114,7 +114,7 @@ internal static class InfoCommand
         string cpu = $"recorded on {h.Backend}, {h.Clock} clock; CPUID model of {h.CpuModel.Length} leaves";
         if (h.CpuidSeen is { Length: > 0 } seen)
             cpu += $", of which the guest read {seen.Length} otherwise (this KVM did not apply the model to {string.Join(", ", seen.Select(l => $"0x{l.Function:x}").Distinct())}; a software-CPU replay answers as the guest read)";
-        cpu += h.MsrExits is null && h.Backend == "kvm"
+        cpu += h.KvmAnsweredMostMsrs
             ? "; KVM answered every MSR but the TSC family itself (recorded before 2026-12-04: a software-CPU replay diverges at the first other MSR the guest read)"
             : "; every MSR but the vCPU's own was an exit";
         return cpu;
