@@ -32,7 +32,12 @@ public sealed class TraceWriter : IDisposable
     private long _compressedBytes, _rawBytes, _snapshotBytes, _snapshotPageBytes;
     private int _snapshots;
     private bool _longModeSeen;
-    private ReadOnlyMemory<byte> _image, _initrd;
+    // The image and initrd until the writer thread has written them. Held in a class, not as
+    // ReadOnlyMemory fields: a field of a framework struct leaves this class's layout outside the
+    // ReadyToRun version bubble, and the precompiled code then looked up the offset of every
+    // field it read, on every exit (the batch's among them).
+    private sealed record EmbeddedFiles(ReadOnlyMemory<byte> Image, ReadOnlyMemory<byte> Initrd);
+    private EmbeddedFiles? _embedded;
     private readonly Func<string, string?, TraceHeader> _header;
     private readonly EmbeddedFileCache? _cache;
     // The writer thread's buffer for compressed bytes (see WriteEvents).
@@ -85,8 +90,7 @@ public sealed class TraceWriter : IDisposable
         // boot), before any event: a trace cut short after its first event still holds
         // everything a replay needs.
         _header = header;
-        _image = image;
-        _initrd = initrd;
+        _embedded = new EmbeddedFiles(image, initrd);
         _cache = cache;
         _thread = new Thread(WriteLoop) { IsBackground = true, Name = "vmreplay trace writer" };
         _thread.Start();
@@ -308,15 +312,18 @@ public sealed class TraceWriter : IDisposable
         TraceHeader header;
         // The hashes are made here, from the bytes written, so that a cached frame is found by
         // what the file is and not by what a header says it is.
-        string imageSha256 = EmbeddedFile.Sha256(_image.Span);
-        string? initrdSha256 = _initrd.IsEmpty ? null : EmbeddedFile.Sha256(_initrd.Span);
+        var (image, initrd) = _embedded!;
+        // Only this thread reads them, once.
+        _embedded = null;
+        string imageSha256 = EmbeddedFile.Sha256(image.Span);
+        string? initrdSha256 = initrd.IsEmpty ? null : EmbeddedFile.Sha256(initrd.Span);
         try { header = _header(imageSha256, initrdSha256); }
         catch (Exception e)
         {
             Fail($"{Path}: the trace header could not be made: {e.Message}");
             return;
         }
-        if (HeaderMismatch(header, _image, _initrd, imageSha256, initrdSha256) is { } mismatch)
+        if (HeaderMismatch(header, image, initrd, imageSha256, initrdSha256) is { } mismatch)
         {
             Fail($"{Path}: {mismatch}");
             return;
@@ -325,17 +332,14 @@ public sealed class TraceWriter : IDisposable
         {
             _chunks!.Write(ChunkType.Header, header.ToJson());
             CompleteLatestCopy();
-            _chunks!.Write(ChunkType.CompressedImage, Pack(_image.Span, imageSha256).Span);
+            _chunks!.Write(ChunkType.CompressedImage, Pack(image.Span, imageSha256).Span);
             CompleteLatestCopy();
-            if (initrdSha256 is not null) _chunks!.Write(ChunkType.Initrd, Pack(_initrd.Span, initrdSha256).Span);
+            if (initrdSha256 is not null) _chunks!.Write(ChunkType.Initrd, Pack(initrd.Span, initrdSha256).Span);
         }
         catch (Exception e) when (IsWriteFailure(e))
         {
             Fail($"{Path}: writing the header and the guest image failed: {Reason(e)}");
         }
-        // Only this thread reads them, once.
-        _image = default;
-        _initrd = default;
     }
 
     // Copies what the guest has not yet written of the last snapshot's pages; the copy stays

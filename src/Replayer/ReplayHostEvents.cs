@@ -21,7 +21,11 @@ public sealed class ReplayHostEvents(EventCursor events, IVcpuBackend vcpu, Dirt
     /// <summary>Execution breakpoints left for a debugger: breakpoint 0 finds forced points (on KVM, DR0; DR1-DR3 remain).</summary>
     public int UserBreakpointLimit => vcpu.BreakpointLimit is { } n ? n - 1 : int.MaxValue;
 
-    private (bool Step, ulong? Forced, ulong[] User, DataWatchpoint[] Watches, ulong? Stay) _armed = (false, null, [], [], null);
+    // What the vCPU's debug setup was last armed with. A struct of ours, not a tuple: a field of
+    // a framework struct leaves the class's layout outside the ReadyToRun version bubble, and the
+    // precompiled Arm, TakeDue and OnExit, asked at every exit, looked up every field's offset.
+    private readonly record struct ArmedMode(bool Step, ulong? Forced, ulong[] User, DataWatchpoint[] Watches, ulong? Stay);
+    private ArmedMode _armed = new(false, null, [], [], null);
 
     // The next forced point's address while it is the next event, armed or not (a step over an
     // unmatched pass disarms its breakpoint but may run the iteration that ends a REP there).
@@ -367,6 +371,6 @@ public sealed class ReplayHostEvents(EventCursor events, IVcpuBackend vcpu, Dirt
         foreach (ulong u in user) breakpoints.Add(u);
         if (forced is null && user.Length == 0) breakpoints.Clear();
         vcpu.SetDebug(new DebugSetup(step, breakpoints, watches.Length > 0 ? watches : null) { ExhaustedRepeatStaysAt = stay });
-        _armed = (step, forced, user, watches.ToArray(), stay);
+        _armed = new(step, forced, user, watches.ToArray(), stay);
     }
 }

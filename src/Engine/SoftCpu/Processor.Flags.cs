@@ -79,6 +79,7 @@ public sealed partial class Processor
         _flags = (_flags & ~mask) | (bits & mask);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static ulong Mask(int bits) => bits == 64 ? ulong.MaxValue : (1UL << bits) - 1;
 
     internal bool Cf

@@ -14,11 +14,18 @@ namespace VmReplay.Engine.SoftCpu;
 public sealed unsafe partial class Processor
 {
     /// <summary>XMM0-15, 16 bytes each.</summary>
+    // Sixteen bytes of our own rather than Vector128: a framework struct outside the ReadyToRun
+    // version bubble left the whole Processor's layout unfixed there, and the precompiled code of
+    // every instruction handler loaded each register's field offset from a table before using
+    // it (PrecompiledLayoutTests). XmmRegister reads them as Vector128 all the same.
     [InlineArray(16)]
     internal struct XmmRegisters
     {
-        private Vector128<byte> _first;
+        private XmmBytes _first;
     }
+
+    [StructLayout(LayoutKind.Sequential, Size = 16)]
+    private struct XmmBytes;
 
     internal XmmRegisters Xmm;
 

@@ -36,7 +36,11 @@ public sealed class SnapshotRecorder : IRunCheckpoints
     public int Count { get; private set; }
 
     /// <summary>Time the vCPU thread spent capturing snapshots (the recorder's own cost, not guest time).</summary>
-    public TimeSpan CaptureTime { get; private set; }
+    public TimeSpan CaptureTime => new(_captureTicks);
+
+    // Not a TimeSpan: a framework struct field would leave the class's layout outside the
+    // ReadyToRun version bubble, and IsDue, asked at every exit, look up each field's offset.
+    private long _captureTicks;
 
     /// <summary>Asks for a snapshot at the next checkpoint. Any thread.</summary>
     public void Request() => _requested = true;
@@ -70,7 +74,7 @@ public sealed class SnapshotRecorder : IRunCheckpoints
         // next exit, still due. (The software CPU never holds one here.)
         if (state.Vcpu.Events.ExceptionPending != 0 || state.Vcpu.Events.ExceptionInjected != 0)
         {
-            CaptureTime += Stopwatch.GetElapsedTime(started);
+            _captureTicks += Stopwatch.GetElapsedTime(started).Ticks;
             return;
         }
         bool full = Count == 0;
@@ -92,7 +96,7 @@ public sealed class SnapshotRecorder : IRunCheckpoints
         _exitsSinceLast = exitCount != _lastExitCount;
         _lastExitCount = exitCount;
         Count++;
-        CaptureTime += Stopwatch.GetElapsedTime(started);
+        _captureTicks += Stopwatch.GetElapsedTime(started).Ticks;
     }
 
     private static long Saturated(long from, long interval) => interval > long.MaxValue - from ? long.MaxValue : from + interval;
