@@ -180,6 +180,18 @@ public sealed class TraceWriter : IDisposable
     }
 
     /// <summary>
+    /// Appends a port exit of one element if it repeats the last exit appended (a polling loop's
+    /// every exit); false, with nothing appended, if it does not (then <see cref="AppendExit"/>).
+    /// </summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+    public bool TryAppendRepeatedPortExit(ulong rip, long? instructions, ushort port, int size, bool write, ulong data)
+    {
+        if (_batch.MaxLength + EventCodec.MaxRepeatSize > TraceFormat.MaxBatchBytes || !_batch.TryRepeatPortExit(rip, instructions, port, size, write, data)) return false;
+        Appended();
+        return true;
+    }
+
+    /// <summary>
     /// Appends an exit's fingerprint, as <see cref="Append"/> appends an <see cref="ExitEvent"/>
     /// of these fields, without making one. Called on the vCPU thread only.
     /// </summary>

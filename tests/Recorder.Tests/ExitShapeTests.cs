@@ -34,6 +34,30 @@ public sealed class ExitShapeTests
     }
 
     [Fact]
+    public void APortExitComparedFromItsValuesHasTheShapeExactlyWhenItsFieldsDo()
+    {
+        // The recording's and the replay's shortcut for one-element port exits (IN/OUT) must
+        // agree with building the exit's fields and comparing shapes, for any last shape.
+        var random = new Random(13);
+        int same = 0;
+        for (int i = 0; i < 50_000; i++)
+        {
+            var (last, prevLast) = random.Next(2) == 0 ? RandomExit(random) : RandomPortExit(random);
+            var (port, prev) = random.Next(4) == 0 ? (last, prevLast) : RandomPortExit(random);
+            if (port.Reason != (uint)ExitReason.Io || port.Count != 1 || port.Data.Length != port.Size) continue;
+            Assert.True(ExitShape.TryOf(last.Fields, prevLast.Rip, prevLast.Scheduled, out var lastShape));
+            Assert.True(ExitShape.TryOf(port.Fields, prev.Rip, prev.Scheduled, out var portShape));
+            ulong data = 0;
+            for (int b = port.Data.Length - 1; b >= 0; b--) data = data << 8 | port.Data[b];
+            bool fromValues = lastShape.IsPortExit(port.Rip, prev.Rip, port.Instructions, prev.Scheduled, (ushort)port.Address, port.Size,
+                (port.Flags & ExitEvent.FlagWrite) != 0, data);
+            Assert.True(fromValues == (lastShape == portShape), $"pair {i}: {Describe(port, prev)} after {Describe(last, prevLast)}: from values {fromValues}");
+            if (fromValues) same++;
+        }
+        Assert.InRange(same, 2_000, 40_000);
+    }
+
+    [Fact]
     public void AnExitThatMovesMoreThanSixteenBytesHasNoShape()
     {
         var x = new ExitFields(2, 0x1000, 0x3f8, 1, ExitEvent.FlagWrite, 17, new byte[17], 40);
@@ -56,6 +80,22 @@ public sealed class ExitShapeTests
         long prevScheduled = 100 + r.Next(3);
         var exit = new Sample((uint)r.Next(1, 3), prevRip + (ulong)r.Next(3) - 1, 0x3f8 + (ulong)r.Next(2), (byte)(1 << r.Next(2)), (byte)r.Next(2),
             (uint)r.Next(1, 3), data, r.Next(5) == 0 ? null : prevScheduled + r.Next(3));
+        return (exit, (prevRip, prevScheduled));
+    }
+
+    private static string Describe(Sample x, (ulong Rip, long Scheduled) prev) =>
+        $"reason {x.Reason} rip {x.Rip:x} address {x.Address:x} size {x.Size} flags {x.Flags} count {x.Count} data {Convert.ToHexString(x.Data)} instructions {x.Instructions} (prev {prev.Rip:x}, {prev.Scheduled})";
+
+    // IN or OUT of one element, with few values per field.
+    private static (Sample Exit, (ulong Rip, long Scheduled) Prev) RandomPortExit(Random r)
+    {
+        byte size = (byte)(1 << r.Next(3));
+        var data = new byte[size];
+        for (int i = 0; i < data.Length; i++) data[i] = (byte)(r.Next(8) == 0 ? 1 : 0);
+        ulong prevRip = 0x7c00 + (ulong)r.Next(3);
+        long prevScheduled = 100 + r.Next(3);
+        var exit = new Sample((uint)ExitReason.Io, prevRip + (ulong)r.Next(3) - 1, 0x3f8 + (ulong)r.Next(2), size, (byte)r.Next(2), 1, data,
+            r.Next(5) == 0 ? null : prevScheduled + r.Next(3));
         return (exit, (prevRip, prevScheduled));
     }
 

@@ -39,7 +39,11 @@ internal sealed unsafe class EventBatch : IDisposable
     public int Count { get; private set; }
 
     /// <summary>At least the length of <see cref="Bytes"/>, without ending a run of repetitions.</summary>
-    public int MaxLength => _len + (_repeats > 0 ? EventCodec.MaxRepeatSize : 0);
+    public int MaxLength
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        get => _len + (_repeats > 0 ? EventCodec.MaxRepeatSize : 0);
+    }
 
     /// <summary>The encoded events, a run of repetitions still being counted written out first; valid until the batch next changes.</summary>
     public ReadOnlySpan<byte> Bytes
@@ -75,6 +79,21 @@ internal sealed unsafe class EventBatch : IDisposable
         _prevRip = x.Rip;
         if (x.Instructions is { } retired) _prevScheduled = retired;
         Count++;
+    }
+
+    /// <summary>
+    /// Counts a port exit of one element (its data packed little-endian) as a repetition of the
+    /// last exit if it is one, as <see cref="AddExit"/> would; false, and nothing changed, if not.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public bool TryRepeatPortExit(ulong rip, long? instructions, ushort port, int size, bool write, ulong data)
+    {
+        if (!_lastHasShape || !RepeatsExits || !_lastShape.IsPortExit(rip, _prevRip, instructions, _prevScheduled, port, size, write, data)) return false;
+        _repeats++;
+        _prevRip = rip;
+        if (instructions is { } retired) _prevScheduled = retired;
+        Count++;
+        return true;
     }
 
     // An exit that is not a repetition, written out: a method of its own, so that the check for

@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using VmReplay.Engine.Backend;
 
 namespace VmReplay.Recorder.Events;
@@ -14,10 +15,14 @@ public static class ExitFingerprint
     }
 
     /// <summary>Appends the fingerprint <see cref="Capture"/> would take to <paramref name="writer"/>, without making an event of it.</summary>
+    [SkipLocalsInit]
     public static void AppendTo(TraceWriter writer, IVcpuBackend vcpu, VcpuExit exit)
     {
-        Span<byte> msr = stackalloc byte[8];
-        writer.AppendExit(Fields(vcpu, exit, msr));
+        if (IsSmallPortExit(exit)
+            && writer.TryAppendRepeatedPortExit(vcpu.ReadInstructionPointer(), vcpu.InstructionsRetired, exit.Port, exit.Size, exit.IsWrite, PortData(exit)))
+            return;
+        ulong msr = 0;
+        writer.AppendExit(Fields(vcpu, exit, MemoryMarshal.AsBytes(new Span<ulong>(ref msr))));
     }
 
     // The fingerprint as values; an MSR's value is written into `msr`, which the data then borrows.
@@ -62,11 +67,21 @@ public static class ExitFingerprint
     /// starts (in place: a polling loop's replay takes this path at nearly every exit, and copies
     /// of the place in and out were a part of it).
     /// </summary>
+    [SkipLocalsInit]
     public static bool MatchesRepetition(IVcpuBackend vcpu, VcpuExit exit, in ExitShape repeated, ref EventReader.Place at)
     {
-        Span<byte> msr = stackalloc byte[8];
-        var x = Fields(vcpu, exit, msr);
-        if (at.RepeatsLeft <= 0 || !ExitShape.TryOf(x, at.PrevRip, at.PrevScheduled, out var shape) || shape != repeated) return false;
+        if (at.RepeatsLeft <= 0) return false;
+        if (IsSmallPortExit(exit))
+        {
+            ulong rip = vcpu.ReadInstructionPointer();
+            long? instructions = vcpu.InstructionsRetired;
+            if (!repeated.IsPortExit(rip, at.PrevRip, instructions, at.PrevScheduled, exit.Port, exit.Size, exit.IsWrite, PortData(exit))) return false;
+            at = at with { PrevRip = rip, PrevScheduled = instructions ?? at.PrevScheduled, RepeatsLeft = at.RepeatsLeft - 1 };
+            return true;
+        }
+        ulong msr = 0;
+        var x = Fields(vcpu, exit, MemoryMarshal.AsBytes(new Span<ulong>(ref msr)));
+        if (!ExitShape.TryOf(x, at.PrevRip, at.PrevScheduled, out var shape) || shape != repeated) return false;
         at = at with { PrevRip = x.Rip, PrevScheduled = x.Instructions ?? at.PrevScheduled, RepeatsLeft = at.RepeatsLeft - 1 };
         return true;
     }
@@ -87,6 +102,28 @@ public static class ExitFingerprint
         Span<byte> msr = stackalloc byte[8];
         return expected.Address == address && expected.Size == size && expected.Flags == flags && expected.Count == count
             && Data(exit, msr).SequenceEqual(expected.Data);
+    }
+
+    // A port exit of one element of at most 8 bytes (IN/OUT; string I/O that moved one): the
+    // exits ExitShape.IsPortExit compares from values.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static bool IsSmallPortExit(VcpuExit exit) => exit.Kind == VcpuExitKind.PortIo && exit.Count == 1 && exit.Size <= 8;
+
+    // The element a port exit of one element moved, packed little-endian as ExitShape packs it.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static ulong PortData(VcpuExit exit)
+    {
+        ReadOnlySpan<byte> data = exit.Data;
+        switch (data.Length)
+        {
+            case 1: return data[0];
+            case 2: return BinaryPrimitives.ReadUInt16LittleEndian(data);
+            case 4: return BinaryPrimitives.ReadUInt32LittleEndian(data);
+            default:
+                ulong v = 0;
+                for (int i = data.Length - 1; i >= 0; i--) v = v << 8 | data[i];
+                return v;
+        }
     }
 
     // What the exit accessed, as a fingerprint records it: Capture and Matches read it from here alike.

@@ -59,6 +59,21 @@ public readonly struct ExitShape : IEquatable<ExitShape>
         return true;
     }
 
+    /// <summary>
+    /// Whether a port exit moving one element of <paramref name="size"/> bytes (<paramref name="data"/>,
+    /// little-endian), following an exit at <paramref name="prevRip"/> and
+    /// <paramref name="prevScheduled"/> instructions, has this shape: what <see cref="TryOf"/>
+    /// and <see cref="Equals(ExitShape)"/> would say, from values a caller reads straight from
+    /// the exit. A polling loop's every exit is one, and building its fields and its shape as
+    /// values was most of what a recording added to an exit.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public bool IsPortExit(ulong rip, ulong prevRip, long? instructions, long prevScheduled, ushort port, int size, bool write, ulong data) =>
+        _ripDelta == rip - prevRip && _data0 == data && _address == port && _counted == instructions.HasValue
+        && _instructionsDelta == (instructions is { } retired ? retired - prevScheduled : 0)
+        && _reason == (uint)ExitReason.Io && _count == 1 && _size == size && _dataLength == size
+        && _flags == (write ? ExitEvent.FlagWrite : 0) && _data1 == 0;
+
     // Up to 8 bytes as one value; the length, compared beside it, tells [0] from [].
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static ulong Pack(ReadOnlySpan<byte> bytes)
