@@ -186,7 +186,8 @@ public sealed class TraceWriter : IDisposable
     [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
     public bool TryAppendRepeatedPortExit(ulong rip, long? instructions, ushort port, int size, bool write, ulong data)
     {
-        if (_batch.MaxLength + EventCodec.MaxRepeatSize > TraceFormat.MaxBatchBytes || !_batch.TryRepeatPortExit(rip, instructions, port, size, write, data)) return false;
+        // The room AppendExit asks for, so that a batch ends where it always has.
+        if (_batch.MaxLength + EventCodec.MaxExitSize(size) > TraceFormat.MaxBatchBytes || !_batch.TryRepeatPortExit(rip, instructions, port, size, write, data)) return false;
         Appended();
         return true;
     }
