@@ -64,12 +64,12 @@ public static partial class VmmFaultCapture
         // with the kernel's names. The runtime serves one dump request at a time, so a second
         // dump could not have rescued a first that hung; nor can a hung one be ended: createdump
         // holds the process ptrace-stopped, and killed, leaves it stopped for ever (c1c8458).
-        var threads = FromDump(dac, DumpType.Normal, dumpTimeout, runtime => Stacks(runtime));
+        var threads = FromDump(dac, DumpType.Normal, dumpTimeout, dumpTimeout, runtime => Stacks(runtime));
         if (PrivateDataBytes() <= heapDumpBudget)
         {
             try
             {
-                var names = FromDump(dac, DumpType.WithHeap, heapDumpTimeout, ManagedThreadNames);
+                var names = FromDump(dac, DumpType.WithHeap, heapDumpTimeout, dumpTimeout, ManagedThreadNames);
                 threads = threads.Select(t => names.TryGetValue(t.ManagedThreadId, out var name) ? t with { Name = name } : t).ToList();
             }
             // The names are a convenience: a dump with the heap that times out or fails leaves
@@ -81,12 +81,12 @@ public static partial class VmmFaultCapture
         return threads;
     }
 
-    private static T FromDump<T>(string dac, DumpType type, TimeSpan timeout, Func<ClrRuntime, T> read)
+    private static T FromDump<T>(string dac, DumpType type, TimeSpan timeout, TimeSpan grace, Func<ClrRuntime, T> read)
     {
         string path = Path.GetTempFileName();
         try
         {
-            WriteDump(path, type, timeout);
+            WriteDump(path, type, timeout, grace);
             // No symbol paths: everything ClrMD needs is in the dump or on this machine, and a VMM
             // that just failed should not wait on a symbol server.
             using var target = DataTarget.LoadDump(path, new DataTargetOptions { SymbolPaths = [] });
@@ -117,7 +117,7 @@ public static partial class VmmFaultCapture
         return threads;
     }
 
-    private static void WriteDump(string path, DumpType type, TimeSpan timeout)
+    private static void WriteDump(string path, DumpType type, TimeSpan timeout, TimeSpan grace)
     {
         using var silence = new SilencedStdio();
         // On another thread so that a hung dump costs a timeout, not the caller; the caller's stack
@@ -125,6 +125,13 @@ public static partial class VmmFaultCapture
         var dump = Task.Run(() => new DiagnosticsClient(Environment.ProcessId).WriteDump(type, path, logDumpGeneration: false));
         if (Task.WaitAny([dump], timeout) < 0)
         {
+            // Too late to be used, but createdump goes on, and writes its progress on this
+            // process's stdout and stderr as it runs: restored under it, they carried its lines
+            // into the guest's serial output, and under the test runner into the protocol on
+            // stdout, where the heap-dump timeout test's result was lost (3 Debug runs in 8).
+            // So they stay silenced until it ends, for at most `grace`: one that hangs (it cannot
+            // be ended, see ReadThreads) may still write there later.
+            Task.WaitAny([dump], grace);
             // createdump may still create the file after the caller's cleanup.
             _ = dump.ContinueWith(_ => File.Delete(path), TaskScheduler.Default);
             throw new TimeoutException($"the process dump took longer than {timeout.TotalSeconds:0.###} s");
