@@ -109,22 +109,9 @@ public static class ExitFingerprint
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static bool IsSmallPortExit(VcpuExit exit) => exit.Kind == VcpuExitKind.PortIo && exit.Count == 1 && exit.Size <= 8;
 
-    // The element a port exit of one element moved, packed little-endian as ExitShape packs it.
+    // The element a port exit of one element moved, packed as its shape packs it.
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static ulong PortData(VcpuExit exit)
-    {
-        ReadOnlySpan<byte> data = exit.Data;
-        switch (data.Length)
-        {
-            case 1: return data[0];
-            case 2: return BinaryPrimitives.ReadUInt16LittleEndian(data);
-            case 4: return BinaryPrimitives.ReadUInt32LittleEndian(data);
-            default:
-                ulong v = 0;
-                for (int i = data.Length - 1; i >= 0; i--) v = v << 8 | data[i];
-                return v;
-        }
-    }
+    private static ulong PortData(VcpuExit exit) => ExitShape.Pack(exit.Data);
 
     // What the exit accessed, as a fingerprint records it: Capture and Matches read it from here alike.
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

@@ -74,9 +74,10 @@ public readonly struct ExitShape : IEquatable<ExitShape>
         && _reason == (uint)ExitReason.Io && _count == 1 && _size == size && _dataLength == size
         && _flags == (write ? ExitEvent.FlagWrite : 0) && _data1 == 0;
 
-    // Up to 8 bytes as one value; the length, compared beside it, tells [0] from [].
+    // Up to 8 bytes as one value, little-endian; the length, compared beside it, tells [0] from
+    // []. Also how a caller of IsPortExit packs the exit's data, so that the two agree.
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static ulong Pack(ReadOnlySpan<byte> bytes)
+    internal static ulong Pack(ReadOnlySpan<byte> bytes)
     {
         if (bytes.Length == 8) return BinaryPrimitives.ReadUInt64LittleEndian(bytes);
         ulong v = 0;
