@@ -184,19 +184,22 @@ public sealed class EventCursor
     /// </summary>
     public bool TakeIfRecorded(Engine.Backend.IVcpuBackend vcpu, Engine.Backend.VcpuExit exit)
     {
+        // Another repetition of the exit taken last, the next event already known to be one (a
+        // polling loop's every exit but the first two): checked here, in a small frame. The
+        // general case's locals (an encoded exit, its shape and place) made every call set up a
+        // 144-byte frame and zero 96 bytes of it.
+        if (_hasPeeked && _peekedOther is null && _batch is { } batch && _at.RepeatsLeft > 0
+            && _takenBatch == batch.Bytes && _takenExit == _at.LastExit)
+            return TakeRepetition(vcpu, exit);
+        return TakeIfEncoded(vcpu, exit);
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private bool TakeIfEncoded(Engine.Backend.IVcpuBackend vcpu, Engine.Backend.VcpuExit exit)
+    {
         // A miss leaves what a PeekExit may have learnt of the event as it was.
         if (!Look() || _peekedOther is not null) return false;
-        if (_at.RepeatsLeft > 0 && _takenBatch == _batch!.Bytes && _takenExit == _at.LastExit)
-        {
-            // Another repetition of the exit taken last: a polling loop's every exit but the
-            // first. Consumed here, the place moved on in place, as Advance would.
-            if (!ExitFingerprint.MatchesRepetition(vcpu, exit, _takenShape, ref _at)) return false;
-            _left--;
-            Position++;
-            _hasPeeked = _left > 0 && _at.RepeatsLeft > 0;
-            _afterKnown = false;
-            return true;
-        }
+        if (_at.RepeatsLeft > 0 && _takenBatch == _batch!.Bytes && _takenExit == _at.LastExit) return TakeRepetition(vcpu, exit);
         if (!ExitFingerprint.MatchesEncoded(vcpu, exit, _batch!.Bytes, _at, out var after, out var shape)) return false;
         _takenShape = shape;
         _takenBatch = _batch.Bytes;
@@ -204,6 +207,19 @@ public sealed class EventCursor
         _after = after;
         _afterKnown = true;
         Advance();
+        return true;
+    }
+
+    // Consumes a repetition of the exit taken last if the vCPU's exit is one, the place moved on
+    // in place, as Advance would.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private bool TakeRepetition(Engine.Backend.IVcpuBackend vcpu, Engine.Backend.VcpuExit exit)
+    {
+        if (!ExitFingerprint.MatchesRepetition(vcpu, exit, _takenShape, ref _at)) return false;
+        _left--;
+        Position++;
+        _hasPeeked = _left > 0 && _at.RepeatsLeft > 0;
+        _afterKnown = false;
         return true;
     }
 

@@ -142,12 +142,17 @@ public sealed class ReplayHostEvents(EventCursor events, IVcpuBackend vcpu, Dirt
 
     public void Arm(long? deadlineNanoseconds, bool interruptBlocked)
     {
-        // The recording's VMM emulated the instruction before its next exit: the CPU reports it.
-        if (CrossBackend) vcpu.ReportEmulatedInstructions(events.PeekExit(out var exit) && exit.Reason == (uint)ExitReason.InternalError);
+        if (CrossBackend) ReportEmulatedInstructions();
         if (_plainArmed && !SingleStep && DebuggerStop is null && !_onUnmatchedHit && !_onUserBreakpoint && !_matchedForcedPoint
             && events.PeekOther() is null && !CrossBackend) return;
         ArmForNextPoint();
     }
+
+    // The recording's VMM emulated the instruction before its next exit: the CPU reports it. A
+    // method of its own: the exit's fingerprint made Arm, asked at every stop, zero a 64-byte frame.
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void ReportEmulatedInstructions() =>
+        vcpu.ReportEmulatedInstructions(events.PeekExit(out var exit) && exit.Reason == (uint)ExitReason.InternalError);
 
     /// <summary>
     /// How many instructions a replay of a KVM recording on the software CPU runs without

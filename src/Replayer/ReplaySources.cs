@@ -48,7 +48,14 @@ public sealed class ReplaySources : IMachineSources
     public void OnExit(IVcpuBackend vcpu, VcpuExit exit)
     {
         // Nearly every exit is the recorded one byte for byte; any other is looked at closely.
-        if (Events.TakeIfRecorded(vcpu, exit)) return;
+        if (!Events.TakeIfRecorded(vcpu, exit)) OnOtherExit(vcpu, exit);
+    }
+
+    // Kept out of OnExit, which runs at every exit: its locals made each call set up and zero a
+    // 152-byte frame.
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
+    private void OnOtherExit(IVcpuBackend vcpu, VcpuExit exit)
+    {
         if (Events.PeekExit(out var recorded) && ExitFingerprint.Matches(recorded, vcpu, exit))
         {
             Events.Advance();

@@ -15,12 +15,21 @@ public static class ExitFingerprint
     }
 
     /// <summary>Appends the fingerprint <see cref="Capture"/> would take to <paramref name="writer"/>, without making an event of it.</summary>
-    [SkipLocalsInit]
     public static void AppendTo(TraceWriter writer, IVcpuBackend vcpu, VcpuExit exit)
     {
         if (IsSmallPortExit(exit)
             && writer.TryAppendRepeatedPortExit(vcpu.ReadInstructionPointer(), vcpu.InstructionsRetired, exit.Port, exit.Size, exit.IsWrite, PortData(exit)))
             return;
+        AppendFields(writer, vcpu, exit);
+    }
+
+    // Any exit but a repetition, written field by field: a method of its own, so that the check
+    // for a repetition (a polling loop's every exit) runs in a small frame. With the fields'
+    // locals in it, the precompiled check set up a 288-byte frame and zeroed part of it at
+    // every exit.
+    [MethodImpl(MethodImplOptions.NoInlining), SkipLocalsInit]
+    private static void AppendFields(TraceWriter writer, IVcpuBackend vcpu, VcpuExit exit)
+    {
         ulong msr = 0;
         writer.AppendExit(Fields(vcpu, exit, MemoryMarshal.AsBytes(new Span<ulong>(ref msr))));
     }
@@ -67,18 +76,22 @@ public static class ExitFingerprint
     /// starts (in place: a polling loop's replay takes this path at nearly every exit, and copies
     /// of the place in and out were a part of it).
     /// </summary>
-    [SkipLocalsInit]
     public static bool MatchesRepetition(IVcpuBackend vcpu, VcpuExit exit, in ExitShape repeated, ref EventReader.Place at)
     {
         if (at.RepeatsLeft <= 0) return false;
-        if (IsSmallPortExit(exit))
-        {
-            ulong rip = vcpu.ReadInstructionPointer();
-            long? instructions = vcpu.InstructionsRetired;
-            if (!repeated.IsPortExit(rip, at.PrevRip, instructions, at.PrevScheduled, exit.Port, exit.Size, exit.IsWrite, PortData(exit))) return false;
-            at = at with { PrevRip = rip, PrevScheduled = instructions ?? at.PrevScheduled, RepeatsLeft = at.RepeatsLeft - 1 };
-            return true;
-        }
+        if (!IsSmallPortExit(exit)) return MatchesRepeatedFields(vcpu, exit, repeated, ref at);
+        ulong rip = vcpu.ReadInstructionPointer();
+        long? instructions = vcpu.InstructionsRetired;
+        if (!repeated.IsPortExit(rip, at.PrevRip, instructions, at.PrevScheduled, exit.Port, exit.Size, exit.IsWrite, PortData(exit))) return false;
+        at = new EventReader.Place(at.Position, rip, at.PrevClock, instructions ?? at.PrevScheduled, at.LastExit, at.RepeatsLeft - 1);
+        return true;
+    }
+
+    // A repetition of any other exit, compared by its shape; kept out of MatchesRepetition for
+    // the frame its fields need (as AppendFields is for AppendTo).
+    [MethodImpl(MethodImplOptions.NoInlining), SkipLocalsInit]
+    private static bool MatchesRepeatedFields(IVcpuBackend vcpu, VcpuExit exit, in ExitShape repeated, ref EventReader.Place at)
+    {
         ulong msr = 0;
         var x = Fields(vcpu, exit, MemoryMarshal.AsBytes(new Span<ulong>(ref msr)));
         if (!ExitShape.TryOf(x, at.PrevRip, at.PrevScheduled, out var shape) || shape != repeated) return false;
