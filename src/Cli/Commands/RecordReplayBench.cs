@@ -73,7 +73,9 @@ internal static class RecordReplayBench
     /// <summary>
     /// Times <paramref name="run"/>, <paramref name="record"/> and <paramref name="replay"/> (each
     /// a vmreplay command line) in turn, <paramref name="rounds"/> times: a noisy shared host then
-    /// moves all three alike. Seconds per round, each command's own list.
+    /// moves all three alike. Every other round runs them in the reverse order (the replay first,
+    /// of the trace the round before recorded), so that no command always comes right after the
+    /// same other one. Seconds per round, each command's own list.
     /// </summary>
     internal static (List<double> Run, List<double> Record, List<double> Replay) TimeRounds(
         string dll, int rounds, string what, Func<int, bool> expected, string[] run, string[] record, string[] replay)
@@ -81,9 +83,18 @@ internal static class RecordReplayBench
         var times = (Run: new List<double>(), Record: new List<double>(), Replay: new List<double>());
         for (int i = 0; i < rounds; i++)
         {
-            times.Run.Add(Time(dll, run, what, expected));
-            times.Record.Add(Time(dll, record, what, expected));
-            times.Replay.Add(Time(dll, replay, what, expected));
+            if (i % 2 == 0)
+            {
+                times.Run.Add(Time(dll, run, what, expected));
+                times.Record.Add(Time(dll, record, what, expected));
+                times.Replay.Add(Time(dll, replay, what, expected));
+            }
+            else
+            {
+                times.Replay.Add(Time(dll, replay, what, expected));
+                times.Record.Add(Time(dll, record, what, expected));
+                times.Run.Add(Time(dll, run, what, expected));
+            }
         }
         return times;
     }
