@@ -34,7 +34,8 @@ internal static class TimeTravelBench
             string exitsTrace = Path.Combine(dir, "bench-exits.vmtrace");
             // Three times the rounds: each command takes a fifth of a second, and with five rounds
             // the medians' ratios below moved by 0.05 to 0.08 from one run of this bench to the
-            // next on a shared host (record/run 1.09x one day, 1.17x the next, same build).
+            // next on a shared host (record/run 1.09x and 1.17x at two builds that differ in
+            // nothing this guest runs).
             var exits = RecordReplayBench.TimeRounds(self, ExitHeavyRounds(rounds), "the exit-heavy guest", status => status == 1,
                 ["run", "--cpu", "soft", exitsGuest, "--serial-in", "/dev/null"],
                 ["record", "--cpu", "soft", exitsGuest, "-o", exitsTrace, "--serial-in", "/dev/null", "--snapshot-every", "20000"],
