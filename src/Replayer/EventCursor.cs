@@ -188,8 +188,7 @@ public sealed class EventCursor
         // polling loop's every exit but the first two): checked here, in a small frame. The
         // general case's locals (an encoded exit, its shape and place) made every call set up a
         // 144-byte frame and zero 96 bytes of it.
-        if (_hasPeeked && _peekedOther is null && _batch is { } batch && _at.RepeatsLeft > 0
-            && _takenBatch == batch.Bytes && _takenExit == _at.LastExit)
+        if (_hasPeeked && _peekedOther is null && _batch is { } batch && RepeatsTaken(batch.Bytes))
             return TakeRepetition(vcpu, exit);
         return TakeIfEncoded(vcpu, exit);
     }
@@ -199,7 +198,7 @@ public sealed class EventCursor
     {
         // A miss leaves what a PeekExit may have learnt of the event as it was.
         if (!Look() || _peekedOther is not null) return false;
-        if (_at.RepeatsLeft > 0 && _takenBatch == _batch!.Bytes && _takenExit == _at.LastExit) return TakeRepetition(vcpu, exit);
+        if (RepeatsTaken(_batch!.Bytes)) return TakeRepetition(vcpu, exit);
         if (!ExitFingerprint.MatchesEncoded(vcpu, exit, _batch!.Bytes, _at, out var after, out var shape)) return false;
         _takenShape = shape;
         _takenBatch = _batch.Bytes;
@@ -209,6 +208,10 @@ public sealed class EventCursor
         Advance();
         return true;
     }
+
+    // Whether the place is inside the run of repetitions of the exit taken last (in `batch`).
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private bool RepeatsTaken(byte[] batch) => _at.RepeatsLeft > 0 && _takenBatch == batch && _takenExit == _at.LastExit;
 
     // Consumes a repetition of the exit taken last if the vCPU's exit is one, the place moved on
     // in place, as Advance would.

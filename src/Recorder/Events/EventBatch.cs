@@ -76,9 +76,7 @@ internal sealed unsafe class EventBatch : IDisposable
             _repeats++;
         else
             Write(x, shape, shaped);
-        _prevRip = x.Rip;
-        if (x.Instructions is { } retired) _prevScheduled = retired;
-        Count++;
+        Added(x.Rip, x.Instructions);
     }
 
     /// <summary>
@@ -90,10 +88,17 @@ internal sealed unsafe class EventBatch : IDisposable
     {
         if (!_lastHasShape || !RepeatsExits || !_lastShape.IsPortExit(rip, _prevRip, instructions, _prevScheduled, port, size, write, data)) return false;
         _repeats++;
+        Added(rip, instructions);
+        return true;
+    }
+
+    // An exit at `rip`, `instructions` was added: the next one's deltas are from it.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void Added(ulong rip, long? instructions)
+    {
         _prevRip = rip;
         if (instructions is { } retired) _prevScheduled = retired;
         Count++;
-        return true;
     }
 
     // An exit that is not a repetition, written out: a method of its own, so that the check for

@@ -83,7 +83,7 @@ public static class ExitFingerprint
         ulong rip = vcpu.ReadInstructionPointer();
         long? instructions = vcpu.InstructionsRetired;
         if (!repeated.IsPortExit(rip, at.PrevRip, instructions, at.PrevScheduled, exit.Port, exit.Size, exit.IsWrite, PortData(exit))) return false;
-        at = new EventReader.Place(at.Position, rip, at.PrevClock, instructions ?? at.PrevScheduled, at.LastExit, at.RepeatsLeft - 1);
+        at = Repeated(at, rip, instructions);
         return true;
     }
 
@@ -95,9 +95,15 @@ public static class ExitFingerprint
         ulong msr = 0;
         var x = Fields(vcpu, exit, MemoryMarshal.AsBytes(new Span<ulong>(ref msr)));
         if (!ExitShape.TryOf(x, at.PrevRip, at.PrevScheduled, out var shape) || shape != repeated) return false;
-        at = at with { PrevRip = x.Rip, PrevScheduled = x.Instructions ?? at.PrevScheduled, RepeatsLeft = at.RepeatsLeft - 1 };
+        at = Repeated(at, x.Rip, x.Instructions);
         return true;
     }
+
+    // The place after one more repetition at `rip`, `instructions`. Built whole, not with `with`:
+    // the precompiled code then stores its fields in place rather than through a copy.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static EventReader.Place Repeated(in EventReader.Place at, ulong rip, long? instructions) =>
+        new(at.Position, rip, at.PrevClock, instructions ?? at.PrevScheduled, at.LastExit, at.RepeatsLeft - 1);
 
     /// <summary>
     /// Whether the exit a stopped vCPU just made is <paramref name="expected"/>, as
