@@ -40,6 +40,11 @@ public sealed class EventCursor
     private readonly EncodedBatch?[] _recentBatches = new EncodedBatch?[RecentCount];
     private long _recentBatchCount;
     private long _startPosition;
+    // Nothing read yet since the cursor was made or moved: the batches are read when an event is
+    // first looked at. A replay that starts from its first snapshot moves the cursor there
+    // before any event is needed, and reading the first chunk twice, the first time before the
+    // machine was built, was about 10 ms of a short replay's start.
+    private bool _unread;
 
     public EventCursor(IEnumerable<EncodedBatch> batches) : this(batches, 0) { }
 
@@ -69,21 +74,30 @@ public sealed class EventCursor
         Array.Clear(_recentBatches);
         _startPosition = position;
         Position = position;
-        // Skips the events of the first batch before the position.
-        while (NextBatch() && _batch!.First < position)
+        _unread = true;
+    }
+
+    // The first batch with events at or after the start position, the events before it
+    // skipped; false at the end of the recording.
+    private bool ReadFirst()
+    {
+        _unread = false;
+        while (NextBatch() && _batch!.First < _startPosition)
         {
-            long skip = Math.Min(position - _batch.First, _batch.Count);
+            long skip = Math.Min(_startPosition - _batch.First, _batch.Count);
             var r = new EventReader(_batch.Bytes);
             for (long i = 0; i < skip; i++) r.Next(out _);
             _at = r.At;
             _left = _batch.Count - (int)skip;
-            if (_left > 0) break;
+            if (_left > 0) return true;
         }
+        return _left > 0;
     }
 
     // Moves to the next batch with events; false at the end of the recording.
     private bool NextBatch()
     {
+        if (_unread) return ReadFirst();
         while (_batches.MoveNext())
         {
             _batch = _batches.Current;

@@ -78,6 +78,8 @@ public sealed partial class ReplaySession : IDisposable
         // (for the Linux boot a 1.8 MB chunk, 4.7 MB of pages, and a device state whose
         // serializer may still be being built from the command's start).
         var startState = fromStartState ? Task.Run(() => trace.ReadSnapshot(trace.Snapshots[0], withPages: true)) : null;
+        // So is the first chunk of events after it, which the restore's cursor begins with.
+        if (fromStartState) trace.ReadBatchesAhead((long)trace.Snapshots[0].FirstEvent);
         var options = new PcMachineOptions
         {
             MemorySize = h.MemorySize, VcpuCount = h.VcpuCount, Cmdline = h.Cmdline, KvmPath = kvmPath, SerialOutput = serialOutput,

@@ -183,6 +183,60 @@ public sealed class TraceWriterBatchTests : IDisposable
         Assert.Equal((long)damaged.FirstEvent, read);
     }
 
+    [Fact]
+    public void AChunkReadAheadIsTakenOnlyByBatchesThatBeginWithIt()
+    {
+        // A replay starts reading its first chunk of events as it opens the trace; whatever
+        // enumeration begins at that chunk takes the read, and every other reads for itself.
+        string path = Path.Combine(_dir, "ahead.vmtrace");
+        var appended = new List<ExitEvent>();
+        for (int i = 0; i < 120_000; i++) appended.Add(new ExitEvent(2, 0x100040, 0x3FD, 1, 0, 1, [(byte)(0x60 + i % 2)]) { Instructions = 5L * i });
+        using (var writer = new TraceWriter(path, TestHeaders.For([1]), new byte[] { 1 }))
+        {
+            foreach (var e in appended) writer.Append(e);
+            Assert.Null(writer.Finish(new EndEvent(Engine.Run.RunOutcomeKind.PowerOff, 0, "done", 0, 0), endsInLongMode: false));
+        }
+        using var reader = TraceReader.Open(path);
+        var third = reader.EventChunks[2];
+        reader.ReadBatchesAhead((long)third.FirstEvent + 5);
+        Assert.Equal(reader.EventChunks.Select(c => (long)c.FirstEvent), reader.Batches(0).Select(b => b.First));
+        var cursor = new Replayer.EventCursor(reader.Batches((long)third.FirstEvent + 7), (long)third.FirstEvent + 7);
+        for (long i = (long)third.FirstEvent + 7; i < appended.Count; i++)
+        {
+            Assert.True(cursor.PeekExit(out var x), $"event {i}");
+            Assert.Equal(appended[(int)i].Instructions, x.Instructions);
+            Assert.Equal(appended[(int)i].Data, x.Data.ToArray());
+            cursor.Advance();
+        }
+        Assert.IsType<EndEvent>(cursor.Peek());
+    }
+
+    [Fact]
+    public void ACorruptFirstChunkIsReportedWhereItsEventsAreFirstNeeded()
+    {
+        // Neither the read ahead nor a cursor made or moved reads the chunk where it fails: the
+        // failure surfaces at the first look at an event, naming the chunk, as a read would.
+        string path = Path.Combine(_dir, "corrupt-first.vmtrace");
+        using (var writer = new TraceWriter(path, TestHeaders.For([1]), new byte[] { 1 }))
+        {
+            for (int i = 0; i < 40_000; i++) writer.Append(new ExitEvent(2, 0x100040, 0x3FD, 1, 0, 1, [(byte)(0x60 + i % 2)]) { Instructions = 5L * i });
+            Assert.Null(writer.Finish(new EndEvent(Engine.Run.RunOutcomeKind.PowerOff, 0, "done", 0, 0), endsInLongMode: false));
+        }
+        Format.ChunkInfo damaged;
+        using (var intact = TraceReader.Open(path)) damaged = intact.EventChunks[0];
+        var bytes = File.ReadAllBytes(path);
+        bytes[damaged.Offset + 8 + damaged.PayloadLength / 2] ^= 0x40;
+        File.WriteAllBytes(path, bytes);
+
+        using var reader = TraceReader.Open(path);
+        reader.ReadBatchesAhead(0);
+        var cursor = new Replayer.EventCursor(reader.Batches(0));
+        cursor.Reset(reader.Batches(0), 0);
+        Assert.Equal(0, cursor.Position);
+        var e = Assert.Throws<Format.TraceFormatException>(() => cursor.PeekExit(out _));
+        Assert.Contains($"chunk {damaged.Number} (EVNT) at offset {damaged.Offset} is corrupt", e.Message);
+    }
+
     private static bool Same(TraceEvent a, TraceEvent b) =>
         a is ExitEvent x && b is ExitEvent y
             ? x.Reason == y.Reason && x.Rip == y.Rip && x.Address == y.Address && x.Data.SequenceEqual(y.Data) && x.Instructions == y.Instructions
