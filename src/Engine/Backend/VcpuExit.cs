@@ -77,4 +77,25 @@ public abstract class VcpuExit
 
     /// <summary>For <see cref="VcpuExitKind.Failed"/> and <see cref="VcpuExitKind.SystemEvent"/>: what happened, in one line.</summary>
     public string? Message { get; protected set; }
+
+    /// <summary>
+    /// Whether <see cref="Rip"/> and <see cref="Instructions"/> say where the guest stopped. A
+    /// backend that knows both without asking the host (the software CPU) fills them at every
+    /// exit; one that would have to ask (KVM: a register read) leaves this false, and a reader
+    /// asks the vCPU instead. A recording and a replay read both at nearly every exit, where
+    /// two interface calls were a part of what each added to it.
+    /// </summary>
+    public bool HasPosition { get; protected set; }
+
+    /// <summary>
+    /// RIP at the exit, as <see cref="IVcpuBackend.ReadInstructionPointer"/> reads it until the
+    /// vCPU runs again or completes the exit's instruction; valid when <see cref="HasPosition"/>.
+    /// </summary>
+    public ulong Rip { get; protected set; }
+
+    /// <summary>
+    /// The instructions retired at the exit, as <see cref="IVcpuBackend.InstructionsRetired"/>
+    /// counts them until the vCPU runs again; valid when <see cref="HasPosition"/>.
+    /// </summary>
+    public long Instructions { get; protected set; }
 }

@@ -68,6 +68,7 @@ public sealed class SoftVcpu : IVcpuBackend
         long limit = _debug.SingleStep ? Math.Min(InstructionLimit, Cpu.InstructionCount + 1) : InstructionLimit;
         if (_stopAt is { } at && at > Cpu.InstructionCount) limit = Math.Min(limit, at);
         var kind = Cpu.Run(limit);
+        _exit.At(Cpu.Rip, Cpu.InstructionCount);
         switch (kind)
         {
             case ProcessorExitKind.InstructionLimit when Cpu.InstructionCount == _stopAt && !_debug.SingleStep:
@@ -173,6 +174,14 @@ public sealed class SoftVcpu : IVcpuBackend
             if (_processorKind == ProcessorExitKind.MmioRead && Kind == VcpuExitKind.Mmio)
                 cpu.AnswerMmioRead(BitConverter.ToUInt64(exit.Data));
             _processorKind = ProcessorExitKind.None;
+        }
+
+        // Where the processor stopped: every exit says so (see VcpuExit.HasPosition).
+        public void At(ulong rip, long instructions)
+        {
+            HasPosition = true;
+            Rip = rip;
+            Instructions = instructions;
         }
 
         public VcpuExit Set(VcpuExitKind kind)

@@ -18,7 +18,7 @@ public static class ExitFingerprint
     public static void AppendTo(TraceWriter writer, IVcpuBackend vcpu, VcpuExit exit)
     {
         if (IsSmallPortExit(exit)
-            && writer.TryAppendRepeatedPortExit(vcpu.ReadInstructionPointer(), vcpu.InstructionsRetired, exit.Port, exit.Size, exit.IsWrite, PortData(exit)))
+            && writer.TryAppendRepeatedPortExit(RipOf(vcpu, exit), InstructionsOf(vcpu, exit), exit.Port, exit.Size, exit.IsWrite, PortData(exit)))
             return;
         AppendFields(writer, vcpu, exit);
     }
@@ -42,8 +42,15 @@ public static class ExitFingerprint
     private static ExitFields Fields(IVcpuBackend vcpu, VcpuExit exit, Span<byte> msr)
     {
         var (address, size, flags, count) = Access(exit);
-        return new ExitFields((uint)ExitReasons.Of(exit.Kind), vcpu.ReadInstructionPointer(), address, size, flags, count, Data(exit, msr), vcpu.InstructionsRetired);
+        return new ExitFields((uint)ExitReasons.Of(exit.Kind), RipOf(vcpu, exit), address, size, flags, count, Data(exit, msr), InstructionsOf(vcpu, exit));
     }
+
+    // Where the vCPU stopped: from the exit where the backend put it there, else from the vCPU.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static ulong RipOf(IVcpuBackend vcpu, VcpuExit exit) => exit.HasPosition ? exit.Rip : vcpu.ReadInstructionPointer();
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static long? InstructionsOf(IVcpuBackend vcpu, VcpuExit exit) => exit.HasPosition ? exit.Instructions : vcpu.InstructionsRetired;
 
     /// <summary>
     /// Whether the exit a stopped vCPU just made is, byte for byte, the one encoded in
@@ -80,8 +87,8 @@ public static class ExitFingerprint
     {
         if (at.RepeatsLeft <= 0) return false;
         if (!IsSmallPortExit(exit)) return MatchesRepeatedFields(vcpu, exit, repeated, ref at);
-        ulong rip = vcpu.ReadInstructionPointer();
-        long? instructions = vcpu.InstructionsRetired;
+        ulong rip = RipOf(vcpu, exit);
+        long? instructions = InstructionsOf(vcpu, exit);
         if (!repeated.IsPortExit(rip, at.PrevRip, instructions, at.PrevScheduled, exit.Port, exit.Size, exit.IsWrite, PortData(exit))) return false;
         at = Repeated(at, rip, instructions);
         return true;
@@ -115,8 +122,8 @@ public static class ExitFingerprint
     /// <summary>As <see cref="Matches(ExitEvent, IVcpuBackend, VcpuExit)"/>, of a fingerprint read as values.</summary>
     public static bool Matches(in ExitFields expected, IVcpuBackend vcpu, VcpuExit exit)
     {
-        if (expected.Reason != (uint)ExitReasons.Of(exit.Kind) || expected.Rip != vcpu.ReadInstructionPointer()) return false;
-        if (expected.Instructions is { } n && vcpu.InstructionsRetired is { } retired && n != retired) return false;
+        if (expected.Reason != (uint)ExitReasons.Of(exit.Kind) || expected.Rip != RipOf(vcpu, exit)) return false;
+        if (expected.Instructions is { } n && InstructionsOf(vcpu, exit) is { } retired && n != retired) return false;
         var (address, size, flags, count) = Access(exit);
         Span<byte> msr = stackalloc byte[8];
         return expected.Address == address && expected.Size == size && expected.Flags == flags && expected.Count == count

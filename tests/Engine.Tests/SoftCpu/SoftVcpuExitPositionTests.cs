@@ -1,0 +1,54 @@
+using VmReplay.Engine.Backend;
+using VmReplay.Engine.SoftCpu;
+using static Iced.Intel.AssemblerRegisters;
+
+namespace VmReplay.Engine.Tests.SoftCpu;
+
+/// <summary>
+/// A software vCPU's exits say where it stopped (<see cref="VcpuExit.HasPosition"/>): what a
+/// recording and a replay take from the exit instead of asking the vCPU must be what the vCPU
+/// says, at every kind of exit, before and after the VMM handled it.
+/// </summary>
+public sealed class SoftVcpuExitPositionTests
+{
+    [Fact]
+    public void EveryExitCarriesTheRipAndCountTheVcpuReports()
+    {
+        uint mmio = 0xFEC0_0000; // past RAM: an MMIO exit
+        using var machine = new SoftCpuMachine(32, a =>
+        {
+            var loop = a.CreateLabel();
+            a.mov(ecx, 3);
+            a.Label(ref loop);
+            a.mov(al, 0x41);
+            a.@out(0x80, al);
+            a.@in(al, 0x71);
+            a.add(eax, ecx);
+            a.mov(ebx, mmio);
+            a.mov(__dword_ptr[ebx], eax);
+            a.mov(edx, __dword_ptr[ebx + 4]);
+            a.dec(ecx);
+            a.jnz(loop);
+            a.hlt();
+        });
+        var vcpu = new SoftVcpu(0, machine.Cpu);
+        var kinds = new List<VcpuExitKind>();
+        while (true)
+        {
+            var exit = vcpu.Run();
+            Assert.True(exit.HasPosition);
+            Assert.Equal(vcpu.ReadInstructionPointer(), exit.Rip);
+            Assert.Equal(vcpu.InstructionsRetired, exit.Instructions);
+            kinds.Add(exit.Kind);
+            if (exit.Kind == VcpuExitKind.Halt) break;
+            Assert.True(exit.Kind is VcpuExitKind.PortIo or VcpuExitKind.Mmio, $"exit {exit.Kind}");
+            // The VMM's answer to a read changes neither.
+            if (!exit.IsWrite) exit.Data.Fill(0x5A);
+            Assert.Equal(vcpu.ReadInstructionPointer(), exit.Rip);
+            Assert.Equal(vcpu.InstructionsRetired, exit.Instructions);
+        }
+        Assert.Equal(3 * 4 + 1, kinds.Count);
+        // The next exit's position moved on with the guest.
+        Assert.Equal([VcpuExitKind.PortIo, VcpuExitKind.PortIo, VcpuExitKind.Mmio, VcpuExitKind.Mmio], kinds.Take(4));
+    }
+}
