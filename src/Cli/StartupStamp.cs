@@ -3,9 +3,10 @@ using System.Diagnostics;
 namespace VmReplay.Cli;
 
 /// <summary>
-/// With <c>$VMREPLAY_STARTUP_STAMP=1</c>, <c>vmreplay run</c> and <c>vmreplay record</c> print
-/// <c>vmreplay: startup-stamp NANOSECONDS</c> on stderr just before the guest's first
-/// instruction: the host's monotonic clock (<see cref="Stopwatch"/>, CLOCK_MONOTONIC on Linux),
+/// With <c>$VMREPLAY_STARTUP_STAMP=1</c>, <c>vmreplay run</c>, <c>vmreplay record</c> and
+/// <c>vmreplay replay</c> (run to the end) print <c>vmreplay: startup-stamp NANOSECONDS</c> on
+/// stderr just before the guest's first instruction (a replay's: the first after the trace's
+/// start state is restored): the host's monotonic clock (<see cref="Stopwatch"/>, CLOCK_MONOTONIC on Linux),
 /// which every process on the host reads alike. <c>vmreplay bench cpu</c> reads the clock before
 /// it starts the process and takes the difference as the startup cost: process and runtime start,
 /// JIT, option parsing, building the machine and loading the guest. With

@@ -81,6 +81,7 @@ internal static class ReplayCommand
                 if (session.Differences.Summary() is { } seen) Console.Error.WriteLine($"vmreplay: {seen}");
                 return 0;
             }
+            StartupStamp.WriteIfAsked();
             var outcome = session.RunToEnd();
             var end = sources.Events.Take<EndEvent>($"the end of the run ({outcome.Message})");
             if (end.Kind != outcome.Kind || end.ExitStatus != outcome.ExitStatus)
