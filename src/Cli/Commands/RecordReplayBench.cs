@@ -29,10 +29,11 @@ internal static class RecordReplayBench
         {
             string trace = Path.Combine(dir, "bench.vmtrace");
             string self = typeof(RecordReplayBench).Assembly.Location;
-            var (run, record, replay) = TimeRounds(self, rounds, "the bench guest", status => status == 1,
+            var (runTimes, recordTimes, replayTimes) = TimeRounds(self, rounds, "the bench guest", status => status == 1,
                 ["run", guest, "--serial-in", "/dev/null", "--cpu", cpuName],
                 ["record", guest, "-o", trace, "--serial-in", "/dev/null", "--snapshot-every", "20000", "--cpu", cpuName],
                 ["replay", trace, "--cpu", cpuName]);
+            var (run, record, replay) = (runTimes.Total, recordTimes.Total, replayTimes.Total);
             long events, eventBytes, fileBytes;
             int snapshots;
             using (var reader = TraceReader.Open(trace))
@@ -75,25 +76,25 @@ internal static class RecordReplayBench
     /// a vmreplay command line) in turn, <paramref name="rounds"/> times: a noisy shared host then
     /// moves all three alike. Every other round runs them in the reverse order (the replay first,
     /// of the trace the round before recorded), so that no command always comes right after the
-    /// same other one. Seconds per round, each command's own list.
+    /// same other one. Each command's times over the rounds.
     /// </summary>
-    internal static (List<double> Run, List<double> Record, List<double> Replay) TimeRounds(
+    internal static (CommandTimes Run, CommandTimes Record, CommandTimes Replay) TimeRounds(
         string dll, int rounds, string what, Func<int, bool> expected, string[] run, string[] record, string[] replay)
     {
-        var times = (Run: new List<double>(), Record: new List<double>(), Replay: new List<double>());
+        var times = (Run: new CommandTimes(), Record: new CommandTimes(), Replay: new CommandTimes());
         for (int i = 0; i < rounds; i++)
         {
             if (i % 2 == 0)
             {
-                times.Run.Add(Time(dll, run, what, expected));
-                times.Record.Add(Time(dll, record, what, expected));
-                times.Replay.Add(Time(dll, replay, what, expected));
+                times.Run.Add(TimeWithStart(dll, run, what, expected));
+                times.Record.Add(TimeWithStart(dll, record, what, expected));
+                times.Replay.Add(TimeWithStart(dll, replay, what, expected));
             }
             else
             {
-                times.Replay.Add(Time(dll, replay, what, expected));
-                times.Record.Add(Time(dll, record, what, expected));
-                times.Run.Add(Time(dll, run, what, expected));
+                times.Replay.Add(TimeWithStart(dll, replay, what, expected));
+                times.Record.Add(TimeWithStart(dll, record, what, expected));
+                times.Run.Add(TimeWithStart(dll, run, what, expected));
             }
         }
         return times;
@@ -107,18 +108,30 @@ internal static class RecordReplayBench
     /// The wall time of <c>vmreplay ARGS</c> as a whole process, in seconds; a status that
     /// <paramref name="expected"/> refuses is a failure of the benchmark, named with <paramref name="what"/>.
     /// </summary>
-    internal static double Time(string dll, string[] args, string what, Func<int, bool> expected)
+    internal static double Time(string dll, string[] args, string what, Func<int, bool> expected) => TimeWithStart(dll, args, what, expected).Total;
+
+    /// <summary>
+    /// As <see cref="Time"/>, with the seconds from just before the process started to the
+    /// guest's first instruction, as the command's startup stamp says (null if it printed none).
+    /// </summary>
+    internal static (double Total, double? Start) TimeWithStart(string dll, string[] args, string what, Func<int, bool> expected)
     {
-        var sw = Stopwatch.StartNew();
         var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
         psi.ArgumentList.Add(dll);
         foreach (var a in args) psi.ArgumentList.Add(a);
+        psi.Environment[StartupStamp.Variable] = "1";
+        long start = StartupStamp.NowNanoseconds();
         using var p = Process.Start(psi) ?? throw new UserError("cannot start dotnet");
-        p.StandardOutput.ReadToEnd();
+        var stdout = p.StandardOutput.ReadToEndAsync();
         string err = p.StandardError.ReadToEnd();
+        stdout.Wait();
         p.WaitForExit();
+        long end = StartupStamp.NowNanoseconds();
         if (!expected(p.ExitCode)) throw new UserError($"vmreplay {args[0]} of {what} ended with status {p.ExitCode}: {err.Trim()}");
-        return sw.Elapsed.TotalSeconds;
+        string? line = err.Split('\n').FirstOrDefault(l => l.StartsWith(StartupStamp.Prefix, StringComparison.Ordinal));
+        double? toGuest = line is not null && long.TryParse(line[StartupStamp.Prefix.Length..].Trim(), CultureInfo.InvariantCulture, out long stamp) && stamp >= start && stamp <= end
+            ? (stamp - start) / 1e9 : null;
+        return ((end - start) / 1e9, toGuest);
     }
 
     /// <summary>A full snapshot of 64 MiB of RAM with every page in use (text-like, moderately compressible contents).</summary>
