@@ -21,5 +21,8 @@ public class BenchTimeTravelTests(LinuxKernel kernel) : IClassFixture<LinuxKerne
         Assert.Contains("< 100 ms", r.Stdout);
         Assert.True(File.Exists(kernel.Vmlinux));
         Assert.Matches(new Regex(@"linux_run_s=[0-9.]+ linux_record_s=[0-9.]+ linux_replay_s=[0-9.]+ linux_record_over_run=[0-9.]+ linux_replay_over_record=[0-9.]+"), r.Stdout);
+        // Each command's time to the guest's first instruction, from its startup stamp: replay's too.
+        Assert.Matches(new Regex(@"exits_start_run_s=[0-9.]+ exits_start_record_s=[0-9.]+ exits_start_replay_s=[0-9.]+ exits_run_s="), r.Stdout);
+        Assert.Matches(new Regex(@"linux_start_run_s=[0-9.]+ linux_start_record_s=[0-9.]+ linux_start_replay_s=[0-9.]+ linux_run_s="), r.Stdout);
     }
 }
