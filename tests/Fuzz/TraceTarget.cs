@@ -29,7 +29,9 @@ public static class TraceTarget
                 if (!comparison.Identical) throw new InvalidOperationException($"a trace compared with itself differs: {comparison.NotComparable ?? comparison.DifferenceA}");
                 if (comparison.EventsA != summary.Events) throw new InvalidOperationException($"diff counted {comparison.EventsA} events, info {summary.Events}");
             }
-            // Every event as a replay reads it, a batch at a time through its cursor.
+            // Every event as a replay reads it, a batch at a time through its cursor, its first
+            // chunk read ahead as a replay's is.
+            reader.ReadBatchesAhead(0);
             var cursor = new EventCursor(reader.Batches(0));
             long read = 0;
             for (; cursor.Peek() is { } next; read++)
