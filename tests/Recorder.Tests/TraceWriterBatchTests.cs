@@ -160,21 +160,9 @@ public sealed class TraceWriterBatchTests : IDisposable
         // The chunk after the one being consumed is decoded ahead on another thread; its damage
         // must still surface only where its events are reached, after every event before it.
         string path = Path.Combine(_dir, "corrupt.vmtrace");
-        using (var writer = new TraceWriter(path, TestHeaders.For([1]), new byte[] { 1 }))
-        {
-            // Eight chunks, one for each batch of 16,384 events.
-            for (int i = 0; i < 120_000; i++) writer.Append(new ExitEvent(2, 0x100040, 0x3FD, 1, 0, 1, [(byte)(0x60 + i % 2)]) { Instructions = 5L * i });
-            Assert.Null(writer.Finish(new EndEvent(Engine.Run.RunOutcomeKind.PowerOff, 0, "done", 0, 0), endsInLongMode: false));
-        }
-        Format.ChunkInfo damaged;
-        using (var intact = TraceReader.Open(path))
-        {
-            Assert.True(intact.EventChunks.Count > 6);
-            damaged = intact.EventChunks[5];
-        }
-        var bytes = File.ReadAllBytes(path);
-        bytes[damaged.Offset + 8 + damaged.PayloadLength / 2] ^= 0x40;
-        File.WriteAllBytes(path, bytes);
+        // Eight chunks, one for each batch of 16,384 events.
+        WritePoll(path, 120_000);
+        var damaged = DamageEventChunk(path, 5);
 
         using var reader = TraceReader.Open(path);
         long read = 0;
@@ -189,13 +177,7 @@ public sealed class TraceWriterBatchTests : IDisposable
         // A replay starts reading its first chunk of events as it opens the trace; whatever
         // enumeration begins at that chunk takes the read, and every other reads for itself.
         string path = Path.Combine(_dir, "ahead.vmtrace");
-        var appended = new List<ExitEvent>();
-        for (int i = 0; i < 120_000; i++) appended.Add(new ExitEvent(2, 0x100040, 0x3FD, 1, 0, 1, [(byte)(0x60 + i % 2)]) { Instructions = 5L * i });
-        using (var writer = new TraceWriter(path, TestHeaders.For([1]), new byte[] { 1 }))
-        {
-            foreach (var e in appended) writer.Append(e);
-            Assert.Null(writer.Finish(new EndEvent(Engine.Run.RunOutcomeKind.PowerOff, 0, "done", 0, 0), endsInLongMode: false));
-        }
+        var appended = WritePoll(path, 120_000);
         using var reader = TraceReader.Open(path);
         var third = reader.EventChunks[2];
         reader.ReadBatchesAhead((long)third.FirstEvent + 5);
@@ -217,16 +199,8 @@ public sealed class TraceWriterBatchTests : IDisposable
         // Neither the read ahead nor a cursor made or moved reads the chunk where it fails: the
         // failure surfaces at the first look at an event, naming the chunk, as a read would.
         string path = Path.Combine(_dir, "corrupt-first.vmtrace");
-        using (var writer = new TraceWriter(path, TestHeaders.For([1]), new byte[] { 1 }))
-        {
-            for (int i = 0; i < 40_000; i++) writer.Append(new ExitEvent(2, 0x100040, 0x3FD, 1, 0, 1, [(byte)(0x60 + i % 2)]) { Instructions = 5L * i });
-            Assert.Null(writer.Finish(new EndEvent(Engine.Run.RunOutcomeKind.PowerOff, 0, "done", 0, 0), endsInLongMode: false));
-        }
-        Format.ChunkInfo damaged;
-        using (var intact = TraceReader.Open(path)) damaged = intact.EventChunks[0];
-        var bytes = File.ReadAllBytes(path);
-        bytes[damaged.Offset + 8 + damaged.PayloadLength / 2] ^= 0x40;
-        File.WriteAllBytes(path, bytes);
+        WritePoll(path, 40_000);
+        var damaged = DamageEventChunk(path, 0);
 
         using var reader = TraceReader.Open(path);
         reader.ReadBatchesAhead(0);
@@ -235,6 +209,32 @@ public sealed class TraceWriterBatchTests : IDisposable
         Assert.Equal(0, cursor.Position);
         var e = Assert.Throws<Format.TraceFormatException>(() => cursor.PeekExit(out _));
         Assert.Contains($"chunk {damaged.Number} (EVNT) at offset {damaged.Offset} is corrupt", e.Message);
+    }
+
+    // A poll of one port that reads two values in turn, `exits` long, recorded to `path`; the exits appended.
+    private static List<ExitEvent> WritePoll(string path, int exits)
+    {
+        var appended = new List<ExitEvent>(exits);
+        for (int i = 0; i < exits; i++) appended.Add(new ExitEvent(2, 0x100040, 0x3FD, 1, 0, 1, [(byte)(0x60 + i % 2)]) { Instructions = 5L * i });
+        using var writer = new TraceWriter(path, TestHeaders.For([1]), new byte[] { 1 });
+        foreach (var e in appended) writer.Append(e);
+        Assert.Null(writer.Finish(new EndEvent(Engine.Run.RunOutcomeKind.PowerOff, 0, "done", 0, 0), endsInLongMode: false));
+        return appended;
+    }
+
+    // Flips a bit in the middle of event chunk `index`'s payload; the chunk as the intact trace indexed it.
+    private static Format.ChunkInfo DamageEventChunk(string path, int index)
+    {
+        Format.ChunkInfo damaged;
+        using (var intact = TraceReader.Open(path))
+        {
+            Assert.True(intact.EventChunks.Count > index);
+            damaged = intact.EventChunks[index];
+        }
+        var bytes = File.ReadAllBytes(path);
+        bytes[damaged.Offset + 8 + damaged.PayloadLength / 2] ^= 0x40;
+        File.WriteAllBytes(path, bytes);
+        return damaged;
     }
 
     private static bool Same(TraceEvent a, TraceEvent b) =>
