@@ -20,6 +20,18 @@ internal static class StartupStamp
 
     public static long NowNanoseconds() => (long)((Int128)Stopwatch.GetTimestamp() * 1_000_000_000 / Stopwatch.Frequency);
 
+    /// <summary>
+    /// The stamp a command printed in <paramref name="stderr"/>, if it printed one that lies
+    /// between <paramref name="notBefore"/> and <paramref name="notAfter"/> (the clock read just
+    /// before the process started and after it ended); null otherwise.
+    /// </summary>
+    public static long? Find(string stderr, long notBefore, long notAfter)
+    {
+        string? line = stderr.Split('\n').FirstOrDefault(l => l.StartsWith(Prefix, StringComparison.Ordinal));
+        return line is not null && long.TryParse(line[Prefix.Length..].Trim(), System.Globalization.CultureInfo.InvariantCulture, out long stamp) && stamp >= notBefore && stamp <= notAfter
+            ? stamp : null;
+    }
+
     public static void WriteIfAsked()
     {
         switch (Environment.GetEnvironmentVariable(Variable))

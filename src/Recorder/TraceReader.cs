@@ -223,7 +223,7 @@ public sealed class TraceReader : IDisposable
     {
         LocateEvents();
         var chunks = _eventChunks!;
-        int start = Math.Max(0, chunks.FindLastIndex(c => (long)c.FirstEvent <= first));
+        int start = FirstChunk(chunks, first);
         long index = chunks.Count > 0 ? (long)chunks[start].FirstEvent : 0;
         foreach (var events in ReadAhead(chunks, start, DecodeStretch))
             foreach (var e in events)
@@ -246,6 +246,7 @@ public sealed class TraceReader : IDisposable
             foreach (var b in batches) yield return b;
     }
 
+    // The EVNT chunk that holds event `first` (the first chunk for an index before all of them).
     private static int FirstChunk(List<ChunkInfo> chunks, long first) => Math.Max(0, chunks.FindLastIndex(c => (long)c.FirstEvent <= first));
 
     /// <summary>

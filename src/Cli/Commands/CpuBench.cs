@@ -179,8 +179,7 @@ internal static class CpuBench
         string stderr = p.StandardError.ReadToEnd();
         p.WaitForExit();
         long end = StartupStamp.NowNanoseconds();
-        string? line = stderr.Split('\n').FirstOrDefault(l => l.StartsWith(StartupStamp.Prefix, StringComparison.Ordinal));
-        if (p.ExitCode != 1 || line is null || !long.TryParse(line[StartupStamp.Prefix.Length..].Trim(), CultureInfo.InvariantCulture, out long stamp) || stamp < start || stamp > end)
+        if (p.ExitCode != 1 || StartupStamp.Find(stderr, start, end) is not { } stamp)
             throw new UserError($"vmreplay run --cpu soft (startup) ended with status {p.ExitCode} and no usable startup stamp: {stderr.Trim()} {stdout.Result.Trim()}");
         return ((stamp - start) / 1e9, (end - start) / 1e9);
     }

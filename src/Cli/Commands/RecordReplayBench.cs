@@ -128,10 +128,7 @@ internal static class RecordReplayBench
         p.WaitForExit();
         long end = StartupStamp.NowNanoseconds();
         if (!expected(p.ExitCode)) throw new UserError($"vmreplay {args[0]} of {what} ended with status {p.ExitCode}: {err.Trim()}");
-        string? line = err.Split('\n').FirstOrDefault(l => l.StartsWith(StartupStamp.Prefix, StringComparison.Ordinal));
-        double? toGuest = line is not null && long.TryParse(line[StartupStamp.Prefix.Length..].Trim(), CultureInfo.InvariantCulture, out long stamp) && stamp >= start && stamp <= end
-            ? (stamp - start) / 1e9 : null;
-        return ((end - start) / 1e9, toGuest);
+        return ((end - start) / 1e9, StartupStamp.Find(err, start, end) is { } stamp ? (stamp - start) / 1e9 : null);
     }
 
     /// <summary>A full snapshot of 64 MiB of RAM with every page in use (text-like, moderately compressible contents).</summary>
