@@ -1,21 +1,28 @@
 using System.Buffers.Binary;
+using System.IO.Hashing;
 using VmReplay.Recorder.Format;
 using ZstdSharp;
 
 namespace VmReplay.Recorder;
 
 /// <summary>
-/// Packed embedded files (the zstd frames of <see cref="EmbeddedFile.Pack"/>) kept between
-/// recordings, under the SHA-256 of the file they hold. Packing the Linux vmlinux with DWARF
-/// takes 90-160 ms of CPU on every recording, on a core the guest shares, while a developer or
-/// a CI job records the same kernel again and again; a recording that finds its image here
-/// writes the same bytes without packing it.
+/// Packed embedded files (the zstd frames of <see cref="EmbeddedFile.Pack"/>) and the SHA-256
+/// their trace header records, kept between recordings under the file's XXH3-128 hash. Packing
+/// the Linux vmlinux with DWARF takes 90-160 ms of CPU on every recording and its SHA-256 25 ms,
+/// on a core the guest shares, while a developer or a CI job records the same kernel again and
+/// again; and the first SHA-256 of a process loads OpenSSL, 10-16 ms of the writer thread for a
+/// 512-byte image, while the guest starts (this host's two cores slow each other: that work
+/// made the 200,000-exit recording about 7 ms longer). A recording that finds its file here
+/// writes the same bytes and the same header without either.
 /// <para>
-/// An entry is a magic, the CRC-32C of the frame, the SHA-256 of the file and the frame. It is
-/// used only when all of them check out and the frame declares the file's size; otherwise the
-/// file is packed again and the entry replaced. A directory that cannot be read or written is no cache: every failure here falls
-/// back to packing, and a recording never fails because of it. The entries last used longest
-/// ago are removed once they hold more than <see cref="MaxBytes"/>.
+/// An entry is a magic, the CRC-32C of the rest, the file's XXH3-128 hash and size, its SHA-256
+/// and the frame. It is used only when all of them check out and the frame declares the file's
+/// size; otherwise the file is hashed and packed again and the entry replaced. The cache trusts
+/// a file with the same size and 128-bit XXH3 hash to be the one it stored (a non-cryptographic
+/// hash: no accident makes two files collide, but someone who crafts a pair can; the cache is
+/// the user's own directory). A directory that cannot be read or written is no cache: every
+/// failure here falls back to hashing and packing, and a recording never fails because of it.
+/// The entries last used longest ago are removed once they hold more than <see cref="MaxBytes"/>.
 /// </para>
 /// </summary>
 public sealed class EmbeddedFileCache(string directory, long maxBytes = EmbeddedFileCache.DefaultMaxBytes)
@@ -26,8 +33,12 @@ public sealed class EmbeddedFileCache(string directory, long maxBytes = Embedded
     /// <summary>The directory to use instead of the default; <c>off</c> turns the cache off.</summary>
     public const string DirectoryVariable = "VMREPLAY_CACHE_DIR";
 
-    private static ReadOnlySpan<byte> Magic => "VMRFRAME"u8;
-    private const int EntryHeaderSize = 48; // magic, CRC-32C of the frame, 4 reserved bytes, SHA-256 of the file
+    // Entries of the first layout (VMRFRAME, named by the SHA-256) are never read again; they
+    // go as the oldest once the cache is full.
+    private static ReadOnlySpan<byte> Magic => "VMRFRAM2"u8;
+    // Magic, CRC-32C of everything after this field, 4 reserved bytes, XXH3-128 of the file,
+    // the file's size (8 bytes), its SHA-256, then the frame.
+    private const int CrcAt = 8, KeyAt = 16, SizeAt = 32, Sha256At = 40, EntryHeaderSize = 72;
     private const string Extension = ".zst";
 
     public string Directory { get; } = directory;
@@ -55,13 +66,14 @@ public sealed class EmbeddedFileCache(string directory, long maxBytes = Embedded
     }
 
     /// <summary>
-    /// <paramref name="file"/> packed as <see cref="EmbeddedFile.Pack"/> packs it: from the cache
-    /// when it holds a sound entry for <paramref name="sha256"/> (which must be the file's own
-    /// SHA-256, <see cref="EmbeddedFile.Sha256"/>), else packed now and stored.
+    /// <paramref name="file"/> packed as <see cref="EmbeddedFile.Pack"/> packs it, and its
+    /// SHA-256 as <see cref="EmbeddedFile.Sha256"/> gives it: from the cache when it holds a sound
+    /// entry for the file, else made now and stored.
     /// </summary>
-    public ReadOnlyMemory<byte> Pack(ReadOnlySpan<byte> file, string sha256)
+    public (ReadOnlyMemory<byte> Frame, string Sha256) Pack(ReadOnlySpan<byte> file)
     {
-        byte[] key = Convert.FromHexString(sha256);
+        Span<byte> key = stackalloc byte[16];
+        XxHash128.Hash(file, key);
         string path = Path.Combine(Directory, Convert.ToHexStringLower(key) + Extension);
         if (Read(path, key, file.Length) is { } cached)
         {
@@ -70,12 +82,13 @@ public sealed class EmbeddedFileCache(string directory, long maxBytes = Embedded
             catch (Exception e) when (e is IOException or UnauthorizedAccessException) { }
             return cached;
         }
+        string sha256 = EmbeddedFile.Sha256(file);
         var frame = EmbeddedFile.Pack(file);
-        Store(path, key, frame.Span);
-        return frame;
+        Store(path, key, file.Length, sha256, frame.Span);
+        return (frame, sha256);
     }
 
-    private static ReadOnlyMemory<byte>? Read(string path, ReadOnlySpan<byte> key, long size)
+    private static (ReadOnlyMemory<byte>, string)? Read(string path, ReadOnlySpan<byte> key, long size)
     {
         byte[] entry;
         try
@@ -84,18 +97,20 @@ public sealed class EmbeddedFileCache(string directory, long maxBytes = Embedded
             entry = File.ReadAllBytes(path);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException) { return null; }
-        if (entry.Length < EntryHeaderSize || !entry.AsSpan(0, Magic.Length).SequenceEqual(Magic) || !entry.AsSpan(16, 32).SequenceEqual(key)) return null;
+        if (entry.Length < EntryHeaderSize || !entry.AsSpan(0, Magic.Length).SequenceEqual(Magic)
+            || BinaryPrimitives.ReadUInt32LittleEndian(entry.AsSpan(CrcAt)) != Crc32C.Compute(entry.AsSpan(KeyAt))
+            || !entry.AsSpan(KeyAt, key.Length).SequenceEqual(key) || BinaryPrimitives.ReadInt64LittleEndian(entry.AsSpan(SizeAt)) != size)
+            return null;
         var frame = entry.AsMemory(EntryHeaderSize);
-        if (BinaryPrimitives.ReadUInt32LittleEndian(entry.AsSpan(8)) != Crc32C.Compute(frame.Span)) return null;
         try
         {
             if (Decompressor.GetDecompressedSize(frame.Span) != (ulong)size) return null;
         }
         catch (ZstdException) { return null; }
-        return frame;
+        return (frame, Convert.ToHexStringLower(entry.AsSpan(Sha256At, 32)));
     }
 
-    private void Store(string path, ReadOnlySpan<byte> key, ReadOnlySpan<byte> frame)
+    private void Store(string path, ReadOnlySpan<byte> key, long size, string sha256, ReadOnlySpan<byte> frame)
     {
         // Written whole under another name and renamed into place, so that a recording running
         // alongside never reads half an entry.
@@ -106,8 +121,10 @@ public sealed class EmbeddedFileCache(string directory, long maxBytes = Embedded
             Span<byte> header = stackalloc byte[EntryHeaderSize];
             header.Clear();
             Magic.CopyTo(header);
-            BinaryPrimitives.WriteUInt32LittleEndian(header[8..], Crc32C.Compute(frame));
-            key.CopyTo(header[16..]);
+            key.CopyTo(header[KeyAt..]);
+            BinaryPrimitives.WriteInt64LittleEndian(header[SizeAt..], size);
+            Convert.FromHexString(sha256, header[Sha256At..], out _, out _);
+            BinaryPrimitives.WriteUInt32LittleEndian(header[CrcAt..], Crc32C.Append(Crc32C.Compute(header[KeyAt..]), frame));
             using (var stream = new FileStream(partial, FileMode.Create, FileAccess.Write, FileShare.None))
             {
                 stream.Write(header);

@@ -328,8 +328,12 @@ public sealed class TraceWriter : IDisposable
         var (image, initrd) = _embedded!;
         // Only this thread reads them, once.
         _embedded = null;
-        string imageSha256 = EmbeddedFile.Sha256(image.Span);
-        string? initrdSha256 = initrd.IsEmpty ? null : EmbeddedFile.Sha256(initrd.Span);
+        // Before the header, which holds their hashes: a file found in the cache comes with its
+        // SHA-256 (see EmbeddedFileCache), and no other SHA-256 is made.
+        CompleteLatestCopy();
+        var (imageFrame, imageSha256) = Pack(image.Span);
+        CompleteLatestCopy();
+        (ReadOnlyMemory<byte> initrdFrame, string? initrdSha256) = initrd.IsEmpty ? (default, null) : Pack(initrd.Span);
         try { header = _header(imageSha256, initrdSha256); }
         catch (Exception e)
         {
@@ -344,10 +348,8 @@ public sealed class TraceWriter : IDisposable
         try
         {
             _chunks!.Write(ChunkType.Header, header.ToJson());
-            CompleteLatestCopy();
-            _chunks!.Write(ChunkType.CompressedImage, Pack(image.Span, imageSha256).Span);
-            CompleteLatestCopy();
-            if (initrdSha256 is not null) _chunks!.Write(ChunkType.Initrd, Pack(initrd.Span, initrdSha256).Span);
+            _chunks!.Write(ChunkType.CompressedImage, imageFrame.Span);
+            if (initrdSha256 is not null) _chunks!.Write(ChunkType.Initrd, initrdFrame.Span);
         }
         catch (Exception e) when (IsWriteFailure(e))
         {
@@ -359,8 +361,8 @@ public sealed class TraceWriter : IDisposable
     // whole for when the snapshot's turn comes (completing it again copies nothing).
     private void CompleteLatestCopy() => Volatile.Read(ref _latestCopy)?.Complete();
 
-    private ReadOnlyMemory<byte> Pack(ReadOnlySpan<byte> file, string sha256) =>
-        _cache is null ? EmbeddedFile.Pack(file) : _cache.Pack(file, sha256);
+    private (ReadOnlyMemory<byte> Frame, string Sha256) Pack(ReadOnlySpan<byte> file) =>
+        _cache is null ? (EmbeddedFile.Pack(file), EmbeddedFile.Sha256(file)) : _cache.Pack(file);
 
     // A batch that a reader would refuse for holding too much for its payload is padded: more
     // events than 8 a byte (a guest repeating one exit exactly), or more than 8 decoded bytes a

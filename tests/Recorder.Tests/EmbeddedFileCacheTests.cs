@@ -26,7 +26,9 @@ public sealed class EmbeddedFileCacheTests : IDisposable
         return d.Unwrap(frame.Span).ToArray();
     }
 
-    private string EntryOf(byte[] file) => Path.Combine(CacheDir, EmbeddedFile.Sha256(file) + ".zst");
+    private string EntryOf(byte[] file) => EntryIn(CacheDir, file);
+
+    private static string EntryIn(string dir, byte[] file) => Path.Combine(dir, Convert.ToHexStringLower(System.IO.Hashing.XxHash128.Hash(file)) + ".zst");
 
     [Fact]
     public void ASecondRecordingOfTheSameImageWritesAnIdenticalTraceFromTheCache()
@@ -62,14 +64,19 @@ public sealed class EmbeddedFileCacheTests : IDisposable
     {
         var image = Image(200_000, 5);
         var cache = new EmbeddedFileCache(CacheDir);
-        var packed = cache.Pack(image, EmbeddedFile.Sha256(image)).ToArray();
+        var packed = cache.Pack(image).Frame.ToArray();
         var entry = File.ReadAllBytes(EntryOf(image));
         entry[^10] ^= 0x20;
         File.WriteAllBytes(EntryOf(image), entry);
 
-        Assert.Equal(packed, cache.Pack(image, EmbeddedFile.Sha256(image)).ToArray());
-        Assert.Equal(image, Unpack(cache.Pack(image, EmbeddedFile.Sha256(image))));
+        Assert.Equal(packed, cache.Pack(image).Frame.ToArray());
+        Assert.Equal(image, Unpack(cache.Pack(image).Frame));
         Assert.NotEqual(entry, File.ReadAllBytes(EntryOf(image)));
+        // Damage to the hash it keeps is found too: the CRC covers the whole entry.
+        entry = File.ReadAllBytes(EntryOf(image));
+        entry[50] ^= 0x01;
+        File.WriteAllBytes(EntryOf(image), entry);
+        Assert.Equal(EmbeddedFile.Sha256(image), cache.Pack(image).Sha256);
     }
 
     [Fact]
@@ -79,9 +86,11 @@ public sealed class EmbeddedFileCacheTests : IDisposable
         var a = Image(100_000, 7);
         var b = Image(100_000, 11);
         var cache = new EmbeddedFileCache(CacheDir);
-        cache.Pack(a, EmbeddedFile.Sha256(a));
+        cache.Pack(a);
         File.Copy(EntryOf(a), EntryOf(b));
-        Assert.Equal(b, Unpack(cache.Pack(b, EmbeddedFile.Sha256(b))));
+        var (frame, sha256) = cache.Pack(b);
+        Assert.Equal(b, Unpack(frame));
+        Assert.Equal(EmbeddedFile.Sha256(b), sha256);
     }
 
     [Fact]
@@ -91,7 +100,26 @@ public sealed class EmbeddedFileCacheTests : IDisposable
         File.WriteAllText(blocker, "not a directory");
         var cache = new EmbeddedFileCache(Path.Combine(blocker, "cache"));
         var image = Image(50_000, 13);
-        Assert.Equal(image, Unpack(cache.Pack(image, EmbeddedFile.Sha256(image))));
+        var (frame, sha256) = cache.Pack(image);
+        Assert.Equal(image, Unpack(frame));
+        Assert.Equal(EmbeddedFile.Sha256(image), sha256);
+    }
+
+    [Fact]
+    public void AFileFoundInTheCacheTakesItsSha256FromTheEntry()
+    {
+        // What a recording that finds its image saves: the SHA-256 (and OpenSSL's start) as well
+        // as the packing. An entry whose stored hash was changed, CRC and all, shows where the
+        // hash came from.
+        var image = Image(30_000, 23);
+        var cache = new EmbeddedFileCache(CacheDir);
+        Assert.Equal(EmbeddedFile.Sha256(image), cache.Pack(image).Sha256);
+        var entry = File.ReadAllBytes(EntryOf(image));
+        string planted = new('5', 64);
+        Convert.FromHexString(planted).CopyTo(entry, 40);
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt32LittleEndian(entry.AsSpan(8), Format.Crc32C.Compute(entry.AsSpan(16)));
+        File.WriteAllBytes(EntryOf(image), entry);
+        Assert.Equal(planted, cache.Pack(image).Sha256);
     }
 
     [Fact]
@@ -99,17 +127,17 @@ public sealed class EmbeddedFileCacheTests : IDisposable
     {
         var files = Enumerable.Range(0, 3).Select(i => Image(400_000, 17 + i)).ToArray();
         var probe = new EmbeddedFileCache(Path.Combine(_dir, "probe"));
-        probe.Pack(files[0], EmbeddedFile.Sha256(files[0]));
-        long entrySize = new FileInfo(Path.Combine(probe.Directory, EmbeddedFile.Sha256(files[0]) + ".zst")).Length;
+        probe.Pack(files[0]);
+        long entrySize = new FileInfo(EntryIn(probe.Directory, files[0])).Length;
         // Room for two entries of about this size.
         var cache = new EmbeddedFileCache(CacheDir, maxBytes: entrySize * 5 / 2);
-        cache.Pack(files[0], EmbeddedFile.Sha256(files[0]));
+        cache.Pack(files[0]);
         File.SetLastWriteTimeUtc(EntryOf(files[0]), DateTime.UtcNow.AddMinutes(-10));
-        cache.Pack(files[1], EmbeddedFile.Sha256(files[1]));
+        cache.Pack(files[1]);
         File.SetLastWriteTimeUtc(EntryOf(files[1]), DateTime.UtcNow.AddMinutes(-5));
         // Using the oldest makes it the newest.
-        cache.Pack(files[0], EmbeddedFile.Sha256(files[0]));
-        cache.Pack(files[2], EmbeddedFile.Sha256(files[2]));
+        cache.Pack(files[0]);
+        cache.Pack(files[2]);
         Assert.True(File.Exists(EntryOf(files[0])));
         Assert.False(File.Exists(EntryOf(files[1])));
         Assert.True(File.Exists(EntryOf(files[2])));
@@ -128,8 +156,8 @@ public sealed class EmbeddedFileCacheTests : IDisposable
     private static void ReplaceFrame(string entry, byte[] frame)
     {
         var bytes = File.ReadAllBytes(entry);
-        var header = bytes.AsSpan(0, 48).ToArray();
-        System.Buffers.Binary.BinaryPrimitives.WriteUInt32LittleEndian(header.AsSpan(8), Format.Crc32C.Compute(frame));
-        File.WriteAllBytes(entry, [.. header, .. frame]);
+        byte[] replaced = [.. bytes.AsSpan(0, 72), .. frame];
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt32LittleEndian(replaced.AsSpan(8), Format.Crc32C.Compute(replaced.AsSpan(16)));
+        File.WriteAllBytes(entry, replaced);
     }
 }
