@@ -24,5 +24,10 @@ public class BenchTimeTravelTests(LinuxKernel kernel) : IClassFixture<LinuxKerne
         // Each command's time to the guest's first instruction, from its startup stamp: replay's too.
         Assert.Matches(new Regex(@"exits_start_run_s=[0-9.]+ exits_start_record_s=[0-9.]+ exits_start_replay_s=[0-9.]+ exits_run_s="), r.Stdout);
         Assert.Matches(new Regex(@"linux_start_run_s=[0-9.]+ linux_start_record_s=[0-9.]+ linux_start_replay_s=[0-9.]+ linux_run_s="), r.Stdout);
+        // And the CPU time each command's threads spent, which a record's and a replay's extra threads add to.
+        var cpu = new Regex(@"exits_cpu_run_s=([0-9.]+) exits_cpu_record_s=([0-9.]+) exits_cpu_replay_s=([0-9.]+)").Match(r.Stdout);
+        Assert.True(cpu.Success, r.Stdout);
+        Assert.All(cpu.Groups.Values.Skip(1), g => Assert.InRange(double.Parse(g.Value, System.Globalization.CultureInfo.InvariantCulture), 0.01, 60));
+        Assert.Matches(new Regex(@"linux_cpu_run_s=[0-9.]+ linux_cpu_record_s=[0-9.]+ linux_cpu_replay_s=[0-9.]+"), r.Stdout);
     }
 }

@@ -4,6 +4,7 @@ using Spectre.Console;
 using VmReplay.Devices.Platform;
 using VmReplay.Engine.Backend;
 using VmReplay.Engine.Memory;
+using VmReplay.Engine.Native;
 using VmReplay.Engine.Run;
 using VmReplay.Recorder;
 using VmReplay.Recorder.Format;
@@ -112,14 +113,17 @@ internal static class RecordReplayBench
 
     /// <summary>
     /// As <see cref="Time"/>, with the seconds from just before the process started to the
-    /// guest's first instruction, as the command's startup stamp says (null if it printed none).
+    /// guest's first instruction, as the command's startup stamp says (null if it printed none),
+    /// and the CPU seconds the process spent. One child at a time: the CPU time is what the
+    /// children waited for meanwhile spent.
     /// </summary>
-    internal static (double Total, double? Start) TimeWithStart(string dll, string[] args, string what, Func<int, bool> expected)
+    internal static CommandTime TimeWithStart(string dll, string[] args, string what, Func<int, bool> expected)
     {
         var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
         psi.ArgumentList.Add(dll);
         foreach (var a in args) psi.ArgumentList.Add(a);
         psi.Environment[StartupStamp.Variable] = "1";
+        var cpuBefore = ChildProcessCpuTime.Total();
         long start = StartupStamp.NowNanoseconds();
         using var p = Process.Start(psi) ?? throw new UserError("cannot start dotnet");
         var stdout = p.StandardOutput.ReadToEndAsync();
@@ -128,7 +132,8 @@ internal static class RecordReplayBench
         p.WaitForExit();
         long end = StartupStamp.NowNanoseconds();
         if (!expected(p.ExitCode)) throw new UserError($"vmreplay {args[0]} of {what} ended with status {p.ExitCode}: {err.Trim()}");
-        return ((end - start) / 1e9, StartupStamp.Find(err, start, end) is { } stamp ? (stamp - start) / 1e9 : null);
+        return new CommandTime((end - start) / 1e9, StartupStamp.Find(err, start, end) is { } stamp ? (stamp - start) / 1e9 : null,
+            (ChildProcessCpuTime.Total() - cpuBefore).TotalSeconds);
     }
 
     /// <summary>A full snapshot of 64 MiB of RAM with every page in use (text-like, moderately compressible contents).</summary>

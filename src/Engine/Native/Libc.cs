@@ -49,12 +49,16 @@ internal static unsafe partial class Libc
 
     internal const int PRIO_PROCESS = 0;
     internal const nint SYS_gettid = 186;
+    internal const int RUSAGE_CHILDREN = -1;
 
     [LibraryImport("libc", EntryPoint = "syscall", SetLastError = true)]
     internal static partial nint Syscall(nint number);
 
     [LibraryImport("libc", EntryPoint = "setpriority", SetLastError = true)]
     internal static partial int SetPriority(int which, uint who, int priority);
+
+    [LibraryImport("libc", EntryPoint = "getrusage", SetLastError = true)]
+    internal static partial int GetRusage(int who, Rusage* usage);
 
     [LibraryImport("libc", EntryPoint = "pthread_self")]
     internal static partial nuint PthreadSelf();
@@ -77,5 +81,15 @@ internal static unsafe partial class Libc
     {
         public long Seconds;
         public long Nanoseconds;
+    }
+
+    /// <summary>struct rusage (x86-64): two timevals, then 14 longs this VMM does not read.</summary>
+    internal struct Rusage
+    {
+        public long UserSeconds;
+        public long UserMicroseconds;
+        public long SystemSeconds;
+        public long SystemMicroseconds;
+        public fixed long Rest[14];
     }
 }
