@@ -169,19 +169,9 @@ internal static class CpuBench
     /// </summary>
     private static (double Startup, double Total) MeasureStartup(string dll, string image)
     {
-        var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, RedirectStandardInput = true };
-        foreach (var a in new[] { dll, "run", "--cpu", "soft", image, "--cmdline", "n=0", "--serial-in", "/dev/null" }) psi.ArgumentList.Add(a);
-        psi.Environment[StartupStamp.Variable] = "1";
-        long start = StartupStamp.NowNanoseconds();
-        using var p = Process.Start(psi) ?? throw new UserError("cannot start dotnet");
-        p.StandardInput.Close();
-        var stdout = p.StandardOutput.ReadToEndAsync();
-        string stderr = p.StandardError.ReadToEnd();
-        p.WaitForExit();
-        long end = StartupStamp.NowNanoseconds();
-        if (p.ExitCode != 1 || StartupStamp.Find(stderr, start, end) is not { } stamp)
-            throw new UserError($"vmreplay run --cpu soft (startup) ended with status {p.ExitCode} and no usable startup stamp: {stderr.Trim()} {stdout.Result.Trim()}");
-        return ((stamp - start) / 1e9, (end - start) / 1e9);
+        var t = RecordReplayBench.Measure(dll, ["run", "--cpu", "soft", image, "--cmdline", "n=0", "--serial-in", "/dev/null"], "the loop guest (startup)", status => status == 1);
+        if (t.Start is not { } startup) throw new UserError("vmreplay run --cpu soft (startup) printed no usable startup stamp");
+        return (startup, t.Total);
     }
 
     private static void Print(List<Measured> guests, int rounds, string? qemu, string? qemuNote, List<double> startup, List<double> processTotal)

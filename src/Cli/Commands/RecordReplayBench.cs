@@ -87,15 +87,15 @@ internal static class RecordReplayBench
         {
             if (i % 2 == 0)
             {
-                times.Run.Add(TimeWithStart(dll, run, what, expected));
-                times.Record.Add(TimeWithStart(dll, record, what, expected));
-                times.Replay.Add(TimeWithStart(dll, replay, what, expected));
+                times.Run.Add(Measure(dll, run, what, expected));
+                times.Record.Add(Measure(dll, record, what, expected));
+                times.Replay.Add(Measure(dll, replay, what, expected));
             }
             else
             {
-                times.Replay.Add(TimeWithStart(dll, replay, what, expected));
-                times.Record.Add(TimeWithStart(dll, record, what, expected));
-                times.Run.Add(TimeWithStart(dll, run, what, expected));
+                times.Replay.Add(Measure(dll, replay, what, expected));
+                times.Record.Add(Measure(dll, record, what, expected));
+                times.Run.Add(Measure(dll, run, what, expected));
             }
         }
         return times;
@@ -109,7 +109,7 @@ internal static class RecordReplayBench
     /// The wall time of <c>vmreplay ARGS</c> as a whole process, in seconds; a status that
     /// <paramref name="expected"/> refuses is a failure of the benchmark, named with <paramref name="what"/>.
     /// </summary>
-    internal static double Time(string dll, string[] args, string what, Func<int, bool> expected) => TimeWithStart(dll, args, what, expected).Total;
+    internal static double Time(string dll, string[] args, string what, Func<int, bool> expected) => Measure(dll, args, what, expected).Total;
 
     /// <summary>
     /// As <see cref="Time"/>, with the seconds from just before the process started to the
@@ -117,7 +117,7 @@ internal static class RecordReplayBench
     /// and the CPU seconds the process spent. One child at a time: the CPU time is what the
     /// children waited for meanwhile spent.
     /// </summary>
-    internal static CommandTime TimeWithStart(string dll, string[] args, string what, Func<int, bool> expected)
+    internal static CommandTime Measure(string dll, string[] args, string what, Func<int, bool> expected)
     {
         var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
         psi.ArgumentList.Add(dll);
