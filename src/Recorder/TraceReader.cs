@@ -1,4 +1,5 @@
 using System.Runtime.ExceptionServices;
+using VmReplay.Devices.Platform;
 using VmReplay.Recorder.Events;
 using VmReplay.Recorder.Format;
 using VmReplay.Recorder.Snapshots;
@@ -207,11 +208,28 @@ public sealed class TraceReader : IDisposable
     public Snapshot ReadSnapshot(ChunkInfo chunk, bool withPages)
     {
         try { return SnapshotCodec.Decode(_file.ReadPayload(chunk), withPages, Header.MemorySize, Version); }
-        catch (FormatException e)
-        {
-            throw new TraceFormatException($"{Path}: chunk {chunk.Number} (SNAP) at offset {chunk.Offset} does not decode: {e.Message}");
-        }
+        catch (FormatException e) { throw SnapshotDoesNotDecode(chunk, e); }
     }
+
+    /// <summary>As <see cref="ReadSnapshot"/>, the device state left as recorded (<see cref="StoredSnapshot"/>).</summary>
+    public StoredSnapshot ReadStoredSnapshot(ChunkInfo chunk, bool withPages)
+    {
+        try { return SnapshotCodec.DecodeStored(_file.ReadPayload(chunk), withPages, Header.MemorySize, Version); }
+        catch (FormatException e) { throw SnapshotDoesNotDecode(chunk, e); }
+    }
+
+    /// <summary>
+    /// The machine state of <paramref name="s"/>, read from snapshot chunk <paramref name="chunk"/>,
+    /// its device state decoded; throws <see cref="TraceFormatException"/> naming the chunk.
+    /// </summary>
+    public MachineState ReadMachineState(StoredSnapshot s, ChunkInfo chunk)
+    {
+        try { return SnapshotCodec.MachineStateOf(s); }
+        catch (FormatException e) { throw SnapshotDoesNotDecode(chunk, e); }
+    }
+
+    private TraceFormatException SnapshotDoesNotDecode(ChunkInfo chunk, FormatException e) =>
+        new($"{Path}: chunk {chunk.Number} (SNAP) at offset {chunk.Offset} does not decode: {e.Message}");
 
     private static string OneLine(string message) => message.ReplaceLineEndings(" ");
 

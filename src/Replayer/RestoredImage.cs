@@ -1,3 +1,4 @@
+using VmReplay.Devices.Platform;
 using VmReplay.Engine.Memory;
 using VmReplay.Recorder.Snapshots;
 
@@ -14,7 +15,7 @@ internal sealed class RestoredImage
     private readonly Dictionary<ulong, (byte[] Data, int Offset)> _pages = new();
 
     /// <param name="chain">The full snapshot first, then the incremental ones in order.</param>
-    public RestoredImage(int number, IReadOnlyList<Snapshot> chain)
+    public RestoredImage(int number, IReadOnlyList<StoredSnapshot> chain)
     {
         Number = number;
         Target = chain[^1];
@@ -27,7 +28,10 @@ internal sealed class RestoredImage
     public int Number { get; }
 
     /// <summary>That snapshot (its machine state, event index, service pages).</summary>
-    public Snapshot Target { get; }
+    public StoredSnapshot Target { get; }
+
+    /// <summary>Its machine state with the device state decoded, once a restore needed it (kept for the next).</summary>
+    public MachineState? DecodedState { get; set; }
 
     /// <summary>Writes the whole image: RAM cleared, then every page the chain holds.</summary>
     public void WriteAll(GuestMemory memory)

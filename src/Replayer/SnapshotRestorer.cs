@@ -20,13 +20,13 @@ internal sealed class SnapshotRestorer
     private readonly SnapshotVerifier _verifier;
     private RestoredImage? _image;
     private DirtyPageTracker? _writtenSinceRestore;
-    private Task<Snapshot>? _first;
+    private Task<StoredSnapshot>? _first;
 
     /// <summary>
     /// <paramref name="first"/>, when given, is snapshot 0 being read on another thread; the first
     /// restore that needs it waits for it.
     /// </summary>
-    public SnapshotRestorer(TraceReader trace, PcMachine machine, ReplaySources sources, SnapshotVerifier verifier, Task<Snapshot>? first = null)
+    public SnapshotRestorer(TraceReader trace, PcMachine machine, ReplaySources sources, SnapshotVerifier verifier, Task<StoredSnapshot>? first = null)
     {
         _first = first;
         _trace = trace;
@@ -65,7 +65,14 @@ internal sealed class SnapshotRestorer
             _image.WriteAll(memory);
         }
         var target = _image.Target;
-        _machine.RestoreState(target.Machine);
+        // A machine whose devices are already as the snapshot has them (a replay's start: the
+        // machine is new, as it was when snapshot 0 was taken) keeps them; the recorded device
+        // state is decoded only for a machine whose devices differ.
+        var now = _machine.CaptureState();
+        if (SnapshotCodec.SameDeviceState(now.Platform, now.Counters, target.DeviceState))
+            _machine.RestoreState(now with { Vcpu = target.Vcpu });
+        else
+            _machine.RestoreState(_image.DecodedState ??= _trace.ReadMachineState(target, _trace.Snapshots[number]));
         var dirtyLog = _machine.Backend.DirtyLog!;
         _writtenSinceRestore ??= dirtyLog.CreateTracker();
         dirtyLog.Discard();
@@ -79,12 +86,12 @@ internal sealed class SnapshotRestorer
     }
 
     // The full snapshot at or before `number`, then every incremental one up to it.
-    private List<Snapshot> Chain(int number)
+    private List<StoredSnapshot> Chain(int number)
     {
-        var chain = new List<Snapshot>();
+        var chain = new List<StoredSnapshot>();
         for (int i = number; i >= 0; i--)
         {
-            var s = i == 0 && _first is { } first ? first.GetAwaiter().GetResult() : _trace.ReadSnapshot(_trace.Snapshots[i], withPages: true);
+            var s = i == 0 && _first is { } first ? first.GetAwaiter().GetResult() : _trace.ReadStoredSnapshot(_trace.Snapshots[i], withPages: true);
             if (i == 0) _first = null;
             chain.Add(s);
             if (s.Kind == SnapshotKind.Full) break;

@@ -26,9 +26,9 @@ public sealed class SnapshotVerifier : IRunCheckpoints
     private int _next;
     // The event the next snapshot follows (see IsDue); long.MaxValue when there is none.
     private long _dueFrom;
-    private Snapshot? _pending;
+    private StoredSnapshot? _pending;
     // The snapshot being read ahead (see ReadAhead), and whether the comparisons have run once.
-    private Task<Snapshot>? _ahead;
+    private Task<StoredSnapshot>? _ahead;
     private int _aheadNumber = -1;
     private static bool s_compared;
 
@@ -73,17 +73,19 @@ public sealed class SnapshotVerifier : IRunCheckpoints
         ReadAhead(_next);
     }
 
-    private Snapshot? Next()
+    private StoredSnapshot? Next()
     {
         if (_pending is null && _next < _trace.Snapshots.Count)
-            _pending = _aheadNumber == _next && _ahead is { } ahead ? ahead.GetAwaiter().GetResult() : _trace.ReadSnapshot(_trace.Snapshots[_next], withPages: false);
+            _pending = _aheadNumber == _next && _ahead is { } ahead ? ahead.GetAwaiter().GetResult() : _trace.ReadStoredSnapshot(_trace.Snapshots[_next], withPages: false);
         return _pending;
     }
 
     // The next snapshot is read and decoded on another thread while the replay runs to it; the
-    // first time, the comparisons run there too, on its state against itself, so that their code
-    // is compiled before the vCPU thread needs it (the Linux replay's vCPU thread spent 20 ms in
-    // its two snapshot checks, most of it reading the snapshots and compiling the comparisons).
+    // first time, the vCPU comparison runs there too, on its state against itself, so that its
+    // code is compiled before the vCPU thread needs it (the Linux replay's vCPU thread spent 20 ms
+    // in its two snapshot checks, most of it reading the snapshots and compiling the comparisons).
+    // The device state is compared as the bytes it was recorded as, with the live machine's
+    // written the same way, which needs the live machine: that write is the vCPU thread's.
     private void ReadAhead(int number)
     {
         if (number >= _trace.Snapshots.Count || number == _aheadNumber) return;
@@ -91,12 +93,8 @@ public sealed class SnapshotVerifier : IRunCheckpoints
         _aheadNumber = number;
         _ahead = Task.Run(() =>
         {
-            var s = _trace.ReadSnapshot(chunk, withPages: false);
-            if (!Interlocked.Exchange(ref s_compared, true))
-            {
-                VcpuDifference(s.Machine, s.Machine);
-                DeviceDifference(s.Machine.Platform, s.Machine.Platform);
-            }
+            var s = _trace.ReadStoredSnapshot(chunk, withPages: false);
+            if (!Interlocked.Exchange(ref s_compared, true)) VcpuDifference(s.Vcpu, s.Vcpu);
             return s;
         });
     }
@@ -125,20 +123,20 @@ public sealed class SnapshotVerifier : IRunCheckpoints
         // what both backends define alike: the architectural registers, not each one's extras.
         bool crossBackend = _trace.Header.Backend != Engine.Backend.CpuBackendNames.Name(_machine.Backend.Kind);
         if (crossBackend && !_differences.Strict
-            && UndefinedFlags.OnlyDifference(RegisterFile.From(expected.Machine.Vcpu.Regs), RegisterFile.From(actual.Vcpu.Regs)))
+            && UndefinedFlags.OnlyDifference(RegisterFile.From(expected.Vcpu.Regs), RegisterFile.From(actual.Vcpu.Regs)))
         {
-            _differences.InUndefinedFlags($"{where}, event {at}: RFLAGS {expected.Machine.Vcpu.Regs.Rflags:x} recorded, {actual.Vcpu.Regs.Rflags:x} now");
-            UndefinedFlags.Adopt(_machine.Vcpu, expected.Machine.Vcpu.Regs.Rflags);
-            actual.Vcpu.Regs.Rflags = expected.Machine.Vcpu.Regs.Rflags;
+            _differences.InUndefinedFlags($"{where}, event {at}: RFLAGS {expected.Vcpu.Regs.Rflags:x} recorded, {actual.Vcpu.Regs.Rflags:x} now");
+            UndefinedFlags.Adopt(_machine.Vcpu, expected.Vcpu.Regs.Rflags);
+            actual.Vcpu.Regs.Rflags = expected.Vcpu.Regs.Rflags;
         }
-        if ((crossBackend ? ArchitecturalDifference(expected.Machine, actual) : VcpuDifference(expected.Machine, actual)) is { } vcpu)
+        if ((crossBackend ? ArchitecturalDifference(expected.Vcpu, actual.Vcpu) : VcpuDifference(expected.Vcpu, actual.Vcpu)) is { } vcpu)
             throw new ReplayDivergenceException(at, $"the vCPU state of {where}", $"a different one: {vcpu}");
-        if (DeviceDifference(expected.Machine.Platform, actual.Platform) is { } device)
-            throw new ReplayDivergenceException(at, $"the {device} state of {where}", "a different one");
-        // A recording that did not count instructions (KVM) says nothing about the count.
-        var counted = expected.Machine.Counters.Instructions is null ? actual.Counters with { Instructions = null } : actual.Counters;
-        if (expected.Machine.Counters != counted)
-            throw new ReplayDivergenceException(at, $"run-loop counters {expected.Machine.Counters} at {where}", actual.Counters.ToString());
+        // The devices and counters as recorded, byte for byte (a recording that did not count
+        // instructions, KVM's, says nothing about the count); where they differ, decoded and
+        // compared device by device, which names the one that differs.
+        if (!SnapshotCodec.SameDeviceState(actual.Platform, actual.Counters, expected.DeviceState)
+            && !SnapshotCodec.SameDeviceState(actual.Platform, actual.Counters with { Instructions = null }, expected.DeviceState))
+            CheckDecodedDevices(_trace.ReadMachineState(expected, _trace.Snapshots[_next]), actual, at, where);
         var pages = expected.Kind == SnapshotKind.Full ? _machine.Memory.NonZeroPages() : _written.Pages();
         ulong hash = PageSetHash.Of(_machine.Memory, System.Runtime.InteropServices.CollectionsMarshal.AsSpan(pages), TraceFormat.PageHashOf(_trace.Version));
         if (hash != expected.MemoryHash)
@@ -157,6 +155,17 @@ public sealed class SnapshotVerifier : IRunCheckpoints
         NextIs(_next + 1);
         Verified++;
         ReadAhead(_next);
+    }
+
+    // The device state and counters compared as decoded: a snapshot an older build wrote may
+    // spell the same state in other bytes.
+    private static void CheckDecodedDevices(MachineState expected, MachineState actual, long at, string where)
+    {
+        if (DeviceDifference(expected.Platform, actual.Platform) is { } device)
+            throw new ReplayDivergenceException(at, $"the {device} state of {where}", "a different one");
+        var counted = expected.Counters.Instructions is null ? actual.Counters with { Instructions = null } : actual.Counters;
+        if (expected.Counters != counted)
+            throw new ReplayDivergenceException(at, $"run-loop counters {expected.Counters} at {where}", actual.Counters.ToString());
     }
 
     // The recorded contents of the differing pages replace the replay's: the state is the
@@ -220,10 +229,8 @@ public sealed class SnapshotVerifier : IRunCheckpoints
     // layout, the MSRs each backend tracks, accessed bits and other hidden-cache details (a null
     // SS that Linux's 64-bit code runs with reads from KVM on AMD as all-zero attributes, from
     // the software CPU with its last type and size), pending-event bookkeeping.
-    private static string? ArchitecturalDifference(MachineState expected, MachineState actual)
+    private static string? ArchitecturalDifference(VcpuState e, VcpuState a)
     {
-        var e = expected.Vcpu;
-        var a = actual.Vcpu;
         var regs = ReplayHostEvents.RegisterDifference(Recorder.Events.RegisterFile.From(e.Regs), Recorder.Events.RegisterFile.From(a.Regs));
         if (regs.Length > 0) return regs;
         var (es, s) = (e.Sregs, a.Sregs);
@@ -243,10 +250,8 @@ public sealed class SnapshotVerifier : IRunCheckpoints
     private static unsafe bool SameXmm(FpuRegisters x, FpuRegisters y) =>
         new ReadOnlySpan<byte>(x.Xmm, 256).SequenceEqual(new ReadOnlySpan<byte>(y.Xmm, 256));
 
-    private static string? VcpuDifference(MachineState expected, MachineState actual)
+    private static string? VcpuDifference(VcpuState e, VcpuState a)
     {
-        var e = expected.Vcpu;
-        var a = actual.Vcpu;
         // Traces written before captures were canonical carry the host's raw XSTATE_BV; a state
         // without an XSAVE area (the software CPU keeps x87/SSE in Fpu) canonicalises the same on both sides.
         e.Xsave = XsaveArea.Canonical(e.Xsave);

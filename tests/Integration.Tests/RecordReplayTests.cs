@@ -124,6 +124,68 @@ public sealed class RecordReplayTests : IDisposable
     }
 
     [Fact]
+    public void ADeviceStateSpeltOtherwiseIsTheSameStateAndADifferentOneIsStillFound()
+    {
+        // A replay compares its devices with a snapshot's as the bytes the recording wrote, and
+        // decodes them only when those differ: a snapshot an older build wrote may spell the same
+        // state otherwise (here: indented, as the serializer writes it), which must still pass.
+        string trace = Trace("hello-spelling");
+        var record = Vmreplay.Run(["record", Vmreplay.Guest("hello", "hello.elf"), "-o", trace, "--serial-in", "/dev/null", "--snapshot-every", "20"], cpu: "soft");
+        Assert.True(record.ExitCode == 1, record.Stderr);
+        var indented = new System.Text.Json.JsonSerializerOptions(Recorder.Snapshots.SnapshotCodec.DeviceStateJson) { WriteIndented = true };
+        string respelt = Trace("hello-respelt");
+        RespellDeviceStates(trace, respelt, state => System.Text.Json.JsonSerializer.SerializeToUtf8Bytes(state, indented));
+        var replay = Vmreplay.Run(["replay", respelt, "--strict"], cpu: "soft");
+        Assert.True(replay.ExitCode == 1, replay.Stderr);
+        Assert.Equal(record.Stdout, replay.Stdout);
+        Assert.Contains("replay matched", replay.Stderr);
+        // Spelt otherwise and different: the UART's scratch register, at every snapshot but the first.
+        string changed = Trace("hello-respelt-changed");
+        int snapshot = 0;
+        RespellDeviceStates(trace, changed, state =>
+        {
+            var platform = snapshot++ == 0 ? state.Platform : state.Platform with { Com1 = state.Platform.Com1 with { Scr = 0x5A } };
+            return System.Text.Json.JsonSerializer.SerializeToUtf8Bytes(state with { Platform = platform }, indented);
+        });
+        var diverged = Vmreplay.Run(["replay", changed], cpu: "soft");
+        Assert.Equal(4, diverged.ExitCode);
+        Assert.Contains("Com1 device (", diverged.Stderr);
+    }
+
+    // A snapshot's device state as the serializer writes it (the members of SnapshotCodec's own).
+    private sealed record DeviceStatePart(Devices.Platform.PcPlatformState Platform, Engine.Run.RunnerCounters Counters);
+
+    // Copies a trace with every snapshot's device state written by `spell` (valid CRCs).
+    private static void RespellDeviceStates(string from, string to, Func<DeviceStatePart, byte[]> spell)
+    {
+        using var reader = TraceReader.Open(from);
+        using var writer = new ChunkWriter(File.Create(to));
+        foreach (var chunk in reader.File.Chunks.Where(c => c.Type != ChunkType.Index))
+        {
+            var payload = reader.File.ReadPayload(chunk);
+            if (chunk.Type == ChunkType.Snapshot)
+            {
+                // The payload's layout (traces/FORMAT.md): a 48-byte header, the vCPU state and the
+                // device state, each after its length, then the rest.
+                int vcpu = System.Buffers.Binary.BinaryPrimitives.ReadInt32LittleEndian(payload.AsSpan(48));
+                int at = 48 + 4 + vcpu;
+                int length = System.Buffers.Binary.BinaryPrimitives.ReadInt32LittleEndian(payload.AsSpan(at));
+                var state = Recorder.Snapshots.SnapshotCodec.MachineStateOf(reader.ReadStoredSnapshot(chunk, withPages: false));
+                var json = spell(new DeviceStatePart(state.Platform, state.Counters));
+                Assert.NotEqual(payload.AsSpan(at + 4, length).ToArray(), json);
+                var respelt = new byte[payload.Length - length + json.Length];
+                payload.AsSpan(0, at).CopyTo(respelt);
+                System.Buffers.Binary.BinaryPrimitives.WriteInt32LittleEndian(respelt.AsSpan(at), json.Length);
+                json.CopyTo(respelt.AsSpan(at + 4));
+                payload.AsSpan(at + 4 + length).CopyTo(respelt.AsSpan(at + 4 + json.Length));
+                payload = respelt;
+            }
+            writer.Write(chunk.Type, payload, chunk.FirstEvent);
+        }
+        writer.Finish();
+    }
+
+    [Fact]
     public void OnTheSoftwareCpuAServicePointMovedIsADivergenceAtTheNextExitNotAHang()
     {
         // The software CPU records where it stopped to deliver timer interrupts by instruction

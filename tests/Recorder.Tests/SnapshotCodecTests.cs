@@ -99,6 +99,41 @@ public sealed class SnapshotCodecTests
     }
 
     [Fact]
+    public void AStoredSnapshotKeepsItsDeviceStateAsRecordedAndDecodesItOnDemand()
+    {
+        var s = Sample(10);
+        var payload = SnapshotCodec.Encode(s);
+        var stored = SnapshotCodec.DecodeStored(payload, withPages: true, 64 << 20, TraceFormat.Version);
+        var full = SnapshotCodec.Decode(payload, withPages: true);
+        Assert.Equal((full.Kind, full.EventIndex, full.ExitCount, full.EngineNanoseconds, full.MemoryHash), (stored.Kind, stored.EventIndex, stored.ExitCount, stored.EngineNanoseconds, stored.MemoryHash));
+        Assert.Equal(full.Pages, stored.Pages);
+        Assert.Equal(full.PageData, stored.PageData);
+        Assert.Equal(VcpuStateCodec.Encode(full.Machine.Vcpu), VcpuStateCodec.Encode(stored.Vcpu));
+        // The recorded bytes are the board and counters as the writer writes them, and decode to them.
+        Assert.True(SnapshotCodec.SameDeviceState(s.Machine.Platform, s.Machine.Counters, stored.DeviceState));
+        var decoded = SnapshotCodec.MachineStateOf(stored);
+        Assert.True(SnapshotCodec.SameDeviceStates(s.Machine.Platform, decoded.Platform));
+        Assert.Equal(s.Machine.Counters, decoded.Counters);
+        // Any device or counter otherwise is another state.
+        var pic = s.Machine.Platform.Pic;
+        Assert.False(SnapshotCodec.SameDeviceState(s.Machine.Platform with { Pic = pic with { Master = pic.Master with { Imr = 0xFF } } }, s.Machine.Counters, stored.DeviceState));
+        Assert.False(SnapshotCodec.SameDeviceState(s.Machine.Platform, s.Machine.Counters with { ExitCount = 18 }, stored.DeviceState));
+        Assert.False(SnapshotCodec.SameDeviceState(s.Machine.Platform, s.Machine.Counters with { Instructions = 5 }, stored.DeviceState));
+    }
+
+    [Fact]
+    public void ADeviceStateThatDoesNotDecodeIsFoundWhenItIsDecoded()
+    {
+        // A stored snapshot checks its device state only to be there; decoding it names what is wrong.
+        var payload = SnapshotCodec.Encode(Sample(3));
+        int vcpu = System.Buffers.Binary.BinaryPrimitives.ReadInt32LittleEndian(payload.AsSpan(48));
+        payload[48 + 4 + vcpu + 4] = (byte)'[';
+        var stored = SnapshotCodec.DecodeStored(payload, withPages: true, 64 << 20, TraceFormat.Version);
+        Assert.Contains("device state does not decode", Assert.Throws<FormatException>(() => SnapshotCodec.MachineStateOf(stored)).Message);
+        Assert.Contains("device state does not decode", Assert.Throws<FormatException>(() => SnapshotCodec.Decode(payload, true)).Message);
+    }
+
+    [Fact]
     public void MalformedPayloadsAreFormatErrorsNamingWhatIsWrong()
     {
         var payload = SnapshotCodec.Encode(Sample(300));

@@ -19,22 +19,7 @@ public static class SnapshotCodec
     private const int HeaderSize = 48;
 
     /// <summary>How device state is written as JSON in a snapshot; a comparison of device states must use the same.</summary>
-    public static readonly JsonSerializerOptions DeviceStateJson = new() { IncludeFields = true };
-
-    // A snapshot this build wrote is read by DeviceStateJsonReader, which builds no serializer
-    // metadata. One it declines is read by the generated reader when it holds every member
-    // (building the reflection reader's metadata took a replay 30 to 40 ms): that reader gives a
-    // member the JSON lacks default(T), not its declared default (dotnet/runtime#84484: a PIT
-    // channel's Gate would read false), so it requires every member, and a snapshot written
-    // before a member existed is read by reflection, which keeps the declared defaults.
-    private static readonly JsonSerializerOptions CompleteDeviceStateJson = new()
-    {
-        IncludeFields = true,
-        TypeInfoResolver = DeviceStateJsonContext.Default.WithAddedModifier(static type =>
-        {
-            foreach (var member in type.Properties) member.IsRequired = true;
-        }),
-    };
+    public static JsonSerializerOptions DeviceStateJson => SerializerReading.Plain;
 
     /// <summary>
     /// Whether two boards' device states are the same: their JSON, as a snapshot holds it,
@@ -54,15 +39,28 @@ public static class SnapshotCodec
 
     [ThreadStatic] private static ArrayBufferWriter<byte>? t_left, t_right;
 
+    /// <summary>
+    /// Whether a board and run-loop counters, written as a snapshot writes them, are byte for byte
+    /// <paramref name="recorded"/> (a <see cref="StoredSnapshot.DeviceState"/>). Different bytes
+    /// need not be a different state: a snapshot an older build wrote may spell the same one otherwise.
+    /// </summary>
+    public static bool SameDeviceState(PcPlatformState platform, RunnerCounters counters, ReadOnlySpan<byte> recorded)
+    {
+        var live = t_left ??= new();
+        live.ResetWrittenCount();
+        DeviceStateJsonWriter.Write(new MachinePart(platform, counters), live);
+        return live.WrittenSpan.SequenceEqual(recorded);
+    }
+
     /// <summary>A snapshot's device state from its JSON; throws <see cref="JsonException"/> when it does not decode.</summary>
     internal static MachinePart? ReadDeviceState(ReadOnlySpan<byte> json)
     {
         // What the hand-written reader reads has every device (each is an object it reads).
         if (DeviceStateJsonReader.TryRead(json) is { } read) return read;
         MachinePart? part;
-        try { part = JsonSerializer.Deserialize<MachinePart>(json, CompleteDeviceStateJson); }
-        catch (JsonException) { part = JsonSerializer.Deserialize<MachinePart>(json, DeviceStateJson); }
-        if (part?.Platform is { } platform && PlatformDevices.FirstOrDefault(d => d.GetValue(platform) is null) is { } missing)
+        try { part = JsonSerializer.Deserialize<MachinePart>(json, SerializerReading.Complete); }
+        catch (JsonException) { part = JsonSerializer.Deserialize<MachinePart>(json, SerializerReading.Plain); }
+        if (part?.Platform is { } platform && SerializerReading.PlatformDevices.FirstOrDefault(d => d.GetValue(platform) is null) is { } missing)
             throw new JsonException($"the board lacks its {missing.Name} device");
         return part;
     }
@@ -78,11 +76,34 @@ public static class SnapshotCodec
         return devices;
     }
 
-    // The devices of the board, for the check that a snapshot the serializer read has each.
-    // Found by reflection, not as the platform's serializer metadata, which took 16 ms of CPU to
-    // build for nothing but this list; a snapshot this build wrote needs neither (reading each
-    // device's getter by reflection still cost a replay's start 9 compiled stubs).
-    private static readonly System.Reflection.PropertyInfo[] PlatformDevices = typeof(PcPlatformState).GetProperties();
+    // What the serializer needs to read a snapshot the hand-written reader declines, built the
+    // first time one is: as SnapshotCodec's own static fields they were built by every replay's
+    // first decode (the generated context's construction and the options' metadata, 5 to 8 ms of
+    // CPU in a profile of bench-exits' replay, for snapshots this build wrote, which never use them).
+    private static class SerializerReading
+    {
+        public static readonly JsonSerializerOptions Plain = new() { IncludeFields = true };
+
+        // A snapshot this build wrote is read by DeviceStateJsonReader, which builds no serializer
+        // metadata. One it declines is read by the generated reader when it holds every member
+        // (building the reflection reader's metadata took a replay 30 to 40 ms): that reader gives a
+        // member the JSON lacks default(T), not its declared default (dotnet/runtime#84484: a PIT
+        // channel's Gate would read false), so it requires every member, and a snapshot written
+        // before a member existed is read by reflection, which keeps the declared defaults.
+        public static readonly JsonSerializerOptions Complete = new()
+        {
+            IncludeFields = true,
+            TypeInfoResolver = DeviceStateJsonContext.Default.WithAddedModifier(static type =>
+            {
+                foreach (var member in type.Properties) member.IsRequired = true;
+            }),
+        };
+
+        // The devices of the board, for the check that a snapshot the serializer read has each.
+        // Found by reflection, not as the platform's serializer metadata, which took 16 ms of CPU
+        // to build for nothing but this list.
+        public static readonly System.Reflection.PropertyInfo[] PlatformDevices = typeof(PcPlatformState).GetProperties();
+    }
 
     internal sealed record MachinePart(PcPlatformState Platform, RunnerCounters Counters);
 
@@ -143,6 +164,30 @@ public static class SnapshotCodec
     /// </summary>
     public static Snapshot Decode(ReadOnlySpan<byte> payload, bool withPages, ulong memorySize, uint formatVersion)
     {
+        var stored = DecodeStored(payload, withPages, memorySize, formatVersion);
+        return new Snapshot(stored.Kind, stored.EventIndex, stored.ExitCount, stored.EngineNanoseconds, stored.MemoryHash,
+            MachineStateOf(stored), stored.ServicePages, stored.Pages, stored.PageData);
+    }
+
+    /// <summary>
+    /// The machine state <paramref name="s"/> holds, its device state decoded; throws
+    /// <see cref="FormatException"/> when that does not decode.
+    /// </summary>
+    public static MachineState MachineStateOf(StoredSnapshot s)
+    {
+        MachinePart machine;
+        try { machine = ReadDeviceState(s.DeviceState) ?? throw new FormatException("empty device state"); }
+        catch (JsonException e) { throw new FormatException($"device state does not decode: {e.Message.ReplaceLineEndings(" ")}"); }
+        if (machine.Platform is null) throw new FormatException("device state lacks its Platform");
+        return new MachineState(s.Vcpu, machine.Platform, machine.Counters);
+    }
+
+    /// <summary>
+    /// As <see cref="Decode(ReadOnlySpan{byte}, bool, ulong, uint)"/>, but for the device state,
+    /// which is checked only to be there and is kept as recorded.
+    /// </summary>
+    public static StoredSnapshot DecodeStored(ReadOnlySpan<byte> payload, bool withPages, ulong memorySize, uint formatVersion)
+    {
         if (payload.Length < HeaderSize) throw new FormatException("snapshot shorter than its header");
         var kind = (SnapshotKind)payload[0];
         if (kind is not (SnapshotKind.Full or SnapshotKind.Incremental)) throw new FormatException($"unknown snapshot kind {payload[0]}");
@@ -157,10 +202,7 @@ public static class SnapshotCodec
         if (pageCount < 0 || (ulong)pageCount > maxPages) throw new FormatException($"snapshot header says {pageCount} pages, outside 0..{maxPages} for {memorySize} bytes of RAM");
         int at = HeaderSize;
         var vcpu = VcpuStateCodec.Decode(GetBlob(payload, ref at, "vCPU state"));
-        MachinePart machine;
-        try { machine = ReadDeviceState(GetBlob(payload, ref at, "device state")) ?? throw new FormatException("empty device state"); }
-        catch (JsonException e) { throw new FormatException($"device state does not decode: {e.Message.ReplaceLineEndings(" ")}"); }
-        if (machine.Platform is null) throw new FormatException("device state lacks its Platform");
+        var deviceState = GetBlob(payload, ref at, "device state").ToArray();
         var servicePages = GetAddresses(payload, ref at, "service pages");
         var pages = GetAddresses(payload, ref at, "pages");
         if (pages.Length != pageCount) throw new FormatException($"snapshot header says {pageCount} pages, its list holds {pages.Length}");
@@ -191,8 +233,7 @@ public static class SnapshotCodec
             }
             if (PageSetHash.Of(pages, data, TraceFormat.PageHashOf(formatVersion)) != memoryHash) throw new FormatException("the pages do not match the snapshot's memory hash");
         }
-        return new Snapshot(kind, eventIndex, exitCount, engineNs, memoryHash,
-            new MachineState(vcpu, machine.Platform, machine.Counters), servicePages, pages, data);
+        return new StoredSnapshot(kind, eventIndex, exitCount, engineNs, memoryHash, vcpu, deviceState, servicePages, pages, data);
     }
 
     private const int MaxLz4Expansion = 256;
