@@ -16,7 +16,9 @@ public sealed class RecordingProgressTests : IDisposable
         using (RecordingProgress.Of(writer, TimeSpan.FromMilliseconds(20)).Subscribe(p => { lock (samples) samples.Add(p); }))
         {
             for (int i = 0; i < 5000; i++) writer.Append(new ClockEvent(i));
-            SpinWait.SpinUntil(() => { lock (samples) return samples.Count >= 3; }, TimeSpan.FromSeconds(10));
+            // The writer thread writes the header and the events when it gets to them: a loaded
+            // host (CI, tests in parallel) can take more than three samples' time before it does.
+            SpinWait.SpinUntil(() => { lock (samples) return samples.Count >= 3 && samples[^1].TraceBytes > 16; }, TimeSpan.FromSeconds(10));
         }
         lock (samples)
         {
