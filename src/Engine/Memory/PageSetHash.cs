@@ -49,7 +49,7 @@ public static class PageSetHash
     {
         public static PageHasher Create(PageHashAlgorithm algorithm) => algorithm switch
         {
-            PageHashAlgorithm.Sha256 => new Sha256Hasher(),
+            PageHashAlgorithm.Sha256 => Sha256Hasher.Create(),
             PageHashAlgorithm.Xxh3 => new Xxh3Hasher(),
             _ => throw new ArgumentOutOfRangeException(nameof(algorithm), algorithm, null),
         };
@@ -72,6 +72,12 @@ public static class PageSetHash
     private sealed class Sha256Hasher : PageHasher
     {
         private readonly IncrementalHash _sha = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+
+        // Not inlined into Create: there the precompiled code loaded the cryptography assembly
+        // (for HashAlgorithmName, a struct of its) at every recording's and replay's first page
+        // hash, which is XXH3's.
+        [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
+        public static Sha256Hasher Create() => new();
 
         protected override void AppendData(ReadOnlySpan<byte> data) => _sha.AppendData(data);
 
