@@ -280,7 +280,7 @@ public sealed class TraceReader : IDisposable
         var chunks = _eventChunks!;
         int start = FirstChunk(chunks, first);
         if (chunks.Count <= start) return;
-        Volatile.Write(ref _readAhead, new BatchesReadAhead(start, Task.Run(() => ReadStretch(chunks, start, start + 1))));
+        Volatile.Write(ref _readAhead, new BatchesReadAhead(start, _eventReads.Run(() => ReadStretch(chunks, start, start + 1))));
     }
 
     private sealed class BatchesReadAhead(int start, Task<(List<EncodedBatch>, ExceptionDispatchInfo?)> read)
@@ -307,7 +307,7 @@ public sealed class TraceReader : IDisposable
     // vCPU thread spent 10 ms of the Linux boot decoding events; chunk by chunk, a guest whose
     // chunks hold 16 events each waited for the other thread at every one). A chunk that does
     // not decode throws here, after everything before it, as it would unread.
-    private static IEnumerable<T> ReadAhead<T>(List<ChunkInfo> chunks, int start, Func<List<ChunkInfo>, int, int, (T Items, ExceptionDispatchInfo? Failure)> read,
+    private IEnumerable<T> ReadAhead<T>(List<ChunkInfo> chunks, int start, Func<List<ChunkInfo>, int, int, (T Items, ExceptionDispatchInfo? Failure)> read,
         Task<(T, ExceptionDispatchInfo?)>? firstRead = null)
     {
         if (chunks.Count <= start) yield break;
@@ -319,7 +319,7 @@ public sealed class TraceReader : IDisposable
             if (failure is null && next < chunks.Count)
             {
                 int from = next, to = StretchEnd(chunks, next);
-                ahead = Task.Run(() => read(chunks, from, to));
+                ahead = _eventReads.Run(() => read(chunks, from, to));
                 next = to;
             }
             yield return items;
@@ -373,5 +373,21 @@ public sealed class TraceReader : IDisposable
         catch (FormatException e) { throw DoesNotDecode(chunk, e); }
     }
 
-    public void Dispose() => _file.Dispose();
+    /// <summary>
+    /// Runs <paramref name="read"/> (a snapshot's, say) on this reader's thread for reading
+    /// snapshots ahead, after what was queued there before; its result comes in the task.
+    /// </summary>
+    public Task<T> ReadAheadOfReplay<T>(Func<T> read) => _snapshotReads.Run(read);
+
+    // Event chunks are read ahead on one thread, snapshots on another: a replay's start waits
+    // for snapshot 0 (for the Linux boot 4.7 MB of pages) and then at once for the first chunk.
+    private readonly ReadAheadThread _eventReads = new("vmreplay trace events");
+    private readonly ReadAheadThread _snapshotReads = new("vmreplay trace snapshots");
+
+    public void Dispose()
+    {
+        _eventReads.Dispose();
+        _snapshotReads.Dispose();
+        _file.Dispose();
+    }
 }

@@ -77,7 +77,7 @@ public sealed partial class ReplaySession : IDisposable
         // Snapshot 0 is read, checked and decoded on another core while the machine is built
         // (for the Linux boot a 1.8 MB chunk, 4.7 MB of pages, and a device state whose
         // serializer may still be being built from the command's start).
-        var startState = fromStartState ? Task.Run(() => trace.ReadStoredSnapshot(trace.Snapshots[0], withPages: true)) : null;
+        var startState = fromStartState ? trace.ReadAheadOfReplay(() => trace.ReadStoredSnapshot(trace.Snapshots[0], withPages: true)) : null;
         // So is the first chunk of events after it, which the restore's cursor begins with.
         if (fromStartState) trace.ReadBatchesAhead((long)trace.Snapshots[0].FirstEvent);
         var options = new PcMachineOptions

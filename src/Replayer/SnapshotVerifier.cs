@@ -91,7 +91,7 @@ public sealed class SnapshotVerifier : IRunCheckpoints
         if (number >= _trace.Snapshots.Count || number == _aheadNumber) return;
         var chunk = _trace.Snapshots[number];
         _aheadNumber = number;
-        _ahead = Task.Run(() =>
+        _ahead = _trace.ReadAheadOfReplay(() =>
         {
             var s = _trace.ReadStoredSnapshot(chunk, withPages: false);
             if (!Interlocked.Exchange(ref s_compared, true)) VcpuDifference(s.Vcpu, s.Vcpu);
