@@ -68,6 +68,7 @@ public sealed unsafe partial class Processor
         Array.Fill(_tlbRead, new TlbEntry { Tag = InvalidTag });
         Array.Fill(_tlbWrite, new TlbEntry { Tag = InvalidTag });
         Array.Fill(_tlbFetch, new TlbEntry { Tag = InvalidTag });
+        DropWatchedTranslations();
         _tlbKey = Cpl == 3 ? 1UL : 0UL;
         _mapGeneration++;
     }
@@ -77,11 +78,57 @@ public sealed unsafe partial class Processor
     {
         int i = (int)(linear >> 12) & TlbMask;
         _tlbRead[i].Tag = _tlbWrite[i].Tag = _tlbFetch[i].Tag = InvalidTag;
+        // Few, and any may hold a piece of a large page: all go.
+        DropWatchedTranslations();
         // Large pages cover many slots, and decoded blocks were looked up through the old mapping.
         _mapGeneration++;
     }
 
-    internal void FlushWriteTlb() => Array.Fill(_tlbWrite, new TlbEntry { Tag = InvalidTag });
+    internal void FlushWriteTlb()
+    {
+        Array.Fill(_tlbWrite, new TlbEntry { Tag = InvalidTag });
+        Array.Fill(_watchedWrite, new TlbEntry { Tag = InvalidTag });
+    }
+
+    // Translations of watched pages, kept apart from the TLB, whose hits skip the comparison with
+    // the watches: every access to a watched page still takes the slow path and is compared, but
+    // does not walk the page tables again. Without them a reverse-continue watching a variable of
+    // the guest's busiest loop (the ticks guest's `limit`, 100M instructions) spent a quarter of
+    // its time walking and looking the page up. Dropped wherever the TLB's entries are.
+    private const int WatchedSlots = 16;
+    private readonly TlbEntry[] _watchedRead = NewWatchedTranslations();
+    private readonly TlbEntry[] _watchedWrite = NewWatchedTranslations();
+
+    private static TlbEntry[] NewWatchedTranslations()
+    {
+        var slots = new TlbEntry[WatchedSlots];
+        Array.Fill(slots, new TlbEntry { Tag = InvalidTag });
+        return slots;
+    }
+
+    private void DropWatchedTranslations()
+    {
+        Array.Fill(_watchedRead, new TlbEntry { Tag = InvalidTag });
+        Array.Fill(_watchedWrite, new TlbEntry { Tag = InvalidTag });
+    }
+
+    private static ref TlbEntry WatchedSlot(TlbEntry[] slots, ulong linear) => ref slots[(int)(linear >> 12) & (WatchedSlots - 1)];
+
+    // A data access to a watched page at the current privilege, translated as before: its
+    // physical address and host page, as TranslateData gives them.
+    private bool TryWatchedTranslation(TlbEntry[] slots, ulong la, bool user, out ulong pa, out byte* host)
+    {
+        ref var e = ref WatchedSlot(slots, la);
+        if (e.Tag == ((la & PageMask) | _tlbKey) && user == (Cpl == 3))
+        {
+            pa = e.Physical | (la & 0xFFF);
+            host = e.Host;
+            return true;
+        }
+        pa = 0;
+        host = null;
+        return false;
+    }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static ref TlbEntry Slot(TlbEntry[] tlb, ulong linear) =>
@@ -227,8 +274,14 @@ public sealed unsafe partial class Processor
             for (int i = 0; i < size; i++) value |= ReadSlow((la + (ulong)i) & LinearMask, 1, user) << (8 * i);
             return value;
         }
-        ulong pa = TranslateData(la, write: false, user, out byte* host);
-        if (_watches.Length > 0 && IsWatchedPage(la)) CheckWatch(la, size, write: false, 0);
+        byte* host;
+        ulong pa;
+        if (_watches.Length > 0 && IsWatchedPage(la))
+        {
+            if (!TryWatchedTranslation(_watchedRead, la, user, out pa, out host)) pa = TranslateData(la, write: false, user, out host);
+            CheckWatch(la, size, write: false, 0);
+        }
+        else pa = TranslateData(la, write: false, user, out host);
         if (host is null) return MmioRead(pa, size);
         byte* p = host + (la & 0xFFF);
         return size switch { 1 => *p, 2 => *(ushort*)p, 4 => *(uint*)p, _ => *(ulong*)p };
@@ -245,8 +298,14 @@ public sealed unsafe partial class Processor
             for (int i = 0; i < size; i++) WriteSlow((la + (ulong)i) & LinearMask, 1, value >> (8 * i), user);
             return;
         }
-        ulong pa = TranslateData(la, write: true, user, out byte* host);
-        if (_watches.Length > 0 && IsWatchedPage(la)) CheckWatch(la, size, write: true, value);
+        byte* host;
+        ulong pa;
+        if (_watches.Length > 0 && IsWatchedPage(la))
+        {
+            if (!TryWatchedTranslation(_watchedWrite, la, user, out pa, out host)) pa = TranslateData(la, write: true, user, out host);
+            CheckWatch(la, size, write: true, value);
+        }
+        else pa = TranslateData(la, write: true, user, out host);
         if (host is null)
         {
             MmioWrite(pa, size, value);
@@ -276,10 +335,11 @@ public sealed unsafe partial class Processor
         ulong page = pa & PageMask;
         if (write) MarkDirty(page);
         bool privilegeOfTlb = user == (Cpl == 3);
-        // Watched pages stay out of the TLB: every access to them is compared with the watches.
-        if (privilegeOfTlb && !(write && IsCodePage(page)) && !IsWatchedPage(la))
+        // Watched pages stay out of the TLB, so that every access to them is compared with the
+        // watches; their translations go to slots of their own (TryWatchedTranslation).
+        if (privilegeOfTlb && !(write && IsCodePage(page)))
         {
-            ref var e = ref Slot(write ? _tlbWrite : _tlbRead, la);
+            ref var e = ref IsWatchedPage(la) ? ref WatchedSlot(write ? _watchedWrite : _watchedRead, la) : ref Slot(write ? _tlbWrite : _tlbRead, la);
             e.Tag = (la & PageMask) | _tlbKey;
             e.Host = host;
             e.Physical = page;

@@ -28,7 +28,9 @@ public readonly record struct WatchHit(int Watch, ulong Linear, int Size, bool I
 public sealed partial class Processor
 {
     private DataWatch[] _watches = [];
-    private readonly HashSet<ulong> _watchedPages = new();
+    // The pages that hold a watched range: a few, looked through on every slow-path access (a
+    // HashSet's lookup was a sixth of a reverse-continue that watched a busy loop's variable).
+    private ulong[] _watchedPages = [];
 
     /// <summary>The last watch hit (valid after a <see cref="ProcessorExitKind.Watchpoint"/> exit).</summary>
     public WatchHit LastWatchHit { get; private set; }
@@ -37,10 +39,11 @@ public sealed partial class Processor
     public void SetWatches(IReadOnlyList<DataWatch> watches)
     {
         _watches = watches.ToArray();
-        _watchedPages.Clear();
+        var pages = new SortedSet<ulong>();
         foreach (var w in _watches)
             for (ulong page = w.Linear & PageMask; page <= ((w.Linear + (ulong)Math.Max(1, w.Length) - 1) & PageMask); page += 0x1000)
-                _watchedPages.Add(page);
+                pages.Add(page);
+        _watchedPages = [.. pages];
         FlushTlb();
     }
 
@@ -78,7 +81,13 @@ public sealed partial class Processor
                 CheckWatch(la + (ulong)at, Math.Min(8, size - at), write, at == 0 ? value : 0);
     }
 
-    private bool IsWatchedPage(ulong la) => _watchedPages.Count > 0 && _watchedPages.Contains(la & PageMask);
+    private bool IsWatchedPage(ulong la)
+    {
+        ulong page = la & PageMask;
+        foreach (ulong watched in _watchedPages)
+            if (watched == page) return true;
+        return false;
+    }
 
     // Called on the slow path of an access to a watched page, before a write stores.
     private void CheckWatch(ulong la, int size, bool write, ulong value)

@@ -104,4 +104,81 @@ public class WatchpointTests
         Assert.Equal(ProcessorExitKind.Halt, m.Cpu.Run());
         Assert.Equal(3 + 64 + 1, m.Cpu.InstructionCount);
     }
+
+    // Linear 2 MiB (the second 2 MiB page-directory entry of SoftCpuMachine's 64-bit tables) is
+    // mapped in 4 KiB pages by a table at PageTable; its first page maps FirstFrame.
+    private const ulong Remapped = 0x20_0000, PageTable = 0x5000, FirstFrame = 0x50000, SecondFrame = 0x60000;
+
+    private static SoftCpuMachine RemappingMachine(Action<Assembler> program)
+    {
+        var m = new SoftCpuMachine(64, program);
+        m.Memory.WriteUInt64(SoftCpuMachine.PageTables + 0x2000 + 8, PageTable | 3);
+        m.Memory.WriteUInt64(PageTable, FirstFrame | 3);
+        m.Memory.WriteUInt32(FirstFrame, 0x1111);
+        m.Memory.WriteUInt32(SecondFrame, 0x2222);
+        return m;
+    }
+
+    [Fact]
+    public void AWatchedPageMappedElsewhereIsAccessedThroughItsNewMappingAfterInvlpg()
+    {
+        // Accesses to a watched page keep translations of their own (the TLB holds none of a
+        // watched page): INVLPG drops them as it drops the TLB's.
+        using var m = RemappingMachine(a =>
+        {
+            a.mov(rbx, Remapped);
+            a.mov(eax, __dword_ptr[rbx]);                       // hit: 0x1111, through FirstFrame
+            a.mov(rdx, PageTable);
+            a.mov(rcx, SecondFrame | 3);
+            a.mov(__qword_ptr[rdx], rcx);                       // the page now maps SecondFrame
+            a.invlpg(__byte_ptr[rbx]);
+            a.mov(esi, __dword_ptr[rbx]);                       // hit: 0x2222
+            a.mov(__dword_ptr[rbx + 4], 0x3333);                // write hit, into SecondFrame
+            a.hlt();
+        });
+        m.Cpu.SetWatches([new DataWatch(Remapped, 8, WatchAccess.Any)]);
+        Assert.Equal(ProcessorExitKind.Watchpoint, m.Cpu.Run());
+        Assert.Equal(0x1111UL, m.State().Regs.Rax);
+        Assert.Equal(ProcessorExitKind.Watchpoint, m.Cpu.Run());
+        Assert.Equal(0x2222UL, m.State().Regs.Rsi);
+        Assert.Equal(ProcessorExitKind.Watchpoint, m.Cpu.Run());
+        Assert.Equal(new WatchHit(0, Remapped + 4, 4, true, 0, 0x3333), m.Cpu.LastWatchHit);
+        Assert.Equal(ProcessorExitKind.Halt, m.Cpu.Run());
+        Assert.Equal(0x3333u, m.Memory.ReadUInt32(SecondFrame + 4));
+        Assert.Equal(0u, m.Memory.ReadUInt32(FirstFrame + 4));
+    }
+
+    [Fact]
+    public void EveryAccessToAWatchedPageIsComparedAndItsWritesAreLoggedAfterEachDirtyLogTaken()
+    {
+        // A loop over a watched page: the accesses after the first go through the watched page's
+        // own translation, each still compared with the watch, and a write after the dirty log
+        // was taken marks the page again, as a write through the TLB does.
+        using var m = RemappingMachine(a =>
+        {
+            a.mov(rbx, Remapped);
+            a.mov(ecx, 3);
+            var loop = a.CreateLabel();
+            a.Label(ref loop);
+            a.mov(edx, __dword_ptr[rbx + 16]);                  // not watched: same page, no hit
+            a.mov(__dword_ptr[rbx], ecx);                       // hit: a plain store, no probe before it
+            a.dec(ecx);
+            a.jnz(loop);
+            a.hlt();
+        });
+        m.Cpu.SetWatches([new DataWatch(Remapped, 4, WatchAccess.Write)]);
+        Span<ulong> dirty = stackalloc ulong[(int)(m.Memory.Regions[0].Size / 0x1000 / 64) + 1];
+        for (uint value = 3; value >= 1; value--)
+        {
+            dirty.Clear();
+            m.Cpu.TakeDirtyPages(0, dirty);
+            Assert.Equal(ProcessorExitKind.Watchpoint, m.Cpu.Run());
+            Assert.Equal((Remapped, true, (ulong)value), (m.Cpu.LastWatchHit.Linear, m.Cpu.LastWatchHit.IsWrite, m.Cpu.LastWatchHit.NewValue));
+            dirty.Clear();
+            m.Cpu.TakeDirtyPages(0, dirty);
+            Assert.True((dirty[(int)(FirstFrame >> 12) / 64] & (1UL << (int)((FirstFrame >> 12) % 64))) != 0, $"the watched page is dirty after the write of {value}");
+        }
+        Assert.Equal(ProcessorExitKind.Halt, m.Cpu.Run());
+        Assert.Equal(1u, m.Memory.ReadUInt32(FirstFrame));
+    }
 }
