@@ -37,11 +37,15 @@ public sealed class SoftMachine : IMachineBackend
     }
 
     // The recorded model with each leaf the recorded guest read otherwise replaced by what it read.
+    // Indexed loops: a copy or a foreach of the lists (arrays, from a trace's header) went through
+    // the runtime's array adapters, generic code that every replay JIT-compiled (four methods).
     private static CpuidEntry[] Overlay(IReadOnlyList<CpuidEntry> model, IReadOnlyList<CpuidEntry>? seen)
     {
-        var entries = new List<CpuidEntry>(model);
-        foreach (var s in seen ?? [])
+        var entries = new List<CpuidEntry>(model.Count + (seen?.Count ?? 0));
+        for (int i = 0; i < model.Count; i++) entries.Add(model[i]);
+        for (int i = 0; seen is not null && i < seen.Count; i++)
         {
+            var s = seen[i];
             int at = entries.FindIndex(e => e.Function == s.Function && e.Index == s.Index);
             if (at >= 0) entries[at] = s;
             else entries.Add(s);

@@ -112,14 +112,17 @@ public static class VcpuStateCodec
         at += 4 + bytes.Length;
     }
 
+    // The size Put writes, and the bytes read as Put wrote them: Marshal.SizeOf and
+    // MemoryMarshal.Read are generic code no precompiled image holds (with a marshalling stub
+    // for the size), which every replay JIT-compiled as it read its first snapshot.
     private static void Get<T>(ReadOnlySpan<byte> data, ref int at, ref T value, string name) where T : unmanaged
     {
-        int expected = Marshal.SizeOf<T>();
+        int expected = Unsafe.SizeOf<T>();
         if (data.Length - at < 4) throw new FormatException($"vCPU state ends before {name}");
         int size = BinaryPrimitives.ReadInt32LittleEndian(data[at..]);
         if (size != expected) throw new FormatException($"vCPU state holds a {size}-byte {name}; this build's is {expected} bytes");
         if (data.Length - at - 4 < size) throw new FormatException($"vCPU state ends inside {name}");
-        value = MemoryMarshal.Read<T>(data.Slice(at + 4, size));
+        value = Unsafe.ReadUnaligned<T>(ref MemoryMarshal.GetReference(data.Slice(at + 4, size)));
         at += 4 + size;
     }
 }
