@@ -135,7 +135,7 @@ public sealed class EmbeddedFileCache(string directory, long maxBytes = Embedded
             key.CopyTo(header[KeyAt..]);
             BinaryPrimitives.WriteInt64LittleEndian(header[SizeAt..], size);
             Convert.FromHexString(sha256, header[Sha256At..], out _, out _);
-            BinaryPrimitives.WriteUInt32LittleEndian(header[CrcAt..], Crc32C.Append(Crc32C.Compute(header[KeyAt..]), frame));
+            BinaryPrimitives.WriteUInt32LittleEndian(header[CrcAt..], Crc32C.Compute(header[KeyAt..], frame));
             using (var stream = new FileStream(partial, FileMode.Create, FileAccess.Write, FileShare.None))
             {
                 stream.Write(header);

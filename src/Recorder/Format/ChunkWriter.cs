@@ -53,7 +53,7 @@ public sealed class ChunkWriter : IDisposable
         BinaryPrimitives.WriteUInt32LittleEndian(header, type.Value);
         BinaryPrimitives.WriteUInt32LittleEndian(header[4..], (uint)payload.Length);
         Span<byte> crc = stackalloc byte[TraceFormat.ChunkCrcSize];
-        BinaryPrimitives.WriteUInt32LittleEndian(crc, Crc32C.Append(Crc32C.Compute(header), payload));
+        BinaryPrimitives.WriteUInt32LittleEndian(crc, Crc32C.Compute(header, payload));
         var info = new ChunkInfo(_chunks.Count, type, Length, (uint)payload.Length, firstEvent);
         _stream.Write(header);
         _stream.Write(payload);

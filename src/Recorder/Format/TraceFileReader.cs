@@ -88,7 +88,7 @@ public sealed class TraceFileReader : IDisposable
         if (!whole)
             throw new TraceFormatException($"{_path}: chunk {chunk.Number} ({chunk.Type}) at offset {chunk.Offset} is cut off by the end of the file");
         uint expected = BinaryPrimitives.ReadUInt32LittleEndian(crc);
-        uint actual = Crc32C.Append(Crc32C.Compute(header), payload);
+        uint actual = Crc32C.Compute(header, payload);
         if (expected != actual || BinaryPrimitives.ReadUInt32LittleEndian(header) != chunk.Type.Value)
             throw new TraceFormatException($"{_path}: chunk {chunk.Number} ({chunk.Type}) at offset {chunk.Offset} is corrupt (CRC32C {actual:x8}, recorded {expected:x8})");
         return payload;
