@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using System.IO.Hashing;
+using System.IO.MemoryMappedFiles;
 using VmReplay.Recorder.Format;
 using ZstdSharp;
 
@@ -69,9 +70,10 @@ public sealed class EmbeddedFileCache(string directory, long maxBytes = Embedded
     /// <summary>
     /// <paramref name="file"/> packed as <see cref="EmbeddedFile.Pack"/> packs it, and its
     /// SHA-256 as <see cref="EmbeddedFile.Sha256"/> gives it: from the cache when it holds a sound
-    /// entry for the file, else made now and stored.
+    /// entry for the file (then the entry stays open until the result is disposed, and its frame
+    /// is copied from there), else made now and stored.
     /// </summary>
-    public (ReadOnlyMemory<byte> Frame, string Sha256) Pack(ReadOnlySpan<byte> file)
+    public PackedFile Pack(ReadOnlySpan<byte> file)
     {
         Span<byte> key = stackalloc byte[16];
         XxHash128.Hash(file, key);
@@ -86,7 +88,7 @@ public sealed class EmbeddedFileCache(string directory, long maxBytes = Embedded
         string sha256 = EmbeddedFile.Sha256(file);
         var frame = EmbeddedFile.Pack(file);
         Store(path, key, file.Length, sha256, frame.Span);
-        return (frame, sha256);
+        return PackedFile.InMemory(frame, sha256);
     }
 
     // As Convert.ToHexStringLower writes bytes (a whole number of 8-byte words here), from the
@@ -99,26 +101,56 @@ public sealed class EmbeddedFileCache(string directory, long maxBytes = Embedded
         return text.ToString();
     }
 
-    private static (ReadOnlyMemory<byte>, string)? Read(string path, ReadOnlySpan<byte> key, long size)
+    // The entry is mapped, not read: reading it into an array of its own cost more than all the
+    // rest (the kernel gave the array its pages one by one, then copied into them), and the chunk
+    // is written from the mapping. Entries are replaced by renaming and removed by unlinking,
+    // never rewritten or cut in place, so the mapped entry stays whole and the frame written is
+    // the one checked.
+    private static unsafe PackedFile? Read(string path, ReadOnlySpan<byte> key, long size)
     {
-        byte[] entry;
+        MemoryMappedFile? map = null;
+        MemoryMappedViewAccessor? view = null;
+        byte* mapped = null;
         try
         {
             if (!File.Exists(path)) return null;
-            entry = File.ReadAllBytes(path);
+            using var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read | FileShare.Delete, bufferSize: 0);
+            long length = file.Length;
+            if (length <= EntryHeaderSize || length - EntryHeaderSize > TraceFormat.MaxPayload) return null;
+            map = MemoryMappedFile.CreateFromFile(file, null, 0, MemoryMappedFileAccess.Read, HandleInheritability.None, leaveOpen: true);
+            view = map.CreateViewAccessor(0, length, MemoryMappedFileAccess.Read);
+            view.SafeMemoryMappedViewHandle.AcquirePointer(ref mapped);
+            byte* start = mapped + view.PointerOffset;
+            var entry = new ReadOnlySpan<byte>(start, (int)length);
+            if (!IsSound(entry, key, size)) return null;
+            var packed = PackedFile.InEntry(map, view, start + EntryHeaderSize, (int)length - EntryHeaderSize, LowerHex(entry.Slice(Sha256At, 32)));
+            map = null;
+            view = null;
+            mapped = null;
+            return packed;
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException) { return null; }
-        if (entry.Length < EntryHeaderSize || !entry.AsSpan(0, Magic.Length).SequenceEqual(Magic)
-            || BinaryPrimitives.ReadUInt32LittleEndian(entry.AsSpan(CrcAt)) != Crc32C.Compute(entry.AsSpan(KeyAt))
-            || !entry.AsSpan(KeyAt, key.Length).SequenceEqual(key) || BinaryPrimitives.ReadInt64LittleEndian(entry.AsSpan(SizeAt)) != size)
-            return null;
-        var frame = entry.AsMemory(EntryHeaderSize);
-        try
+        finally
         {
-            if (Decompressor.GetDecompressedSize(frame.Span) != (ulong)size) return null;
+            if (mapped != null) view!.SafeMemoryMappedViewHandle.ReleasePointer();
+            view?.Dispose();
+            map?.Dispose();
         }
-        catch (ZstdException) { return null; }
-        return (frame, LowerHex(entry.AsSpan(Sha256At, 32)));
+    }
+
+    // Whether an entry is one for the file of `key` and `size`: its magic, key and size, the size
+    // its frame's header declares, and its CRC.
+    private static bool IsSound(ReadOnlySpan<byte> entry, ReadOnlySpan<byte> key, long size) =>
+        entry[..Magic.Length].SequenceEqual(Magic) && entry.Slice(KeyAt, key.Length).SequenceEqual(key)
+        && BinaryPrimitives.ReadInt64LittleEndian(entry[SizeAt..]) == size
+        && ContentSize(entry[EntryHeaderSize..]) == (ulong)size
+        && BinaryPrimitives.ReadUInt32LittleEndian(entry[CrcAt..]) == Crc32C.Compute(entry[KeyAt..]);
+
+    // The size a zstd frame's header declares (Decompressor.GetDecompressedSize would walk the
+    // whole frame: the CRC covers it).
+    private static unsafe ulong ContentSize(ReadOnlySpan<byte> frameStart)
+    {
+        fixed (byte* start = frameStart) return ZstdSharp.Unsafe.Methods.ZSTD_getFrameContentSize(start, (nuint)frameStart.Length);
     }
 
     private void Store(string path, ReadOnlySpan<byte> key, long size, string sha256, ReadOnlySpan<byte> frame)

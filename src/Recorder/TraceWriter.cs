@@ -331,16 +331,16 @@ public sealed class TraceWriter : IDisposable
         // Before the header, which holds their hashes: a file found in the cache comes with its
         // SHA-256 (see EmbeddedFileCache), and no other SHA-256 is made.
         CompleteLatestCopy();
-        var (imageFrame, imageSha256) = Pack(image.Span);
+        using var imageFrame = Pack(image.Span);
         CompleteLatestCopy();
-        (ReadOnlyMemory<byte> initrdFrame, string? initrdSha256) = initrd.IsEmpty ? (default, null) : Pack(initrd.Span);
-        try { header = _header(imageSha256, initrdSha256); }
+        using var initrdFrame = initrd.IsEmpty ? null : Pack(initrd.Span);
+        try { header = _header(imageFrame.Sha256, initrdFrame?.Sha256); }
         catch (Exception e)
         {
             Fail($"{Path}: the trace header could not be made: {e.Message}");
             return;
         }
-        if (HeaderMismatch(header, image, initrd, imageSha256, initrdSha256) is { } mismatch)
+        if (HeaderMismatch(header, image, initrd, imageFrame.Sha256, initrdFrame?.Sha256) is { } mismatch)
         {
             Fail($"{Path}: {mismatch}");
             return;
@@ -348,8 +348,8 @@ public sealed class TraceWriter : IDisposable
         try
         {
             _chunks!.Write(ChunkType.Header, header.ToJson());
-            _chunks!.Write(ChunkType.CompressedImage, imageFrame.Span);
-            if (initrdSha256 is not null) _chunks!.Write(ChunkType.Initrd, initrdFrame.Span);
+            imageFrame.WriteTo(_chunks!, ChunkType.CompressedImage);
+            initrdFrame?.WriteTo(_chunks!, ChunkType.Initrd);
         }
         catch (Exception e) when (IsWriteFailure(e))
         {
@@ -361,8 +361,8 @@ public sealed class TraceWriter : IDisposable
     // whole for when the snapshot's turn comes (completing it again copies nothing).
     private void CompleteLatestCopy() => Volatile.Read(ref _latestCopy)?.Complete();
 
-    private (ReadOnlyMemory<byte> Frame, string Sha256) Pack(ReadOnlySpan<byte> file) =>
-        _cache is null ? (EmbeddedFile.Pack(file), EmbeddedFile.Sha256(file)) : _cache.Pack(file);
+    private PackedFile Pack(ReadOnlySpan<byte> file) =>
+        _cache is null ? PackedFile.InMemory(EmbeddedFile.Pack(file), EmbeddedFile.Sha256(file)) : _cache.Pack(file);
 
     // A batch that a reader would refuse for holding too much for its payload is padded: more
     // events than 8 a byte (a guest repeating one exit exactly), or more than 8 decoded bytes a
