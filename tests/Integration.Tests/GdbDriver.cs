@@ -20,14 +20,12 @@ internal static class GdbDriver
     /// Starts `vmreplay replay --gdb PORT --gdb-once` on <paramref name="trace"/> and waits until it
     /// listens; with <paramref name="cpu"/>, on that backend (`--cpu`).
     /// </summary>
-    public static (Process Stub, int Port, System.Text.StringBuilder Log) StartStub(string trace, string? cpu = null)
+    public static (Process Stub, int Port, System.Text.StringBuilder Log) StartStub(string trace, string? cpu = null, string? tool = null)
     {
         int port = FreePort();
-        var psi = new ProcessStartInfo("dotnet") { RedirectStandardError = true, RedirectStandardOutput = true };
+        var psi = Vmreplay.StartInfo(["replay", trace, "--gdb", port.ToString(), "--gdb-once"], tool);
         // The replay takes the backend the trace was recorded on (a test run's $VMREPLAY_CPU is for recording).
         psi.Environment["VMREPLAY_CPU"] = "auto";
-        psi.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "vmreplay.dll"));
-        foreach (var a in new[] { "replay", trace, "--gdb", port.ToString(), "--gdb-once" }) psi.ArgumentList.Add(a);
         if (cpu is not null) { psi.ArgumentList.Add("--cpu"); psi.ArgumentList.Add(cpu); }
         var stub = Process.Start(psi)!;
         var stubErr = new System.Text.StringBuilder();
@@ -49,9 +47,13 @@ internal static class GdbDriver
         DebugOn(null, trace, elf, setArchitecture, commands);
 
     /// <summary>As <see cref="Debug"/>, with the replay on backend <paramref name="cpu"/> (null: the trace's own, as auto picks).</summary>
-    public static (string Gdb, string Stub) DebugOn(string? cpu, string trace, string? elf, bool setArchitecture, params string[] commands)
+    public static (string Gdb, string Stub) DebugOn(string? cpu, string trace, string? elf, bool setArchitecture, params string[] commands) =>
+        DebugWith(null, cpu, trace, elf, setArchitecture, commands);
+
+    /// <summary>As <see cref="DebugOn"/>, served by <paramref name="tool"/> (null: <see cref="Vmreplay.UnderTest"/>).</summary>
+    public static (string Gdb, string Stub) DebugWith(string? tool, string? cpu, string trace, string? elf, bool setArchitecture, params string[] commands)
     {
-        var (started, port, stubErr) = StartStub(trace, cpu);
+        var (started, port, stubErr) = StartStub(trace, cpu, tool);
         using var stub = started;
 
         var gdb = new ProcessStartInfo("gdb") { RedirectStandardOutput = true, RedirectStandardError = true };

@@ -195,9 +195,8 @@ public sealed class SerialTests : IDisposable
     public async Task SerialOutputOnStdoutShowsEachLineWhileTheGuestRuns()
     {
         var ct = TestContext.Current.CancellationToken;
-        var psi = new System.Diagnostics.ProcessStartInfo("dotnet") { RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = true };
-        psi.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "vmreplay.dll"));
-        foreach (var a in new[] { "run", "--cpu", "soft", Vmreplay.Guest("echo", "echo.elf") }) psi.ArgumentList.Add(a);
+        var psi = Vmreplay.StartInfo(["run", "--cpu", "soft", Vmreplay.Guest("echo", "echo.elf")]);
+        psi.RedirectStandardInput = true;
         using var p = System.Diagnostics.Process.Start(psi)!;
         var errors = p.StandardError.ReadToEndAsync(ct);
         await p.StandardInput.WriteAsync("first\n".AsMemory(), ct);

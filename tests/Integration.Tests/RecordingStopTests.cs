@@ -25,10 +25,9 @@ public sealed partial class RecordingStopTests : IDisposable
     // and returns the recording's status and stderr.
     private static (int Status, string Stderr) RecordAndSignal(string[] args, string ready, int signal, string? cpu)
     {
-        var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, RedirectStandardInput = true };
+        var psi = Vmreplay.StartInfo(args);
+        psi.RedirectStandardInput = true;
         if (cpu is not null) psi.Environment["VMREPLAY_CPU"] = cpu;
-        psi.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "vmreplay.dll"));
-        foreach (var a in args) psi.ArgumentList.Add(a);
         using var p = Process.Start(psi)!;
         p.StandardInput.Close();
         var stderr = p.StandardError.ReadToEndAsync();

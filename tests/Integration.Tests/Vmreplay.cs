@@ -30,20 +30,15 @@ internal static class Vmreplay
     }
 
     /// <summary>
-    /// Runs vmreplay. <paramref name="cpu"/> ("soft", "kvm") sets the default backend of run,
-    /// record and replay through $VMREPLAY_CPU; null leaves it to auto (KVM where usable).
+    /// Runs vmreplay (<paramref name="tool"/>, else <see cref="UnderTest"/>). <paramref name="cpu"/>
+    /// ("soft", "kvm") sets the default backend of run, record and replay through $VMREPLAY_CPU;
+    /// null leaves it to auto (KVM where usable).
     /// </summary>
-    public static Result Run(IEnumerable<string> args, string? stdin = null, int timeoutSeconds = 120, string? cpu = null)
+    public static Result Run(IEnumerable<string> args, string? stdin = null, int timeoutSeconds = 120, string? cpu = null, string? tool = null)
     {
-        var psi = new ProcessStartInfo("dotnet")
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            RedirectStandardInput = true,
-        };
+        var psi = StartInfo(args, tool);
+        psi.RedirectStandardInput = true;
         if (cpu is not null) psi.Environment["VMREPLAY_CPU"] = cpu;
-        psi.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "vmreplay.dll"));
-        foreach (var a in args) psi.ArgumentList.Add(a);
         using var p = Process.Start(psi)!;
         if (stdin is not null) p.StandardInput.Write(stdin);
         p.StandardInput.Close();
@@ -61,6 +56,31 @@ internal static class Vmreplay
     }
 
     private const string CpuLine = "vmreplay: cpu: ";
+
+    /// <summary>
+    /// The vmreplay the tests run: the one built beside them (dotnet vmreplay.dll), or the
+    /// executable <c>$VMREPLAY_UNDER_TEST</c> names (a published native build, say), so that the
+    /// same tests can be run against it.
+    /// </summary>
+    public static string UnderTest { get; } =
+        Environment.GetEnvironmentVariable("VMREPLAY_UNDER_TEST") is { Length: > 0 } chosen ? Path.GetFullPath(chosen) : Path.Combine(AppContext.BaseDirectory, "vmreplay.dll");
+
+    /// <summary>Whether <see cref="UnderTest"/> is a native executable rather than a managed build's vmreplay.dll.</summary>
+    public static bool UnderTestIsNative => !UnderTest.EndsWith(".dll", StringComparison.Ordinal);
+
+    /// <summary>A start of the vmreplay under test with <paramref name="args"/>, its stdout and stderr redirected.</summary>
+    public static ProcessStartInfo StartInfo(IEnumerable<string> args, string? tool = null)
+    {
+        tool ??= UnderTest;
+        bool dll = tool.EndsWith(".dll", StringComparison.Ordinal);
+        var psi = new ProcessStartInfo(dll ? "dotnet" : tool) { RedirectStandardOutput = true, RedirectStandardError = true };
+        if (dll) psi.ArgumentList.Add(tool);
+        foreach (var a in args) psi.ArgumentList.Add(a);
+        return psi;
+    }
+
+    /// <summary>How a shell starts the vmreplay under test (quoted), for a command line of its own.</summary>
+    public static string ShellCommand => UnderTest.EndsWith(".dll", StringComparison.Ordinal) ? $"dotnet '{UnderTest}'" : $"'{UnderTest}'";
 
     private static string FindRoot()
     {

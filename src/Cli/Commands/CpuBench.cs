@@ -44,7 +44,7 @@ internal static class CpuBench
     {
         string? qemu = null, qemuNote = "QEMU rows left out (--no-qemu)";
         if (withQemu) qemu = QemuTcg.Locate(out qemuNote);
-        string dll = typeof(CpuBench).Assembly.Location;
+        string dll = SelfProcess.Location;
 
         var guests = new List<Measured>();
         foreach (var guest in new[] { CpuBenchGuest.Loop(), CpuBenchGuest.Mix() })
@@ -206,7 +206,7 @@ internal static class CpuBench
             var empty = guests.SelectMany(m => m.QemuEmptySeconds).ToList();
             Console.WriteLine(Inv($"QEMU TCG process with n=0 (startup and firmware): {Spread(empty.Select(s => s * 1000).ToList(), "F0")} ms"));
         }
-        Console.WriteLine(Inv($"vmreplay run --cpu soft, process start to the first guest instruction (dotnet vmreplay.dll, n=0 cpu-loop): {Spread(startup.Select(s => s * 1000).ToList(), "F0")} ms; whole process {Spread(processTotal.Select(s => s * 1000).ToList(), "F0")} ms"));
+        Console.WriteLine(Inv($"vmreplay run --cpu soft, process start to the first guest instruction ({SelfProcess.Describe(SelfProcess.Location)}, n=0 cpu-loop): {Spread(startup.Select(s => s * 1000).ToList(), "F0")} ms; whole process {Spread(processTotal.Select(s => s * 1000).ToList(), "F0")} ms"));
 
         var figures = new List<string>();
         foreach (var m in guests)
@@ -225,7 +225,8 @@ internal static class CpuBench
 
     /// <summary>Whether the JIT optimises the software CPU: a Debug build runs it several times slower.</summary>
     private static string BuildKind() =>
-        typeof(Processor).Assembly.GetCustomAttribute<DebuggableAttribute>()?.IsJITOptimizerDisabled == true
+        !System.Runtime.CompilerServices.RuntimeFeature.IsDynamicCodeSupported ? "Release (Native AOT: compiled ahead of time, no JIT)"
+        : typeof(Processor).Assembly.GetCustomAttribute<DebuggableAttribute>()?.IsJITOptimizerDisabled == true
             ? "Debug (JIT optimisation off; the software CPU runs several times slower than in a Release build: dotnet build -c Release)"
             : "Release (JIT optimisation on)";
 

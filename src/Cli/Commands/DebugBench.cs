@@ -24,7 +24,7 @@ internal static class DebugBench
         string dir = Directory.CreateTempSubdirectory("vmreplay-bench-").FullName;
         try
         {
-            string self = typeof(DebugBench).Assembly.Location;
+            string self = SelfProcess.Location;
             string trace = Path.Combine(dir, "failing-boot.vmtrace");
             string sparse = Path.Combine(dir, "failing-boot-initial-snapshot-only.vmtrace");
             Record(self, elf, trace, "50ms");
@@ -67,9 +67,8 @@ internal static class DebugBench
 
     private static void Record(string self, string elf, string trace, string snapshotEvery)
     {
-        var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var a in new[] { self, "record", elf, "-o", trace, "--serial-in", "/dev/null", "--snapshot-every", snapshotEvery }) psi.ArgumentList.Add(a);
-        using var p = Process.Start(psi) ?? throw new UserError("cannot start dotnet");
+        var psi = SelfProcess.StartInfo(self, ["record", elf, "-o", trace, "--serial-in", "/dev/null", "--snapshot-every", snapshotEvery]);
+        using var p = Process.Start(psi) ?? throw new UserError($"cannot start {self}");
         p.StandardOutput.ReadToEnd();
         string error = p.StandardError.ReadToEnd();
         p.WaitForExit();

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Text.Json;
+using System.Text.Json.Nodes;
 using VmReplay.Recorder;
 using VmReplay.Replayer;
 
@@ -29,14 +30,19 @@ internal static class DiffCommand
         int status = c.NotComparable is not null ? 2 : c.Identical ? 0 : 1;
         if (asJson)
         {
-            Console.WriteLine(JsonSerializer.Serialize(new
+            var context = new JsonArray();
+            foreach (var (index, x, y) in c.ContextBefore) context.Add((JsonNode)new JsonObject { ["index"] = index, ["a"] = x, ["b"] = y });
+            var headerDifferences = new JsonArray();
+            foreach (var line in c.HeaderDifferences) headerDifferences.Add((JsonNode?)line);
+            Console.WriteLine(new JsonObject
             {
-                a = pathA, b = pathB, result = status switch { 0 => "identical", 1 => "different", _ => "not comparable" },
-                notComparable = c.NotComparable, headerDifferences = c.HeaderDifferences,
-                firstDifference = c.FirstDifference, instructionsBeforeDifference = c.InstructionsBeforeDifference, kind = c.Cause?.Label, cause = c.Cause?.Summary, eventA = c.DifferenceA, eventB = c.DifferenceB,
-                context = c.ContextBefore.Select(x => new { index = x.Index, a = x.A, b = x.B }),
-                eventsA = c.EventsA, eventsB = c.EventsB, serialA = c.SerialA, serialB = c.SerialB, serialDifferenceAt = c.SerialDifference,
-            }, new JsonSerializerOptions { WriteIndented = true }));
+                ["a"] = pathA, ["b"] = pathB, ["result"] = status switch { 0 => "identical", 1 => "different", _ => "not comparable" },
+                ["notComparable"] = c.NotComparable, ["headerDifferences"] = headerDifferences,
+                ["firstDifference"] = c.FirstDifference, ["instructionsBeforeDifference"] = c.InstructionsBeforeDifference, ["kind"] = c.Cause?.Label,
+                ["cause"] = c.Cause?.Summary, ["eventA"] = c.DifferenceA, ["eventB"] = c.DifferenceB,
+                ["context"] = context,
+                ["eventsA"] = c.EventsA, ["eventsB"] = c.EventsB, ["serialA"] = c.SerialA, ["serialB"] = c.SerialB, ["serialDifferenceAt"] = c.SerialDifference,
+            }.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
             return status;
         }
         if (c.NotComparable is not null)
@@ -77,6 +83,6 @@ internal static class DiffCommand
     private static string Excerpt(string s, int at)
     {
         int start = Math.Max(0, at - 20);
-        return JsonSerializer.Serialize(s.Substring(start, Math.Min(s.Length - start, 60)));
+        return JsonValue.Create(s.Substring(start, Math.Min(s.Length - start, 60))).ToJsonString();
     }
 }

@@ -1,5 +1,5 @@
 using System.CommandLine;
-using System.Text.Json;
+using System.Text.Json.Nodes;
 using VmReplay.Recorder;
 using VmReplay.Recorder.Events;
 
@@ -43,7 +43,7 @@ internal static class EventsCommand
                 if (asJson)
                 {
                     long? instructions = e switch { ExitEvent x => x.Instructions, ScheduledServiceEvent s => s.Instructions, _ => null };
-                    output.WriteLine(JsonSerializer.Serialize(new { index, kind = e.GetType().Name.Replace("Event", ""), text = e.Describe(), instructions }));
+                    output.WriteLine(new JsonObject { ["index"] = index, ["kind"] = e.GetType().Name.Replace("Event", ""), ["text"] = e.Describe(), ["instructions"] = instructions }.ToJsonString());
                 }
                 else output.WriteLine($"{index}: {e.Describe()}");
                 index++;

@@ -32,9 +32,8 @@ internal static partial class GdbBenchSession
     public static Result Run(string self, string elf, string trace, IEnumerable<string> commands, TimeSpan deadline)
     {
         int port = FreePort();
-        var stub = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var a in new[] { self, "replay", trace, "--gdb", port.ToString(CultureInfo.InvariantCulture), "--gdb-once" }) stub.ArgumentList.Add(a);
-        using var server = Process.Start(stub) ?? throw new UserError("cannot start dotnet");
+        var stub = SelfProcess.StartInfo(self, ["replay", trace, "--gdb", port.ToString(CultureInfo.InvariantCulture), "--gdb-once"]);
+        using var server = Process.Start(stub) ?? throw new UserError($"cannot start {self}");
         var ready = new ManualResetEventSlim();
         var stubLog = new System.Text.StringBuilder();
         server.ErrorDataReceived += (_, e) =>

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Text.Json;
+using System.Text.Json.Nodes;
 using Spectre.Console;
 using VmReplay.Recorder;
 using VmReplay.Recorder.Events;
@@ -33,45 +34,49 @@ internal static class InfoCommand
         long snapshotPageBytes = sum.SnapshotPageBytes;
         var fault = sum.Fault;
         var h = trace.Header;
-        var summary = new
+        // A JSON object built member by member, not an anonymous type given to the serializer:
+        // the native build has no reflection to serialize one with.
+        double snapshotCompression = snapshotBytes == 0 ? 0 : Math.Round((double)snapshotPageBytes / snapshotBytes, 2);
+        double bytesPerEvent = events == 0 ? 0 : Math.Round((double)compressed / events, 3);
+        var summary = new JsonObject
         {
-            file = path,
-            formatVersion = trace.Version,
-            complete = trace.File.IsComplete,
-            incompleteReason = trace.File.IncompleteReason,
-            guest = h.GuestName,
-            imageSha256 = h.ImageSha256,
-            initrd = h.HasInitrd ? new { name = h.InitrdName, sha256 = h.InitrdSha256, bytes = h.InitrdSize } : null,
-            memoryBytes = h.MemorySize,
-            vcpus = h.VcpuCount,
-            cmdline = h.Cmdline,
-            hostKernel = h.HostKernel,
-            backend = h.Backend,
-            clock = h.Clock,
-            cpuidLeaves = h.CpuModel.Length,
-            cpuidSeen = h.CpuidSeen?.Length ?? 0,
-            msrExits = h.MsrExits,
-            guestTimeSeconds = Math.Round(lastClock / 1e9, 6),
-            events,
-            eventsByKind = counts,
-            snapshots = sum.Snapshots,
-            fullSnapshots = sum.FullSnapshots,
-            snapshotBytes,
-            snapshotPageBytes,
-            snapshotCompression = snapshotBytes == 0 ? 0 : Math.Round((double)snapshotPageBytes / snapshotBytes, 2),
-            chunks = trace.File.Chunks.Count,
-            fileBytes = trace.File.FileLength,
-            imageBytes = h.ImageSize,
-            imageChunkBytes = (long)trace.ImageChunk.PayloadLength,
-            initrdChunkBytes = (long?)trace.InitrdChunk?.PayloadLength,
-            eventChunkBytes = compressed,
-            bytesPerEvent = events == 0 ? 0 : Math.Round((double)compressed / events, 3),
-            vmmFault = fault,
-            outcome = end is null ? null : new { kind = end.Kind.ToString(), exitStatus = end.ExitStatus, message = end.Message },
+            ["file"] = path,
+            ["formatVersion"] = trace.Version,
+            ["complete"] = trace.File.IsComplete,
+            ["incompleteReason"] = trace.File.IncompleteReason,
+            ["guest"] = h.GuestName,
+            ["imageSha256"] = h.ImageSha256,
+            ["initrd"] = h.HasInitrd ? new JsonObject { ["name"] = h.InitrdName, ["sha256"] = h.InitrdSha256, ["bytes"] = h.InitrdSize } : null,
+            ["memoryBytes"] = h.MemorySize,
+            ["vcpus"] = h.VcpuCount,
+            ["cmdline"] = h.Cmdline,
+            ["hostKernel"] = h.HostKernel,
+            ["backend"] = h.Backend,
+            ["clock"] = h.Clock,
+            ["cpuidLeaves"] = h.CpuModel.Length,
+            ["cpuidSeen"] = h.CpuidSeen?.Length ?? 0,
+            ["msrExits"] = h.MsrExits,
+            ["guestTimeSeconds"] = Math.Round(lastClock / 1e9, 6),
+            ["events"] = events,
+            ["eventsByKind"] = Counts(counts),
+            ["snapshots"] = sum.Snapshots,
+            ["fullSnapshots"] = sum.FullSnapshots,
+            ["snapshotBytes"] = snapshotBytes,
+            ["snapshotPageBytes"] = snapshotPageBytes,
+            ["snapshotCompression"] = snapshotCompression,
+            ["chunks"] = trace.File.Chunks.Count,
+            ["fileBytes"] = trace.File.FileLength,
+            ["imageBytes"] = h.ImageSize,
+            ["imageChunkBytes"] = (long)trace.ImageChunk.PayloadLength,
+            ["initrdChunkBytes"] = (long?)trace.InitrdChunk?.PayloadLength,
+            ["eventChunkBytes"] = compressed,
+            ["bytesPerEvent"] = bytesPerEvent,
+            ["vmmFault"] = fault is null ? null : JsonNode.Parse(fault.ToJson()),
+            ["outcome"] = end is null ? null : new JsonObject { ["kind"] = end.Kind.ToString(), ["exitStatus"] = end.ExitStatus, ["message"] = end.Message },
         };
         if (asJson)
         {
-            Console.WriteLine(JsonSerializer.Serialize(summary, new JsonSerializerOptions { WriteIndented = true }));
+            Console.WriteLine(summary.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
             return 0;
         }
         var t = new Table().AddColumns("", "").HideHeaders();
@@ -85,9 +90,9 @@ internal static class InfoCommand
         t.AddRow("guest time", $"{lastClock / 1e9:0.000} s (last engine-clock reading)");
         t.AddRow("events", $"{events}");
         foreach (var (k, n) in counts) t.AddRow("  " + Markup.Escape(k), n.ToString());
-        t.AddRow("size", $"{trace.File.FileLength} bytes in {trace.File.Chunks.Count} chunks; events {compressed} bytes compressed ({summary.bytesPerEvent} bytes/event)");
+        t.AddRow("size", $"{trace.File.FileLength} bytes in {trace.File.Chunks.Count} chunks; events {compressed} bytes compressed ({bytesPerEvent} bytes/event)");
         t.AddRow("snapshots", sum.Snapshots == 0 ? "none" :
-            $"{sum.Snapshots} ({summary.fullSnapshots} full), {snapshotBytes} bytes holding {snapshotPageBytes} bytes of pages (LZ4 ratio {summary.snapshotCompression}); " +
+            $"{sum.Snapshots} ({sum.FullSnapshots} full), {snapshotBytes} bytes holding {snapshotPageBytes} bytes of pages (LZ4 ratio {snapshotCompression}); " +
             $"events {sum.FirstSnapshotEvent}…{sum.LastSnapshotEvent}");
         t.AddRow("outcome", end is null ? "[yellow]not recorded[/]" : Markup.Escape(end.Describe()));
         if (fault is not null) t.AddRow("[red]VMM fault[/]", Markup.Escape(Excerpt(fault.Describe().TrimEnd())));
@@ -123,4 +128,11 @@ internal static class InfoCommand
     // A version 1 image is stored raw; from version 2 the embedded files are zstd frames.
     private static string Stored(ChunkInfo chunk) =>
         chunk.Type == ChunkType.Image ? ", stored raw" : $", {chunk.PayloadLength} in the trace ({chunk.Type})";
+
+    private static JsonObject Counts(IReadOnlyDictionary<string, long> counts)
+    {
+        var o = new JsonObject();
+        foreach (var (kind, n) in counts) o[kind] = n;
+        return o;
+    }
 }

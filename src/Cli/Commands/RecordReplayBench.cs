@@ -29,7 +29,7 @@ internal static class RecordReplayBench
         try
         {
             string trace = Path.Combine(dir, "bench.vmtrace");
-            string self = typeof(RecordReplayBench).Assembly.Location;
+            string self = SelfProcess.Location;
             var (runTimes, recordTimes, replayTimes) = TimeRounds(self, rounds, "the bench guest", status => status == 1,
                 ["run", guest, "--serial-in", "/dev/null", "--cpu", cpuName],
                 ["record", guest, "-o", trace, "--serial-in", "/dev/null", "--snapshot-every", "20000", "--cpu", cpuName],
@@ -119,13 +119,11 @@ internal static class RecordReplayBench
     /// </summary>
     internal static CommandTime Measure(string dll, string[] args, string what, Func<int, bool> expected)
     {
-        var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
-        psi.ArgumentList.Add(dll);
-        foreach (var a in args) psi.ArgumentList.Add(a);
+        var psi = SelfProcess.StartInfo(dll, args);
         psi.Environment[StartupStamp.Variable] = "1";
         var cpuBefore = ChildProcessCpuTime.Total();
         long start = StartupStamp.NowNanoseconds();
-        using var p = Process.Start(psi) ?? throw new UserError("cannot start dotnet");
+        using var p = Process.Start(psi) ?? throw new UserError($"cannot start {dll}");
         var stdout = p.StandardOutput.ReadToEndAsync();
         string err = p.StandardError.ReadToEnd();
         stdout.Wait();

@@ -26,9 +26,8 @@ internal static partial class ReverseLatencyBench
     {
         string elf = Elf;
         string trace = System.IO.Path.Combine(dir, $"ticks-{ticks}.vmtrace");
-        var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var a in new[] { self, "record", "--cpu", "soft", elf, "--cmdline", $"n={ticks}", "-o", trace, "--serial-in", "/dev/null" }) psi.ArgumentList.Add(a);
-        using var p = Process.Start(psi) ?? throw new UserError("cannot start dotnet");
+        var psi = SelfProcess.StartInfo(self, ["record", "--cpu", "soft", elf, "--cmdline", $"n={ticks}", "-o", trace, "--serial-in", "/dev/null"]);
+        using var p = Process.Start(psi) ?? throw new UserError($"cannot start {self}");
         p.StandardOutput.ReadToEnd();
         string error = p.StandardError.ReadToEnd();
         p.WaitForExit();

@@ -22,7 +22,7 @@ internal static class TimeTravelBench
 
     public static int Run(int rounds)
     {
-        string self = typeof(TimeTravelBench).Assembly.Location;
+        string self = SelfProcess.Location;
         string exitsGuest = RepositoryPaths.Require("guests", "build", "bench-exits", "bench-exits.bin");
         string dir = Directory.CreateTempSubdirectory("vmreplay-bench-").FullName;
         try

@@ -11,12 +11,12 @@ namespace VmReplay.Recorder.Faults;
 /// <param name="CaptureError">Why <paramref name="Threads"/> is empty, when the stacks could not be read.</param>
 public sealed record VmmFault(string ExceptionType, string Message, string StackTrace, IReadOnlyList<VmmThreadStack> Threads, string? CaptureError)
 {
-    public byte[] ToJson() => JsonSerializer.SerializeToUtf8Bytes(this);
+    public byte[] ToJson() => JsonSerializer.SerializeToUtf8Bytes(this, VmmFaultJsonContext.Default.VmmFault);
 
     /// <summary>Throws <see cref="JsonException"/>, and nothing else, when <paramref name="json"/> is not a fault record.</summary>
     public static VmmFault FromJson(ReadOnlySpan<byte> json)
     {
-        var f = JsonSerializer.Deserialize<VmmFault>(json) ?? throw new JsonException("the fault record is null");
+        var f = JsonSerializer.Deserialize(json, VmmFaultJsonContext.Default.VmmFault) ?? throw new JsonException("the fault record is null");
         // The serializer leaves absent or null members null whatever their declared nullability,
         // and Describe and its callers rely on the declared nullability.
         if (f.ExceptionType is null || f.Message is null || f.StackTrace is null || f.Threads is null)

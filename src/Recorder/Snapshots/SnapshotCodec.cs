@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Buffers.Binary;
 using System.Text.Json;
+using System.Text.Json.Nodes;
 using System.Text.Json.Serialization.Metadata;
 using K4os.Compression.LZ4;
 using VmReplay.Devices.Platform;
@@ -58,8 +59,15 @@ public static class SnapshotCodec
         // What the hand-written reader reads has every device (each is an object it reads).
         if (DeviceStateJsonReader.TryRead(json) is { } read) return read;
         MachinePart? part;
-        try { part = JsonSerializer.Deserialize<MachinePart>(json, SerializerReading.Complete); }
-        catch (JsonException) { part = JsonSerializer.Deserialize<MachinePart>(json, SerializerReading.Plain); }
+        try { part = JsonSerializer.Deserialize(json, SerializerReading.CompleteMachine); }
+        catch (JsonException)
+        {
+            // A snapshot written before a member existed: the member's declared default, as the
+            // state's constructor gives it, stands in for it.
+            var node = JsonNode.Parse(json) ?? throw new JsonException("the device state is null");
+            DeclaredDefaults.Fill(node, SerializerReading.Defaults.Value);
+            part = node.Deserialize(SerializerReading.CompleteMachine);
+        }
         if (part?.Platform is { } platform && SerializerReading.PlatformDevices.FirstOrDefault(d => d.GetValue(platform) is null) is { } missing)
             throw new JsonException($"the board lacks its {missing.Name} device");
         return part;
@@ -85,11 +93,11 @@ public static class SnapshotCodec
         public static readonly JsonSerializerOptions Plain = new() { IncludeFields = true };
 
         // A snapshot this build wrote is read by DeviceStateJsonReader, which builds no serializer
-        // metadata. One it declines is read by the generated reader when it holds every member
-        // (building the reflection reader's metadata took a replay 30 to 40 ms): that reader gives a
-        // member the JSON lacks default(T), not its declared default (dotnet/runtime#84484: a PIT
-        // channel's Gate would read false), so it requires every member, and a snapshot written
-        // before a member existed is read by reflection, which keeps the declared defaults.
+        // metadata. One it declines is read by the generated reader, which requires every member:
+        // it gives a member the JSON lacks default(T), not its declared default (dotnet/runtime#84484:
+        // a PIT channel's Gate would read false), so a snapshot written before a member existed is
+        // completed with the declared defaults first (DeclaredDefaults; the reflection-based
+        // reader, which kept them, does not exist in the native build).
         public static readonly JsonSerializerOptions Complete = new()
         {
             IncludeFields = true,
@@ -98,6 +106,17 @@ public static class SnapshotCodec
                 foreach (var member in type.Properties) member.IsRequired = true;
             }),
         };
+
+        public static readonly JsonTypeInfo<MachinePart> CompleteMachine = (JsonTypeInfo<MachinePart>)Complete.GetTypeInfo(typeof(MachinePart));
+
+        // Every member of the device state with its declared default, written as snapshots write
+        // it: what a snapshot from before a member existed takes for it.
+        public static readonly Lazy<JsonNode> Defaults = new(() => JsonNode.Parse(DeviceStateJsonWriter.Write(new MachinePart(
+            new PcPlatformState
+            {
+                Pic = new(), Com1 = new(), Pit = new() { Channels = [new()] }, PortB = new(), Rtc = new(), Keyboard = new(), DebugExit = new(), Post = new(), Pci = new(),
+            },
+            new RunnerCounters(0, 0, 0))))!);
 
         // The devices of the board, for the check that a snapshot the serializer read has each.
         // Found by reflection, not as the platform's serializer metadata, which took 16 ms of CPU
