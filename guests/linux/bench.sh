@@ -18,7 +18,7 @@
 # resets the machine right after the panic, which ends vmreplay and QEMU (-no-reboot) alike, so
 # each figure includes process start (and QEMU's includes SeaBIOS, which the software CPU does not
 # run: it starts the kernel itself). The time to the panic line is printed too. vmreplay is
-# published ReadyToRun (-c Release -r linux-x64) for this, as a user would install it.
+# published (-c Release -r linux-x64: a Native AOT executable) for this, as a user would install it.
 # The command line is guests/linux/cmdline without the KVM host workarounds (clearcpuid=, lpj=,
 # noxsave, nofsgsbase), which the software CPU does not need; QEMU gets the same line.
 set -euo pipefail
@@ -70,12 +70,12 @@ guests/linux/build.sh >/dev/null || build_rc=$?
 [[ $build_rc -eq 0 ]] || die "the kernel build failed (guests/linux/build.sh exited with $build_rc)"
 for i in "${images[@]}"; do [[ -s ${path[$i]} ]] || die "${path[$i]} is missing after guests/linux/build.sh"; done
 
-say "dotnet publish src/Cli -c Release -r linux-x64 (ReadyToRun)"
-if ! dotnet publish src/Cli -c Release -r linux-x64 --self-contained false -o "$tmp/vmreplay" -v q -nologo >"$tmp/build.log" 2>&1; then
+say "dotnet publish src/Cli -c Release -r linux-x64 (Native AOT)"
+if ! dotnet publish src/Cli -c Release -r linux-x64 -o "$tmp/vmreplay" -v q -nologo >"$tmp/build.log" 2>&1; then
     grep -m3 -E ' error ' "$tmp/build.log" >&2 || tail -n 5 "$tmp/build.log" >&2
     die "dotnet publish src/Cli failed"
 fi
-vmreplay=(dotnet "$tmp/vmreplay/vmreplay.dll")
+vmreplay=("$tmp/vmreplay/vmreplay")
 
 [[ -s guests/linux/cmdline ]] || die "guests/linux/cmdline is missing"
 cmdline=$(tr -s ' \n' '\n\n' <guests/linux/cmdline | grep -v -E '^(clearcpuid=|lpj=|noxsave$|nofsgsbase$)' | paste -sd' ' -)
