@@ -8,11 +8,18 @@ namespace VmReplay.Cli;
 /// </summary>
 internal static class SelfProcess
 {
-    /// <summary>What to start: the native executable of a Native AOT build, else this build's vmreplay.dll.</summary>
-    public static string Location =>
-        !System.Runtime.CompilerServices.RuntimeFeature.IsDynamicCodeSupported
-            ? Environment.ProcessPath ?? throw new UserError("cannot tell where this vmreplay's executable is")
-            : Path.Combine(AppContext.BaseDirectory, "vmreplay.dll");
+    /// <summary>What to start: this build's vmreplay.dll, or the native executable of a Native AOT build, which has none.</summary>
+    public static string Location => IsNative
+        ? Environment.ProcessPath ?? throw new UserError("cannot tell where this vmreplay's executable is")
+        : ManagedAssembly;
+
+    /// <summary>
+    /// Whether this is the Native AOT build. Not RuntimeFeature.IsDynamicCodeSupported: a project
+    /// published Native AOT turns that off in its managed build too, to behave alike.
+    /// </summary>
+    public static bool IsNative => !File.Exists(ManagedAssembly);
+
+    private static string ManagedAssembly => Path.Combine(AppContext.BaseDirectory, "vmreplay.dll");
 
     /// <summary>How the benchmarks' figures name what they started.</summary>
     public static string Describe(string self) => IsDll(self) ? "dotnet vmreplay.dll" : "the native vmreplay";

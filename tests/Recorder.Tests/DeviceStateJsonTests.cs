@@ -177,6 +177,20 @@ public class DeviceStateJsonTests
         Assert.Equal(s.Machine.Platform.Pit.Channels[0], read.Platform.Pit.Channels[0]);
     }
 
+    [Fact]
+    public void AMemberNameThatIsNotUtf8IsAJsonError()
+    {
+        // The name no reader knows, so the state is completed from the defaults, which reads
+        // every name: a byte that is not UTF-8 there is a refusal, not a crash (found by fuzzing).
+        var s = CorpusSnapshots("timer-v3.vmtrace")[^1];
+        var json = JsonSerializer.SerializeToUtf8Bytes(Part(s), DeviceStateJsonContext.Default.MachinePart);
+        int at = json.AsSpan().IndexOf("\"Gate\""u8);
+        Assert.True(at > 0);
+        json[at + 2] = 0xF2;
+        var e = Assert.ThrowsAny<JsonException>(() => SnapshotCodec.ReadDeviceState(json));
+        Assert.Contains("not valid JSON text", e.Message);
+    }
+
     [Theory]
     [InlineData("Pic")]
     [InlineData("Rtc")]

@@ -225,7 +225,7 @@ internal static class CpuBench
 
     /// <summary>Whether the JIT optimises the software CPU: a Debug build runs it several times slower.</summary>
     private static string BuildKind() =>
-        !System.Runtime.CompilerServices.RuntimeFeature.IsDynamicCodeSupported ? "Release (Native AOT: compiled ahead of time, no JIT)"
+        SelfProcess.IsNative ? "Release (Native AOT: compiled ahead of time, no JIT)"
         : typeof(Processor).Assembly.GetCustomAttribute<DebuggableAttribute>()?.IsJITOptimizerDisabled == true
             ? "Debug (JIT optimisation off; the software CPU runs several times slower than in a Release build: dotnet build -c Release)"
             : "Release (JIT optimisation on)";

@@ -52,9 +52,11 @@ public static partial class VmmFaultCapture
 
     private static List<VmmThreadStack> ReadThreads(long heapDumpBudget, TimeSpan heapDumpTimeout, TimeSpan dumpTimeout)
     {
-        // A native build has no DAC, no dump writer and no runtime ClrMD could read; the
-        // exception's own stack is in the record all the same.
-        if (!System.Runtime.CompilerServices.RuntimeFeature.IsDynamicCodeSupported)
+        // A native build has no runtime beside it (no DAC, no dump writer, nothing ClrMD could
+        // read); the exception's own stack is in the record all the same. (Not
+        // RuntimeFeature.IsDynamicCodeSupported: a project published Native AOT turns that off in
+        // its managed build too.)
+        if (!File.Exists(Path.Combine(RuntimeEnvironment.GetRuntimeDirectory(), "libcoreclr.so")))
             throw new PlatformNotSupportedException("this vmreplay is the native (Native AOT) build, whose threads ClrMD cannot read; the managed build (dotnet vmreplay.dll, from dotnet build) records every VMM thread's stack");
         // ClrMD reads the runtime's version as 0.0 from a Linux dump, so it cannot pick the DAC
         // itself; the matching one ships beside the runtime.

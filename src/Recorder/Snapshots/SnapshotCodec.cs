@@ -64,9 +64,15 @@ public static class SnapshotCodec
         {
             // A snapshot written before a member existed: the member's declared default, as the
             // state's constructor gives it, stands in for it.
-            var node = JsonNode.Parse(json) ?? throw new JsonException("the device state is null");
-            DeclaredDefaults.Fill(node, SerializerReading.Defaults.Value);
-            part = node.Deserialize(SerializerReading.CompleteMachine);
+            try
+            {
+                var node = JsonNode.Parse(json) ?? throw new JsonException("the device state is null");
+                DeclaredDefaults.Fill(node, SerializerReading.Defaults.Value);
+                part = node.Deserialize(SerializerReading.CompleteMachine);
+            }
+            // A parsed document turns a name or a string into UTF-16 only when asked for it, and
+            // says that its UTF-8 is invalid with this.
+            catch (InvalidOperationException e) { throw new JsonException($"the device state is not valid JSON text: {e.Message}", e); }
         }
         if (part?.Platform is { } platform && SerializerReading.PlatformDevices.FirstOrDefault(d => d.GetValue(platform) is null) is { } missing)
             throw new JsonException($"the board lacks its {missing.Name} device");
