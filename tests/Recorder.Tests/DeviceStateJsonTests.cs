@@ -191,6 +191,19 @@ public class DeviceStateJsonTests
         Assert.Contains("not valid JSON text", e.Message);
     }
 
+    [Fact]
+    public void AMemberGivenTwiceWhereAnotherIsMissingIsAJsonError()
+    {
+        // The generated serializer takes the last of two; the object the state is completed in
+        // refuses the second (found by fuzzing, as an ArgumentException that ended the process).
+        var s = CorpusSnapshots("timer-v3.vmtrace")[^1];
+        var text = System.Text.Encoding.UTF8.GetString(JsonSerializer.SerializeToUtf8Bytes(Part(s), DeviceStateJsonContext.Default.MachinePart));
+        int gate = text.IndexOf("\"Gate\":", StringComparison.Ordinal);
+        text = text[..gate] + "\"Mode\":1," + text[gate..].Replace("\"Gate\":true,", "").Replace("\"Gate\":false,", "");
+        var e = Assert.ThrowsAny<JsonException>(() => SnapshotCodec.ReadDeviceState(System.Text.Encoding.UTF8.GetBytes(text)));
+        Assert.Contains("twice", e.Message);
+    }
+
     [Theory]
     [InlineData("Pic")]
     [InlineData("Rtc")]

@@ -71,8 +71,12 @@ public static class SnapshotCodec
                 part = node.Deserialize(SerializerReading.CompleteMachine);
             }
             // A parsed document turns a name or a string into UTF-16 only when asked for it, and
-            // says that its UTF-8 is invalid with this.
-            catch (InvalidOperationException e) { throw new JsonException($"the device state is not valid JSON text: {e.Message}", e); }
+            // says that its UTF-8 is invalid with the first; an object made of it refuses a member
+            // given twice with the second (the serializer takes the last).
+            catch (Exception e) when (e is InvalidOperationException or ArgumentException)
+            {
+                throw new JsonException($"the device state is not valid JSON text or gives a member twice: {e.Message}", e);
+            }
         }
         if (part?.Platform is { } platform && SerializerReading.PlatformDevices.FirstOrDefault(d => d.GetValue(platform) is null) is { } missing)
             throw new JsonException($"the board lacks its {missing.Name} device");
