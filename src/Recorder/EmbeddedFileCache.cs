@@ -2,7 +2,6 @@ using System.Buffers.Binary;
 using System.IO.Hashing;
 using System.IO.MemoryMappedFiles;
 using VmReplay.Recorder.Format;
-using ZstdSharp;
 
 namespace VmReplay.Recorder;
 
@@ -70,8 +69,8 @@ public sealed class EmbeddedFileCache(string directory, long maxBytes = Embedded
     /// <summary>
     /// <paramref name="file"/> packed as <see cref="EmbeddedFile.Pack"/> packs it, and its
     /// SHA-256 as <see cref="EmbeddedFile.Sha256"/> gives it: from the cache when it holds a sound
-    /// entry for the file (then the entry stays open until the result is disposed, and its frame
-    /// is copied from there), else made now and stored.
+    /// entry for the file (then the entry stays mapped until the result is disposed, and its frame
+    /// is written from there), else made now and stored.
     /// </summary>
     public PackedFile Pack(ReadOnlySpan<byte> file)
     {
