@@ -102,14 +102,7 @@ public sealed class EmbeddedFileCacheTests : IDisposable
         ReplaceFrame(EntryOf(image), other);
         using var packed = cache.Pack(image);
         Assert.Equal(other, packed.Frame.ToArray());
-        string trace = Path.Combine(_dir, "t.vmtrace");
-        using (var w = new Format.ChunkWriter(File.Create(trace)))
-        {
-            packed.WriteTo(w, Format.ChunkType.CompressedImage);
-            w.Finish();
-        }
-        using var r = Format.TraceFileReader.Open(trace);
-        Assert.Equal(other, r.ReadPayload(r.Chunks[0]));
+        Assert.Equal(other, WrittenChunk(packed));
     }
 
     [Fact]
@@ -141,14 +134,7 @@ public sealed class EmbeddedFileCacheTests : IDisposable
         string other = EntryOf(image) + ".other";
         File.WriteAllBytes(other, new byte[File.ReadAllBytes(EntryOf(image)).Length]);
         File.Move(other, EntryOf(image), overwrite: true);
-        string trace = Path.Combine(_dir, "t.vmtrace");
-        using (var w = new Format.ChunkWriter(File.Create(trace)))
-        {
-            packed.WriteTo(w, Format.ChunkType.CompressedImage);
-            w.Finish();
-        }
-        using var r = Format.TraceFileReader.Open(trace);
-        Assert.Equal(frame, r.ReadPayload(r.Chunks[0]));
+        Assert.Equal(frame, WrittenChunk(packed));
     }
 
     [Fact]
@@ -223,6 +209,19 @@ public sealed class EmbeddedFileCacheTests : IDisposable
         using var writer = new TraceWriter(path, TestHeaders.For(image) with { ImageSha256 = new string('a', 64) }, image);
         string? failure = writer.Finish(new EndEvent(RunOutcomeKind.PowerOff, 0, "done", 1, 2), endsInLongMode: false);
         Assert.Equal($"{path}: the header gives the image's SHA-256 as {new string('a', 64)}, not {EmbeddedFile.Sha256(image)}", failure);
+    }
+
+    // The payload of the chunk a packed file writes, read back from a trace of that one chunk.
+    private byte[] WrittenChunk(PackedFile packed)
+    {
+        string trace = Path.Combine(_dir, "t.vmtrace");
+        using (var w = new Format.ChunkWriter(File.Create(trace)))
+        {
+            packed.WriteTo(w, Format.ChunkType.CompressedImage);
+            w.Finish();
+        }
+        using var r = Format.TraceFileReader.Open(trace);
+        return r.ReadPayload(r.Chunks[0]);
     }
 
     private static void ReplaceFrame(string entry, byte[] frame)
