@@ -119,7 +119,7 @@ internal sealed class MachineOptions
         try
         {
             if (Directory.Exists(path)) throw new UserError($"{path}: is a directory, not a {what}");
-            return File.ReadAllBytes(path);
+            return VmReplay.Engine.Memory.FileContents.Read(path);
         }
         catch (FileNotFoundException) { throw new UserError($"{path}: no such {what}"); }
         catch (DirectoryNotFoundException) { throw new UserError($"{path}: no such {what}"); }

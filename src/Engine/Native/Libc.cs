@@ -15,6 +15,7 @@ internal static unsafe partial class Libc
     internal const int MAP_ANONYMOUS = 0x20;
     internal const int MAP_NORESERVE = 0x4000;
     internal const int MADV_DONTNEED = 4;
+    internal const int MADV_HUGEPAGE = 14;
     internal const int SIG_BLOCK = 0;
     internal const int SIG_UNBLOCK = 1;
     internal const int EINTR = 4;
