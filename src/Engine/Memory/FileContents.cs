@@ -22,10 +22,12 @@ public static class FileContents
     {
         using var file = File.OpenHandle(path);
         long length = RandomAccess.GetLength(file);
-        if (length < LargeFile || length > Array.MaxLength) return File.ReadAllBytes(path);
+        // File.ReadAllBytes says why a file this long cannot be read into an array.
+        if (length > Array.MaxLength) return File.ReadAllBytes(path);
         // Pinned: the advice holds for addresses, so the array must not move before it is filled.
-        var bytes = GC.AllocateUninitializedArray<byte>((int)length, pinned: true);
-        AdviseHugePages(bytes);
+        bool large = length >= LargeFile;
+        var bytes = GC.AllocateUninitializedArray<byte>((int)length, pinned: large);
+        if (large) AdviseHugePages(bytes);
         int read = 0;
         while (read < bytes.Length)
         {
