@@ -21,7 +21,7 @@ public sealed class RecordingHostEvents(IHostEvents live, TraceWriter writer, IV
 
     public bool WaitIdle(long? deadlineNanoseconds) => live.WaitIdle(deadlineNanoseconds);
 
-    public bool TakeDue(StopPoint stop) => live.TakeDue(stop) && Serviced(stop);
+    public bool TakeDue(in StopPoint stop) => live.TakeDue(stop) && Serviced(stop);
 
     private volatile RunOutcome? _stop;
 
@@ -40,7 +40,7 @@ public sealed class RecordingHostEvents(IHostEvents live, TraceWriter writer, IV
     // Logs the point just serviced; kept out of TakeDue, which asks at every stop and finds
     // nothing due at nearly all: compiled into it, the locals below were set up each time.
     [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
-    private bool Serviced(StopPoint stop)
+    private bool Serviced(in StopPoint stop)
     {
         if (stop.Kind == StopKind.Exit)
         {

@@ -252,7 +252,7 @@ public sealed class ReplayHostEvents(EventCursor events, IVcpuBackend vcpu, Dirt
         events.PeekOther() is ScheduledServiceEvent s && stop.Instructions == s.Instructions
         && stop.Kind is StopKind.Scheduled or StopKind.Debug or StopKind.Interrupted or StopKind.Window;
 
-    public bool TakeDue(StopPoint stop)
+    public bool TakeDue(in StopPoint stop)
     {
         var next = events.PeekOther();
         if (next is null)

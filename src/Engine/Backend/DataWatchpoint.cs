@@ -11,9 +11,10 @@ public readonly record struct DataWatchpoint(ulong Linear, int Length, bool Read
 /// <see cref="DebugSetup"/>, the accessed linear address and size, and whether it was a write,
 /// then with the bytes there before and the value written (a debugger's `watch` stops only for a
 /// write that changes the value). The accessing instruction has retired (as a debug-register data
-/// breakpoint traps after it).
+/// breakpoint traps after it). A class: the run loop's stops and a delivery's result carry one
+/// only rarely, and as a nullable struct it made each of them 48 bytes larger.
 /// </summary>
-public readonly record struct DataWatchpointHit(int Index, ulong Linear, int Size, bool IsWrite, ulong OldValue = 0, ulong NewValue = 0)
+public sealed record DataWatchpointHit(int Index, ulong Linear, int Size, bool IsWrite, ulong OldValue = 0, ulong NewValue = 0)
 {
     /// <summary>Whether the access changed the bytes it touched.</summary>
     public bool Changed => IsWrite && Masked(OldValue) != Masked(NewValue);

@@ -16,7 +16,7 @@ public interface IHostEvents
     void Arm(long? deadlineNanoseconds, bool interruptBlocked);
 
     /// <summary>At a stop: true if a deadline passed or input arrived since the last true answer.</summary>
-    bool TakeDue(StopPoint stop);
+    bool TakeDue(in StopPoint stop);
 
     /// <summary>True when debug exits are this source's own (a replay's breakpoints), not a guest event.</summary>
     bool OwnsDebugExits => false;

@@ -95,7 +95,7 @@ public sealed class LiveHostEvents : IHostEvents, IDisposable
         }
     }
 
-    public bool TakeDue(StopPoint stop)
+    public bool TakeDue(in StopPoint stop)
     {
         if (Volatile.Read(ref _due) == 0) return false;
         lock (_lock)

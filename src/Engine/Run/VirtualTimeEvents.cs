@@ -68,7 +68,7 @@ public sealed class VirtualTimeEvents : IHostEvents
         _vcpu.StopAtInstruction(stopAt);
     }
 
-    public bool TakeDue(StopPoint stop)
+    public bool TakeDue(in StopPoint stop)
     {
         bool due = _deadline is { } d && _clock.ReadNanoseconds() >= d;
         // Checked without the lock first: this runs at every exit, and input is rare.
