@@ -182,12 +182,12 @@ public sealed class TraceWriter : IDisposable
     /// <summary>
     /// Appends a port exit of one element if it repeats the last exit appended (a polling loop's
     /// every exit); false, with nothing appended, if it does not (then <see cref="AppendExit"/>).
+    /// The exit as <see cref="EventBatch.TryRepeatPortExit"/> takes it.
     /// </summary>
     [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
-    public bool TryAppendRepeatedPortExit(ulong rip, long? instructions, ushort port, int size, bool write, ulong data)
+    public bool TryAppendRepeatedPortExit(ulong rip, long instructions, ulong key, ulong data)
     {
-        // The room AppendExit asks for, so that a batch ends where it always has.
-        if (_batch.MaxLength + EventCodec.MaxExitSize(size) > TraceFormat.MaxBatchBytes || !_batch.TryRepeatPortExit(rip, instructions, port, size, write, data)) return false;
+        if (!_batch.TryRepeatPortExit(rip, instructions, key, data)) return false;
         Appended();
         return true;
     }

@@ -126,6 +126,63 @@ public sealed class RepeatedExitTests
     }
 
     [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    [InlineData(3)]
+    public void TheRecordersShortcutForARepeatedPortExitEncodesExactlyAsTheExitWould(int seed)
+    {
+        // How a recording appends a port exit of one element (ExitFingerprint.AppendTo): counted
+        // as a repetition by four compares when it is one, else appended whole. Runs of polls at
+        // a steady pace are broken by every way an exit can differ (RIP, pace, port, size,
+        // direction, value, counted or not) and by other events; the bytes and counts must be
+        // those of appending every event whole.
+        var random = new Random(seed);
+        var events = new List<TraceEvent>();
+        ulong rip = 0x7c00;
+        long instructions = 100;
+        while (events.Count < 5_000)
+        {
+            ushort port = random.Next(4) switch { 0 => 0x3fd, 1 => 0x80, 2 => 0x61, _ => (ushort)random.Next(0x10000) };
+            int size = new[] { 1, 1, 2, 4 }[random.Next(4)];
+            byte flags = random.Next(3) == 0 ? ExitEvent.FlagWrite : (byte)0;
+            var data = new byte[size];
+            random.NextBytes(data);
+            ulong ripStep = (ulong)random.Next(3);
+            long pace = random.Next(1, 4);
+            bool counted = random.Next(8) != 0;
+            for (int n = random.Next(1, 40); n > 0; n--)
+            {
+                rip += ripStep;
+                instructions += pace;
+                events.Add(new ExitEvent((uint)ExitReason.Io, rip, port, (byte)size, flags, 1, data.ToArray()) { Instructions = counted ? instructions : null });
+            }
+            switch (random.Next(6))
+            {
+                case 0: events.Add(new ClockEvent(instructions * 10)); break;
+                case 1: events.Add(new ScheduledServiceEvent(instructions)); break;
+                case 2: events.Add(new ExitEvent((uint)ExitReason.Mmio, rip, 0xfee00000, 4, 0, 1, [1, 2, 3, 4]) { Instructions = instructions }); break;
+                case 3: events.Add(new ExitEvent((uint)ExitReason.Io, rip, 0x3f8, 1, ExitEvent.FlagWrite, 3, [1, 2, 3]) { Instructions = instructions }); break;
+            }
+        }
+        using var whole = new EventBatch();
+        using var shortcut = new EventBatch();
+        int repetitions = 0;
+        foreach (var e in events)
+        {
+            whole.Add(e);
+            if (e is ExitEvent x && x.Reason == (uint)ExitReason.Io && x.Count == 1 && x.Data.Length == x.Size
+                && shortcut.TryRepeatPortExit(x.Rip, x.Instructions ?? 0, ExitShape.PortKey((ushort)x.Address, x.Size, x.Flags == ExitEvent.FlagWrite, x.Instructions.HasValue), ExitShape.Pack(x.Data)))
+                repetitions++;
+            else
+                shortcut.Add(e);
+            Assert.Equal(whole.Count, shortcut.Count);
+        }
+        Assert.Equal(whole.Bytes.ToArray(), shortcut.Bytes.ToArray());
+        Assert.InRange(repetitions, events.Count / 2, events.Count);
+        Assert.Equal(events.Count, EventCodec.Decode(shortcut.Bytes.ToArray()).Count);
+    }
+
+    [Theory]
     [InlineData(new byte[] { 10, 1 }, "repeat at byte 0 does not follow an exit")]
     [InlineData(new byte[] { 2, 4, 10, 1 }, "repeat at byte 2 does not follow an exit")]
     [InlineData(new byte[] { 4, 10, 1 }, "repeat at byte 1 does not follow an exit")]

@@ -31,6 +31,13 @@ internal sealed unsafe class EventBatch : IDisposable
     private ExitShape _lastShape;
     private bool _lastHasShape;
     private int _repeats;
+    // While the last event is a port exit of one element: the exit a repetition of it would be
+    // (its RIP, instruction count, ExitShape.PortKey and data) and the deltas that move the first
+    // two on. A polling loop's every exit is then told a repetition by four compares with values
+    // kept together here, instead of by its shape.
+    private bool _predicts;
+    private ulong _nextRip, _nextKey, _nextData, _ripStep;
+    private long _nextInstructions, _instructionStep;
 
     /// <summary>Whether an exit encoded as the one before it is counted as a repetition (trace format 6 on); otherwise written again.</summary>
     public bool RepeatsExits { get; init; } = true;
@@ -63,6 +70,7 @@ internal sealed unsafe class EventBatch : IDisposable
         _prevRip = 0;
         _prevClock = _prevScheduled = 0;
         _lastHasShape = false;
+        _predicts = false;
         _repeats = 0;
     }
 
@@ -77,18 +85,44 @@ internal sealed unsafe class EventBatch : IDisposable
         else
             Write(x, shape, shaped);
         Added(x.Rip, x.Instructions);
+        Predict();
+    }
+
+    // After an exit: what a repetition of it would be, if it is a port exit of one element and
+    // there is room in the batch for a repetition (the room TraceWriter asks for: a repetition is
+    // never counted where the writer would have ended the batch first).
+    private void Predict()
+    {
+        _predicts = _lastHasShape && RepeatsExits && _lastShape.IsSmallPortExit(out _nextKey)
+            && _len + EventCodec.MaxRepeatSize + EventCodec.MaxExitSize(ExitShape.MaxData) <= Format.TraceFormat.MaxBatchBytes;
+        if (!_predicts) return;
+        _ripStep = _lastShape.RipDelta;
+        _instructionStep = _lastShape.InstructionsDelta;
+        _nextData = _lastShape.Data0;
+        _nextRip = _prevRip + _ripStep;
+        _nextInstructions = (_nextKey & ExitShape.PortKeyCounted) != 0 ? _prevScheduled + _instructionStep : 0;
     }
 
     /// <summary>
-    /// Counts a port exit of one element (its data packed little-endian) as a repetition of the
-    /// last exit if it is one, as <see cref="AddExit"/> would; false, and nothing changed, if not.
+    /// Counts a port exit of one element as a repetition of the last exit if it is one, as
+    /// <see cref="AddExit"/> would; false, and nothing changed, if not (or if the batch has no
+    /// room left for one). <paramref name="instructions"/> is 0 where they are not counted;
+    /// <paramref name="key"/> is the exit's <see cref="ExitShape.PortKey"/> and
+    /// <paramref name="data"/> its element packed as <see cref="ExitShape.Pack"/> packs it.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public bool TryRepeatPortExit(ulong rip, long? instructions, ushort port, int size, bool write, ulong data)
+    public bool TryRepeatPortExit(ulong rip, long instructions, ulong key, ulong data)
     {
-        if (!_lastHasShape || !RepeatsExits || !_lastShape.IsPortExit(rip, _prevRip, instructions, _prevScheduled, port, size, write, data)) return false;
+        if (!_predicts || rip != _nextRip || instructions != _nextInstructions || key != _nextKey || data != _nextData) return false;
         _repeats++;
-        Added(rip, instructions);
+        Count++;
+        _prevRip = rip;
+        _nextRip = rip + _ripStep;
+        if ((key & ExitShape.PortKeyCounted) != 0)
+        {
+            _prevScheduled = instructions;
+            _nextInstructions = instructions + _instructionStep;
+        }
         return true;
     }
 
@@ -132,6 +166,7 @@ internal sealed unsafe class EventBatch : IDisposable
         }
         EndRepeats();
         _lastHasShape = false;
+        _predicts = false;
         Ensure(EventCodec.MaxEncodedSize(e));
         switch (e)
         {

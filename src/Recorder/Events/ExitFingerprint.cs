@@ -17,9 +17,12 @@ public static class ExitFingerprint
     /// <summary>Appends the fingerprint <see cref="Capture"/> would take to <paramref name="writer"/>, without making an event of it.</summary>
     public static void AppendTo(TraceWriter writer, IVcpuBackend vcpu, VcpuExit exit)
     {
-        if (IsSmallPortExit(exit)
-            && writer.TryAppendRepeatedPortExit(RipOf(vcpu, exit), InstructionsOf(vcpu, exit), exit.Port, exit.Size, exit.IsWrite, PortData(exit)))
-            return;
+        if (IsSmallPortExit(exit))
+        {
+            long? instructions = InstructionsOf(vcpu, exit);
+            if (writer.TryAppendRepeatedPortExit(RipOf(vcpu, exit), instructions ?? 0, ExitShape.PortKey(exit.Port, exit.Size, exit.IsWrite, instructions.HasValue), PortData(exit)))
+                return;
+        }
         AppendFields(writer, vcpu, exit);
     }
 

@@ -79,11 +79,50 @@ public readonly struct ExitShape : IEquatable<ExitShape>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal static ulong Pack(ReadOnlySpan<byte> bytes)
     {
-        if (bytes.Length == 8) return BinaryPrimitives.ReadUInt64LittleEndian(bytes);
+        switch (bytes.Length)
+        {
+            case 1: return bytes[0];
+            case 2: return BinaryPrimitives.ReadUInt16LittleEndian(bytes);
+            case 4: return BinaryPrimitives.ReadUInt32LittleEndian(bytes);
+            case 8: return BinaryPrimitives.ReadUInt64LittleEndian(bytes);
+        }
         ulong v = 0;
         for (int i = bytes.Length - 1; i >= 0; i--) v = v << 8 | bytes[i];
         return v;
     }
+
+    /// <summary>
+    /// A port exit's access as one value: the port, the element's size, whether it wrote and
+    /// whether the backend counts instructions. Two port exits of one element have the same
+    /// shape exactly when their keys, their data and both deltas are equal.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static ulong PortKey(ushort port, int size, bool write, bool counted) =>
+        port | (ulong)(uint)size << 16 | (write ? 1UL << 48 : 0) | (counted ? PortKeyCounted : 0);
+
+    /// <summary>The bit of <see cref="PortKey"/> that says the exit's instructions are counted.</summary>
+    internal const ulong PortKeyCounted = 1UL << 49;
+
+    /// <summary>
+    /// Whether this is the shape of a port exit of one element of at most 8 bytes, and if so its
+    /// <see cref="PortKey"/>: the exits <see cref="IsPortExit"/> compares.
+    /// </summary>
+    internal bool IsSmallPortExit(out ulong key)
+    {
+        bool small = _reason == (uint)ExitReason.Io && _count == 1 && _size <= 8 && _dataLength == _size && _address <= ushort.MaxValue
+            && (_flags & ~ExitEvent.FlagWrite) == 0 && _data1 == 0;
+        key = small ? PortKey((ushort)_address, _size, _flags == ExitEvent.FlagWrite, _counted) : 0;
+        return small;
+    }
+
+    /// <summary>How far the RIP moved from the exit before.</summary>
+    internal ulong RipDelta => _ripDelta;
+
+    /// <summary>How many instructions were retired since the exit before (0 where they are not counted).</summary>
+    internal long InstructionsDelta => _instructionsDelta;
+
+    /// <summary>The first 8 bytes of the data, packed as <see cref="Pack"/> packs them.</summary>
+    internal ulong Data0 => _data0;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public bool Equals(ExitShape other) =>
