@@ -37,6 +37,9 @@ public sealed unsafe partial class Processor
     // Set by a handler that stopped before completing its instruction (port I/O, a VMM-answered MSR).
     private bool _incomplete;
     private delegate*<Processor, ref DecodedInstruction, void> _completion;
+
+    /// <summary>Whether an instruction that exited is still to be completed (by the next run or <see cref="CompletePendingInstruction"/>).</summary>
+    internal bool HasPendingInstruction => _completion != null;
     private DecodedInstruction _pending;
 
     // Decoded blocks by linear address and code size. The generation counts translation changes:

@@ -66,7 +66,13 @@ public sealed class SoftVcpu : IVcpuBackend
     {
         _exit.BeforeRun(Cpu);
         long limit = _debug.SingleStep ? Math.Min(InstructionLimit, Cpu.InstructionCount + 1) : InstructionLimit;
-        if (_stopAt is { } at && at > Cpu.InstructionCount) limit = Math.Min(limit, at);
+        // A stop asked for at the count the processor stands at, with no instruction pending,
+        // is here: the run ends at once, as a scheduled stop. A run loop that completed an exit's
+        // instruction before arming (a debugger's runs do) asks for the recorded point right
+        // after it that way; the recording's run reached that point by completing the
+        // instruction inside the run. (Not while single-stepping, whose every run is one step.)
+        if (_stopAt is { } at && (at > Cpu.InstructionCount || at == Cpu.InstructionCount && !Cpu.HasPendingInstruction && !_debug.SingleStep))
+            limit = Math.Min(limit, at);
         var kind = Cpu.Run(limit);
         _exit.At(Cpu.Rip, Cpu.InstructionCount);
         switch (kind)

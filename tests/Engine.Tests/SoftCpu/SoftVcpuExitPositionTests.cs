@@ -51,4 +51,49 @@ public sealed class SoftVcpuExitPositionTests
         // The next exit's position moved on with the guest.
         Assert.Equal([VcpuExitKind.PortIo, VcpuExitKind.PortIo, VcpuExitKind.Mmio, VcpuExitKind.Mmio], kinds.Take(4));
     }
+
+    [Fact]
+    public void AStopAskedForAtTheCountTheVcpuStandsAtEndsTheRunThereOnceTheExitsInstructionIsComplete()
+    {
+        // A run loop that completes an exit's instruction before it arms (a debugger's) asks for
+        // a recorded point right after that instruction at the count the vCPU already stands at:
+        // the run ends there at once, as the recording's run did after completing it. With the
+        // instruction still pending, the same request means nothing (the count moves past it).
+        using var machine = new SoftCpuMachine(32, a =>
+        {
+            a.@out(0x80, al);
+            a.inc(eax);
+            a.inc(eax);
+            a.hlt();
+        });
+        var vcpu = new SoftVcpu(0, machine.Cpu);
+        Assert.Equal(VcpuExitKind.PortIo, vcpu.Run().Kind);
+        Assert.Equal(0, vcpu.InstructionsRetired);
+        vcpu.CompletePendingInstruction();
+        Assert.Equal(1, vcpu.InstructionsRetired);
+        vcpu.StopAtInstruction(1);
+        var exit = vcpu.Run();
+        Assert.Equal((VcpuExitKind.Scheduled, 1L), (exit.Kind, vcpu.InstructionsRetired!.Value));
+        // Asked again after the stop there, the run moves on.
+        vcpu.StopAtInstruction(2);
+        Assert.Equal((VcpuExitKind.Scheduled, 2L), (vcpu.Run().Kind, vcpu.InstructionsRetired!.Value));
+        vcpu.StopAtInstruction(null);
+        Assert.Equal(VcpuExitKind.Halt, vcpu.Run().Kind);
+    }
+
+    [Fact]
+    public void AStopAskedForAtTheCountOfAPendingInstructionIsPassed()
+    {
+        using var machine = new SoftCpuMachine(32, a =>
+        {
+            a.@out(0x80, al);
+            a.inc(eax);
+            a.hlt();
+        });
+        var vcpu = new SoftVcpu(0, machine.Cpu);
+        Assert.Equal(VcpuExitKind.PortIo, vcpu.Run().Kind);
+        vcpu.StopAtInstruction(0);
+        Assert.Equal(VcpuExitKind.Halt, vcpu.Run().Kind);
+        Assert.Equal(3, vcpu.InstructionsRetired); // out, inc, hlt
+    }
 }
