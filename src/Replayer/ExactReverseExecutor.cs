@@ -10,24 +10,38 @@ namespace VmReplay.Replayer;
 /// execution, however long the trace. Going back to a hit replays the stretch from the snapshot
 /// before here with the processor's own breakpoints and watchpoints armed, which report every
 /// hit exactly, and goes to the last one; a stretch without hits moves the search one snapshot
-/// further back. Nothing single-steps.
+/// further back. Where only writes are watched, an interval between two snapshots that an
+/// earlier replay saw write none of the watched pages is passed over without replaying it (a
+/// watch on a variable written once at the start of a long trace no longer replays all of it).
+/// Nothing single-steps.
 /// </remarks>
-public sealed class ExactReverseExecutor(ReplaySession session)
+public sealed class ExactReverseExecutor
 {
+    private readonly ReplaySession _session;
+
+    public ExactReverseExecutor(ReplaySession session)
+    {
+        _session = session;
+        session.LearnIntervalWrites();
+    }
+
+    /// <summary>Whether a reverse-continue that watches only for writes passes over the snapshot intervals known to write no watched page (on by default; off for tests that compare).</summary>
+    public bool PassesOverIntervals { get; set; } = true;
+
     /// <summary>The current position.</summary>
-    public InstructionPosition Position => session.At;
+    public InstructionPosition Position => _session.At;
 
     // The start of the recording: where snapshot 0 was taken.
-    private InstructionPosition Start => session.SnapshotPosition(0);
+    private InstructionPosition Start => _session.SnapshotPosition(0);
 
     /// <summary>Executes one instruction, or the interrupt delivery due here; a watched access by it is reported as the watchpoint.</summary>
     public DebugStop StepForward()
     {
-        var run = session.StepInstruction();
+        var run = _session.StepInstruction();
         return run.Kind switch
         {
             RunStopKind.RecordingEnded => End(run.End!),
-            RunStopKind.Hit => StopFor(session.LastHit!),
+            RunStopKind.Hit => StopFor(_session.LastHit!),
             _ => new DebugStop(DebugStopKind.Step),
         };
     }
@@ -35,11 +49,11 @@ public sealed class ExactReverseExecutor(ReplaySession session)
     /// <summary>Runs forward to the next breakpoint or watchpoint hit, an interrupt request, or the end of the recording.</summary>
     public DebugStop ContinueForward()
     {
-        var run = session.ContinueToHit();
+        var run = _session.ContinueToHit();
         return run.Kind switch
         {
             RunStopKind.RecordingEnded => End(run.End!),
-            RunStopKind.Hit => StopFor(session.LastHit!),
+            RunStopKind.Hit => StopFor(_session.LastHit!),
             RunStopKind.Interrupted => new DebugStop(DebugStopKind.Interrupted),
             _ => new DebugStop(DebugStopKind.Step),
         };
@@ -52,18 +66,18 @@ public sealed class ExactReverseExecutor(ReplaySession session)
         if (here <= Start) return Begin();
         if (here.Deliveries > 0)
         {
-            Repeated(session.SeekTo(here with { Deliveries = here.Deliveries - 1 }));
+            Repeated(_session.SeekTo(here with { Deliveries = here.Deliveries - 1 }));
             return new DebugStop(DebugStopKind.Step);
         }
         // The step before (N, 0) is instruction N, which begins after every delivery at N-1.
         long previous = here.Instructions - 1;
-        if (session.DeliveriesAt(previous) is null)
+        if (_session.DeliveriesAt(previous) is null)
         {
             // Learn them: run over that count again, pausing at each delivery.
-            Repeated(session.SeekTo(new InstructionPosition(previous, 0)));
-            Repeated(session.SeekTo(here));
+            Repeated(_session.SeekTo(new InstructionPosition(previous, 0)));
+            Repeated(_session.SeekTo(here));
         }
-        Repeated(session.SeekTo(new InstructionPosition(previous, session.DeliveriesAt(previous) ?? 0)));
+        Repeated(_session.SeekTo(new InstructionPosition(previous, _session.DeliveriesAt(previous) ?? 0)));
         return new DebugStop(DebugStopKind.Step);
     }
 
@@ -75,24 +89,31 @@ public sealed class ExactReverseExecutor(ReplaySession session)
     public DebugStop ContinueBackward()
     {
         var end = Position;
-        int snapshot = session.SnapshotAtOrBefore(end);
+        int snapshot = _session.SnapshotAtOrBefore(end);
         while (snapshot >= 0 && end > Start)
         {
-            var from = session.SnapshotPosition(snapshot);
+            var from = _session.SnapshotPosition(snapshot);
             if (from >= end)
             {
                 snapshot--;
                 continue;
             }
-            if (session.TakeInterruptRequest()) return Interrupted(end);
-            session.Restore(snapshot);
-            var (hits, interrupted) = session.ScanHits(end, interruptible: true);
+            if (_session.TakeInterruptRequest()) return Interrupted(end);
+            // An interval known to write none of the watched pages holds no hit: on to the one before.
+            if (PassesOverIntervals && _session.CannotHit(snapshot, endsHere: end == Position))
+            {
+                end = from;
+                snapshot--;
+                continue;
+            }
+            _session.Restore(snapshot);
+            var (hits, interrupted) = _session.ScanHits(end, interruptible: true);
             // Hits found before the interrupt may not be the last ones before the segment's end.
             if (interrupted) return Interrupted(end);
             if (hits.Count > 0)
             {
                 var last = hits[^1];
-                Repeated(session.SeekTo(last.Before));
+                Repeated(_session.SeekTo(last.Before));
                 return StopFor(last);
             }
             end = from;
@@ -102,7 +123,7 @@ public sealed class ExactReverseExecutor(ReplaySession session)
     }
 
     /// <summary>Goes to a position (a `monitor goto`): <see cref="RunStopKind.RecordingEnded"/> when the recording ends before it.</summary>
-    public RunStop GoTo(InstructionPosition target) => session.SeekTo(target);
+    public RunStop GoTo(InstructionPosition target) => _session.SeekTo(target);
 
     private static DebugStop StopFor(InstructionHit hit) => new(DebugStop.KindOf(hit.Kind), hit.Address, hit.Note);
 
@@ -110,13 +131,13 @@ public sealed class ExactReverseExecutor(ReplaySession session)
 
     private DebugStop Interrupted(InstructionPosition cleared)
     {
-        if (Position != cleared) Repeated(session.SeekTo(cleared));
+        if (Position != cleared) Repeated(_session.SeekTo(cleared));
         return new DebugStop(DebugStopKind.Interrupted);
     }
 
     private DebugStop Begin()
     {
-        Repeated(session.SeekTo(Start));
+        Repeated(_session.SeekTo(Start));
         return new DebugStop(DebugStopKind.Begin);
     }
 
@@ -124,7 +145,7 @@ public sealed class ExactReverseExecutor(ReplaySession session)
     // just before that instruction: the last position that exists.
     private DebugStop End(RecordingEnd end)
     {
-        Repeated(session.SeekTo(Position));
+        Repeated(_session.SeekTo(Position));
         return new DebugStop(DebugStopKind.End, Detail: end.Outcome.Message);
     }
 }

@@ -45,6 +45,41 @@ public sealed partial class ReplaySession
         return -1;
     }
 
+    // Which linear pages each snapshot interval writes, once LearnIntervalWrites is on; and the
+    // snapshot last restored if the machine has not run since (-1 otherwise).
+    private IntervalWrites? _intervalWrites;
+    private int _lastRestore = -1;
+
+    /// <summary>
+    /// Learns, from here on, which linear pages each snapshot interval writes as replays run
+    /// through whole intervals (where the vCPU can say: <see cref="IVcpuBackend.WrittenPages"/>),
+    /// so that <see cref="CannotHit"/> can answer. A debugger's session turns it on; a plain replay
+    /// does not pay for it.
+    /// </summary>
+    public void LearnIntervalWrites()
+    {
+        if (_intervalWrites is not null || !CountsInstructions || Machine.Vcpu.WrittenPages is not { } log) return;
+        log.Enabled = true;
+        _intervalWrites = new IntervalWrites(log, _trace.Snapshots.Count);
+        if (_lastRestore >= 0) _intervalWrites.Restored(_lastRestore);
+    }
+
+    /// <summary>
+    /// Whether a run from snapshot <paramref name="snapshot"/> to the next snapshot, or to here
+    /// when <paramref name="endsHere"/> (the machine stands inside that interval), is known to
+    /// hit nothing the debugger set: only write watches are set (no breakpoints, no read or
+    /// access watches), and the interval writes none of their pages (<see cref="LearnIntervalWrites"/>).
+    /// </summary>
+    internal bool CannotHit(int snapshot, bool endsHere)
+    {
+        if (_intervalWrites is null || Breakpoints.Count > 0 || Watches.Count == 0 || Watches.Any(w => w.Kind != WatchKind.Write)) return false;
+        var pages = new SortedSet<ulong>();
+        foreach (var w in Watches)
+            for (ulong page = w.Address & ~0xFFFUL; page <= ((w.Address + (ulong)Math.Max(1, w.Length) - 1) & ~0xFFFUL); page += 0x1000)
+                pages.Add(page);
+        return _intervalWrites.WritesNone(snapshot, endsHere, pages);
+    }
+
     /// <summary>The interrupt deliveries made at count <paramref name="count"/>, if a run has passed it.</summary>
     public int? DeliveriesAt(long count) => _instructions.DeliveriesAt(count);
 
@@ -151,6 +186,7 @@ public sealed partial class ReplaySession
         _counted = run;
         try
         {
+            _lastRestore = -1;
             var outcome = Machine.Run();
             if (run.Overshot is { } past)
                 throw new InvalidOperationException($"there is no {run.Goal}: the replay went from {run.Start} to {past}");

@@ -33,7 +33,15 @@ public sealed partial class ReplaySession : IDisposable
         Machine = machine;
         Sources = sources;
         _watches = new WatchTracker(machine, sources.Events);
-        Verifier = new SnapshotVerifier(trace, machine, sources.Events, Differences) { PagesAdopting = _watches.Adopting };
+        Verifier = new SnapshotVerifier(trace, machine, sources.Events, Differences)
+        {
+            PagesAdopting = (number, pages) =>
+            {
+                _watches.Adopting(number, pages);
+                _intervalWrites?.Rewritten(number);
+            },
+            SnapshotReached = number => _intervalWrites?.Reached(number),
+        };
         _restorer = new SnapshotRestorer(trace, machine, sources, Verifier, startState);
         machine.Checkpoints = Verifier;
         machine.PauseRequested = ShouldPause;
@@ -115,6 +123,7 @@ public sealed partial class ReplaySession : IDisposable
         // the timeline at each was a tenth of a 200,000-exit replay's time. The run ends knowing
         // where it is by count, not how far past its last natural stop.
         Machine.PauseRequested = null;
+        _lastRestore = -1;
         try { Outcome = Machine.Run(); }
         finally
         {
@@ -282,6 +291,7 @@ public sealed partial class ReplaySession : IDisposable
 
     private RunStop RunToGoal(string goal)
     {
+        _lastRestore = -1;
         var outcome = Machine.Run();
         if (outcome.Kind == RunOutcomeKind.Paused)
             return _stoppedAt is { } hit ? RunStop.AtHit(hit) : _interrupted ? RunStop.Interrupted : RunStop.Reached;
@@ -399,6 +409,8 @@ public sealed partial class ReplaySession : IDisposable
     private void Restore(int number, bool counted)
     {
         long at = _restorer.Restore(number, counted);
+        _lastRestore = number;
+        _intervalWrites?.Restored(number);
         Outcome = null;
         Position = new ReplayPosition(at, 0);
         _timeline.StandAt(at);

@@ -61,6 +61,9 @@ public sealed class SnapshotVerifier : IRunCheckpoints
     /// </summary>
     public Action<int, IReadOnlyList<ulong>>? PagesAdopting { get; set; }
 
+    /// <summary>Called with a snapshot's number once the replay reached it and it checked out.</summary>
+    public Action<int>? SnapshotReached { get; set; }
+
     /// <summary>Snapshots checked so far.</summary>
     public int Verified { get; private set; }
 
@@ -152,9 +155,11 @@ public sealed class SnapshotVerifier : IRunCheckpoints
         }
         _written.Reset();
         _pending = null;
+        int reached = _next;
         NextIs(_next + 1);
         Verified++;
         ReadAhead(_next);
+        SnapshotReached?.Invoke(reached);
     }
 
     // The device state and counters compared as decoded: a snapshot an older build wrote may

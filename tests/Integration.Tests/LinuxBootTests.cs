@@ -1,5 +1,9 @@
 using System.Diagnostics;
 using System.Text.RegularExpressions;
+using VmReplay.Engine.Backend;
+using VmReplay.Recorder;
+using VmReplay.Recorder.Events;
+using VmReplay.Replayer;
 
 namespace VmReplay.Integration.Tests;
 
@@ -127,5 +131,50 @@ public sealed class LinuxBootTests(LinuxKernel kernel) : IClassFixture<LinuxKern
         // /etc/init, /bin/init.
         Assert.Matches(@"Breakpoint 2, try_to_run_init_process \(init_filename=.*""/bin/sh""\)", gdb);
         Assert.DoesNotContain("diverged", stub);
+    }
+
+    /// <summary>
+    /// A debugger's session on the boot recorded on the software CPU with a snapshot every 2 ms
+    /// of guest time (and none of the workarounds a KVM recording needs): its run forward passes
+    /// a timer deadline recorded right after an I/O exit's instruction (the kernel calibrating its
+    /// clock against the PIT), where the run completed that instruction before asking for the
+    /// stop; and a reverse-continue watching a variable parsed from the command line stops at its
+    /// write, passing over the intervals that write none of its page, exactly where replaying
+    /// every interval stops.
+    /// </summary>
+    [Fact]
+    public void ADebuggersRunsPassRecordedPointsRightAfterExitsAndPassOverIntervalsThatCannotHit()
+    {
+        const string softCmdline = "console=ttyS0 earlyprintk=serial,ttyS0 rodata=off nolapic panic=-1";
+        string trace = Path.Combine(_dir, "linux-2ms.vmtrace");
+        var rec = Vmreplay.Run(["record", kernel.Vmlinux, "--cmdline", softCmdline, "--serial-in", "/dev/null", "-o", trace, "--snapshot-every", "2ms"],
+            cpu: "soft", timeoutSeconds: 300);
+        Assert.True(rec.ExitCode == 0 && rec.Stdout.Contains(Panic), rec.Stdout + rec.Stderr);
+        using var reader = TraceReader.Open(trace);
+        long? lastExit = null;
+        int rightAfterExits = 0;
+        foreach (var e in reader.Events())
+        {
+            if (e is ExitEvent x) lastExit = x.Instructions;
+            else if (e is ScheduledServiceEvent s && s.Instructions == lastExit + 1) rightAfterExits++;
+        }
+        Assert.True(rightAfterExits > 0, "no recorded point right after an exit: the kernel or the snapshot interval changed, and this test no longer covers that case");
+
+        using var passing = ReplaySession.Open(reader, "/dev/kvm", Stream.Null, CpuBackendChoice.Soft);
+        using var replaying = ReplaySession.Open(reader, "/dev/kvm", Stream.Null, CpuBackendChoice.Soft);
+        var a = new ExactReverseExecutor(passing);
+        var b = new ExactReverseExecutor(replaying) { PassesOverIntervals = false };
+        Assert.Equal(DebugStopKind.End, a.ContinueForward().Kind);
+        Assert.Equal(DebugStopKind.End, b.ContinueForward().Kind);
+        Assert.Equal(b.Position, a.Position);
+
+        ulong panicTimeout = ElfSymbols.Address(kernel.Vmlinux, "panic_timeout");
+        passing.Watches = replaying.Watches = [new WatchedRange(panicTimeout, 4, [(panicTimeout, 4)], WatchKind.Write)];
+        int passingBefore = passing.Restores, replayingBefore = replaying.Restores;
+        var stop = a.ContinueBackward();
+        Assert.Equal((b.ContinueBackward(), b.Position), (stop, a.Position));
+        Assert.Equal(DebugStopKind.Watch, stop.Kind);
+        Assert.True(passing.Restores - passingBefore < replaying.Restores - replayingBefore,
+            $"{passing.Restores - passingBefore} restores passing over intervals, {replaying.Restores - replayingBefore} replaying each");
     }
 }

@@ -300,6 +300,7 @@ public sealed unsafe partial class Processor
         }
         byte* host;
         ulong pa;
+        NoteWrite(la);
         if (_watches.Length > 0 && IsWatchedPage(la))
         {
             if (!TryWatchedTranslation(_watchedWrite, la, user, out pa, out host)) pa = TranslateData(la, write: true, user, out host);
@@ -333,7 +334,12 @@ public sealed unsafe partial class Processor
         host = HostPage(pa & PageMask);
         if (host is null) return pa;
         ulong page = pa & PageMask;
-        if (write) MarkDirty(page);
+        if (write)
+        {
+            MarkDirty(page);
+            // Cached for writes from here: later writes to the page may not come this way.
+            NoteWrite(la);
+        }
         bool privilegeOfTlb = user == (Cpl == 3);
         // Watched pages stay out of the TLB, so that every access to them is compared with the
         // watches; their translations go to slots of their own (TryWatchedTranslation).

@@ -60,6 +60,8 @@ public sealed class SoftVcpu : IVcpuBackend
 
     public bool DataWatchpoints => true;
 
+    public IWrittenPageLog WrittenPages => Cpu;
+
     public DebugExitCause LastDebugStop => _lastDebugStop;
 
     public VcpuExit Run()

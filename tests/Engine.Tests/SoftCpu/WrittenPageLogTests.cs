@@ -1,0 +1,129 @@
+using Iced.Intel;
+using VmReplay.Engine.Backend;
+using VmReplay.Engine.SoftCpu;
+using VmReplay.Engine.Tests.SoftCpu.SystemBehaviour;
+using static Iced.Intel.AssemblerRegisters;
+
+namespace VmReplay.Engine.Tests.SoftCpu;
+
+/// <summary>
+/// The processor's log of the linear pages it writes (<see cref="IWrittenPageLog"/>): a debugger
+/// passes over a stretch of a replay whose log holds no watched page, so the log must hold every
+/// page a watch would have seen written in that stretch.
+/// </summary>
+public class WrittenPageLogTests
+{
+    private const ulong Data = 0x40000;
+
+    [Fact]
+    public void ACollectionHoldsThePagesTheWriteTlbStillServesThoughItsWritesTakeNoSlowPath()
+    {
+        using var m = new SoftCpuMachine(64, a =>
+        {
+            a.mov(rbx, Data);
+            a.mov(__dword_ptr[rbx], 1);          // a miss: the page enters the write TLB
+            a.mov(__dword_ptr[rbx + 4], 2);      // after the Take below: a hit
+            a.mov(__dword_ptr[rbx + 0x1000], 3); // another page, a miss
+            a.hlt();
+        });
+        IWrittenPageLog log = m.Cpu;
+        Assert.Empty(log.Take());
+        log.Enabled = true;
+        Assert.Equal(ProcessorExitKind.InstructionLimit, m.Cpu.Run(2));
+        Assert.Equal([Data], log.Take());
+        Assert.Equal(ProcessorExitKind.Halt, m.Cpu.Run());
+        Assert.Equal([Data, Data + 0x1000], log.Peek());
+        Assert.Equal([Data, Data + 0x1000], log.Take());
+        log.Enabled = false;
+        Assert.Empty(log.Take());
+    }
+
+    public static TheoryData<string> Programs => ["stores and strings", "calls and pushes", "interrupt to ring 0", "page crossing"];
+
+    [Theory]
+    [MemberData(nameof(Programs))]
+    public void EveryPageAWatchSeesWrittenIsInTheCollection(string program)
+    {
+        // The same program twice from the same start: once with every page of RAM watched for
+        // writes, the pages of every hit noted; once with the log on and nothing watched.
+        var seen = new SortedSet<ulong>();
+        using (var watched = Build(program))
+        {
+            watched.Cpu.SetWatches([new DataWatch(0, 2 << 20, WatchAccess.Write)]);
+            ProcessorExitKind kind;
+            while ((kind = watched.Cpu.Run(watched.Cpu.InstructionCount + 10_000)) == ProcessorExitKind.Watchpoint)
+            {
+                var hit = watched.Cpu.LastWatchHit;
+                seen.Add(hit.Linear & ~0xFFFUL);
+                seen.Add((hit.Linear + (ulong)hit.Size - 1) & ~0xFFFUL);
+            }
+            Assert.Equal(ProcessorExitKind.Halt, kind);
+        }
+        using var logged = Build(program);
+        IWrittenPageLog log = logged.Cpu;
+        log.Enabled = true;
+        Assert.Equal(ProcessorExitKind.Halt, logged.Cpu.Run(logged.Cpu.InstructionCount + 10_000));
+        var collected = log.Take();
+        Assert.True(seen.Count >= 2, $"{program}: only {seen.Count} pages written");
+        Assert.Empty(seen.Except(collected).Select(p => $"{p:x}"));
+    }
+
+    // The programs, each on a machine of the kind it needs; all end at HLT.
+    private static SystemMachine Build(string program)
+    {
+        switch (program)
+        {
+            case "stores and strings":
+                return new SystemMachine(StartMode.Long64, a =>
+                {
+                    a.mov(rbx, Data);
+                    a.mov(__qword_ptr[rbx], rax);
+                    a.mov(rdi, Data + 0x2ff0);
+                    a.mov(ecx, 0x40);
+                    a.mov(al, 0x5a);
+                    a.rep.stosb();                      // into the next page too
+                    a.mov(rsi, Data);
+                    a.mov(rdi, Data + 0x5000);
+                    a.mov(ecx, 16);
+                    a.rep.movsq();
+                    a.@lock.xadd(__dword_ptr[rbx + 0x7000], eax);
+                    a.hlt();
+                });
+            case "calls and pushes":
+                return new SystemMachine(StartMode.Protected32, a =>
+                {
+                    var f = a.CreateLabel();
+                    a.mov(esp, 0x60008u);               // pushad crosses into the page below
+                    a.call(f);
+                    a.pushad();
+                    a.pushfd();
+                    a.hlt();
+                    a.Label(ref f);
+                    a.push(0x1234);
+                    a.pop(eax);
+                    a.ret();
+                });
+            case "interrupt to ring 0":
+                // A software interrupt from ring 3 through a user gate: its frame goes to the
+                // ring-0 stack the TSS names, written by the engine's interrupt delivery.
+                var m = new SystemMachine(StartMode.Protected32, a => ProtectedModeInterruptTests.ToRing3(a, User));
+                m.SetGate32(0x80, Descriptors.Gate(SystemMachine.Code32, SystemMachine.Handler(0x80), 0xE, dpl: 3));
+                m.Assemble(User, 32, a =>
+                {
+                    a.mov(__dword_ptr[(uint)SystemMachine.UserStackTop - 0x2000], 9);
+                    a.@int(0x80);
+                });
+                return m;
+            default:
+                return new SystemMachine(StartMode.Protected32, a =>
+                {
+                    a.mov(ebx, (uint)(Data + 0xffe));
+                    a.mov(__dword_ptr[ebx], 0x11223344); // half on each page
+                    a.mov(__word_ptr[ebx + 0x2fff], 0x5566);
+                    a.hlt();
+                });
+        }
+    }
+
+    private const uint User = 0x30000;
+}

@@ -1,0 +1,81 @@
+using VmReplay.Engine.Backend;
+using VmReplay.Recorder;
+using VmReplay.Replayer;
+
+namespace VmReplay.Integration.Tests;
+
+/// <summary>
+/// A reverse-continue that watches only for writes passes over the snapshot intervals that write
+/// none of the watched pages (<see cref="ExactReverseExecutor.PassesOverIntervals"/>): it must
+/// stop exactly where one that replays every interval stops, for any watch.
+/// </summary>
+public sealed class ReverseContinueIntervalTests : IDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("vmreplay-intervals-").FullName;
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    [Theory]
+    [InlineData("ticks", "ticks.elf", 1, "ticks limit stack_top idt tss", "2ms", "n=30")]
+    [InlineData("failing-boot", "failing-boot.elf", 3, "ticks tick_log boot_info boot_stack_top early_scratch idt", "20", null)]
+    public void PassingOverIntervalsStopsWhereScanningEveryIntervalStops(string guest, string file, int status, string symbols, string interval, string? cmdline)
+    {
+        string elf = Vmreplay.Guest(guest, file);
+        string trace = Path.Combine(_dir, $"{guest}.vmtrace");
+        var r = Vmreplay.Run(["record", elf, "-o", trace, "--serial-in", "/dev/null", "--snapshot-every", interval, .. cmdline is null ? Array.Empty<string>() : ["--cmdline", cmdline]], cpu: "soft");
+        Assert.True(r.ExitCode == status, r.Stderr);
+        using var reader = TraceReader.Open(trace);
+        Assert.True(reader.Snapshots.Count > 10, $"only {reader.Snapshots.Count} snapshots");
+
+        using var skipping = ReplaySession.Open(reader, "/dev/kvm", Stream.Null, CpuBackendChoice.Soft);
+        using var scanning = ReplaySession.Open(reader, "/dev/kvm", Stream.Null, CpuBackendChoice.Soft);
+        var passing = new ExactReverseExecutor(skipping);
+        var replaying = new ExactReverseExecutor(scanning) { PassesOverIntervals = false };
+        // A run forward to the end first, as a debugging session's `continue` does: it learns
+        // which pages every interval writes.
+        Assert.Equal(DebugStopKind.End, passing.ContinueForward().Kind);
+        Assert.Equal(DebugStopKind.End, replaying.ContinueForward().Kind);
+        var end = passing.Position;
+        Assert.Equal(end, replaying.Position);
+
+        // Watches on the guest's variables, its stack (where interrupt frames go) and tables, at
+        // and around each symbol, and on a page nothing writes.
+        var random = new Random(97);
+        var watches = new List<(ulong Address, int Length)> { (0x1f0000, 4) };
+        foreach (string name in symbols.Split(' '))
+        {
+            ulong at = ElfSymbols.Address(elf, name);
+            watches.Add((at, 4));
+            watches.Add((at - 4, 4));
+            watches.Add((at - 0x40 + (ulong)random.Next(0x80), new[] { 1, 2, 4, 8 }[random.Next(4)]));
+        }
+        int restoresBefore = skipping.Restores;
+        var kinds = new HashSet<DebugStopKind>();
+        foreach (var (address, length) in watches)
+        {
+            int restores = skipping.Restores;
+            skipping.Watches = scanning.Watches = [new WatchedRange(address, length, [(address, length)], WatchKind.Write)];
+            passing.GoTo(end);
+            replaying.GoTo(end);
+            for (int i = 0; i < 4; i++)
+            {
+                var expected = replaying.ContinueBackward();
+                var actual = passing.ContinueBackward();
+                Assert.True((expected, replaying.Position) == (actual, passing.Position),
+                    $"watch {address:x}/{length}, reverse-continue {i + 1}: {expected} at {replaying.Position} when every interval is replayed, {actual} at {passing.Position} passing over");
+                kinds.Add(actual.Kind);
+                if (actual.Kind == DebugStopKind.Begin) break;
+            }
+            // Nothing writes that page: straight to the start, replaying nothing on the way
+            // (the one restore puts the machine at the start).
+            if (address == 0x1f0000) Assert.Equal(1, skipping.Restores - restores);
+        }
+        Assert.Contains(DebugStopKind.Watch, kinds);
+        Assert.Contains(DebugStopKind.Begin, kinds);
+        // And it did pass over intervals: fewer restores than replaying each. (Not many fewer:
+        // these guests keep their variables on the page their tick counter or their stack is
+        // on, which every interval writes.)
+        Assert.True(skipping.Restores - restoresBefore < scanning.Restores,
+            $"{skipping.Restores - restoresBefore} restores passing over, {scanning.Restores} replaying every interval");
+    }
+}
