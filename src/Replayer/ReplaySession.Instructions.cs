@@ -67,12 +67,15 @@ public sealed partial class ReplaySession
     /// <summary>
     /// Whether a run from snapshot <paramref name="snapshot"/> to the next snapshot, or to here
     /// when <paramref name="endsHere"/> (the machine stands inside that interval), is known to
-    /// hit nothing the debugger set: only write watches are set (no breakpoints, no read or
-    /// access watches), and the interval writes none of their pages (<see cref="LearnIntervalWrites"/>).
+    /// hit nothing the debugger set: nothing is set, or only write watches are (no breakpoints,
+    /// no read or access watches) and the interval writes none of their pages (<see cref="LearnIntervalWrites"/>).
     /// </summary>
     internal bool CannotHit(int snapshot, bool endsHere)
     {
-        if (_intervalWrites is null || Breakpoints.Count > 0 || Watches.Count == 0 || Watches.Any(w => w.Kind != WatchKind.Write)) return false;
+        if (Breakpoints.Count > 0 || Watches.Any(w => w.Kind != WatchKind.Write)) return false;
+        // Nothing set: nothing to hit anywhere.
+        if (Watches.Count == 0) return true;
+        if (_intervalWrites is null) return false;
         var pages = new SortedSet<ulong>();
         foreach (var w in Watches)
             for (ulong page = w.Address & ~0xFFFUL; page <= ((w.Address + (ulong)Math.Max(1, w.Length) - 1) & ~0xFFFUL); page += 0x1000)

@@ -70,6 +70,16 @@ public sealed class ReverseContinueIntervalTests : IDisposable
             // (the one restore puts the machine at the start).
             if (address == 0x1f0000) Assert.Equal(1, skipping.Restores - restores);
         }
+        // With nothing set there is nothing to find: straight to the start.
+        skipping.Watches = scanning.Watches = [];
+        passing.GoTo(end);
+        replaying.GoTo(end);
+        int beforeNothing = skipping.Restores;
+        Assert.Equal(DebugStopKind.Begin, replaying.ContinueBackward().Kind);
+        Assert.Equal(DebugStopKind.Begin, passing.ContinueBackward().Kind);
+        Assert.Equal(replaying.Position, passing.Position);
+        Assert.Equal(1, skipping.Restores - beforeNothing);
+
         Assert.Contains(DebugStopKind.Watch, kinds);
         Assert.Contains(DebugStopKind.Begin, kinds);
         // And it did pass over intervals: fewer restores than replaying each. (Not many fewer:
