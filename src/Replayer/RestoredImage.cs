@@ -14,11 +14,15 @@ internal sealed class RestoredImage
     private static readonly byte[] ZeroPage = new byte[GuestMemory.PageSize];
     private readonly Dictionary<ulong, (byte[] Data, int Offset)> _pages = new();
 
-    /// <param name="chain">The full snapshot first, then the incremental ones in order.</param>
+    private readonly IReadOnlyList<StoredSnapshot> _chain;
+
+    /// <param name="chain">The full snapshot first, then the incremental ones in order, up to snapshot <paramref name="number"/>.</param>
     public RestoredImage(int number, IReadOnlyList<StoredSnapshot> chain)
     {
         Number = number;
+        Base = number - (chain.Count - 1);
         Target = chain[^1];
+        _chain = chain;
         foreach (var s in chain)
             for (int i = 0; i < s.Pages.Length; i++)
                 _pages[s.Pages[i]] = (s.PageData, i * (int)GuestMemory.PageSize);
@@ -26,6 +30,22 @@ internal sealed class RestoredImage
 
     /// <summary>The snapshot this image is the RAM of.</summary>
     public int Number { get; }
+
+    /// <summary>The full snapshot its chain starts at.</summary>
+    public int Base { get; }
+
+    /// <summary>
+    /// The pages where this image and <paramref name="other"/>, built on the same full snapshot,
+    /// may differ: those of the incremental snapshots one of them holds and the other does not.
+    /// </summary>
+    public IEnumerable<ulong> PagesDifferingFrom(RestoredImage other)
+    {
+        var longer = Number > other.Number ? this : other;
+        int shorter = Math.Min(Number, other.Number);
+        for (int n = shorter + 1; n <= longer.Number; n++)
+            foreach (ulong page in longer._chain[n - longer.Base].Pages)
+                yield return page;
+    }
 
     /// <summary>That snapshot (its machine state, event index, service pages).</summary>
     public StoredSnapshot Target { get; }
