@@ -276,7 +276,7 @@ public sealed unsafe partial class Processor
         }
         byte* host;
         ulong pa;
-        if (_watches.Length > 0 && IsWatchedPage(la))
+        if (_watches.Length > 0 && IsWatchedPage(la, write: false))
         {
             if (!TryWatchedTranslation(_watchedRead, la, user, out pa, out host)) pa = TranslateData(la, write: false, user, out host);
             CheckWatch(la, size, write: false, 0);
@@ -301,7 +301,7 @@ public sealed unsafe partial class Processor
         byte* host;
         ulong pa;
         NoteWrite(la);
-        if (_watches.Length > 0 && IsWatchedPage(la))
+        if (_watches.Length > 0 && IsWatchedPage(la, write: true))
         {
             if (!TryWatchedTranslation(_watchedWrite, la, user, out pa, out host)) pa = TranslateData(la, write: true, user, out host);
             CheckWatch(la, size, write: true, value);
@@ -341,11 +341,12 @@ public sealed unsafe partial class Processor
             NoteWrite(la);
         }
         bool privilegeOfTlb = user == (Cpl == 3);
-        // Watched pages stay out of the TLB, so that every access to them is compared with the
-        // watches; their translations go to slots of their own (TryWatchedTranslation).
+        // Watched pages stay out of the TLB for the accesses their watches catch, so that every
+        // such access is compared with the watches; their translations go to slots of their own
+        // (TryWatchedTranslation).
         if (privilegeOfTlb && !(write && IsCodePage(page)))
         {
-            ref var e = ref IsWatchedPage(la) ? ref WatchedSlot(write ? _watchedWrite : _watchedRead, la) : ref Slot(write ? _tlbWrite : _tlbRead, la);
+            ref var e = ref IsWatchedPage(la, write) ? ref WatchedSlot(write ? _watchedWrite : _watchedRead, la) : ref Slot(write ? _tlbWrite : _tlbRead, la);
             e.Tag = (la & PageMask) | _tlbKey;
             e.Host = host;
             e.Physical = page;

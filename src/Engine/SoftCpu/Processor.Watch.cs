@@ -21,9 +21,10 @@ public readonly record struct WatchHit(int Watch, ulong Linear, int Size, bool I
 
 /// <summary>
 /// Data watchpoints, exact and at full speed: the pages that hold a watched range get no TLB
-/// entries, so every access to them takes the slow path, which compares it with the ranges. A
-/// hit ends the run after the accessing instruction retires, as a debug-register data
-/// breakpoint traps; every other page keeps its one-compare fast path.
+/// entries for the kind of access watched there (reads, writes or both), so every such access
+/// takes the slow path, which compares it with the ranges. A hit ends the run after the
+/// accessing instruction retires, as a debug-register data breakpoint traps; every other access
+/// keeps its one-compare fast path.
 /// </summary>
 public sealed partial class Processor
 {
@@ -31,6 +32,11 @@ public sealed partial class Processor
     // The pages that hold a watched range: a few, looked through on every slow-path access (a
     // HashSet's lookup was a sixth of a reverse-continue that watched a busy loop's variable).
     private ulong[] _watchedPages = [];
+    // Of those, the pages a read watch (rwatch, awatch) covers and the pages a write watch
+    // (watch, awatch) covers: an access the page's watches cannot catch keeps the TLB's fast
+    // path. A reverse-continue watching a variable for writes on the page a busy loop polls
+    // (the ticks guest's `limit`, beside `ticks`) took the slow path at every poll.
+    private ulong[] _readWatchedPages = [], _writeWatchedPages = [];
 
     /// <summary>The last watch hit (valid after a <see cref="ProcessorExitKind.Watchpoint"/> exit).</summary>
     public WatchHit LastWatchHit { get; private set; }
@@ -39,11 +45,9 @@ public sealed partial class Processor
     public void SetWatches(IReadOnlyList<DataWatch> watches)
     {
         _watches = watches.ToArray();
-        var pages = new SortedSet<ulong>();
-        foreach (var w in _watches)
-            for (ulong page = w.Linear & PageMask; page <= ((w.Linear + (ulong)Math.Max(1, w.Length) - 1) & PageMask); page += 0x1000)
-                pages.Add(page);
-        _watchedPages = [.. pages];
+        _watchedPages = PagesOf(_watches, WatchAccess.Any);
+        _readWatchedPages = PagesOf(_watches, WatchAccess.Read);
+        _writeWatchedPages = PagesOf(_watches, WatchAccess.Write);
         FlushTlb();
     }
 
@@ -83,10 +87,26 @@ public sealed partial class Processor
                 CheckWatch(la + (ulong)at, Math.Min(8, size - at), write, at == 0 ? value : 0);
     }
 
-    private bool IsWatchedPage(ulong la)
+    // The pages that hold a range watched for any of `access`.
+    private static ulong[] PagesOf(DataWatch[] watches, WatchAccess access)
+    {
+        var pages = new SortedSet<ulong>();
+        foreach (var w in watches)
+            if ((w.Access & access) != 0)
+                for (ulong page = w.Linear & PageMask; page <= ((w.Linear + (ulong)Math.Max(1, w.Length) - 1) & PageMask); page += 0x1000)
+                    pages.Add(page);
+        return [.. pages];
+    }
+
+    private bool IsWatchedPage(ulong la) => Holds(_watchedPages, la);
+
+    // Whether a read (or a write) of `la` may hit a watch.
+    private bool IsWatchedPage(ulong la, bool write) => Holds(write ? _writeWatchedPages : _readWatchedPages, la);
+
+    private static bool Holds(ulong[] pages, ulong la)
     {
         ulong page = la & PageMask;
-        foreach (ulong watched in _watchedPages)
+        foreach (ulong watched in pages)
             if (watched == page) return true;
         return false;
     }

@@ -59,6 +59,35 @@ public class WatchpointTests
     }
 
     [Fact]
+    public void APageWatchedForWritesOnlyIsReadAtFullSpeedAndItsWritesAreStillCaught()
+    {
+        // Reads of a write-watched page keep the read TLB's fast path: the loop's reads of the
+        // watched value itself are no hits, and the write after them still is, as are writes and
+        // reads of a page that also holds a read watch.
+        using var m = new SoftCpuMachine(64, a =>
+        {
+            var loop = a.CreateLabel();
+            a.mov(rbx, Data);
+            a.mov(ecx, 100);
+            a.Label(ref loop);
+            a.mov(eax, __dword_ptr[rbx]);        // a read of the write-watched value
+            a.add(edx, __dword_ptr[rbx + 0x1000]); // a read of the other page, outside its read watch
+            a.dec(ecx);
+            a.jnz(loop);
+            a.mov(__dword_ptr[rbx], 3);          // hit: the write watch
+            a.mov(eax, __dword_ptr[rbx + 0x1008]); // hit: the read watch on the other page
+            a.hlt();
+        });
+        m.Cpu.SetWatches([new DataWatch(Data, 4, WatchAccess.Write), new DataWatch(Data + 0x1008, 4, WatchAccess.Read)]);
+        Assert.Equal(ProcessorExitKind.Watchpoint, m.Cpu.Run());
+        Assert.Equal((0, Data, true, 3UL), (m.Cpu.LastWatchHit.Watch, m.Cpu.LastWatchHit.Linear, m.Cpu.LastWatchHit.IsWrite, m.Cpu.LastWatchHit.NewValue));
+        Assert.Equal(2 + 4 * 100 + 1, m.Cpu.InstructionCount);
+        Assert.Equal(ProcessorExitKind.Watchpoint, m.Cpu.Run());
+        Assert.Equal((1, Data + 0x1008, false), (m.Cpu.LastWatchHit.Watch, m.Cpu.LastWatchHit.Linear, m.Cpu.LastWatchHit.IsWrite));
+        Assert.Equal(ProcessorExitKind.Halt, m.Cpu.Run());
+    }
+
+    [Fact]
     public void ReadAndAccessWatchesSeeReadsOfAnyPartOfTheRange()
     {
         using var m = new SoftCpuMachine(32, a =>
