@@ -45,42 +45,44 @@ public sealed partial class ReplaySession
         return -1;
     }
 
-    // Which linear pages each snapshot interval writes, once LearnIntervalWrites is on; and the
-    // snapshot last restored if the machine has not run since (-1 otherwise).
-    private IntervalWrites? _intervalWrites;
+    // Which linear pages each snapshot interval writes and runs, once LearnIntervalPages is on;
+    // and the snapshot last restored if the machine has not run since (-1 otherwise).
+    private IntervalPages? _intervalPages;
     private int _lastRestore = -1;
 
     /// <summary>
-    /// Learns, from here on, which linear pages each snapshot interval writes as replays run
-    /// through whole intervals (where the vCPU can say: <see cref="IVcpuBackend.WrittenPages"/>),
+    /// Learns, from here on, which linear pages each snapshot interval writes and executes from as
+    /// replays run through whole intervals (where the vCPU can say: <see cref="IVcpuBackend.PageLog"/>),
     /// so that <see cref="CannotHit"/> can answer. A debugger's session turns it on; a plain replay
     /// does not pay for it.
     /// </summary>
-    public void LearnIntervalWrites()
+    public void LearnIntervalPages()
     {
-        if (_intervalWrites is not null || !CountsInstructions || Machine.Vcpu.WrittenPages is not { } log) return;
+        if (_intervalPages is not null || !CountsInstructions || Machine.Vcpu.PageLog is not { } log) return;
         log.Enabled = true;
-        _intervalWrites = new IntervalWrites(log, _trace.Snapshots.Count);
-        if (_lastRestore >= 0) _intervalWrites.Restored(_lastRestore);
+        _intervalPages = new IntervalPages(log, _trace.Snapshots.Count);
+        if (_lastRestore >= 0) _intervalPages.Restored(_lastRestore);
     }
 
     /// <summary>
     /// Whether a run from snapshot <paramref name="snapshot"/> to the next snapshot, or to here
     /// when <paramref name="endsHere"/> (the machine stands inside that interval), is known to
-    /// hit nothing the debugger set: nothing is set, or only write watches are (no breakpoints,
-    /// no read or access watches) and the interval writes none of their pages (<see cref="LearnIntervalWrites"/>).
+    /// hit nothing the debugger set: nothing is set, or no read or access watch is, and the
+    /// interval writes none of the write watches' pages and runs no instruction on a page a
+    /// breakpoint is on (<see cref="LearnIntervalPages"/>).
     /// </summary>
     internal bool CannotHit(int snapshot, bool endsHere)
     {
-        if (Breakpoints.Count > 0 || Watches.Any(w => w.Kind != WatchKind.Write)) return false;
+        if (Watches.Any(w => w.Kind != WatchKind.Write)) return false;
         // Nothing set: nothing to hit anywhere.
-        if (Watches.Count == 0) return true;
-        if (_intervalWrites is null) return false;
-        var pages = new SortedSet<ulong>();
+        if (Watches.Count == 0 && Breakpoints.Count == 0) return true;
+        if (_intervalPages is null) return false;
+        var watched = new SortedSet<ulong>();
         foreach (var w in Watches)
             for (ulong page = w.Address & ~0xFFFUL; page <= ((w.Address + (ulong)Math.Max(1, w.Length) - 1) & ~0xFFFUL); page += 0x1000)
-                pages.Add(page);
-        return _intervalWrites.WritesNone(snapshot, endsHere, pages);
+                watched.Add(page);
+        var breakpoints = Breakpoints.Select(b => b & ~0xFFFUL).ToHashSet();
+        return _intervalPages.Avoids(snapshot, endsHere, watched, breakpoints);
     }
 
     /// <summary>The interrupt deliveries made at count <paramref name="count"/>, if a run has passed it.</summary>

@@ -38,9 +38,9 @@ public sealed partial class ReplaySession : IDisposable
             PagesAdopting = (number, pages) =>
             {
                 _watches.Adopting(number, pages);
-                _intervalWrites?.Rewritten(number);
+                _intervalPages?.Rewritten(number);
             },
-            SnapshotReached = number => _intervalWrites?.Reached(number),
+            SnapshotReached = number => _intervalPages?.Reached(number),
         };
         _restorer = new SnapshotRestorer(trace, machine, sources, Verifier, startState);
         machine.Checkpoints = Verifier;
@@ -410,7 +410,7 @@ public sealed partial class ReplaySession : IDisposable
     {
         long at = _restorer.Restore(number, counted);
         _lastRestore = number;
-        _intervalWrites?.Restored(number);
+        _intervalPages?.Restored(number);
         Outcome = null;
         Position = new ReplayPosition(at, 0);
         _timeline.StandAt(at);

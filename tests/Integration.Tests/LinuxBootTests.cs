@@ -167,6 +167,7 @@ public sealed class LinuxBootTests(LinuxKernel kernel) : IClassFixture<LinuxKern
         Assert.Equal(DebugStopKind.End, a.ContinueForward().Kind);
         Assert.Equal(DebugStopKind.End, b.ContinueForward().Kind);
         Assert.Equal(b.Position, a.Position);
+        var end = a.Position;
 
         ulong panicTimeout = ElfSymbols.Address(kernel.Vmlinux, "panic_timeout");
         passing.Watches = replaying.Watches = [new WatchedRange(panicTimeout, 4, [(panicTimeout, 4)], WatchKind.Write)];
@@ -174,6 +175,21 @@ public sealed class LinuxBootTests(LinuxKernel kernel) : IClassFixture<LinuxKern
         var stop = a.ContinueBackward();
         Assert.Equal((b.ContinueBackward(), b.Position), (stop, a.Position));
         Assert.Equal(DebugStopKind.Watch, stop.Kind);
+        Assert.True(passing.Restores - passingBefore < replaying.Restores - replayingBefore,
+            $"{passing.Restores - passingBefore} restores passing over intervals, {replaying.Restores - replayingBefore} replaying each");
+
+        // A breakpoint on code that runs once, early (start_kernel, in the init text): from the
+        // end, back to it, passing over the intervals that ran nothing on its page.
+        passing.Watches = replaying.Watches = [];
+        ulong startKernel = ElfSymbols.Address(kernel.Vmlinux, "start_kernel");
+        passing.Breakpoints = replaying.Breakpoints = [startKernel];
+        a.GoTo(end);
+        b.GoTo(end);
+        passingBefore = passing.Restores;
+        replayingBefore = replaying.Restores;
+        stop = a.ContinueBackward();
+        Assert.Equal((b.ContinueBackward(), b.Position), (stop, a.Position));
+        Assert.Equal((DebugStopKind.Breakpoint, startKernel), (stop.Kind, stop.Address));
         Assert.True(passing.Restores - passingBefore < replaying.Restores - replayingBefore,
             $"{passing.Restores - passingBefore} restores passing over intervals, {replaying.Restores - replayingBefore} replaying each");
     }

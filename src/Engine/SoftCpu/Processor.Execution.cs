@@ -148,6 +148,7 @@ public sealed unsafe partial class Processor
                 return Unsupported(e.Message);
             }
 
+            if (MustNoteExecution(block)) NoteExecution(block);
             var ops = block.Ops;
             int n = ops.Length;
             long left = instructionLimit - InstructionCount;

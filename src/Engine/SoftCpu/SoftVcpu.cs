@@ -60,7 +60,7 @@ public sealed class SoftVcpu : IVcpuBackend
 
     public bool DataWatchpoints => true;
 
-    public IWrittenPageLog WrittenPages => Cpu;
+    public IPageLog PageLog => Cpu;
 
     public DebugExitCause LastDebugStop => _lastDebugStop;
 

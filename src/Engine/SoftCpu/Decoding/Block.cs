@@ -45,6 +45,9 @@ internal sealed unsafe class Block
     public Block? Successor;
     public long SuccessorGeneration = -1;
 
+    /// <summary>The page-log collection this block last noted its pages in (0: none; see Processor.PageLog).</summary>
+    public long Collection;
+
     /// <summary>Whether an execution breakpoint lies in this block, as of breakpoint set <see cref="BreakpointVersion"/>.</summary>
     public bool HasBreakpoint;
     public long BreakpointVersion = -1;

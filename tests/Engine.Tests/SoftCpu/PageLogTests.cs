@@ -7,11 +7,12 @@ using static Iced.Intel.AssemblerRegisters;
 namespace VmReplay.Engine.Tests.SoftCpu;
 
 /// <summary>
-/// The processor's log of the linear pages it writes (<see cref="IWrittenPageLog"/>): a debugger
-/// passes over a stretch of a replay whose log holds no watched page, so the log must hold every
-/// page a watch would have seen written in that stretch.
+/// The processor's log of the linear pages it writes and executes from (<see cref="IPageLog"/>): a
+/// debugger passes over a stretch of a replay whose log holds no watched page and no
+/// breakpoint's page, so the log must hold every page a watch would have seen written, and every
+/// page an instruction began on, in that stretch.
 /// </summary>
-public class WrittenPageLogTests
+public class PageLogTests
 {
     private const ulong Data = 0x40000;
 
@@ -26,16 +27,46 @@ public class WrittenPageLogTests
             a.mov(__dword_ptr[rbx + 0x1000], 3); // another page, a miss
             a.hlt();
         });
-        IWrittenPageLog log = m.Cpu;
-        Assert.Empty(log.Take());
+        IPageLog log = m.Cpu;
+        Assert.Empty(log.Take().Written);
         log.Enabled = true;
         Assert.Equal(ProcessorExitKind.InstructionLimit, m.Cpu.Run(2));
-        Assert.Equal([Data], log.Take());
+        Assert.Equal([Data], log.Take().Written);
         Assert.Equal(ProcessorExitKind.Halt, m.Cpu.Run());
-        Assert.Equal([Data, Data + 0x1000], log.Peek());
-        Assert.Equal([Data, Data + 0x1000], log.Take());
+        Assert.Equal([Data, Data + 0x1000], log.Peek().Written);
+        Assert.Equal([Data, Data + 0x1000], log.Take().Written);
         log.Enabled = false;
-        Assert.Empty(log.Take());
+        Assert.Empty(log.Take().Written);
+    }
+
+    [Fact]
+    public void ACollectionHoldsThePagesInstructionsBeganOnEvenWhenTheirBlocksRanBefore()
+    {
+        // A loop on one page calls a routine on the next; the loop's blocks were decoded and ran
+        // before the Take, and run on after it from the block cache and its chaining: they
+        // note their page again in the new collection.
+        const ulong routine = SoftCpuMachine.CodeBase + 0x1000;
+        using var m = new SoftCpuMachine(64, a =>
+        {
+            var loop = a.CreateLabel();
+            a.mov(ecx, 4);
+            a.mov(rbx, routine);
+            a.Label(ref loop);
+            a.call(rbx);
+            a.dec(ecx);
+            a.jnz(loop);
+            a.hlt();
+        });
+        m.Memory.Write(routine, [0x90, 0x90, 0xC3]); // nop; nop; ret
+        IPageLog log = m.Cpu;
+        log.Enabled = true;
+        Assert.Equal(ProcessorExitKind.InstructionLimit, m.Cpu.Run(9));
+        var code = SoftCpuMachine.CodeBase;
+        Assert.Equal([code, code + 0x1000], log.Take().Executed);
+        Assert.Equal(ProcessorExitKind.Halt, m.Cpu.Run());
+        Assert.Equal([code, code + 0x1000], log.Take().Executed);
+        // Nothing ran since.
+        Assert.Empty(log.Take().Executed);
     }
 
     public static TheoryData<string> Programs => ["stores and strings", "calls and pushes", "interrupt to ring 0", "page crossing"];
@@ -60,10 +91,10 @@ public class WrittenPageLogTests
             Assert.Equal(ProcessorExitKind.Halt, kind);
         }
         using var logged = Build(program);
-        IWrittenPageLog log = logged.Cpu;
+        IPageLog log = logged.Cpu;
         log.Enabled = true;
         Assert.Equal(ProcessorExitKind.Halt, logged.Cpu.Run(logged.Cpu.InstructionCount + 10_000));
-        var collected = log.Take();
+        var collected = log.Take().Written;
         Assert.True(seen.Count >= 2, $"{program}: only {seen.Count} pages written");
         Assert.Empty(seen.Except(collected).Select(p => $"{p:x}"));
     }

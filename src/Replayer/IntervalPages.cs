@@ -3,21 +3,21 @@ using VmReplay.Engine.Backend;
 namespace VmReplay.Replayer;
 
 /// <summary>
-/// Which linear pages each interval of a replay writes (interval k runs from snapshot k to
-/// snapshot k+1), learnt from the vCPU's <see cref="IWrittenPageLog"/> as replays pass through
-/// whole intervals: a reverse-continue that watches only for writes passes over an interval that
-/// writes none of the watched pages without replaying it. An interval is known only from a
-/// replay that ran all of it from its first snapshot on, without a restore in between (the
-/// machine's state there was the recorded one: the same instructions write the same linear
-/// addresses in every replay of it).
+/// Which linear pages each interval of a replay writes and executes from (interval k runs from
+/// snapshot k to snapshot k+1), learnt from the vCPU's <see cref="IPageLog"/> as replays pass
+/// through whole intervals: a reverse-continue passes over an interval that writes none of the
+/// pages its write watches cover and runs no instruction on a page its breakpoints are on,
+/// without replaying it. An interval is known only from a replay that ran all of it from its
+/// first snapshot on, without a restore in between (the machine's state there was the recorded
+/// one: the same instructions run at and write the same linear addresses in every replay of it).
 /// </summary>
-internal sealed class IntervalWrites(IWrittenPageLog log, int intervals)
+internal sealed class IntervalPages(IPageLog log, int intervals)
 {
-    private readonly ulong[]?[] _pages = new ulong[]?[intervals];
+    private readonly PageSets?[] _pages = new PageSets?[intervals];
     // Intervals whose memory the replay also rewrote from the recording (a snapshot check that
     // adopted recorded pages): a change no write of the guest made, never passed over.
     private readonly bool[] _unknowable = new bool[intervals];
-    // The interval whose writes the log is collecting, from its first snapshot on; -1 when the
+    // The interval whose pages the log is collecting, from its first snapshot on; -1 when the
     // machine got where it is other than by running from a snapshot.
     private int _open = -1;
 
@@ -45,17 +45,17 @@ internal sealed class IntervalWrites(IWrittenPageLog log, int intervals)
 
     /// <summary>
     /// Whether the replay from snapshot <paramref name="interval"/> up to the machine's position
-    /// now (when it is inside that interval) or to the next snapshot (when it is past it) is known
-    /// to write none of <paramref name="watched"/> (linear pages, 4 KiB aligned).
+    /// now (when <paramref name="endsHere"/>: it stands inside that interval) or to the next
+    /// snapshot is known to write none of <paramref name="written"/> and to run no instruction on
+    /// any of <paramref name="executed"/> (linear pages, 4 KiB aligned).
     /// </summary>
-    public bool WritesNone(int interval, bool endsHere, IReadOnlyCollection<ulong> watched)
+    public bool Avoids(int interval, bool endsHere, IReadOnlyCollection<ulong> written, IReadOnlyCollection<ulong> executed)
     {
         if (interval < 0 || interval >= _pages.Length || _unknowable[interval]) return false;
         // Up to here, inside the interval the log is collecting: what it has collected so far.
         var pages = endsHere && _open == interval ? log.Peek() : _pages[interval];
-        if (pages is null) return false;
-        foreach (ulong page in watched)
-            if (Array.BinarySearch(pages, page) >= 0) return false;
-        return true;
+        if (pages is not { } p) return false;
+        return !written.Any(page => Array.BinarySearch(p.Written, page) >= 0)
+            && !executed.Any(page => Array.BinarySearch(p.Executed, page) >= 0);
     }
 }
