@@ -10,8 +10,9 @@ namespace VmReplay.Cli.Commands;
 /// failing-boot watchpoint hit across the whole trace, the one before it, reverse-stepi and
 /// stepi, on the default backend, the same recording served with its snapshots and with the
 /// initial one only, alternately in one run, which shows what snapshots buy; then, on the software
-/// CPU, reverse-stepi and reverse-continue at two trace lengths (<see cref="ReverseLatencyBench"/>)
-/// and 100 scripted reverse sessions counting hangs (<see cref="ReverseSessionsBench"/>).
+/// CPU, reverse-stepi and reverse-continue at two trace lengths (<see cref="ReverseLatencyBench"/>),
+/// on the Linux boot (<see cref="LinuxDebugBench"/>) and 100 scripted reverse sessions counting
+/// hangs (<see cref="ReverseSessionsBench"/>).
 /// </summary>
 internal static class DebugBench
 {
@@ -54,6 +55,7 @@ internal static class DebugBench
             var long_ = ReverseLatencyBench.Record(self, dir, 1000, "ticks n=1000");
             var soft = ReverseLatencyBench.Run(self, [short_, long_], rounds);
             Console.WriteLine(Inv($"soft_reverse_stepi_ms_1m={soft[short_.Name][ReverseLatencyBench.ReverseStepi]:F1} soft_reverse_stepi_ms_100m={soft[long_.Name][ReverseLatencyBench.ReverseStepi]:F1} soft_reverse_continue_ms_1m={soft[short_.Name][ReverseLatencyBench.ReverseContinue]:F1} soft_reverse_continue_ms_100m={soft[long_.Name][ReverseLatencyBench.ReverseContinue]:F1} (instructions {short_.Instructions} and {long_.Instructions})"));
+            LinuxDebugBench.Run(self, dir, rounds);
             var sessions = ReverseSessionsBench.Run(self, short_, Sessions, TimeSpan.FromSeconds(60));
             Console.WriteLine(ReverseSessionsBench.Summary(sessions));
             if (sessions.FirstFailure is { } failure) Console.WriteLine($"first failed session: {failure}");

@@ -87,7 +87,7 @@ internal static class TimeTravelBench
     private static int ExitHeavyRounds(int rounds) => 3 * rounds;
 
     // The kernel resets the machine after its panic; a VMM error (3) or a divergence (4) is a failure.
-    private static bool LinuxStatus(int status) => status is not (Program.VmmErrorStatus or 4);
+    internal static bool LinuxStatus(int status) => status is not (Program.VmmErrorStatus or 4);
 
     private static void AddCommands(Table t, List<string> keys, string guest, string key, (CommandTimes Run, CommandTimes Record, CommandTimes Replay) times)
     {
@@ -125,7 +125,7 @@ internal static class TimeTravelBench
     }
 
     // The built kernel and its command line for the software CPU, or null when it is not built.
-    private static (string Image, string Cmdline)? LinuxBoot()
+    internal static (string Image, string Cmdline)? LinuxBoot()
     {
         if (RepositoryPaths.Root() is not { } root) return null;
         string image = Path.Combine(root, "guests", "build", "linux", "vmlinux"), cmdline = Path.Combine(root, "guests", "linux", "cmdline");
