@@ -58,7 +58,8 @@ public sealed partial class ReplaySession
     /// </summary>
     public void LearnIntervalPages()
     {
-        if (_intervalPages is not null || !CountsInstructions || Machine.Vcpu.PageLog is not { } log) return;
+        // One vCPU's log says what the guest did only where that vCPU is all that runs.
+        if (_intervalPages is not null || !CountsInstructions || Machine.Backend.Vcpus.Count != 1 || Machine.Vcpu.PageLog is not { } log) return;
         log.Enabled = true;
         _intervalPages = new IntervalPages(log, _trace.Snapshots.Count);
         if (_lastRestore >= 0) _intervalPages.Restored(_lastRestore);
