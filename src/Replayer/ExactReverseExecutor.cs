@@ -10,10 +10,10 @@ namespace VmReplay.Replayer;
 /// execution, however long the trace. Going back to a hit replays the stretch from the snapshot
 /// before here with the processor's own breakpoints and watchpoints armed, which report every
 /// hit exactly, and goes to the last one; a stretch without hits moves the search one snapshot
-/// further back. Where no read or access is watched, an interval between two snapshots that an
-/// earlier replay saw write none of the watched pages and run no instruction on a breakpoint's
-/// page is passed over without replaying it (a watch on a variable written once at the start of
-/// a long trace no longer replays all of it).
+/// further back. An interval between two snapshots that an earlier replay saw touch none of the
+/// watched pages the way they are watched and run no instruction on a breakpoint's page is
+/// passed over without replaying it (a watch on a variable written once at the start of a long
+/// trace no longer replays all of it).
 /// Nothing single-steps.
 /// </remarks>
 public sealed class ExactReverseExecutor
@@ -100,7 +100,7 @@ public sealed class ExactReverseExecutor
                 continue;
             }
             if (_session.TakeInterruptRequest()) return Interrupted(end);
-            // An interval known to write no watched page and run nothing on a breakpoint's page holds no hit: on to the one before.
+            // An interval known to touch no watched page and run nothing on a breakpoint's page holds no hit: on to the one before.
             if (PassesOverIntervals && _session.CannotHit(snapshot, endsHere: end == Position))
             {
                 end = from;

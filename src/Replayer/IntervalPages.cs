@@ -3,11 +3,11 @@ using VmReplay.Engine.Backend;
 namespace VmReplay.Replayer;
 
 /// <summary>
-/// Which linear pages each interval of a replay writes and executes from (interval k runs from
-/// snapshot k to snapshot k+1), learnt from the vCPU's <see cref="IPageLog"/> as replays pass
-/// through whole intervals: a reverse-continue passes over an interval that writes none of the
-/// pages its write watches cover and runs no instruction on a page its breakpoints are on,
-/// without replaying it. An interval is known only from a replay that ran all of it from its
+/// Which linear pages each interval of a replay reads, writes and executes from (interval k runs
+/// from snapshot k to snapshot k+1), learnt from the vCPU's <see cref="IPageLog"/> as replays
+/// pass through whole intervals: a reverse-continue passes over an interval that touches none of
+/// the pages its watches cover the way they watch them and runs no instruction on a page its
+/// breakpoints are on, without replaying it. An interval is known only from a replay that ran all of it from its
 /// first snapshot on, without a restore in between (the machine's state there was the recorded
 /// one: the same instructions run at and write the same linear addresses in every replay of it).
 /// </summary>
@@ -46,16 +46,18 @@ internal sealed class IntervalPages(IPageLog log, int intervals)
     /// <summary>
     /// Whether the replay from snapshot <paramref name="interval"/> up to the machine's position
     /// now (when <paramref name="endsHere"/>: it stands inside that interval) or to the next
-    /// snapshot is known to write none of <paramref name="written"/> and to run no instruction on
-    /// any of <paramref name="executed"/> (linear pages, 4 KiB aligned).
+    /// snapshot is known to read none of <paramref name="read"/>, write none of
+    /// <paramref name="written"/> and run no instruction on any of <paramref name="executed"/>
+    /// (linear pages, 4 KiB aligned).
     /// </summary>
-    public bool Avoids(int interval, bool endsHere, IReadOnlyCollection<ulong> written, IReadOnlyCollection<ulong> executed)
+    public bool Avoids(int interval, bool endsHere, IReadOnlyCollection<ulong> read, IReadOnlyCollection<ulong> written, IReadOnlyCollection<ulong> executed)
     {
         if (interval < 0 || interval >= _pages.Length || _unknowable[interval]) return false;
         // Up to here, inside the interval the log is collecting: what it has collected so far.
         var pages = endsHere && _open == interval ? log.Peek() : _pages[interval];
         if (pages is not { } p) return false;
-        return !written.Any(page => Array.BinarySearch(p.Written, page) >= 0)
-            && !executed.Any(page => Array.BinarySearch(p.Executed, page) >= 0);
+        return None(read, p.Read) && None(written, p.Written) && None(executed, p.Executed);
     }
+
+    private static bool None(IReadOnlyCollection<ulong> pages, ulong[] touched) => !pages.Any(page => Array.BinarySearch(touched, page) >= 0);
 }

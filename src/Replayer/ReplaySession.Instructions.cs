@@ -68,22 +68,29 @@ public sealed partial class ReplaySession
     /// <summary>
     /// Whether a run from snapshot <paramref name="snapshot"/> to the next snapshot, or to here
     /// when <paramref name="endsHere"/> (the machine stands inside that interval), is known to
-    /// hit nothing the debugger set: nothing is set, or no read or access watch is, and the
-    /// interval writes none of the write watches' pages and runs no instruction on a page a
-    /// breakpoint is on (<see cref="LearnIntervalPages"/>).
+    /// hit nothing the debugger set: nothing is set, or the interval reads no page a read or
+    /// access watch covers, writes no page a write or access watch covers and runs no instruction
+    /// on a page a breakpoint is on (<see cref="LearnIntervalPages"/>).
     /// </summary>
     internal bool CannotHit(int snapshot, bool endsHere)
     {
-        if (Watches.Any(w => w.Kind != WatchKind.Write)) return false;
         // Nothing set: nothing to hit anywhere.
         if (Watches.Count == 0 && Breakpoints.Count == 0) return true;
         if (_intervalPages is null) return false;
-        var watched = new SortedSet<ulong>();
-        foreach (var w in Watches)
-            for (ulong page = w.Address & ~0xFFFUL; page <= ((w.Address + (ulong)Math.Max(1, w.Length) - 1) & ~0xFFFUL); page += 0x1000)
-                watched.Add(page);
+        var read = PagesOf(Watches.Where(w => w.Kind != WatchKind.Write));
+        var written = PagesOf(Watches.Where(w => w.Kind != WatchKind.Read));
         var breakpoints = Breakpoints.Select(b => b & ~0xFFFUL).ToHashSet();
-        return _intervalPages.Avoids(snapshot, endsHere, watched, breakpoints);
+        return _intervalPages.Avoids(snapshot, endsHere, read, written, breakpoints);
+    }
+
+    // The linear pages the ranges lie on.
+    private static SortedSet<ulong> PagesOf(IEnumerable<WatchedRange> ranges)
+    {
+        var pages = new SortedSet<ulong>();
+        foreach (var w in ranges)
+            for (ulong page = w.Address & ~0xFFFUL; page <= ((w.Address + (ulong)Math.Max(1, w.Length) - 1) & ~0xFFFUL); page += 0x1000)
+                pages.Add(page);
+        return pages;
     }
 
     /// <summary>The interrupt deliveries made at count <paramref name="count"/>, if a run has passed it.</summary>

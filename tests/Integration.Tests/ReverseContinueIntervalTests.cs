@@ -5,9 +5,10 @@ using VmReplay.Replayer;
 namespace VmReplay.Integration.Tests;
 
 /// <summary>
-/// A reverse-continue passes over the snapshot intervals that write none of its write watches'
-/// pages and run nothing on its breakpoints' pages (<see cref="ExactReverseExecutor.PassesOverIntervals"/>):
-/// it must stop exactly where one that replays every interval stops, for any watch and breakpoint.
+/// A reverse-continue passes over the snapshot intervals that touch none of its watches' pages
+/// the way they watch them and run nothing on its breakpoints' pages
+/// (<see cref="ExactReverseExecutor.PassesOverIntervals"/>): it must stop exactly where one that
+/// replays every interval stops, for any watch, rwatch, awatch and breakpoint.
 /// </summary>
 public sealed class ReverseContinueIntervalTests : IDisposable
 {
@@ -51,10 +52,13 @@ public sealed class ReverseContinueIntervalTests : IDisposable
         }
         int restoresBefore = skipping.Restores;
         var kinds = new HashSet<DebugStopKind>();
-        foreach (var (address, length) in watches)
+        // Each watched range as gdb's watch, rwatch and awatch in turn.
+        var kindsOfWatch = new[] { WatchKind.Write, WatchKind.Read, WatchKind.Access };
+        foreach (var ((address, length), n) in watches.Select((w, n) => (w, n)))
         {
+            var kind = kindsOfWatch[n % kindsOfWatch.Length];
             int restores = skipping.Restores;
-            skipping.Watches = scanning.Watches = [new WatchedRange(address, length, [(address, length)], WatchKind.Write)];
+            skipping.Watches = scanning.Watches = [new WatchedRange(address, length, [(address, length)], kind)];
             passing.GoTo(end);
             replaying.GoTo(end);
             for (int i = 0; i < 4; i++)
@@ -62,13 +66,13 @@ public sealed class ReverseContinueIntervalTests : IDisposable
                 var expected = replaying.ContinueBackward();
                 var actual = passing.ContinueBackward();
                 Assert.True((expected, replaying.Position) == (actual, passing.Position),
-                    $"watch {address:x}/{length}, reverse-continue {i + 1}: {expected} at {replaying.Position} when every interval is replayed, {actual} at {passing.Position} passing over");
+                    $"{kind} watch {address:x}/{length}, reverse-continue {i + 1}: {expected} at {replaying.Position} when every interval is replayed, {actual} at {passing.Position} passing over");
                 kinds.Add(actual.Kind);
                 if (actual.Kind == DebugStopKind.Begin) break;
             }
             // Nothing writes that page: straight to the start, replaying nothing on the way
             // (the one restore puts the machine at the start).
-            if (address == 0x1f0000) Assert.Equal(1, skipping.Restores - restores);
+            if (address == 0x1f0000) Assert.Equal(1, skipping.Restores - restores); // (a write watch)
         }
         // Breakpoints on the guest's routines, alone and beside a watch (these guests run all
         // their code from one or two pages, which every interval runs: this holds the stops
@@ -106,6 +110,8 @@ public sealed class ReverseContinueIntervalTests : IDisposable
         Assert.Equal(1, skipping.Restores - beforeNothing);
 
         Assert.Contains(DebugStopKind.Watch, kinds);
+        Assert.Contains(DebugStopKind.ReadWatch, kinds);
+        Assert.Contains(DebugStopKind.AccessWatch, kinds);
         Assert.Contains(DebugStopKind.Breakpoint, kinds);
         Assert.Contains(DebugStopKind.Begin, kinds);
         // And it did pass over intervals: fewer restores than replaying each. (Not many fewer:

@@ -1,7 +1,7 @@
 namespace VmReplay.Engine.Backend;
 
-/// <summary>Linear pages (4 KiB aligned, sorted) written and executed from (<see cref="IPageLog"/>).</summary>
-public readonly record struct PageSets(ulong[] Written, ulong[] Executed)
+/// <summary>Linear pages (4 KiB aligned, sorted) read, written and executed from (<see cref="IPageLog"/>).</summary>
+public readonly record struct PageSets(ulong[] Read, ulong[] Written, ulong[] Executed)
 {
-    public static readonly PageSets Empty = new([], []);
+    public static readonly PageSets Empty = new([], [], []);
 }

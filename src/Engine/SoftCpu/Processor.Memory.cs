@@ -276,6 +276,7 @@ public sealed unsafe partial class Processor
         }
         byte* host;
         ulong pa;
+        NoteRead(la);
         if (_watches.Length > 0 && IsWatchedPage(la, write: false))
         {
             if (!TryWatchedTranslation(_watchedRead, la, user, out pa, out host)) pa = TranslateData(la, write: false, user, out host);
@@ -340,6 +341,7 @@ public sealed unsafe partial class Processor
             // Cached for writes from here: later writes to the page may not come this way.
             NoteWrite(la);
         }
+        else NoteRead(la);
         bool privilegeOfTlb = user == (Cpl == 3);
         // Watched pages stay out of the TLB for the accesses their watches catch, so that every
         // such access is compared with the watches; their translations go to slots of their own

@@ -73,14 +73,14 @@ public sealed partial class Processor
 
     // What the engine's shared emulation (interrupt delivery, IRET, far transfers through it)
     // reports of its accesses, while anything is watched.
-    // (And, while the written pages are collected, the pages it writes.)
+    // (And, while pages are collected, the pages it reads and writes.)
     private Action<ulong, int, bool, ulong>? WatchObserver => _watches.Length > 0 || _writtenPages is not null ? _watchObserver ??= ObserveAccess : null;
     private Action<ulong, int, bool, ulong>? _watchObserver;
 
     private void ObserveAccess(ulong la, int size, bool write, ulong value)
     {
         la &= LinearMask;
-        if (write) NoteWrites(la, size);
+        NoteAccess(la, size, write);
         // A descriptor or frame read of more than 8 bytes is compared in 8-byte pieces.
         for (int at = 0; at < size; at += 8)
             if (IsWatchedPage(la + (ulong)at) || IsWatchedPage(la + (ulong)Math.Min(size, at + 8) - 1))

@@ -69,18 +69,22 @@ public class PageLogTests
         Assert.Empty(log.Take().Executed);
     }
 
-    public static TheoryData<string> Programs => ["stores and strings", "calls and pushes", "interrupt to ring 0", "page crossing"];
+    public static TheoryData<string, bool> Programs => new()
+    {
+        { "stores and strings", true }, { "calls and pushes", true }, { "interrupt to ring 0", true }, { "page crossing", true },
+        { "stores and strings", false }, { "calls and pushes", false }, { "interrupt to ring 0", false }, { "page crossing", false },
+    };
 
     [Theory]
     [MemberData(nameof(Programs))]
-    public void EveryPageAWatchSeesWrittenIsInTheCollection(string program)
+    public void EveryPageAWatchSeesAccessedIsInTheCollection(string program, bool writes)
     {
         // The same program twice from the same start: once with every page of RAM watched for
-        // writes, the pages of every hit noted; once with the log on and nothing watched.
+        // writes (or reads), the pages of every hit noted; once with the log on and nothing watched.
         var seen = new SortedSet<ulong>();
         using (var watched = Build(program))
         {
-            watched.Cpu.SetWatches([new DataWatch(0, 2 << 20, WatchAccess.Write)]);
+            watched.Cpu.SetWatches([new DataWatch(0, 2 << 20, writes ? WatchAccess.Write : WatchAccess.Read)]);
             ProcessorExitKind kind;
             while ((kind = watched.Cpu.Run(watched.Cpu.InstructionCount + 10_000)) == ProcessorExitKind.Watchpoint)
             {
@@ -94,8 +98,9 @@ public class PageLogTests
         IPageLog log = logged.Cpu;
         log.Enabled = true;
         Assert.Equal(ProcessorExitKind.Halt, logged.Cpu.Run(logged.Cpu.InstructionCount + 10_000));
-        var collected = log.Take().Written;
-        Assert.True(seen.Count >= 2, $"{program}: only {seen.Count} pages written");
+        var taken = log.Take();
+        var collected = writes ? taken.Written : taken.Read;
+        Assert.True(seen.Count >= 2, $"{program}: only {seen.Count} pages {(writes ? "written" : "read")}");
         Assert.Empty(seen.Except(collected).Select(p => $"{p:x}"));
     }
 
@@ -128,6 +133,8 @@ public class PageLogTests
                     a.call(f);
                     a.pushad();
                     a.pushfd();
+                    a.popfd();
+                    a.popad();                          // reads back across the two pages
                     a.hlt();
                     a.Label(ref f);
                     a.push(0x1234);
@@ -151,6 +158,8 @@ public class PageLogTests
                     a.mov(ebx, (uint)(Data + 0xffe));
                     a.mov(__dword_ptr[ebx], 0x11223344); // half on each page
                     a.mov(__word_ptr[ebx + 0x2fff], 0x5566);
+                    a.mov(ecx, __dword_ptr[ebx]);        // and read back
+                    a.add(cx, __word_ptr[ebx + 0x2fff]);
                     a.hlt();
                 });
         }
