@@ -45,13 +45,13 @@ public sealed partial class ReplaySession
         return -1;
     }
 
-    // Which linear pages each snapshot interval writes and runs, once LearnIntervalPages is on;
+    // Which linear pages each snapshot interval reads, writes and runs, once LearnIntervalPages is on;
     // and the snapshot last restored if the machine has not run since (-1 otherwise).
     private IntervalPages? _intervalPages;
     private int _lastRestore = -1;
 
     /// <summary>
-    /// Learns, from here on, which linear pages each snapshot interval writes and executes from as
+    /// Learns, from here on, which linear pages each snapshot interval reads, writes and executes from as
     /// replays run through whole intervals (where the vCPU can say: <see cref="IVcpuBackend.PageLog"/>),
     /// so that <see cref="CannotHit"/> can answer. A debugger's session turns it on; a plain replay
     /// does not pay for it.
@@ -83,15 +83,9 @@ public sealed partial class ReplaySession
         return _intervalPages.Avoids(snapshot, endsHere, read, written, breakpoints);
     }
 
-    // The linear pages the ranges lie on.
-    private static SortedSet<ulong> PagesOf(IEnumerable<WatchedRange> ranges)
-    {
-        var pages = new SortedSet<ulong>();
-        foreach (var w in ranges)
-            for (ulong page = w.Address & ~0xFFFUL; page <= ((w.Address + (ulong)Math.Max(1, w.Length) - 1) & ~0xFFFUL); page += 0x1000)
-                pages.Add(page);
-        return pages;
-    }
+    // The linear pages the ranges lie on, as the processor's watch checks see them.
+    private static HashSet<ulong> PagesOf(IEnumerable<WatchedRange> ranges) =>
+        ranges.SelectMany(w => DataWatchpoint.PagesOf(w.Address, w.Length)).ToHashSet();
 
     /// <summary>The interrupt deliveries made at count <paramref name="count"/>, if a run has passed it.</summary>
     public int? DeliveriesAt(long count) => _instructions.DeliveriesAt(count);

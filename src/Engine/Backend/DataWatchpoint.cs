@@ -4,7 +4,19 @@ namespace VmReplay.Engine.Backend;
 /// A linear range whose accesses end a run: reads, writes or both (a debugger's rwatch, watch,
 /// awatch). Only a backend with <see cref="IVcpuBackend.DataWatchpoints"/> honours them.
 /// </summary>
-public readonly record struct DataWatchpoint(ulong Linear, int Length, bool Reads, bool Writes);
+public readonly record struct DataWatchpoint(ulong Linear, int Length, bool Reads, bool Writes)
+{
+    /// <summary>
+    /// The linear pages (4 KiB aligned) a watched range of <paramref name="length"/> bytes at
+    /// <paramref name="linear"/> lies on: where a backend compares accesses with it, and so the
+    /// pages a debugger asks a page log about.
+    /// </summary>
+    public static IEnumerable<ulong> PagesOf(ulong linear, int length)
+    {
+        for (ulong page = linear & ~0xFFFUL; page <= ((linear + (ulong)Math.Max(1, length) - 1) & ~0xFFFUL); page += 0x1000)
+            yield return page;
+    }
+}
 
 /// <summary>
 /// The access that ended a run at a data watchpoint: the watchpoint's index in the

@@ -96,7 +96,7 @@ public interface IVcpuBackend
     /// <summary>Arms single-stepping, execution breakpoints (linear addresses) and data watchpoints; an empty setup disarms.</summary>
     void SetDebug(DebugSetup setup);
 
-    /// <summary>Which linear pages the guest writes and executes from, where the backend sees every access (the software CPU); null elsewhere.</summary>
+    /// <summary>Which linear pages the guest reads, writes and executes from, where the backend sees every access (the software CPU); null elsewhere.</summary>
     IPageLog? PageLog => null;
 
     /// <summary>What the last <see cref="VcpuExitKind.Debug"/> exit was.</summary>

@@ -100,7 +100,7 @@ public sealed partial class Processor : IPageLog
         block.Collection = _collection;
         if (_executedPages is null) return;
         ulong first = block.Key.Linear & PageMask;
-        _executedPages!.Add(first);
+        _executedPages.Add(first);
         if (block.SecondPage != Block.NoPage) _executedPages.Add((first + 0x1000) & LinearMask);
     }
 }

@@ -31,8 +31,7 @@ public sealed partial class Processor
     private DataWatch[] _watches = [];
     // The pages that hold a watched range: a few, looked through on every slow-path access (a
     // HashSet's lookup was a sixth of a reverse-continue that watched a busy loop's variable).
-    private ulong[] _watchedPages = [];
-    // Of those, the pages a read watch (rwatch, awatch) covers and the pages a write watch
+    // Kept apart as the pages a read watch (rwatch, awatch) covers and the pages a write watch
     // (watch, awatch) covers: an access the page's watches cannot catch keeps the TLB's fast
     // path. A reverse-continue watching a variable for writes on the page a busy loop polls
     // (the ticks guest's `limit`, beside `ticks`) took the slow path at every poll.
@@ -45,7 +44,6 @@ public sealed partial class Processor
     public void SetWatches(IReadOnlyList<DataWatch> watches)
     {
         _watches = watches.ToArray();
-        _watchedPages = PagesOf(_watches, WatchAccess.Any);
         _readWatchedPages = PagesOf(_watches, WatchAccess.Read);
         _writeWatchedPages = PagesOf(_watches, WatchAccess.Write);
         FlushTlb();
@@ -83,22 +81,13 @@ public sealed partial class Processor
         NoteAccess(la, size, write);
         // A descriptor or frame read of more than 8 bytes is compared in 8-byte pieces.
         for (int at = 0; at < size; at += 8)
-            if (IsWatchedPage(la + (ulong)at) || IsWatchedPage(la + (ulong)Math.Min(size, at + 8) - 1))
+            if (IsWatchedPage(la + (ulong)at, write) || IsWatchedPage(la + (ulong)Math.Min(size, at + 8) - 1, write))
                 CheckWatch(la + (ulong)at, Math.Min(8, size - at), write, at == 0 ? value : 0);
     }
 
     // The pages that hold a range watched for any of `access`.
-    private static ulong[] PagesOf(DataWatch[] watches, WatchAccess access)
-    {
-        var pages = new SortedSet<ulong>();
-        foreach (var w in watches)
-            if ((w.Access & access) != 0)
-                for (ulong page = w.Linear & PageMask; page <= ((w.Linear + (ulong)Math.Max(1, w.Length) - 1) & PageMask); page += 0x1000)
-                    pages.Add(page);
-        return [.. pages];
-    }
-
-    private bool IsWatchedPage(ulong la) => Holds(_watchedPages, la);
+    private static ulong[] PagesOf(DataWatch[] watches, WatchAccess access) =>
+        [.. watches.Where(w => (w.Access & access) != 0).SelectMany(w => Backend.DataWatchpoint.PagesOf(w.Linear, w.Length)).Distinct().Order()];
 
     // Whether a read (or a write) of `la` may hit a watch.
     private bool IsWatchedPage(ulong la, bool write) => Holds(write ? _writeWatchedPages : _readWatchedPages, la);
