@@ -52,6 +52,21 @@ public sealed class ReverseContinueIntervalTests : IDisposable
         }
         int restoresBefore = skipping.Restores;
         var kinds = new HashSet<DebugStopKind>();
+        // Both from the end, up to `times` reverse-continues or the start: the same stops.
+        void BackFromTheEnd(int times, string what)
+        {
+            passing.GoTo(end);
+            replaying.GoTo(end);
+            for (int i = 0; i < times; i++)
+            {
+                var expected = replaying.ContinueBackward();
+                var actual = passing.ContinueBackward();
+                Assert.True((expected, replaying.Position) == (actual, passing.Position),
+                    $"{what}, reverse-continue {i + 1}: {expected} at {replaying.Position} when every interval is replayed, {actual} at {passing.Position} passing over");
+                kinds.Add(actual.Kind);
+                if (actual.Kind == DebugStopKind.Begin) break;
+            }
+        }
         // Each watched range as gdb's watch, rwatch and awatch in turn.
         var kindsOfWatch = new[] { WatchKind.Write, WatchKind.Read, WatchKind.Access };
         foreach (var ((address, length), n) in watches.Select((w, n) => (w, n)))
@@ -59,17 +74,7 @@ public sealed class ReverseContinueIntervalTests : IDisposable
             var kind = kindsOfWatch[n % kindsOfWatch.Length];
             int restores = skipping.Restores;
             skipping.Watches = scanning.Watches = [new WatchedRange(address, length, [(address, length)], kind)];
-            passing.GoTo(end);
-            replaying.GoTo(end);
-            for (int i = 0; i < 4; i++)
-            {
-                var expected = replaying.ContinueBackward();
-                var actual = passing.ContinueBackward();
-                Assert.True((expected, replaying.Position) == (actual, passing.Position),
-                    $"{kind} watch {address:x}/{length}, reverse-continue {i + 1}: {expected} at {replaying.Position} when every interval is replayed, {actual} at {passing.Position} passing over");
-                kinds.Add(actual.Kind);
-                if (actual.Kind == DebugStopKind.Begin) break;
-            }
+            BackFromTheEnd(4, $"{kind} watch {address:x}/{length}");
             // Nothing writes that page: straight to the start, replaying nothing on the way
             // (the one restore puts the machine at the start).
             if (address == 0x1f0000) Assert.Equal(1, skipping.Restores - restores); // (a write watch)
@@ -84,17 +89,7 @@ public sealed class ReverseContinueIntervalTests : IDisposable
             {
                 skipping.Breakpoints = scanning.Breakpoints = [at];
                 skipping.Watches = scanning.Watches = set;
-                passing.GoTo(end);
-                replaying.GoTo(end);
-                for (int i = 0; i < 3; i++)
-                {
-                    var expected = replaying.ContinueBackward();
-                    var actual = passing.ContinueBackward();
-                    Assert.True((expected, replaying.Position) == (actual, passing.Position),
-                        $"break {routine} with {set.Length} watches, reverse-continue {i + 1}: {expected} at {replaying.Position} when every interval is replayed, {actual} at {passing.Position} passing over");
-                    kinds.Add(actual.Kind);
-                    if (actual.Kind == DebugStopKind.Begin) break;
-                }
+                BackFromTheEnd(3, $"break {routine} with {set.Length} watches");
             }
         }
         skipping.Breakpoints = scanning.Breakpoints = [];
