@@ -34,17 +34,13 @@ internal static class DebugBench
             var figures = sides.ToDictionary(s => s.Name, _ => new Dictionary<string, List<double>>());
             for (int i = 0; i < rounds; i++)
                 foreach (var side in sides)
-                    foreach (var (measure, seconds) in Session(self, elf, side.Trace))
-                    {
-                        if (!figures[side.Name].TryGetValue(measure, out var list)) figures[side.Name][measure] = list = new();
-                        list.Add(seconds * 1000);
-                    }
+                    GdbBenchSession.AddMilliseconds(figures[side.Name], Session(self, elf, side.Trace));
 
             var measures = figures[sides[0].Name].Keys.ToList();
             var t = new Table().Title(Inv($"gdb latency on failing-boot, {rounds} alternating rounds; milliseconds inside gdb (min / median / max)"))
                 .AddColumns(["measure", .. sides.Select(s => s.Name)]);
             foreach (var m in measures)
-                t.AddRow([m, .. sides.Select(s => Ms(figures[s.Name][m]))]);
+                t.AddRow([m, .. sides.Select(s => GdbBenchSession.MinMedianMax(figures[s.Name][m]))]);
             AnsiConsole.Write(t);
             var dense = figures[sides[0].Name];
             var only = figures[sides[1].Name];
@@ -95,8 +91,6 @@ internal static class DebugBench
             throw new UserError($"the gdb session did not go as expected:\n{result.Gdb}\n{result.Stub}");
         return found;
     }
-
-    private static string Ms(List<double> xs) => Inv($"{xs.Min():F1} / {BenchCommand.Median(xs):F1} / {xs.Max():F1}");
 
     private static string Inv(FormattableString s) => s.ToString(CultureInfo.InvariantCulture);
 }

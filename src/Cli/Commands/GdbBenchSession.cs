@@ -25,6 +25,20 @@ internal static partial class GdbBenchSession
         $"python print('BENCH {measure}|%.6f' % ((time.perf_counter() - t0) / {per}))",
     ];
 
+    /// <summary>Adds a session's measures to <paramref name="into"/>, in milliseconds, each measure's rounds in one list.</summary>
+    public static void AddMilliseconds(Dictionary<string, List<double>> into, IEnumerable<(string Measure, double Seconds)> session)
+    {
+        foreach (var (measure, seconds) in session)
+        {
+            if (!into.TryGetValue(measure, out var list)) into[measure] = list = new();
+            list.Add(seconds * 1000);
+        }
+    }
+
+    /// <summary>Rounds of one measure as a table shows them: min / median / max.</summary>
+    public static string MinMedianMax(List<double> ms) =>
+        string.Create(CultureInfo.InvariantCulture, $"{ms.Min():F1} / {BenchCommand.Median(ms):F1} / {ms.Max():F1}");
+
     /// <summary>The measures a session printed, in seconds.</summary>
     public static List<(string Measure, double Seconds)> Figures(string gdb) =>
         BenchLine().Matches(gdb).Select(m => (m.Groups[1].Value, double.Parse(m.Groups[2].Value, CultureInfo.InvariantCulture))).ToList();

@@ -32,15 +32,10 @@ internal static class LinuxDebugBench
         using (var reader = TraceReader.Open(trace)) snapshots = reader.Snapshots.Count;
 
         var figures = new Dictionary<string, List<double>>();
-        for (int i = 0; i < rounds; i++)
-            foreach (var (measure, seconds) in Session(self, linux.Image, trace))
-            {
-                if (!figures.TryGetValue(measure, out var list)) figures[measure] = list = new();
-                list.Add(seconds * 1000);
-            }
+        for (int i = 0; i < rounds; i++) GdbBenchSession.AddMilliseconds(figures, Session(self, linux.Image, trace));
         var table = new Table().Title(Inv($"reverse debugging on the Linux boot (software CPU, a snapshot every 2 ms of guest time: {snapshots} snapshots), {rounds} rounds; milliseconds inside gdb (min / median / max)"))
             .AddColumns("measure", "figure");
-        foreach (var (measure, ms) in figures) table.AddRow(measure, Inv($"{ms.Min():F1} / {BenchCommand.Median(ms):F1} / {ms.Max():F1}"));
+        foreach (var (measure, ms) in figures) table.AddRow(measure, GdbBenchSession.MinMedianMax(ms));
         AnsiConsole.Write(table);
         Console.WriteLine(Inv($"linux_continue_ms={BenchCommand.Median(figures[ContinueToPanic]):F1} linux_reverse_continue_watch_ms={BenchCommand.Median(figures[ToWatchedWrite]):F1} linux_reverse_continue_break_ms={BenchCommand.Median(figures[ToStartKernel]):F1} (snapshots {snapshots})"));
     }

@@ -45,15 +45,11 @@ internal static partial class ReverseLatencyBench
         var figures = traces.ToDictionary(t => t.Name, _ => new Dictionary<string, List<double>>());
         for (int i = 0; i < rounds; i++)
             foreach (var t in traces)
-                foreach (var (measure, seconds) in Session(self, t))
-                {
-                    if (!figures[t.Name].TryGetValue(measure, out var list)) figures[t.Name][measure] = list = new();
-                    list.Add(seconds * 1000);
-                }
+                GdbBenchSession.AddMilliseconds(figures[t.Name], Session(self, t));
         var measures = figures[traces[0].Name].Keys.ToList();
         var table = new Table().Title(Inv($"reverse debugging on the software CPU (ticks guest, snapshots every 50 ms of guest time), {rounds} alternating rounds; milliseconds inside gdb (min / median / max)"))
             .AddColumns(["measure", .. traces.Select(t => Inv($"{t.Name}: {t.Instructions:N0} instructions, {t.Snapshots} snapshots"))]);
-        foreach (var m in measures) table.AddRow([m, .. traces.Select(t => Ms(figures[t.Name][m]))]);
+        foreach (var m in measures) table.AddRow([m, .. traces.Select(t => GdbBenchSession.MinMedianMax(figures[t.Name][m]))]);
         AnsiConsole.Write(table);
         return figures.ToDictionary(f => f.Key, f => f.Value.ToDictionary(m => m.Key, m => BenchCommand.Median(m.Value)));
     }
@@ -84,8 +80,6 @@ internal static partial class ReverseLatencyBench
             throw new UserError($"the gdb session on {trace.Name} did not go as expected{(result.TimedOut ? " (it timed out)" : "")}:\n{result.Gdb}\n{result.Stub}");
         return found;
     }
-
-    private static string Ms(List<double> xs) => Inv($"{xs.Min():F1} / {BenchCommand.Median(xs):F1} / {xs.Max():F1}");
 
     private static string Inv(FormattableString s) => s.ToString(CultureInfo.InvariantCulture);
 
