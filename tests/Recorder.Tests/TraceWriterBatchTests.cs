@@ -107,16 +107,30 @@ public sealed class TraceWriterBatchTests : IDisposable
             Assert.True(Same(appended[i], read[i]), $"event {i}: appended {appended[i].Describe()}, read {read[i].Describe()}");
     }
 
-    [Fact]
-    public void ABatchOfOneRepeatedExitIsOneChunkPaddedToTheEventsItHolds()
+    [Theory]
+    [InlineData(false)]
+    // As a software CPU's recording appends them: each repetition counted by the batch's
+    // prediction (TryAppendRepeatedPortExit), which must end each batch at the same event.
+    [InlineData(true)]
+    public void ABatchOfOneRepeatedExitIsOneChunkPaddedToTheEventsItHolds(bool predicted)
     {
         // A poll of one port: each batch encodes to a few bytes (an exit, the next, a repeat),
         // and a reader takes at most 8 events per byte of payload, so the writer pads the frame.
         string path = Path.Combine(_dir, "repeated.vmtrace");
         const int exits = 40_000;
+        int counted = 0;
         using (var writer = new TraceWriter(path, TestHeaders.For([1]), new byte[] { 1 }))
         {
-            for (int i = 0; i < exits; i++) writer.AppendExit(ExitFields.Of(new ExitEvent(2, 0x100040, 0x3FD, 1, 0, 1, [0x60]) { Instructions = 5L * i }));
+            for (int i = 0; i < exits; i++)
+            {
+                if (predicted && writer.TryAppendRepeatedPortExit(0x100040, 5L * i, ExitShape.PortKey(0x3FD, 1, write: false, counted: true), 0x60))
+                {
+                    counted++;
+                    Assert.Equal(i + 1, writer.EventCount);
+                    continue;
+                }
+                writer.AppendExit(ExitFields.Of(new ExitEvent(2, 0x100040, 0x3FD, 1, 0, 1, [0x60]) { Instructions = 5L * i }));
+            }
             Assert.Null(writer.Finish(new EndEvent(Engine.Run.RunOutcomeKind.PowerOff, 0, "done", 0, 0), endsInLongMode: false));
         }
         using var reader = TraceReader.Open(path);
@@ -126,6 +140,8 @@ public sealed class TraceWriterBatchTests : IDisposable
         var read = reader.Events().ToList();
         Assert.Equal(exits + 1, read.Count);
         Assert.Equal(Enumerable.Range(0, exits).Select(i => (long?)(5L * i)), read.Take(exits).Select(e => ((ExitEvent)e).Instructions));
+        // All but the first two exits of each batch (the second sets the deltas a repetition repeats).
+        Assert.Equal(predicted ? exits - 6 : 0, counted);
     }
 
     [Fact]
