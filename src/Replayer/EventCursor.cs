@@ -30,6 +30,16 @@ public sealed class EventCursor
     private ExitShape _takenShape;
     private byte[]? _takenBatch;
     private int _takenExit;
+    // Inside a run of repetitions of the exit taken last, when it is a port exit of one element
+    // that a software CPU's exit matches as values: the next repetition (its RIP, instruction
+    // count, ExitShape.PortKey and data) and the deltas that move the first two on, and how many
+    // of the run's repetitions are left to take so (_predictedLeft; _predictedRoom when the
+    // cursor was last settled). A polling loop's every exit is taken by four compares and by
+    // moving the prediction on; the place, the position and what a look knows are worked out
+    // from it when anything else asks (Settle).
+    private ulong _nextRip, _nextKey, _nextData, _ripStep;
+    private long _nextInstructions, _instructionStep;
+    private int _predictedLeft, _predictedRoom;
     // The last batches read, newest at _recentBatchCount - 1 (mod RecentCount), and where the
     // cursor started: the last events consumed are decoded again from them for a divergence
     // report. Nothing is stored per event: with a ring of places written at every event,
@@ -75,7 +85,8 @@ public sealed class EventCursor
         _recentBatchCount = 0;
         Array.Clear(_recentBatches);
         _startPosition = position;
-        Position = position;
+        _position = position;
+        _predictedLeft = _predictedRoom = 0;
         _unread = true;
     }
 
@@ -117,13 +128,20 @@ public sealed class EventCursor
     }
 
     /// <summary>Index of the next event.</summary>
-    public long Position { get; private set; }
+    public long Position
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        get => _position + (_predictedRoom - _predictedLeft);
+    }
+
+    private long _position;
 
     /// <summary>The last events consumed (at most 8), for divergence reports.</summary>
     public IEnumerable<(long Index, TraceEvent Event)> Recent
     {
         get
         {
+            Settle();
             // The last 8 events lie in at most the last 8 batches read, oldest first; each batch
             // is read once, from its start, up to the last event consumed.
             var recent = new List<(long, TraceEvent)>(RecentCount);
@@ -147,7 +165,11 @@ public sealed class EventCursor
     // Looks at the next event without consuming it; false at the end of the recording.
     // The answer kept since the last look inlines into the per-exit callers; a new look does not.
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private bool Look() => _hasPeeked ? _batch is not null : LookAtNext();
+    private bool Look()
+    {
+        if (_predictedRoom != 0) Settle();
+        return _hasPeeked ? _batch is not null : LookAtNext();
+    }
 
     private bool LookAtNext()
     {
@@ -173,7 +195,12 @@ public sealed class EventCursor
     /// The next event when it is not an exit; null for an exit or at the end. What a replay asks
     /// at every stop (is a service point next?) without making an object of the exit.
     /// </summary>
-    public TraceEvent? PeekOther() => Look() ? _peekedOther : null;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public TraceEvent? PeekOther() => _predictedLeft > 0 ? null : LookForOther();
+
+    // The rest of PeekOther, a call away from the stops inside a predicted run of repetitions.
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private TraceEvent? LookForOther() => Look() ? _peekedOther : null;
 
     /// <summary>Whether the next event is an exit, and its fingerprint; the data stays valid until the cursor moves on.</summary>
     public bool PeekExit(out ExitFields exit)
@@ -198,14 +225,19 @@ public sealed class EventCursor
     /// recording encodes it (<see cref="ExitFingerprint.MatchesEncoded"/>); otherwise leaves it
     /// for a closer look.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public bool TakeIfRecorded(Engine.Backend.IVcpuBackend vcpu, Engine.Backend.VcpuExit exit)
     {
-        // Another repetition of the exit taken last, the next event already known to be one (a
-        // polling loop's every exit but the first two): checked here, in a small frame. The
-        // general case's locals (an encoded exit, its shape and place) made every call set up a
-        // 144-byte frame and zero 96 bytes of it.
-        if (_hasPeeked && _peekedOther is null && _batch is { } batch && RepeatsTaken(batch.Bytes))
-            return TakeRepetition(vcpu, exit);
+        // Another repetition of the exit taken last, as predicted (a polling loop's every exit but
+        // the first two): checked here, in a small frame. The general case's locals (an encoded
+        // exit, its shape and place) made every call set up a 144-byte frame and zero 96 bytes of it.
+        if (_predictedLeft > 0 && ExitFingerprint.IsPortExit(exit, _nextRip, _nextInstructions, _nextKey, _nextData))
+        {
+            _nextRip += _ripStep;
+            _nextInstructions += _instructionStep;
+            _predictedLeft--;
+            return true;
+        }
         return TakeIfEncoded(vcpu, exit);
     }
 
@@ -222,6 +254,7 @@ public sealed class EventCursor
         _after = after;
         _afterKnown = true;
         Advance();
+        Predict();
         return true;
     }
 
@@ -231,15 +264,44 @@ public sealed class EventCursor
 
     // Consumes a repetition of the exit taken last if the vCPU's exit is one, the place moved on
     // in place, as Advance would.
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private bool TakeRepetition(Engine.Backend.IVcpuBackend vcpu, Engine.Backend.VcpuExit exit)
     {
         if (!ExitFingerprint.MatchesRepetition(vcpu, exit, _takenShape, ref _at)) return false;
         _left--;
-        Position++;
+        _position++;
         _hasPeeked = _left > 0 && _at.RepeatsLeft > 0;
         _afterKnown = false;
+        Predict();
         return true;
+    }
+
+    // After an exit was taken: if repetitions of it are next and it is a port exit of one element
+    // with its instructions counted, what the next would be (see _nextRip).
+    private void Predict()
+    {
+        if (!(_hasPeeked && RepeatsTaken(_batch!.Bytes) && _takenShape.IsSmallPortExit(out ulong key) && (key & ExitShape.PortKeyCounted) != 0)) return;
+        _nextKey = key;
+        _nextData = _takenShape.Data0;
+        _ripStep = _takenShape.RipDelta;
+        _instructionStep = _takenShape.InstructionsDelta;
+        _nextRip = _at.PrevRip + _ripStep;
+        _nextInstructions = _at.PrevScheduled + _instructionStep;
+        _predictedLeft = _predictedRoom = Math.Min(_at.RepeatsLeft, _left);
+    }
+
+    // Brings the place, the position and the look up to the repetitions taken as predicted, as
+    // TakeRepetition taking each would have left them.
+    private void Settle()
+    {
+        int taken = _predictedRoom - _predictedLeft;
+        // Whatever asked next may move the cursor otherwise: the prediction ends here.
+        _predictedLeft = _predictedRoom = 0;
+        if (taken == 0) return;
+        _at = new EventReader.Place(_at.Position, _nextRip - _ripStep, _at.PrevClock, _nextInstructions - _instructionStep, _at.LastExit, _at.RepeatsLeft - taken);
+        _left -= taken;
+        _position += taken;
+        _hasPeeked = _left > 0 && _at.RepeatsLeft > 0;
+        _afterKnown = false;
     }
 
     private static TraceEvent Decode(byte[] batch, EventReader.Place at)
@@ -273,7 +335,7 @@ public sealed class EventCursor
         _at = _after;
         _left--;
         _peekedOther = null;
-        Position++;
+        _position++;
         // Another repetition of a repeated exit is next: an exit, known without looking at the
         // batch. A polling loop's replay looks at the next event at every stop, and the look
         // (not inlined) was about a fifth of the cursor's share of a 4,000,000-exit replay.

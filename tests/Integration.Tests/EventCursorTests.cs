@@ -130,6 +130,100 @@ public sealed class EventCursorTests : IDisposable
         Assert.Equal(Enumerable.Range((int)last - 8, 8).Select(i => ((long)i, events[i].Describe())), cursor.Recent.Select(r => (r.Index, r.Event.Describe())));
     }
 
+    [Theory]
+    // Runs of repetitions that fill batches (16,384 events), and a run of 2,000 that other
+    // events end in the middle of a batch.
+    [InlineData("bench-exits", "bench-exits.bin")]
+    [InlineData("tscdata", "tscdata.elf")]
+    public void RepetitionsTakenAsPredictedLeaveTheCursorWhereTakingEachOnItsOwnWould(string guest, string file)
+    {
+        // A cursor takes a run of repetitions by moving a prediction on, and works out its place
+        // only when something else asks. Two cursors are offered the recorded exits as a
+        // software CPU makes them: one is asked about its place at random moments (so runs of
+        // predicted takes of every length end there), the other after every exit (so it never
+        // takes one as predicted). They must agree on every answer.
+        string trace = Path.Combine(_dir, guest + ".vmtrace");
+        var record = Vmreplay.Run(["record", Vmreplay.Guest(guest, file), "-o", trace, "--serial-in", "/dev/null"], cpu: "soft");
+        Assert.True(record.ExitCode is 0 or 1, record.Stderr);
+        using var reader = TraceReader.Open(trace);
+        var events = reader.Events().ToList();
+        var predicted = new EventCursor(reader.Batches(0), 0);
+        var stepped = new EventCursor(reader.Batches(0), 0);
+        var random = new Random(12);
+        int asked = 0, refused = 0;
+        for (int i = 0; i < events.Count; i++)
+        {
+            Assert.Equal(i, predicted.Position);
+            if (events[i] is ExitEvent { Reason: (uint)ExitReason.Io } x)
+            {
+                if (random.Next(50) == 0)
+                {
+                    // One instruction later, or another value: not the recorded exit, not taken.
+                    var wrong = random.Next(2) == 0 ? new RecordedExit(x with { Instructions = x.Instructions + 1 }) : new RecordedExit(x with { Data = [(byte)(x.Data[0] + 1), .. x.Data[1..]] });
+                    Assert.False(predicted.TakeIfRecorded(null!, wrong), $"event {i}");
+                    Assert.False(stepped.TakeIfRecorded(null!, wrong), $"event {i}");
+                    Assert.Equal(i, predicted.Position);
+                    refused++;
+                }
+                Assert.True(stepped.TakeIfRecorded(null!, new RecordedExit(x)), $"event {i}");
+                Assert.True(predicted.TakeIfRecorded(null!, new RecordedExit(x)), $"event {i}");
+                stepped.Peek();
+            }
+            else
+            {
+                Assert.Equal(events[i].Describe(), predicted.Peek()!.Describe());
+                predicted.Advance();
+                stepped.Advance();
+            }
+            Assert.Equal(stepped.Position, predicted.Position);
+            if (random.Next(40) != 0) continue;
+            asked++;
+            switch (random.Next(4))
+            {
+                case 0:
+                    Assert.Equal(stepped.PeekExit(out var next), predicted.PeekExit(out var fields));
+                    Assert.True(fields.ToEvent().Matches(next.ToEvent()) && fields.Instructions == next.Instructions, $"event {i + 1}");
+                    break;
+                case 1:
+                    Assert.Equal(stepped.PeekOther()?.Describe(), predicted.PeekOther()?.Describe());
+                    break;
+                case 2:
+                    Assert.Equal(stepped.Recent.Select(r => (r.Index, r.Event.Describe())), predicted.Recent.Select(r => (r.Index, r.Event.Describe())));
+                    break;
+                default:
+                    Assert.Equal(stepped.Peek()?.Describe(), predicted.Peek()?.Describe());
+                    break;
+            }
+        }
+        Assert.Null(predicted.Peek());
+        Assert.True(asked > 20 && refused > 10, $"{asked} asked, {refused} refused");
+    }
+
+    // A recorded port exit as the software CPU makes it: the exit carries its position.
+    private sealed class RecordedExit : VcpuExit
+    {
+        private readonly byte[] _data;
+
+        public RecordedExit(ExitEvent x)
+        {
+            Kind = VcpuExitKind.PortIo;
+            Port = (ushort)x.Address;
+            Size = x.Size;
+            Count = (int)x.Count;
+            IsWrite = (x.Flags & ExitEvent.FlagWrite) != 0;
+            _data = x.Data;
+            HasPosition = true;
+            Rip = x.Rip;
+            Instructions = x.Instructions!.Value;
+        }
+
+        public override Span<byte> Data => _data;
+
+        public override ulong MsrData { get; set; }
+
+        public override bool MsrFailed { get; set; }
+    }
+
     // bench-exits (200,000 writes to one port) recorded on the software CPU.
     private string RecordBenchExits()
     {

@@ -26,6 +26,19 @@ public static class ExitFingerprint
         AppendFields(writer, vcpu, exit);
     }
 
+    /// <summary>
+    /// Whether the exit a stopped vCPU just made is a port exit of one element, with its position
+    /// (the software CPU's exits carry it: see <see cref="VcpuExit.HasPosition"/>) at
+    /// <paramref name="rip"/> after <paramref name="instructions"/> instructions, whose access is
+    /// <paramref name="key"/> (<see cref="ExitShape.PortKey"/>, instructions counted) and whose
+    /// element is <paramref name="data"/> (packed as <see cref="ExitShape.Pack"/> packs it): the
+    /// repetition a replay predicts from the recording, compared as values.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static bool IsPortExit(VcpuExit exit, ulong rip, long instructions, ulong key, ulong data) =>
+        exit.HasPosition && exit.Rip == rip && exit.Instructions == instructions && IsSmallPortExit(exit)
+        && ExitShape.PortKey(exit.Port, exit.Size, exit.IsWrite, counted: true) == key && PortData(exit) == data;
+
     // Any exit but a repetition, written field by field: a method of its own, so that the check
     // for a repetition (a polling loop's every exit) runs in a small frame. With the fields'
     // locals in it, the precompiled check set up a 288-byte frame and zeroed part of it at

@@ -97,17 +97,17 @@ public readonly struct ExitShape : IEquatable<ExitShape>
     /// shape exactly when their keys, their data and both deltas are equal.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal static ulong PortKey(ushort port, int size, bool write, bool counted) =>
+    public static ulong PortKey(ushort port, int size, bool write, bool counted) =>
         port | (ulong)(uint)size << 16 | (write ? 1UL << 48 : 0) | (counted ? PortKeyCounted : 0);
 
     /// <summary>The bit of <see cref="PortKey"/> that says the exit's instructions are counted.</summary>
-    internal const ulong PortKeyCounted = 1UL << 49;
+    public const ulong PortKeyCounted = 1UL << 49;
 
     /// <summary>
     /// Whether this is the shape of a port exit of one element of at most 8 bytes, and if so its
     /// <see cref="PortKey"/>: the exits <see cref="IsPortExit"/> compares.
     /// </summary>
-    internal bool IsSmallPortExit(out ulong key)
+    public bool IsSmallPortExit(out ulong key)
     {
         bool small = _reason == (uint)ExitReason.Io && _count == 1 && _size <= 8 && _dataLength == _size && _address <= ushort.MaxValue
             && (_flags & ~ExitEvent.FlagWrite) == 0 && _data1 == 0;
@@ -116,13 +116,13 @@ public readonly struct ExitShape : IEquatable<ExitShape>
     }
 
     /// <summary>How far the RIP moved from the exit before.</summary>
-    internal ulong RipDelta => _ripDelta;
+    public ulong RipDelta => _ripDelta;
 
     /// <summary>How many instructions were retired since the exit before (0 where they are not counted).</summary>
-    internal long InstructionsDelta => _instructionsDelta;
+    public long InstructionsDelta => _instructionsDelta;
 
     /// <summary>The first 8 bytes of the data, packed as <see cref="Pack"/> packs them.</summary>
-    internal ulong Data0 => _data0;
+    public ulong Data0 => _data0;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public bool Equals(ExitShape other) =>
