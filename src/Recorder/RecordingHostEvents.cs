@@ -15,13 +15,21 @@ namespace VmReplay.Recorder;
 /// </summary>
 public sealed class RecordingHostEvents(IHostEvents live, TraceWriter writer, IVcpuBackend vcpu, DirtyPageTracker dirty) : IHostEvents
 {
-    public void Arm(long? deadlineNanoseconds, bool interruptBlocked) => live.Arm(deadlineNanoseconds, interruptBlocked);
+    // The software CPU's live events, called as the sealed class they are: the run loop arms and
+    // asks at every stop, and each call went through the interface twice (this class's, then theirs).
+    private readonly VirtualTimeEvents? _virtualTime = live as VirtualTimeEvents;
+
+    public void Arm(long? deadlineNanoseconds, bool interruptBlocked)
+    {
+        if (_virtualTime is { } virtualTime) virtualTime.Arm(deadlineNanoseconds, interruptBlocked);
+        else live.Arm(deadlineNanoseconds, interruptBlocked);
+    }
 
     public bool AllowsInterruptWindow => false;
 
     public bool WaitIdle(long? deadlineNanoseconds) => live.WaitIdle(deadlineNanoseconds);
 
-    public bool TakeDue(in StopPoint stop) => live.TakeDue(stop) && Serviced(stop);
+    public bool TakeDue(in StopPoint stop) => (_virtualTime is { } virtualTime ? virtualTime.TakeDue(stop) : live.TakeDue(stop)) && Serviced(stop);
 
     private volatile RunOutcome? _stop;
 
