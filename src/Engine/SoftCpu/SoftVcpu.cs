@@ -160,8 +160,12 @@ public sealed class SoftVcpu : IVcpuBackend
     private sealed class SoftExit(ProcessorExit exit) : VcpuExit
     {
         private ProcessorExitKind _processorKind;
+        // The processor's exit buffer (one array for its life), held here: Data is read at every
+        // port exit (by the device bus, and again by a recording or a replay), and reaching the
+        // array through the processor's exit made each read a chain of three dependent loads.
+        private readonly byte[] _data = exit.Data;
 
-        public override Span<byte> Data => Kind is VcpuExitKind.PortIo or VcpuExitKind.Mmio ? exit.Data.AsSpan(0, Size) : Span<byte>.Empty;
+        public override Span<byte> Data => Kind is VcpuExitKind.PortIo or VcpuExitKind.Mmio ? _data.AsSpan(0, Size) : Span<byte>.Empty;
 
         public override ulong MsrData
         {
