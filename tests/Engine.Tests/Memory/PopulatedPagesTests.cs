@@ -48,6 +48,23 @@ public sealed class PopulatedPagesTests
     }
 
     [Fact]
+    public void TheFirstMiBsOfRamAreNotAdvisedIntoHugePages()
+    {
+        // A small guest and the boot structures write a few scattered pages there; a huge page
+        // would be 2 MiB to zero, and to scan at every full snapshot. Where huge pages come only
+        // on request (the kernel's "madvise" setting, or "never"), the writes populate exactly
+        // their pages; with "always" the kernel gives them regardless of advice.
+        bool always = File.Exists("/sys/kernel/mm/transparent_hugepage/enabled")
+            && File.ReadAllText("/sys/kernel/mm/transparent_hugepage/enabled").Contains("[always]");
+        using var m = GuestMemory.CreatePcLayout(64UL << 20);
+        ulong[] written = [0x7000, 0x9000, 0x100000, 0x101000, 0x3FF000];
+        foreach (ulong at in written) m.WriteByte(at + 1, 1);
+        if (always) Assert.Superset(written.ToHashSet(), Populated(m).ToHashSet());
+        else Assert.Equal(written, Populated(m));
+        Assert.Equal(written, m.NonZeroPages());
+    }
+
+    [Fact]
     public void PagesAboveTheMmioHoleAreFoundAtTheirGuestPhysicalAddress()
     {
         using var m = GuestMemory.CreatePcLayout(GuestMemory.MmioHoleStart + (4UL << 20));
