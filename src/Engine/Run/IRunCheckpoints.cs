@@ -22,11 +22,4 @@ public interface IRunCheckpoints
     /// where its recording did, has none.
     /// </summary>
     long? DueNanoseconds => null;
-
-    /// <summary>
-    /// No exit numbered below this is a checkpoint (<see cref="IsDue"/> would say no): the run
-    /// loop does not ask before it. Read again after each checkpoint; long.MinValue (the
-    /// default) to be asked at every exit.
-    /// </summary>
-    long NotDueBeforeExit => long.MinValue;
 }

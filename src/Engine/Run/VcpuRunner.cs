@@ -44,14 +44,9 @@ public sealed class VcpuRunner
         {
             _checkpoints = value;
             _checkpointDeadline = DeadlineOf(value);
-            _checkpointNotBefore = value?.NotDueBeforeExit ?? long.MinValue;
         }
     }
     private IRunCheckpoints? _checkpoints;
-    // The exit before which no checkpoint is due (IRunCheckpoints.NotDueBeforeExit): a recording
-    // that snapshots every so many exits is not asked at each of the others, a call through the
-    // interface at every exit.
-    private long _checkpointNotBefore = long.MinValue;
 
     // When the guest is stopped for the next checkpoint if no exit was one first, where guest
     // time is the instruction count (a stop there is exact): a guest that spins without exits (a
@@ -70,7 +65,6 @@ public sealed class VcpuRunner
     {
         long? before = _checkpointDeadline;
         _checkpointDeadline = DeadlineOf(checkpoints);
-        _checkpointNotBefore = checkpoints.NotDueBeforeExit;
         if (before is not null) ArmEvents();
     }
 
@@ -142,7 +136,6 @@ public sealed class VcpuRunner
         // since, and an observer must not take the exit before the restore for this one.
         LastExit = null;
         _checkpointDone = c.ExitCount;
-        _checkpointNotBefore = _checkpoints?.NotDueBeforeExit ?? long.MinValue;
         _resumingFromPause = false;
         _resumingAfterDelivery = false;
     }
@@ -162,7 +155,7 @@ public sealed class VcpuRunner
                 }
                 if (_platform.StopRequest is { } stop) return stop;
                 if (Abort?.Reason is { } abort) return abort;
-                if (_lastStop == StopKind.Exit && _checkpointDone != ExitCount && ExitCount >= _checkpointNotBefore && Checkpoints is { } checkpoints && checkpoints.IsDue(ExitCount))
+                if (_lastStop == StopKind.Exit && _checkpointDone != ExitCount && Checkpoints is { } checkpoints && checkpoints.IsDue(ExitCount))
                 {
                     _checkpointDone = ExitCount;
                     _vcpu.CompletePendingInstruction();
