@@ -20,7 +20,6 @@ public sealed class SnapshotRecorder : IRunCheckpoints
     private readonly Func<DirtyPageTracker?> _serviceTracker;
     private readonly DirtyPageTracker _written;
     private long _dueExit = long.MinValue, _dueNanoseconds = long.MaxValue;
-    private volatile bool _requested;
 
     public SnapshotRecorder(PcMachine machine, TraceWriter writer, SnapshotPolicy policy, RecordingClock clock, Func<DirtyPageTracker?> serviceTracker)
     {
@@ -42,13 +41,10 @@ public sealed class SnapshotRecorder : IRunCheckpoints
     // ReadyToRun version bubble, and IsDue, asked at every exit, look up each field's offset.
     private long _captureTicks;
 
-    /// <summary>Asks for a snapshot at the next checkpoint. Any thread.</summary>
-    public void Request() => _requested = true;
-
     // Asked at every exit: the policy is applied once per snapshot, as the exit count and the
     // guest time from which the next one is due (long.MaxValue: never by this measure).
     public bool IsDue(long exitCount) =>
-        exitCount >= _dueExit || _requested || (_dueNanoseconds != long.MaxValue && _clock.LastReading >= _dueNanoseconds);
+        exitCount >= _dueExit || (_dueNanoseconds != long.MaxValue && _clock.LastReading >= _dueNanoseconds);
 
     // A snapshot due by time waits for the next exit, as it always has where exits come often:
     // the run loop stops the guest only once a further interval has passed without one. In a
@@ -92,7 +88,6 @@ public sealed class SnapshotRecorder : IRunCheckpoints
             now, MemoryHash: 0, state, service.ToArray(), pages, data), lazy);
         _dueExit = _policy.Exits is { } n ? Saturated(exitCount, n) : long.MaxValue;
         _dueNanoseconds = _policy.Nanoseconds is { } ns ? Saturated(now, ns) : long.MaxValue;
-        _requested = false;
         _exitsSinceLast = exitCount != _lastExitCount;
         _lastExitCount = exitCount;
         Count++;
