@@ -18,7 +18,8 @@ namespace VmReplay.Recorder;
 public sealed class TraceWriter : IDisposable
 {
     private const int BatchSize = TraceFormat.MaxEventsPerBatch;
-    private readonly FileStream _file;
+    // Replaced once, by the writer thread, when a trace was already at the path (see Replace).
+    private FileStream _file;
     // Made on the writer thread once it has truncated the file (see WriteLoop); null until then, and if that failed.
     private volatile ChunkWriter? _chunks;
     // An item is a batch of events (with the index of its first event) or a snapshot.
@@ -78,7 +79,7 @@ public sealed class TraceWriter : IDisposable
         if ((EmbeddedFile.CheckSize("guest image", path, image.Length) ?? EmbeddedFile.CheckSize("initrd", path, initrd.Length)) is { } tooLarge)
             throw new ArgumentException(tooLarge);
         Path = path;
-        // Opened without truncating: the writer thread cuts off a trace already at the path
+        // Opened without truncating: the writer thread replaces a trace already at the path
         // (truncating the Linux boot's 14 MB trace took 4 ms of the recording's start).
         try { _file = new FileStream(path, FileMode.OpenOrCreate, FileAccess.Write, FileShare.Read); }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
@@ -280,8 +281,9 @@ public sealed class TraceWriter : IDisposable
         HostThread.LowerPriority();
         try
         {
-            // Only a file with something in it: /dev/null cannot be truncated, nor a pipe.
-            if (_file.CanSeek && _file.Length > 0) _file.SetLength(0);
+            // Only a file with something in it: /dev/null cannot be truncated, nor a pipe (nor
+            // does a block device give a length).
+            if (_file.CanSeek && _file.Length > 0) Replace();
             _chunks = new ChunkWriter(_file);
         }
         catch (Exception e) when (IsWriteFailure(e))
@@ -318,6 +320,31 @@ public sealed class TraceWriter : IDisposable
                 events!.Dispose();
             }
         }
+    }
+
+    // A trace already at the path is replaced by a new file, not truncated: ext4 (and XFS and
+    // btrfs alike) take a file truncated and then written for one being rewritten in place, and
+    // flush it to disk when it is closed, which the recording's last step waited for (the Linux
+    // boot's 14 MB trace: 0.8 ms, against 0.07 for a new file). The old file's blocks are freed
+    // here, while the guest runs. A symbolic link at the path is truncated as before, so that
+    // the trace still goes where it points.
+    private void Replace()
+    {
+        if (File.ResolveLinkTarget(Path, returnFinalTarget: false) is not null)
+        {
+            _file.SetLength(0);
+            return;
+        }
+        try { File.Delete(Path); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // A directory this user may not change: the file itself may still be written.
+            _file.SetLength(0);
+            return;
+        }
+        var fresh = new FileStream(Path, FileMode.Create, FileAccess.Write, FileShare.Read);
+        _file.Dispose();
+        _file = fresh;
     }
 
     private void WriteEmbeddedFiles()
