@@ -231,7 +231,7 @@ public sealed class EventCursor
         // Another repetition of the exit taken last, as predicted (a polling loop's every exit but
         // the first two): checked here, in a small frame. The general case's locals (an encoded
         // exit, its shape and place) made every call set up a 144-byte frame and zero 96 bytes of it.
-        if (_predictedLeft > 0 && ExitFingerprint.IsPortExit(exit, _nextRip, _nextInstructions, _nextKey, _nextData))
+        if (_predictedLeft > 0 && ExitFingerprint.IsPredictedPortExit(exit, _nextRip, _nextInstructions, _nextKey, _nextData))
         {
             _nextRip += _ripStep;
             _nextInstructions += _instructionStep;

@@ -35,7 +35,7 @@ public static class ExitFingerprint
     /// repetition a replay predicts from the recording, compared as values.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static bool IsPortExit(VcpuExit exit, ulong rip, long instructions, ulong key, ulong data) =>
+    public static bool IsPredictedPortExit(VcpuExit exit, ulong rip, long instructions, ulong key, ulong data) =>
         exit.HasPosition && exit.Rip == rip && exit.Instructions == instructions && IsSmallPortExit(exit)
         && ExitShape.PortKey(exit.Port, exit.Size, exit.IsWrite, counted: true) == key && PortData(exit) == data;
 
