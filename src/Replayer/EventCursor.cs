@@ -31,14 +31,12 @@ public sealed class EventCursor
     private byte[]? _takenBatch;
     private int _takenExit;
     // Inside a run of repetitions of the exit taken last, when it is a port exit of one element
-    // that a software CPU's exit matches as values: the next repetition (its RIP, instruction
-    // count, ExitShape.PortKey and data) and the deltas that move the first two on, and how many
-    // of the run's repetitions are left to take so (_predictedLeft; _predictedRoom when the
-    // cursor was last settled). A polling loop's every exit is taken by four compares and by
-    // moving the prediction on; the place, the position and what a look knows are worked out
-    // from it when anything else asks (Settle).
-    private ulong _nextRip, _nextKey, _nextData, _ripStep;
-    private long _nextInstructions, _instructionStep;
+    // with its instructions counted (which a software CPU's exit matches as values): the next
+    // repetition, and how many of the run's repetitions are left to take so (_predictedLeft;
+    // _predictedRoom when the cursor was last settled). A polling loop's every exit is taken by
+    // four compares and by moving the prediction on; the place, the position and what a look
+    // knows are worked out from it when anything else asks (Settle).
+    private PortExitPrediction _next;
     private int _predictedLeft, _predictedRoom;
     // The last batches read, newest at _recentBatchCount - 1 (mod RecentCount), and where the
     // cursor started: the last events consumed are decoded again from them for a divergence
@@ -231,10 +229,9 @@ public sealed class EventCursor
         // Another repetition of the exit taken last, as predicted (a polling loop's every exit but
         // the first two): checked here, in a small frame. The general case's locals (an encoded
         // exit, its shape and place) made every call set up a 144-byte frame and zero 96 bytes of it.
-        if (_predictedLeft > 0 && ExitFingerprint.IsPredictedPortExit(exit, _nextRip, _nextInstructions, _nextKey, _nextData))
+        if (_predictedLeft > 0 && ExitFingerprint.IsPredictedPortExit(exit, _next))
         {
-            _nextRip += _ripStep;
-            _nextInstructions += _instructionStep;
+            _next.MoveOn();
             _predictedLeft--;
             return true;
         }
@@ -276,16 +273,10 @@ public sealed class EventCursor
     }
 
     // After an exit was taken: if repetitions of it are next and it is a port exit of one element
-    // with its instructions counted, what the next would be (see _nextRip).
+    // with its instructions counted, what the next would be (see _next).
     private void Predict()
     {
-        if (!(_hasPeeked && RepeatsTaken(_batch!.Bytes) && _takenShape.IsSmallPortExit(out ulong key) && (key & ExitShape.PortKeyCounted) != 0)) return;
-        _nextKey = key;
-        _nextData = _takenShape.Data0;
-        _ripStep = _takenShape.RipDelta;
-        _instructionStep = _takenShape.InstructionsDelta;
-        _nextRip = _at.PrevRip + _ripStep;
-        _nextInstructions = _at.PrevScheduled + _instructionStep;
+        if (!(_hasPeeked && RepeatsTaken(_batch!.Bytes) && PortExitPrediction.TryOf(_takenShape, _at.PrevRip, _at.PrevScheduled, out _next) && _next.Counted)) return;
         _predictedLeft = _predictedRoom = Math.Min(_at.RepeatsLeft, _left);
     }
 
@@ -297,7 +288,7 @@ public sealed class EventCursor
         // Whatever asked next may move the cursor otherwise: the prediction ends here.
         _predictedLeft = _predictedRoom = 0;
         if (taken == 0) return;
-        _at = new EventReader.Place(_at.Position, _nextRip - _ripStep, _at.PrevClock, _nextInstructions - _instructionStep, _at.LastExit, _at.RepeatsLeft - taken);
+        _at = new EventReader.Place(_at.Position, _next.LastRip, _at.PrevClock, _next.LastInstructions, _at.LastExit, _at.RepeatsLeft - taken);
         _left -= taken;
         _position += taken;
         _hasPeeked = _left > 0 && _at.RepeatsLeft > 0;

@@ -31,13 +31,10 @@ internal sealed unsafe class EventBatch : IDisposable
     private ExitShape _lastShape;
     private bool _lastHasShape;
     private int _repeats;
-    // While the last event is a port exit of one element: the exit a repetition of it would be
-    // (its RIP, instruction count, ExitShape.PortKey and data) and the deltas that move the first
-    // two on. A polling loop's every exit is then told a repetition by four compares with values
-    // kept together here, instead of by its shape.
+    // While the last event is a port exit of one element (and the batch has room for a
+    // repetition): the repetition of it that would come next.
     private bool _predicts;
-    private ulong _nextRip, _nextKey, _nextData, _ripStep;
-    private long _nextInstructions, _instructionStep;
+    private PortExitPrediction _next;
 
     /// <summary>Whether an exit encoded as the one before it is counted as a repetition (trace format 6 on); otherwise written again.</summary>
     public bool RepeatsExits { get; init; } = true;
@@ -91,17 +88,9 @@ internal sealed unsafe class EventBatch : IDisposable
     // After an exit: what a repetition of it would be, if it is a port exit of one element and
     // there is room in the batch for a repetition (the room TraceWriter asks for: a repetition is
     // never counted where the writer would have ended the batch first).
-    private void Predict()
-    {
-        _predicts = _lastHasShape && RepeatsExits && _lastShape.IsSmallPortExit(out _nextKey)
+    private void Predict() =>
+        _predicts = _lastHasShape && RepeatsExits && PortExitPrediction.TryOf(_lastShape, _prevRip, _prevScheduled, out _next)
             && _len + EventCodec.MaxRepeatSize + EventCodec.MaxExitSize(ExitShape.MaxData) <= Format.TraceFormat.MaxBatchBytes;
-        if (!_predicts) return;
-        _ripStep = _lastShape.RipDelta;
-        _instructionStep = _lastShape.InstructionsDelta;
-        _nextData = _lastShape.Data0;
-        _nextRip = _prevRip + _ripStep;
-        _nextInstructions = (_nextKey & ExitShape.PortKeyCounted) != 0 ? _prevScheduled + _instructionStep : 0;
-    }
 
     /// <summary>
     /// Counts a port exit of one element as a repetition of the last exit if it is one, as
@@ -113,16 +102,12 @@ internal sealed unsafe class EventBatch : IDisposable
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public bool TryRepeatPortExit(ulong rip, long instructions, ulong key, ulong data)
     {
-        if (!_predicts || rip != _nextRip || instructions != _nextInstructions || key != _nextKey || data != _nextData) return false;
+        if (!_predicts || !_next.Is(rip, instructions, key, data)) return false;
         _repeats++;
         Count++;
         _prevRip = rip;
-        _nextRip = rip + _ripStep;
-        if ((key & ExitShape.PortKeyCounted) != 0)
-        {
-            _prevScheduled = instructions;
-            _nextInstructions = instructions + _instructionStep;
-        }
+        if (_next.Counted) _prevScheduled = instructions;
+        _next.MoveOn();
         return true;
     }
 

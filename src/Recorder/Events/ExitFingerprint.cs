@@ -27,17 +27,15 @@ public static class ExitFingerprint
     }
 
     /// <summary>
-    /// Whether the exit a stopped vCPU just made is a port exit of one element, with its position
-    /// (the software CPU's exits carry it: see <see cref="VcpuExit.HasPosition"/>) at
-    /// <paramref name="rip"/> after <paramref name="instructions"/> instructions, whose access is
-    /// <paramref name="key"/> (<see cref="ExitShape.PortKey"/>, instructions counted) and whose
-    /// element is <paramref name="data"/> (packed as <see cref="ExitShape.Pack"/> packs it): the
-    /// repetition a replay predicts from the recording, compared as values.
+    /// Whether the exit a stopped vCPU just made is <paramref name="next"/>, the repetition a
+    /// replay predicts from the recording, compared as values: a port exit of one element with
+    /// its position (the software CPU's exits carry it: see <see cref="VcpuExit.HasPosition"/>)
+    /// and its instructions counted.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static bool IsPredictedPortExit(VcpuExit exit, ulong rip, long instructions, ulong key, ulong data) =>
-        exit.HasPosition && exit.Rip == rip && exit.Instructions == instructions && IsSmallPortExit(exit)
-        && ExitShape.PortKey(exit.Port, exit.Size, exit.IsWrite, counted: true) == key && PortData(exit) == data;
+    public static bool IsPredictedPortExit(VcpuExit exit, in PortExitPrediction next) =>
+        exit.HasPosition && exit.Rip == next.Rip && exit.Instructions == next.Instructions && IsSmallPortExit(exit)
+        && ExitShape.PortKey(exit.Port, exit.Size, exit.IsWrite, counted: true) == next.Key && PortData(exit) == next.Data;
 
     // Any exit but a repetition, written field by field: a method of its own, so that the check
     // for a repetition (a polling loop's every exit) runs in a small frame. With the fields'

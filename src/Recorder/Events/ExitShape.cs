@@ -107,7 +107,7 @@ public readonly struct ExitShape : IEquatable<ExitShape>
     /// Whether this is the shape of a port exit of one element of at most 8 bytes, and if so its
     /// <see cref="PortKey"/>: the exits <see cref="IsPortExit"/> compares.
     /// </summary>
-    public bool IsSmallPortExit(out ulong key)
+    internal bool IsSmallPortExit(out ulong key)
     {
         bool small = _reason == (uint)ExitReason.Io && _count == 1 && _size <= 8 && _dataLength == _size && _address <= ushort.MaxValue
             && (_flags & ~ExitEvent.FlagWrite) == 0 && _data1 == 0;
@@ -116,13 +116,13 @@ public readonly struct ExitShape : IEquatable<ExitShape>
     }
 
     /// <summary>How far the RIP moved from the exit before.</summary>
-    public ulong RipDelta => _ripDelta;
+    internal ulong RipDelta => _ripDelta;
 
     /// <summary>How many instructions were retired since the exit before (0 where they are not counted).</summary>
-    public long InstructionsDelta => _instructionsDelta;
+    internal long InstructionsDelta => _instructionsDelta;
 
     /// <summary>The first 8 bytes of the data, packed as <see cref="Pack"/> packs them.</summary>
-    public ulong Data0 => _data0;
+    internal ulong Data0 => _data0;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public bool Equals(ExitShape other) =>
