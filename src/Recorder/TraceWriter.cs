@@ -330,21 +330,21 @@ public sealed class TraceWriter : IDisposable
     // the trace still goes where it points.
     private void Replace()
     {
-        if (File.ResolveLinkTarget(Path, returnFinalTarget: false) is not null)
+        if (File.ResolveLinkTarget(Path, returnFinalTarget: false) is null && Deleted(Path))
         {
-            _file.SetLength(0);
-            return;
+            var fresh = new FileStream(Path, FileMode.Create, FileAccess.Write, FileShare.Read);
+            _file.Dispose();
+            _file = fresh;
         }
-        try { File.Delete(Path); }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            // A directory this user may not change: the file itself may still be written.
-            _file.SetLength(0);
-            return;
-        }
-        var fresh = new FileStream(Path, FileMode.Create, FileAccess.Write, FileShare.Read);
-        _file.Dispose();
-        _file = fresh;
+        else _file.SetLength(0);
+    }
+
+    // False where the directory is one this user may not change: the file itself may still be written.
+    private static bool Deleted(string path)
+    {
+        try { File.Delete(path); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { return false; }
+        return true;
     }
 
     private void WriteEmbeddedFiles()
