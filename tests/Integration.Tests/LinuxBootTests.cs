@@ -160,14 +160,8 @@ public sealed class LinuxBootTests(LinuxKernel kernel) : IClassFixture<LinuxKern
         }
         Assert.True(rightAfterExits > 0, "no recorded point right after an exit: the kernel or the snapshot interval changed, and this test no longer covers that case");
 
-        using var passing = ReplaySession.Open(reader, "/dev/kvm", Stream.Null, CpuBackendChoice.Soft);
-        using var replaying = ReplaySession.Open(reader, "/dev/kvm", Stream.Null, CpuBackendChoice.Soft);
-        var a = new ExactReverseExecutor(passing);
-        var b = new ExactReverseExecutor(replaying) { PassesOverIntervals = false };
-        Assert.Equal(DebugStopKind.End, a.ContinueForward().Kind);
-        Assert.Equal(DebugStopKind.End, b.ContinueForward().Kind);
-        Assert.Equal(b.Position, a.Position);
-        var end = a.Position;
+        using var pair = new PassingAndReplaying(reader);
+        var (passing, replaying, a, b, end) = (pair.PassingSession, pair.ReplayingSession, pair.Passing, pair.Replaying, pair.End);
 
         ulong panicTimeout = ElfSymbols.Address(kernel.Vmlinux, "panic_timeout");
         passing.Watches = replaying.Watches = [new WatchedRange(panicTimeout, 4, [(panicTimeout, 4)], WatchKind.Write)];

@@ -28,16 +28,8 @@ public sealed class ReverseContinueIntervalTests : IDisposable
         using var reader = TraceReader.Open(trace);
         Assert.True(reader.Snapshots.Count > 10, $"only {reader.Snapshots.Count} snapshots");
 
-        using var skipping = ReplaySession.Open(reader, "/dev/kvm", Stream.Null, CpuBackendChoice.Soft);
-        using var scanning = ReplaySession.Open(reader, "/dev/kvm", Stream.Null, CpuBackendChoice.Soft);
-        var passing = new ExactReverseExecutor(skipping);
-        var replaying = new ExactReverseExecutor(scanning) { PassesOverIntervals = false };
-        // A run forward to the end first, as a debugging session's `continue` does: it learns
-        // which pages every interval writes.
-        Assert.Equal(DebugStopKind.End, passing.ContinueForward().Kind);
-        Assert.Equal(DebugStopKind.End, replaying.ContinueForward().Kind);
-        var end = passing.Position;
-        Assert.Equal(end, replaying.Position);
+        using var pair = new PassingAndReplaying(reader);
+        var (skipping, scanning, passing, replaying, end) = (pair.PassingSession, pair.ReplayingSession, pair.Passing, pair.Replaying, pair.End);
 
         // Watches on the guest's variables, its stack (where interrupt frames go) and tables, at
         // and around each symbol, and on a page nothing writes.
