@@ -74,5 +74,7 @@ public sealed class RecordingSources : IMachineSources
 
     public void OnExit(IVcpuBackend vcpu, VcpuExit exit) => ExitFingerprint.AppendTo(_writer, vcpu, exit);
 
+    public PredictedPortExits? PredictedExits => _writer.Predicted;
+
     public void Dispose() => _live.Dispose();
 }

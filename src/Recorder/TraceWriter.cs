@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Collections.Concurrent;
 using VmReplay.Engine.Memory;
 using VmReplay.Engine.Native;
+using VmReplay.Engine.Run;
 using VmReplay.Recorder.Events;
 using VmReplay.Recorder.Format;
 using VmReplay.Recorder.Snapshots;
@@ -122,8 +123,17 @@ public sealed class TraceWriter : IDisposable
 
     public string Path { get; }
 
-    /// <summary>Events appended so far.</summary>
-    public long EventCount { get; private set; }
+    /// <summary>Events appended so far, the repetitions <see cref="Predicted"/> took included.</summary>
+    public long EventCount => _eventCount + Predicted.Pending;
+
+    private long _eventCount;
+
+    /// <summary>
+    /// Repetitions of the last exit appended, while it is a port exit of one element and the
+    /// batch has room for them: the run loop takes them for the recording (the vCPU thread's
+    /// every exit of a polling loop), and each counts as if appended by <see cref="TryAppendRepeatedPortExit"/>.
+    /// </summary>
+    public PredictedPortExits Predicted { get; } = new();
 
     /// <summary>Set when writing failed; recording must stop.</summary>
     public string? Failure => _failure;
@@ -162,6 +172,7 @@ public sealed class TraceWriter : IDisposable
     public void AppendSnapshot(Snapshot snapshot, LazyPageCopy? pages = null)
     {
         _longModeSeen |= CpuModesSeen.InLongMode(snapshot.Machine.Vcpu.Sregs);
+        Settle();
         Flush();
         if (_failure is null)
         {
@@ -174,10 +185,12 @@ public sealed class TraceWriter : IDisposable
     /// <summary>Appends an event. Called on the vCPU thread only.</summary>
     public void Append(TraceEvent e)
     {
+        Settle();
         // A batch ends before it would pass either of the format's limits.
         if (_batch.MaxLength + EventCodec.MaxEncodedSize(e) > TraceFormat.MaxBatchBytes) Flush();
         _batch.Add(e);
         Appended();
+        Predict();
     }
 
     /// <summary>
@@ -188,8 +201,8 @@ public sealed class TraceWriter : IDisposable
     [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
     public bool TryAppendRepeatedPortExit(ulong rip, long instructions, ulong key, ulong data)
     {
-        if (!_batch.TryRepeatPortExit(rip, instructions, key, data)) return false;
-        Appended();
+        if (!Predicted.TryTake(rip, instructions, key, data)) return false;
+        Settle();
         return true;
     }
 
@@ -200,20 +213,43 @@ public sealed class TraceWriter : IDisposable
     [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
     public void AppendExit(in ExitFields exit)
     {
+        Settle();
         if (_batch.MaxLength + EventCodec.MaxExitSize(exit.Data.Length) > TraceFormat.MaxBatchBytes) Flush();
         _batch.AddExit(exit);
         Appended();
+        Predict();
     }
 
     [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
     private void Appended()
     {
-        EventCount++;
+        _eventCount++;
         if (_batch.Count >= BatchSize) Flush();
+    }
+
+    // Counts the repetitions Predicted took since the last look, as appending each would have
+    // (the batch ends at the same event: Predicted is armed with the room left before the end).
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+    private void Settle()
+    {
+        int taken = Predicted.Settle();
+        if (taken == 0) return;
+        _batch.AddRepetitions(taken, Predicted.Next);
+        _eventCount += taken;
+        if (_batch.Count >= BatchSize) Flush();
+    }
+
+    // After an event: which repetitions of it may follow in this batch, if any.
+    private void Predict()
+    {
+        if (_batch.Count > 0 && _batch.TryPredict(out var next)) Predicted.Arm(next, BatchSize - _batch.Count);
+        else Predicted.Disarm();
     }
 
     private void Flush()
     {
+        // The next batch starts afresh: no repetition of an exit in this one.
+        Predicted.Disarm();
         int count = _batch.Count;
         if (count == 0) return;
         // Counted before the hand-over: from then on the writer may write the batch and empty it
@@ -259,6 +295,7 @@ public sealed class TraceWriter : IDisposable
     /// </summary>
     public string? FinishWithFault(Faults.VmmFault fault)
     {
+        Settle();
         Flush();
         _queue.Complete();
         _thread.Join();

@@ -1,4 +1,5 @@
 using System.Runtime.CompilerServices;
+using VmReplay.Engine.Run;
 using VmReplay.Recorder.Events;
 
 namespace VmReplay.Replayer;
@@ -32,12 +33,11 @@ public sealed class EventCursor
     private int _takenExit;
     // Inside a run of repetitions of the exit taken last, when it is a port exit of one element
     // with its instructions counted (which a software CPU's exit matches as values): the next
-    // repetition, and how many of the run's repetitions are left to take so (_predictedLeft;
-    // _predictedRoom when the cursor was last settled). A polling loop's every exit is taken by
-    // four compares and by moving the prediction on; the place, the position and what a look
-    // knows are worked out from it when anything else asks (Settle).
-    private PortExitPrediction _next;
-    private int _predictedLeft, _predictedRoom;
+    // repetition, and how many of the run's repetitions are left to take so. A polling loop's
+    // every exit is taken by four compares and by moving the prediction on, by the run loop
+    // itself (ReplaySources.PredictedExits) or by TakeIfRecorded; the place, the position and
+    // what a look knows are worked out from it when anything else asks (Settle).
+    private readonly PredictedPortExits _predicted = new();
     // The last batches read, newest at _recentBatchCount - 1 (mod RecentCount), and where the
     // cursor started: the last events consumed are decoded again from them for a divergence
     // report. Nothing is stored per event: with a ring of places written at every event,
@@ -84,7 +84,7 @@ public sealed class EventCursor
         Array.Clear(_recentBatches);
         _startPosition = position;
         _position = position;
-        _predictedLeft = _predictedRoom = 0;
+        _predicted.Disarm();
         _unread = true;
     }
 
@@ -125,11 +125,17 @@ public sealed class EventCursor
         return false;
     }
 
+    /// <summary>
+    /// The repetitions of a port exit this cursor predicts next, which the run loop may take
+    /// for it (as <see cref="TakeIfRecorded"/> would).
+    /// </summary>
+    public PredictedPortExits Predicted => _predicted;
+
     /// <summary>Index of the next event.</summary>
     public long Position
     {
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        get => _position + (_predictedRoom - _predictedLeft);
+        get => _position + _predicted.Pending;
     }
 
     private long _position;
@@ -165,7 +171,7 @@ public sealed class EventCursor
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private bool Look()
     {
-        if (_predictedRoom != 0) Settle();
+        if (_predicted.Pending != 0 || _predicted.Left != 0) Settle();
         return _hasPeeked ? _batch is not null : LookAtNext();
     }
 
@@ -194,7 +200,7 @@ public sealed class EventCursor
     /// at every stop (is a service point next?) without making an object of the exit.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public TraceEvent? PeekOther() => _predictedLeft > 0 ? null : LookForOther();
+    public TraceEvent? PeekOther() => _predicted.Left > 0 ? null : LookForOther();
 
     // The rest of PeekOther, a call away from the stops inside a predicted run of repetitions.
     [MethodImpl(MethodImplOptions.NoInlining)]
@@ -229,12 +235,7 @@ public sealed class EventCursor
         // Another repetition of the exit taken last, as predicted (a polling loop's every exit but
         // the first two): checked here, in a small frame. The general case's locals (an encoded
         // exit, its shape and place) made every call set up a 144-byte frame and zero 96 bytes of it.
-        if (_predictedLeft > 0 && ExitFingerprint.IsPredictedPortExit(exit, _next))
-        {
-            _next.MoveOn();
-            _predictedLeft--;
-            return true;
-        }
+        if (_predicted.TryTake(exit)) return true;
         return TakeIfEncoded(vcpu, exit);
     }
 
@@ -276,19 +277,20 @@ public sealed class EventCursor
     // with its instructions counted, what the next would be (see _next).
     private void Predict()
     {
-        if (!(_hasPeeked && RepeatsTaken(_batch!.Bytes) && PortExitPrediction.TryOf(_takenShape, _at.PrevRip, _at.PrevScheduled, out _next) && _next.Counted)) return;
-        _predictedLeft = _predictedRoom = Math.Min(_at.RepeatsLeft, _left);
+        if (!(_hasPeeked && RepeatsTaken(_batch!.Bytes) && _takenShape.TryPredictPortExit(_at.PrevRip, _at.PrevScheduled, out var next) && next.Counted)) return;
+        _predicted.Arm(next, Math.Min(_at.RepeatsLeft, _left));
     }
 
     // Brings the place, the position and the look up to the repetitions taken as predicted, as
     // TakeRepetition taking each would have left them.
     private void Settle()
     {
-        int taken = _predictedRoom - _predictedLeft;
+        int taken = _predicted.Settle();
+        var last = _predicted.Next;
         // Whatever asked next may move the cursor otherwise: the prediction ends here.
-        _predictedLeft = _predictedRoom = 0;
+        _predicted.Disarm();
         if (taken == 0) return;
-        _at = new EventReader.Place(_at.Position, _next.LastRip, _at.PrevClock, _next.LastInstructions, _at.LastExit, _at.RepeatsLeft - taken);
+        _at = new EventReader.Place(_at.Position, last.LastRip, _at.PrevClock, last.LastInstructions, _at.LastExit, _at.RepeatsLeft - taken);
         _left -= taken;
         _position += taken;
         _hasPeeked = _left > 0 && _at.RepeatsLeft > 0;

@@ -45,6 +45,8 @@ public sealed class ReplaySources : IMachineSources
         return HostEvents = new ReplayHostEvents(Events, vcpu, machine.DirtyLog!.CreateTracker()) { VirtualClock = virtualClock, CrossBackend = _crossBackend };
     }
 
+    public PredictedPortExits? PredictedExits => Events.Predicted;
+
     public void OnExit(IVcpuBackend vcpu, VcpuExit exit)
     {
         // Nearly every exit is the recorded one byte for byte; any other is looked at closely.

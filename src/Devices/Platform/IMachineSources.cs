@@ -21,8 +21,17 @@ public interface IMachineSources : IDisposable
     /// <summary>Builds the host-events source for <paramref name="vcpu"/> once the machine exists.</summary>
     IHostEvents CreateHostEvents(IMachineBackend machine, IVcpuBackend vcpu);
 
-    /// <summary>After every exit, with the vCPU stopped.</summary>
+    /// <summary>
+    /// After every exit, with the vCPU stopped; except the repetitions of a port exit that
+    /// <see cref="PredictedExits"/> lets the run loop take.
+    /// </summary>
     void OnExit(IVcpuBackend vcpu, VcpuExit exit);
+
+    /// <summary>
+    /// Repetitions of a port exit the sources predicted, which the run loop takes for them
+    /// without calling <see cref="OnExit"/>; null if they predict none.
+    /// </summary>
+    PredictedPortExits? PredictedExits => null;
 
     /// <summary>Where the sources themselves give a reason to stop (a trace that cannot be written); null if they never do.</summary>
     AbortRequest? Abort { get; }

@@ -46,7 +46,11 @@ public sealed class PcMachine : IDisposable
         set
         {
             _exitObserver = value;
-            if (_runner is not null) _runner.ExitObserver = ObserveExits();
+            if (_runner is not null)
+            {
+                _runner.ExitObserver = ObserveExits();
+                _runner.PredictedExits = PredictedExits();
+            }
         }
     }
     private Action<IVcpuBackend, VcpuExit>? _exitObserver;
@@ -55,6 +59,10 @@ public sealed class PcMachine : IDisposable
     // calls the sources directly, not through a closure that calls both (one call less per exit).
     private Action<IVcpuBackend, VcpuExit> ObserveExits() =>
         _exitObserver is { } observer ? (v, exit) => { _sources.OnExit(v, exit); observer(v, exit); } : _sources.OnExit;
+
+    // The sources' predicted repetitions are taken without calling them only where nothing else
+    // observes every exit.
+    private PredictedPortExits? PredictedExits() => _exitObserver is null ? _sources.PredictedExits : null;
 
     /// <summary>Exits handled by the last <see cref="Run"/>.</summary>
     public long ExitCount => _runner?.ExitCount ?? 0;
@@ -158,6 +166,7 @@ public sealed class PcMachine : IDisposable
     private VcpuRunner Runner => _runner ??= new VcpuRunner(Vcpu, Platform, _sources.Clock, _sources.CreateHostEvents(Backend, Vcpu))
     {
         ExitObserver = ObserveExits(),
+        PredictedExits = PredictedExits(),
         Abort = _sources.Abort,
         Checkpoints = _checkpoints,
         PauseRequested = _pauseRequested,

@@ -30,6 +30,12 @@ public sealed class VcpuRunner
     /// <summary>Called after every exit with the vCPU stopped (for --trace-exits and recording).</summary>
     public Action<IVcpuBackend, VcpuExit>? ExitObserver { get; set; }
 
+    /// <summary>
+    /// Repetitions of a port exit the <see cref="ExitObserver"/> predicted: an exit that is the
+    /// next of them is taken here and the observer is not called for it.
+    /// </summary>
+    public PredictedPortExits? PredictedExits { get; set; }
+
     /// <summary>Exits handled so far.</summary>
     public long ExitCount { get; private set; }
 
@@ -230,7 +236,7 @@ public sealed class VcpuRunner
                 _lastStop = StopKind.Exit;
                 LastExit = exit.Kind;
                 var outcome = HandleExit(exit);
-                ExitObserver?.Invoke(_vcpu, exit);
+                if (PredictedExits is not { } predicted || !predicted.TryTake(exit)) ExitObserver?.Invoke(_vcpu, exit);
                 if (outcome is not null) return outcome;
             }
         }

@@ -2,6 +2,7 @@ using System.Buffers.Binary;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Text;
+using VmReplay.Engine.Run;
 
 namespace VmReplay.Recorder.Events;
 
@@ -31,10 +32,6 @@ internal sealed unsafe class EventBatch : IDisposable
     private ExitShape _lastShape;
     private bool _lastHasShape;
     private int _repeats;
-    // While the last event is a port exit of one element (and the batch has room for a
-    // repetition): the repetition of it that would come next.
-    private bool _predicts;
-    private PortExitPrediction _next;
 
     /// <summary>Whether an exit encoded as the one before it is counted as a repetition (trace format 6 on); otherwise written again.</summary>
     public bool RepeatsExits { get; init; } = true;
@@ -67,7 +64,6 @@ internal sealed unsafe class EventBatch : IDisposable
         _prevRip = 0;
         _prevClock = _prevScheduled = 0;
         _lastHasShape = false;
-        _predicts = false;
         _repeats = 0;
     }
 
@@ -82,33 +78,32 @@ internal sealed unsafe class EventBatch : IDisposable
         else
             Write(x, shape, shaped);
         Added(x.Rip, x.Instructions);
-        Predict();
     }
 
-    // After an exit: what a repetition of it would be, if it is a port exit of one element and
-    // there is room in the batch for a repetition (the room TraceWriter asks for: a repetition is
-    // never counted where the writer would have ended the batch first).
-    private void Predict() =>
-        _predicts = _lastHasShape && RepeatsExits && PortExitPrediction.TryOf(_lastShape, _prevRip, _prevScheduled, out _next)
+    /// <summary>
+    /// After an exit: what a repetition of it would be, if it is a port exit of one element and
+    /// there is room in the batch for a repetition (the room TraceWriter asks for: a repetition is
+    /// never counted where the writer would have ended the batch first). Each repetition of it
+    /// is counted by <see cref="AddRepetitions"/>, as <see cref="AddExit"/> would count it.
+    /// </summary>
+    public bool TryPredict(out PortExitPrediction next)
+    {
+        next = default;
+        return _lastHasShape && RepeatsExits && _lastShape.TryPredictPortExit(_prevRip, _prevScheduled, out next)
             && _len + EventCodec.MaxRepeatSize + EventCodec.MaxExitSize(ExitShape.MaxData) <= Format.TraceFormat.MaxBatchBytes;
+    }
 
     /// <summary>
-    /// Counts a port exit of one element as a repetition of the last exit if it is one, as
-    /// <see cref="AddExit"/> would; false, and nothing changed, if not (or if the batch has no
-    /// room left for one). <paramref name="instructions"/> is 0 where they are not counted;
-    /// <paramref name="key"/> is the exit's <see cref="ExitShape.PortKey"/> and
-    /// <paramref name="data"/> its element packed as <see cref="ExitShape.Pack"/> packs it.
+    /// Counts <paramref name="count"/> repetitions of the last exit, as predicted by
+    /// <see cref="TryPredict"/>, the last of them at <paramref name="last"/>'s
+    /// <see cref="PortExitPrediction.LastRip"/> and <see cref="PortExitPrediction.LastInstructions"/>.
     /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public bool TryRepeatPortExit(ulong rip, long instructions, ulong key, ulong data)
+    public void AddRepetitions(int count, in PortExitPrediction last)
     {
-        if (!_predicts || !_next.Is(rip, instructions, key, data)) return false;
-        _repeats++;
-        Count++;
-        _prevRip = rip;
-        if (_next.Counted) _prevScheduled = instructions;
-        _next.MoveOn();
-        return true;
+        _repeats += count;
+        Count += count;
+        _prevRip = last.LastRip;
+        if (last.Counted) _prevScheduled = last.LastInstructions;
     }
 
     // An exit at `rip`, `instructions` was added: the next one's deltas are from it.
@@ -151,7 +146,6 @@ internal sealed unsafe class EventBatch : IDisposable
         }
         EndRepeats();
         _lastHasShape = false;
-        _predicts = false;
         Ensure(EventCodec.MaxEncodedSize(e));
         switch (e)
         {

@@ -26,17 +26,6 @@ public static class ExitFingerprint
         AppendFields(writer, vcpu, exit);
     }
 
-    /// <summary>
-    /// Whether the exit a stopped vCPU just made is <paramref name="next"/>, the repetition a
-    /// replay predicts from the recording, compared as values: a port exit of one element with
-    /// its position (the software CPU's exits carry it: see <see cref="VcpuExit.HasPosition"/>)
-    /// and its instructions counted.
-    /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static bool IsPredictedPortExit(VcpuExit exit, in PortExitPrediction next) =>
-        exit.HasPosition && exit.Rip == next.Rip && exit.Instructions == next.Instructions && IsSmallPortExit(exit)
-        && ExitShape.PortKey(exit.Port, exit.Size, exit.IsWrite, counted: true) == next.Key && PortData(exit) == next.Data;
-
     // Any exit but a repetition, written field by field: a method of its own, so that the check
     // for a repetition (a polling loop's every exit) runs in a small frame. With the fields'
     // locals in it, the precompiled check set up a 288-byte frame and zeroed part of it at

@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using System.Runtime.CompilerServices;
+using VmReplay.Engine.Run;
 
 namespace VmReplay.Recorder.Events;
 
@@ -74,34 +75,17 @@ public readonly struct ExitShape : IEquatable<ExitShape>
         && _reason == (uint)ExitReason.Io && _count == 1 && _size == size && _dataLength == size
         && _flags == (write ? ExitEvent.FlagWrite : 0) && _data1 == 0;
 
-    // Up to 8 bytes as one value, little-endian; the length, compared beside it, tells [0] from
-    // []. Also how a caller of IsPortExit packs the exit's data, so that the two agree.
+    // Up to 8 bytes as one value, as a prediction of a repetition packs them: also how a caller
+    // of IsPortExit packs the exit's data, so that the two agree.
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal static ulong Pack(ReadOnlySpan<byte> bytes)
-    {
-        switch (bytes.Length)
-        {
-            case 1: return bytes[0];
-            case 2: return BinaryPrimitives.ReadUInt16LittleEndian(bytes);
-            case 4: return BinaryPrimitives.ReadUInt32LittleEndian(bytes);
-            case 8: return BinaryPrimitives.ReadUInt64LittleEndian(bytes);
-        }
-        ulong v = 0;
-        for (int i = bytes.Length - 1; i >= 0; i--) v = v << 8 | bytes[i];
-        return v;
-    }
+    internal static ulong Pack(ReadOnlySpan<byte> bytes) => PortExitPrediction.Pack(bytes);
 
     /// <summary>
-    /// A port exit's access as one value: the port, the element's size, whether it wrote and
-    /// whether the backend counts instructions. Two port exits of one element have the same
-    /// shape exactly when their keys, their data and both deltas are equal.
+    /// A port exit's access as one value (<see cref="PortExitPrediction.KeyOf"/>). Two port exits
+    /// of one element have the same shape exactly when their keys, their data and both deltas are equal.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static ulong PortKey(ushort port, int size, bool write, bool counted) =>
-        port | (ulong)(uint)size << 16 | (write ? 1UL << 48 : 0) | (counted ? PortKeyCounted : 0);
-
-    /// <summary>The bit of <see cref="PortKey"/> that says the exit's instructions are counted.</summary>
-    public const ulong PortKeyCounted = 1UL << 49;
+    public static ulong PortKey(ushort port, int size, bool write, bool counted) => PortExitPrediction.KeyOf(port, size, write, counted);
 
     /// <summary>
     /// Whether this is the shape of a port exit of one element of at most 8 bytes, and if so its
@@ -113,6 +97,22 @@ public readonly struct ExitShape : IEquatable<ExitShape>
             && (_flags & ~ExitEvent.FlagWrite) == 0 && _data1 == 0;
         key = small ? PortKey((ushort)_address, _size, _flags == ExitEvent.FlagWrite, _counted) : 0;
         return small;
+    }
+
+    /// <summary>
+    /// The repetition of an exit of this shape taken at <paramref name="prevRip"/> and
+    /// <paramref name="prevScheduled"/> instructions; false if this is not the shape of a port
+    /// exit of one element of at most 8 bytes.
+    /// </summary>
+    public bool TryPredictPortExit(ulong prevRip, long prevScheduled, out PortExitPrediction next)
+    {
+        if (!IsSmallPortExit(out ulong key))
+        {
+            next = default;
+            return false;
+        }
+        next = new PortExitPrediction(prevRip + _ripDelta, prevScheduled + _instructionsDelta, key, _data0, _ripDelta, _instructionsDelta);
+        return true;
     }
 
     /// <summary>How far the RIP moved from the exit before.</summary>
