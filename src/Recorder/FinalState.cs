@@ -11,7 +11,7 @@ public static class FinalState
 {
     /// <summary>The end event's hashes as trace format <paramref name="formatVersion"/> defines them.</summary>
     public static (ulong Registers, ulong Memory) Hash(IMachineBackend vm, uint formatVersion) =>
-        (RegisterFile.Hash(vm.Vcpus[0].ReadRegisters()), MemoryHash(vm.Memory, formatVersion));
+        (RegisterFile.Hash(vm.Vcpus[0].ReadRegisters()), MemoryHash(vm.Memory, formatVersion, vm.DirtyLog));
 
     /// <summary>
     /// The end event's memory hash (traces/FORMAT.md, "End of run"): from version 4 the page-set
@@ -19,9 +19,12 @@ public static class FinalState
     /// 5 with XXH3-64, in version 4 with SHA-256); before it the SHA-256 of all of RAM, which a
     /// replay of an older trace must still compute to match.
     /// </summary>
-    public static ulong MemoryHash(GuestMemory memory, uint formatVersion) =>
+    /// <param name="memory">The RAM.</param>
+    /// <param name="formatVersion">The trace format version whose hash is wanted.</param>
+    /// <param name="log">The VM's dirty-page log, if it has one: it may know the non-zero pages without a scan (<see cref="DirtyLog.NonZeroPages"/>).</param>
+    public static ulong MemoryHash(GuestMemory memory, uint formatVersion, DirtyLog? log = null) =>
         formatVersion >= TraceFormat.FirstVersionHashingNonZeroPages
-            ? PageSetHash.Of(memory, System.Runtime.InteropServices.CollectionsMarshal.AsSpan(memory.NonZeroPages()), TraceFormat.PageHashOf(formatVersion))
+            ? PageSetHash.Of(memory, System.Runtime.InteropServices.CollectionsMarshal.AsSpan(log?.NonZeroPages() ?? memory.NonZeroPages()), TraceFormat.PageHashOf(formatVersion))
             : WholeRamHash(memory);
 
     private static ulong WholeRamHash(GuestMemory memory)

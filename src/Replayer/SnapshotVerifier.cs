@@ -140,7 +140,7 @@ public sealed class SnapshotVerifier : IRunCheckpoints
         if (!SnapshotCodec.SameDeviceState(actual.Platform, actual.Counters, expected.DeviceState)
             && !SnapshotCodec.SameDeviceState(actual.Platform, actual.Counters with { Instructions = null }, expected.DeviceState))
             CheckDecodedDevices(_trace.ReadMachineState(expected, _trace.Snapshots[_next]), actual, at, where);
-        var pages = expected.Kind == SnapshotKind.Full ? _machine.Memory.NonZeroPages() : _written.Pages();
+        var pages = expected.Kind == SnapshotKind.Full ? _machine.Backend.DirtyLog?.NonZeroPages() ?? _machine.Memory.NonZeroPages() : _written.Pages();
         ulong hash = PageSetHash.Of(_machine.Memory, System.Runtime.InteropServices.CollectionsMarshal.AsSpan(pages), TraceFormat.PageHashOf(_trace.Version));
         if (hash != expected.MemoryHash)
         {
@@ -181,10 +181,7 @@ public sealed class SnapshotVerifier : IRunCheckpoints
         var pages = differing.Select(i => recorded.Pages[i]).ToList();
         PagesAdopting?.Invoke(_next, pages);
         foreach (int i in differing)
-        {
-            var data = recorded.PageData.AsSpan(i * (int)GuestMemory.PageSize, (int)GuestMemory.PageSize);
-            data.CopyTo(memory.GetSpan(recorded.Pages[i], (int)GuestMemory.PageSize));
-        }
+            memory.RestorePage(recorded.Pages[i], recorded.PageData.AsSpan(i * (int)GuestMemory.PageSize, (int)GuestMemory.PageSize));
         PagesAdopted?.Invoke(pages);
     }
 

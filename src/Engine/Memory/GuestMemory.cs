@@ -190,9 +190,21 @@ public sealed unsafe class GuestMemory : IDisposable
     {
         var pages = new List<ulong>();
         foreach (var r in _regions) PopulatedPages.AddTo(pages, r);
+        return KeepNonZero(pages);
+    }
+
+    /// <summary>Removes the pages that hold only zeros from <paramref name="pages"/> (guest-physical addresses of RAM pages) and returns it.</summary>
+    internal List<ulong> KeepNonZero(List<ulong> pages)
+    {
         pages.RemoveAll(gpa => !GetSpan(gpa, (int)PageSize).ContainsAnyExcept((byte)0));
         return pages;
     }
+
+    /// <summary>
+    /// How many times RAM was changed other than by writes a dirty-page log sees: zeroed
+    /// (<see cref="Clear"/>) or a page put back (<see cref="RestorePage"/>).
+    /// </summary>
+    internal int UnloggedChanges { get; private set; }
 
     /// <summary>Zeroes all RAM (before restoring a snapshot), without marking pages as written.</summary>
     public void Clear()
@@ -208,6 +220,7 @@ public sealed unsafe class GuestMemory : IDisposable
                 for (ulong at = 0; at < r.Size; at += 1 << 30)
                     new Span<byte>(r.Host + at, (int)Math.Min(1UL << 30, r.Size - at)).Clear();
         foreach (var bits in _vmmWritten) Array.Clear(bits);
+        UnloggedChanges++;
     }
 
     // The copy of pages that writes must wait for (a snapshot being taken), if any.
@@ -241,6 +254,7 @@ public sealed unsafe class GuestMemory : IDisposable
         FinishLazyCopy();
         page.CopyTo(GetSpan(gpa, (int)PageSize));
         WriteObserver?.Invoke(gpa, (int)PageSize);
+        UnloggedChanges++;
     }
 
     public void Dispose()

@@ -22,7 +22,7 @@ public sealed class SoftMachine : IMachineBackend
             DirtyLog = new DirtyLog((region, bits) =>
             {
                 foreach (var v in _vcpus) v.Cpu.TakeDirtyPages(region, bits);
-            }, memory);
+            }, memory, seesEveryWrite: true);
     }
 
     public static SoftMachine Create(MachineBackendOptions options)

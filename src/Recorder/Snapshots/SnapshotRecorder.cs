@@ -77,7 +77,7 @@ public sealed class SnapshotRecorder : IRunCheckpoints
         long now = _clock.LastReading;
         var memory = _machine.Memory;
         // A full snapshot holds every non-zero page: a restore starts from zeroed RAM.
-        var pages = (full ? memory.NonZeroPages() : _written.Pages()).ToArray();
+        var pages = (full ? _machine.Backend.DirtyLog!.NonZeroPages() : _written.Pages()).ToArray();
         _written.Reset();
         // Where the backend sees every write, the pages are copied as the guest is about to
         // change them or on the writer thread, not here.
