@@ -13,11 +13,10 @@ public sealed class DirtyLog
     private readonly ulong[][] _scratch;
     private readonly List<DirtyPageTracker> _trackers = new();
     // Where the log sees every write to RAM from the moment RAM was all zeros: every page
-    // written since then, which holds every page that is not all zeros (a recording's RAM). Null
-    // where the log cannot say so, and from the first change to RAM it does not see (a restored
-    // snapshot: a replay's RAM).
-    private ulong[][]? _sinceZero;
-    private readonly int _unloggedChanges;
+    // written or restored since RAM was last all zeros (when it was made, or _clears zeroings of
+    // RAM ago), which holds every page that is not all zeros. Null where the log cannot say so.
+    private readonly ulong[][]? _sinceZero;
+    private int _clears;
 
     /// <param name="takeGuestWrites">Puts the pages the guest wrote in RAM region i since the last call into the bitmap (and forgets them).</param>
     /// <param name="memory">The VM's RAM.</param>
@@ -33,7 +32,7 @@ public sealed class DirtyLog
         if (seesEveryWrite)
         {
             _sinceZero = memory.Regions.Select(r => new ulong[BitmapWords(r)]).ToArray();
-            _unloggedChanges = memory.UnloggedChanges;
+            _clears = memory.Clears;
         }
     }
 
@@ -53,7 +52,13 @@ public sealed class DirtyLog
     /// <summary>Reads (and so clears) KVM's log and the VMM's own writes into every tracker.</summary>
     public void Collect()
     {
-        if (Memory.UnloggedChanges != _unloggedChanges) _sinceZero = null;
+        // RAM was zeroed since the last look: only what was written or restored since (and what
+        // was not collected before it, which is more than needed, never less) can be non-zero.
+        if (_sinceZero is not null && _clears != Memory.Clears)
+        {
+            foreach (var bits in _sinceZero) Array.Clear(bits);
+            _clears = Memory.Clears;
+        }
         for (int i = 0; i < _scratch.Length; i++)
         {
             _scratch[i].AsSpan().Clear();
@@ -64,15 +69,17 @@ public sealed class DirtyLog
             {
                 var since = _sinceZero[i];
                 for (int w = 0; w < since.Length; w++) since[w] |= _scratch[i][w];
+                Memory.TakeRestored(i, since);
             }
         }
     }
 
     /// <summary>
     /// Every page of RAM that is not all zeros, in address order, as <see cref="GuestMemory.NonZeroPages"/>
-    /// finds them; where the log sees every write, from the pages written since RAM was all zeros
-    /// instead of a scan of the pages the host populated (/proc/self/pagemap: for the 64 MiB of a
-    /// small guest, 0.15 ms of the recording's first snapshot and again at its end).
+    /// finds them; where the log sees every write, from the pages written or restored since RAM
+    /// was all zeros instead of a scan of the pages the host populated (/proc/self/pagemap: for
+    /// the 64 MiB of a small guest, 0.15 ms of a recording's first snapshot, and again at the end
+    /// of a recording and of a replay).
     /// </summary>
     public List<ulong> NonZeroPages()
     {

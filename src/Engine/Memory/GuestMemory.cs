@@ -23,6 +23,9 @@ public sealed unsafe class GuestMemory : IDisposable
     // Pages the VMM itself wrote (interrupt frames, emulated instructions): KVM's dirty log only
     // sees guest writes, and a snapshot or a state hash must see both.
     private readonly List<ulong[]> _vmmWritten = new();
+    // Pages put back by RestorePage since the last TakeRestored, per region: a dirty-page log
+    // does not count them as written, yet they may hold anything.
+    private readonly List<ulong[]> _restored = new();
 
     private GuestMemory() { }
 
@@ -75,6 +78,7 @@ public sealed unsafe class GuestMemory : IDisposable
         if (size > unadvised) Libc.Madvise((byte*)p + unadvised, (nuint)(size - unadvised), Libc.MADV_HUGEPAGE);
         _regions.Add(new GuestMemoryRegion((uint)_regions.Count, guestBase, size, (byte*)p));
         _vmmWritten.Add(new ulong[(size / PageSize + 63) / 64]);
+        _restored.Add(new ulong[(size / PageSize + 63) / 64]);
         TotalSize += size;
     }
 
@@ -200,11 +204,19 @@ public sealed unsafe class GuestMemory : IDisposable
         return pages;
     }
 
-    /// <summary>
-    /// How many times RAM was changed other than by writes a dirty-page log sees: zeroed
-    /// (<see cref="Clear"/>) or a page put back (<see cref="RestorePage"/>).
-    /// </summary>
-    internal int UnloggedChanges { get; private set; }
+    /// <summary>How many times RAM was zeroed by <see cref="Clear"/>.</summary>
+    internal int Clears { get; private set; }
+
+    /// <summary>ORs the pages <see cref="RestorePage"/> put back in region <paramref name="region"/> since the last call into <paramref name="bitmap"/> and forgets them.</summary>
+    internal void TakeRestored(int region, Span<ulong> bitmap)
+    {
+        var bits = _restored[region];
+        for (int w = 0; w < bits.Length; w++)
+        {
+            bitmap[w] |= bits[w];
+            bits[w] = 0;
+        }
+    }
 
     /// <summary>Zeroes all RAM (before restoring a snapshot), without marking pages as written.</summary>
     public void Clear()
@@ -220,7 +232,8 @@ public sealed unsafe class GuestMemory : IDisposable
                 for (ulong at = 0; at < r.Size; at += 1 << 30)
                     new Span<byte>(r.Host + at, (int)Math.Min(1UL << 30, r.Size - at)).Clear();
         foreach (var bits in _vmmWritten) Array.Clear(bits);
-        UnloggedChanges++;
+        foreach (var bits in _restored) Array.Clear(bits);
+        Clears++;
     }
 
     // The copy of pages that writes must wait for (a snapshot being taken), if any.
@@ -248,13 +261,18 @@ public sealed unsafe class GuestMemory : IDisposable
     /// <summary>A software CPU is about to write to page <paramref name="page"/> (the first write since its write translations were dropped).</summary>
     internal void BeforeGuestWrite(ulong page) => Volatile.Read(ref _lazyCopy)?.BeforeWrite(page);
 
-    /// <summary>Writes whole pages restored from a snapshot, without marking them as written.</summary>
+    /// <summary>
+    /// Writes whole pages restored from a snapshot, without marking them as written (a dirty-page
+    /// log's trackers do not see them; <see cref="DirtyLog.NonZeroPages"/> does).
+    /// </summary>
     public void RestorePage(ulong gpa, ReadOnlySpan<byte> page)
     {
         FinishLazyCopy();
         page.CopyTo(GetSpan(gpa, (int)PageSize));
         WriteObserver?.Invoke(gpa, (int)PageSize);
-        UnloggedChanges++;
+        var r = FindRegion(gpa)!;
+        ulong n = (gpa - r.GuestBase) / PageSize;
+        _restored[(int)r.Slot][n / 64] |= 1UL << (int)(n % 64);
     }
 
     public void Dispose()
