@@ -369,7 +369,12 @@ public sealed class TraceWriter : IDisposable
     {
         if (File.ResolveLinkTarget(Path, returnFinalTarget: false) is null && Deleted(Path))
         {
-            var fresh = new FileStream(Path, FileMode.Create, FileAccess.Write, FileShare.Read);
+            // CreateNew (O_EXCL), not Create: .NET's Create truncates even the file it has just
+            // made (ftruncate to 0), which marks it on ext4 just as truncating the old one did
+            // (closing bench-exits' 121 KB trace took 0.15-0.2 ms, a file made with O_EXCL 0.01).
+            FileStream fresh;
+            try { fresh = new FileStream(Path, FileMode.CreateNew, FileAccess.Write, FileShare.Read); }
+            catch (IOException) when (File.Exists(Path)) { fresh = new FileStream(Path, FileMode.Create, FileAccess.Write, FileShare.Read); }
             _file.Dispose();
             _file = fresh;
         }
