@@ -196,7 +196,7 @@ public sealed class TraceWriter : IDisposable
     /// <summary>
     /// Appends a port exit of one element if it repeats the last exit appended (a polling loop's
     /// every exit); false, with nothing appended, if it does not (then <see cref="AppendExit"/>).
-    /// The exit as <see cref="EventBatch.TryRepeatPortExit"/> takes it.
+    /// The exit as <see cref="PredictedPortExits.TryTake(ulong, long, ulong, ulong)"/> compares it with <see cref="Predicted"/>.
     /// </summary>
     [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
     public bool TryAppendRepeatedPortExit(ulong rip, long instructions, ulong key, ulong data)

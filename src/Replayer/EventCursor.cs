@@ -274,7 +274,7 @@ public sealed class EventCursor
     }
 
     // After an exit was taken: if repetitions of it are next and it is a port exit of one element
-    // with its instructions counted, what the next would be (see _next).
+    // with its instructions counted, what the next would be (see _predicted).
     private void Predict()
     {
         if (!(_hasPeeked && RepeatsTaken(_batch!.Bytes) && _takenShape.TryPredictPortExit(_at.PrevRip, _at.PrevScheduled, out var next) && next.Counted)) return;
