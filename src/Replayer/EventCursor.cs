@@ -171,7 +171,7 @@ public sealed class EventCursor
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private bool Look()
     {
-        if (_predicted.Pending != 0 || _predicted.Left != 0) Settle();
+        if (_predicted.Armed) Settle();
         return _hasPeeked ? _batch is not null : LookAtNext();
     }
 

@@ -84,14 +84,18 @@ public sealed class DirtyLog
     public List<ulong> NonZeroPages()
     {
         Collect();
-        if (_sinceZero is null) return Memory.NonZeroPages();
+        return _sinceZero is null ? Memory.NonZeroPages() : Memory.KeepNonZero(PagesIn(_sinceZero, Memory.Regions));
+    }
+
+    /// <summary>Guest-physical addresses of the pages set in per-region bitmaps, ascending.</summary>
+    internal static List<ulong> PagesIn(ulong[][] bitmaps, IReadOnlyList<GuestMemoryRegion> regions)
+    {
         var pages = new List<ulong>();
-        var regions = Memory.Regions;
-        for (int i = 0; i < _sinceZero.Length; i++)
-            for (int w = 0; w < _sinceZero[i].Length; w++)
-                for (ulong bits = _sinceZero[i][w]; bits != 0; bits &= bits - 1)
+        for (int i = 0; i < bitmaps.Length; i++)
+            for (int w = 0; w < bitmaps[i].Length; w++)
+                for (ulong bits = bitmaps[i][w]; bits != 0; bits &= bits - 1)
                     pages.Add(regions[i].GuestBase + (ulong)(w * 64 + System.Numerics.BitOperations.TrailingZeroCount(bits)) * GuestMemory.PageSize);
-        return Memory.KeepNonZero(pages);
+        return pages;
     }
 
     /// <summary>Forgets every page written so far, in every tracker (after a snapshot was restored).</summary>

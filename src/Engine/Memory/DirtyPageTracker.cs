@@ -34,20 +34,7 @@ public sealed class DirtyPageTracker
     public List<ulong> Pages()
     {
         _log.Collect();
-        var result = new List<ulong>();
-        var regions = _log.Memory.Regions;
-        for (int i = 0; i < _pages.Length; i++)
-            for (int w = 0; w < _pages[i].Length; w++)
-            {
-                ulong bits = _pages[i][w];
-                while (bits != 0)
-                {
-                    int b = System.Numerics.BitOperations.TrailingZeroCount(bits);
-                    bits &= bits - 1;
-                    result.Add(regions[i].GuestBase + (ulong)(w * 64 + b) * GuestMemory.PageSize);
-                }
-            }
-        return result;
+        return DirtyLog.PagesIn(_pages, _log.Memory.Regions);
     }
 
     /// <summary>Marks <paramref name="gpas"/> as written (restoring a tracker's set from a snapshot).</summary>

@@ -169,15 +169,23 @@ public sealed unsafe class GuestMemory : IDisposable
     private void MarkWritten(GuestMemoryRegion r, ulong gpa, int length)
     {
         WriteObserver?.Invoke(gpa, length);
-        var bits = _vmmWritten[(int)r.Slot];
+        MarkPages(_vmmWritten, r, gpa, length);
+    }
+
+    // Sets the bits of the pages [gpa, gpa + length) touch in `bitmaps`' bitmap of region `r`.
+    private static void MarkPages(List<ulong[]> bitmaps, GuestMemoryRegion r, ulong gpa, int length)
+    {
+        var bits = bitmaps[(int)r.Slot];
         ulong first = (gpa - r.GuestBase) / PageSize, last = (gpa - r.GuestBase + (ulong)length - 1) / PageSize;
         for (ulong page = first; page <= last; page++) bits[page / 64] |= 1UL << (int)(page % 64);
     }
 
     /// <summary>ORs the pages the VMM wrote in region <paramref name="region"/> since the last call into <paramref name="bitmap"/> and forgets them.</summary>
-    public void TakeVmmWritten(int region, Span<ulong> bitmap)
+    public void TakeVmmWritten(int region, Span<ulong> bitmap) => TakePages(_vmmWritten[region], bitmap);
+
+    // ORs `bits` into `bitmap` and clears them.
+    private static void TakePages(ulong[] bits, Span<ulong> bitmap)
     {
-        var bits = _vmmWritten[region];
         for (int w = 0; w < bits.Length; w++)
         {
             bitmap[w] |= bits[w];
@@ -208,15 +216,7 @@ public sealed unsafe class GuestMemory : IDisposable
     internal int Clears { get; private set; }
 
     /// <summary>ORs the pages <see cref="RestorePage"/> put back in region <paramref name="region"/> since the last call into <paramref name="bitmap"/> and forgets them.</summary>
-    internal void TakeRestored(int region, Span<ulong> bitmap)
-    {
-        var bits = _restored[region];
-        for (int w = 0; w < bits.Length; w++)
-        {
-            bitmap[w] |= bits[w];
-            bits[w] = 0;
-        }
-    }
+    internal void TakeRestored(int region, Span<ulong> bitmap) => TakePages(_restored[region], bitmap);
 
     /// <summary>Zeroes all RAM (before restoring a snapshot), without marking pages as written.</summary>
     public void Clear()
@@ -270,9 +270,7 @@ public sealed unsafe class GuestMemory : IDisposable
         FinishLazyCopy();
         page.CopyTo(GetSpan(gpa, (int)PageSize));
         WriteObserver?.Invoke(gpa, (int)PageSize);
-        var r = FindRegion(gpa)!;
-        ulong n = (gpa - r.GuestBase) / PageSize;
-        _restored[(int)r.Slot][n / 64] |= 1UL << (int)(n % 64);
+        MarkPages(_restored, FindRegion(gpa)!, gpa, (int)PageSize);
     }
 
     public void Dispose()

@@ -27,6 +27,13 @@ public sealed class PredictedPortExits
         get => _left;
     }
 
+    /// <summary>Whether repetitions may be taken or were taken and not yet settled (armed and not since disarmed).</summary>
+    public bool Armed
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        get => _armed != 0;
+    }
+
     /// <summary>Repetitions taken since the sources last armed or settled.</summary>
     public int Pending
     {
