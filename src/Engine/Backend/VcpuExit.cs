@@ -1,3 +1,7 @@
+using System.Buffers.Binary;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+
 namespace VmReplay.Engine.Backend;
 
 /// <summary>Why a vCPU stopped running guest code.</summary>
@@ -65,7 +69,35 @@ public abstract class VcpuExit
     /// <summary>Port I/O: <see cref="Size"/> × <see cref="Count"/> bytes; MMIO: <see cref="Size"/> bytes.</summary>
     public abstract Span<byte> Data { get; }
 
+    // Where a backend's port and MMIO data live in a managed array of at least 8 bytes, from its
+    // first byte (the software CPU's exit buffer): FirstElement reads them there.
+    private readonly byte[]? _dataBuffer;
+
+    /// <param name="dataBuffer">The array <see cref="Data"/> always starts at, if it is one array of at least 8 bytes.</param>
+    protected VcpuExit(byte[]? dataBuffer = null)
+    {
+        if (dataBuffer is { Length: < 8 }) throw new ArgumentException("an exit's data buffer holds at least 8 bytes", nameof(dataBuffer));
+        _dataBuffer = dataBuffer;
+    }
+
+    /// <summary>
+    /// The first element of a port exit with <see cref="Size"/> 1 to 8, little-endian, as
+    /// <see cref="Run.PortExitPrediction.Pack"/> packs it. A recording and a replay compare it at
+    /// nearly every exit of a polling loop: read from the software CPU's buffer it costs neither
+    /// the virtual <see cref="Data"/> nor a switch on the length.
+    /// </summary>
+    public ulong FirstElement
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        get => _dataBuffer is { } buffer
+            // The buffer holds at least 8 bytes (checked when the exit was made); Size is 1 to 8.
+            ? LittleEndian(Unsafe.ReadUnaligned<ulong>(ref MemoryMarshal.GetArrayDataReference(buffer))) & ulong.MaxValue >> (64 - 8 * Size)
+            : Run.PortExitPrediction.Pack(Data[..Size]);
+    }
+
     public uint MsrIndex { get; protected set; }
+
+    private static ulong LittleEndian(ulong raw) => BitConverter.IsLittleEndian ? raw : BinaryPrimitives.ReverseEndianness(raw);
 
     /// <summary>The value written (WRMSR), or to be read (set by the VMM for RDMSR).</summary>
     public abstract ulong MsrData { get; set; }

@@ -57,7 +57,10 @@ public struct PortExitPrediction
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static ulong KeyOf(ushort port, int size, bool write, bool counted) =>
-        port | (ulong)(uint)size << 16 | (write ? 1UL << 48 : 0) | (counted ? KeyCounted : 0);
+        port | (ulong)(uint)size << 16 | (write ? KeyWrite : 0) | (counted ? KeyCounted : 0);
+
+    // The bit of KeyOf that says the exit wrote.
+    private const ulong KeyWrite = 1UL << 48;
 
     /// <summary>The bit of <see cref="KeyOf"/> that says the exit's instructions are counted.</summary>
     public const ulong KeyCounted = 1UL << 49;
@@ -91,10 +94,13 @@ public struct PortExitPrediction
     /// element that carries its position (the software CPU's do: see <see cref="VcpuExit.HasPosition"/>),
     /// its instructions counted.
     /// </summary>
+    // The run loop asks at every exit of a polling loop: the access is compared field by field
+    // with the key's parts, not made into a key (which took as many instructions again).
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public readonly bool IsExit(VcpuExit exit) =>
-        exit.HasPosition && exit.Rip == Rip && exit.Instructions == Instructions && exit.Kind == VcpuExitKind.PortIo && exit.Count == 1 && exit.Size <= 8
-        && KeyOf(exit.Port, exit.Size, exit.IsWrite, counted: true) == Key && Pack(exit.Data) == Data;
+        exit.Rip == Rip && exit.Instructions == Instructions && exit.HasPosition && exit.Kind == VcpuExitKind.PortIo && exit.Count == 1
+        && exit.Port == (ushort)Key && (ulong)exit.Size == (Key >> 16 & 0xffff_ffff) && exit.IsWrite == ((Key & KeyWrite) != 0) && (Key & KeyCounted) != 0
+        && exit.Size <= 8 && exit.FirstElement == Data;
 
     /// <summary>The predicted repetition was taken: the next one follows it.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

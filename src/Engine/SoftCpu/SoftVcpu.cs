@@ -157,7 +157,7 @@ public sealed class SoftVcpu : IVcpuBackend
     public SystemRegisters ReadSystemRegisters() => Cpu.ReadSystemRegisters();
 
     /// <summary>A processor exit in the backend's terms; port and MMIO data live in the processor's exit buffer.</summary>
-    private sealed class SoftExit(ProcessorExit exit) : VcpuExit
+    private sealed class SoftExit(ProcessorExit exit) : VcpuExit(exit.Data)
     {
         private ProcessorExitKind _processorKind;
         // The processor's exit buffer (one array for its life), held here: Data is read at every

@@ -53,6 +53,42 @@ public sealed class SoftVcpuExitPositionTests
     }
 
     [Fact]
+    public void AnExitsFirstElementIsItsDataPackedWhateverAWiderAccessLeftInTheBuffer()
+    {
+        // The software CPU's exit reads the element from its 8-byte buffer and masks it to the
+        // access's size: a byte after a dword, and a read answered with fewer bytes than the
+        // buffer holds, must give what packing the exit's data gives.
+        using var machine = new SoftCpuMachine(32, a =>
+        {
+            a.mov(eax, 0xDEAD_BEEF);
+            a.@out(0x80, eax);
+            a.mov(al, 0x12);
+            a.@out(0x80, al);
+            a.mov(eax, 0x1234_5678);
+            a.mov(dx, 0x3F8);
+            a.@out(dx, ax);
+            a.@in(al, 0x71);
+            a.@in(ax, 0x71);
+            a.@in(eax, 0x71);
+            a.hlt();
+        });
+        var vcpu = new SoftVcpu(0, machine.Cpu);
+        var seen = new List<(int Size, ulong Element)>();
+        byte answer = 0x90;
+        while (true)
+        {
+            var exit = vcpu.Run();
+            if (exit.Kind == VcpuExitKind.Halt) break;
+            Assert.Equal(VcpuExitKind.PortIo, exit.Kind);
+            if (!exit.IsWrite)
+                foreach (ref var b in exit.Data) b = answer++;
+            Assert.Equal(Engine.Run.PortExitPrediction.Pack(exit.Data), exit.FirstElement);
+            seen.Add((exit.Size, exit.FirstElement));
+        }
+        Assert.Equal([(4, 0xDEAD_BEEFUL), (1, 0x12UL), (2, 0x5678UL), (1, 0x90UL), (2, 0x9291UL), (4, 0x9695_9493UL)], seen);
+    }
+
+    [Fact]
     public void AStopAskedForAtTheCountTheVcpuStandsAtEndsTheRunThereOnceTheExitsInstructionIsComplete()
     {
         // A run loop that completes an exit's instruction before it arms (a debugger's) asks for
