@@ -50,9 +50,14 @@ public sealed class VcpuRunner
         {
             _checkpoints = value;
             _checkpointDeadline = DeadlineOf(value);
+            _checkpointFromExit = value?.DueFromExit ?? long.MaxValue;
         }
     }
     private IRunCheckpoints? _checkpoints;
+
+    // The checkpoints' DueFromExit: a polling loop's exits are not each a call to IsDue (a
+    // recording's snapshots every N exits; long.MaxValue without checkpoints).
+    private long _checkpointFromExit = long.MaxValue;
 
     // When the guest is stopped for the next checkpoint if no exit was one first, where guest
     // time is the instruction count (a stop there is exact): a guest that spins without exits (a
@@ -71,6 +76,7 @@ public sealed class VcpuRunner
     {
         long? before = _checkpointDeadline;
         _checkpointDeadline = DeadlineOf(checkpoints);
+        _checkpointFromExit = checkpoints.DueFromExit;
         if (before is not null) ArmEvents();
     }
 
@@ -161,7 +167,7 @@ public sealed class VcpuRunner
                 }
                 if (_platform.StopRequest is { } stop) return stop;
                 if (Abort?.Reason is { } abort) return abort;
-                if (_lastStop == StopKind.Exit && _checkpointDone != ExitCount && Checkpoints is { } checkpoints && checkpoints.IsDue(ExitCount))
+                if (ExitCount >= _checkpointFromExit && _lastStop == StopKind.Exit && _checkpointDone != ExitCount && Checkpoints is { } checkpoints && checkpoints.IsDue(ExitCount))
                 {
                     _checkpointDone = ExitCount;
                     _vcpu.CompletePendingInstruction();

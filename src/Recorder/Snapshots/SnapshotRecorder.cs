@@ -46,6 +46,9 @@ public sealed class SnapshotRecorder : IRunCheckpoints
     public bool IsDue(long exitCount) =>
         exitCount >= _dueExit || (_dueNanoseconds != long.MaxValue && _clock.LastReading >= _dueNanoseconds);
 
+    // Due by exits alone, from the exit the policy names; by guest time, at any exit.
+    public long DueFromExit => _dueNanoseconds == long.MaxValue ? _dueExit : long.MinValue;
+
     // A snapshot due by time waits for the next exit, as it always has where exits come often:
     // the run loop stops the guest only once a further interval has passed without one. In a
     // stretch without exits (the last snapshot was taken at no more exits than the one before)
