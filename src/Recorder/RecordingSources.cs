@@ -45,30 +45,43 @@ public sealed class RecordingSources : IMachineSources
     public IHostEvents CreateHostEvents(IMachineBackend machine, IVcpuBackend vcpu)
     {
         ServiceTracker = machine.DirtyLog!.CreateTracker();
-        var events = new RecordingHostEvents(_live.CreateHostEvents(machine, vcpu), _writer, vcpu, ServiceTracker);
+        var log = new ServicePointLog(_writer, vcpu, ServiceTracker);
+        IHostEvents events;
+        Action<RunOutcome> requestStop;
+        var live = _live.CreateHostEvents(machine, vcpu);
+        if (live is VirtualTimeEvents virtualTime)
+        {
+            virtualTime.ServiceLog = log;
+            (events, requestStop) = (virtualTime, virtualTime.RequestStop);
+        }
+        else
+        {
+            var recording = new RecordingHostEvents(live, log);
+            (events, requestStop) = (recording, recording.RequestStop);
+        }
         lock (_stopLock)
         {
-            _hostEvents = events;
-            if (_stop is { } stop) events.RequestStop(stop);
+            _requestStop = requestStop;
+            if (_stop is { } stop) requestStop(stop);
         }
         return events;
     }
 
     private readonly Lock _stopLock = new();
-    private RecordingHostEvents? _hostEvents;
+    private Action<RunOutcome>? _requestStop;
     private RunOutcome? _stop;
 
     /// <summary>
-    /// Ends the recording at its next stop with <paramref name="outcome"/>, the stop logged so
-    /// that a replay ends there too (see <see cref="RecordingHostEvents.RequestStop"/>); before the
-    /// run starts, at its first stop. Any thread (a signal handler); only the first request counts.
+    /// Ends the recording at its next stop with <paramref name="outcome"/>, the stop logged as a
+    /// service point so that a replay ends there too; before the run starts, at its first stop.
+    /// Any thread (a signal handler); only the first request counts.
     /// </summary>
     public void RequestStop(RunOutcome outcome)
     {
         lock (_stopLock)
         {
             _stop ??= outcome;
-            _hostEvents?.RequestStop(_stop);
+            _requestStop?.Invoke(_stop);
         }
     }
 

@@ -42,6 +42,7 @@ public sealed class PrecompiledLayoutTests
         yield return typeof(TraceWriter).Assembly.GetType("VmReplay.Recorder.Events.EventBatch", throwOnError: true)!;
         yield return typeof(Snapshots.SnapshotRecorder);
         yield return typeof(RecordingHostEvents);
+        yield return typeof(ServicePointLog);
         yield return typeof(RecordingSources);
         yield return typeof(ReplayHostEvents);
         yield return typeof(EventCursor);

@@ -44,8 +44,31 @@ public sealed class VirtualTimeEvents : IHostEvents
     /// <summary>Taken as input is: at the next stop, or at once by a halted vCPU.</summary>
     public void Interrupt() => NotifyInput();
 
-    /// <summary>Exact interrupt windows are deterministic on a backend that counts instructions.</summary>
-    public bool AllowsInterruptWindow => true;
+    /// <summary>
+    /// Where a recording logs the points at which something was due (<see cref="TakeDue"/>
+    /// answered true); null in a plain run. Set before the run starts.
+    /// </summary>
+    public IServicePointLog? ServiceLog { get; set; }
+
+    /// <summary>
+    /// Exact interrupt windows are deterministic on a backend that counts instructions; a
+    /// recording asks for none all the same, as on KVM: its replay delivers only at exits and at
+    /// the service points it logged.
+    /// </summary>
+    public bool AllowsInterruptWindow => ServiceLog is null;
+
+    private volatile RunOutcome? _stop;
+
+    /// <summary>
+    /// Ends the run at the next stop, which is a service point (logged in a recording, so that
+    /// its replay ends at the same point with the same state). Any thread; only the first request counts.
+    /// </summary>
+    public void RequestStop(RunOutcome outcome)
+    {
+        if (Interlocked.CompareExchange(ref _stop, outcome, null) is null) Interrupt();
+    }
+
+    public RunOutcome? StopRequest => _stop;
 
     public void Arm(long? deadlineNanoseconds, bool interruptBlocked)
     {
@@ -72,17 +95,20 @@ public sealed class VirtualTimeEvents : IHostEvents
     {
         bool due = _deadline is { } d && _clock.ReadNanoseconds() >= d;
         // Checked without the lock first: this runs at every exit, and input is rare.
-        if (!_inputArrived) return due;
+        if (_inputArrived) due |= TakeInput();
+        if (due && ServiceLog is { } log) log.Serviced(stop);
+        return due;
+    }
+
+    private bool TakeInput()
+    {
         lock (_lock)
         {
-            if (_inputArrived)
-            {
-                _inputArrived = false;
-                due = true;
-                _vcpu.DiscardKick();
-            }
+            if (!_inputArrived) return false;
+            _inputArrived = false;
+            _vcpu.DiscardKick();
+            return true;
         }
-        return due;
     }
 
     public bool WaitIdle(long? deadlineNanoseconds)
