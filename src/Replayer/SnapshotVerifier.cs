@@ -24,7 +24,7 @@ public sealed class SnapshotVerifier : IRunCheckpoints
     private readonly DirtyPageTracker _written;
     private readonly MemoryDifferences _differences;
     private int _next;
-    // The event the next snapshot follows (see IsDue); long.MaxValue when there is none.
+    // The event the next snapshot follows (see NextDue); long.MaxValue when there is none.
     private long _dueFrom;
     private StoredSnapshot? _pending;
     // The snapshot being read ahead (see ReadAhead), and whether the comparisons have run once.
@@ -102,16 +102,20 @@ public sealed class SnapshotVerifier : IRunCheckpoints
         });
     }
 
-    public bool IsDue(long exitCount)
+    public long NextDue(long exitCount)
     {
+        if (_pending is null && _next >= _trace.Snapshots.Count) return long.MaxValue;
         // A snapshot follows the events recorded before it (its chunk says how many): until the
         // replay has consumed that many it cannot be due, and the snapshot being read ahead is
         // not waited for. Asked at the first exit after the last snapshot, the replay waited for
         // every read-ahead as soon as it was started (bench-exits: 5-9 ms for the first, 0.3 ms
-        // for each after it). A replay that reaches the snapshot's exit having consumed fewer
-        // events has diverged: its next exit finds a recorded event that is not an exit.
-        if (_pending is null && _events.Position < _dueFrom) return false;
-        return Next() is { } s && s.ExitCount == exitCount;
+        // for each after it). Once read, it names the exit it was taken after, and the run loop
+        // asks no more before that. A replay that reaches the snapshot's exit having consumed
+        // fewer events has diverged: its next exit finds a recorded event that is not an exit.
+        if (_pending is null && _events.Position < _dueFrom)
+            return _aheadNumber == _next && _ahead is { IsCompletedSuccessfully: true } ahead ? Math.Max(ahead.Result.ExitCount, exitCount + 1) : exitCount + 1;
+        var s = Next()!;
+        return s.ExitCount == exitCount ? exitCount : Math.Max(s.ExitCount, exitCount + 1);
     }
 
     public void Reached(long exitCount)

@@ -10,17 +10,14 @@ namespace VmReplay.Engine.Run;
 /// </summary>
 public interface IRunCheckpoints
 {
-    /// <summary>Whether the stop after exit number <paramref name="exitCount"/> (0: the start) is a checkpoint.</summary>
-    bool IsDue(long exitCount);
-
     /// <summary>
-    /// The lowest exit count at which <see cref="IsDue"/> may answer true until the next
-    /// checkpoint: the run loop does not ask it at exits before that. Read when the checkpoints
-    /// are set and again after each <see cref="Reached"/>. The default, <see cref="long.MinValue"/>,
-    /// has it asked at every exit; where the answer depends on more than the exit count (guest
-    /// time), that is the only right answer.
+    /// Whether the stop after exit number <paramref name="exitCount"/> (0: the start) is a
+    /// checkpoint: <paramref name="exitCount"/> if it is; if not, the lowest exit count at which
+    /// one may be, which the run loop does not ask about again before (nor before the next
+    /// checkpoint, or a new run: a restore between runs may move it). Where more than the exit
+    /// count decides (guest time), the answer is the next exit.
     /// </summary>
-    long DueFromExit => long.MinValue;
+    long NextDue(long exitCount);
 
     /// <summary>The machine is at the checkpoint after exit <paramref name="exitCount"/>; its state may be read but not changed.</summary>
     void Reached(long exitCount);

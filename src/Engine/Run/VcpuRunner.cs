@@ -50,14 +50,16 @@ public sealed class VcpuRunner
         {
             _checkpoints = value;
             _checkpointDeadline = DeadlineOf(value);
-            _checkpointFromExit = value?.DueFromExit ?? long.MaxValue;
+            AskCheckpointsAtNextExit();
         }
     }
     private IRunCheckpoints? _checkpoints;
 
-    // The checkpoints' DueFromExit: a polling loop's exits are not each a call to IsDue (a
-    // recording's snapshots every N exits; long.MaxValue without checkpoints).
+    // The exit count the checkpoints last named as the next at which one may be due (NextDue):
+    // a polling loop's exits are not each a call to them.
     private long _checkpointFromExit = long.MaxValue;
+
+    private void AskCheckpointsAtNextExit() => _checkpointFromExit = _checkpoints is null ? long.MaxValue : long.MinValue;
 
     // When the guest is stopped for the next checkpoint if no exit was one first, where guest
     // time is the instruction count (a stop there is exact): a guest that spins without exits (a
@@ -76,7 +78,7 @@ public sealed class VcpuRunner
     {
         long? before = _checkpointDeadline;
         _checkpointDeadline = DeadlineOf(checkpoints);
-        _checkpointFromExit = checkpoints.DueFromExit;
+        AskCheckpointsAtNextExit();
         if (before is not null) ArmEvents();
     }
 
@@ -155,6 +157,9 @@ public sealed class VcpuRunner
     /// <summary>Runs until the machine stops or pauses. Must be called on the thread that will own the vCPU.</summary>
     public RunOutcome Run()
     {
+        // What the checkpoints named last may no longer hold: a replay's verifier, when a
+        // snapshot was restored between runs, expects the one after it.
+        AskCheckpointsAtNextExit();
         _vcpu.AttachThread();
         try
         {
@@ -167,12 +172,17 @@ public sealed class VcpuRunner
                 }
                 if (_platform.StopRequest is { } stop) return stop;
                 if (Abort?.Reason is { } abort) return abort;
-                if (ExitCount >= _checkpointFromExit && _lastStop == StopKind.Exit && _checkpointDone != ExitCount && Checkpoints is { } checkpoints && checkpoints.IsDue(ExitCount))
+                if (ExitCount >= _checkpointFromExit && _lastStop == StopKind.Exit && _checkpointDone != ExitCount && Checkpoints is { } checkpoints)
                 {
-                    _checkpointDone = ExitCount;
-                    _vcpu.CompletePendingInstruction();
-                    checkpoints.Reached(ExitCount);
-                    CheckpointTaken(checkpoints);
+                    long due = checkpoints.NextDue(ExitCount);
+                    if (due == ExitCount)
+                    {
+                        _checkpointDone = ExitCount;
+                        _vcpu.CompletePendingInstruction();
+                        checkpoints.Reached(ExitCount);
+                        CheckpointTaken(checkpoints);
+                    }
+                    else _checkpointFromExit = due;
                 }
                 if (!_resumingFromPause && CompleteBeforePause && _lastStop == StopKind.Exit) _vcpu.CompletePendingInstruction();
                 if (!_resumingFromPause && PauseRequested?.Invoke(new StopPoint(ExitCount, _lastStop, _vcpu.InstructionsRetired)) == true)
@@ -200,7 +210,7 @@ public sealed class VcpuRunner
                     // snapshot there would name it differently from the replay's own timeline
                     // (which keys it before its event is consumed), so reverse steps across it
                     // would find no way back. KVM takes its checkpoints at exits.
-                    if (_lastStop != StopKind.Exit && _vcpu.InstructionsRetired is not null && Checkpoints is { } due && due.IsDue(ExitCount))
+                    if (_lastStop != StopKind.Exit && _vcpu.InstructionsRetired is not null && Checkpoints is { } due && due.NextDue(ExitCount) == ExitCount)
                     {
                         due.Reached(ExitCount);
                         CheckpointTaken(due);

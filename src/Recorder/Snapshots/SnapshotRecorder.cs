@@ -38,16 +38,17 @@ public sealed class SnapshotRecorder : IRunCheckpoints
     public TimeSpan CaptureTime => new(_captureTicks);
 
     // Not a TimeSpan: a framework struct field would leave the class's layout outside the
-    // ReadyToRun version bubble, and IsDue, asked at every exit, look up each field's offset.
+    // ReadyToRun version bubble, and NextDue, asked at nearly every exit, look up each field's offset.
     private long _captureTicks;
 
-    // Asked at every exit: the policy is applied once per snapshot, as the exit count and the
-    // guest time from which the next one is due (long.MaxValue: never by this measure).
-    public bool IsDue(long exitCount) =>
-        exitCount >= _dueExit || (_dueNanoseconds != long.MaxValue && _clock.LastReading >= _dueNanoseconds);
-
-    // Due by exits alone, from the exit the policy names; by guest time, at any exit.
-    public long DueFromExit => _dueNanoseconds == long.MaxValue ? _dueExit : long.MinValue;
+    // The policy is applied once per snapshot, as the exit count and the guest time from which
+    // the next one is due (long.MaxValue: never by this measure). Due by exits alone, the run
+    // loop asks again at the exit named; by guest time, at every exit.
+    public long NextDue(long exitCount)
+    {
+        if (exitCount >= _dueExit || (_dueNanoseconds != long.MaxValue && _clock.LastReading >= _dueNanoseconds)) return exitCount;
+        return _dueNanoseconds == long.MaxValue ? _dueExit : exitCount + 1;
+    }
 
     // A snapshot due by time waits for the next exit, as it always has where exits come often:
     // the run loop stops the guest only once a further interval has passed without one. In a
