@@ -227,6 +227,50 @@ public sealed class RepeatedExitTests
     }
 
     [Fact]
+    public void SkippingRepetitionsAtOnceEndsWhereReadingEachDoesOrRefusesWhereItDoes()
+    {
+        // Counting a batch applies a repeat's n - 1 steps in one go: at any start, step and
+        // count, including steps that carry the instruction count past long.MaxValue (it wraps
+        // to a negative, which reading that repetition refuses) or below 0, and RIPs that wrap,
+        // it must stand where reading each repetition stands, or refuse with the same message.
+        var random = new Random(1207);
+        long[] starts = [0, 1, 100, long.MaxValue / 2, long.MaxValue - 1_000, long.MaxValue - 3];
+        long[] steps = [0, 1, 3, -1, -7, 1_000_000_007, long.MaxValue / 3, -(long.MaxValue / 5), long.MaxValue, long.MinValue + 1];
+        for (int round = 0; round < 400; round++)
+        {
+            long start = random.Next(3) == 0 ? random.NextInt64() : starts[random.Next(starts.Length)];
+            long step = random.Next(3) == 0 ? random.NextInt64(long.MinValue, long.MaxValue) : steps[random.Next(steps.Length)];
+            ulong ripStep = random.Next(2) == 0 ? 0 : (ulong)random.NextInt64() * 2;
+            int n = random.Next(2, 300);
+            var events = new List<TraceEvent>();
+            long count = start;
+            ulong rip = 0x7c07;
+            for (int i = 0; i < n; i++, count = unchecked(count + step), rip = unchecked(rip + ripStep)) events.Add(Poll(count, rip));
+            events.Add(Poll(unchecked(count + 12_345), 0x7c0a));
+            var bytes = EventCodec.Encode(events);
+            string? read = null, counted = null;
+            try { EventCodec.Decode(bytes); } catch (FormatException e) { read = e.Message; }
+            try { Assert.Equal(n + 1, EventCodec.Count(bytes)); } catch (FormatException e) { counted = e.Message; }
+            Assert.Equal(read, counted);
+            if (read is not null) continue;
+            // A reader that skips stands where one that reads each does, and reads the same next.
+            var skipping = new EventReader(bytes);
+            var reading = new EventReader(bytes);
+            int skipped = 0;
+            while (!skipping.AtEnd)
+            {
+                skipping.Next(out var a);
+                reading.Next(out var b);
+                Assert.Equal((b.Rip, b.Instructions), (a.Rip, a.Instructions));
+                if ((skipped = skipping.SkipRepeats()) > 0)
+                    for (int i = 0; i < skipped; i++) reading.Next(out _);
+                Assert.Equal(reading.At, skipping.At);
+            }
+            Assert.True(reading.AtEnd);
+        }
+    }
+
+    [Fact]
     public void ARepeatCountOutsideABatchIsRefused()
     {
         var exit = EventCodec.Encode([Poll(1)]);

@@ -98,12 +98,15 @@ public ref struct EventReader(ReadOnlySpan<byte> data, EventReader.Place place)
         bool counted = ExitAt(start).Instructions is not null;
         ulong ripDelta = _prevRip - rip;
         long scheduledDelta = _prevScheduled - scheduled;
-        for (int i = 1; i < n; i++)
+        // The n - 1 steps at once: RIP wraps as adding each would; the count, which starts at 0
+        // or more, goes negative at some step (an add past long.MaxValue wraps to a negative)
+        // exactly when the last one lies outside 0..long.MaxValue.
+        _prevRip += ripDelta * (ulong)(n - 1);
+        if (counted)
         {
-            _prevRip += ripDelta;
-            if (!counted) continue;
-            _prevScheduled += scheduledDelta;
-            if (_prevScheduled < 0) throw new FormatException($"exit at byte {start} has a negative instruction count");
+            Int128 last = _prevScheduled + (Int128)scheduledDelta * (n - 1);
+            if (last < 0 || last > long.MaxValue) throw new FormatException($"exit at byte {start} has a negative instruction count");
+            _prevScheduled = (long)last;
         }
         return n;
     }
