@@ -527,10 +527,23 @@ public sealed unsafe partial class Processor
         ulong end = gpa + (ulong)length;
         for (ulong at = gpa; at < end;)
         {
+            // A write over 64 whole pages no code was decoded from passes them in one step: a
+            // restore zeroes all RAM first, and a page at a time took 0.2 ms of 128 MiB.
+            if (end - at >= 64 * GuestMemory.PageSize && NoCodeIn64PagesFrom(at)) { at += 64 * GuestMemory.PageSize; continue; }
             int n = (int)(Math.Min(end, (at & PageMask) + GuestMemory.PageSize) - at);
             if (IsCodePage(at & PageMask)) InvalidateCode(at, n);
             at += (ulong)n;
         }
+    }
+
+    // Whether `at` begins a word of the code-page bitmap (64 pages of one RAM region) that is all clear.
+    private bool NoCodeIn64PagesFrom(ulong at)
+    {
+        if ((at & ~PageMask) != 0) return false;
+        int i = RegionOf(at);
+        if (i < 0) return false;
+        ulong n = (at - _ram[i].GuestBase) / GuestMemory.PageSize;
+        return n % 64 == 0 && n / 64 < (ulong)_codePages[i].Length && (n + 64) * GuestMemory.PageSize <= _ram[i].Size && _codePages[i][n / 64] == 0;
     }
 
     /// <summary>Forgets every decoded block (memory was replaced wholesale: a snapshot restore, a new state).</summary>

@@ -53,4 +53,26 @@ public class SelfModifyingCodeTests
         Assert.Equal(1UL + 0x1_0001 + 0x2_0001, m.State().Regs.Rbx & 0xFFFF_FFFF);
         Assert.Equal(3 + 3 * 6 + 1, m.Cpu.InstructionCount);
     }
+
+    [Theory]
+    [InlineData(0x0UL, 0x40000)]      // exactly the 64 pages of one word of the code-page bitmap
+    [InlineData(0x0UL, 0x100000)]     // 256 pages, the code's among them
+    [InlineData(0x3000UL, 0x7D000)]   // starts and ends inside words: pages one by one at the edges
+    [InlineData(0x10000UL, 0x1000)]   // the code's page alone
+    public void AVmmWriteOverManyPagesDropsTheCodeDecodedFromAnyOfThem(ulong from, int length)
+    {
+        // The VMM rewrites RAM wholesale (a restore zeroes it, then puts pages back): words of the
+        // code-page bitmap without code are passed in one step, the rest page by page.
+        using var m = new SoftCpuMachine(32, a => a.db([0xB8, 0x01, 0x00, 0x00, 0x00, 0xF4])); // mov eax, 1; hlt
+        var start = m.State();
+        Assert.Equal(ProcessorExitKind.Halt, m.Run());
+        Assert.Equal(1UL, m.State().Regs.Rax & 0xFFFF_FFFF);
+        var bytes = new byte[length];
+        m.Memory.Read(from, bytes);
+        bytes[(int)(SoftCpuMachine.CodeBase + 1 - from)] = 7; // mov eax, 7
+        m.Memory.Write(from, bytes);
+        m.Cpu.LoadState(start);
+        Assert.Equal(ProcessorExitKind.Halt, m.Run());
+        Assert.Equal(7UL, m.State().Regs.Rax & 0xFFFF_FFFF);
+    }
 }
