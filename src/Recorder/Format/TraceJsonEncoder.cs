@@ -31,19 +31,16 @@ internal sealed unsafe class TraceJsonEncoder : JavaScriptEncoder
 
     public override bool WillEncode(int unicodeScalar) => unicodeScalar < 0x80 ? Escapes(unicodeScalar) : Default.WillEncode(unicodeScalar);
 
-    public override int FindFirstCharacterToEncodeUtf8(ReadOnlySpan<byte> utf8Text)
-    {
-        for (int i = 0; i < utf8Text.Length; i++)
-            if (Escapes(utf8Text[i])) return i;
-        return -1;
-    }
+    // The characters written as they are; the search for any other is the runtime's own
+    // (precompiled, vectorised): a character at a time, it was a third of a replay's device-state
+    // writing at each snapshot check (callgrind, bench-exits: 0.43 of 1.2 M instructions).
+    private static readonly string Plain = new(Enumerable.Range(0, 0x80).Where(c => !Escapes(c)).Select(c => (char)c).ToArray());
+    private static readonly SearchValues<byte> PlainBytes = SearchValues.Create(Plain.Select(c => (byte)c).ToArray());
+    private static readonly SearchValues<char> PlainChars = SearchValues.Create(Plain);
 
-    public override int FindFirstCharacterToEncode(char* text, int textLength)
-    {
-        for (int i = 0; i < textLength; i++)
-            if (Escapes(text[i])) return i;
-        return -1;
-    }
+    public override int FindFirstCharacterToEncodeUtf8(ReadOnlySpan<byte> utf8Text) => utf8Text.IndexOfAnyExcept(PlainBytes);
+
+    public override int FindFirstCharacterToEncode(char* text, int textLength) => new ReadOnlySpan<char>(text, textLength).IndexOfAnyExcept(PlainChars);
 
     public override bool TryEncodeUnicodeScalar(int unicodeScalar, char* buffer, int bufferLength, out int numberOfCharactersWritten) =>
         Default.TryEncodeUnicodeScalar(unicodeScalar, buffer, bufferLength, out numberOfCharactersWritten);
