@@ -60,7 +60,16 @@ public sealed class ReplayHostEvents(EventCursor events, IVcpuBackend vcpu, Dirt
     /// Single-step the guest: every instruction ends in a debug stop (a forced point is still
     /// recognised at the step that reaches it). Used to reach an instruction offset.
     /// </summary>
-    public bool SingleStep { get; set; }
+    public bool SingleStep
+    {
+        get => _singleStep;
+        set
+        {
+            _singleStep = value;
+            _plainArmed = false;
+        }
+    }
+    private bool _singleStep;
 
     /// <summary>The pages written since the last service point, which a forced point's hash covers.</summary>
     public DirtyPageTracker ServiceTracker => dirty;
@@ -105,14 +114,25 @@ public sealed class ReplayHostEvents(EventCursor events, IVcpuBackend vcpu, Dirt
     // The vCPU is armed for a stretch with no recorded point next: no instruction count to stop
     // at, no forced point, nothing to step over, the user's breakpoints and watches. Between two
     // recorded points nearly every stop is an exit followed by another, and arming again there
-    // changes nothing (it was a fifth of a 200,000-exit replay's bookkeeping).
+    // changes nothing (it was a fifth of a 200,000-exit replay's bookkeeping). Cleared by
+    // whatever asks for more (a step, a debugger's stop, a breakpoint hit to step over), so that
+    // a stop asks this flag and the next event alone.
     private bool _plainArmed;
 
     /// <summary>
     /// Asked before every run: an instruction count where a debugger also wants the vCPU to stop
     /// (a position it seeks, the next step), or null. Only where the backend counts.
     /// </summary>
-    public Func<long?>? DebuggerStop { get; set; }
+    public Func<long?>? DebuggerStop
+    {
+        get => _debuggerStop;
+        set
+        {
+            _debuggerStop = value;
+            _plainArmed = false;
+        }
+    }
+    private Func<long?>? _debuggerStop;
 
     /// <summary>
     /// Arms <see cref="UserWatches"/> now, not at the next entry: a run resumed where an interrupt
@@ -143,8 +163,7 @@ public sealed class ReplayHostEvents(EventCursor events, IVcpuBackend vcpu, Dirt
     public void Arm(long? deadlineNanoseconds, bool interruptBlocked)
     {
         if (CrossBackend) ReportEmulatedInstructions();
-        if (_plainArmed && !SingleStep && DebuggerStop is null && !_onUnmatchedHit && !_onUserBreakpoint && !_matchedForcedPoint
-            && events.PeekOther() is null && !CrossBackend) return;
+        if (_plainArmed && events.PeekOther() is null) return;
         ArmForNextPoint();
     }
 
@@ -184,6 +203,13 @@ public sealed class ReplayHostEvents(EventCursor events, IVcpuBackend vcpu, Dirt
         return deadline;
     }
 
+    // A debugger's breakpoint fired: the next entry steps over it.
+    private void OnUserBreakpoint()
+    {
+        _onUserBreakpoint = true;
+        _plainArmed = false;
+    }
+
     // The rest of Arm, kept out of it as TakeRecordedPoint is kept out of TakeDue.
     [MethodImpl(MethodImplOptions.NoInlining)]
     private void ArmForNextPoint()
@@ -221,7 +247,7 @@ public sealed class ReplayHostEvents(EventCursor events, IVcpuBackend vcpu, Dirt
         else
         {
             SetMode(false, forced, _userBreakpoints);
-            _plainArmed = stopAt is null && forced is null;
+            _plainArmed = stopAt is null && forced is null && _debuggerStop is null && !CrossBackend;
         }
     }
 
@@ -260,7 +286,7 @@ public sealed class ReplayHostEvents(EventCursor events, IVcpuBackend vcpu, Dirt
             // An exit is next (or the end): nothing recorded is due at this stop, nearly every
             // stop of a replay, and the checks below (each looking at the next event again) are
             // not made.
-            if (stop.Kind == StopKind.Debug && LastDebugStopHitUserBreakpoint) _onUserBreakpoint = true;
+            if (stop.Kind == StopKind.Debug && LastDebugStopHitUserBreakpoint) OnUserBreakpoint();
             return false;
         }
         return TakeRecordedPoint(next, stop);
@@ -284,7 +310,7 @@ public sealed class ReplayHostEvents(EventCursor events, IVcpuBackend vcpu, Dirt
             dirty.Reset();
             return true;
         }
-        if (stop.Kind == StopKind.Debug && LastDebugStopHitUserBreakpoint) _onUserBreakpoint = true;
+        if (stop.Kind == StopKind.Debug && LastDebugStopHitUserBreakpoint) OnUserBreakpoint();
         if (next is ForcedServiceEvent f && stop.Kind == StopKind.Debug && LastDebugStopHitForcedPoint)
         {
             DebugStops++;
@@ -324,12 +350,14 @@ public sealed class ReplayHostEvents(EventCursor events, IVcpuBackend vcpu, Dirt
                     UndefinedFlags.Adopt(vcpu, f.Registers[RegisterFile.Rflags]);
                 }
                 _matchedForcedPoint = true;
+                _plainArmed = false;
                 _unmatchedHits = 0;
                 events.Advance();
                 dirty.Reset();
                 return true;
             }
             _onUnmatchedHit = true;
+            _plainArmed = false;
             LastMismatch = RegisterDifference(f.Registers, RegisterFile.From(regs));
             // A loop that never reaches the recorded state would keep the replay here for ever.
             // Replayed on the software CPU, the wait for the next event has its own limit in
