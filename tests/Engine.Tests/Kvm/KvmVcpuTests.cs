@@ -3,6 +3,7 @@ using VmReplay.Engine.Backend;
 using VmReplay.Engine.Kvm;
 using VmReplay.Engine.Kvm.Abi;
 using VmReplay.Engine.Run;
+using VmReplay.Engine.Tests.Run;
 using VmReplay.Engine.Vm;
 
 namespace VmReplay.Engine.Tests.Kvm;
@@ -155,21 +156,6 @@ public sealed class KvmVcpuTests : IDisposable
         vcpu.Kick();
         Assert.True(thread.Join(TimeSpan.FromSeconds(10)));
         Assert.Equal(0x7C00UL, vcpu.WithState(s => s.Regs.Rip));
-    }
-
-    private sealed class IdlePlatform : IMachinePlatform
-    {
-        public volatile RunOutcome? Stop;
-        public void PortRead(ushort port, Span<byte> data) => data.Fill(0xFF);
-        public void PortWrite(ushort port, ReadOnlySpan<byte> data) { }
-        public void MmioRead(ulong address, Span<byte> data) => data.Fill(0xFF);
-        public void MmioWrite(ulong address, ReadOnlySpan<byte> data) { }
-        public bool HasPendingInterrupt => false;
-        public byte AcknowledgeInterrupt() => 0;
-        public long? NextDeadlineNanoseconds => null;
-        public void AdvanceTo(long nowNanoseconds) { }
-        public void PollInput() { }
-        public RunOutcome? StopRequest => Stop;
     }
 
     [Fact]

@@ -31,7 +31,7 @@ public sealed class RunLoopCheckpointTests
         var vcpu = new SoftVcpu(0, machine.Cpu);
         var checkpoints = new Checkpoints { Due = [100, 250, 400] };
         long pauseAt = 300;
-        var runner = new VcpuRunner(vcpu, new QuietPlatform(), new HostMonotonicClock(), new NoHostEvents())
+        var runner = new VcpuRunner(vcpu, new IdlePlatform(), new HostMonotonicClock(), new NoHostEvents())
         {
             Checkpoints = checkpoints,
             PauseRequested = stop => stop.Kind == StopKind.Exit && stop.ExitCount == pauseAt,
@@ -63,20 +63,6 @@ public sealed class RunLoopCheckpointTests
         }
 
         public void Reached(long exitCount) => Taken.Add(exitCount);
-    }
-
-    private sealed class QuietPlatform : IMachinePlatform
-    {
-        public void PortRead(ushort port, Span<byte> data) => data.Fill(0xFF);
-        public void PortWrite(ushort port, ReadOnlySpan<byte> data) { }
-        public void MmioRead(ulong address, Span<byte> data) => data.Fill(0xFF);
-        public void MmioWrite(ulong address, ReadOnlySpan<byte> data) { }
-        public bool HasPendingInterrupt => false;
-        public byte AcknowledgeInterrupt() => 0;
-        public long? NextDeadlineNanoseconds => null;
-        public void AdvanceTo(long nowNanoseconds) { }
-        public void PollInput() { }
-        public RunOutcome? StopRequest => null;
     }
 
     private sealed class NoHostEvents : IHostEvents
