@@ -22,6 +22,13 @@ public sealed class LazyPageCopy
     private readonly ulong[] _pages;
     private readonly int[] _state;
     private readonly byte[] _data;
+    // One bit a page from the first page of the copy to its last: set while a write to that page
+    // may still have to copy it first. A software CPU asks at every write translation it makes
+    // while a copy is under way (the Linux boot's recording: 380,000 times, each a binary search
+    // of a full snapshot's pages, 1.3% of its vCPU thread's instructions); nearly every answer is
+    // now one bit. Cleared only once its page is copied.
+    private readonly ulong _first;
+    private readonly ulong[] _mayCopy;
 
     internal LazyPageCopy(GuestMemory memory, ulong[] pages)
     {
@@ -30,6 +37,13 @@ public sealed class LazyPageCopy
         _memory = memory;
         _pages = pages;
         _state = new int[pages.Length];
+        _first = pages.Length > 0 ? pages[0] : 0;
+        _mayCopy = new ulong[pages.Length > 0 ? ((pages[^1] - _first) / PageSize + 64) / 64 : 0];
+        foreach (ulong page in pages)
+        {
+            ulong k = (page - _first) / PageSize;
+            _mayCopy[k / 64] |= 1UL << (int)(k % 64);
+        }
         // Every byte is copied over before anyone reads it.
         _data = GC.AllocateUninitializedArray<byte>(pages.Length * PageSize);
     }
@@ -40,8 +54,12 @@ public sealed class LazyPageCopy
     /// <summary>Something is about to write to page <paramref name="page"/>: copy it first if it is one of these and not copied yet.</summary>
     internal void BeforeWrite(ulong page)
     {
+        ulong k = (page - _first) / PageSize;
+        if (k / 64 >= (ulong)_mayCopy.Length || (Volatile.Read(ref _mayCopy[k / 64]) & (1UL << (int)(k % 64))) == 0) return;
         int i = Array.BinarySearch(_pages, page);
-        if (i >= 0) CopyPage(i);
+        if (i < 0) return;
+        CopyPage(i);
+        Interlocked.And(ref _mayCopy[k / 64], ~(1UL << (int)(k % 64)));
     }
 
     /// <summary>

@@ -41,6 +41,35 @@ public sealed class LazyPageCopyTests
     }
 
     [Fact]
+    public void RandomWritesToRandomPageSetsLeaveEveryCopiedPageAsItWas()
+    {
+        // Sets of pages sparse and dense, far apart and side by side, the first page of RAM and
+        // its last among them; writes to pages in the set and beside it, some several times, some
+        // across two pages: the copy holds each page as it was when the copy began.
+        var random = new Random(2041);
+        const int pagesOfRam = 1024;
+        using var m = GuestMemory.CreatePcLayout(pagesOfRam * Page);
+        for (int round = 0; round < 40; round++)
+        {
+            for (ulong page = 0; page < pagesOfRam; page += 1 + (ulong)random.Next(8))
+                m.WriteUInt64(page * Page + (ulong)random.Next(512) * 8, (ulong)random.NextInt64());
+            int every = 1 + random.Next(round % 2 == 0 ? 3 : 200);
+            var pages = Enumerable.Range(0, pagesOfRam).Where(i => random.Next(every) == 0 || (round % 5 == 0 && i is 0 or pagesOfRam - 1))
+                .Select(i => (ulong)i * Page).Distinct().Order().ToArray();
+            var expected = pages.SelectMany(page => m.GetSpan(page, (int)Page).ToArray()).ToArray();
+            var copy = m.BeginLazyCopy(pages);
+            for (int w = 0; w < 300; w++)
+            {
+                ulong at = (ulong)random.Next(pagesOfRam) * Page + (ulong)random.Next((int)Page);
+                var bytes = new byte[Math.Min(1 + random.Next(64), (int)(pagesOfRam * Page - at))];
+                random.NextBytes(bytes);
+                m.Write(at, bytes);
+            }
+            Assert.Equal(expected, copy.Complete());
+        }
+    }
+
+    [Fact]
     public void StoresOfTheSoftwareCpuAfterTheCopyBeganDoNotReachTheCopy()
     {
         ulong p = 0x30000, q = 0x31000;
