@@ -175,7 +175,7 @@ public sealed class RepeatedExitTests
         {
             whole.Add(e);
             if (e is ExitEvent x && x.Reason == (uint)ExitReason.Io && x.Count == 1 && x.Data.Length == x.Size
-                && predicted.TryTake(x.Rip, x.Instructions ?? 0, ExitShape.PortKey((ushort)x.Address, x.Size, x.Flags == ExitEvent.FlagWrite, x.Instructions.HasValue), ExitShape.Pack(x.Data)))
+                && predicted.TryTake(x.Rip, x.Instructions ?? 0, PortExitPrediction.KeyOf((ushort)x.Address, x.Size, x.Flags == ExitEvent.FlagWrite, x.Instructions.HasValue), PortExitPrediction.Pack(x.Data)))
                 repetitions++;
             else
             {

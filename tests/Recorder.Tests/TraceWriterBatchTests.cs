@@ -123,7 +123,7 @@ public sealed class TraceWriterBatchTests : IDisposable
         {
             for (int i = 0; i < exits; i++)
             {
-                if (predicted && writer.TryAppendRepeatedPortExit(0x100040, 5L * i, ExitShape.PortKey(0x3FD, 1, write: false, counted: true), 0x60))
+                if (predicted && writer.TryAppendRepeatedPortExit(0x100040, 5L * i, Engine.Run.PortExitPrediction.KeyOf(0x3FD, 1, write: false, counted: true), 0x60))
                 {
                     counted++;
                     Assert.Equal(i + 1, writer.EventCount);

@@ -62,19 +62,16 @@ public sealed class PredictedPortExits
 
     /// <summary>Takes <paramref name="exit"/> if it is the next repetition (see <see cref="PortExitPrediction.IsExit"/>) and one is left.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public bool TryTake(VcpuExit exit)
-    {
-        if (_left <= 0 || !_next.IsExit(exit)) return false;
-        _next.MoveOn();
-        _left--;
-        return true;
-    }
+    public bool TryTake(VcpuExit exit) => _left > 0 && _next.IsExit(exit) && Take();
 
     /// <summary>Takes a port exit of one element with these values (as <see cref="PortExitPrediction.Is"/> compares them) if it is the next repetition and one is left.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public bool TryTake(ulong rip, long instructions, ulong key, ulong data)
+    public bool TryTake(ulong rip, long instructions, ulong key, ulong data) => _left > 0 && _next.Is(rip, instructions, key, data) && Take();
+
+    // The next repetition was taken: the one after it is next.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private bool Take()
     {
-        if (_left <= 0 || !_next.Is(rip, instructions, key, data)) return false;
         _next.MoveOn();
         _left--;
         return true;

@@ -2,6 +2,7 @@ using System.Buffers.Binary;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using VmReplay.Engine.Backend;
+using VmReplay.Engine.Run;
 
 namespace VmReplay.Recorder.Events;
 
@@ -20,7 +21,7 @@ public static class ExitFingerprint
         if (IsSmallPortExit(exit))
         {
             long? instructions = InstructionsOf(vcpu, exit);
-            if (writer.TryAppendRepeatedPortExit(RipOf(vcpu, exit), instructions ?? 0, ExitShape.PortKey(exit.Port, exit.Size, exit.IsWrite, instructions.HasValue), PortData(exit)))
+            if (writer.TryAppendRepeatedPortExit(RipOf(vcpu, exit), instructions ?? 0, PortExitPrediction.KeyOf(exit.Port, exit.Size, exit.IsWrite, instructions.HasValue), exit.FirstElement))
                 return;
         }
         AppendFields(writer, vcpu, exit);
@@ -92,7 +93,7 @@ public static class ExitFingerprint
         if (!IsSmallPortExit(exit)) return MatchesRepeatedFields(vcpu, exit, repeated, ref at);
         ulong rip = RipOf(vcpu, exit);
         long? instructions = InstructionsOf(vcpu, exit);
-        if (!repeated.IsPortExit(rip, at.PrevRip, instructions, at.PrevScheduled, exit.Port, exit.Size, exit.IsWrite, PortData(exit))) return false;
+        if (!repeated.IsPortExit(rip, at.PrevRip, instructions, at.PrevScheduled, exit.Port, exit.Size, exit.IsWrite, exit.FirstElement)) return false;
         at = Repeated(at, rip, instructions);
         return true;
     }
@@ -137,10 +138,6 @@ public static class ExitFingerprint
     // exits ExitShape.IsPortExit compares from values.
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static bool IsSmallPortExit(VcpuExit exit) => exit.Kind == VcpuExitKind.PortIo && exit.Count == 1 && exit.Size <= 8;
-
-    // The element a port exit of one element moved, packed as its shape packs it.
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static ulong PortData(VcpuExit exit) => ExitShape.Pack(exit.Data);
 
     // What the exit accessed, as a fingerprint records it: Capture and Matches read it from here alike.
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

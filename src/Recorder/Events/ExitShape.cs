@@ -37,9 +37,9 @@ public readonly struct ExitShape : IEquatable<ExitShape>
         if (data.Length > 8)
         {
             _data0 = BinaryPrimitives.ReadUInt64LittleEndian(data);
-            _data1 = Pack(data[8..]);
+            _data1 = PortExitPrediction.Pack(data[8..]);
         }
-        else _data0 = Pack(data);
+        else _data0 = PortExitPrediction.Pack(data);
         _counted = x.Instructions.HasValue;
         _instructionsDelta = x.Instructions is { } retired ? retired - prevScheduled : 0;
     }
@@ -75,27 +75,15 @@ public readonly struct ExitShape : IEquatable<ExitShape>
         && _reason == (uint)ExitReason.Io && _count == 1 && _size == size && _dataLength == size
         && _flags == (write ? ExitEvent.FlagWrite : 0) && _data1 == 0;
 
-    // Up to 8 bytes as one value, as a prediction of a repetition packs them: also how a caller
-    // of IsPortExit packs the exit's data, so that the two agree.
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal static ulong Pack(ReadOnlySpan<byte> bytes) => PortExitPrediction.Pack(bytes);
-
-    /// <summary>
-    /// A port exit's access as one value (<see cref="PortExitPrediction.KeyOf"/>). Two port exits
-    /// of one element have the same shape exactly when their keys, their data and both deltas are equal.
-    /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static ulong PortKey(ushort port, int size, bool write, bool counted) => PortExitPrediction.KeyOf(port, size, write, counted);
-
     /// <summary>
     /// Whether this is the shape of a port exit of one element of at most 8 bytes, and if so its
-    /// <see cref="PortKey"/>: the exits <see cref="IsPortExit"/> compares.
+    /// <see cref="PortExitPrediction.KeyOf"/>: the exits <see cref="IsPortExit"/> compares.
     /// </summary>
     internal bool IsSmallPortExit(out ulong key)
     {
         bool small = _reason == (uint)ExitReason.Io && _count == 1 && _size <= 8 && _dataLength == _size && _address <= ushort.MaxValue
             && (_flags & ~ExitEvent.FlagWrite) == 0 && _data1 == 0;
-        key = small ? PortKey((ushort)_address, _size, _flags == ExitEvent.FlagWrite, _counted) : 0;
+        key = small ? PortExitPrediction.KeyOf((ushort)_address, _size, _flags == ExitEvent.FlagWrite, _counted) : 0;
         return small;
     }
 
